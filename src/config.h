@@ -1,0 +1,110 @@
+/* isapid configuration: one config_t built from defaults, an optional INI file, then the
+ * command line (later sources override earlier ones; repeatable options given on the command
+ * line replace those from the file).
+ *
+ * Ownership: every string and array in a config_t is heap-allocated and owned by it;
+ * config_free() releases them. Paths are stored absolute (resolved when parsed: command-line
+ * paths against the working directory, config-file paths against the file's directory). */
+#ifndef ISAPID_CONFIG_H
+#define ISAPID_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CONFIG_MAX_LISTEN 16
+
+typedef struct listen_addr {
+    struct sockaddr_storage addr; /* AF_INET or AF_INET6, port set */
+    socklen_t addr_len;
+    char text[64];                /* as given, e.g. "127.0.0.1:8080" or "[::1]:8080" */
+} listen_addr_t;
+
+/* --scripts /PREFIX=DIR: URL prefix (starts with '/', no trailing '/', "/" itself is allowed)
+ * mapped to a directory whose X.so / X.dll files are extensions. */
+typedef struct script_dir {
+    char *prefix;
+    char *dir;
+} script_dir_t;
+
+/* --map .EXT=HANDLER.so: files under the root with this extension are run by the handler.
+ * ext keeps its leading dot and is compared case-insensitively. */
+typedef struct script_map {
+    char *ext;
+    char *handler;
+} script_map_t;
+
+typedef struct config {
+    listen_addr_t listen[CONFIG_MAX_LISTEN];
+    size_t n_listen;
+
+    char *root;                 /* document root (absolute, no trailing '/' unless it is "/") */
+    script_dir_t *scripts;
+    size_t n_scripts;
+    script_map_t *maps;
+    size_t n_maps;
+
+    unsigned threads;           /* event loops; 0 = one per online CPU */
+    unsigned workers_min;       /* extension worker pool */
+    unsigned workers_max;
+
+    char *access_log;           /* NULL = off, "-" = stdout, else a file path (not opened here) */
+    char *server_name;          /* SERVER_NAME when the request has no Host; NULL = local address */
+
+    /* limits */
+    uint32_t max_header_bytes;  /* request line + headers; over → 431 (414 when the URI alone is too long) */
+    uint32_t max_uri_bytes;     /* request target; over → 414 */
+    uint64_t max_body_bytes;    /* over → 413; 0 = unlimited */
+    uint32_t read_ahead_bytes;  /* body bytes read before HttpExtensionProc (IIS UploadReadAheadSize) */
+
+    /* timeouts, milliseconds */
+    uint32_t header_timeout_ms;    /* whole request head must arrive within this */
+    uint32_t keepalive_timeout_ms; /* idle between requests */
+    uint32_t body_timeout_ms;      /* no body progress for this long → close */
+    uint32_t send_timeout_ms;      /* no send progress for this long → close */
+    uint32_t shutdown_grace_ms;    /* SIGTERM: in-flight requests get this long */
+
+    bool send_url_redirect;     /* HSE_REQ_SEND_URL: false = serve the URL internally, true = IIS 6 302 */
+    bool test_config;           /* --test-config: validate and exit */
+
+    FILE *errors;               /* where parse errors are written; NULL (the default) = stderr.
+                                 * Not owned: config_free leaves it open. */
+} config_t;
+
+/* Result of parsing: 0 = go on, 1 = exit 0 now (--help/--version printed), -1 = error (one
+ * message, "isapid: WHERE: WHAT", already written to cfg->errors or stderr, naming the option, or
+ * the file and line). */
+typedef enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 } config_status_t;
+
+/* Fill defaults; cfg's previous contents are overwritten, not freed. exe_dir is the directory
+ * of the running binary (NULL = unknown); the default root is exe_dir/../www and the default
+ * script dir /examples=exe_dir/examples when those exist, else ./www and ./build/examples
+ * relative to the working directory (the default script dir is left out when neither exists).
+ * Default listen 127.0.0.1:8080, threads 0, workers 4:64, limits 16384/8192/0 (unlimited)/49152,
+ * timeouts header 10 s, keep-alive 15 s, body 30 s, send 30 s, grace 10 s, access log off,
+ * server name NULL, HSE_REQ_SEND_URL internal. Whatever config_parse_args or config_load_file
+ * return, the caller ends with config_free. */
+void config_defaults(config_t *cfg, const char *exe_dir);
+
+/* Parse argv (argv[0] is the program). Handles --config FILE (read first, wherever it appears),
+ * then every other option in order. Validates at the end: the root exists and is a directory,
+ * script dirs exist, handlers exist, workers_min <= workers_max, ports in range. */
+config_status_t config_parse_args(config_t *cfg, int argc, char **argv);
+
+/* Read an INI file into cfg (no existence checks: config_parse_args does those at the end).
+ * Errors name the file and line; the first error is reported and cfg may be partly updated. */
+config_status_t config_load_file(config_t *cfg, const char *path);
+
+/* Frees everything cfg owns and leaves it empty (safe to call twice). */
+void config_free(config_t *cfg);
+
+/* Parse "ADDR:PORT" ("127.0.0.1:8080", "[::1]:80", "*:8080" = all IPv4, ":8080" likewise).
+ * Addresses are numeric (no host names); the port is 1-65535. Returns 0 or -1. */
+int config_parse_listen(const char *text, listen_addr_t *out);
+
+/* Print the usage text to the stream. */
+void config_usage(FILE *to);
+
+#endif

@@ -1,0 +1,1266 @@
+#define _GNU_SOURCE
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "httputil.h"
+#include "isapi.h"
+#include "log.h"
+#include "path.h"
+#include "resphead.h"
+#include "route.h"
+#include "static_file.h"
+
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define LINGER_DISCARD_MAX (256 * 1024)
+
+static llhttp_settings_t parser_settings;
+static pthread_once_t parser_settings_once = PTHREAD_ONCE_INIT;
+
+static void conn_drive(conn_t *c);
+static void conn_close(conn_t *c);
+static void conn_next_request(conn_t *c);
+
+/* ------------------------------------------------------------------------------------------ */
+/* llhttp callbacks. Spans are recorded as offsets into c->in: the head is parsed in place and
+ * the buffer is never moved while a head is being parsed, so successive pieces of one field are
+ * adjacent and simply extend it. */
+
+static conn_t *parser_conn(llhttp_t *p) { return p->data; }
+
+static uint32_t offset_of(conn_t *c, const char *at) { return (uint32_t)(at - c->in); }
+
+static int on_message_begin(llhttp_t *p)
+{
+    conn_t *c = parser_conn(p);
+    c->head_started = true;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    conn_t *c = parser_conn(p);
+    if (c->url.len == 0)
+        c->url.off = offset_of(c, at);
+    c->url.len += (uint32_t)len;
+    if (c->url.len > c->nl->srv->cfg->max_uri_bytes) {
+        c->parse_error_status = 414;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    parser_conn(p)->url_done = true;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    conn_t *c = parser_conn(p);
+    if (c->hstate != 1) {
+        if (c->n_headers == CONN_MAX_HEADERS) {
+            c->parse_error_status = 431;
+            return HPE_USER;
+        }
+        unsigned i = c->n_headers++;
+        c->hname[i] = (span_t){offset_of(c, at), 0};
+        c->hvalue[i] = (span_t){0, 0};
+        c->hstate = 1;
+    }
+    c->hname[c->n_headers - 1].len += (uint32_t)len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    conn_t *c = parser_conn(p);
+    span_t *v = &c->hvalue[c->n_headers - 1];
+    if (c->hstate != 2) {
+        v->off = offset_of(c, at);
+        v->len = 0;
+        c->hstate = 2;
+    }
+    v->len += (uint32_t)len;
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    parser_conn(p)->hstate = 0;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    conn_t *c = parser_conn(p);
+    c->head_done = true;
+    /* Decided here: llhttp clears its flags once the message completes. */
+    c->keep_alive = llhttp_should_keep_alive(p) != 0;
+    if (p->flags & F_CHUNKED) {
+        c->body_mode = BODY_CHUNKED;
+        return HPE_PAUSED; /* decode the body later, through conn_body_read */
+    }
+    if (p->flags & F_CONTENT_LENGTH) {
+        c->body_mode = BODY_LENGTH;
+        c->body_left = p->content_length;
+    } else {
+        c->body_mode = BODY_NONE;
+    }
+    /* A Content-Length body is read by conn_body_read without the parser: tell llhttp the
+     * message has no body so that it stops right after the head. */
+    return 1;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    conn_t *c = parser_conn(p);
+    if (c->body_dst)
+        memcpy(c->body_dst + c->body_got, at, len);
+    c->body_got += len;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    conn_t *c = parser_conn(p);
+    c->message_done = true;
+    return HPE_PAUSED; /* stop exactly at the end of this message: pipelined bytes stay */
+}
+
+static void parser_settings_init(void)
+{
+    llhttp_settings_init(&parser_settings);
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_url_complete = on_url_complete;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_header_value_complete = on_header_value_complete;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_body = on_body;
+    parser_settings.on_message_complete = on_message_complete;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Buffers and timers */
+
+static config_t *conn_cfg(conn_t *c) { return c->nl->srv->cfg; }
+
+static int conn_ensure_input(conn_t *c)
+{
+    if (c->in)
+        return 0;
+    c->in_cap = conn_cfg(c)->max_header_bytes;
+    if (c->in_cap < 1024)
+        c->in_cap = 1024;
+    c->in = malloc(c->in_cap);
+    if (!c->in)
+        return -ENOMEM;
+    c->in_start = c->in_end = 0;
+    return 0;
+}
+
+static void conn_timer(conn_t *c, timeq_t *q)
+{
+    timeq_arm(q, &c->timer, loop_now(c->nl->loop));
+}
+
+/* Read from the socket into the input buffer. 1 bytes read, 0 would block, -1 EOF or error
+ * (c->peer_closed set). */
+static int conn_fill(conn_t *c)
+{
+    if (c->in_end == c->in_cap)
+        return 0;
+    ssize_t n = recv(c->watch.fd, c->in + c->in_end, c->in_cap - c->in_end, 0);
+    if (n > 0) {
+        c->in_end += (uint32_t)n;
+        return 1;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (errno == EAGAIN)
+            c->readable = false;
+        return 0;
+    }
+    c->peer_closed = true;
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Body reading (loop thread, or the thread owning an extension request) */
+
+/* The client sent "Expect: 100-continue" and waits for this before sending the body: say it
+ * when the body is first needed (never for a response that does not read the body). */
+static void conn_send_continue(conn_t *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    c->sent_continue = true;
+    ssize_t n = send(c->watch.fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
+    (void)n; /* a full or failed socket shows up on the next read or write */
+}
+
+ssize_t conn_body_read(conn_t *c, void *dst, size_t cap)
+{
+    if (c->body_done || c->body_mode == BODY_NONE)
+        return 0;
+    if (cap == 0)
+        return -EINVAL;
+    uint64_t max_body = conn_cfg(c)->max_body_bytes;
+    for (;;) {
+        uint32_t avail = c->in_end - c->in_start;
+        if (avail == 0 && c->expect_continue && !c->sent_continue)
+            conn_send_continue(c);
+        if (c->body_mode == BODY_LENGTH) {
+            if (c->body_left == 0) {
+                c->body_done = true;
+                return 0;
+            }
+            size_t want = cap < c->body_left ? cap : (size_t)c->body_left;
+            ssize_t n;
+            if (avail > 0) {
+                n = (ssize_t)(want < avail ? want : avail);
+                if (dst)
+                    memcpy(dst, c->in + c->in_start, (size_t)n);
+                c->in_start += (uint32_t)n;
+            } else if (dst) {
+                /* Nothing buffered: receive straight into the caller's buffer. */
+                n = recv(c->watch.fd, dst, want, 0);
+            } else {
+                c->in_start = c->in_end = 0;
+                if (want > c->in_cap)
+                    want = c->in_cap;
+                n = recv(c->watch.fd, c->in, want, 0);
+            }
+            if (n == 0)
+                return -ECONNRESET;
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? -EAGAIN : -ECONNRESET;
+            c->body_left -= (uint64_t)n;
+            c->body_read += (uint64_t)n;
+            if (c->body_left == 0)
+                c->body_done = true;
+            return n;
+        }
+
+        /* Chunked: let llhttp decode. Feeding at most cap bytes of input bounds the decoded
+         * output by cap as well, so on_body never overruns dst. */
+        if (avail == 0) {
+            if (c->in_start == c->in_end)
+                c->in_start = c->in_end = 0;
+            ssize_t n = recv(c->watch.fd, c->in + c->in_end, c->in_cap - c->in_end, 0);
+            if (n == 0)
+                return -ECONNRESET;
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? -EAGAIN : -ECONNRESET;
+            c->in_end += (uint32_t)n;
+            continue;
+        }
+        size_t feed = avail < cap ? avail : cap;
+        c->body_dst = dst;
+        c->body_got = 0;
+        const char *start = c->in + c->in_start;
+        llhttp_errno_t err = llhttp_execute(&c->parser, start, feed);
+        c->body_dst = NULL;
+        if (err == HPE_OK) {
+            c->in_start += (uint32_t)feed;
+        } else if (err == HPE_PAUSED) {
+            c->in_start += (uint32_t)(llhttp_get_error_pos(&c->parser) - start);
+            llhttp_resume(&c->parser);
+        } else {
+            return -EPROTO;
+        }
+        c->body_read += c->body_got;
+        if (max_body && c->body_read > max_body)
+            return -EFBIG;
+        if (c->message_done)
+            c->body_done = true;
+        if (c->body_got > 0)
+            return (ssize_t)c->body_got;
+        if (c->body_done)
+            return 0;
+    }
+}
+
+int conn_wait_readable(conn_t *c, uint32_t timeout_ms)
+{
+    struct pollfd pfd = {.fd = c->watch.fd, .events = POLLIN | POLLRDHUP};
+    for (;;) {
+        int r = poll(&pfd, 1, (int)timeout_ms);
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int conn_send_all(conn_t *c, struct iovec *iov, int iovcnt)
+{
+    uint32_t timeout = conn_cfg(c)->send_timeout_ms;
+    while (iovcnt > 0) {
+        if (iov->iov_len == 0) {
+            iov++;
+            iovcnt--;
+            continue;
+        }
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)(iovcnt > 64 ? 64 : iovcnt)};
+        ssize_t n = sendmsg(c->watch.fd, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -errno;
+            struct pollfd pfd = {.fd = c->watch.fd, .events = POLLOUT};
+            int r;
+            do
+                r = poll(&pfd, 1, (int)timeout);
+            while (r < 0 && errno == EINTR);
+            if (r == 0)
+                return -ETIMEDOUT;
+            if (r < 0)
+                return -errno;
+            if (pfd.revents & (POLLERR | POLLHUP))
+                return -EPIPE;
+            continue;
+        }
+        size_t left = (size_t)n;
+        while (iovcnt > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+bool conn_peer_gone(conn_t *c)
+{
+    if (atomic_load(&c->peer_gone))
+        return true;
+    struct pollfd pfd = {.fd = c->watch.fd, .events = POLLRDHUP};
+    if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Output from the loop */
+
+/* Queue a buffer (taken over) and optionally a file range for sending. */
+static void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count)
+{
+    /* Only one response is queued at a time, except a 100 Continue, which is always sent
+     * before anything else can be queued (the state machine flushes before moving on). */
+    c->out = buf;
+    c->out_len = len;
+    c->out_off = 0;
+    c->out_fd = fd;
+    c->file_off = off;
+    c->file_left = count;
+}
+
+static bool conn_output_pending(const conn_t *c) { return c->out != NULL || c->out_fd >= 0; }
+
+static void conn_output_free(conn_t *c)
+{
+    free(c->out);
+    c->out = NULL;
+    c->out_len = c->out_off = 0;
+    if (c->out_fd >= 0)
+        close(c->out_fd);
+    c->out_fd = -1;
+    c->file_left = 0;
+}
+
+/* 1 everything sent, 0 the socket is full (wait for EPOLLOUT), -1 failed. */
+static int conn_flush(conn_t *c)
+{
+    bool progress = false;
+    int result = 1;
+    while (c->out && c->out_off < c->out_len) {
+        int flags = MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0);
+        ssize_t n = send(c->watch.fd, c->out + c->out_off, c->out_len - c->out_off, flags);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            result = errno == EAGAIN ? 0 : -1;
+            goto out;
+        }
+        c->out_off += (size_t)n;
+        c->log_bytes += (uint64_t)n;
+        progress = true;
+    }
+    while (c->file_left > 0) {
+        off_t off = (off_t)c->file_off;
+        size_t chunk = c->file_left > (1u << 30) ? (1u << 30) : (size_t)c->file_left;
+        ssize_t n = sendfile(c->watch.fd, c->out_fd, &off, chunk);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            result = errno == EAGAIN ? 0 : -1;
+            goto out;
+        }
+        if (n == 0) { /* the file shrank under us: the promised length cannot be kept */
+            log_warn("%s: file shorter than announced, closing", c->peer_text);
+            result = -1;
+            goto out;
+        }
+        c->file_off += (uint64_t)n;
+        c->file_left -= (uint64_t)n;
+        c->log_bytes += (uint64_t)n;
+        progress = true;
+    }
+out:
+    if (result == 1) {
+        conn_output_free(c);
+        timeq_disarm(&c->timer);
+    } else if (result == 0) {
+        c->writable = false;
+        if (progress || !timeq_node_armed(&c->timer))
+            conn_timer(c, &c->nl->tq_send);
+    }
+    return result;
+}
+
+static const char *status_text(unsigned status) { return http_status_reason(status); }
+
+static void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port)
+{
+    out[0] = '\0';
+    *port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)n);
+        *port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], out, (socklen_t)n);
+        else
+            inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)n);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
+/* Build and queue a complete response from the loop. body may be NULL. */
+static void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t extra_len,
+                         const char *body, size_t body_len, int fd, uint64_t file_off,
+                         uint64_t file_len, bool has_length)
+{
+    resphead_t h;
+    resphead_init(&h);
+    h.status = status;
+    snprintf(h.reason, sizeof h.reason, "%s", status_text(status));
+    if (extra_len) {
+        h.lines = malloc(extra_len);
+        if (h.lines) {
+            memcpy(h.lines, extra_lines, extra_len);
+            h.lines_len = extra_len;
+        }
+    }
+    resp_framing_t framing = FRAME_LENGTH;
+    h.content_length = fd >= 0 ? file_len : body_len;
+    if (!has_length)
+        framing = FRAME_NONE;
+    if (c->nl->draining)
+        c->keep_alive = false;
+    if (!c->keep_alive)
+        c->close_after = true;
+    char *head = NULL;
+    size_t head_len = 0;
+    int rc = resphead_build(&h, c->ri.http_minor, framing, !c->close_after, c->nl->srv->software,
+                            &head, &head_len);
+    resphead_free(&h);
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        c->close_after = true;
+        c->log_status = status;
+        return;
+    }
+    bool send_body = !c->is_head;
+    if (body && body_len && send_body) {
+        char *all = realloc(head, head_len + body_len);
+        if (!all) {
+            free(head);
+            if (fd >= 0)
+                close(fd);
+            c->close_after = true;
+            return;
+        }
+        memcpy(all + head_len, body, body_len);
+        head = all;
+        head_len += body_len;
+    }
+    if (fd >= 0 && (!send_body || file_len == 0)) {
+        close(fd);
+        fd = -1;
+        file_len = 0;
+    }
+    c->log_status = status;
+    c->log_bytes = 0;
+    conn_queue(c, head, head_len, fd, file_off, file_len);
+    /* log_bytes counts the head too; the access log wants body bytes: subtract later. */
+    c->log_bytes = 0;
+    c->log_head_len = head_len - ((body && send_body) ? body_len : 0);
+    c->state = CONN_SENDING;
+}
+
+static void conn_respond_error(conn_t *c, unsigned status, bool close_after)
+{
+    char body[256];
+    int n = snprintf(body, sizeof body,
+                     "<!DOCTYPE html>\n<html><head><title>%u %s</title></head>"
+                     "<body><h1>%u %s</h1></body></html>\n",
+                     status, status_text(status), status, status_text(status));
+    static const char ctype[] = "Content-Type: text/html\r\n";
+    if (close_after) {
+        c->close_after = true;
+        c->keep_alive = false;
+    }
+    conn_respond(c, status, ctype, sizeof ctype - 1, body, (size_t)n, -1, 0, 0, true);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Request dispatch */
+
+static char *span_str(conn_t *c, span_t s)
+{
+    /* The byte after a completed span is a delimiter the parser has already consumed (' ',
+     * ':', CR, LF or trailing blank): terminating in place is safe. */
+    static char empty[1];
+    if (s.len == 0)
+        return empty;
+    c->in[s.off + s.len] = '\0';
+    return c->in + s.off;
+}
+
+static bool token_list_is(const char *value, const char *want)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t n = strlen(want);
+    if (strncasecmp(value, want, n) != 0)
+        return false;
+    value += n;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    return *value == '\0';
+}
+
+static void server_name_from_host(conn_t *c, const char *host)
+{
+    /* "name:port" or "[v6]:port" → name; stored in pathbuf's tail (allocated with room). */
+    const char *end;
+    if (host[0] == '[') {
+        end = strchr(host, ']');
+        end = end ? end + 1 : host + strlen(host);
+    } else {
+        end = strchr(host, ':');
+        if (!end)
+            end = host + strlen(host);
+    }
+    size_t n = (size_t)(end - host);
+    if (n >= sizeof c->host_buf)
+        n = sizeof c->host_buf - 1;
+    memcpy(c->host_buf, host, n);
+    c->host_buf[n] = '\0';
+    c->ri.server_name = c->host_buf;
+}
+
+/* Fill c->ri from the parsed head. Returns an HTTP error status, or 0. */
+static unsigned conn_build_reqinfo(conn_t *c)
+{
+    reqinfo_t *ri = &c->ri;
+    memset(ri, 0, sizeof *ri);
+    ri->method = llhttp_method_name((llhttp_method_t)c->parser.method);
+    ri->http_major = c->parser.http_major;
+    ri->http_minor = c->parser.http_minor;
+    for (unsigned i = 0; i < c->n_headers; i++) {
+        span_t v = c->hvalue[i];
+        while (v.len && (c->in[v.off + v.len - 1] == ' ' || c->in[v.off + v.len - 1] == '\t'))
+            v.len--;
+        c->headers[i].name = span_str(c, c->hname[i]);
+        c->headers[i].name_len = c->hname[i].len;
+        c->headers[i].value = span_str(c, v);
+        c->headers[i].value_len = v.len;
+    }
+    ri->headers = c->headers;
+    ri->n_headers = c->n_headers;
+    ri->raw_target = span_str(c, c->url);
+    ri->remote_addr = c->peer_text;
+    ri->remote_port = c->peer_port;
+    ri->local_addr = c->local_text;
+    ri->local_port = c->local_port;
+    server_t *srv = c->nl->srv;
+    ri->document_root = srv->cfg->root;
+    ri->server_software = srv->software;
+    ri->instance_id = 1;
+    ri->script_name = ri->script_filename = ri->path_info = ri->path_translated = "";
+    ri->appl_physical_path = "";
+    ri->query = "";
+
+    if (ri->http_major != 1)
+        return 505;
+    const http_header_t *host = reqinfo_header(ri, "Host");
+    if (!host && ri->http_minor >= 1)
+        return 400;
+    if (host)
+        server_name_from_host(c, host->value);
+    else
+        ri->server_name = srv->cfg->server_name ? srv->cfg->server_name : c->local_text;
+
+    const http_header_t *te = reqinfo_header(ri, "Transfer-Encoding");
+    if (te && !token_list_is(te->value, "chunked"))
+        return 501;
+    ri->chunked = c->body_mode == BODY_CHUNKED;
+    ri->has_content_length = c->body_mode == BODY_LENGTH;
+    ri->content_length = c->body_mode == BODY_LENGTH ? c->body_left : 0;
+    const http_header_t *ct = reqinfo_header(ri, "Content-Type");
+    ri->content_type = ct ? ct->value : "";
+
+    const http_header_t *expect = reqinfo_header(ri, "Expect");
+    if (expect) {
+        if (!token_list_is(expect->value, "100-continue"))
+            return 417;
+        c->expect_continue = ri->http_minor >= 1 && c->body_mode != BODY_NONE;
+    }
+
+    /* Path and query. */
+    char *q = strchr(ri->raw_target, '?');
+    size_t raw_path_len = q ? (size_t)(q - ri->raw_target) : strlen(ri->raw_target);
+    c->pathbuf = malloc(2 * raw_path_len + 4);
+    if (!c->pathbuf)
+        return 503;
+    char *raw_path = c->pathbuf + raw_path_len + 2;
+    memcpy(raw_path, ri->raw_target, raw_path_len);
+    raw_path[raw_path_len] = '\0';
+    ri->raw_path = raw_path;
+    ri->query = q ? q + 1 : "";
+    path_status_t ps = path_normalize(ri->raw_target, raw_path_len, c->pathbuf, raw_path_len + 2);
+    if (ps == PATH_BAD)
+        return 400;
+    if (ps == PATH_FORBIDDEN)
+        return 403;
+    ri->path = c->pathbuf;
+
+    uint64_t max_body = srv->cfg->max_body_bytes;
+    if (max_body && c->body_mode == BODY_LENGTH && c->body_left > max_body)
+        return 413;
+    return 0;
+}
+
+static bool conn_body_pending(const conn_t *c)
+{
+    return c->body_mode != BODY_NONE && !c->body_done;
+}
+
+
+static void conn_serve_static(conn_t *c, const char *file)
+{
+    static_response_t sr;
+    static_file_respond(c->nl->srv->mime, &c->ri, file, &sr);
+    if (sr.status >= 400 && sr.fd < 0 && sr.status != 416 && sr.status != 405) {
+        conn_respond_error(c, sr.status, false);
+        return;
+    }
+    if (sr.status == 405) {
+        char body[160];
+        int n = snprintf(body, sizeof body,
+                         "<!DOCTYPE html>\n<html><head><title>405 %s</title></head>"
+                         "<body><h1>405 %s</h1></body></html>\n",
+                         status_text(405), status_text(405));
+        char lines[sizeof sr.headers + 32];
+        int m = snprintf(lines, sizeof lines, "%.*sContent-Type: text/html\r\n",
+                         (int)sr.headers_len, sr.headers);
+        if (sr.fd >= 0)
+            close(sr.fd);
+        conn_respond(c, 405, lines, (size_t)m, body, (size_t)n, -1, 0, 0, true);
+        return;
+    }
+    bool has_length = sr.has_body_length;
+    conn_respond(c, sr.status, sr.headers, sr.headers_len, NULL, 0, sr.fd, sr.offset, sr.length,
+                 has_length);
+}
+
+static void conn_dispatch(conn_t *c)
+{
+    c->log_time = time(NULL);
+    unsigned err = conn_build_reqinfo(c);
+    if (err) {
+        /* Framing errors leave the body unread: close after the response. */
+        conn_respond_error(c, err, err != 404 && err != 403);
+        return;
+    }
+    c->is_head = strcmp(c->ri.method, "HEAD") == 0;
+
+    route_t route;
+    route_resolve(conn_cfg(c), c->ri.path, &route);
+    switch (route.kind) {
+    case ROUTE_STATIC:
+        conn_serve_static(c, route.file);
+        break;
+    case ROUTE_REDIRECT: {
+        size_t n = strlen(route.location) + strlen(c->ri.query) + 32;
+        char *lines = malloc(n);
+        if (!lines) {
+            conn_respond_error(c, 503, true);
+            break;
+        }
+        int m = snprintf(lines, n, "Location: %s%s%s\r\n", route.location,
+                         c->ri.query[0] ? "?" : "", c->ri.query);
+        conn_respond(c, 301, lines, (size_t)m, NULL, 0, -1, 0, 0, true);
+        free(lines);
+        break;
+    }
+    case ROUTE_FORBIDDEN:
+        conn_respond_error(c, 403, false);
+        break;
+    case ROUTE_NOT_FOUND:
+        conn_respond_error(c, 404, false);
+        break;
+    case ROUTE_EXTENSION: {
+        request_t *r = isapi_request_new(c, &route);
+        if (!r) {
+            conn_respond_error(c, 503, true);
+            break;
+        }
+        c->req = r;
+        uint32_t ra = conn_cfg(c)->read_ahead_bytes;
+        if (c->body_mode == BODY_LENGTH && c->body_left < ra)
+            ra = (uint32_t)c->body_left;
+        if (c->body_mode == BODY_NONE)
+            ra = 0;
+        c->readahead_want = ra;
+        c->readahead_got = 0;
+        c->state = CONN_READAHEAD;
+        conn_timer(c, &c->nl->tq_body);
+        break;
+    }
+    }
+    route_free(&route);
+    /* Static and error responses to a request whose body the client holds back until it sees
+     * 100 Continue: the body will never come, so the connection cannot be reused. */
+    if (c->state == CONN_SENDING && c->expect_continue && !c->sent_continue)
+        c->close_after = true;
+}
+
+/* Parse what is buffered; read more when needed. Returns false when it must wait. */
+static bool conn_step_head(conn_t *c)
+{
+    if (conn_ensure_input(c) < 0) {
+        conn_close(c);
+        return false;
+    }
+    for (;;) {
+        if (c->in_end > c->in_start) {
+            if (!c->head_started)
+                conn_timer(c, &c->nl->tq_header);
+            const char *start = c->in + c->in_start;
+            llhttp_errno_t err = llhttp_execute(&c->parser, start, c->in_end - c->in_start);
+            if (err == HPE_OK) {
+                c->in_start = c->in_end;
+            } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+                c->in_start += (uint32_t)(llhttp_get_error_pos(&c->parser) - start);
+                if (err == HPE_PAUSED_UPGRADE) {
+                    /* No protocol upgrades: answer the request, then close. */
+                    c->keep_alive = false;
+                    c->close_after = true;
+                }
+                llhttp_resume(&c->parser);
+                if (!c->head_done)
+                    continue;
+                if (c->message_done && c->body_mode == BODY_CHUNKED)
+                    c->body_done = true;
+                if (c->body_mode == BODY_LENGTH && c->body_left == 0)
+                    c->body_done = true;
+                if (c->body_mode == BODY_NONE)
+                    c->body_done = true;
+                c->message_done = false;
+                timeq_disarm(&c->timer);
+                conn_dispatch(c);
+                return true;
+            } else {
+                unsigned status = c->parse_error_status ? (unsigned)c->parse_error_status : 400;
+                if (err == HPE_INVALID_TRANSFER_ENCODING) {
+                    /* "gzip" alone: a coding we do not know (501); chunked not last: 400. */
+                    bool has_chunked = false;
+                    for (unsigned i = 0; i < c->n_headers; i++) {
+                        span_t n = c->hname[i], v = c->hvalue[i];
+                        if (n.len == 17 && strncasecmp(c->in + n.off, "transfer-encoding", 17) == 0 &&
+                            memmem(c->in + v.off, v.len, "chunked", 7))
+                            has_chunked = true;
+                    }
+                    status = has_chunked ? 400 : 501;
+                }
+                log_debug("%s: bad request: %s", c->peer_text, llhttp_get_error_reason(&c->parser));
+                c->ri.http_major = 1;
+                c->ri.http_minor = c->parser.http_minor;
+                c->log_time = time(NULL);
+                conn_respond_error(c, status, true);
+                return true;
+            }
+        }
+        if (c->in_end == c->in_cap) {
+            c->ri.http_major = 1;
+            c->ri.http_minor = 1;
+            c->log_time = time(NULL);
+            conn_respond_error(c, c->url_done ? 431 : 414, true);
+            return true;
+        }
+        if (!c->readable)
+            return false;
+        int r = conn_fill(c);
+        if (r == 0)
+            return false;
+        if (r < 0) {
+            conn_close(c);
+            return false;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Body read-ahead for an extension, discard, linger */
+
+static void conn_step_readahead(conn_t *c)
+{
+    request_t *r = c->req;
+    while (c->readahead_got < c->readahead_want) {
+        ssize_t n = conn_body_read(c, r->readahead + c->readahead_got,
+                                   c->readahead_want - c->readahead_got);
+        if (n > 0) {
+            c->readahead_got += (uint32_t)n;
+            conn_timer(c, &c->nl->tq_body);
+            continue;
+        }
+        if (n == 0)
+            break;
+        if (n == -EAGAIN) {
+            c->readable = false;
+            return;
+        }
+        /* The request never reaches the extension. */
+        c->req = NULL;
+        isapi_request_discard(r);
+        if (n == -ECONNRESET) {
+            conn_close(c);
+            return;
+        }
+        conn_respond_error(c, n == -EFBIG ? 413 : 400, true);
+        return;
+    }
+    timeq_disarm(&c->timer);
+    c->state = CONN_EXTENSION;
+    isapi_request_start(r, c->readahead_got);
+}
+
+/* Read and drop the rest of a body after its response. */
+static void conn_step_discard(conn_t *c)
+{
+    char scratch[16384];
+    for (;;) {
+        ssize_t n = conn_body_read(c, scratch, sizeof scratch);
+        if (n > 0) {
+            conn_timer(c, &c->nl->tq_body);
+            continue;
+        }
+        if (n == 0) {
+            timeq_disarm(&c->timer);
+            conn_next_request(c);
+            return;
+        }
+        if (n == -EAGAIN) {
+            c->readable = false;
+            if (!timeq_node_armed(&c->timer))
+                conn_timer(c, &c->nl->tq_body);
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+}
+
+/* Lingering close: the response is out; shut our side and read what the client still sends for
+ * a moment, so that unread input does not turn into a reset that destroys the response before
+ * the client has read it. */
+static void conn_start_linger(conn_t *c)
+{
+    shutdown(c->watch.fd, SHUT_WR);
+    c->state = CONN_LINGER;
+    c->linger_read = 0;
+    conn_timer(c, &c->nl->tq_linger);
+    c->readable = true;
+}
+
+static void conn_step_linger(conn_t *c)
+{
+    char scratch[4096];
+    for (;;) {
+        ssize_t n = recv(c->watch.fd, scratch, sizeof scratch, 0);
+        if (n > 0) {
+            c->linger_read += (size_t)n;
+            if (c->linger_read > LINGER_DISCARD_MAX)
+                break;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            c->readable = false;
+            return;
+        }
+        break;
+    }
+    conn_close(c);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Response completion and the next request */
+
+static void conn_log(conn_t *c)
+{
+    accesslog_t *log = c->nl->srv->access_log;
+    if (!log || c->log_status == 0)
+        return;
+    const reqinfo_t *ri = &c->ri;
+    const http_header_t *ref = ri->n_headers ? reqinfo_header(ri, "Referer") : NULL;
+    const http_header_t *ua = ri->n_headers ? reqinfo_header(ri, "User-Agent") : NULL;
+    uint64_t body = c->log_bytes > c->log_head_len ? c->log_bytes - c->log_head_len : 0;
+    accesslog_entry_t e = {
+        .remote_addr = c->peer_text,
+        .when = c->log_time ? c->log_time : time(NULL),
+        .method = ri->method ? ri->method : "-",
+        .target = ri->raw_target ? ri->raw_target : "-",
+        .http_major = ri->http_major ? ri->http_major : 1,
+        .http_minor = ri->http_minor,
+        .status = c->log_status,
+        .body_bytes = body,
+        .referer = ref ? ref->value : NULL,
+        .user_agent = ua ? ua->value : NULL,
+    };
+    accesslog_write(log, &e);
+}
+
+static void conn_response_done(conn_t *c)
+{
+    conn_log(c);
+    c->log_status = 0;
+    if (c->close_after || !c->keep_alive || c->nl->draining) {
+        if (conn_body_pending(c) || c->in_end > c->in_start)
+            conn_start_linger(c);
+        else
+            conn_close(c);
+        return;
+    }
+    if (conn_body_pending(c)) {
+        c->state = CONN_DISCARD;
+        conn_timer(c, &c->nl->tq_body);
+        return;
+    }
+    conn_next_request(c);
+}
+
+/* Reset per-request state; keep pipelined bytes (moved to the buffer's start). */
+static void conn_next_request(conn_t *c)
+{
+    free(c->pathbuf);
+    c->pathbuf = NULL;
+    c->url = (span_t){0, 0};
+    c->n_headers = 0;
+    c->hstate = 0;
+    c->url_done = c->head_started = c->head_done = c->message_done = false;
+    c->parse_error_status = 0;
+    memset(&c->ri, 0, sizeof c->ri);
+    c->keep_alive = c->expect_continue = c->sent_continue = c->is_head = false;
+    c->body_mode = BODY_NONE;
+    c->body_left = c->body_read = 0;
+    c->body_done = false;
+    c->close_after = false;
+    c->log_bytes = c->log_head_len = 0;
+    c->log_time = 0;
+    llhttp_reset(&c->parser);
+    c->state = CONN_HEAD;
+    if (c->in) {
+        uint32_t pending = c->in_end - c->in_start;
+        if (pending == 0) {
+            /* Idle: give the buffer back (idle keep-alive connections cost little memory). */
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = c->in_start = c->in_end = 0;
+        } else {
+            memmove(c->in, c->in + c->in_start, pending);
+            c->in_start = 0;
+            c->in_end = pending;
+        }
+    }
+    if (c->in && c->in_end > 0)
+        conn_timer(c, &c->nl->tq_header);
+    else
+        conn_timer(c, &c->nl->tq_keepalive);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The state machine */
+
+static void conn_drive(conn_t *c)
+{
+    for (;;) {
+        if (conn_output_pending(c)) {
+            if (!c->writable)
+                return;
+            int r = conn_flush(c);
+            if (r == 0)
+                return;
+            if (r < 0) {
+                conn_close(c);
+                return;
+            }
+        }
+        switch (c->state) {
+        case CONN_HEAD:
+            if (!conn_step_head(c))
+                return;
+            break;
+        case CONN_READAHEAD:
+            conn_step_readahead(c);
+            if (c->state == CONN_READAHEAD)
+                return;
+            break;
+        case CONN_EXTENSION:
+            return;
+        case CONN_SENDING:
+            conn_response_done(c);
+            break;
+        case CONN_DISCARD:
+            conn_step_discard(c);
+            if (c->state == CONN_DISCARD)
+                return;
+            break;
+        case CONN_LINGER:
+            conn_step_linger(c);
+            return;
+        case CONN_CLOSED:
+            return;
+        }
+        if (c->state == CONN_CLOSED)
+            return;
+    }
+}
+
+static void conn_on_event(loop_watch_t *w, uint32_t events)
+{
+    conn_t *c = (conn_t *)w;
+    if (c->state == CONN_EXTENSION) {
+        /* The extension owns the socket's I/O; only note that the peer went away. */
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            atomic_store(&c->peer_gone, true);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        c->writable = true;
+    if ((events & (EPOLLHUP | EPOLLERR)) && c->state != CONN_LINGER && !conn_output_pending(c) &&
+        c->state == CONN_HEAD && c->in_end == c->in_start) {
+        conn_close(c);
+        return;
+    }
+    conn_drive(c);
+}
+
+void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer)
+{
+    pthread_once(&parser_settings_once, parser_settings_init);
+    conn_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->watch.fd = fd;
+    c->watch.on_event = conn_on_event;
+    c->nl = nl;
+    c->out_fd = -1;
+    c->peer = *peer;
+    socklen_t len = sizeof c->local;
+    getsockname(fd, (struct sockaddr *)&c->local, &len);
+    sockaddr_text(&c->peer, c->peer_text, sizeof c->peer_text, &c->peer_port);
+    sockaddr_text(&c->local, c->local_text, sizeof c->local_text, &c->local_port);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+    c->state = CONN_HEAD;
+    c->writable = true;
+    c->readable = true; /* data may already be waiting: try once before the first edge */
+    if (loop_add(nl->loop, &c->watch, CONN_EVENTS) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
+    c->next = nl->conns;
+    if (nl->conns)
+        nl->conns->prev = c;
+    nl->conns = c;
+    atomic_fetch_add(&nl->srv->open_conns, 1);
+    conn_timer(c, &nl->tq_header);
+    conn_drive(c);
+}
+
+static void conn_close(conn_t *c)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    netloop_t *nl = c->nl;
+    c->state = CONN_CLOSED;
+    timeq_disarm(&c->timer);
+    loop_del(nl->loop, &c->watch);
+    close(c->watch.fd);
+    conn_output_free(c);
+    if (c->req) { /* only in READAHEAD: the extension never saw it */
+        isapi_request_discard(c->req);
+        c->req = NULL;
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        nl->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    /* Freed at the end of the loop iteration: an event for this connection may still be in the
+     * current epoll batch. */
+    c->next = nl->closed;
+    nl->closed = c;
+    atomic_fetch_sub(&nl->srv->open_conns, 1);
+}
+
+void conn_reap(netloop_t *nl)
+{
+    while (nl->closed) {
+        conn_t *c = nl->closed;
+        nl->closed = c->next;
+        free(c->in);
+        free(c->pathbuf);
+        free(c);
+    }
+}
+
+/* Called by the request (posted to the loop) when the extension's session has ended. */
+void conn_request_ended(loop_task_t *t)
+{
+    request_t *r = (request_t *)((char *)t - offsetof(request_t, end_task));
+    conn_t *c = r->conn;
+    request_end_t end;
+    isapi_request_end(r, &end); /* frees r */
+    c->req = NULL;
+    /* The extension's threads may have read the socket: readiness is unknown. */
+    c->readable = c->writable = true;
+    c->state = CONN_SENDING;
+    c->log_status = 0; /* the request wrote its own access log line */
+    if (!end.keep_alive)
+        c->close_after = true;
+    if (atomic_load(&c->peer_gone) && !end.tail) {
+        conn_close(c);
+        return;
+    }
+    if (end.tail)
+        conn_queue(c, end.tail, end.tail_len, -1, 0, 0);
+    conn_drive(c);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Timers and shutdown */
+
+static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
+{
+    timeq_node_t *n;
+    while ((n = timeq_expired(q, now)) != NULL) {
+        conn_t *c = (conn_t *)((char *)n - offsetof(conn_t, timer));
+        timeq_disarm(n);
+        if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
+            log_debug("%s: request head not complete within %u ms", c->peer_text, q->timeout_ms);
+            c->log_time = time(NULL);
+            conn_respond_error(c, 408, true);
+            c->writable = true;
+            conn_drive(c);
+            continue;
+        }
+        if (q == &nl->tq_body && c->state == CONN_READAHEAD && !conn_output_pending(c)) {
+            log_debug("%s: request body stalled for %u ms", c->peer_text, q->timeout_ms);
+            request_t *r = c->req;
+            c->req = NULL;
+            isapi_request_discard(r);
+            conn_respond_error(c, 408, true);
+            c->writable = true;
+            conn_drive(c);
+            continue;
+        }
+        if (q == &nl->tq_send)
+            log_debug("%s: client did not read for %u ms, closing", c->peer_text, q->timeout_ms);
+        conn_close(c);
+    }
+}
+
+uint64_t conn_timers_run(netloop_t *nl, uint64_t now)
+{
+    timeq_t *qs[] = {&nl->tq_header, &nl->tq_keepalive, &nl->tq_body, &nl->tq_send, &nl->tq_linger};
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        expire_queue(nl, qs[i], now);
+        uint64_t d = timeq_next_deadline(qs[i]);
+        if (d < next)
+            next = d;
+    }
+    conn_reap(nl);
+    return next;
+}
+
+void conn_close_idle(netloop_t *nl)
+{
+    conn_t *c = nl->conns;
+    while (c) {
+        conn_t *next = c->next;
+        if (c->state == CONN_HEAD && !c->head_started && !conn_output_pending(c))
+            conn_close(c);
+        c = next;
+    }
+    conn_reap(nl);
+}
+
+void conn_close_all(netloop_t *nl)
+{
+    conn_t *c = nl->conns;
+    while (c) {
+        conn_t *next = c->next;
+        if (c->state == CONN_EXTENSION) {
+            /* The extension still holds the request: cut the socket, keep the object until
+             * the session ends. */
+            shutdown(c->watch.fd, SHUT_RDWR);
+            atomic_store(&c->peer_gone, true);
+        } else {
+            conn_close(c);
+        }
+        c = next;
+    }
+    conn_reap(nl);
+}

@@ -1,0 +1,133 @@
+/* A client connection: HTTP/1.x parsing (llhttp), keep-alive and pipelining, request bodies
+ * (Content-Length and chunked), responses written from the loop (static files, errors) and
+ * timeouts. Lives on one event loop.
+ *
+ * Ownership: the loop thread owns a connection, except while an extension owns its current
+ * request (state CONN_EXTENSION): then the request's threads may read the body and write the
+ * response through the functions below, and the loop only watches for the peer going away.
+ * The request hands the connection back with conn_request_ended() (posted to the loop). */
+#ifndef ISAPID_CONN_H
+#define ISAPID_CONN_H
+
+#include <llhttp.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "reqinfo.h"
+#include "server.h"
+
+typedef struct request request_t;
+
+typedef enum {
+    CONN_HEAD,       /* reading a request head */
+    CONN_READAHEAD,  /* reading the body read-ahead for an extension */
+    CONN_EXTENSION,  /* an extension owns the request */
+    CONN_SENDING,    /* the loop writes a response */
+    CONN_DISCARD,    /* response done; reading and dropping the rest of the body */
+    CONN_LINGER,     /* closing: write side shut, draining input briefly */
+    CONN_CLOSED,     /* closed; freed at the end of the loop iteration */
+} conn_state_t;
+
+typedef enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED } body_mode_t;
+
+#define CONN_MAX_HEADERS 100
+
+typedef struct span {
+    uint32_t off, len;
+} span_t;
+
+struct conn {
+    loop_watch_t watch;
+    netloop_t *nl;
+    conn_t *prev, *next;        /* netloop's list */
+    conn_state_t state;
+    timeq_node_t timer;
+
+    struct sockaddr_storage peer, local;
+    char peer_text[48], local_text[48];
+    unsigned peer_port, local_port;
+
+    /* input: [0, in_start) consumed, [in_start, in_end) unparsed */
+    char *in;
+    uint32_t in_cap, in_start, in_end;
+    bool readable;              /* edge-triggered: the socket may have more to read */
+    bool writable;
+    bool peer_closed;           /* EOF seen on read */
+    atomic_bool peer_gone;      /* hang-up seen while an extension owned the request */
+
+    /* head being parsed */
+    llhttp_t parser;
+    span_t url;
+    span_t hname[CONN_MAX_HEADERS], hvalue[CONN_MAX_HEADERS];
+    unsigned n_headers;
+    uint8_t hstate;             /* 0 between headers, 1 in a name, 2 in a value */
+    bool url_done;
+    bool head_started;          /* a byte of the current request arrived */
+    bool head_done;
+    bool message_done;          /* llhttp saw the end of the message (chunked body) */
+    int parse_error_status;     /* set by callbacks: 414, 431 */
+    http_header_t headers[CONN_MAX_HEADERS];
+    reqinfo_t ri;               /* view of the current request (points into in/pathbuf) */
+    char *pathbuf;              /* decoded path, then the raw path, of the current request */
+    char host_buf[256];         /* SERVER_NAME from the Host header */
+
+    /* current request */
+    bool keep_alive;            /* client allows and server agrees so far */
+    bool expect_continue;       /* client waits for 100 Continue */
+    bool sent_continue;
+    bool is_head;
+    body_mode_t body_mode;
+    uint64_t body_left;         /* BODY_LENGTH: bytes not yet read */
+    uint64_t body_read;         /* decoded bytes consumed so far */
+    bool body_done;
+    char *body_dst;             /* chunked decoding target (set around llhttp_execute) */
+    size_t body_got;
+    request_t *req;             /* extension request, while there is one */
+    uint32_t readahead_want, readahead_got;
+
+    /* output written by the loop: a head/memory buffer, then a file range */
+    char *out;
+    size_t out_len, out_off;
+    int out_fd;                 /* -1 when none; closed when sent */
+    uint64_t file_off, file_left;
+    bool close_after;           /* close once the output is written */
+    size_t linger_read;
+
+    /* access log for loop-served responses */
+    unsigned log_status;
+    uint64_t log_bytes;         /* bytes written by conn_flush for the current response */
+    size_t log_head_len;        /* of which head bytes (not counted as body in the log) */
+    time_t log_time;
+};
+
+/* Accept path (loop thread). */
+void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer);
+/* Shutdown (loop thread): close idle keep-alive connections / force-close everything. */
+void conn_close_idle(netloop_t *nl);
+void conn_close_all(netloop_t *nl);
+/* Timer expiry and freeing of closed connections (loop thread); returns the next deadline. */
+uint64_t conn_timers_run(netloop_t *nl, uint64_t now_ms);
+void conn_reap(netloop_t *nl);
+
+/* --- used by the thread that currently owns an extension request --- */
+
+/* Decoded body bytes into dst: >0 bytes, 0 end of body, -EAGAIN nothing buffered and the socket
+ * has nothing now, -EPROTO malformed chunked framing, -EFBIG over the body limit,
+ * -ECONNRESET the peer closed or failed before the end of the body. */
+ssize_t conn_body_read(conn_t *c, void *dst, size_t cap);
+/* Wait until the socket is readable (poll); 0, -ETIMEDOUT, or -errno. */
+int conn_wait_readable(conn_t *c, uint32_t timeout_ms);
+/* Send every byte of iov (blocking the calling thread, poll on EAGAIN, send timeout applies).
+ * 0 or -errno (-ETIMEDOUT, -EPIPE, -ECONNRESET). iov is modified. */
+int conn_send_all(conn_t *c, struct iovec *iov, int iovcnt);
+/* The peer has closed or reset (checked without blocking). */
+bool conn_peer_gone(conn_t *c);
+
+/* Posted to the loop by the request when its session ends (any thread). */
+void conn_request_ended(loop_task_t *t);
+
+#endif

@@ -1,0 +1,191 @@
+#define _GNU_SOURCE
+#include "extension.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+typedef BOOL(WINAPI *dllmain_fn)(HINSTANCE, DWORD, LPVOID);
+
+typedef enum { EXT_NEW, EXT_LOADED, EXT_FAILED, EXT_TERMINATED } ext_state_t;
+
+typedef struct ext_entry {
+    extension_t pub;            /* first: requests see only this */
+    struct ext_entry *next;
+    pthread_mutex_t load_lock;  /* serialises loading; state below is written under it */
+    ext_state_t state;
+    void *handle;
+    dllmain_fn dllmain;
+    char error[512];
+    struct timespec failed_mtime; /* a failed load is retried when the file changes */
+    ino_t failed_ino;
+} ext_entry_t;
+
+struct extensions {
+    pthread_mutex_t lock; /* guards the list */
+    ext_entry_t *list;
+    atomic_uint in_flight;
+};
+
+extensions_t *extensions_new(void)
+{
+    extensions_t *t = calloc(1, sizeof *t);
+    if (t)
+        pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+static ext_entry_t *entry_find_or_add(extensions_t *t, const char *path)
+{
+    pthread_mutex_lock(&t->lock);
+    ext_entry_t *e = t->list;
+    while (e && strcmp(e->pub.path, path) != 0)
+        e = e->next;
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (e && !(e->pub.path = strdup(path))) {
+            free(e);
+            e = NULL;
+        }
+        if (e) {
+            pthread_mutex_init(&e->load_lock, NULL);
+            e->next = t->list;
+            t->list = e;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return e;
+}
+
+/* Under e->load_lock. */
+static bool entry_load(ext_entry_t *e)
+{
+    dlerror();
+    void *h = dlopen(e->pub.path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        snprintf(e->error, sizeof e->error, "dlopen failed: %s", why ? why : "unknown error");
+        return false;
+    }
+    PFN_GETEXTENSIONVERSION get_version = (PFN_GETEXTENSIONVERSION)dlsym(h, "GetExtensionVersion");
+    PFN_HTTPEXTENSIONPROC proc = (PFN_HTTPEXTENSIONPROC)dlsym(h, "HttpExtensionProc");
+    if (!get_version || !proc) {
+        snprintf(e->error, sizeof e->error, "missing export %s",
+                 !get_version ? "GetExtensionVersion" : "HttpExtensionProc");
+        dlclose(h); /* none of its code has run: safe to unmap */
+        return false;
+    }
+    e->pub.terminate = (PFN_TERMINATEEXTENSION)dlsym(h, "TerminateExtension");
+    e->dllmain = (dllmain_fn)dlsym(h, "DllMain");
+    /* From here on the extension's code runs and may start threads: never unmap it. */
+    if (e->dllmain && !e->dllmain((HINSTANCE)h, DLL_PROCESS_ATTACH, NULL)) {
+        snprintf(e->error, sizeof e->error, "DllMain(DLL_PROCESS_ATTACH) returned FALSE");
+        return false;
+    }
+    HSE_VERSION_INFO info;
+    memset(&info, 0, sizeof info);
+    SetLastError(0);
+    if (!get_version(&info)) {
+        snprintf(e->error, sizeof e->error, "GetExtensionVersion returned FALSE (GetLastError %u)",
+                 (unsigned)GetLastError());
+        if (e->dllmain)
+            e->dllmain((HINSTANCE)h, DLL_PROCESS_DETACH, NULL);
+        return false;
+    }
+    info.lpszExtensionDesc[sizeof info.lpszExtensionDesc - 1] = '\0';
+    memcpy(e->pub.description, info.lpszExtensionDesc, sizeof e->pub.description);
+    e->handle = h;
+    e->pub.proc = proc;
+    log_info("loaded extension %s: \"%s\" (ISAPI %u.%u)", e->pub.path, e->pub.description,
+             (unsigned)HIWORD(info.dwExtensionVersion), (unsigned)LOWORD(info.dwExtensionVersion));
+    return true;
+}
+
+extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size)
+{
+    ext_entry_t *e = entry_find_or_add(t, path);
+    if (!e) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_lock(&e->load_lock);
+    if (e->state == EXT_FAILED) {
+        struct stat st;
+        bool changed = stat(path, &st) == 0 &&
+                       (st.st_ino != e->failed_ino || st.st_mtim.tv_sec != e->failed_mtime.tv_sec ||
+                        st.st_mtim.tv_nsec != e->failed_mtime.tv_nsec);
+        if (changed)
+            e->state = EXT_NEW;
+    }
+    if (e->state == EXT_NEW) {
+        if (entry_load(e)) {
+            e->state = EXT_LOADED;
+        } else {
+            struct stat st;
+            if (stat(path, &st) == 0) {
+                e->failed_mtime = st.st_mtim;
+                e->failed_ino = st.st_ino;
+            }
+            e->state = EXT_FAILED;
+            log_error("cannot load extension %s: %s", path, e->error);
+        }
+    }
+    extension_t *result = NULL;
+    if (e->state == EXT_LOADED) {
+        atomic_fetch_add(&t->in_flight, 1);
+        result = &e->pub;
+    } else {
+        snprintf(err, err_size, "%s", e->error);
+    }
+    pthread_mutex_unlock(&e->load_lock);
+    return result;
+}
+
+void extensions_release(extensions_t *t, extension_t *e)
+{
+    (void)e;
+    atomic_fetch_sub(&t->in_flight, 1);
+}
+
+unsigned extensions_in_flight(extensions_t *t) { return atomic_load(&t->in_flight); }
+
+void extensions_terminate_all(extensions_t *t)
+{
+    pthread_mutex_lock(&t->lock);
+    for (ext_entry_t *e = t->list; e; e = e->next) {
+        pthread_mutex_lock(&e->load_lock);
+        if (e->state == EXT_LOADED) {
+            if (e->pub.terminate)
+                e->pub.terminate(HSE_TERM_MUST_UNLOAD);
+            if (e->dllmain)
+                e->dllmain((HINSTANCE)e->handle, DLL_PROCESS_DETACH, NULL);
+            log_info("unloaded extension %s", e->pub.path);
+            e->state = EXT_TERMINATED;
+            snprintf(e->error, sizeof e->error, "the server is shutting down");
+        }
+        pthread_mutex_unlock(&e->load_lock);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+void extensions_free(extensions_t *t)
+{
+    if (!t)
+        return;
+    ext_entry_t *e = t->list;
+    while (e) {
+        ext_entry_t *next = e->next;
+        pthread_mutex_destroy(&e->load_lock);
+        free(e->pub.path);
+        free(e);
+        e = next;
+    }
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}

@@ -1,0 +1,36 @@
+/* Extension table: shared libraries loaded on first use and kept loaded (as IIS does).
+ * Loading runs on a worker thread (DllMain and GetExtensionVersion may block); a failed load is
+ * remembered with its reason and retried when the file changes.
+ *
+ * Ownership: the table owns every extension_t; they live until extensions_free(). A request holds
+ * an in-flight count on its extension from acquire to release. */
+#ifndef ISAPID_EXTENSION_H
+#define ISAPID_EXTENSION_H
+
+#include <stdbool.h>
+
+#include <windows.h>
+#include <httpext.h>
+
+typedef struct extensions extensions_t;
+
+typedef struct extension {
+    char *path;
+    PFN_HTTPEXTENSIONPROC proc;
+    PFN_TERMINATEEXTENSION terminate; /* may be NULL */
+    char description[HSE_MAX_EXT_DLL_NAME_LEN];
+} extension_t;
+
+extensions_t *extensions_new(void);
+/* Find or load the extension at path (absolute). NULL on failure, with the reason in err
+ * (and logged once per failure). */
+extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size);
+void extensions_release(extensions_t *t, extension_t *e);
+/* Number of requests currently holding an extension. */
+unsigned extensions_in_flight(extensions_t *t);
+/* Shutdown: TerminateExtension(HSE_TERM_MUST_UNLOAD) then DllMain(DLL_PROCESS_DETACH) for every
+ * loaded extension. Libraries stay mapped (threads they started may still run). */
+void extensions_terminate_all(extensions_t *t);
+void extensions_free(extensions_t *t);
+
+#endif

@@ -1,0 +1,42 @@
+/* Small HTTP helpers: dates, entity tags, byte ranges, status reasons (pure functions). */
+#ifndef ISAPID_HTTPUTIL_H
+#define ISAPID_HTTPUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+
+/* IMF-fixdate, out must hold HTTP_DATE_LEN + 1. Returns HTTP_DATE_LEN. */
+size_t http_date_format(time_t t, char *out);
+/* Accepts IMF-fixdate, RFC 850 and asctime forms. 0 ok, -1 malformed. */
+int http_date_parse(const char *s, time_t *out);
+
+/* Strong validator from the file's identity: "\"<mtime-seconds hex>-<size hex>\"" including the
+ * double quotes. Returns the length; out should hold 48 bytes. */
+size_t http_etag_format(const struct stat *st, char *out, size_t out_size);
+/* If-None-Match semantics (weak comparison): "*" matches anything; otherwise a comma-separated
+ * list of entity tags, any of which (ignoring a W/ prefix on either side) equals etag. */
+bool http_etag_match_list(const char *header_value, const char *etag);
+/* If-Match semantics (strong comparison): "*" matches anything; otherwise a listed tag matches
+ * only when neither it nor etag is weak (W/) and they are equal. */
+bool http_etag_match_list_strong(const char *header_value, const char *etag);
+
+typedef enum {
+    RANGE_NONE = 0,      /* no Range, not a bytes range, several ranges, or malformed: send 200 */
+    RANGE_OK = 1,        /* one satisfiable range: send 206 with *start, *length */
+    RANGE_UNSATISFIABLE = 2 /* send 416 with Content-Range: bytes * / size */
+} range_result_t;
+
+/* Single byte range: "bytes=A-B", "bytes=A-", "bytes=-N" (suffix). B past the end is clipped.
+ * A >= size → RANGE_UNSATISFIABLE. "bytes=-0" → RANGE_UNSATISFIABLE. */
+range_result_t http_range_parse(const char *header_value, uint64_t size, uint64_t *start,
+                                uint64_t *length);
+
+/* Reason phrase for a status code ("Not Found"); "Unknown" for codes it does not know. */
+const char *http_status_reason(unsigned status);
+
+#endif

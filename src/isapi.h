@@ -1,0 +1,96 @@
+/* ISAPI requests: the EXTENSION_CONTROL_BLOCK and its callbacks (GetServerVariable,
+ * ReadClient, WriteClient, ServerSupportFunction), the session state machine
+ * (HSE_STATUS_PENDING / HSE_REQ_DONE_WITH_SESSION from any thread), and response framing.
+ *
+ * Life of a request_t:
+ *   loop thread: isapi_request_new() at head-complete → read-ahead → isapi_request_start()
+ *   worker:      load the extension, HttpExtensionProc, callbacks
+ *   any thread:  the session ends (HttpExtensionProc returned a final status, or returned
+ *                PENDING and DONE_WITH_SESSION came, in either order) → exactly one post of
+ *                end_task to the connection's loop
+ *   loop thread: isapi_request_end() writes the access log, composes the response tail, frees.
+ * The ECB is the first member: ConnID == &ecb == the request (ISAPI-NOTES §7.2). */
+#ifndef ISAPID_ISAPI_H
+#define ISAPID_ISAPI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <windows.h>
+#include <httpext.h>
+
+#include "conn.h"
+#include "extension.h"
+#include "loop.h"
+#include "pool.h"
+#include "reqinfo.h"
+#include "resphead.h"
+#include "route.h"
+
+#define REQUEST_MAGIC 0x49534150u /* "ISAP" */
+
+struct request {
+    EXTENSION_CONTROL_BLOCK ecb;  /* must stay first */
+    uint32_t magic;               /* REQUEST_MAGIC while alive; catches stale or foreign ConnIDs */
+    server_t *srv;
+    conn_t *conn;
+    extension_t *ext;             /* set once loaded; holds one in-flight count */
+    route_t route;                /* owned */
+    reqinfo_t ri;                 /* strings live in `strings` */
+    char *strings;                /* one block: copies of the head, owned */
+    http_header_t *headers;       /* owned */
+    time_t start_time;
+
+    /* Session state, under lock. ended: end_task has been posted (exactly once). */
+    pthread_mutex_t lock;
+    bool returned, done_called, ended;
+    DWORD proc_status;            /* HttpExtensionProc's return */
+    DWORD done_status;            /* DONE_WITH_SESSION's status (HSE_STATUS_SUCCESS if NULL) */
+    bool load_failed;             /* the extension could not be loaded: 500 */
+    bool refused;                 /* the pool is stopping: 503 */
+    pool_work_t work;
+    loop_task_t end_task;
+
+    /* Body read-ahead (lpbData), NUL-terminated at cbAvailable. Owned. */
+    char *readahead;
+    uint32_t readahead_cap;
+
+    /* ReadClient calls are serialised by read_lock (they drive the connection's parser). */
+    pthread_mutex_t read_lock;
+
+    /* Response, under io_lock (extension threads may call WriteClient concurrently). */
+    pthread_mutex_t io_lock;
+    bool head_sent;
+    bool io_failed;               /* a send failed or timed out: the connection will close */
+    bool close_after;             /* the response requires closing (framing, fKeepConn FALSE) */
+    bool chunk_ended;             /* the terminating chunk went out */
+    resp_framing_t framing;
+    uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
+    uint64_t body_sent;           /* body bytes accepted from the extension */
+    unsigned status_sent;         /* status code in the head (0 before) */
+    char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
+};
+
+/* Loop thread, at head-complete: copy what the request needs from the connection's head (c->ri)
+ * and take ownership of *route (left zeroed). NULL on ENOMEM. */
+request_t *isapi_request_new(conn_t *c, route_t *route);
+/* Loop thread: the read-ahead is in r->readahead (len bytes); hand the request to the pool. */
+void isapi_request_start(request_t *r, uint32_t readahead_len);
+/* Loop thread: the request never started (client gone during read-ahead): free it. */
+void isapi_request_discard(request_t *r);
+
+typedef struct request_end {
+    char *tail;       /* bytes the loop still has to send (head / last chunk), malloc'ed or NULL */
+    size_t tail_len;
+    bool keep_alive;  /* the connection may carry another request */
+} request_end_t;
+
+/* Loop thread, after end_task: finish the response framing, log, free the request. */
+void isapi_request_end(request_t *r, request_end_t *out);
+
+/* Map a Win32-visible failure from an errno (one place for the mapping). */
+DWORD isapi_win32_error(int err);
+
+#endif

@@ -1,0 +1,199 @@
+/* URL path decoding and normalisation. Every loop is bounded by an explicit length and every
+ * write into out is checked against out_size: this code faces hostile input and fuzzers. */
+#include "path.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* RFC 3629 well-formedness of s[0..n): no overlong forms, no surrogates, nothing above
+ * U+10FFFF, no stray continuation bytes, no truncated sequences. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t need;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            return false; /* 0x80..0xc1 (continuation or overlong lead), 0xf5..0xff */
+        }
+        if (n - i - 1 < need)
+            return false;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+/* Skip "scheme://authority" of an absolute-form target; returns the offset of its path (which
+ * may be len, or point at '?'/'#': the path is then "/"). Returns 0 for anything else. */
+static size_t skip_absolute_form(const char *raw, size_t len)
+{
+    size_t skip;
+    if (len >= 7 && strncasecmp(raw, "http://", 7) == 0)
+        skip = 7;
+    else if (len >= 8 && strncasecmp(raw, "https://", 8) == 0)
+        skip = 8;
+    else
+        return 0;
+    while (skip < len && raw[skip] != '/' && raw[skip] != '?' && raw[skip] != '#')
+        skip++;
+    return skip;
+}
+
+static path_status_t fail(char *out, size_t out_size, path_status_t st)
+{
+    if (out_size > 0)
+        out[0] = '\0';
+    return st;
+}
+
+path_status_t path_normalize(const char *raw, size_t len, char *out, size_t out_size)
+{
+    if (out_size < 2)
+        return fail(out, out_size, PATH_BAD);
+    if (raw == NULL)
+        return fail(out, out_size, PATH_BAD);
+
+    size_t end = 0;
+    while (end < len && raw[end] != '?' && raw[end] != '#')
+        end++;
+
+    size_t i = skip_absolute_form(raw, end);
+    bool absolute = i > 0;
+    if (!absolute && (end == 0 || raw[0] != '/'))
+        return fail(out, out_size, PATH_BAD);
+
+    /* Invariant between segments: out[0..o) starts with '/' and ends with '/'. The only way
+     * for it to end otherwise is a final segment with no '/' after it. out_size - 1 bytes are
+     * usable; the last one is kept for the NUL. */
+    size_t o = 0;
+    out[o++] = '/';
+    while (i < end) {
+        if (raw[i] == '/') {
+            i++;
+            continue;
+        }
+        size_t seg = o;
+        while (i < end && raw[i] != '/') {
+            unsigned char c = (unsigned char)raw[i];
+            if (c == '%') {
+                if (end - i < 3)
+                    return fail(out, out_size, PATH_BAD);
+                int hi = hex_value((unsigned char)raw[i + 1]);
+                int lo = hex_value((unsigned char)raw[i + 2]);
+                if (hi < 0 || lo < 0)
+                    return fail(out, out_size, PATH_BAD);
+                c = (unsigned char)(hi << 4 | lo);
+                i += 3;
+                if (c == '/')
+                    return fail(out, out_size, PATH_FORBIDDEN);
+            } else {
+                i++;
+            }
+            if (c < 0x20 || c == 0x7f || c == '\\')
+                return fail(out, out_size, PATH_FORBIDDEN);
+            if (o >= out_size - 1)
+                return fail(out, out_size, PATH_BAD);
+            out[o++] = (char)c;
+        }
+        size_t seg_len = o - seg;
+        if (!utf8_valid((const unsigned char *)out + seg, seg_len))
+            return fail(out, out_size, PATH_BAD);
+
+        if (seg_len == 1 && out[seg] == '.') {
+            o = seg;
+        } else if (seg_len == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+            if (seg == 1)
+                return fail(out, out_size, PATH_FORBIDDEN);
+            /* out[seg - 1] is the '/' closing the parent segment: drop back past the parent. */
+            o = seg - 1;
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+        } else if (i < end) {
+            if (o >= out_size - 1)
+                return fail(out, out_size, PATH_BAD);
+            out[o++] = '/';
+        }
+    }
+    out[o] = '\0';
+    return PATH_OK;
+}
+
+int path_has_dot_segment(const char *path)
+{
+    if (path == NULL)
+        return 0;
+    if (path[0] == '.')
+        return 1;
+    for (const char *p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/')) {
+        if (p[1] == '.')
+            return 1;
+    }
+    return 0;
+}
+
+int path_ends_with_ci(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+int path_join(const char *dir, const char *rel, char *out, size_t n)
+{
+    size_t dlen = strlen(dir);
+    if (rel[0] == '\0') {
+        if (dlen + 1 > n)
+            goto too_long;
+        memcpy(out, dir, dlen + 1);
+        return 0;
+    }
+    while (dlen > 0 && dir[dlen - 1] == '/')
+        dlen--;
+    while (rel[0] == '/')
+        rel++;
+    size_t rlen = strlen(rel);
+    if (dlen + 1 + rlen + 1 > n)
+        goto too_long;
+    memcpy(out, dir, dlen);
+    out[dlen] = '/';
+    memcpy(out + dlen + 1, rel, rlen + 1);
+    return 0;
+too_long:
+    if (n > 0)
+        out[0] = '\0';
+    return -ENAMETOOLONG;
+}

@@ -1,0 +1,168 @@
+#include "pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define POOL_IDLE_EXIT_MS 30000
+
+/* Lock order: p->lock only; work functions run without it. */
+struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work_ready;   /* signalled when work is queued or stop begins */
+    pthread_cond_t all_exited;   /* signalled when threads drops to 0 after stop */
+    pool_work_t *head, *tail;
+    unsigned threads, idle, min, max;
+    size_t stack_size;
+    bool stopping;
+};
+
+static void *worker_main(void *arg);
+
+static int spawn_locked(pool_t *p)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, p->stack_size);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, worker_main, p);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        log_error("worker pool: cannot start a thread: %s", strerror(rc));
+        return -rc;
+    }
+    p->threads++;
+    return 0;
+}
+
+pool_t *pool_new(unsigned min_threads, unsigned max_threads, size_t stack_size)
+{
+    pool_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->work_ready, &ca);
+    pthread_cond_init(&p->all_exited, &ca);
+    pthread_condattr_destroy(&ca);
+    p->min = min_threads ? min_threads : 1;
+    p->max = max_threads < p->min ? p->min : max_threads;
+    p->stack_size = stack_size;
+    pthread_mutex_lock(&p->lock);
+    for (unsigned i = 0; i < p->min; i++)
+        if (spawn_locked(p) < 0)
+            break;
+    bool ok = p->threads > 0;
+    pthread_mutex_unlock(&p->lock);
+    if (!ok) {
+        pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn)
+{
+    w->fn = fn;
+    w->next = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return false;
+    }
+    if (p->tail)
+        p->tail->next = w;
+    else
+        p->head = w;
+    p->tail = w;
+    /* Grow while work waits and nobody is idle: a blocking extension must not starve others. */
+    if (p->idle == 0 && p->threads < p->max)
+        spawn_locked(p);
+    pthread_cond_signal(&p->work_ready);
+    pthread_mutex_unlock(&p->lock);
+    return true;
+}
+
+static void deadline_in(struct timespec *ts, unsigned ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    pool_t *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        if (p->head) {
+            pool_work_t *w = p->head;
+            p->head = w->next;
+            if (!p->head)
+                p->tail = NULL;
+            pthread_mutex_unlock(&p->lock);
+            w->fn(w);
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        if (p->stopping)
+            break;
+        struct timespec ts;
+        deadline_in(&ts, POOL_IDLE_EXIT_MS);
+        p->idle++;
+        int rc = pthread_cond_timedwait(&p->work_ready, &p->lock, &ts);
+        p->idle--;
+        if (rc == ETIMEDOUT && !p->head && p->threads > p->min)
+            break;
+    }
+    p->threads--;
+    if (p->threads == 0)
+        pthread_cond_broadcast(&p->all_exited);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+bool pool_stop(pool_t *p, unsigned timeout_ms)
+{
+    struct timespec ts;
+    deadline_in(&ts, timeout_ms);
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->work_ready);
+    while (p->threads > 0) {
+        if (pthread_cond_timedwait(&p->all_exited, &p->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    bool all = p->threads == 0;
+    pthread_mutex_unlock(&p->lock);
+    return all;
+}
+
+void pool_free(pool_t *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->work_ready);
+    pthread_cond_destroy(&p->all_exited);
+    free(p);
+}
+
+unsigned pool_thread_count(pool_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    unsigned n = p->threads;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}

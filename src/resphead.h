@@ -1,0 +1,103 @@
+/* Response heads: parsing the header text an extension hands over (SEND_RESPONSE_HEADER[_EX],
+ * a raw "HTTP/1.x" head or "Name: value" lines at the start of its first WriteClient) and
+ * building the head the server actually sends (the server owns framing: Date, Server,
+ * Content-Length / chunked, Connection). */
+#ifndef ISAPID_RESPHEAD_H
+#define ISAPID_RESPHEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Most header text (status line and header lines, not the body behind them) accepted from an
+ * extension; larger heads are malformed. A caller buffering an incomplete raw head can stop here. */
+#define RESPHEAD_MAX_HEAD 65536
+
+typedef struct resphead {
+    unsigned status;            /* 100..999 */
+    char reason[128];           /* reason phrase; default from http_status_reason() */
+    char *lines;                /* malloc'ed header lines, each "Name: value\r\n", in order, minus the
+                                 * ones the server owns: Connection, Keep-Alive, Date, and
+                                 * Transfer-Encoding / Content-Length (recorded below instead) */
+    size_t lines_len;
+    bool has_server;            /* the extension set Server: (kept in lines; builder adds none) */
+    bool has_content_length;
+    uint64_t content_length;
+    bool chunked;               /* the extension declared Transfer-Encoding: chunked and frames the
+                                 * body itself; has_content_length is then false (chunked wins) */
+    bool conn_close;            /* the extension asked for Connection: close */
+    size_t consumed;            /* bytes of the input that formed the head, incl. the blank line;
+                                 * what follows is body */
+} resphead_t;
+
+/* Status text as extensions pass it: "200 OK", "404", "302 Moved Temporarily", "HTTP/1.1 200 OK",
+ * NULL or "" → 200. Leading/trailing blanks (and CR/LF) ignored; a NUL inside len ends the text.
+ * Initialises h (as resphead_init: do not call on an h holding lines), then sets status and
+ * reason; a missing reason comes from http_status_reason(). A code that is not three digits in
+ * 100..999, or a reason with control characters (a CR/LF inside it) → -1, h left at 200 "OK".
+ * Reasons longer than the field are truncated. 0 ok, -1 malformed. */
+int resphead_parse_status(resphead_t *h, const char *status, size_t len);
+
+/* Header lines: zero or more lines terminated by CRLF or bare LF, ended by an empty line or by
+ * the end of the text (then consumed = len: no body). A final NUL inside len ends the text (cch
+ * values that count the NUL). Header names in any case. A line without ':' or with an invalid
+ * name → -1. Bytes after the empty line are body: consumed tells where they start (for a
+ * C-string argument such as SEND_RESPONSE_HEADER's, the body also ends at the string's NUL).
+ * Malformed, also → -1: a control character in a value (a lone CR: header injection), a
+ * folded continuation line, Content-Length not a number or conflicting with another one,
+ * Transfer-Encoding other than "chunked" ("identity" is ignored), more than RESPHEAD_MAX_HEAD
+ * bytes before the empty line. Values are stored trimmed, names as given.
+ * Appends to h->lines (call resphead_parse_status first or resphead_init). 0 ok, -1 malformed:
+ * h is then unchanged. */
+int resphead_parse_lines(resphead_t *h, const char *text, size_t len);
+
+/* A raw head "HTTP/1.x NNN reason\r\n" + lines + empty line. Returns 0 and fills h (consumed =
+ * head length), 1 when text starts like a raw head but the empty line has not arrived yet,
+ * -1 when it is not a raw head at all / malformed (also a NUL inside the head, or a head longer
+ * than RESPHEAD_MAX_HEAD). Initialises h first; on 1 and -1 h holds no lines. */
+int resphead_parse_raw(resphead_t *h, const char *text, size_t len);
+
+/* "Name: value" lines ended by an empty line at the start of body text, as old extensions write
+ * them in the first WriteClient: true when text starts with a valid header line and every line
+ * up to an empty line is one resphead_parse_lines accepts (a NUL before it: false). Callers
+ * then use resphead_parse_lines. */
+bool resphead_looks_like_headers(const char *text, size_t len);
+
+void resphead_init(resphead_t *h);       /* status 200 "OK", no lines */
+void resphead_free(resphead_t *h);
+/* Append one header line (name, value without CRLF) to h->lines, with the same rules as a
+ * parsed line: server-owned names set the fields instead, the value is trimmed. 0, or -1 with
+ * errno EINVAL (name not a token, control character such as CR/LF in the value, a conflicting
+ * Content-Length) or ENOMEM; h is then unchanged. */
+int resphead_add(resphead_t *h, const char *name, const char *value);
+
+typedef enum {
+    FRAME_LENGTH,    /* Content-Length: h->content_length (written by the builder) */
+    FRAME_CHUNKED,   /* the server chunks the body: Transfer-Encoding: chunked */
+    FRAME_PASSTHRU,  /* the extension frames (its own Transfer-Encoding: chunked is written back) */
+    FRAME_CLOSE,     /* body ends when the connection closes (HTTP/1.0 with unknown length) */
+    FRAME_NONE,      /* no body by definition (1xx, 204, 304, or HEAD with unknown length) */
+} resp_framing_t;
+
+/* Build the head the server sends into a malloc'ed buffer (*out, *out_len):
+ * "HTTP/1.<minor> status reason\r\n", "Date: <now>\r\n", "Server: <server>\r\n" unless h
+ * has_server (or server is NULL or ""), h->lines, the framing line, "Connection: close\r\n"
+ * when !keep_alive (or "Connection: keep-alive\r\n" for an HTTP/1.0 client when keep_alive),
+ * then "\r\n". http_minor above 1 is answered as 1.
+ * Framing line: FRAME_LENGTH "Content-Length: <h->content_length>" (also for HEAD), FRAME_CHUNKED
+ * and FRAME_PASSTHRU "Transfer-Encoding: chunked" (HTTP/1.1 only: the caller never picks them
+ * for an HTTP/1.0 client), none for FRAME_CLOSE and FRAME_NONE, and none at all for 1xx, 204
+ * and 304 whatever framing says.
+ * The connection is announced as closing, whatever keep_alive says, when h->conn_close or
+ * framing is FRAME_CLOSE: the caller must then close it after the response.
+ * Control characters in h->reason are sent as spaces; an empty reason is http_status_reason().
+ * 0, or -1 with errno ENOMEM, or EINVAL for a status outside 100..999. */
+int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
+                   bool keep_alive, const char *server, char **out, size_t *out_len);
+
+/* Tests only: the clock the builder reads for Date (NULL restores time()). Not thread-safe:
+ * set it before building heads. */
+void resphead_set_clock_for_tests(time_t (*now)(void));
+
+#endif

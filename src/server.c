@@ -1,0 +1,280 @@
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "extension.h"
+#include "log.h"
+
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100
+#define LINGER_TIMEOUT_MS 2000
+#define WORKER_STACK_SIZE (8u << 20)
+
+static void on_accept(loop_watch_t *w, uint32_t events)
+{
+    (void)events;
+    listener_t *ls = (listener_t *)w;
+    netloop_t *nl = ls->nl;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            conn_accept(nl, fd, &peer);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors or memory: stop accepting for a moment instead of spinning on
+             * a listener that stays readable. */
+            log_error("accept: %s; pausing accepts for %d ms", strerror(errno), ACCEPT_PAUSE_MS);
+            for (size_t k = 0; k < nl->n_listeners; k++)
+                if (nl->listeners[k].registered)
+                    loop_mod(nl->loop, &nl->listeners[k].watch, 0);
+            nl->accept_paused = true;
+            nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_PAUSE_MS;
+        }
+        return; /* EAGAIN: another loop took it, or nothing left */
+    }
+}
+
+static uint64_t netloop_tick(void *arg, uint64_t now)
+{
+    netloop_t *nl = arg;
+    uint64_t next = conn_timers_run(nl, now);
+    if (nl->accept_paused) {
+        if (now >= nl->accept_resume_ms) {
+            nl->accept_paused = false;
+            for (size_t k = 0; k < nl->n_listeners; k++)
+                if (nl->listeners[k].registered)
+                    loop_mod(nl->loop, &nl->listeners[k].watch, EPOLLIN | EPOLLEXCLUSIVE);
+        } else if (nl->accept_resume_ms < next) {
+            next = nl->accept_resume_ms;
+        }
+    }
+    return next;
+}
+
+static int listen_on(const listen_addr_t *la)
+{
+    int fd = socket(la->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_error("cannot listen on %s: socket: %s", la->text, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (la->addr.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)&la->addr, la->addr_len) < 0) {
+        int e = errno;
+        if (e == EADDRINUSE)
+            log_error("cannot listen on %s: the address is already in use (another server on "
+                      "that port?)", la->text);
+        else
+            log_error("cannot listen on %s: bind: %s", la->text, strerror(e));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, 4096) < 0) {
+        log_error("cannot listen on %s: listen: %s", la->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int server_init(server_t *s, config_t *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = cfg;
+    snprintf(s->software, sizeof s->software, "isapid/%s", ISAPID_VERSION);
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        int fd = listen_on(&cfg->listen[i]);
+        if (fd < 0)
+            goto fail;
+        s->listen_fds[s->n_listen++] = fd;
+    }
+    s->mime = mime_load("/etc/mime.types");
+    if (!s->mime)
+        goto fail;
+    if (cfg->access_log) {
+        char err[256];
+        s->access_log = accesslog_open(cfg->access_log, err, sizeof err);
+        if (!s->access_log) {
+            log_error("cannot open the access log %s: %s", cfg->access_log, err);
+            goto fail;
+        }
+    }
+    s->extensions = extensions_new();
+    s->pool = pool_new(cfg->workers_min, cfg->workers_max, WORKER_STACK_SIZE);
+    if (!s->extensions || !s->pool) {
+        log_error("cannot start the worker pool");
+        goto fail;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    s->n_loops = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+    s->loops = calloc(s->n_loops, sizeof *s->loops);
+    if (!s->loops)
+        goto fail;
+    for (unsigned i = 0; i < s->n_loops; i++) {
+        netloop_t *nl = &s->loops[i];
+        nl->srv = s;
+        nl->index = i;
+        nl->loop = loop_new();
+        if (!nl->loop) {
+            log_error("cannot create an event loop: %s", strerror(errno));
+            goto fail;
+        }
+        timeq_init(&nl->tq_header, cfg->header_timeout_ms);
+        timeq_init(&nl->tq_keepalive, cfg->keepalive_timeout_ms);
+        timeq_init(&nl->tq_body, cfg->body_timeout_ms);
+        timeq_init(&nl->tq_send, cfg->send_timeout_ms);
+        timeq_init(&nl->tq_linger, LINGER_TIMEOUT_MS);
+        loop_set_tick(nl->loop, netloop_tick, nl);
+        for (size_t k = 0; k < s->n_listen; k++) {
+            listener_t *ls = &nl->listeners[k];
+            ls->watch.fd = s->listen_fds[k];
+            ls->watch.on_event = on_accept;
+            ls->nl = nl;
+            /* EPOLLEXCLUSIVE: one loop wakes per incoming connection, not all of them. */
+            if (loop_add(nl->loop, &ls->watch, EPOLLIN | EPOLLEXCLUSIVE) < 0) {
+                log_error("cannot watch the listener: %s", strerror(errno));
+                goto fail;
+            }
+            ls->registered = true;
+        }
+        nl->n_listeners = s->n_listen;
+    }
+    return 0;
+fail:
+    server_free(s);
+    return -1;
+}
+
+static void *netloop_main(void *arg)
+{
+    netloop_t *nl = arg;
+    loop_run(nl->loop);
+    return NULL;
+}
+
+int server_start(server_t *s)
+{
+    for (unsigned i = 0; i < s->n_loops; i++) {
+        int rc = pthread_create(&s->loops[i].thread, NULL, netloop_main, &s->loops[i]);
+        if (rc != 0) {
+            log_error("cannot start event loop thread: %s", strerror(rc));
+            return -1;
+        }
+        s->loops[i].started = true;
+    }
+    return 0;
+}
+
+/* Shutdown stage 1, on each loop: no more accepts, idle connections closed, no keep-alive. */
+static void drain_task(loop_task_t *t)
+{
+    netloop_t *nl = (netloop_t *)((char *)t - offsetof(netloop_t, drain_task));
+    for (size_t k = 0; k < nl->n_listeners; k++) {
+        if (nl->listeners[k].registered) {
+            loop_del(nl->loop, &nl->listeners[k].watch);
+            nl->listeners[k].registered = false;
+        }
+    }
+    nl->draining = true;
+    conn_close_idle(nl);
+    atomic_fetch_add(&nl->srv->loops_drained, 1);
+}
+
+/* Stage 2, after the grace period: cut whatever is left. */
+static void force_task(loop_task_t *t)
+{
+    netloop_t *nl = (netloop_t *)((char *)t - offsetof(netloop_t, force_task));
+    conn_close_all(nl);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void server_shutdown(server_t *s)
+{
+    atomic_store(&s->stopping, true);
+    for (unsigned i = 0; i < s->n_loops; i++)
+        loop_post(s->loops[i].loop, &s->loops[i].drain_task, drain_task);
+    while (atomic_load(&s->loops_drained) < (int)s->n_loops)
+        sleep_ms(5);
+    for (size_t k = 0; k < s->n_listen; k++) {
+        close(s->listen_fds[k]);
+        s->listen_fds[k] = -1;
+    }
+    uint64_t deadline = clock_now_ms() + s->cfg->shutdown_grace_ms;
+    while (atomic_load(&s->open_conns) > 0 && clock_now_ms() < deadline)
+        sleep_ms(10);
+    int left = atomic_load(&s->open_conns);
+    if (left > 0) {
+        log_warn("shutdown: %d connection(s) still busy after the %u ms grace period; closing them",
+                 left, s->cfg->shutdown_grace_ms);
+        for (unsigned i = 0; i < s->n_loops; i++)
+            loop_post(s->loops[i].loop, &s->loops[i].force_task, force_task);
+        /* Connections whose extension still runs stay open until it returns; give them a moment. */
+        uint64_t until = clock_now_ms() + 1000;
+        while (atomic_load(&s->open_conns) > 0 && clock_now_ms() < until)
+            sleep_ms(10);
+    }
+    for (unsigned i = 0; i < s->n_loops; i++)
+        loop_stop(s->loops[i].loop);
+    for (unsigned i = 0; i < s->n_loops; i++) {
+        if (s->loops[i].started)
+            pthread_join(s->loops[i].thread, NULL);
+        s->loops[i].started = false;
+    }
+    bool workers_done = pool_stop(s->pool, 1000);
+    /* Extensions are told to unload off the event loops, after their requests are gone when
+     * possible (TerminateExtension may sleep). */
+    extensions_terminate_all(s->extensions);
+    s->clean = workers_done && atomic_load(&s->open_conns) == 0;
+    if (!s->clean)
+        log_warn("shutdown: extension work still running; exiting without waiting for it");
+}
+
+void server_free(server_t *s)
+{
+    if (s->loops && !s->clean && atomic_load(&s->stopping)) {
+        /* Some extension thread may still reference requests, loops or the pool: leave them. */
+        return;
+    }
+    for (size_t k = 0; k < s->n_listen; k++)
+        if (s->listen_fds[k] >= 0)
+            close(s->listen_fds[k]);
+    if (s->loops) {
+        for (unsigned i = 0; i < s->n_loops; i++) {
+            conn_reap(&s->loops[i]);
+            loop_free(s->loops[i].loop);
+        }
+        free(s->loops);
+    }
+    if (s->pool)
+        pool_free(s->pool);
+    if (s->extensions)
+        extensions_free(s->extensions);
+    if (s->access_log)
+        accesslog_close(s->access_log);
+    if (s->mime)
+        mime_free(s->mime);
+    memset(s, 0, sizeof *s);
+}

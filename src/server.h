@@ -1,0 +1,72 @@
+/* The server: listeners, event loops (one thread each), the worker pool, the extension table,
+ * and staged shutdown. One server_t per process, passed around (no globals). */
+#ifndef ISAPID_SERVER_H
+#define ISAPID_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "accesslog.h"
+#include "config.h"
+#include "loop.h"
+#include "mime.h"
+#include "pool.h"
+#include "timeq.h"
+
+typedef struct server server_t;
+typedef struct extensions extensions_t;
+typedef struct conn conn_t;
+
+typedef struct listener {
+    loop_watch_t watch; /* fd shared by all loops (EPOLLEXCLUSIVE) */
+    struct netloop *nl;
+    bool registered;
+} listener_t;
+
+/* One event loop and everything it owns. Only its own thread touches its fields, except
+ * where noted. */
+typedef struct netloop {
+    server_t *srv;
+    loop_t *loop;
+    pthread_t thread;
+    bool started;
+    unsigned index;
+    timeq_t tq_header, tq_keepalive, tq_body, tq_send, tq_linger;
+    listener_t listeners[CONFIG_MAX_LISTEN];
+    size_t n_listeners;
+    bool accept_paused;       /* out of descriptors: accepting resumes at accept_resume_ms */
+    uint64_t accept_resume_ms;
+    conn_t *conns;            /* every open connection of this loop (for shutdown) */
+    conn_t *closed;           /* closed this iteration, freed by conn_reap */
+    bool draining;            /* shutdown began: no keep-alive, idle connections closed */
+    loop_task_t drain_task, force_task, stop_task;
+} netloop_t;
+
+struct server {
+    config_t *cfg;
+    mime_table_t *mime;
+    accesslog_t *access_log;  /* NULL when off */
+    pool_t *pool;
+    extensions_t *extensions;
+    netloop_t *loops;
+    unsigned n_loops;
+    int listen_fds[CONFIG_MAX_LISTEN];
+    size_t n_listen;
+    atomic_int open_conns;    /* all loops; shutdown waits for 0 */
+    atomic_bool stopping;
+    atomic_int loops_drained; /* shutdown: loops that stopped accepting */
+    bool clean;               /* shutdown left no extension work running: safe to free */
+    char software[32];        /* "isapid/VERSION" */
+};
+
+/* Bind every listen address (clear error for a port in use), build loops, pool, tables. */
+int server_init(server_t *s, config_t *cfg);
+/* Start loop threads; returns at once. */
+int server_start(server_t *s);
+/* Graceful: stop accepting, close idle connections, wait up to the grace period for in-flight
+ * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension. */
+void server_shutdown(server_t *s);
+void server_free(server_t *s);
+
+#endif

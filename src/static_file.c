@@ -1,0 +1,160 @@
+/* Static file responses: conditional requests (RFC 9110 §13.2.2 order), single byte ranges,
+ * headers. The file is opened first and everything after uses fstat on that descriptor, so what
+ * the validators describe is exactly what sendfile will send. */
+#include "static_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "httputil.h"
+
+/* Appends one formatted header line. -1 when it does not fit; the buffer is then unchanged. */
+__attribute__((format(printf, 2, 3))) static int add_header(static_response_t *r, const char *fmt,
+                                                            ...)
+{
+    size_t room = sizeof r->headers - r->headers_len;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->headers + r->headers_len, room, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= room) {
+        r->headers[r->headers_len] = '\0';
+        return -1;
+    }
+    r->headers_len += (unsigned)n;
+    return 0;
+}
+
+static const char *header_value(const reqinfo_t *ri, const char *name)
+{
+    const http_header_t *h = reqinfo_header(ri, name);
+    return h ? h->value : NULL;
+}
+
+static void finish_without_file(static_response_t *r, unsigned status)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    r->status = status;
+    r->offset = 0;
+    r->length = 0;
+    r->has_body_length = false;
+}
+
+/* If-Range: a strong ETag equal to ours, or exactly our Last-Modified date. */
+static bool if_range_holds(const char *value, const char *etag, time_t mtime)
+{
+    if (value[0] == '"')
+        return strcmp(value, etag) == 0;
+    if (value[0] == 'W' && value[1] == '/')
+        return false;
+    time_t t;
+    return http_date_parse(value, &t) == 0 && t == mtime;
+}
+
+void static_file_respond(const mime_table_t *mime, const reqinfo_t *ri, const char *file,
+                         static_response_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    out->headers[0] = '\0';
+
+    bool is_head = strcmp(ri->method, "HEAD") == 0;
+    if (!is_head && strcmp(ri->method, "GET") != 0) {
+        finish_without_file(out, 405);
+        add_header(out, "Allow: GET, HEAD\r\n");
+        return;
+    }
+
+    out->fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (out->fd < 0) {
+        int err = errno;
+        unsigned status = 500;
+        if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
+            status = 404;
+        else if (err == EACCES || err == EPERM || err == ELOOP)
+            status = 403;
+        finish_without_file(out, status);
+        return;
+    }
+    struct stat st;
+    if (fstat(out->fd, &st) != 0) {
+        finish_without_file(out, 500);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        finish_without_file(out, 403);
+        return;
+    }
+
+    char etag[48], last_modified[HTTP_DATE_LEN + 1];
+    http_etag_format(&st, etag, sizeof etag);
+    http_date_format(st.st_mtime, last_modified);
+    uint64_t size = (uint64_t)st.st_size;
+    time_t date;
+
+    const char *if_match = header_value(ri, "If-Match");
+    const char *if_unmodified = header_value(ri, "If-Unmodified-Since");
+    if (if_match != NULL ? !http_etag_match_list_strong(if_match, etag)
+                         : (if_unmodified != NULL && http_date_parse(if_unmodified, &date) == 0 &&
+                            st.st_mtime > date)) {
+        finish_without_file(out, 412);
+        return;
+    }
+
+    const char *if_none_match = header_value(ri, "If-None-Match");
+    const char *if_modified = header_value(ri, "If-Modified-Since");
+    if (if_none_match != NULL ? http_etag_match_list(if_none_match, etag)
+                              : (if_modified != NULL && http_date_parse(if_modified, &date) == 0 &&
+                                 st.st_mtime <= date)) {
+        finish_without_file(out, 304);
+        if (add_header(out, "ETag: %s\r\nLast-Modified: %s\r\n", etag, last_modified) != 0)
+            finish_without_file(out, 500);
+        return;
+    }
+
+    out->status = 200;
+    out->offset = 0;
+    out->length = size;
+    const char *range = header_value(ri, "Range");
+    const char *if_range = header_value(ri, "If-Range");
+    if (range != NULL && (if_range == NULL || if_range_holds(if_range, etag, st.st_mtime))) {
+        uint64_t start, length;
+        switch (http_range_parse(range, size, &start, &length)) {
+        case RANGE_OK:
+            out->status = 206;
+            out->offset = start;
+            out->length = length;
+            break;
+        case RANGE_UNSATISFIABLE:
+            finish_without_file(out, 416);
+            out->has_body_length = true;
+            if (add_header(out, "Content-Range: bytes */%" PRIu64 "\r\n", size) != 0)
+                finish_without_file(out, 500);
+            return;
+        case RANGE_NONE:
+            break;
+        }
+    }
+
+    out->has_body_length = true;
+    int rc = add_header(out,
+                        "Content-Type: %s\r\nLast-Modified: %s\r\nETag: %s\r\n"
+                        "Accept-Ranges: bytes\r\n",
+                        mime_lookup(mime, file), last_modified, etag);
+    if (rc == 0 && out->status == 206)
+        rc = add_header(out, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
+                        out->offset, out->offset + out->length - 1, size);
+    if (rc != 0) {
+        out->headers_len = 0;
+        out->headers[0] = '\0';
+        finish_without_file(out, 500);
+    }
+}

@@ -1,0 +1,405 @@
+/* route_resolve against a real tree in a temporary directory: script dirs, script maps, static
+ * files, redirects and every way out of the root that route must refuse. */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "route.h"
+
+static char base[PATH_MAX]; /* canonical temp dir */
+#define PBUF (PATH_MAX + 64)
+static char R[PBUF], S[PBUF], S2[PBUF], RS[PBUF], O[PBUF], H[PBUF], CGI[PBUF];
+
+static const char *at(const char *dir, const char *rel)
+{
+    static char bufs[8][2 * PBUF];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", dir, rel);
+    return b;
+}
+
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs("x", f);
+        fclose(f);
+    }
+}
+
+static void mk(const char *path)
+{
+    CHECK_INT(mkdir(path, 0755), 0);
+}
+
+static void setup(void)
+{
+    char tmpl[] = "/tmp/isapid-route-XXXXXX";
+    CHECK(mkdtemp(tmpl) != NULL);
+    CHECK(realpath(tmpl, base) != NULL);
+    snprintf(R, sizeof R, "%s/www", base);
+    snprintf(S, sizeof S, "%s/scripts", base);
+    snprintf(S2, sizeof S2, "%s/scripts2", base);
+    snprintf(RS, sizeof RS, "%s/rootscripts", base);
+    snprintf(O, sizeof O, "%s/outside", base);
+    snprintf(CGI, sizeof CGI, "%s/www/cgi-bin", base);
+    snprintf(H, sizeof H, "%s/www/handlers/asp.so", base);
+    mk(R);
+    mk(S);
+    mk(S2);
+    mk(RS);
+    mk(O);
+
+    touch(at(O, "secret.txt"));
+    touch(at(O, "real.so"));
+    mk(at(O, "outdir"));
+    touch(at(O, "outdir/secret.txt"));
+
+    touch(at(R, "index.html"));
+    touch(at(R, "a.txt"));
+    touch(at(R, ".hidden"));
+    mk(at(R, ".git"));
+    touch(at(R, ".git/config"));
+    mk(at(R, "dir"));
+    touch(at(R, "dir/index.html"));
+    touch(at(R, "dir/b.txt"));
+    mk(at(R, "noindex"));
+    touch(at(R, "noindex/c.txt"));
+    mk(at(R, "badindex"));
+    mk(at(R, "badindex/index.html"));
+    mk(at(R, "outindex"));
+    CHECK_INT(symlink(at(O, "secret.txt"), at(R, "outindex/index.html")), 0);
+    mk(at(R, "my dir"));
+    mk(at(R, "scripts"));
+    touch(at(R, "scripts/readme.txt"));
+    touch(at(R, "page.asp"));
+    touch(at(R, "Page2.ASP"));
+    mk(at(R, "adir.asp"));
+    touch(at(R, "adir.asp/x.txt"));
+    mk(at(R, "handlers"));
+    touch(H);
+    mk(CGI);
+    touch(at(CGI, "hello.so"));
+    touch(at(CGI, "secret.ini"));
+    CHECK_INT(mkfifo(at(R, "fifo"), 0600), 0);
+    CHECK_INT(symlink(at(O, "secret.txt"), at(R, "link-out")), 0);
+    CHECK_INT(symlink(at(O, "outdir"), at(R, "dirlink-out")), 0);
+    CHECK_INT(symlink("a.txt", at(R, "link-in")), 0);
+    CHECK_INT(symlink(".hidden", at(R, "link-dot")), 0);
+    CHECK_INT(symlink("page.asp", at(R, "link-asp")), 0);
+    CHECK_INT(symlink("dir", at(R, "link-dir")), 0);
+    CHECK_INT(symlink("loop2", at(R, "loop1")), 0);
+    CHECK_INT(symlink("loop1", at(R, "loop2")), 0);
+
+    touch(at(S, "hello.so"));
+    touch(at(S, "Mixed.DLL"));
+    touch(at(S, "both.dll"));
+    touch(at(S, "both.so"));
+    touch(at(S, "only.dll"));
+    touch(at(S, ".hidden.so"));
+    touch(at(S, "notes.txt"));
+    mk(at(S, "notfile.so"));
+    mk(at(S, "sub"));
+    touch(at(S, "sub/deep.so"));
+    mk(at(S, ".priv"));
+    touch(at(S, ".priv/x.so"));
+    CHECK_INT(symlink(at(O, "real.so"), at(S, "linked.so")), 0);
+    touch(at(S2, "x.so"));
+    touch(at(RS, "top.so"));
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    CHECK_INT(nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+static script_dir_t scripts[3];
+static script_map_t maps[1];
+static config_t cfg;
+
+static void setup_config(void)
+{
+    memset(&cfg, 0, sizeof cfg);
+    cfg.root = R;
+    scripts[0] = (script_dir_t){.prefix = "/scripts", .dir = S};
+    scripts[1] = (script_dir_t){.prefix = "/scripts/deep", .dir = S2};
+    scripts[2] = (script_dir_t){.prefix = "/cgi", .dir = CGI};
+    cfg.scripts = scripts;
+    cfg.n_scripts = 3;
+    maps[0] = (script_map_t){.ext = ".asp", .handler = H};
+    cfg.maps = maps;
+    cfg.n_maps = 1;
+}
+
+static route_kind_t kind_of(const char *path)
+{
+    route_t r;
+    route_resolve(&cfg, path, &r);
+    route_kind_t k = r.kind;
+    route_free(&r);
+    return k;
+}
+
+static void check_ext(const char *path, const char *handler, const char *script_name,
+                      const char *path_info, const char *path_translated)
+{
+    route_t r;
+    route_resolve(&cfg, path, &r);
+    CHECK_INT(r.kind, ROUTE_EXTENSION);
+    if (r.kind == ROUTE_EXTENSION) {
+        CHECK_STR(r.handler, handler);
+        CHECK_STR(r.script_filename, handler);
+        CHECK_STR(r.script_name, script_name);
+        CHECK_STR(r.path_info, path_info);
+        CHECK_STR(r.path_translated, path_translated);
+        char dir[2 * PBUF];
+        snprintf(dir, sizeof dir, "%s", handler);
+        strrchr(dir, '/')[1] = '\0';
+        CHECK_STR(r.appl_physical_path, dir);
+        CHECK(r.file == NULL && r.location == NULL);
+    } else {
+        fprintf(stderr, "  for %s\n", path);
+    }
+    route_free(&r);
+}
+
+static void check_static(const char *path, const char *file)
+{
+    route_t r;
+    route_resolve(&cfg, path, &r);
+    CHECK_INT(r.kind, ROUTE_STATIC);
+    if (r.kind == ROUTE_STATIC) {
+        CHECK_STR(r.file, file);
+        CHECK(r.handler == NULL && r.location == NULL);
+    } else {
+        fprintf(stderr, "  for %s\n", path);
+    }
+    route_free(&r);
+}
+
+static void check_kind(const char *path, route_kind_t want)
+{
+    route_kind_t k = kind_of(path);
+    CHECK_INT(k, want);
+    if (k != want)
+        fprintf(stderr, "  for %s\n", path);
+}
+
+static void test_scripts(void)
+{
+    check_ext("/scripts/hello.so", at(S, "hello.so"), "/scripts/hello.so", "", "");
+    check_ext("/scripts/hello.dll", at(S, "hello.so"), "/scripts/hello.dll", "", "");
+    check_ext("/scripts/hello.dll/a/b c", at(S, "hello.so"), "/scripts/hello.dll", "/a/b c",
+              at(R, "a/b c"));
+    check_ext("/scripts/hello.dll/", at(S, "hello.so"), "/scripts/hello.dll", "/", at(R, ""));
+    check_ext("/scripts/Hello.DLL", at(S, "hello.so"), "/scripts/Hello.DLL", "", "");
+    check_ext("/scripts/HELLO.SO/x", at(S, "hello.so"), "/scripts/HELLO.SO", "/x", at(R, "x"));
+    check_ext("/scripts/mixed.dll", at(S, "Mixed.DLL"), "/scripts/mixed.dll", "", "");
+    check_ext("/scripts/Mixed.DLL", at(S, "Mixed.DLL"), "/scripts/Mixed.DLL", "", "");
+    check_ext("/scripts/both.dll", at(S, "both.dll"), "/scripts/both.dll", "", "");
+    check_ext("/scripts/both.so", at(S, "both.so"), "/scripts/both.so", "", "");
+    check_ext("/scripts/BOTH.DLL", at(S, "both.dll"), "/scripts/BOTH.DLL", "", "");
+    check_ext("/scripts/Both.So", at(S, "both.so"), "/scripts/Both.So", "", "");
+    check_ext("/scripts/only.so", at(S, "only.dll"), "/scripts/only.so", "", "");
+    check_ext("/scripts/sub/deep.dll/x", at(S, "sub/deep.so"), "/scripts/sub/deep.dll", "/x",
+              at(R, "x"));
+    /* dot segments after the extension are PATH_INFO, the extension's business */
+    check_ext("/scripts/hello.so/.git", at(S, "hello.so"), "/scripts/hello.so", "/.git",
+              at(R, ".git"));
+    /* the first .dll/.so segment names the extension */
+    check_ext("/scripts/hello.so/other.dll", at(S, "hello.so"), "/scripts/hello.so", "/other.dll",
+              at(R, "other.dll"));
+    /* symlinks in a script dir are followed; paths are canonical */
+    check_ext("/scripts/linked.so", at(O, "real.so"), "/scripts/linked.so", "", "");
+    /* longest prefix first */
+    check_ext("/scripts/deep/x.dll", at(S2, "x.so"), "/scripts/deep/x.dll", "", "");
+    check_kind("/scripts/deep/hello.so", ROUTE_NOT_FOUND);
+    check_ext("/cgi/hello.dll/p", at(CGI, "hello.so"), "/cgi/hello.dll", "/p", at(R, "p"));
+
+    check_kind("/scripts/missing.dll", ROUTE_NOT_FOUND);
+    check_kind("/scripts/missing.so/x", ROUTE_NOT_FOUND);
+    check_kind("/scripts/notfile.so", ROUTE_NOT_FOUND);
+    check_kind("/scripts/readme.txt", ROUTE_NOT_FOUND); /* exists in the root: not served */
+    check_kind("/scripts/notes.txt", ROUTE_NOT_FOUND);
+    check_kind("/scripts/sub", ROUTE_NOT_FOUND);
+    check_kind("/scripts/", ROUTE_NOT_FOUND);
+    check_kind("/scripts", ROUTE_NOT_FOUND);
+    check_kind("/scripts/.so", ROUTE_NOT_FOUND);
+    check_kind("/scripts/.hidden.so", ROUTE_FORBIDDEN);
+    check_kind("/scripts/.priv/x.so", ROUTE_FORBIDDEN);
+    check_kind("/scripts/hello.sox", ROUTE_NOT_FOUND);
+    /* not under the prefix: segment boundaries, and case */
+    check_kind("/scriptsX/hello.so", ROUTE_NOT_FOUND);
+    check_kind("/Scripts/hello.so", ROUTE_NOT_FOUND);
+}
+
+static void test_static(void)
+{
+    check_static("/", at(R, "index.html"));
+    check_static("/a.txt", at(R, "a.txt"));
+    check_static("/dir/", at(R, "dir/index.html"));
+    check_static("/dir/b.txt", at(R, "dir/b.txt"));
+    check_static("/noindex/c.txt", at(R, "noindex/c.txt"));
+    check_static("/link-in", at(R, "a.txt"));
+    check_static("/link-dir/b.txt", at(R, "dir/b.txt"));
+    check_static("/adir.asp/x.txt", at(R, "adir.asp/x.txt"));
+
+    route_t r;
+    route_resolve(&cfg, "/dir", &r);
+    CHECK_INT(r.kind, ROUTE_REDIRECT);
+    CHECK_STR(r.location, "/dir/");
+    route_free(&r);
+    route_resolve(&cfg, "/my dir", &r);
+    CHECK_INT(r.kind, ROUTE_REDIRECT);
+    CHECK_STR(r.location, "/my%20dir/");
+    route_free(&r);
+    route_resolve(&cfg, "/link-dir", &r);
+    CHECK_INT(r.kind, ROUTE_REDIRECT);
+    CHECK_STR(r.location, "/link-dir/");
+    route_free(&r);
+
+    check_kind("/noindex/", ROUTE_FORBIDDEN);
+    check_kind("/badindex/", ROUTE_FORBIDDEN);
+    check_kind("/missing", ROUTE_NOT_FOUND);
+    check_kind("/missing/", ROUTE_NOT_FOUND);
+    check_kind("/a.txt/", ROUTE_NOT_FOUND);
+    check_kind("/a.txt/x", ROUTE_NOT_FOUND);
+    check_kind("/fifo", ROUTE_FORBIDDEN);
+}
+
+static void test_refusals(void)
+{
+    check_kind("/.hidden", ROUTE_FORBIDDEN);
+    check_kind("/.git/config", ROUTE_FORBIDDEN);
+    check_kind("/.git/", ROUTE_FORBIDDEN);
+    check_kind("/dir/.nothing", ROUTE_FORBIDDEN); /* refused before looking */
+    check_kind("/link-dot", ROUTE_FORBIDDEN);
+    check_kind("/link-out", ROUTE_FORBIDDEN);
+    check_kind("/dirlink-out/secret.txt", ROUTE_FORBIDDEN);
+    check_kind("/dirlink-out/", ROUTE_FORBIDDEN);
+    check_kind("/outindex/", ROUTE_FORBIDDEN);
+    check_kind("/loop1", ROUTE_FORBIDDEN);
+    /* extensions and handlers below the root are never bytes */
+    check_kind("/cgi-bin/hello.so", ROUTE_FORBIDDEN);
+    check_kind("/cgi-bin/secret.ini", ROUTE_FORBIDDEN);
+    check_kind("/handlers/asp.so", ROUTE_FORBIDDEN);
+    check_kind("/link-asp", ROUTE_FORBIDDEN);
+    /* not a normalised path */
+    check_kind("", ROUTE_NOT_FOUND);
+    check_kind("a.txt", ROUTE_NOT_FOUND);
+
+    char *longp = malloc(3 * PATH_MAX);
+    memset(longp, 'a', 3 * PATH_MAX - 1);
+    longp[0] = '/';
+    longp[3 * PATH_MAX - 1] = '\0';
+    check_kind(longp, ROUTE_NOT_FOUND);
+    memcpy(longp, "/scripts/", 9);
+    check_kind(longp, ROUTE_NOT_FOUND);
+    memcpy(longp + 3 * PATH_MAX - 5, ".dll", 5);
+    check_kind(longp, ROUTE_NOT_FOUND);
+    for (size_t i = 1; i < 3 * PATH_MAX - 1; i += 2)
+        longp[i] = '/';
+    check_kind(longp, ROUTE_NOT_FOUND);
+    memcpy(longp, "/page.asp/", 10);
+    check_kind(longp, ROUTE_EXTENSION);
+    memcpy(longp + 3 * PATH_MAX - 5, ".asp", 5);
+    memcpy(longp, "/x", 2);
+    check_kind(longp, ROUTE_NOT_FOUND);
+    free(longp);
+}
+
+static void test_maps(void)
+{
+    route_t r;
+    route_resolve(&cfg, "/page.asp", &r);
+    CHECK_INT(r.kind, ROUTE_EXTENSION);
+    CHECK_STR(r.handler, H);
+    CHECK_STR(r.script_name, "/page.asp");
+    CHECK_STR(r.script_filename, at(R, "page.asp"));
+    CHECK_STR(r.path_info, "/page.asp");
+    CHECK_STR(r.path_translated, at(R, "page.asp"));
+    CHECK_STR(r.appl_physical_path, at(R, ""));
+    route_free(&r);
+
+    route_resolve(&cfg, "/page.asp/extra/x", &r);
+    CHECK_INT(r.kind, ROUTE_EXTENSION);
+    CHECK_STR(r.handler, H);
+    CHECK_STR(r.script_name, "/page.asp");
+    CHECK_STR(r.path_info, "/page.asp/extra/x");
+    CHECK_STR(r.path_translated, at(R, "page.asp"));
+    route_free(&r);
+
+    route_resolve(&cfg, "/Page2.ASP", &r);
+    CHECK_INT(r.kind, ROUTE_EXTENSION);
+    CHECK_STR(r.script_filename, at(R, "Page2.ASP"));
+    route_free(&r);
+
+    check_kind("/missing.asp", ROUTE_NOT_FOUND);
+    check_kind("/adir.asp", ROUTE_REDIRECT);
+    check_kind("/page.aspx", ROUTE_NOT_FOUND);
+
+    /* without the map, an .asp file is plain bytes again */
+    cfg.n_maps = 0;
+    check_static("/page.asp", at(R, "page.asp"));
+    cfg.n_maps = 1;
+}
+
+static void test_slash_prefix(void)
+{
+    script_dir_t one = {.prefix = "/", .dir = RS};
+    config_t c = cfg;
+    c.scripts = &one;
+    c.n_scripts = 1;
+    c.n_maps = 0;
+    config_t saved = cfg;
+    cfg = c;
+    check_ext("/top.dll", at(RS, "top.so"), "/top.dll", "", "");
+    check_ext("/TOP.DLL/x/y", at(RS, "top.so"), "/TOP.DLL", "/x/y", at(R, "x/y"));
+    check_kind("/nope.dll", ROUTE_NOT_FOUND);
+    check_kind("/dir/top.so", ROUTE_NOT_FOUND);
+    /* no extension named: the rest of the site is still served */
+    check_static("/a.txt", at(R, "a.txt"));
+    check_static("/", at(R, "index.html"));
+    check_kind("/.hidden", ROUTE_FORBIDDEN);
+    cfg = saved;
+}
+
+static void test_free(void)
+{
+    route_t r;
+    route_resolve(&cfg, "/scripts/hello.dll/x", &r);
+    route_free(&r);
+    CHECK(r.handler == NULL && r.path_info == NULL);
+    route_free(&r); /* harmless twice */
+    route_free(NULL);
+}
+
+int main(void)
+{
+    setup();
+    setup_config();
+    test_scripts();
+    test_static();
+    test_refusals();
+    test_maps();
+    test_slash_prefix();
+    test_free();
+    teardown();
+    return check_report("test_route");
+}
