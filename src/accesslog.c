@@ -38,8 +38,7 @@ accesslog_t *accesslog_open(const char *path, char *err, size_t err_size)
     }
     if (fd < 0) {
         if (err && err_size)
-            snprintf(err, err_size, "cannot open access log %s: %s", path ? path : "(null)",
-                     strerror(errno));
+            snprintf(err, err_size, "%s", strerror(errno));
         return NULL;
     }
     accesslog_t *log = malloc(sizeof *log);
@@ -47,7 +46,7 @@ accesslog_t *accesslog_open(const char *path, char *err, size_t err_size)
         if (!is_stdout)
             close(fd);
         if (err && err_size)
-            snprintf(err, err_size, "cannot open access log %s: %s", path, strerror(ENOMEM));
+            snprintf(err, err_size, "%s", strerror(ENOMEM));
         return NULL;
     }
     log->fd = fd;

@@ -53,8 +53,8 @@ typedef struct opt {
     const char *section; /* INI section and key; NULL = command line only */
     const char *key;
     enum kind kind;
-    size_t off;          /* K_SIZE32, K_SIZE64, K_MS: the field in config_t */
-    uint64_t min;        /* K_SIZE32, K_SIZE64, K_MS: smallest accepted value */
+    size_t off;   /* K_SIZE32, K_SIZE64, K_MS: the field in config_t */
+    uint64_t min; /* K_SIZE32, K_SIZE64, K_MS: smallest accepted value */
 } opt_t;
 
 #define AT(field) offsetof(config_t, field)
@@ -110,17 +110,17 @@ typedef struct track {
 typedef struct source {
     config_t *cfg;
     track_t *track;
-    const char *base;       /* absolute directory relative paths resolve against; NULL = unknown */
-    const char *file;       /* config file as the user named it; NULL = the command line */
-    int line;               /* file: physical line being parsed (1-based) */
-    bool replaced_listen;   /* this source has already dropped the previous source's list */
+    const char *base;     /* absolute directory relative paths resolve against; NULL = unknown */
+    const char *file;     /* config file as the user named it; NULL = the command line */
+    int line;             /* file: physical line being parsed (1-based) */
+    bool replaced_listen; /* this source has already dropped the previous source's list */
     bool replaced_scripts;
     bool replaced_maps;
-    int seen[N_OPTS];       /* file: line where each single-valued key was set, 0 = not yet */
-    bool failed;            /* file: the first error is kept and reported after parsing */
+    int seen[N_OPTS]; /* file: line where each single-valued key was set, 0 = not yet */
+    bool failed;      /* file: the first error is kept and reported after parsing */
     char *error;
     int error_line;
-    FILE *fp;               /* file reader state */
+    FILE *fp; /* file reader state */
     char *buf;
     size_t cap;
     int read_errno;
@@ -242,7 +242,8 @@ static char *resolve(source_t *src, const char *value, const char *origin)
     char *abs = make_absolute(src->base, value);
     if (!abs) {
         if (errno == ENOENT)
-            fail(src, "%s: cannot resolve a relative path: the working directory is unknown", origin);
+            fail(src, "%s: cannot resolve a relative path: the working directory is unknown",
+                 origin);
         else
             fail_oom(src);
     }
@@ -253,8 +254,8 @@ static char *resolve(source_t *src, const char *value, const char *origin)
 static char *track_text(const char *origin, const char *value, const char *abs)
 {
     char *t;
-    int rc = strcmp(value, abs) == 0 ? asprintf(&t, "%s", origin)
-                                     : asprintf(&t, "%s (%s)", origin, abs);
+    int rc =
+        strcmp(value, abs) == 0 ? asprintf(&t, "%s", origin) : asprintf(&t, "%s (%s)", origin, abs);
     return rc < 0 ? NULL : t;
 }
 
@@ -324,11 +325,22 @@ static int parse_size(const char *s, uint64_t max, uint64_t *out)
         return rc == -2 ? -2 : -1;
     unsigned shift = 0;
     switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; break;
-    case 'm': case 'M': shift = 20; break;
-    case 'g': case 'G': shift = 30; break;
-    default: return -1;
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        return -1;
     }
     if (*end && end[1])
         return -1;
@@ -483,7 +495,8 @@ static int add_listen(source_t *src, const char *value, const char *origin)
         return fail(src, "%s: %s", origin, why);
     for (size_t i = 0; i < cfg->n_listen; i++)
         if (same_addr(&cfg->listen[i], &la))
-            return fail(src, "%s: the same address as %s, given earlier", origin, cfg->listen[i].text);
+            return fail(src, "%s: the same address as %s, given earlier", origin,
+                        cfg->listen[i].text);
     if (cfg->n_listen == CONFIG_MAX_LISTEN)
         return fail(src, "%s: too many listen addresses (at most %d)", origin, CONFIG_MAX_LISTEN);
     cfg->listen[cfg->n_listen++] = la;
@@ -617,7 +630,7 @@ static int set_workers(source_t *src, const char *value, const char *origin)
     int rc = parse_uint(min_text, MAX_WORKERS, &lo);
     if (rc == 0 && colon)
         rc = parse_uint(colon + 1, MAX_WORKERS, &hi);
-    else
+    else if (rc == 0)
         hi = lo > DEFAULT_WORKERS_MAX ? lo : DEFAULT_WORKERS_MAX;
     if (rc == -1)
         return fail(src, "%s: expected MIN or MIN:MAX (numbers)", origin);
@@ -704,7 +717,8 @@ static int set_value(source_t *src, const opt_t *o, const char *value, const cha
     case K_SERVER_NAME:
         for (const char *c = value; *c; c++)
             if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-                return fail(src, "%s: the server name must not contain spaces or control characters",
+                return fail(src,
+                            "%s: the server name must not contain spaces or control characters",
                             origin);
         return set_string(src, &cfg->server_name, value);
     case K_SEND_URL:
@@ -720,7 +734,8 @@ static int set_value(source_t *src, const opt_t *o, const char *value, const cha
         if (rc == -1)
             return fail(src, "%s: not a number", origin);
         if (rc == -2)
-            return fail(src, "%s: too many threads (at most %u; 0 = one per CPU)", origin, MAX_THREADS);
+            return fail(src, "%s: too many threads (at most %u; 0 = one per CPU)", origin,
+                        MAX_THREADS);
         return 0;
     }
     case K_WORKERS:
@@ -792,6 +807,8 @@ static char *read_ini_line(char *str, int num, void *stream)
         fail(src, "%s:%d: the line contains a NUL byte", src->file, src->line);
         return str;
     }
+    if (src->line == 1 && end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* UTF-8 byte-order mark */
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     size_t len = (size_t)(end - p);
@@ -802,8 +819,9 @@ static char *read_ini_line(char *str, int num, void *stream)
     if (*p == '[') {
         const char *close = memchr(p, ']', len);
         if (close && !known_section(p + 1, (size_t)(close - p - 1)))
-            fail(src, "%s:%d: unknown section [%.*s] (known: [server], [limits], [timeouts], "
-                      "[scripts], [maps])",
+            fail(src,
+                 "%s:%d: unknown section [%.*s] (known: [server], [limits], [timeouts], "
+                 "[scripts], [maps])",
                  src->file, src->line, (int)(close - p - 1), p + 1);
     }
     memcpy(str, p, len);
@@ -814,7 +832,8 @@ static char *read_ini_line(char *str, int num, void *stream)
 static const opt_t *find_key(const char *section, const char *key)
 {
     for (size_t i = 0; i < N_OPTS; i++)
-        if (opts[i].section && strcmp(opts[i].section, section) == 0 && strcmp(opts[i].key, key) == 0)
+        if (opts[i].section && strcmp(opts[i].section, section) == 0 &&
+            strcmp(opts[i].key, key) == 0)
             return &opts[i];
     return NULL;
 }
@@ -854,21 +873,39 @@ static int on_ini_value(void *user, const char *section, const char *name, const
     return src->failed ? 0 : 1;
 }
 
+/* The directory the file was named in, absolute and resolved: relative paths in the file are
+ * relative to it. A symlinked file counts as being where the link is. NULL with errno set. */
+static char *file_dir(const char *path)
+{
+    char *dir;
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        dir = strdup(".");
+    else if (slash == path)
+        dir = strdup("/");
+    else
+        dir = strndup(path, (size_t)(slash - path));
+    if (!dir) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *real = realpath(dir, NULL);
+    int saved = errno;
+    free(dir);
+    errno = saved;
+    return real;
+}
+
 static config_status_t load_file(config_t *cfg, const char *path, track_t *track)
 {
     FILE *fp = fopen(path, "re");
-    char *real = fp ? realpath(path, NULL) : NULL;
+    char *real = fp ? file_dir(path) : NULL;
     if (!real) {
         say(cfg, "cannot read config file %s: %s", path, strerror(errno));
         if (fp)
             fclose(fp);
         return CONFIG_ERROR;
     }
-    char *slash = strrchr(real, '/');
-    if (slash == real)
-        slash[1] = '\0'; /* a file directly in "/" */
-    else
-        *slash = '\0';
 
     source_t src = {.cfg = cfg, .track = track, .base = real, .file = path, .fp = fp};
     int rc = ini_parse_stream(read_ini_line, &src, on_ini_value, &src);
@@ -1158,44 +1195,46 @@ void config_usage(FILE *to)
     fputs("Usage: isapid [OPTION]...\n"
           "HTTP/1.1 server that hosts ISAPI extensions.\n"
           "\n"
-          "  --config FILE            read settings from an INI file first\n"
-          "  --listen ADDR:PORT       address to listen on; repeat for more than one\n"
-          "                           (127.0.0.1:8080, [::1]:8080, *:8080; default 127.0.0.1:8080)\n"
-          "  --root DIR               document root (default: ../www next to the binary, else ./www)\n"
-          "  --scripts /PREFIX=DIR    URLs under /PREFIX run the extensions DIR/NAME.so (or .dll);\n"
-          "                           repeatable (default /examples=examples next to the binary)\n"
-          "  --map .EXT=HANDLER.so    files under the root ending in .EXT run through HANDLER.so;\n"
-          "                           repeatable\n"
-          "  --threads N              event loops; 0 = one per CPU (default 0)\n"
-          "  --workers MIN[:MAX]      extension worker threads (default 4:64; MIN alone keeps\n"
-          "                           MAX at 64, or raises it to MIN)\n"
-          "  --access-log FILE|-      combined-format access log; - = stdout, empty = off\n"
-          "                           (default off)\n"
-          "  --server-name NAME       SERVER_NAME for requests without a Host header\n"
-          "  --send-url-redirect      HSE_REQ_SEND_URL answers 302 (IIS 6) instead of serving\n"
-          "                           the URL internally\n"
-          "  --send-url MODE          internal (default) or redirect\n"
+          "  --config FILE           read settings from an INI file first\n"
+          "  --listen ADDR:PORT      address to listen on, e.g. 127.0.0.1:8080, [::1]:8080,\n"
+          "                          *:8080 (all IPv4); repeatable (default 127.0.0.1:8080)\n"
+          "  --root DIR              document root (default ../www next to the binary,\n"
+          "                          else ./www)\n"
+          "  --scripts /PREFIX=DIR   URLs under /PREFIX run the extensions DIR/NAME.so\n"
+          "                          (or .dll); repeatable (default /examples=examples\n"
+          "                          next to the binary, else ./build/examples, if present)\n"
+          "  --map .EXT=HANDLER.so   files under the root ending in .EXT run through\n"
+          "                          HANDLER.so; repeatable\n"
+          "  --threads N             event loops; 0 = one per CPU (default 0)\n"
+          "  --workers MIN[:MAX]     extension worker threads (default 4:64); MIN alone\n"
+          "                          keeps MAX at 64, or raises it to MIN\n"
+          "  --access-log FILE|-     combined-format access log; - = standard output,\n"
+          "                          empty = off (default off)\n"
+          "  --server-name NAME      SERVER_NAME for requests without a Host header\n"
+          "  --send-url-redirect     HSE_REQ_SEND_URL answers 302 (IIS 6) instead of\n"
+          "                          serving the URL internally\n"
+          "  --send-url MODE         internal (default) or redirect\n"
           "\n"
-          "Limits (N is bytes; suffixes k, m, g multiply by 1024, 1024^2, 1024^3):\n"
-          "  --max-header-size N      request line and headers (default 16k)\n"
-          "  --max-uri N              request target (default 8k)\n"
-          "  --max-body N             request body; 0 = unlimited (default 0)\n"
-          "  --read-ahead N           body read before the extension runs (default 48k)\n"
+          "Limits (N in bytes; suffixes k, m, g multiply by 1024, 1024^2, 1024^3):\n"
+          "  --max-header-size N     request line and headers (default 16k)\n"
+          "  --max-uri N             request target (default 8k)\n"
+          "  --max-body N            request body; 0 = unlimited (default 0)\n"
+          "  --read-ahead N          body read before the extension runs (default 48k)\n"
           "\n"
-          "Timeouts (MS is milliseconds; or a number followed by ms or s, e.g. 500ms, 10s):\n"
-          "  --header-timeout MS      the request head must arrive within this (default 10s)\n"
-          "  --keepalive-timeout MS   idle time between requests (default 15s)\n"
-          "  --body-timeout MS        longest wait for request body data (default 30s)\n"
-          "  --send-timeout MS        longest wait for the client to accept data (default 30s)\n"
-          "  --shutdown-grace MS      time in-flight requests get on SIGTERM (default 10s)\n"
+          "Timeouts (MS in milliseconds, or with a unit: 500ms, 10s):\n"
+          "  --header-timeout MS     the request head must arrive within this (default 10s)\n"
+          "  --keepalive-timeout MS  idle time between requests (default 15s)\n"
+          "  --body-timeout MS       longest wait for request body data (default 30s)\n"
+          "  --send-timeout MS       longest wait for the client to take data (default 30s)\n"
+          "  --shutdown-grace MS     time in-flight requests get on SIGTERM (default 10s)\n"
           "\n"
-          "  --test-config            check the configuration and exit\n"
-          "  --version                print the version and exit\n"
-          "  -h, --help               print this help and exit\n"
+          "  --test-config           check the configuration and exit\n"
+          "  --version               print the version and exit\n"
+          "  -h, --help              print this help and exit\n"
           "\n"
-          "Every option also takes the form --option=VALUE. Command-line options override the\n"
-          "config file; a repeatable option (--listen, --scripts, --map) given on the command\n"
-          "line replaces the file's whole list. Relative paths on the command line are relative\n"
-          "to the working directory, in the file to the file's directory.\n",
+          "Every option also takes the form --option=VALUE. Command-line options override\n"
+          "the config file; a repeatable option (--listen, --scripts, --map) given on the\n"
+          "command line replaces the file's whole list. Relative paths are relative to the\n"
+          "working directory on the command line, and to the file's directory in the file.\n",
           to);
 }

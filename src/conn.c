@@ -114,33 +114,23 @@ static int on_headers_complete(llhttp_t *p)
     c->keep_alive = llhttp_should_keep_alive(p) != 0;
     if (p->flags & F_CHUNKED) {
         c->body_mode = BODY_CHUNKED;
-        return HPE_PAUSED; /* decode the body later, through conn_body_read */
-    }
-    if (p->flags & F_CONTENT_LENGTH) {
+        chunked_init(&c->chunked);
+    } else if (p->flags & F_CONTENT_LENGTH) {
         c->body_mode = BODY_LENGTH;
         c->body_left = p->content_length;
     } else {
         c->body_mode = BODY_NONE;
     }
-    /* A Content-Length body is read by conn_body_read without the parser: tell llhttp the
-     * message has no body so that it stops right after the head. */
+    /* Bodies are read by conn_body_read, not by llhttp (its chunked decoder in the packaged
+     * version does not check the CRLF after chunk data): tell it the message has no body, so
+     * that it stops right after the head. */
     return 1;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t len)
-{
-    conn_t *c = parser_conn(p);
-    if (c->body_dst)
-        memcpy(c->body_dst + c->body_got, at, len);
-    c->body_got += len;
-    return 0;
 }
 
 static int on_message_complete(llhttp_t *p)
 {
-    conn_t *c = parser_conn(p);
-    c->message_done = true;
-    return HPE_PAUSED; /* stop exactly at the end of this message: pipelined bytes stay */
+    (void)p;
+    return HPE_PAUSED; /* stop exactly at the end of the head: body and pipelined bytes stay */
 }
 
 static void parser_settings_init(void)
@@ -153,7 +143,6 @@ static void parser_settings_init(void)
     parser_settings.on_header_value = on_header_value;
     parser_settings.on_header_value_complete = on_header_value_complete;
     parser_settings.on_headers_complete = on_headers_complete;
-    parser_settings.on_body = on_body;
     parser_settings.on_message_complete = on_message_complete;
 }
 
@@ -257,40 +246,30 @@ ssize_t conn_body_read(conn_t *c, void *dst, size_t cap)
             return n;
         }
 
-        /* Chunked: let llhttp decode. Feeding at most cap bytes of input bounds the decoded
-         * output by cap as well, so on_body never overruns dst. */
+        /* Chunked. */
         if (avail == 0) {
-            if (c->in_start == c->in_end)
-                c->in_start = c->in_end = 0;
-            ssize_t n = recv(c->watch.fd, c->in + c->in_end, c->in_cap - c->in_end, 0);
+            c->in_start = c->in_end = 0;
+            ssize_t n = recv(c->watch.fd, c->in, c->in_cap, 0);
             if (n == 0)
                 return -ECONNRESET;
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? -EAGAIN : -ECONNRESET;
-            c->in_end += (uint32_t)n;
+            c->in_end = (uint32_t)n;
             continue;
         }
-        size_t feed = avail < cap ? avail : cap;
-        c->body_dst = dst;
-        c->body_got = 0;
-        const char *start = c->in + c->in_start;
-        llhttp_errno_t err = llhttp_execute(&c->parser, start, feed);
-        c->body_dst = NULL;
-        if (err == HPE_OK) {
-            c->in_start += (uint32_t)feed;
-        } else if (err == HPE_PAUSED) {
-            c->in_start += (uint32_t)(llhttp_get_error_pos(&c->parser) - start);
-            llhttp_resume(&c->parser);
-        } else {
+        size_t used, got;
+        chunked_status_t st = chunked_decode(&c->chunked, c->in + c->in_start, avail, dst, cap,
+                                             &used, &got);
+        c->in_start += (uint32_t)used;
+        c->body_read += got;
+        if (st == CHUNKED_ERROR)
             return -EPROTO;
-        }
-        c->body_read += c->body_got;
         if (max_body && c->body_read > max_body)
             return -EFBIG;
-        if (c->message_done)
+        if (st == CHUNKED_DONE)
             c->body_done = true;
-        if (c->body_got > 0)
-            return (ssize_t)c->body_got;
+        if (got > 0)
+            return (ssize_t)got;
         if (c->body_done)
             return 0;
     }
@@ -588,6 +567,42 @@ static void server_name_from_host(conn_t *c, const char *host)
     c->ri.server_name = c->host_buf;
 }
 
+/* RFC 9110 token characters (header names). */
+static bool is_tchar(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return true;
+    if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
+        return true;
+    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+/* The packaged llhttp accepts some malformed header lines ("Bad Name: v", ": v"); check names
+ * and values ourselves. Values: no control characters but HTAB. */
+static bool header_valid(const http_header_t *h)
+{
+    if (h->name_len == 0)
+        return false;
+    for (uint32_t i = 0; i < h->name_len; i++)
+        if (!is_tchar((unsigned char)h->name[i]))
+            return false;
+    for (uint32_t i = 0; i < h->value_len; i++) {
+        unsigned char ch = (unsigned char)h->value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Host: uri-host [":" port]; no blanks, no characters that would change a URL's meaning. */
+static bool host_valid(const char *v)
+{
+    for (; *v; v++)
+        if (strchr(" \t/\\?#@", *v))
+            return false;
+    return true;
+}
+
 /* Fill c->ri from the parsed head. Returns an HTTP error status, or 0. */
 static unsigned conn_build_reqinfo(conn_t *c)
 {
@@ -607,6 +622,13 @@ static unsigned conn_build_reqinfo(conn_t *c)
     }
     ri->headers = c->headers;
     ri->n_headers = c->n_headers;
+    unsigned hosts = 0;
+    for (unsigned i = 0; i < c->n_headers; i++) {
+        if (!header_valid(&c->headers[i]))
+            return 400;
+        if (c->headers[i].name_len == 4 && strncasecmp(c->headers[i].name, "host", 4) == 0)
+            hosts++;
+    }
     ri->raw_target = span_str(c, c->url);
     ri->remote_addr = c->peer_text;
     ri->remote_port = c->peer_port;
@@ -623,7 +645,7 @@ static unsigned conn_build_reqinfo(conn_t *c)
     if (ri->http_major != 1)
         return 505;
     const http_header_t *host = reqinfo_header(ri, "Host");
-    if (!host && ri->http_minor >= 1)
+    if ((!host && ri->http_minor >= 1) || hosts > 1 || (host && !host_valid(host->value)))
         return 400;
     if (host)
         server_name_from_host(c, host->value);
@@ -781,22 +803,18 @@ static bool conn_step_head(conn_t *c)
             if (err == HPE_OK) {
                 c->in_start = c->in_end;
             } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+                /* on_message_complete paused right after the head. */
                 c->in_start += (uint32_t)(llhttp_get_error_pos(&c->parser) - start);
                 if (err == HPE_PAUSED_UPGRADE) {
                     /* No protocol upgrades: answer the request, then close. */
+                    llhttp_resume_after_upgrade(&c->parser);
                     c->keep_alive = false;
                     c->close_after = true;
+                } else {
+                    llhttp_resume(&c->parser);
                 }
-                llhttp_resume(&c->parser);
-                if (!c->head_done)
-                    continue;
-                if (c->message_done && c->body_mode == BODY_CHUNKED)
-                    c->body_done = true;
-                if (c->body_mode == BODY_LENGTH && c->body_left == 0)
-                    c->body_done = true;
-                if (c->body_mode == BODY_NONE)
-                    c->body_done = true;
-                c->message_done = false;
+                c->body_done = c->body_mode == BODY_NONE ||
+                               (c->body_mode == BODY_LENGTH && c->body_left == 0);
                 timeq_disarm(&c->timer);
                 conn_dispatch(c);
                 return true;
@@ -989,7 +1007,7 @@ static void conn_next_request(conn_t *c)
     c->url = (span_t){0, 0};
     c->n_headers = 0;
     c->hstate = 0;
-    c->url_done = c->head_started = c->head_done = c->message_done = false;
+    c->url_done = c->head_started = c->head_done = false;
     c->parse_error_status = 0;
     memset(&c->ri, 0, sizeof c->ri);
     c->keep_alive = c->expect_continue = c->sent_continue = c->is_head = false;
@@ -1199,6 +1217,8 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
         timeq_disarm(n);
         if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
             log_debug("%s: request head not complete within %u ms", c->peer_text, q->timeout_ms);
+            c->ri.http_major = 1;
+            c->ri.http_minor = 1;
             c->log_time = time(NULL);
             conn_respond_error(c, 408, true);
             c->writable = true;

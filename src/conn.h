@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "chunked.h"
 #include "reqinfo.h"
 #include "server.h"
 
@@ -68,7 +69,6 @@ struct conn {
     bool url_done;
     bool head_started;          /* a byte of the current request arrived */
     bool head_done;
-    bool message_done;          /* llhttp saw the end of the message (chunked body) */
     int parse_error_status;     /* set by callbacks: 414, 431 */
     http_header_t headers[CONN_MAX_HEADERS];
     reqinfo_t ri;               /* view of the current request (points into in/pathbuf) */
@@ -84,8 +84,7 @@ struct conn {
     uint64_t body_left;         /* BODY_LENGTH: bytes not yet read */
     uint64_t body_read;         /* decoded bytes consumed so far */
     bool body_done;
-    char *body_dst;             /* chunked decoding target (set around llhttp_execute) */
-    size_t body_got;
+    chunked_decoder_t chunked;  /* BODY_CHUNKED */
     request_t *req;             /* extension request, while there is one */
     uint32_t readahead_want, readahead_got;
 

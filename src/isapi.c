@@ -181,6 +181,7 @@ static void request_free(request_t *r)
     free(r->headers);
     free(r->readahead);
     free(r->log_param);
+    free(r->pending);
     free(r);
 }
 
@@ -256,9 +257,11 @@ void isapi_request_start(request_t *r, uint32_t readahead_len)
 /* ------------------------------------------------------------------------------------------ */
 /* Response output (under io_lock) */
 
+/* Called from extension threads: reads only what the loop does not change while the extension
+ * owns the request (conn->keep_alive) and the server-wide atomic stop flag. */
 static bool request_keep_alive_possible(request_t *r)
 {
-    return r->conn->keep_alive && !r->conn->nl->draining && !atomic_load(&r->srv->stopping);
+    return r->conn->keep_alive && !atomic_load(&r->srv->stopping);
 }
 
 /* Send bytes of the body with the response's framing. head (may be NULL) goes first. */
@@ -378,6 +381,12 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
         body_len--;
     ok = send_head(r, &h, body, body_len);
     resphead_free(&h);
+    if (ok && r->pending) { /* bytes written before the header that never formed a head */
+        ok = send_body(r, NULL, 0, r->pending, r->pending_len);
+        free(r->pending);
+        r->pending = NULL;
+        r->pending_len = 0;
+    }
 out:
     pthread_mutex_unlock(&r->io_lock);
     return ok;
@@ -399,6 +408,55 @@ static BOOL WINAPI cb_get_server_variable(HCONN hc, LPSTR name, LPVOID buf, LPDW
     return TRUE;
 }
 
+/* The first bytes an extension writes when no header went through a support function
+ * (§7.4-7.5): a raw head ("HTTP/1.1 200 OK\r\n...", possibly written over several calls, kept
+ * in r->pending until its empty line arrives), header lines ended by an empty line (the
+ * FoxISAPI style), or plain body behind a default head. Under io_lock. */
+static BOOL write_first(request_t *r, const char *buf, size_t len)
+{
+    const char *p = buf;
+    size_t n = len;
+    char *joined = NULL;
+    if (r->pending) {
+        joined = realloc(r->pending, r->pending_len + len);
+        if (!joined)
+            return fail(ERROR_NOT_ENOUGH_MEMORY);
+        memcpy(joined + r->pending_len, buf, len);
+        r->pending = NULL;
+        p = joined;
+        n = r->pending_len + len;
+        r->pending_len = 0;
+    }
+    resphead_t h;
+    resphead_init(&h);
+    int raw = resphead_parse_raw(&h, p, n);
+    if (raw == 1) {
+        /* An incomplete head: keep it until the rest arrives (resphead refuses heads over
+         * RESPHEAD_MAX_HEAD, so this is bounded). */
+        resphead_free(&h);
+        if (!joined && !(joined = malloc(n)))
+            return fail(ERROR_NOT_ENOUGH_MEMORY);
+        if (p != joined)
+            memcpy(joined, p, n);
+        r->pending = joined;
+        r->pending_len = n;
+        return TRUE;
+    }
+    if (raw != 0) {
+        resphead_free(&h);
+        resphead_init(&h);
+        if (!resphead_looks_like_headers(p, n) || resphead_parse_lines(&h, p, n) < 0) {
+            resphead_free(&h);
+            resphead_init(&h);
+            h.consumed = 0;
+        }
+    }
+    BOOL ok = send_head(r, &h, p + h.consumed, n - h.consumed);
+    resphead_free(&h);
+    free(joined);
+    return ok;
+}
+
 static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD flags)
 {
     request_t *r = request_of(hc);
@@ -416,23 +474,7 @@ static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD fl
     } else if (len == 0) {
         ok = TRUE; /* nothing to decide the head from yet */
     } else {
-        /* No header sent through a support function: the first bytes may be a whole raw head
-         * ("HTTP/1.1 200 OK\r\n...") or header lines, as old extensions write them (§7.4-7.5). */
-        resphead_t h;
-        resphead_init(&h);
-        const char *p = buf;
-        int raw = resphead_parse_raw(&h, p, len);
-        if (raw != 0) {
-            resphead_free(&h);
-            resphead_init(&h);
-            if (!resphead_looks_like_headers(p, len) || resphead_parse_lines(&h, p, len) < 0) {
-                resphead_free(&h);
-                resphead_init(&h);
-                h.consumed = 0;
-            }
-        }
-        ok = send_head(r, &h, p + h.consumed, len - h.consumed);
-        resphead_free(&h);
+        ok = write_first(r, buf, len);
     }
     pthread_mutex_unlock(&r->io_lock);
     if (ok)
@@ -679,6 +721,35 @@ static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, 
 /* ------------------------------------------------------------------------------------------ */
 /* End of the session, on the loop */
 
+/* A whole response (head and body) as one buffer, for the loop to send. Length framing. */
+static char *build_response(request_t *r, resphead_t *h, const char *body, size_t body_len,
+                            bool keep, size_t *len)
+{
+    bool no_body = h->status < 200 || h->status == 204 || h->status == 304;
+    h->has_content_length = true;
+    h->content_length = body_len;
+    char *head = NULL;
+    size_t head_len = 0;
+    if (resphead_build(h, r->ri.http_minor, no_body ? FRAME_NONE : FRAME_LENGTH, keep,
+                       r->srv->software, &head, &head_len) < 0)
+        return NULL;
+    if (body_len && !no_body && strcmp(r->ri.method, "HEAD") != 0) {
+        char *all = realloc(head, head_len + body_len);
+        if (!all) {
+            free(head);
+            return NULL;
+        }
+        memcpy(all + head_len, body, body_len);
+        head = all;
+        head_len += body_len;
+        r->body_sent = body_len;
+    }
+    r->head_sent = true;
+    r->status_sent = h->status;
+    *len = head_len;
+    return head;
+}
+
 static char *error_page(request_t *r, unsigned status, size_t *len)
 {
     resphead_t h;
@@ -690,30 +761,11 @@ static char *error_page(request_t *r, unsigned status, size_t *len)
                      "<!DOCTYPE html>\n<html><head><title>%u %s</title></head>"
                      "<body><h1>%u %s</h1></body></html>\n",
                      status, h.reason, status, h.reason);
-    resphead_add(&h, "Content-Type", "text/html");
-    h.has_content_length = true;
-    h.content_length = (uint64_t)n;
-    char *head = NULL;
-    size_t head_len = 0;
-    bool is_head = strcmp(r->ri.method, "HEAD") == 0;
-    if (resphead_build(&h, r->ri.http_minor, FRAME_LENGTH, false, r->srv->software, &head,
-                       &head_len) < 0) {
-        resphead_free(&h);
-        return NULL;
-    }
+    char *out = NULL;
+    if (resphead_add(&h, "Content-Type", "text/html") == 0)
+        out = build_response(r, &h, body, (size_t)n, false, len);
     resphead_free(&h);
-    if (!is_head) {
-        char *all = realloc(head, head_len + (size_t)n);
-        if (!all) {
-            free(head);
-            return NULL;
-        }
-        memcpy(all + head_len, body, (size_t)n);
-        head = all;
-        head_len += (size_t)n;
-    }
-    *len = head_len;
-    return head;
+    return out;
 }
 
 void isapi_request_end(request_t *r, request_end_t *out)
@@ -724,27 +776,24 @@ void isapi_request_end(request_t *r, request_end_t *out)
     pthread_mutex_lock(&r->io_lock);
     bool keep = request_keep_alive_possible(r) && !r->close_after && !r->io_failed && !error;
     if (!r->head_sent) {
+        resphead_t h;
+        resphead_init(&h);
         if (error || r->load_failed || r->refused) {
-            unsigned st = r->refused ? 503 : 500;
-            out->tail = error_page(r, st, &out->tail_len);
-            r->status_sent = st;
+            out->tail = error_page(r, r->refused ? 503 : 500, &out->tail_len);
             keep = false;
+        } else if (r->pending) {
+            /* An incomplete raw head was all the extension wrote: it was body after all. */
+            out->tail = build_response(r, &h, r->pending, r->pending_len, keep, &out->tail_len);
         } else {
             /* Nothing sent: an empty response with the status the extension left in the ECB. */
-            resphead_t h;
-            resphead_init(&h);
             DWORD st = r->ecb.dwHttpStatusCode;
             h.status = st >= 100 && st <= 999 ? st : 200;
             snprintf(h.reason, sizeof h.reason, "%s", http_status_reason(h.status));
-            h.has_content_length = true;
-            h.content_length = 0;
-            resp_framing_t fr = (h.status < 200 || h.status == 204 || h.status == 304) ? FRAME_NONE : FRAME_LENGTH;
-            if (resphead_build(&h, r->ri.http_minor, fr, keep, r->srv->software, &out->tail,
-                               &out->tail_len) < 0)
-                keep = false;
-            r->status_sent = h.status;
-            resphead_free(&h);
+            out->tail = build_response(r, &h, NULL, 0, keep, &out->tail_len);
         }
+        resphead_free(&h);
+        if (!out->tail)
+            keep = false;
     } else if (r->framing == FRAME_CHUNKED && !r->io_failed) {
         static const char last[] = "0\r\n\r\n";
         out->tail = malloc(sizeof last - 1);

@@ -70,6 +70,8 @@ struct request {
     uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
     uint64_t body_sent;           /* body bytes accepted from the extension */
     unsigned status_sent;         /* status code in the head (0 before) */
+    char *pending;                /* start of a raw "HTTP/1.x" head written in pieces, owned */
+    size_t pending_len;
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
 };
 

@@ -17,6 +17,7 @@ struct pool {
     pthread_cond_t all_exited;   /* signalled when threads drops to 0 after stop */
     pool_work_t *head, *tail;
     unsigned threads, idle, min, max;
+    unsigned queued;             /* work items waiting in the queue */
     size_t stack_size;
     bool stopping;
 };
@@ -82,8 +83,11 @@ bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn)
     else
         p->head = w;
     p->tail = w;
-    /* Grow while work waits and nobody is idle: a blocking extension must not starve others. */
-    if (p->idle == 0 && p->threads < p->max)
+    p->queued++;
+    /* Grow while more work waits than idle workers can take: a blocking extension must not
+     * starve others. (An idle worker that was signalled still counts as idle until it wakes,
+     * so comparing with the queue length, not "idle == 0", is what catches bursts.) */
+    if (p->queued > p->idle && p->threads < p->max)
         spawn_locked(p);
     pthread_cond_signal(&p->work_ready);
     pthread_mutex_unlock(&p->lock);
@@ -111,6 +115,7 @@ static void *worker_main(void *arg)
             p->head = w->next;
             if (!p->head)
                 p->tail = NULL;
+            p->queued--;
             pthread_mutex_unlock(&p->lock);
             w->fn(w);
             pthread_mutex_lock(&p->lock);

@@ -450,46 +450,6 @@ void resphead_set_clock_for_tests(time_t (*now)(void))
     test_clock = now;
 }
 
-static char *put2(char *p, int v)
-{
-    *p++ = (char)('0' + v / 10 % 10);
-    *p++ = (char)('0' + v % 10);
-    return p;
-}
-
-/* IMF-fixdate with fixed English names: strftime's %a and %b follow the locale. */
-static void format_imf_date(time_t t, char out[HTTP_DATE_LEN + 1])
-{
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
-        t = 0;
-        gmtime_r(&t, &tm);
-    }
-    int year = tm.tm_year + 1900;
-    char *p = out;
-    memcpy(p, days[tm.tm_wday], 3);
-    p += 3;
-    *p++ = ',';
-    *p++ = ' ';
-    p = put2(p, tm.tm_mday);
-    *p++ = ' ';
-    memcpy(p, months[tm.tm_mon], 3);
-    p += 3;
-    *p++ = ' ';
-    p = put2(p, year / 100);
-    p = put2(p, year % 100);
-    *p++ = ' ';
-    p = put2(p, tm.tm_hour);
-    *p++ = ':';
-    p = put2(p, tm.tm_min);
-    *p++ = ':';
-    p = put2(p, tm.tm_sec);
-    memcpy(p, " GMT", 5);
-}
-
 /* The Date value, formatted at most once per second per thread. */
 static const char *date_now(void)
 {
@@ -500,7 +460,7 @@ static const char *date_now(void)
     } cache;
     time_t now = test_clock ? test_clock() : time(NULL);
     if (!cache.valid || cache.sec != now) {
-        format_imf_date(now, cache.text);
+        http_date_format(now, cache.text);
         cache.sec = now;
         cache.valid = true;
     }

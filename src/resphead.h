@@ -19,7 +19,8 @@ typedef struct resphead {
     char reason[128];           /* reason phrase; default from http_status_reason() */
     char *lines;                /* malloc'ed header lines, each "Name: value\r\n", in order, minus the
                                  * ones the server owns: Connection, Keep-Alive, Date, and
-                                 * Transfer-Encoding / Content-Length (recorded below instead) */
+                                 * Transfer-Encoding / Content-Length (recorded below instead);
+                                 * NULL or NUL-terminated */
     size_t lines_len;
     bool has_server;            /* the extension set Server: (kept in lines; builder adds none) */
     bool has_content_length;

@@ -49,9 +49,9 @@
 
 /* __declspec(x) maps each supported x to its GCC equivalent by token pasting, so
  * __declspec(dllexport) exports the symbol even under -fvisibility=hidden and
- * __declspec(align(16)) aligns. An x not listed below is a compile error naming
- * isapi_declspec_x, rather than being silently dropped. A compiler that already provides
- * __declspec as a macro (MinGW) keeps its own. */
+ * __declspec(align(16)) aligns. Any other x does not compile (it becomes the unknown
+ * identifier isapi_declspec_x) rather than being silently dropped. A compiler that already
+ * provides __declspec as a macro (MinGW) keeps its own. */
 #ifndef __declspec
 #define __declspec(x) isapi_declspec_##x
 #define isapi_declspec_dllexport __attribute__((visibility("default")))

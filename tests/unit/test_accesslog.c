@@ -85,15 +85,16 @@ static void test_format(void)
     e[2].body_bytes = 0;
     e[2].referer = NULL;
     e[2].user_agent = NULL;
-    e[2].log_param = "";  /* same as NULL: field omitted */
+    e[2].log_param = ""; /* same as NULL: field omitted */
     e[2].method = "HEAD";
     char *got = log_lines(e, 3);
-    CHECK_STR(got,
-              "192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /x?y HTTP/1.1\" 200 1234 "
-              "\"http://example.com/\" \"curl/8.0\"\n"
-              "192.0.2.1 - bob [02/Jan/2026:03:04:05 +0000] \"GET /x?y HTTP/1.0\" 404 1234 "
-              "\"http://example.com/\" \"curl/8.0\" \"extension said hi\"\n"
-              "192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"HEAD /x?y HTTP/1.1\" 200 - \"-\" \"-\"\n");
+    CHECK_STR(
+        got,
+        "192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /x?y HTTP/1.1\" 200 1234 "
+        "\"http://example.com/\" \"curl/8.0\"\n"
+        "192.0.2.1 - bob [02/Jan/2026:03:04:05 +0000] \"GET /x?y HTTP/1.0\" 404 1234 "
+        "\"http://example.com/\" \"curl/8.0\" \"extension said hi\"\n"
+        "192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"HEAD /x?y HTTP/1.1\" 200 - \"-\" \"-\"\n");
     free(got);
 }
 
@@ -106,12 +107,11 @@ static void test_escaping(void)
     e.referer = "line\r\nbreak";
     e.log_param = "p\"\\";
     char *got = log_lines(&e, 1);
-    CHECK_STR(got,
-              "192.0.2.1 - a b\\x22 [22/Nov/2026:10:00:00 +0000] "
-              "\"GET /q?a=\\x221\\x22&b=\\x5C HTTP/1.1\" 200 1234 "
-              "\"line\\x0D\\x0Abreak\" "
-              "\"Mozilla \\x22x\\x22\\x09\\x01\\x1B[31m\\x7F caf\xc3\xa9\" "
-              "\"p\\x22\\x5C\"\n");
+    CHECK_STR(got, "192.0.2.1 - a b\\x22 [22/Nov/2026:10:00:00 +0000] "
+                   "\"GET /q?a=\\x221\\x22&b=\\x5C HTTP/1.1\" 200 1234 "
+                   "\"line\\x0D\\x0Abreak\" "
+                   "\"Mozilla \\x22x\\x22\\x09\\x01\\x1B[31m\\x7F caf\xc3\xa9\" "
+                   "\"p\\x22\\x5C\"\n");
     free(got);
 }
 
@@ -203,14 +203,12 @@ static void test_open_errors(void)
     snprintf(path, sizeof path, "%s/no-such-dir/a.log", dir);
     err[0] = '\0';
     CHECK(accesslog_open(path, err, sizeof err) == NULL);
-    char want[PATH_MAX + 128];
-    snprintf(want, sizeof want, "cannot open access log %s: No such file or directory", path);
-    CHECK_STR(err, want);
+    CHECK_STR(err, "No such file or directory");
 
     /* A small buffer is truncated, not overrun. */
     char small[8];
     CHECK(accesslog_open(path, small, sizeof small) == NULL);
-    CHECK_INT(strlen(small), 7);
+    CHECK_STR(small, "No such");
     CHECK(accesslog_open(path, NULL, 0) == NULL);
 }
 

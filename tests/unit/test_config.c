@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char tmp[PATH_MAX];   /* the test's directory, realpath'ed; also the working directory */
-static char *errors;         /* what the last parse() wrote as errors */
+static char tmp[PATH_MAX]; /* the test's directory, realpath'ed; also the working directory */
+static char *errors;       /* what the last parse() wrote as errors */
 
 /* tmp + "/" + rel, in one of a few rotating buffers. */
 static const char *at(const char *rel)
@@ -61,7 +61,7 @@ static config_status_t parse_v(config_t *cfg, const char *first, va_list ap)
     return rc;
 }
 
-__attribute__((sentinel)) static config_status_t parse(config_t *cfg, const char *first, ...)
+static config_status_t parse(config_t *cfg, const char *first, ...)
 {
     va_list ap;
     va_start(ap, first);
@@ -72,7 +72,7 @@ __attribute__((sentinel)) static config_status_t parse(config_t *cfg, const char
 
 /* Defaults (exe_dir = tmp/bin), then argv; the config is freed again. Returns the status and
  * leaves the error text in `errors`. */
-__attribute__((sentinel)) static config_status_t try_args(const char *first, ...)
+static config_status_t try_args(const char *first, ...)
 {
     config_t cfg;
     config_defaults(&cfg, at("bin"));
@@ -115,7 +115,8 @@ static char *ip_of(const listen_addr_t *l)
 }
 
 /* Runs fn with standard output sent to a file; returns what it printed. */
-static char *capture_stdout(config_status_t (*fn)(const char *), const char *arg, config_status_t *rc)
+static char *capture_stdout(config_status_t (*fn)(const char *), const char *arg,
+                            config_status_t *rc)
 {
     fflush(stdout);
     int saved = dup(STDOUT_FILENO);
@@ -148,7 +149,7 @@ static void test_defaults(void)
     CHECK_INT(cfg.listen[0].addr_len, sizeof(struct sockaddr_in));
     CHECK_STR(ip_of(&cfg.listen[0]), "127.0.0.1");
     CHECK_INT(port_of(&cfg.listen[0]), 8080);
-    CHECK_STR(cfg.root, at("www"));             /* bin/../www */
+    CHECK_STR(cfg.root, at("www")); /* bin/../www */
     CHECK_INT(cfg.n_scripts, 1);
     if (cfg.n_scripts == 1) {
         CHECK_STR(cfg.scripts[0].prefix, "/examples");
@@ -192,7 +193,7 @@ static void test_defaults(void)
     config_free(&cfg);
 
     /* exe_dir without ../www or examples falls back to the working directory's. */
-    config_defaults(&cfg, at("conf/sub"));
+    config_defaults(&cfg, at("conf/sub/bin"));
     CHECK_STR(cfg.root, at("www"));
     CHECK_INT(cfg.n_scripts, 1);
     if (cfg.n_scripts == 1)
@@ -220,14 +221,15 @@ static void test_cli_options(void)
 {
     config_t cfg;
     config_defaults(&cfg, at("bin"));
-    CHECK_INT(parse(&cfg, "--listen", "0.0.0.0:9000", "--listen", "[::1]:9001", "--listen", "*:9002",
-                    "--listen", ":9003", "--root", "www2", "--scripts", "/cgi/=ext", "--scripts",
-                    "/=ext", "--map", ".isa=conf/handler.so", "--map", ".ISB=conf/handler.so",
-                    "--threads", "3", "--workers", "2:8", "--access-log", "logs/../access.log",
-                    "--server-name", "example.org", "--send-url-redirect", "--max-header-size",
-                    "32k", "--max-uri", "4096", "--max-body", "10M", "--read-ahead", "0",
-                    "--header-timeout", "500ms", "--keepalive-timeout", "2s", "--body-timeout",
-                    "1500", "--send-timeout", "1s", "--shutdown-grace", "0", "--test-config", NULL),
+    CHECK_INT(parse(&cfg, "--listen", "0.0.0.0:9000", "--listen", "[::1]:9001", "--listen",
+                    "*:9002", "--listen", ":9003", "--root", "www2", "--scripts", "/cgi/=ext",
+                    "--scripts", "/=ext", "--map", ".isa=conf/handler.so", "--map",
+                    ".ISB=conf/handler.so", "--threads", "3", "--workers", "2:8", "--access-log",
+                    "logs/../access.log", "--server-name", "example.org", "--send-url-redirect",
+                    "--max-header-size", "32k", "--max-uri", "4096", "--max-body", "10M",
+                    "--read-ahead", "0", "--header-timeout", "500ms", "--keepalive-timeout", "2s",
+                    "--body-timeout", "1500", "--send-timeout", "1s", "--shutdown-grace", "0",
+                    "--test-config", NULL),
               CONFIG_OK);
     CHECK_STR(errors, "");
     CHECK_INT(cfg.n_listen, 4);
@@ -274,12 +276,12 @@ static void test_cli_options(void)
 
     /* --option=value, the same settings. */
     config_defaults(&cfg, at("bin"));
-    CHECK_INT(parse(&cfg, "--listen=[::]:81", "--root=./www2/", "--scripts=/s=ext", "--map=.x=conf/handler.so",
-                    "--threads=0", "--workers=8", "--access-log=-", "--server-name=a.b",
-                    "--send-url=redirect", "--send-url=internal", "--max-header-size=1m",
-                    "--max-uri=2K", "--max-body=2g", "--read-ahead=64k", "--header-timeout=3s",
-                    "--keepalive-timeout=100", "--body-timeout=7ms", "--send-timeout=9s",
-                    "--shutdown-grace=1s", NULL),
+    CHECK_INT(parse(&cfg, "--listen=[::]:81", "--root=./www2/", "--scripts=/s=ext",
+                    "--map=.x=conf/handler.so", "--threads=0", "--workers=8", "--access-log=-",
+                    "--server-name=a.b", "--send-url=redirect", "--send-url=internal",
+                    "--max-header-size=1m", "--max-uri=2K", "--max-body=2g", "--read-ahead=64k",
+                    "--header-timeout=3s", "--keepalive-timeout=100", "--body-timeout=7ms",
+                    "--send-timeout=9s", "--shutdown-grace=1s", NULL),
               CONFIG_OK);
     CHECK_STR(errors, "");
     CHECK_INT(cfg.n_listen, 1);
@@ -341,11 +343,27 @@ static void test_help_version(void)
     char *out = capture_stdout(run_one, "--help", &rc);
     CHECK_INT(rc, CONFIG_EXIT);
     CHECK(strncmp(out, "Usage: isapid", 13) == 0);
-    const char *documented[] = {"--config", "--listen", "--root", "--scripts", "--map", "--threads",
-                                "--workers", "--access-log", "--server-name", "--send-url-redirect",
-                                "--max-header-size", "--max-uri", "--max-body", "--read-ahead",
-                                "--header-timeout", "--keepalive-timeout", "--body-timeout",
-                                "--send-timeout", "--shutdown-grace", "--test-config", "--version",
+    const char *documented[] = {"--config",
+                                "--listen",
+                                "--root",
+                                "--scripts",
+                                "--map",
+                                "--threads",
+                                "--workers",
+                                "--access-log",
+                                "--server-name",
+                                "--send-url-redirect",
+                                "--max-header-size",
+                                "--max-uri",
+                                "--max-body",
+                                "--read-ahead",
+                                "--header-timeout",
+                                "--keepalive-timeout",
+                                "--body-timeout",
+                                "--send-timeout",
+                                "--shutdown-grace",
+                                "--test-config",
+                                "--version",
                                 "--help"};
     for (size_t i = 0; i < sizeof documented / sizeof documented[0]; i++)
         CHECK(strstr(out, documented[i]) != NULL);
@@ -392,36 +410,48 @@ static void test_cli_errors(void)
     char want[PATH_MAX * 2];
 
     expect_error("isapid: --workers 9:2: minimum exceeds maximum\n", "--workers", "9:2", NULL);
-    expect_error("isapid: --workers 0:0: the maximum must be at least 1\n", "--workers", "0:0", NULL);
-    expect_error("isapid: --workers x: expected MIN or MIN:MAX (numbers)\n", "--workers=x", NULL, NULL);
-    expect_error("isapid: --workers 4:: expected MIN or MIN:MAX (numbers)\n", "--workers", "4:", NULL);
-    expect_error("isapid: --workers 5000: too many workers (at most 4096)\n", "--workers", "5000", NULL);
+    expect_error("isapid: --workers 0:0: the maximum must be at least 1\n", "--workers", "0:0",
+                 NULL);
+    expect_error("isapid: --workers x: expected MIN or MIN:MAX (numbers)\n", "--workers=x", NULL,
+                 NULL);
+    expect_error("isapid: --workers 4:: expected MIN or MIN:MAX (numbers)\n", "--workers",
+                 "4:", NULL);
+    expect_error("isapid: --workers 5000: too many workers (at most 4096)\n", "--workers", "5000",
+                 NULL);
     expect_error("isapid: --threads abc: not a number\n", "--threads", "abc", NULL);
     expect_error("isapid: --threads -1: not a number\n", "--threads=-1", NULL, NULL);
     expect_error("isapid: --threads '': not a number\n", "--threads=", NULL, NULL);
     expect_error("isapid: --threads  4: not a number\n", "--threads", " 4", NULL);
     expect_error("isapid: --threads 0x10: not a number\n", "--threads", "0x10", NULL);
     expect_error("isapid: --threads 99999999999999999999999: too many threads (at most 1024; 0 = "
-                 "one per CPU)\n", "--threads", "99999999999999999999999", NULL);
-    expect_error("isapid: --max-body 10x: not a size (a number, optionally followed by k, m or g)\n",
-                 "--max-body", "10x", NULL);
-    expect_error("isapid: --max-body 10kk: not a size (a number, optionally followed by k, m or g)\n",
-                 "--max-body", "10kk", NULL);
-    expect_error("isapid: --max-body 20000000000G: too large (at most 18446744073709551615 bytes)\n",
-                 "--max-body", "20000000000G", NULL);
+                 "one per CPU)\n",
+                 "--threads", "99999999999999999999999", NULL);
+    expect_error(
+        "isapid: --max-body 10x: not a size (a number, optionally followed by k, m or g)\n",
+        "--max-body", "10x", NULL);
+    expect_error(
+        "isapid: --max-body 10kk: not a size (a number, optionally followed by k, m or g)\n",
+        "--max-body", "10kk", NULL);
+    expect_error(
+        "isapid: --max-body 20000000000G: too large (at most 18446744073709551615 bytes)\n",
+        "--max-body", "20000000000G", NULL);
     expect_error("isapid: --max-header-size 4g: too large (at most 4294967295 bytes)\n",
                  "--max-header-size", "4g", NULL);
     expect_error("isapid: --max-uri 0: must be at least 1\n", "--max-uri", "0", NULL);
     expect_error("isapid: --header-timeout 5m: not a duration (milliseconds, or a number followed "
-                 "by ms or s)\n", "--header-timeout", "5m", NULL);
+                 "by ms or s)\n",
+                 "--header-timeout", "5m", NULL);
     expect_error("isapid: --send-timeout 1.5s: not a duration (milliseconds, or a number followed "
-                 "by ms or s)\n", "--send-timeout", "1.5s", NULL);
+                 "by ms or s)\n",
+                 "--send-timeout", "1.5s", NULL);
     expect_error("isapid: --body-timeout 0: must be greater than 0\n", "--body-timeout", "0", NULL);
     expect_error("isapid: --keepalive-timeout 4294968s: too long (at most 4294967295 ms)\n",
                  "--keepalive-timeout", "4294968s", NULL);
-    expect_error("isapid: --send-url bogus: expected internal or redirect\n", "--send-url", "bogus", NULL);
+    expect_error("isapid: --send-url bogus: expected internal or redirect\n", "--send-url", "bogus",
+                 NULL);
     expect_error("isapid: --server-name a b: the server name must not contain spaces or control "
-                 "characters\n", "--server-name", "a b", NULL);
+                 "characters\n",
+                 "--server-name", "a b", NULL);
 
     expect_error("isapid: --listen foo: expected ADDR:PORT, e.g. 127.0.0.1:8080 or *:8080\n",
                  "--listen", "foo", NULL);
@@ -436,7 +466,8 @@ static void test_cli_errors(void)
     expect_error("isapid: --listen [1.2.3.4]:80: not a numeric IPv6 address\n", "--listen",
                  "[1.2.3.4]:80", NULL);
     expect_error("isapid: --listen localhost:80: not a numeric IPv4 address (host names are not "
-                 "resolved; *:PORT means all)\n", "--listen", "localhost:80", NULL);
+                 "resolved; *:PORT means all)\n",
+                 "--listen", "localhost:80", NULL);
     expect_error("isapid: --listen 0.0.0.0:80: the same address as *:80, given earlier\n",
                  "--listen=*:80", "--listen=0.0.0.0:80", NULL);
 
@@ -455,11 +486,14 @@ static void test_cli_errors(void)
     expect_error("isapid: --scripts x=ext: the URL prefix must start with '/'\n", "--scripts",
                  "x=ext", NULL);
     expect_error("isapid: --scripts /a//b=ext: the URL prefix must not contain '//', '.' or '..' "
-                 "segments\n", "--scripts", "/a//b=ext", NULL);
+                 "segments\n",
+                 "--scripts", "/a//b=ext", NULL);
     expect_error("isapid: --scripts /a/../b=ext: the URL prefix must not contain '//', '.' or '..' "
-                 "segments\n", "--scripts", "/a/../b=ext", NULL);
+                 "segments\n",
+                 "--scripts", "/a/../b=ext", NULL);
     expect_error("isapid: --scripts /a\\b=ext: the URL prefix contains a control character, '\\', "
-                 "'?' or '#'\n", "--scripts", "/a\\b=ext", NULL);
+                 "'?' or '#'\n",
+                 "--scripts", "/a\\b=ext", NULL);
     snprintf(want, sizeof want,
              "isapid: --scripts /a/=www: the URL prefix /a is already mapped to %s\n", at("ext"));
     expect_error(want, "--scripts=/a=ext", "--scripts=/a/=www", NULL);
@@ -475,7 +509,8 @@ static void test_cli_errors(void)
     expect_error("isapid: --map .=h.so: the extension must start with '.', e.g. .isa\n", "--map",
                  ".=h.so", NULL);
     expect_error("isapid: --map .a/b=h.so: the extension contains '/', '\\' or a control "
-                 "character\n", "--map", ".a/b=h.so", NULL);
+                 "character\n",
+                 "--map", ".a/b=h.so", NULL);
     snprintf(want, sizeof want,
              "isapid: --map .ISA=conf/handler.so: the extension .isa is already mapped to %s\n",
              at("conf/handler.so"));
@@ -485,12 +520,14 @@ static void test_cli_errors(void)
     expect_error(want, "--map", ".isa=missing.so", NULL);
     snprintf(want, sizeof want, "isapid: --map .isa=ext (%s): Is a directory\n", at("ext"));
     expect_error(want, "--map", ".isa=ext", NULL);
-    expect_error("isapid: --map .isa=/dev/null: not a regular file\n", "--map", ".isa=/dev/null", NULL);
+    expect_error("isapid: --map .isa=/dev/null: not a regular file\n", "--map", ".isa=/dev/null",
+                 NULL);
 
     /* Missing root: the message names the option and the resolved path. */
     snprintf(want, sizeof want, "isapid: --root %s: No such file or directory\n", at("nope"));
     expect_error(want, "--root", at("nope"), NULL);
-    snprintf(want, sizeof want, "isapid: --root nope (%s): No such file or directory\n", at("nope"));
+    snprintf(want, sizeof want, "isapid: --root nope (%s): No such file or directory\n",
+             at("nope"));
     expect_error(want, "--root", "nope", NULL);
     snprintf(want, sizeof want, "isapid: --root conf/handler.so (%s): Not a directory\n",
              at("conf/handler.so"));
@@ -546,8 +583,9 @@ static void test_parse_listen(void)
     CHECK_INT(config_parse_listen("[::1]80", &l), -1);
     CHECK_INT(config_parse_listen("", &l), -1);
     CHECK_INT(config_parse_listen("[0000:0000:0000:0000:0000:0000:0000:0001]:8080", &l), 0);
-    CHECK_INT(config_parse_listen("[0000:0000:0000:0000:0000:0000:0000:0001]:8080xxxxxxxxxxxxxxxx",
-                                  &l), -1);
+    CHECK_INT(
+        config_parse_listen("[0000:0000:0000:0000:0000:0000:0000:0001]:8080xxxxxxxxxxxxxxxx", &l),
+        -1);
 }
 
 /* ---- INI file ---- */
@@ -555,36 +593,35 @@ static void test_parse_listen(void)
 static void test_ini_full(void)
 {
     /* CRLF endings, indentation, comments, a repeated listen key, paths relative to conf/. */
-    write_file("conf/full.ini",
-               "; isapid test configuration\r\n"
-               "# also a comment\r\n"
-               "[server]\r\n"
-               "  listen = 127.0.0.1:8081    ; first address\r\n"
-               "  listen = [::1]:8082\r\n"
-               "  root = www\r\n"
-               "  threads = 2\r\n"
-               "  workers = 3:30\r\n"
-               "  access_log = logs/access.log\r\n"
-               "  server_name = example\r\n"
-               "  send_url = redirect\r\n"
-               "\r\n"
-               "[limits]\n"
-               "max_header_size = 8k\n"
-               "max_uri = 1024\n"
-               "max_body = 1g\n"
-               "read_ahead = 0\n"
-               "[timeouts]\n"
-               "header = 1s\n"
-               "keepalive = 2000ms\n"
-               "body = 3000\n"
-               "send = 4s\n"
-               "shutdown_grace = 0\n"
-               "[scripts]\n"
-               "/examples = ../ext\n"
-               "/cgi-bin/ = ../ext\n"
-               "[maps]\n"
-               ".isa = handler.so\n"
-               ".asp = ./sub/../handler.so\n");
+    write_file("conf/full.ini", "\xEF\xBB\xBF; isapid test configuration\r\n"
+                                "# also a comment\r\n"
+                                "[server]\r\n"
+                                "  listen = 127.0.0.1:8081    ; first address\r\n"
+                                "  listen = [::1]:8082\r\n"
+                                "  root = www\r\n"
+                                "  threads = 2\r\n"
+                                "  workers = 3:30\r\n"
+                                "  access_log = logs/access.log\r\n"
+                                "  server_name = example\r\n"
+                                "  send_url = redirect\r\n"
+                                "\r\n"
+                                "[limits]\n"
+                                "max_header_size = 8k\n"
+                                "max_uri = 1024\n"
+                                "max_body = 1g\n"
+                                "read_ahead = 0\n"
+                                "[timeouts]\n"
+                                "header = 1s\n"
+                                "keepalive = 2000ms\n"
+                                "body = 3000\n"
+                                "send = 4s\n"
+                                "shutdown_grace = 0\n"
+                                "[scripts]\n"
+                                "/examples = ../ext\n"
+                                "/cgi-bin/ = ../ext\n"
+                                "[maps]\n"
+                                ".isa = handler.so\n"
+                                ".asp = ./sub/../handler.so\n");
     config_t cfg;
     config_defaults(&cfg, at("bin"));
     CHECK_INT(load(&cfg, "conf/full.ini"), CONFIG_OK);
@@ -631,6 +668,15 @@ static void test_ini_full(void)
     config_free(&cfg);
     CHECK(chdir(tmp) == 0);
 
+    /* Through a symbolic link, paths are relative to the link's directory. */
+    CHECK(symlink("conf/full.ini", at("link.ini")) == 0);
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(load(&cfg, "link.ini"), CONFIG_OK);
+    CHECK_STR(cfg.root, at("www"));
+    CHECK_STR(cfg.maps[0].handler, at("handler.so"));
+    config_free(&cfg);
+    unlink(at("link.ini"));
+
     /* An empty file changes nothing; a file in a sub-directory given by absolute path works. */
     write_file("conf/empty.ini", "");
     config_defaults(&cfg, at("bin"));
@@ -665,6 +711,9 @@ static void test_ini_errors(void)
     expect_ini_error("[server]\nthreads = 1\n[bogus]\n",
                      "isapid: conf/t.ini:3: unknown section [bogus] (known: [server], [limits], "
                      "[timeouts], [scripts], [maps])\n");
+    expect_ini_error("\xEF\xBB\xBF[bogus]\n",
+                     "isapid: conf/t.ini:1: unknown section [bogus] (known: [server], [limits], "
+                     "[timeouts], [scripts], [maps])\n");
     expect_ini_error("[Server]\nthreads = 1\n",
                      "isapid: conf/t.ini:1: unknown section [Server] (known: [server], [limits], "
                      "[timeouts], [scripts], [maps])\n");
@@ -680,9 +729,11 @@ static void test_ini_errors(void)
                      "isapid: conf/t.ini:2: syntax error: expected [section] or key = value\n");
     expect_ini_error("[server]\nfoo = 1\nnonsense\n",
                      "isapid: conf/t.ini:2: unknown key 'foo' in [server]\n");
-    expect_ini_error("[server]\nroot = www\nthreads = 1\nroot = www2\n",
-                     "isapid: conf/t.ini:4: duplicate key 'root' in [server] (first set on line 2)\n");
-    expect_ini_error("[server]\nthreads = x\n", "isapid: conf/t.ini:2: threads = x: not a number\n");
+    expect_ini_error(
+        "[server]\nroot = www\nthreads = 1\nroot = www2\n",
+        "isapid: conf/t.ini:4: duplicate key 'root' in [server] (first set on line 2)\n");
+    expect_ini_error("[server]\nthreads = x\n",
+                     "isapid: conf/t.ini:2: threads = x: not a number\n");
     expect_ini_error("[server]\nworkers = 9:2\n",
                      "isapid: conf/t.ini:2: workers = 9:2: minimum exceeds maximum\n");
     expect_ini_error("[server]\nlisten = 1.2.3.4\n",
@@ -699,8 +750,9 @@ static void test_ini_errors(void)
                      "number followed by ms or s)\n");
     expect_ini_error("[timeouts]\nsend_url = redirect\n",
                      "isapid: conf/t.ini:2: unknown key 'send_url' in [timeouts]\n");
-    expect_ini_error("[scripts]\nexamples = ../ext\n",
-                     "isapid: conf/t.ini:2: examples = ../ext: the URL prefix must start with '/'\n");
+    expect_ini_error(
+        "[scripts]\nexamples = ../ext\n",
+        "isapid: conf/t.ini:2: examples = ../ext: the URL prefix must start with '/'\n");
     expect_ini_error("[maps]\nisa = handler.so\n",
                      "isapid: conf/t.ini:2: isa = handler.so: the extension must start with '.', "
                      "e.g. .isa\n");
@@ -757,18 +809,17 @@ static void test_ini_duplicate_prefix(void)
 
 static void test_cli_overrides_file(void)
 {
-    write_file("conf/o.ini",
-               "[server]\n"
-               "listen = 127.0.0.1:8081\n"
-               "listen = 127.0.0.1:8082\n"
-               "root = www\n"
-               "threads = 2\n"
-               "server_name = fromfile\n"
-               "[scripts]\n"
-               "/a = ../ext\n"
-               "/b = ../ext\n"
-               "[maps]\n"
-               ".isa = handler.so\n");
+    write_file("conf/o.ini", "[server]\n"
+                             "listen = 127.0.0.1:8081\n"
+                             "listen = 127.0.0.1:8082\n"
+                             "root = www\n"
+                             "threads = 2\n"
+                             "server_name = fromfile\n"
+                             "[scripts]\n"
+                             "/a = ../ext\n"
+                             "/b = ../ext\n"
+                             "[maps]\n"
+                             ".isa = handler.so\n");
     config_t cfg;
 
     /* --config is read first wherever it appears; later options override it. */
@@ -815,14 +866,16 @@ static void test_cli_overrides_file(void)
     config_defaults(&cfg, at("bin"));
     CHECK_INT(parse(&cfg, "--config", "conf/o.ini", NULL), CONFIG_ERROR);
     char want[PATH_MAX + 128];
-    snprintf(want, sizeof want, "isapid: conf/o.ini:3: root = nope (%s): No such file or directory\n",
+    snprintf(want, sizeof want,
+             "isapid: conf/o.ini:3: root = nope (%s): No such file or directory\n",
              at("conf/nope"));
     CHECK_STR(errors, want);
     config_free(&cfg);
 
     config_defaults(&cfg, at("bin"));
     CHECK_INT(parse(&cfg, "--config", "conf/o.ini", "--root", "www", NULL), CONFIG_ERROR);
-    snprintf(want, sizeof want, "isapid: conf/o.ini:5: /a = nodir (%s): No such file or directory\n",
+    snprintf(want, sizeof want,
+             "isapid: conf/o.ini:5: /a = nodir (%s): No such file or directory\n",
              at("conf/nodir"));
     CHECK_STR(errors, want);
     config_free(&cfg);

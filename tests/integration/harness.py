@@ -1,0 +1,799 @@
+"""Integration-test harness: runs the real isapid binary on a free loopback port.
+
+Environment (set by tests/CMakeLists.txt; defaults for running a file by hand):
+  ISAPID_BIN     the server binary               (default: $ISAPID_BUILD/isapid)
+  ISAPID_BUILD   the build directory             (default: <repo>/build)
+  ISAPID_SOURCE  the repository root             (default: two levels above this file)
+
+Fixtures are $ISAPID_BUILD/tests/fixtures/NAME.so, examples $ISAPID_BUILD/examples/NAME.so.
+
+Running: `cd build && ctest -R integration --output-on-failure`, or one file (or one test) by hand:
+    ISAPID_BUILD=$PWD/build python3 tests/integration/test_http.py [HttpTest.test_pipelining] -v
+ISAPID_KEEP_TMP=1 keeps each server's temp dir (web root, stderr.log, access.log) for a look.
+A server whose stderr holds a sanitizer report fails the test, so the same files check the
+ASan/UBSan and TSan builds.
+
+What is here:
+  Server        context manager: temp web root + scripts dir, starts the binary, waits for the
+                port, captures stderr/stdout, SIGTERM + exit-code check on exit.
+  RawConn       a socket with a small HTTP/1.x response parser of our own (status line,
+                headers, Content-Length / chunked / close-delimited bodies, 1xx) so tests can
+                check the exact framing on the wire.
+  request()     one request through http.client.
+  wait_for()    poll a condition with a deadline (tests poll; they do not sleep).
+  fd_count(), rss_kb()  from /proc/PID, for leak checks.
+
+Every loop here is bounded in count or time.
+"""
+
+import errno
+import http.client
+import os
+import re
+import select
+import shutil
+import signal as _signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("ISAPID_SOURCE") or os.path.abspath(os.path.join(HERE, "..", ".."))
+BUILD = os.environ.get("ISAPID_BUILD") or os.path.join(SOURCE, "build")
+BIN = os.environ.get("ISAPID_BIN") or os.path.join(BUILD, "isapid")
+
+START_DEADLINE = 10.0     # seconds for the port to accept connections
+STOP_DEADLINE = 15.0      # seconds after SIGTERM before SIGKILL
+DEFAULT_TIMEOUT = 10.0    # socket timeout for clients
+
+# The chunk of the read-ahead the server hands the extension in lpbData (IIS UploadReadAheadSize).
+READ_AHEAD = 49152
+UNKNOWN_LENGTH = 4294967295   # cbTotalBytes for a chunked request body
+
+# Lines in the server's stderr that mean a sanitizer or the C runtime found a bug.
+SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                      "runtime error:", "ERROR: ThreadSanitizer", "UndefinedBehaviorSanitizer")
+
+
+def fixture(name):
+    """Path of a test fixture extension built from tests/fixtures/NAME.c."""
+    return _built(os.path.join(BUILD, "tests", "fixtures", name + ".so"), "fixture tests/fixtures/%s.c" % name)
+
+
+def example(name):
+    """Path of an example extension built from examples/NAME.c."""
+    return _built(os.path.join(BUILD, "examples", name + ".so"), "example examples/%s.c" % name)
+
+
+def _built(path, what):
+    if not os.path.isfile(path):
+        raise AssertionError("%s is not built: %s missing (build the tree first)" % (what, path))
+    return path
+
+
+def binary():
+    if not os.access(BIN, os.X_OK):
+        raise AssertionError("isapid binary not found: %s (set ISAPID_BIN or build first)" % BIN)
+    return BIN
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def wait_for(cond, timeout=5.0, interval=0.01, message="condition"):
+    """Poll cond() until it returns a true value; return that value. Fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = cond()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s (last value %r)" % (timeout, message, last))
+        time.sleep(interval)
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def fd_targets(pid):
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            out.append((int(fd), os.readlink("/proc/%d/fd/%s" % (pid, fd))))
+        except OSError:
+            pass
+    return sorted(out)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def thread_count(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
+def write_file(path, data, mode=None):
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(path, "wb") as f:
+        f.write(data)
+    if mode is not None:
+        os.chmod(path, mode)
+    return path
+
+
+def pattern_bytes(n, offset=0):
+    """The bytes big.c writes: byte i is 'a' + (i % 26)."""
+    alphabet = b"abcdefghijklmnopqrstuvwxyz"
+    start = offset % 26
+    reps = (n + start) // 26 + 2
+    return (alphabet * reps)[start:start + n]
+
+
+class Server:
+    """Runs isapid on a free 127.0.0.1 port.
+
+    files:    {relative path: bytes|str} written into a fresh web root (or pass root=DIR).
+    scripts:  {name in scripts dir: source .so path}, e.g. {"hello.so": example("hello")};
+              the files are copied into a fresh scripts dir mounted at /scripts.
+              scripts=None → no --scripts option.
+    extra_files_in_scripts: {name: bytes} other files placed in the scripts dir.
+    args:     extra command-line arguments (after the harness's own).
+    base_args: False → only `args` are passed (plus --config when config is given).
+    config:   INI text written to TMP/isapid.ini and passed first as --config FILE; "{port}",
+              "{root}", "{tmp}" and "{scripts}" in it (and in args and env values) are replaced.
+    expect_exit: exit code required at stop (None = do not check).
+    allow_leaks: ignore LeakSanitizer reports (for a server that exits on purpose without
+              freeing, e.g. after the shutdown grace period with an extension still running).
+    env:      extra environment variables for the server.
+    """
+
+    def __init__(self, files=None, scripts=None, args=(), root=None, threads=1, workers="2:8",
+                 access_log=True, expect_exit=0, env=None, base_args=True, extra_files_in_scripts=None,
+                 scripts_dir=None, scripts_prefix="/scripts", start=True, config=None, allow_leaks=False):
+        self.files = files or {}
+        self.scripts = scripts
+        self.extra_files_in_scripts = extra_files_in_scripts or {}
+        self.args = list(args)
+        self.root_arg = root
+        self.threads = threads
+        self.workers = workers
+        self.want_access_log = access_log
+        self.expect_exit = expect_exit
+        self.env = env or {}
+        self.base_args = base_args
+        self.scripts_dir_arg = scripts_dir
+        self.scripts_prefix = scripts_prefix
+        self.auto_start = start
+        self.config_text = config
+        self.allow_leaks = allow_leaks
+        self.proc = None
+        self.tmp = None
+        self.port = None
+        self.stopped = False
+
+    # ---- set-up -------------------------------------------------------------------------
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix="isapid-it-")
+        self.root = self.root_arg or os.path.join(self.tmp, "www")
+        os.makedirs(self.root, exist_ok=True)
+        for rel, data in self.files.items():
+            write_file(os.path.join(self.root, rel), data)
+        self.scripts_dir = None
+        if self.scripts is not None:
+            self.scripts_dir = self.scripts_dir_arg or os.path.join(self.tmp, "scripts")
+            os.makedirs(self.scripts_dir, exist_ok=True)
+            for name, src in self.scripts.items():
+                shutil.copy(src, os.path.join(self.scripts_dir, name))
+            for name, data in self.extra_files_in_scripts.items():
+                write_file(os.path.join(self.scripts_dir, name), data)
+        self.access_log = os.path.join(self.tmp, "access.log") if self.want_access_log else None
+        self.stderr_path = os.path.join(self.tmp, "stderr.log")
+        self.stdout_path = os.path.join(self.tmp, "stdout.log")
+        if self.auto_start:
+            try:
+                self.start()
+            except BaseException:
+                self._cleanup_tmp()
+                raise
+        return self
+
+    def command(self, port):
+        cmd = [binary()]
+        if self.config_text is not None:
+            self.config_path = os.path.join(self.tmp, "isapid.ini")
+            with open(self.config_path, "w") as f:
+                f.write(self.subst(self.config_text, port))
+            cmd += ["--config", self.config_path]
+        if self.base_args:
+            cmd += ["--listen", "127.0.0.1:%d" % port, "--root", self.root]
+            if self.scripts_dir is not None:
+                cmd += ["--scripts", "%s=%s" % (self.scripts_prefix, self.scripts_dir)]
+            cmd += ["--threads", str(self.threads), "--workers", self.workers]
+            if self.access_log:
+                cmd += ["--access-log", self.access_log]
+        cmd += [self.subst(a, port) for a in self.args]
+        return cmd
+
+    def subst(self, text, port=None):
+        text = text.replace("{root}", self.root).replace("{tmp}", self.tmp)
+        text = text.replace("{scripts}", self.scripts_dir or "")
+        if port is not None:
+            text = text.replace("{port}", str(port))
+        return text
+
+    def start(self):
+        last_err = None
+        for _attempt in range(3):     # a port picked free may be taken by a parallel test
+            self.port = free_port()
+            self.cmd = self.command(self.port)
+            env = dict(os.environ)
+            env.update({k: self.subst(v, self.port) for k, v in self.env.items()})
+            self._stderr = open(self.stderr_path, "wb")
+            self._stdout = open(self.stdout_path, "wb")
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._stdout,
+                                         stderr=self._stderr, env=env, cwd=self.tmp)
+            self.pid = self.proc.pid
+            try:
+                self._wait_listening()
+                return
+            except AssertionError as e:
+                last_err = e
+                if self.proc.poll() is not None and "in use" in self.stderr().lower():
+                    continue
+                self._kill()
+                raise
+        raise last_err
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + START_DEADLINE
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise AssertionError("isapid exited with %d during start-up: %s\nstderr:\n%s"
+                                     % (rc, " ".join(self.cmd), self.stderr()))
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=1.0)
+                s.close()
+                return
+            except OSError:
+                pass
+            if time.monotonic() >= deadline:
+                raise AssertionError("isapid did not accept connections on port %d within %.0fs\nstderr:\n%s"
+                                     % (self.port, START_DEADLINE, self.stderr()))
+            time.sleep(0.01)
+
+    # ---- tear-down ----------------------------------------------------------------------
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self.proc is not None and not self.stopped:
+                rc = self.stop()
+                if exc_type is None and self.expect_exit is not None and rc != self.expect_exit:
+                    raise AssertionError("isapid exited with %r, expected %r\nstderr:\n%s"
+                                         % (rc, self.expect_exit, self.stderr()[-8000:]))
+            if exc_type is None:
+                self.assert_no_sanitizer_reports()
+        finally:
+            self._cleanup_tmp()
+        return False
+
+    def _cleanup_tmp(self):
+        for f in ("_stderr", "_stdout"):
+            h = getattr(self, f, None)
+            if h is not None:
+                h.close()
+        if self.tmp and os.environ.get("ISAPID_KEEP_TMP") != "1":
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def signal(self, sig=_signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=_signal.SIGTERM, timeout=STOP_DEADLINE):
+        """Send sig, wait for exit (SIGKILL after timeout, then fail). Returns the exit code."""
+        if self.stopped:
+            return self.proc.returncode
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            raise AssertionError("isapid did not exit within %.0fs of signal %d; killed\nstderr:\n%s"
+                                 % (timeout, sig, self.stderr()[-8000:]))
+
+    def wait_exit(self, timeout):
+        self.stopped = True
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            raise AssertionError("isapid did not exit within %.1fs; killed\nstderr:\n%s"
+                                 % (timeout, self.stderr()[-8000:]))
+
+    def _kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.stopped = True
+
+    # ---- observation --------------------------------------------------------------------
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stdout(self):
+        try:
+            with open(self.stdout_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def access_lines(self):
+        try:
+            with open(self.access_log, "rb") as f:
+                return f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return []
+
+    def wait_access_line(self, pattern, timeout=5.0):
+        """Poll the access log for a line matching the regex; return the line."""
+        rx = re.compile(pattern)
+
+        def find():
+            for line in self.access_lines():
+                if rx.search(line):
+                    return line
+            return None
+        return wait_for(find, timeout, message="access log line matching %r (log: %r)"
+                        % (pattern, self.access_lines()[-5:]))
+
+    def wait_stderr(self, pattern, timeout=5.0):
+        rx = re.compile(pattern, re.I | re.M)
+        return wait_for(lambda: rx.search(self.stderr()), timeout,
+                        message="stderr matching %r (stderr: %r)" % (pattern, self.stderr()[-2000:]))
+
+    def assert_no_sanitizer_reports(self):
+        err = self.stderr()
+        for p in SANITIZER_PATTERNS:
+            if self.allow_leaks and p == "ERROR: LeakSanitizer":
+                continue
+            if p in err:
+                raise AssertionError("sanitizer report in isapid stderr:\n" + err[-8000:])
+
+    def fds(self):
+        return fd_count(self.pid)
+
+    def rss_kb(self):
+        return rss_kb(self.pid)
+
+    def settled_fds(self, samples=6, timeout=10.0):
+        """The fd count once it has stayed the same for `samples` polls 50 ms apart (connections
+        from earlier requests, including the start-up probe, have gone)."""
+        hist = []
+
+        def stable():
+            hist.append(self.fds())
+            return hist[-1] if len(hist) >= samples and len(set(hist[-samples:])) == 1 else None
+        return wait_for(stable, timeout, 0.05, "the server's fd count to settle")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    # ---- clients ------------------------------------------------------------------------
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def conn(self, timeout=DEFAULT_TIMEOUT):
+        return RawConn(self.port, timeout=timeout)
+
+    def request(self, method, path, headers=None, body=None, timeout=DEFAULT_TIMEOUT):
+        return request(self.port, method, path, headers, body, timeout)
+
+    def get(self, path, headers=None, timeout=DEFAULT_TIMEOUT):
+        return request(self.port, "GET", path, headers, None, timeout)
+
+    def raw(self, data, method="GET", timeout=DEFAULT_TIMEOUT):
+        """Send raw bytes on a new connection; read one response; return (response, conn)."""
+        c = self.conn(timeout)
+        c.send(data)
+        return c.read_response(method=method), c
+
+
+# ---- http.client helper -------------------------------------------------------------------
+class Result:
+    def __init__(self, status, reason, headers, body, version):
+        self.status = status
+        self.reason = reason
+        self.headers = headers      # http.client.HTTPMessage (case-insensitive get)
+        self.body = body
+        self.version = version
+
+    def header(self, name, default=None):
+        return self.headers.get(name, default)
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def kv(self):
+        return parse_kv(self.body)
+
+    def __repr__(self):
+        return "<Result %d %r %r>" % (self.status, dict(self.headers), self.body[:200])
+
+
+def request(port, method, path, headers=None, body=None, timeout=DEFAULT_TIMEOUT, host="127.0.0.1"):
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return Result(r.status, r.reason, r.headers, data, r.version)
+    finally:
+        c.close()
+
+
+def parse_kv(body):
+    """Fixture output: key=value lines (values escaped with \\r \\n \\\\)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    out = {}
+    for line in body.split("\n"):
+        if "=" in line:
+            k, v = line.split("=", 1)
+            out[k] = v.replace("\\r", "\r").replace("\\n", "\n").replace("\\\\", "\\")
+    return out
+
+
+# ---- raw socket client --------------------------------------------------------------------
+class Response:
+    def __init__(self):
+        self.version = None       # "HTTP/1.1"
+        self.status = None
+        self.reason = None
+        self.headers = []         # [(name, value)] in order
+        self.body = b""
+        self.framing = None       # "length", "chunked", "close", "none"
+        self.chunks = []          # chunk sizes as received (chunked framing)
+        self.trailers = []
+        self.raw_head = b""
+        self.interim = []         # 1xx responses that preceded this one (read_response skips them)
+
+    def get(self, name, default=None):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def get_all(self, name):
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+    def has(self, name):
+        return self.get(name) is not None
+
+    def connection_tokens(self):
+        toks = []
+        for v in self.get_all("Connection"):
+            toks += [t.strip().lower() for t in v.split(",") if t.strip()]
+        return toks
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def kv(self):
+        return parse_kv(self.body)
+
+    def __repr__(self):
+        return "<Response %s %s %r framing=%s body=%r>" % (self.version, self.status, self.headers,
+                                                            self.framing, self.body[:200])
+
+
+class ProtocolError(AssertionError):
+    pass
+
+
+class RawConn:
+    """A client socket with our own response parser. Reads are bounded by the socket timeout."""
+
+    def __init__(self, port, timeout=DEFAULT_TIMEOUT, host="127.0.0.1", family=socket.AF_INET, rcvbuf=None):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        self.buf = b""
+        self.eof = False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def shutdown_write(self):
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def reset(self):
+        """Close with RST (SO_LINGER 0): an aborted client."""
+        import struct
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close()
+
+    def _fill(self):
+        """Read more bytes into the buffer; False on EOF."""
+        if self.eof:
+            return False
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def read_line(self, limit=65536):
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > limit:
+                raise ProtocolError("line longer than %d bytes: %r" % (limit, self.buf[:200]))
+            if not self._fill():
+                raise ProtocolError("connection closed in the middle of a line: %r" % self.buf[:200])
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                raise ProtocolError("connection closed after %d of %d body bytes" % (len(self.buf), n))
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_to_close(self, limit=512 * 1024 * 1024):
+        while self._fill():
+            if len(self.buf) > limit:
+                raise ProtocolError("more than %d bytes before close" % limit)
+        data, self.buf = self.buf, b""
+        return data
+
+    def read_head(self):
+        """Read one status line + headers. Returns a Response without a body."""
+        r = Response()
+        raw = []
+        # Tolerate nothing before the status line: a stray CRLF would be a framing bug.
+        line = self.read_line()
+        raw.append(line)
+        m = re.match(rb"^(HTTP/\d\.\d) (\d{3})(?: (.*))?$", line)
+        if not m:
+            raise ProtocolError("bad status line %r (buffer %r)" % (line, self.buf[:200]))
+        r.version = m.group(1).decode()
+        r.status = int(m.group(2))
+        r.reason = (m.group(3) or b"").decode("latin-1")
+        for _ in range(1000):
+            line = self.read_line()
+            raw.append(line)
+            if line == b"":
+                break
+            if line[:1] in (b" ", b"\t"):
+                raise ProtocolError("obsolete line folding in response header: %r" % line)
+            if b":" not in line:
+                raise ProtocolError("response header line without colon: %r" % line)
+            k, v = line.split(b":", 1)
+            if k != k.strip() or not k:
+                raise ProtocolError("bad response header name %r" % k)
+            r.headers.append((k.decode("latin-1"), v.strip(b" \t").decode("latin-1")))
+        else:
+            raise ProtocolError("too many response header lines")
+        r.raw_head = b"\r\n".join(raw) + b"\r\n"
+        return r
+
+    def read_response(self, method="GET", keep_interim=False):
+        """Read the next final response (1xx responses are collected in .interim)."""
+        interim = []
+        for _ in range(10):
+            r = self.read_head()
+            if 100 <= r.status < 200 and r.status != 101:
+                r.framing = "none"
+                if keep_interim:
+                    return r
+                interim.append(r)
+                continue
+            break
+        else:
+            raise ProtocolError("too many 1xx responses")
+        r.interim = interim
+        self._read_body(r, method)
+        return r
+
+    def _read_body(self, r, method):
+        te = [t.strip().lower() for v in r.get_all("Transfer-Encoding") for t in v.split(",") if t.strip()]
+        cls = r.get_all("Content-Length")
+        if method == "HEAD" or r.status in (204, 304) or 100 <= r.status < 200:
+            r.framing = "none"
+            return
+        if te:
+            if te[-1] != "chunked":
+                raise ProtocolError("response Transfer-Encoding %r without final chunked" % te)
+            if cls:
+                raise ProtocolError("response has both Transfer-Encoding and Content-Length")
+            r.framing = "chunked"
+            body = []
+            for _ in range(10 ** 7):
+                line = self.read_line()
+                size_txt = line.split(b";", 1)[0].strip()
+                if not re.match(rb"^[0-9a-fA-F]+$", size_txt):
+                    raise ProtocolError("bad chunk size line %r" % line)
+                size = int(size_txt, 16)
+                if size == 0:
+                    break
+                r.chunks.append(size)
+                body.append(self.read_exact(size))
+                if self.read_exact(2) != b"\r\n":
+                    raise ProtocolError("chunk not followed by CRLF")
+            for _ in range(1000):
+                line = self.read_line()
+                if line == b"":
+                    break
+                r.trailers.append(line)
+            r.body = b"".join(body)
+            return
+        if cls:
+            if len(set(cls)) != 1:
+                raise ProtocolError("differing Content-Length headers %r" % cls)
+            if not re.match(r"^\d+$", cls[0]):
+                raise ProtocolError("bad Content-Length %r" % cls[0])
+            r.framing = "length"
+            r.body = self.read_exact(int(cls[0]))
+            return
+        r.framing = "close"
+        r.body = self.read_to_close()
+
+    def request(self, method, path, headers=None, body=None, version="HTTP/1.1", host=True):
+        """Send one request (headers: list of (k, v) or dict) and read the response."""
+        self.send(build_request(method, path, headers, body, version, host))
+        return self.read_response(method=method)
+
+    def wait_closed(self, timeout=5.0):
+        """True if the server closes the connection (EOF or RST) within timeout, reading and
+        returning nothing else; returns (closed, extra_bytes)."""
+        deadline = time.monotonic() + timeout
+        extra = b""
+        if self.eof:
+            return True, self.buf
+        extra, self.buf = self.buf, b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, extra
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                continue
+            try:
+                data = self.sock.recv(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                self.eof = True
+                return True, extra
+            except socket.timeout:
+                continue
+            if not data:
+                self.eof = True
+                return True, extra
+            extra += data
+            if len(extra) > 64 * 1024 * 1024:
+                return False, extra
+
+    def is_open(self, wait=0.05):
+        """True if the server has not closed the connection (no EOF within `wait` seconds)."""
+        if self.eof:
+            return False
+        r, _, _ = select.select([self.sock], [], [], wait)
+        if not r:
+            return True
+        try:
+            data = self.sock.recv(65536, socket.MSG_PEEK)
+        except (ConnectionResetError, BrokenPipeError):
+            return False
+        return bool(data)
+
+
+def build_request(method, path, headers=None, body=None, version="HTTP/1.1", host=True):
+    if headers is None:
+        headers = []
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    names = {k.lower() for k, _ in headers}
+    lines = ["%s %s %s" % (method, path, version)]
+    if host and "host" not in names:
+        lines.append("Host: 127.0.0.1")
+    if isinstance(body, str):
+        body = body.encode()
+    if body is not None and "content-length" not in names and "transfer-encoding" not in names:
+        headers = list(headers) + [("Content-Length", str(len(body)))]
+    for k, v in headers:
+        lines.append("%s: %s" % (k, v))
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + (body or b"")
+
+
+def chunked(parts, extensions=None, trailers=None):
+    """Encode parts as a chunked body (optional per-chunk extensions and trailer lines)."""
+    out = b""
+    for i, p in enumerate(parts):
+        if isinstance(p, str):
+            p = p.encode()
+        ext = (extensions[i] if extensions and i < len(extensions) else "") or ""
+        out += ("%x%s\r\n" % (len(p), ext)).encode() + p + b"\r\n"
+    out += b"0\r\n"
+    for t in trailers or []:
+        out += t.encode() + b"\r\n"
+    return out + b"\r\n"
+
+
+def curl_available():
+    return shutil.which("curl") is not None
+
+
+def curl(args, timeout=30):
+    """Run curl; returns CompletedProcess (stdout bytes)."""
+    return subprocess.run(["curl", "-sS", "--max-time", str(int(timeout))] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout + 5)
+
+
+def connect_refused(port, timeout=1.0):
+    """True if a TCP connect to 127.0.0.1:port is refused."""
+    s = socket.socket()
+    s.settimeout(timeout)
+    try:
+        s.connect(("127.0.0.1", port))
+        return False
+    except ConnectionRefusedError:
+        return True
+    except OSError as e:
+        return e.errno == errno.ECONNREFUSED
+    finally:
+        s.close()
+
+
+def main():
+    """unittest.main with a verbosity that shows each test; exits non-zero on failure."""
+    unittest.main(verbosity=2)

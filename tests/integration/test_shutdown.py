@@ -1,0 +1,136 @@
+"""Graceful shutdown: in-flight requests complete, the listener closes at once, idle connections
+close, TerminateExtension(HSE_TERM_MUST_UNLOAD) and DllMain(DLL_PROCESS_DETACH) are called."""
+
+import os
+import signal
+import time
+import unittest
+
+from harness import Server, build_request, connect_refused, fixture, main, wait_for
+
+
+def read_lines(path):
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+class ShutdownTest(unittest.TestCase):
+    def server(self, **kw):
+        scripts = {"slow.so": fixture("slow"), "terminate.so": fixture("terminate"),
+                   "dllmain.so": fixture("dllmain"), "vars.so": fixture("vars")}
+        env = {"ISAPID_SLOW_MARKER": "{tmp}/slow.marker", "ISAPID_TERMINATE_MARKER": "{tmp}/terminate.marker",
+               "ISAPID_DLLMAIN_MARKER": "{tmp}/dllmain.marker"}
+        return Server(files={"a.txt": "AAAA\n"}, scripts=scripts, env=env, **kw)
+
+    def test_in_flight_request_completes(self):
+        with self.server(expect_exit=None) as srv:
+            marker = os.path.join(srv.tmp, "slow.marker")
+            with srv.conn(timeout=20) as c:
+                c.send(build_request("GET", "/scripts/slow.dll?ms=1500&size=100000"))
+                wait_for(lambda: read_lines(marker), 10, message="slow.dll to start")
+                t0 = time.monotonic()
+                srv.signal(signal.SIGTERM)
+                # new connections are refused while the request is still running
+                wait_for(lambda: connect_refused(srv.port), 2, 0.02, "the listener to close after SIGTERM")
+                self.assertTrue(srv.alive(), "server exited before the in-flight request finished")
+                r = c.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.body, b"slept=1500\n" + b"x" * 100000)
+                closed, _ = c.wait_closed(10)
+                self.assertTrue(closed, "connection not closed after the last in-flight response")
+            rc = srv.wait_exit(10)
+            self.assertEqual(rc, 0)
+            self.assertLess(time.monotonic() - t0, 10)
+
+    def test_idle_connections_closed(self):
+        with self.server(expect_exit=None) as srv:
+            conns = [srv.conn() for _ in range(5)]
+            try:
+                for c in conns:
+                    self.assertEqual(c.request("GET", "/a.txt").status, 200)
+                t0 = time.monotonic()
+                srv.signal(signal.SIGTERM)
+                # the keep-alive timeout is 15 s by default: exiting fast proves idle connections
+                # are closed at once
+                self.assertEqual(srv.wait_exit(5), 0)
+                self.assertLess(time.monotonic() - t0, 5)
+                for c in conns:
+                    closed, extra = c.wait_closed(2)
+                    self.assertTrue(closed)
+                    self.assertEqual(extra, b"")
+            finally:
+                for c in conns:
+                    c.close()
+
+    def test_half_received_request_at_shutdown(self):
+        # A connection that has sent half a head when SIGTERM arrives does not hold up the exit
+        # for the whole header timeout.
+        with self.server(expect_exit=None, args=["--shutdown-grace", "2000"]) as srv:
+            base = srv.settled_fds()
+            with srv.conn() as c:
+                c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n")
+                wait_for(lambda: srv.fds() > base, 5, message="the connection to be accepted")
+                t0 = time.monotonic()
+                srv.signal(signal.SIGTERM)
+                self.assertEqual(srv.wait_exit(6), 0)
+                # Like nginx, the server may wait for such a connection until the grace period
+                # (2 s here) ends; it must not wait for the header timeout (10 s by default).
+                self.assertLess(time.monotonic() - t0, 4)
+
+    def test_sigint(self):
+        with self.server(expect_exit=None) as srv:
+            self.assertEqual(srv.get("/a.txt").status, 200)
+            srv.signal(signal.SIGINT)
+            self.assertEqual(srv.wait_exit(10), 0)
+
+    def test_terminate_extension_must_unload(self):
+        with self.server(expect_exit=0) as srv:
+            marker = os.path.join(srv.tmp, "terminate.marker")
+            self.assertEqual(srv.get("/scripts/terminate.dll").body, b"terminate fixture\n")
+            self.assertEqual(read_lines(marker), [])
+            self.assertEqual(srv.stop(), 0)
+            self.assertEqual(read_lines(marker), ["terminate flags=2"])
+
+    def test_unloaded_extension_not_terminated(self):
+        # An extension that was never loaded is not called at shutdown.
+        with self.server(expect_exit=0) as srv:
+            marker = os.path.join(srv.tmp, "terminate.marker")
+            self.assertEqual(srv.get("/a.txt").status, 200)
+            self.assertEqual(srv.stop(), 0)
+            self.assertEqual(read_lines(marker), [])
+
+    def test_dllmain_order(self):
+        with self.server(expect_exit=0) as srv:
+            marker = os.path.join(srv.tmp, "dllmain.marker")
+            r = srv.get("/scripts/dllmain.dll")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.kv(), {"attached": "1", "attach_before_version": "1", "version_calls": "1"})
+            r = srv.get("/scripts/dllmain.dll")
+            self.assertEqual(r.kv().get("version_calls"), "1", "loaded once, kept loaded")
+            self.assertEqual(read_lines(marker), ["attach", "version"])
+            self.assertEqual(srv.stop(), 0)
+            self.assertEqual(read_lines(marker), ["attach", "version", "terminate 2", "detach"])
+
+    def test_grace_period_exceeded(self):
+        # A request that outlives the grace period does not keep the server up forever.
+        # TODO(lead): the exit code in this case is not pinned down (0 today).
+        # The server exits without freeing what the stuck extension may still use, so leak
+        # reports from a sanitizer build are expected here.
+        with self.server(expect_exit=None, args=["--shutdown-grace", "500"], allow_leaks=True) as srv:
+            marker = os.path.join(srv.tmp, "slow.marker")
+            with srv.conn(timeout=20) as c:
+                c.send(build_request("GET", "/scripts/slow.dll?ms=8000"))
+                wait_for(lambda: read_lines(marker), 10, message="slow.dll to start")
+                t0 = time.monotonic()
+                srv.signal(signal.SIGTERM)
+                srv.wait_exit(6)
+                self.assertLess(time.monotonic() - t0, 6)
+                closed, _ = c.wait_closed(2)
+                self.assertTrue(closed)
+
+
+if __name__ == "__main__":
+    main()
