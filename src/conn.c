@@ -289,47 +289,81 @@ int conn_wait_readable(conn_t *c, uint32_t timeout_ms)
     }
 }
 
-int conn_send_all(conn_t *c, struct iovec *iov, int iovcnt)
+int out_send(int fd, out_cursor_t *cur)
 {
-    uint32_t timeout = conn_cfg(c)->send_timeout_ms;
-    while (iovcnt > 0) {
-        if (iov->iov_len == 0) {
-            iov++;
-            iovcnt--;
+    while (cur->i < cur->n) {
+        out_seg_t *seg = &cur->segs[cur->i];
+        ssize_t n;
+        if (seg->len == cur->seg_done) {
+            cur->i++;
+            cur->seg_done = 0;
             continue;
         }
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)(iovcnt > 64 ? 64 : iovcnt)};
-        ssize_t n = sendmsg(c->watch.fd, &msg, MSG_NOSIGNAL);
+        if (seg->mem) {
+            /* Gather consecutive memory segments into one sendmsg. */
+            struct iovec iov[16];
+            int cnt = 0;
+            size_t k = cur->i;
+            for (; k < cur->n && cnt < 16 && cur->segs[k].mem; k++) {
+                uint64_t skip = k == cur->i ? cur->seg_done : 0;
+                iov[cnt].iov_base = (char *)cur->segs[k].mem + skip;
+                iov[cnt].iov_len = (size_t)(cur->segs[k].len - skip);
+                cnt++;
+            }
+            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+            n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < cur->n ? MSG_MORE : 0));
+        } else {
+            off_t off = (off_t)(seg->off + cur->seg_done);
+            uint64_t left = seg->len - cur->seg_done;
+            n = sendfile(fd, seg->fd, &off, left > (1u << 30) ? (1u << 30) : (size_t)left);
+            if (n == 0)
+                return -EIO; /* the file is shorter than the range promised */
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN)
-                return -errno;
-            struct pollfd pfd = {.fd = c->watch.fd, .events = POLLOUT};
-            int r;
-            do
-                r = poll(&pfd, 1, (int)timeout);
-            while (r < 0 && errno == EINTR);
-            if (r == 0)
-                return -ETIMEDOUT;
-            if (r < 0)
-                return -errno;
-            if (pfd.revents & (POLLERR | POLLHUP))
-                return -EPIPE;
-            continue;
+            return errno == EAGAIN ? 0 : -errno;
         }
-        size_t left = (size_t)n;
-        while (iovcnt > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + left;
-            iov->iov_len -= left;
+        /* Account the bytes over the segments they covered. */
+        uint64_t left = (uint64_t)n;
+        while (left > 0 && cur->i < cur->n) {
+            out_seg_t *s2 = &cur->segs[cur->i];
+            uint64_t room = s2->len - cur->seg_done;
+            uint64_t take = left < room ? left : room;
+            cur->seg_done += take;
+            if (s2->payload)
+                cur->payload_sent += take;
+            left -= take;
+            if (cur->seg_done == s2->len) {
+                cur->i++;
+                cur->seg_done = 0;
+            }
         }
     }
-    return 0;
+    return 1;
+}
+
+int conn_send_blocking(conn_t *c, out_cursor_t *cur)
+{
+    uint32_t timeout = conn_cfg(c)->send_timeout_ms;
+    for (;;) {
+        int r = out_send(c->watch.fd, cur);
+        if (r == 1)
+            return 0;
+        if (r < 0)
+            return r;
+        struct pollfd pfd = {.fd = c->watch.fd, .events = POLLOUT};
+        int p;
+        do
+            p = poll(&pfd, 1, (int)timeout);
+        while (p < 0 && errno == EINTR);
+        if (p == 0)
+            return -ETIMEDOUT;
+        if (p < 0)
+            return -errno;
+        if ((pfd.revents & (POLLERR | POLLHUP)) && !(pfd.revents & POLLOUT))
+            return -EPIPE;
+    }
 }
 
 bool conn_peer_gone(conn_t *c)
@@ -1090,9 +1124,12 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
 {
     conn_t *c = (conn_t *)w;
     if (c->state == CONN_EXTENSION) {
-        /* The extension owns the socket's I/O; only note that the peer went away. */
+        /* The extension owns the socket's I/O, except for an asynchronous operation it handed
+         * to this loop; otherwise only note that the peer went away. */
         if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             atomic_store(&c->peer_gone, true);
+        if (c->op_on_loop)
+            isapi_op_drive(c->req);
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -1215,6 +1252,10 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
     while ((n = timeq_expired(q, now)) != NULL) {
         conn_t *c = (conn_t *)((char *)n - offsetof(conn_t, timer));
         timeq_disarm(n);
+        if (c->state == CONN_EXTENSION) { /* an asynchronous operation's timer */
+            isapi_op_timeout(c->req);
+            continue;
+        }
         if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
             log_debug("%s: request head not complete within %u ms", c->peer_text, q->timeout_ms);
             c->ri.http_major = 1;
@@ -1274,9 +1315,11 @@ void conn_close_all(netloop_t *nl)
         conn_t *next = c->next;
         if (c->state == CONN_EXTENSION) {
             /* The extension still holds the request: cut the socket, keep the object until
-             * the session ends. */
+             * the session ends; an operation on the loop fails now. */
             shutdown(c->watch.fd, SHUT_RDWR);
             atomic_store(&c->peer_gone, true);
+            if (c->op_on_loop)
+                isapi_op_drive(c->req);
         } else {
             conn_close(c);
         }

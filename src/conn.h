@@ -23,6 +23,24 @@
 
 typedef struct request request_t;
 
+/* One piece of outgoing data: memory (mem != NULL) or a range of a file (fd, off). `payload`
+ * marks the extension's own bytes, as opposed to the server's framing (heads, chunk lines). */
+typedef struct out_seg {
+    const char *mem;
+    int fd;
+    uint64_t off;
+    uint64_t len;
+    bool payload;
+} out_seg_t;
+
+/* Progress through a list of segments. */
+typedef struct out_cursor {
+    out_seg_t *segs;
+    size_t n, i;
+    uint64_t seg_done;      /* bytes of segs[i] already sent */
+    uint64_t payload_sent;  /* payload bytes sent so far */
+} out_cursor_t;
+
 typedef enum {
     CONN_HEAD,       /* reading a request head */
     CONN_READAHEAD,  /* reading the body read-ahead for an extension */
@@ -86,6 +104,7 @@ struct conn {
     bool body_done;
     chunked_decoder_t chunked;  /* BODY_CHUNKED */
     request_t *req;             /* extension request, while there is one */
+    bool op_on_loop;            /* an asynchronous operation of req is driven by this loop */
     uint32_t readahead_want, readahead_got;
 
     /* output written by the loop: a head/memory buffer, then a file range */
@@ -120,9 +139,11 @@ void conn_reap(netloop_t *nl);
 ssize_t conn_body_read(conn_t *c, void *dst, size_t cap);
 /* Wait until the socket is readable (poll); 0, -ETIMEDOUT, or -errno. */
 int conn_wait_readable(conn_t *c, uint32_t timeout_ms);
-/* Send every byte of iov (blocking the calling thread, poll on EAGAIN, send timeout applies).
- * 0 or -errno (-ETIMEDOUT, -EPIPE, -ECONNRESET). iov is modified. */
-int conn_send_all(conn_t *c, struct iovec *iov, int iovcnt);
+/* Send segments without blocking: 1 all sent, 0 the socket is full, -errno on failure. */
+int out_send(int fd, out_cursor_t *cur);
+/* Send segments, blocking the calling thread (poll on a full socket; the send timeout applies
+ * per stall): 0 or -errno (-ETIMEDOUT, -EPIPE, -ECONNRESET). */
+int conn_send_blocking(conn_t *c, out_cursor_t *cur);
 /* The peer has closed or reset (checked without blocking). */
 bool conn_peer_gone(conn_t *c);
 

@@ -2,11 +2,15 @@
 #include "isapi.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "accesslog.h"
 #include "config.h"
@@ -14,6 +18,7 @@
 #include "log.h"
 #include "path.h"
 #include "servervars.h"
+#include "static_file.h"
 
 static BOOL WINAPI cb_get_server_variable(HCONN h, LPSTR name, LPVOID buf, LPDWORD size);
 static BOOL WINAPI cb_write_client(HCONN h, LPVOID buf, LPDWORD bytes, DWORD flags);
@@ -43,6 +48,8 @@ DWORD isapi_win32_error(int err)
         return ERROR_INVALID_DATA;
     case EINVAL:
         return ERROR_INVALID_PARAMETER;
+    case EIO:
+        return ERROR_HANDLE_EOF;
     default:
         return ERROR_WRITE_FAULT;
     }
@@ -62,6 +69,8 @@ static request_t *request_of(HCONN h)
         return NULL;
     return r;
 }
+
+static bool is_head_method(const request_t *r) { return strcmp(r->ri.method, "HEAD") == 0; }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Creation: copy the head out of the connection's buffer */
@@ -142,7 +151,7 @@ request_t *isapi_request_new(conn_t *c, route_t *route)
     r->start_time = time(NULL);
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->io_lock, NULL);
-    pthread_mutex_init(&r->read_lock, NULL);
+    r->op.plan.owned_fd = -1;
 
     EXTENSION_CONTROL_BLOCK *ecb = &r->ecb;
     ecb->cbSize = sizeof *ecb;
@@ -168,15 +177,25 @@ request_t *isapi_request_new(conn_t *c, route_t *route)
     return r;
 }
 
+static void plan_free(out_plan_t *p)
+{
+    free(p->segs);
+    free(p->head);
+    if (p->owned_fd >= 0)
+        close(p->owned_fd);
+    memset(p, 0, sizeof *p);
+    p->owned_fd = -1;
+}
+
 static void request_free(request_t *r)
 {
     if (r->ext)
         extensions_release(r->srv->extensions, r->ext);
     r->magic = 0;
+    plan_free(&r->op.plan);
     route_free(&r->route);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->io_lock);
-    pthread_mutex_destroy(&r->read_lock);
     free(r->strings);
     free(r->headers);
     free(r->readahead);
@@ -188,12 +207,20 @@ static void request_free(request_t *r)
 void isapi_request_discard(request_t *r) { request_free(r); }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Session: ends exactly once, when HttpExtensionProc has returned a final status, or has
- * returned PENDING and DONE_WITH_SESSION has come (in either order, from any thread). */
+/* Lifetime: the session, the operation slot and running callbacks. Whoever makes the last of
+ * the three conditions true posts the end, exactly once; after that post the loop may free the
+ * request at any moment, so the poster touches nothing more. */
 
-static void session_post_end(request_t *r)
+static bool finish_due_locked(request_t *r)
 {
-    /* After this post the loop may free r at any moment: touch nothing afterwards. */
+    if (r->finalized || !r->session_over || r->op.kind != OP_NONE || r->callbacks_running)
+        return false;
+    r->finalized = true;
+    return true;
+}
+
+static void post_end(request_t *r)
+{
     loop_post(r->conn->nl->loop, &r->end_task, conn_request_ended);
 }
 
@@ -202,29 +229,30 @@ static void session_returned(request_t *r, DWORD status)
     pthread_mutex_lock(&r->lock);
     r->returned = true;
     r->proc_status = status;
-    bool end = !r->ended && (status != HSE_STATUS_PENDING || r->done_called);
-    if (end)
-        r->ended = true;
+    if (status != HSE_STATUS_PENDING || r->done_called)
+        r->session_over = true;
+    bool end = finish_due_locked(r);
     pthread_mutex_unlock(&r->lock);
     if (end)
-        session_post_end(r);
+        post_end(r);
 }
 
 static BOOL session_done(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
-    if (r->done_called || r->ended) { /* duplicates are ignored */
+    if (r->done_called || r->session_over) { /* duplicates are ignored */
         pthread_mutex_unlock(&r->lock);
         return TRUE;
     }
     r->done_called = true;
     r->done_status = status;
-    bool end = r->returned && r->proc_status == HSE_STATUS_PENDING;
-    if (end)
-        r->ended = true;
+    /* Before HttpExtensionProc has returned, this is only recorded: the return ends it. */
+    if (r->returned && r->proc_status == HSE_STATUS_PENDING)
+        r->session_over = true;
+    bool end = finish_due_locked(r);
     pthread_mutex_unlock(&r->lock);
     if (end)
-        session_post_end(r);
+        post_end(r);
     return TRUE;
 }
 
@@ -254,80 +282,40 @@ void isapi_request_start(request_t *r, uint32_t readahead_len)
     }
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* Response output (under io_lock) */
-
 /* Called from extension threads: reads only what the loop does not change while the extension
- * owns the request (conn->keep_alive) and the server-wide atomic stop flag. */
+ * owns the request (conn->keep_alive) and atomics. */
 static bool request_keep_alive_possible(request_t *r)
 {
-    return r->conn->keep_alive && !atomic_load(&r->srv->stopping);
+    return r->conn->keep_alive && !atomic_load(&r->srv->stopping) && !atomic_load(&r->must_close);
 }
 
-/* Send bytes of the body with the response's framing. head (may be NULL) goes first. */
-static BOOL send_body(request_t *r, const char *head, size_t head_len, const void *data,
-                      size_t len)
-{
-    struct iovec iov[4];
-    int n = 0;
-    char chunk_line[24];
-    if (head_len)
-        iov[n++] = (struct iovec){(void *)head, head_len};
-    size_t send_len = len;
-    switch (r->framing) {
-    case FRAME_NONE:
-        send_len = 0;
-        break;
-    case FRAME_LENGTH:
-        if (r->body_sent >= r->declared_length)
-            send_len = 0;
-        else if (len > r->declared_length - r->body_sent)
-            send_len = (size_t)(r->declared_length - r->body_sent);
-        if (send_len < len) {
-            /* More than Content-Length: the excess would read as the next response. */
-            r->close_after = true;
-        }
-        if (r->ri.method[0] == 'H' && strcmp(r->ri.method, "HEAD") == 0)
-            send_len = 0;
-        break;
-    case FRAME_CHUNKED:
-        break;
-    case FRAME_PASSTHRU:
-    case FRAME_CLOSE:
-        break;
-    }
-    if (send_len) {
-        if (r->framing == FRAME_CHUNKED) {
-            int m = snprintf(chunk_line, sizeof chunk_line, "%zx\r\n", send_len);
-            iov[n++] = (struct iovec){chunk_line, (size_t)m};
-            iov[n++] = (struct iovec){(void *)data, send_len};
-            iov[n++] = (struct iovec){"\r\n", 2};
-        } else {
-            iov[n++] = (struct iovec){(void *)data, send_len};
-        }
-    }
-    r->body_sent += len;
-    if (n == 0)
-        return TRUE;
-    int rc = conn_send_all(r->conn, iov, n);
-    if (rc < 0) {
-        r->io_failed = true;
-        return fail(isapi_win32_error(rc));
-    }
-    return TRUE;
-}
+/* ------------------------------------------------------------------------------------------ */
+/* Response composition (under io_lock). Every write — synchronous or not, WriteClient,
+ * TransmitFile, vector send, send-URL — becomes a plan: the head if this write carries it, then
+ * the extension's pieces with the response's framing. */
 
-/* Decide the framing for h, build the head, send it with the first body bytes. */
-static BOOL send_head(request_t *r, resphead_t *h, const void *body, size_t body_len)
+typedef struct piece {
+    const char *mem; /* memory, or NULL for a file range */
+    int fd;
+    uint64_t off, len;
+} piece_t;
+
+/* Decide the framing for h and build the head into *head. */
+static BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
+                         char **head, size_t *head_len)
 {
-    bool is_head = strcmp(r->ri.method, "HEAD") == 0;
     unsigned st = h->status;
+    if (!h->has_content_length && final && !h->chunked) {
+        /* Nothing follows this write: the length is known. */
+        h->has_content_length = true;
+        h->content_length = final_length;
+    }
     if (st < 200 || st == 204 || st == 304) {
         r->framing = FRAME_NONE;
     } else if (h->has_content_length) {
         r->framing = FRAME_LENGTH;
         r->declared_length = h->content_length;
-    } else if (is_head) {
+    } else if (is_head_method(r)) {
         r->framing = FRAME_NONE;
     } else if (h->chunked) {
         r->framing = FRAME_PASSTHRU;
@@ -335,61 +323,326 @@ static BOOL send_head(request_t *r, resphead_t *h, const void *body, size_t body
         r->framing = FRAME_CHUNKED;
     } else {
         r->framing = FRAME_CLOSE;
-        r->close_after = true;
+        atomic_store(&r->must_close, true);
     }
     if (h->conn_close)
-        r->close_after = true;
-    bool keep = request_keep_alive_possible(r) && !r->close_after;
-    char *head = NULL;
-    size_t head_len = 0;
-    if (resphead_build(h, r->ri.http_minor, r->framing, keep, r->srv->software, &head,
-                       &head_len) < 0)
+        atomic_store(&r->must_close, true);
+    if (resphead_build(h, r->ri.http_minor, r->framing, request_keep_alive_possible(r),
+                       r->srv->software, head, head_len) < 0)
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     r->head_sent = true;
     r->status_sent = st;
     r->ecb.dwHttpStatusCode = st;
-    BOOL ok = send_body(r, head, head_len, body, body_len);
-    free(head);
+    return TRUE;
+}
+
+/* Build the plan: head (taken over, may be NULL), then the pieces framed. Returns the payload
+ * byte count (what the extension asked to send). */
+static BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
+                       const piece_t *pieces, size_t n)
+{
+    memset(p, 0, sizeof *p);
+    p->owned_fd = -1;
+    p->segs = malloc((n + 3) * sizeof *p->segs);
+    if (!p->segs) {
+        free(head);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    p->head = head;
+    if (head && head_len)
+        p->segs[p->n++] = (out_seg_t){.mem = head, .fd = -1, .len = head_len};
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += pieces[i].len;
+    uint64_t sendable = total;
+    switch (r->framing) {
+    case FRAME_NONE:
+        sendable = 0;
+        break;
+    case FRAME_LENGTH:
+        if (r->body_sent >= r->declared_length)
+            sendable = 0;
+        else if (total > r->declared_length - r->body_sent)
+            sendable = r->declared_length - r->body_sent;
+        if (sendable < total) /* beyond Content-Length: would read as the next response */
+            atomic_store(&r->must_close, true);
+        if (is_head_method(r))
+            sendable = 0;
+        break;
+    case FRAME_CHUNKED:
+    case FRAME_PASSTHRU:
+    case FRAME_CLOSE:
+        break;
+    }
+    r->body_sent += total;
+    if (sendable == 0)
+        return TRUE;
+    if (r->framing == FRAME_CHUNKED) {
+        int m = snprintf(p->chunk_line, sizeof p->chunk_line, "%llx\r\n", (unsigned long long)sendable);
+        p->segs[p->n++] = (out_seg_t){.mem = p->chunk_line, .fd = -1, .len = (uint64_t)m};
+    }
+    uint64_t left = sendable;
+    for (size_t i = 0; i < n && left; i++) {
+        uint64_t take = pieces[i].len < left ? pieces[i].len : left;
+        if (take == 0)
+            continue;
+        p->segs[p->n++] = (out_seg_t){.mem = pieces[i].mem, .fd = pieces[i].fd,
+                                      .off = pieces[i].off, .len = take, .payload = true};
+        left -= take;
+    }
+    if (r->framing == FRAME_CHUNKED)
+        p->segs[p->n++] = (out_seg_t){.mem = "\r\n", .fd = -1, .len = 2};
+    return TRUE;
+}
+
+/* Send a plan on the calling thread. Frees it. */
+static BOOL plan_send_sync(request_t *r, out_plan_t *p)
+{
+    out_cursor_t cur = {.segs = p->segs, .n = p->n};
+    int rc = p->n ? conn_send_blocking(r->conn, &cur) : 0;
+    plan_free(p);
+    if (rc < 0) {
+        r->io_failed = true;
+        atomic_store(&r->must_close, true);
+        return fail(atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED
+                                                          : isapi_win32_error(rc));
+    }
+    return TRUE;
+}
+
+/* Plan for bytes an extension writes. When no head was sent, the first bytes decide it
+ * (§7.4-7.5): a raw head ("HTTP/1.1 200 OK\r\n...", possibly written over several calls, kept in
+ * r->pending until its empty line arrives), header lines ended by an empty line (the FoxISAPI
+ * style), or plain body behind a default head. *buffered: the bytes were kept, nothing to send. */
+static BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered)
+{
+    *buffered = false;
+    if (r->head_sent) {
+        piece_t pc = {.mem = buf, .fd = -1, .len = len};
+        return plan_build(r, p, NULL, 0, &pc, len ? 1 : 0);
+    }
+    if (len == 0 && !r->pending) {
+        memset(p, 0, sizeof *p);
+        p->owned_fd = -1;
+        return TRUE;
+    }
+    const char *d = buf;
+    size_t n = len;
+    char *joined = NULL;
+    if (r->pending) {
+        joined = realloc(r->pending, r->pending_len + len);
+        if (!joined)
+            return fail(ERROR_NOT_ENOUGH_MEMORY);
+        memcpy(joined + r->pending_len, buf, len);
+        r->pending = NULL;
+        d = joined;
+        n = r->pending_len + len;
+        r->pending_len = 0;
+    }
+    resphead_t h;
+    int raw = resphead_parse_raw(&h, d, n);
+    if (raw == 1) {
+        /* An incomplete head: keep it until the rest arrives (resphead refuses heads over
+         * RESPHEAD_MAX_HEAD, so this is bounded). */
+        resphead_free(&h);
+        if (!joined && !(joined = malloc(n)))
+            return fail(ERROR_NOT_ENOUGH_MEMORY);
+        if (d != joined)
+            memcpy(joined, d, n);
+        r->pending = joined;
+        r->pending_len = n;
+        *buffered = true;
+        memset(p, 0, sizeof *p);
+        p->owned_fd = -1;
+        return TRUE;
+    }
+    if (raw != 0) {
+        resphead_free(&h);
+        resphead_init(&h);
+        if (!resphead_looks_like_headers(d, n) || resphead_parse_lines(&h, d, n) < 0) {
+            resphead_free(&h);
+            resphead_init(&h);
+            h.consumed = 0;
+        }
+    }
+    char *head = NULL;
+    size_t head_len = 0;
+    BOOL ok = prepare_head(r, &h, 0, false, &head, &head_len);
+    if (ok) {
+        /* The body part may live in `joined`, which the plan must not outlive: copy it behind the
+         * head so the plan owns everything. */
+        size_t body = n - h.consumed;
+        if (joined && body) {
+            char *both = realloc(head, head_len + body);
+            if (!both) {
+                free(head);
+                ok = fail(ERROR_NOT_ENOUGH_MEMORY);
+            } else {
+                head = both;
+                memcpy(head + head_len, d + h.consumed, body);
+                piece_t pc = {.mem = head + head_len, .fd = -1, .len = body};
+                ok = plan_build(r, p, head, head_len, &pc, 1);
+            }
+        } else {
+            piece_t pc = {.mem = d + h.consumed, .fd = -1, .len = body};
+            ok = plan_build(r, p, head, head_len, &pc, body ? 1 : 0);
+        }
+    }
+    resphead_free(&h);
+    free(joined);
     return ok;
 }
 
-/* SEND_RESPONSE_HEADER[_EX]: status text, header text (may carry body after the blank line). */
-static BOOL send_response_header(request_t *r, const char *status, size_t status_len,
-                                 const char *headers, size_t headers_len, bool keep_conn)
+/* ------------------------------------------------------------------------------------------ */
+/* Asynchronous operations. Started on any thread, driven by the connection's loop, completed on
+ * the pool. */
+
+static bool op_is_write(op_kind_t k) { return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL; }
+
+/* Reserve the operation slot. 0, or a Win32 error. */
+static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx)
 {
-    pthread_mutex_lock(&r->io_lock);
-    BOOL ok;
-    if (r->head_sent) {
-        ok = fail(ERROR_INVALID_PARAMETER);
-        goto out;
+    DWORD err = 0;
+    pthread_mutex_lock(&r->lock);
+    if (r->op.kind != OP_NONE || (kind == OP_READ && r->sync_reading))
+        err = ERROR_BUSY;
+    else if (atomic_load(&r->closed_by_extension))
+        err = ERROR_NETNAME_DELETED;
+    else {
+        r->op.kind = kind;
+        r->op.fn = fn;
+        r->op.ctx = ctx;
     }
-    resphead_t h;
-    resphead_init(&h);
-    if (resphead_parse_status(&h, status, status_len) < 0 ||
-        (headers && resphead_parse_lines(&h, headers, headers_len) < 0)) {
-        log_warn("%s: %s sent a malformed response header", r->ri.raw_target, r->route.handler);
-        resphead_free(&h);
-        ok = fail(ERROR_INVALID_PARAMETER);
-        goto out;
+    pthread_mutex_unlock(&r->lock);
+    return err;
+}
+
+/* Give the slot back when the start failed after claiming it. */
+static void op_unclaim(request_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->op.kind = OP_NONE;
+    bool end = finish_due_locked(r);
+    pthread_mutex_unlock(&r->lock);
+    if (end)
+        post_end(r);
+}
+
+static void op_complete_work(pool_work_t *w)
+{
+    request_t *r = (request_t *)((char *)w - offsetof(request_t, op_work));
+    pthread_mutex_lock(&r->lock);
+    PFN_HSE_IO_COMPLETION fn = r->op.fn;
+    PVOID ctx = r->op.ctx;
+    DWORD bytes = r->op.result_bytes, err = r->op.result_error;
+    /* No longer outstanding: the callback may start the next operation. */
+    r->op.kind = OP_NONE;
+    r->callbacks_running++;
+    pthread_mutex_unlock(&r->lock);
+    if (fn)
+        fn(&r->ecb, ctx, bytes, err);
+    pthread_mutex_lock(&r->lock);
+    r->callbacks_running--;
+    bool end = finish_due_locked(r);
+    pthread_mutex_unlock(&r->lock);
+    if (end)
+        post_end(r);
+}
+
+/* Loop thread: the operation is over; queue its completion. */
+static void op_finish(request_t *r, DWORD bytes, DWORD err)
+{
+    conn_t *c = r->conn;
+    c->op_on_loop = false;
+    timeq_disarm(&c->timer);
+    plan_free(&r->op.plan);
+    r->op.result_bytes = bytes;
+    r->op.result_error = err;
+    if (err)
+        atomic_store(&r->must_close, true);
+    /* Never inline: the pool runs the callback, even when the I/O finished at once. */
+    if (!pool_submit(r->srv->pool, &r->op_work, op_complete_work))
+        op_complete_work(&r->op_work); /* only while stopping, after the loops are gone */
+}
+
+static DWORD op_abort_error(request_t *r)
+{
+    return atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED : ERROR_OPERATION_ABORTED;
+}
+
+void isapi_op_drive(request_t *r)
+{
+    conn_t *c = r->conn;
+    if (!c->op_on_loop)
+        return;
+    netloop_t *nl = c->nl;
+    if (r->op.kind == OP_READ) {
+        ssize_t n = conn_body_read(c, r->op.rbuf, r->op.rcap);
+        if (n >= 0) {
+            op_finish(r, (DWORD)n, 0);
+        } else if (n == -EAGAIN) {
+            if (!timeq_node_armed(&c->timer))
+                timeq_arm(&nl->tq_body, &c->timer, loop_now(nl->loop));
+        } else if (n == -EPROTO || n == -EFBIG) {
+            op_finish(r, 0, ERROR_INVALID_DATA);
+        } else {
+            op_finish(r, 0, op_abort_error(r));
+        }
+        return;
     }
-    if (!keep_conn)
-        r->close_after = true;
-    const char *body = headers ? headers + h.consumed : NULL;
-    size_t body_len = headers ? headers_len - h.consumed : 0;
-    /* cch that counted the terminating NUL: the NUL is not body. */
-    while (body_len && body[body_len - 1] == '\0')
-        body_len--;
-    ok = send_head(r, &h, body, body_len);
-    resphead_free(&h);
-    if (ok && r->pending) { /* bytes written before the header that never formed a head */
-        ok = send_body(r, NULL, 0, r->pending, r->pending_len);
-        free(r->pending);
-        r->pending = NULL;
-        r->pending_len = 0;
+    uint64_t before = r->op.cur.payload_sent;
+    size_t before_i = r->op.cur.i;
+    uint64_t before_done = r->op.cur.seg_done;
+    int rc = out_send(c->watch.fd, &r->op.cur);
+    if (rc == 1) {
+        if (r->op.disconnect_after) {
+            atomic_store(&r->must_close, true);
+            shutdown(c->watch.fd, SHUT_WR); /* the client sees the end of the response now */
+        }
+        op_finish(r, r->op.report_bytes, 0);
+    } else if (rc == 0) {
+        bool progress = r->op.cur.payload_sent != before || r->op.cur.i != before_i ||
+                        r->op.cur.seg_done != before_done;
+        if (progress || !timeq_node_armed(&c->timer))
+            timeq_arm(&nl->tq_send, &c->timer, loop_now(nl->loop));
+    } else {
+        log_debug("%s: asynchronous send failed: %s", c->peer_text, strerror(-rc));
+        op_finish(r, (DWORD)r->op.cur.payload_sent, op_abort_error(r));
     }
-out:
-    pthread_mutex_unlock(&r->io_lock);
-    return ok;
+}
+
+void isapi_op_timeout(request_t *r)
+{
+    conn_t *c = r->conn;
+    if (!c->op_on_loop)
+        return;
+    log_debug("%s: asynchronous %s timed out", c->peer_text, r->op.kind == OP_READ ? "read" : "write");
+    op_finish(r, r->op.kind == OP_READ ? 0 : (DWORD)r->op.cur.payload_sent, ERROR_TIMEOUT);
+}
+
+static void op_start_task(loop_task_t *t)
+{
+    request_t *r = (request_t *)((char *)t - offsetof(request_t, op_task));
+    conn_t *c = r->conn;
+    c->op_on_loop = true;
+    r->op.cur = (out_cursor_t){.segs = r->op.plan.segs, .n = r->op.plan.n};
+    isapi_op_drive(r);
+}
+
+/* The operation is claimed and prepared: hand it to the loop. */
+static void op_launch(request_t *r)
+{
+    loop_post(r->conn->nl->loop, &r->op_task, op_start_task);
+}
+
+/* CLOSE_CONNECTION: the loop re-drives a pending operation so that it fails now. */
+static void kick_task(loop_task_t *t)
+{
+    request_t *r = (request_t *)((char *)t - offsetof(request_t, kick_task));
+    pthread_mutex_lock(&r->lock);
+    r->kick_posted = false;
+    pthread_mutex_unlock(&r->lock);
+    isapi_op_drive(r);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -408,53 +661,48 @@ static BOOL WINAPI cb_get_server_variable(HCONN hc, LPSTR name, LPVOID buf, LPDW
     return TRUE;
 }
 
-/* The first bytes an extension writes when no header went through a support function
- * (§7.4-7.5): a raw head ("HTTP/1.1 200 OK\r\n...", possibly written over several calls, kept
- * in r->pending until its empty line arrives), header lines ended by an empty line (the
- * FoxISAPI style), or plain body behind a default head. Under io_lock. */
-static BOOL write_first(request_t *r, const char *buf, size_t len)
+static PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx)
 {
-    const char *p = buf;
-    size_t n = len;
-    char *joined = NULL;
-    if (r->pending) {
-        joined = realloc(r->pending, r->pending_len + len);
-        if (!joined)
-            return fail(ERROR_NOT_ENOUGH_MEMORY);
-        memcpy(joined + r->pending_len, buf, len);
-        r->pending = NULL;
-        p = joined;
-        n = r->pending_len + len;
-        r->pending_len = 0;
+    pthread_mutex_lock(&r->lock);
+    PFN_HSE_IO_COMPLETION fn = r->io_fn;
+    *ctx = r->io_ctx;
+    pthread_mutex_unlock(&r->lock);
+    return fn;
+}
+
+/* A write-type operation outstanding: a synchronous write now would interleave with it. */
+static bool async_write_outstanding(request_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    bool busy = op_is_write(r->op.kind);
+    pthread_mutex_unlock(&r->lock);
+    return busy;
+}
+
+static BOOL write_async(request_t *r, const char *buf, size_t len)
+{
+    PVOID ctx;
+    PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
+    if (!fn)
+        return fail(ERROR_INVALID_PARAMETER);
+    pthread_mutex_lock(&r->io_lock);
+    DWORD err = op_claim(r, OP_WRITE, fn, ctx);
+    if (err) {
+        pthread_mutex_unlock(&r->io_lock);
+        return fail(err);
     }
-    resphead_t h;
-    resphead_init(&h);
-    int raw = resphead_parse_raw(&h, p, n);
-    if (raw == 1) {
-        /* An incomplete head: keep it until the rest arrives (resphead refuses heads over
-         * RESPHEAD_MAX_HEAD, so this is bounded). */
-        resphead_free(&h);
-        if (!joined && !(joined = malloc(n)))
-            return fail(ERROR_NOT_ENOUGH_MEMORY);
-        if (p != joined)
-            memcpy(joined, p, n);
-        r->pending = joined;
-        r->pending_len = n;
-        return TRUE;
+    bool buffered;
+    if (!plan_write(r, buf, len, &r->op.plan, &buffered)) {
+        DWORD e = GetLastError();
+        pthread_mutex_unlock(&r->io_lock);
+        op_unclaim(r);
+        return fail(e);
     }
-    if (raw != 0) {
-        resphead_free(&h);
-        resphead_init(&h);
-        if (!resphead_looks_like_headers(p, n) || resphead_parse_lines(&h, p, n) < 0) {
-            resphead_free(&h);
-            resphead_init(&h);
-            h.consumed = 0;
-        }
-    }
-    BOOL ok = send_head(r, &h, p + h.consumed, n - h.consumed);
-    resphead_free(&h);
-    free(joined);
-    return ok;
+    r->op.report_bytes = (DWORD)len;
+    r->op.disconnect_after = false;
+    pthread_mutex_unlock(&r->io_lock);
+    op_launch(r);
+    return TRUE;
 }
 
 static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD flags)
@@ -462,19 +710,21 @@ static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD fl
     request_t *r = request_of(hc);
     if (!r || !bytes || (!buf && *bytes))
         return fail(ERROR_INVALID_PARAMETER);
-    if (flags & HSE_IO_ASYNC)
-        return fail(ERROR_NOT_SUPPORTED); /* asynchronous I/O: not yet implemented */
     size_t len = *bytes;
+    if (flags & HSE_IO_ASYNC)
+        return write_async(r, buf, len); /* *lpdwBytes means nothing for asynchronous writes */
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (r->io_failed) {
+    if (async_write_outstanding(r)) {
+        ok = fail(ERROR_BUSY);
+    } else if (r->io_failed || atomic_load(&r->closed_by_extension)) {
         ok = fail(ERROR_NETNAME_DELETED);
-    } else if (r->head_sent) {
-        ok = send_body(r, NULL, 0, buf, len);
-    } else if (len == 0) {
-        ok = TRUE; /* nothing to decide the head from yet */
     } else {
-        ok = write_first(r, buf, len);
+        out_plan_t p;
+        bool buffered;
+        ok = plan_write(r, buf, len, &p, &buffered);
+        if (ok)
+            ok = plan_send_sync(r, &p);
     }
     pthread_mutex_unlock(&r->io_lock);
     if (ok)
@@ -489,7 +739,13 @@ static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
         return fail(ERROR_INVALID_PARAMETER);
     if (*size == 0)
         return TRUE;
-    pthread_mutex_lock(&r->read_lock);
+    pthread_mutex_lock(&r->lock);
+    bool busy = r->op.kind == OP_READ || r->sync_reading;
+    if (!busy)
+        r->sync_reading = true;
+    pthread_mutex_unlock(&r->lock);
+    if (busy)
+        return fail(ERROR_BUSY);
     BOOL ok = TRUE;
     DWORD got = 0;
     for (;;) {
@@ -507,15 +763,131 @@ static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
         if (n == -EFBIG)
             log_warn("%s: request body over the %llu byte limit", r->ri.raw_target,
                      (unsigned long long)r->srv->cfg->max_body_bytes);
-        r->close_after = true; /* the body's framing is lost: no further request on it */
-        ok = fail(isapi_win32_error((int)n));
+        atomic_store(&r->must_close, true); /* the body's framing is lost */
+        ok = fail(atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED
+                                                        : isapi_win32_error((int)n));
         break;
     }
-    pthread_mutex_unlock(&r->read_lock);
+    pthread_mutex_lock(&r->lock);
+    r->sync_reading = false;
+    pthread_mutex_unlock(&r->lock);
     *size = got;
     return ok;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Support functions */
+
+/* SEND_RESPONSE_HEADER[_EX]: status text, header text (may carry body after the blank line). */
+static BOOL send_response_header(request_t *r, const char *status, size_t status_len,
+                                 const char *headers, size_t headers_len, bool keep_conn)
+{
+    pthread_mutex_lock(&r->io_lock);
+    BOOL ok;
+    if (r->head_sent) {
+        ok = fail(ERROR_INVALID_PARAMETER);
+        goto out;
+    }
+    if (async_write_outstanding(r)) {
+        ok = fail(ERROR_BUSY);
+        goto out;
+    }
+    resphead_t h;
+    resphead_init(&h);
+    if (resphead_parse_status(&h, status, status_len) < 0 ||
+        (headers && resphead_parse_lines(&h, headers, headers_len) < 0)) {
+        log_warn("%s: %s sent a malformed response header", r->ri.raw_target, r->route.handler);
+        resphead_free(&h);
+        ok = fail(ERROR_INVALID_PARAMETER);
+        goto out;
+    }
+    if (!keep_conn)
+        atomic_store(&r->must_close, true);
+    const char *body = headers ? headers + h.consumed : NULL;
+    size_t body_len = headers ? headers_len - h.consumed : 0;
+    /* cch that counted the terminating NUL: the NUL is not body. */
+    while (body_len && body[body_len - 1] == '\0')
+        body_len--;
+    char *head = NULL;
+    size_t head_len = 0;
+    ok = prepare_head(r, &h, 0, false, &head, &head_len);
+    resphead_free(&h);
+    if (ok) {
+        /* Bytes written before that never formed a head go out as body, after the head. */
+        piece_t pcs[2] = {{.mem = r->pending, .fd = -1, .len = r->pending_len},
+                          {.mem = body, .fd = -1, .len = body_len}};
+        out_plan_t p;
+        ok = plan_build(r, &p, head, head_len, pcs, 2);
+        if (ok)
+            ok = plan_send_sync(r, &p);
+        free(r->pending);
+        r->pending = NULL;
+        r->pending_len = 0;
+    }
+out:
+    pthread_mutex_unlock(&r->io_lock);
+    return ok;
+}
+
+/* A complete response (head + memory body) sent synchronously: redirects. */
+static BOOL send_whole_response(request_t *r, resphead_t *h, const char *body, size_t body_len)
+{
+    pthread_mutex_lock(&r->io_lock);
+    BOOL ok;
+    if (r->head_sent) {
+        ok = fail(ERROR_INVALID_PARAMETER);
+    } else if (async_write_outstanding(r)) {
+        ok = fail(ERROR_BUSY);
+    } else {
+        char *head = NULL;
+        size_t head_len = 0;
+        ok = prepare_head(r, h, body_len, true, &head, &head_len);
+        if (ok) {
+            piece_t pc = {.mem = body, .fd = -1, .len = body_len};
+            out_plan_t p;
+            ok = plan_build(r, &p, head, head_len, &pc, 1);
+            if (ok)
+                ok = plan_send_sync(r, &p);
+        }
+    }
+    pthread_mutex_unlock(&r->io_lock);
+    return ok;
+}
+
+static BOOL ssf_redirect(request_t *r, const char *url)
+{
+    if (!url || !url[0] || strpbrk(url, "\r\n"))
+        return fail(ERROR_INVALID_PARAMETER);
+    resphead_t h;
+    resphead_init(&h);
+    h.status = 302;
+    snprintf(h.reason, sizeof h.reason, "%s", http_status_reason(302));
+    static const char body[] = "<!DOCTYPE html>\n<html><head><title>302 Found</title></head>"
+                               "<body><h1>302 Found</h1></body></html>\n";
+    BOOL ok;
+    if (resphead_add(&h, "Location", url) < 0 || resphead_add(&h, "Content-Type", "text/html") < 0)
+        ok = fail(ERROR_INVALID_PARAMETER);
+    else
+        ok = send_whole_response(r, &h, body, sizeof body - 1);
+    resphead_free(&h);
+    return ok;
+}
+
+static BOOL ssf_append_log(request_t *r, const char *text)
+{
+    if (!text)
+        return fail(ERROR_INVALID_PARAMETER);
+    pthread_mutex_lock(&r->io_lock);
+    size_t old = r->log_param ? strlen(r->log_param) : 0;
+    size_t add = strlen(text);
+    char *p = realloc(r->log_param, old + add + 1);
+    if (p) {
+        memcpy(p + old, text, add + 1);
+        r->log_param = p;
+    }
+    pthread_mutex_unlock(&r->io_lock);
+    return p ? TRUE : fail(ERROR_NOT_ENOUGH_MEMORY);
+}
 /* MAP_URL_TO_PATH: a URL (possibly with a query, which is ignored) to a file system path:
  * below a script directory when the URL is under its prefix, else below the root. */
 static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
@@ -605,43 +977,327 @@ static BOOL ssf_map_url_to_path_ex(request_t *r, LPVOID buf, LPDWORD data_type)
     return TRUE;
 }
 
-static BOOL ssf_redirect(request_t *r, const char *url)
+
+/* A descriptor an extension passes as a HANDLE: NULL / INVALID_HANDLE_VALUE = none (-1). */
+static int handle_fd(HANDLE h) { return (h == NULL || h == INVALID_HANDLE_VALUE) ? -1 : (int)(intptr_t)h; }
+
+/* Size of a regular file behind fd, or a Win32 error. */
+static DWORD file_size(int fd, uint64_t *size)
 {
-    if (!url || !url[0] || strpbrk(url, "\r\n"))
-        return fail(ERROR_INVALID_PARAMETER);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return ERROR_INVALID_HANDLE;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* The head for a write that may carry it: from status + header text (send_headers), or — when
+ * no head was sent and raw bytes start one — from those bytes (§7.5), or the default head.
+ * *consumed: bytes of raw that formed the head. Under io_lock. */
+static BOOL head_for(request_t *r, bool send_headers, const char *status, const char *header_text,
+                     const char *raw, size_t raw_len, uint64_t final_length, bool final,
+                     char **head, size_t *head_len, size_t *consumed)
+{
+    *head = NULL;
+    *head_len = 0;
+    *consumed = 0;
+    if (r->head_sent) {
+        if (send_headers)
+            return fail(ERROR_INVALID_PARAMETER); /* a second head */
+        return TRUE;
+    }
     resphead_t h;
     resphead_init(&h);
-    h.status = 302;
-    snprintf(h.reason, sizeof h.reason, "%s", http_status_reason(302));
-    char body[] = "<!DOCTYPE html>\n<html><head><title>302 Found</title></head>"
-                  "<body><h1>302 Found</h1></body></html>\n";
-    if (resphead_add(&h, "Location", url) < 0 || resphead_add(&h, "Content-Type", "text/html") < 0) {
+    if (send_headers) {
+        if (resphead_parse_status(&h, status, status ? strlen(status) : 0) < 0 ||
+            (header_text && resphead_parse_lines(&h, header_text, strlen(header_text)) < 0)) {
+            resphead_free(&h);
+            return fail(ERROR_INVALID_PARAMETER);
+        }
+    } else if (raw_len && resphead_parse_raw(&h, raw, raw_len) == 0) {
+        *consumed = h.consumed;
+    } else {
         resphead_free(&h);
-        return fail(ERROR_NOT_ENOUGH_MEMORY);
+        resphead_init(&h);
     }
-    h.has_content_length = true;
-    h.content_length = sizeof body - 1;
-    pthread_mutex_lock(&r->io_lock);
-    BOOL ok = r->head_sent ? fail(ERROR_INVALID_PARAMETER) : send_head(r, &h, body, sizeof body - 1);
-    pthread_mutex_unlock(&r->io_lock);
+    BOOL ok = prepare_head(r, &h, final_length - *consumed, final, head, head_len);
     resphead_free(&h);
     return ok;
 }
 
-static BOOL ssf_append_log(request_t *r, const char *text)
+static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
 {
-    if (!text)
+    if (!tf)
         return fail(ERROR_INVALID_PARAMETER);
+    PVOID ctx = tf->pContext;
+    PFN_HSE_IO_COMPLETION fn = tf->pfnHseIO;
+    if (!fn)
+        fn = registered_callback(r, &ctx);
+    if (!fn)
+        return fail(ERROR_INVALID_PARAMETER);
+    int fd = handle_fd(tf->hFile);
+    uint64_t size = 0, off = tf->Offset, len = 0;
+    if (fd >= 0) {
+        DWORD e = file_size(fd, &size);
+        if (e)
+            return fail(e);
+        if (off > size)
+            return fail(WSAEINVAL);
+        len = size - off;
+        if (tf->BytesToWrite && tf->BytesToWrite < len)
+            len = tf->BytesToWrite;
+    }
+    bool send_headers = (tf->dwFlags & HSE_IO_SEND_HEADERS) != 0;
+    const char *head_text = send_headers ? (const char *)tf->pHead : NULL;
+    const char *raw = send_headers ? NULL : (const char *)tf->pHead;
+    size_t raw_len = raw ? tf->HeadLength : 0;
+    size_t tail_len = tf->pTail ? tf->TailLength : 0;
+    if ((!raw && raw_len) || (!tf->pTail && tf->TailLength))
+        return fail(ERROR_INVALID_PARAMETER);
+
     pthread_mutex_lock(&r->io_lock);
-    size_t old = r->log_param ? strlen(r->log_param) : 0;
-    size_t add = strlen(text);
-    char *p = realloc(r->log_param, old + add + 1);
-    if (p) {
-        memcpy(p + old, text, add + 1);
-        r->log_param = p;
+    DWORD err = op_claim(r, OP_TRANSMIT, fn, ctx);
+    if (err) {
+        pthread_mutex_unlock(&r->io_lock);
+        return fail(err);
+    }
+    char *head;
+    size_t head_len, consumed;
+    BOOL ok = head_for(r, send_headers, tf->pszStatusCode, head_text, raw, raw_len,
+                       raw_len + len + tail_len, false, &head, &head_len, &consumed);
+    if (ok) {
+        piece_t pcs[3] = {{.mem = raw ? raw + consumed : NULL, .fd = -1, .len = raw_len - consumed},
+                          {.mem = NULL, .fd = fd, .off = off, .len = len},
+                          {.mem = tf->pTail, .fd = -1, .len = tail_len}};
+        ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3);
+    }
+    if (!ok) {
+        DWORD e = GetLastError();
+        pthread_mutex_unlock(&r->io_lock);
+        op_unclaim(r);
+        return fail(e);
+    }
+    size_t text_len = head_text ? strlen(head_text) : raw_len;
+    r->op.report_bytes = (DWORD)(text_len + len + tail_len);
+    r->op.disconnect_after = (tf->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
+    pthread_mutex_unlock(&r->io_lock);
+    op_launch(r);
+    return TRUE;
+}
+
+static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
+{
+    if (!v || (v->nElementCount && !v->lpElementArray))
+        return fail(ERROR_INVALID_PARAMETER);
+    bool send_headers = (v->dwFlags & HSE_IO_SEND_HEADERS) != 0;
+    if (send_headers != (v->pszStatus != NULL) || send_headers != (v->pszHeaders != NULL))
+        return fail(ERROR_INVALID_PARAMETER);
+    bool async = (v->dwFlags & HSE_IO_ASYNC) != 0;
+    bool final = (v->dwFlags & HSE_IO_FINAL_SEND) != 0;
+    PVOID ctx = NULL;
+    PFN_HSE_IO_COMPLETION fn = NULL;
+    if (async && !(fn = registered_callback(r, &ctx)))
+        return fail(ERROR_INVALID_PARAMETER);
+
+    size_t n = v->nElementCount;
+    piece_t *pcs = calloc(n ? n : 1, sizeof *pcs);
+    if (!pcs)
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const HSE_VECTOR_ELEMENT *e = &v->lpElementArray[i];
+        if (e->ElementType == HSE_VECTOR_ELEMENT_TYPE_MEMORY_BUFFER) {
+            if (!e->pvContext || e->cbSize == 0) {
+                free(pcs);
+                return fail(ERROR_INVALID_PARAMETER);
+            }
+            pcs[i] = (piece_t){.mem = (const char *)e->pvContext + e->cbOffset, .fd = -1, .len = e->cbSize};
+        } else if (e->ElementType == HSE_VECTOR_ELEMENT_TYPE_FILE_HANDLE) {
+            int fd = handle_fd(e->pvContext);
+            uint64_t size;
+            DWORD err = fd < 0 ? ERROR_INVALID_HANDLE : file_size(fd, &size);
+            if (!err && e->cbOffset > size)
+                err = WSAEINVAL;
+            if (err) {
+                free(pcs);
+                return fail(err);
+            }
+            uint64_t len = size - e->cbOffset;
+            if (e->cbSize && e->cbSize < len)
+                len = e->cbSize;
+            pcs[i] = (piece_t){.mem = NULL, .fd = fd, .off = e->cbOffset, .len = len};
+        } else {
+            free(pcs);
+            return fail(ERROR_INVALID_PARAMETER);
+        }
+        total += pcs[i].len;
+    }
+
+    pthread_mutex_lock(&r->io_lock);
+    DWORD err = 0;
+    if (async)
+        err = op_claim(r, OP_VECTOR, fn, ctx);
+    else if (async_write_outstanding(r))
+        err = ERROR_BUSY;
+    else if (r->io_failed || atomic_load(&r->closed_by_extension))
+        err = ERROR_NETNAME_DELETED;
+    if (err) {
+        pthread_mutex_unlock(&r->io_lock);
+        free(pcs);
+        return fail(err);
+    }
+    char *head;
+    size_t head_len, consumed;
+    out_plan_t local, *plan = async ? &r->op.plan : &local;
+    BOOL ok = head_for(r, send_headers, v->pszStatus, v->pszHeaders, NULL, 0, total, final, &head,
+                       &head_len, &consumed);
+    if (ok)
+        ok = plan_build(r, plan, head, head_len, pcs, n);
+    free(pcs);
+    bool disconnect = (v->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
+    if (ok && !async) {
+        ok = plan_send_sync(r, plan);
+        if (ok && disconnect) {
+            atomic_store(&r->must_close, true);
+            shutdown(r->conn->watch.fd, SHUT_WR);
+        }
+    }
+    if (!ok) {
+        DWORD e = GetLastError();
+        pthread_mutex_unlock(&r->io_lock);
+        if (async)
+            op_unclaim(r);
+        return fail(e);
+    }
+    if (async) {
+        r->op.report_bytes = (DWORD)total;
+        r->op.disconnect_after = disconnect;
     }
     pthread_mutex_unlock(&r->io_lock);
-    return p ? TRUE : fail(ERROR_NOT_ENOUGH_MEMORY);
+    if (async)
+        op_launch(r);
+    return TRUE;
+}
+
+static BOOL ssf_close_connection(request_t *r)
+{
+    atomic_store(&r->closed_by_extension, true);
+    atomic_store(&r->must_close, true);
+    /* Shut down now, even under a pending operation: the loop sees the socket fail and completes
+     * the operation with ERROR_NETNAME_DELETED; the kick makes sure it looks at once. */
+    shutdown(r->conn->watch.fd, SHUT_RDWR);
+    pthread_mutex_lock(&r->lock);
+    bool post = !r->kick_posted && r->op.kind != OP_NONE;
+    if (post)
+        r->kick_posted = true;
+    pthread_mutex_unlock(&r->lock);
+    if (post)
+        loop_post(r->conn->nl->loop, &r->kick_task, kick_task);
+    return TRUE;
+}
+
+/* HSE_REQ_SEND_URL: internal (the URL's static file is this response, as an operation) or, with
+ * --send-url-redirect, IIS 6's 302. */
+static BOOL ssf_send_url(request_t *r, const char *url)
+{
+    if (!url || url[0] != '/' || strpbrk(url, "\r\n"))
+        return fail(ERROR_INVALID_PARAMETER);
+    config_t *cfg = r->srv->cfg;
+    if (cfg->send_url_redirect) {
+        char abs[4096];
+        const http_header_t *host = reqinfo_header(&r->ri, "Host");
+        char local[80];
+        snprintf(local, sizeof local, "%s:%u", r->ri.local_addr, r->ri.local_port);
+        snprintf(abs, sizeof abs, "http://%s%s", host ? host->value : local, url);
+        return ssf_redirect(r, abs);
+    }
+    size_t len = strcspn(url, "?");
+    char *norm = malloc(len + 2);
+    if (!norm)
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    if (path_normalize(url, len, norm, len + 2) != PATH_OK) {
+        free(norm);
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+    route_t route;
+    route_resolve(cfg, norm, &route);
+    free(norm);
+    if (route.kind != ROUTE_STATIC) {
+        DWORD e = route.kind == ROUTE_EXTENSION ? ERROR_NOT_SUPPORTED : ERROR_FILE_NOT_FOUND;
+        route_free(&route);
+        return fail(e);
+    }
+    /* The file as a plain GET of it: no conditional or range headers of this request apply. */
+    reqinfo_t get = {.method = "GET", .raw_target = url, .path = url, .query = "",
+                     .http_major = 1, .http_minor = r->ri.http_minor};
+    static_response_t sr;
+    static_file_respond(r->srv->mime, &get, route.file, &sr);
+    route_free(&route);
+    if (sr.status != 200) {
+        if (sr.fd >= 0)
+            close(sr.fd);
+        return fail(ERROR_FILE_NOT_FOUND);
+    }
+    PVOID ctx;
+    PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
+    pthread_mutex_lock(&r->io_lock);
+    DWORD err = r->head_sent ? ERROR_INVALID_PARAMETER : op_claim(r, OP_SENDURL, fn, ctx);
+    if (err) {
+        pthread_mutex_unlock(&r->io_lock);
+        close(sr.fd);
+        return fail(err);
+    }
+    resphead_t h;
+    resphead_init(&h);
+    char *head = NULL;
+    size_t head_len = 0;
+    BOOL ok = TRUE;
+    if (sr.headers_len) {
+        h.lines = malloc(sr.headers_len);
+        if (h.lines) {
+            memcpy(h.lines, sr.headers, sr.headers_len);
+            h.lines_len = sr.headers_len;
+        } else {
+            ok = fail(ERROR_NOT_ENOUGH_MEMORY);
+        }
+    }
+    if (ok)
+        ok = prepare_head(r, &h, sr.length, true, &head, &head_len);
+    resphead_free(&h);
+    if (ok) {
+        piece_t pc = {.mem = NULL, .fd = sr.fd, .off = sr.offset, .len = sr.length};
+        ok = plan_build(r, &r->op.plan, head, head_len, &pc, 1);
+    }
+    if (!ok) {
+        DWORD e = GetLastError();
+        pthread_mutex_unlock(&r->io_lock);
+        close(sr.fd);
+        op_unclaim(r);
+        return fail(e);
+    }
+    r->op.plan.owned_fd = sr.fd; /* closed with the plan */
+    r->op.report_bytes = (DWORD)sr.length;
+    r->op.disconnect_after = false;
+    pthread_mutex_unlock(&r->io_lock);
+    op_launch(r);
+    return TRUE;
+}
+
+static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_type)
+{
+    if (!buf || !size || *size == 0 || !data_type || !(*data_type & HSE_IO_ASYNC))
+        return fail(ERROR_INVALID_PARAMETER);
+    PVOID ctx;
+    PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
+    if (!fn)
+        return fail(ERROR_INVALID_PARAMETER);
+    DWORD err = op_claim(r, OP_READ, fn, ctx);
+    if (err)
+        return fail(err);
+    r->op.rbuf = buf;
+    r->op.rcap = *size;
+    op_launch(r);
+    return TRUE;
 }
 
 static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, LPDWORD size,
@@ -668,17 +1324,33 @@ static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, 
     }
     case HSE_REQ_SEND_URL_REDIRECT_RESP:
         return ssf_redirect(r, buf);
+    case HSE_REQ_SEND_URL:
+        return ssf_send_url(r, buf);
     case HSE_REQ_DONE_WITH_SESSION:
         return session_done(r, buf ? *(DWORD *)buf : HSE_STATUS_SUCCESS);
+    case HSE_REQ_IO_COMPLETION:
+        pthread_mutex_lock(&r->lock);
+        r->io_fn = (PFN_HSE_IO_COMPLETION)buf;
+        r->io_ctx = (PVOID)data_type;
+        pthread_mutex_unlock(&r->lock);
+        return TRUE;
+    case HSE_REQ_ASYNC_READ_CLIENT:
+        return ssf_async_read(r, buf, size, data_type);
+    case HSE_REQ_TRANSMIT_FILE:
+        return ssf_transmit_file(r, buf);
+    case HSE_REQ_VECTOR_SEND:
+        return ssf_vector_send(r, buf);
+    case HSE_REQ_CLOSE_CONNECTION:
+        return ssf_close_connection(r);
     case HSE_REQ_IS_KEEP_CONN:
         if (!buf)
             return fail(ERROR_INVALID_PARAMETER);
-        *(BOOL *)buf = request_keep_alive_possible(r) && !r->close_after;
+        *(BOOL *)buf = request_keep_alive_possible(r);
         return TRUE;
     case HSE_REQ_IS_CONNECTED:
         if (!buf)
             return fail(ERROR_INVALID_PARAMETER);
-        *(BOOL *)buf = !conn_peer_gone(r->conn);
+        *(BOOL *)buf = !atomic_load(&r->closed_by_extension) && !conn_peer_gone(r->conn);
         return TRUE;
     case HSE_APPEND_LOG_PARAMETER:
         return ssf_append_log(r, buf);
@@ -693,12 +1365,6 @@ static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, 
             return fail(ERROR_INVALID_PARAMETER);
         *(DWORD *)buf = HSE_APP_FLAG_IN_PROCESS;
         return TRUE;
-    case HSE_REQ_SEND_URL:
-    case HSE_REQ_IO_COMPLETION:
-    case HSE_REQ_TRANSMIT_FILE:
-    case HSE_REQ_ASYNC_READ_CLIENT:
-    case HSE_REQ_CLOSE_CONNECTION:
-    case HSE_REQ_VECTOR_SEND:
     case HSE_REQ_EXEC_URL:
     case HSE_REQ_EXEC_UNICODE_URL:
     case HSE_REQ_GET_EXEC_URL_STATUS:
@@ -719,7 +1385,7 @@ static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* End of the session, on the loop */
+/* End of the request, on the loop */
 
 /* A whole response (head and body) as one buffer, for the loop to send. Length framing. */
 static char *build_response(request_t *r, resphead_t *h, const char *body, size_t body_len,
@@ -733,7 +1399,7 @@ static char *build_response(request_t *r, resphead_t *h, const char *body, size_
     if (resphead_build(h, r->ri.http_minor, no_body ? FRAME_NONE : FRAME_LENGTH, keep,
                        r->srv->software, &head, &head_len) < 0)
         return NULL;
-    if (body_len && !no_body && strcmp(r->ri.method, "HEAD") != 0) {
+    if (body_len && !no_body && !is_head_method(r)) {
         char *all = realloc(head, head_len + body_len);
         if (!all) {
             free(head);
@@ -774,7 +1440,8 @@ void isapi_request_end(request_t *r, request_end_t *out)
     DWORD final = r->proc_status == HSE_STATUS_PENDING ? r->done_status : r->proc_status;
     bool error = final == HSE_STATUS_ERROR;
     pthread_mutex_lock(&r->io_lock);
-    bool keep = request_keep_alive_possible(r) && !r->close_after && !r->io_failed && !error;
+    bool keep = request_keep_alive_possible(r) && !r->io_failed && !error &&
+                !atomic_load(&r->closed_by_extension);
     if (!r->head_sent) {
         resphead_t h;
         resphead_init(&h);
@@ -803,14 +1470,18 @@ void isapi_request_end(request_t *r, request_end_t *out)
         } else {
             keep = false;
         }
-    } else if (r->framing == FRAME_LENGTH && r->body_sent < r->declared_length &&
-               strcmp(r->ri.method, "HEAD") != 0) {
+    } else if (r->framing == FRAME_LENGTH && r->body_sent < r->declared_length && !is_head_method(r)) {
         keep = false; /* fewer bytes than the Content-Length promised */
         log_warn("%s: %s sent %llu of %llu body bytes; closing the connection", r->ri.raw_target,
                  r->route.handler, (unsigned long long)r->body_sent,
                  (unsigned long long)r->declared_length);
     } else if (r->framing == FRAME_CLOSE) {
         keep = false;
+    }
+    if (atomic_load(&r->closed_by_extension)) {
+        free(out->tail);
+        out->tail = NULL;
+        out->tail_len = 0;
     }
     pthread_mutex_unlock(&r->io_lock);
     out->keep_alive = keep;

@@ -14,6 +14,7 @@
 #define ISAPID_ISAPI_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -31,6 +32,34 @@
 
 #define REQUEST_MAGIC 0x49534150u /* "ISAP" */
 
+typedef enum { OP_NONE, OP_READ, OP_WRITE, OP_TRANSMIT, OP_VECTOR, OP_SENDURL } op_kind_t;
+
+/* What one write sends: segments (server framing + the extension's pieces) and the memory they
+ * own. Built under io_lock by the thread that calls, sent by it (synchronous) or by the loop. */
+typedef struct out_plan {
+    out_seg_t *segs;        /* malloc'ed */
+    size_t n;
+    char *head;             /* malloc'ed response head, or NULL */
+    char chunk_line[24];    /* "<hex>\r\n" */
+    int owned_fd;           /* a descriptor the plan owns (SEND_URL's file), or -1 */
+} out_plan_t;
+
+/* The request's one asynchronous operation. `kind` is under the request's lock; the rest is
+ * written by the starting thread before the operation is posted to the loop, then belongs to the
+ * loop until the completion is queued, then to the pool thread that calls back. */
+typedef struct async_op {
+    op_kind_t kind;               /* OP_NONE: nothing outstanding */
+    PFN_HSE_IO_COMPLETION fn;     /* snapshot at start; NULL: no callback (SEND_URL) */
+    PVOID ctx;
+    char *rbuf;                   /* OP_READ destination (the extension's) */
+    size_t rcap;
+    out_plan_t plan;              /* write kinds */
+    out_cursor_t cur;
+    bool disconnect_after;        /* HSE_IO_DISCONNECT_AFTER_SEND */
+    DWORD report_bytes;           /* cbIO on success */
+    DWORD result_bytes, result_error;
+} async_op_t;
+
 struct request {
     EXTENSION_CONTROL_BLOCK ecb;  /* must stay first */
     uint32_t magic;               /* REQUEST_MAGIC while alive; catches stale or foreign ConnIDs */
@@ -43,29 +72,36 @@ struct request {
     http_header_t *headers;       /* owned */
     time_t start_time;
 
-    /* Session state, under lock. ended: end_task has been posted (exactly once). */
+    /* Under lock: the session, the operation slot, callbacks, and when to free.
+     * The request ends (end_task posted, exactly once: `finalized`) when the session is over,
+     * no operation is outstanding and no completion callback is running. */
     pthread_mutex_t lock;
-    bool returned, done_called, ended;
+    bool returned, done_called, session_over, finalized;
     DWORD proc_status;            /* HttpExtensionProc's return */
     DWORD done_status;            /* DONE_WITH_SESSION's status (HSE_STATUS_SUCCESS if NULL) */
     bool load_failed;             /* the extension could not be loaded: 500 */
     bool refused;                 /* the pool is stopping: 503 */
-    pool_work_t work;
-    loop_task_t end_task;
+    PFN_HSE_IO_COMPLETION io_fn;  /* HSE_REQ_IO_COMPLETION */
+    PVOID io_ctx;
+    unsigned callbacks_running;
+    bool sync_reading;            /* a ReadClient is in progress */
+    bool kick_posted;
+    async_op_t op;
+
+    atomic_bool closed_by_extension; /* HSE_REQ_CLOSE_CONNECTION */
+    atomic_bool must_close;          /* the connection cannot carry another request */
+
+    pool_work_t work, op_work;
+    loop_task_t end_task, op_task, kick_task;
 
     /* Body read-ahead (lpbData), NUL-terminated at cbAvailable. Owned. */
     char *readahead;
     uint32_t readahead_cap;
 
-    /* ReadClient calls are serialised by read_lock (they drive the connection's parser). */
-    pthread_mutex_t read_lock;
-
-    /* Response, under io_lock (extension threads may call WriteClient concurrently). */
+    /* Response, under io_lock (lock order: io_lock, then lock). */
     pthread_mutex_t io_lock;
     bool head_sent;
     bool io_failed;               /* a send failed or timed out: the connection will close */
-    bool close_after;             /* the response requires closing (framing, fKeepConn FALSE) */
-    bool chunk_ended;             /* the terminating chunk went out */
     resp_framing_t framing;
     uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
     uint64_t body_sent;           /* body bytes accepted from the extension */
@@ -91,6 +127,11 @@ typedef struct request_end {
 
 /* Loop thread, after end_task: finish the response framing, log, free the request. */
 void isapi_request_end(request_t *r, request_end_t *out);
+
+/* Loop thread: the connection of a request with an operation on the loop became ready, or the
+ * operation's timer expired. */
+void isapi_op_drive(request_t *r);
+void isapi_op_timeout(request_t *r);
 
 /* Map a Win32-visible failure from an errno (one place for the mapping). */
 DWORD isapi_win32_error(int err);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -38,6 +39,13 @@ int main(int argc, char **argv)
         printf("isapid: configuration OK\n");
         config_free(&cfg);
         return 0;
+    }
+
+    /* Every connection is a descriptor, and pending sessions keep theirs: use all we may. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
     /* Signals are taken synchronously by this thread; every thread started later inherits the

@@ -219,16 +219,20 @@ class ListenTest(unittest.TestCase):
                 kv = c.request("GET", "/scripts/vars.dll", {"Host": "named.example:81"}).kv()
                 self.assertEqual(kv.get("SERVER_NAME"), "named.example")
 
-    def test_send_url_options(self):
-        # The --send-url switches are accepted now; HSE_REQ_SEND_URL itself arrives with the
-        # asynchronous I/O work and until then fails with ERROR_NOT_SUPPORTED (docs/isapi.md),
-        # which the fixture turns into HSE_STATUS_ERROR → 500.
-        for args in ([], ["--send-url-redirect"], ["--send-url", "internal"]):
+    def test_send_url(self):
+        # HSE_REQ_SEND_URL: served internally by default (and with --send-url internal),
+        # IIS 6's 302 with --send-url-redirect (docs/isapi.md).
+        for args in ([], ["--send-url", "internal"]):
             with self.subTest(args=args):
                 with Server(files={"index.html": "<p>i</p>\n"}, scripts={"ssf.so": fixture("ssf")},
                             args=args) as srv:
                     r = srv.get("/scripts/ssf.dll?op=sendurl&url=/index.html")
-                    self.assertEqual(r.status, 500)
+                    self.assertEqual((r.status, r.body), (200, b"<p>i</p>\n"))
+        with Server(files={"index.html": "<p>i</p>\n"}, scripts={"ssf.so": fixture("ssf")},
+                    args=["--send-url-redirect"]) as srv:
+            r = srv.get("/scripts/ssf.dll?op=sendurl&url=/index.html")
+            self.assertEqual(r.status, 302)
+            self.assertTrue(r.header("Location", "").endswith("/index.html"))
 
 
 if __name__ == "__main__":

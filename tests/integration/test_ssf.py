@@ -106,9 +106,8 @@ class SsfTest(unittest.TestCase):
                 self.assertEqual(kv.get("error"), str(ERROR_INVALID_PARAMETER))
 
     def test_not_yet_implemented_code(self):
-        # docs/isapi.md: ISAPI requests the server does not implement yet (asynchronous I/O and
-        # the IIS 6+ calls) → ERROR_NOT_SUPPORTED. The asynchronous I/O issue replaces these.
-        for code in (2, 1005, 1006, 1010, 1017, 1026, 1037):
+        # docs/isapi.md: ISAPI requests the server does not implement yet → ERROR_NOT_SUPPORTED.
+        for code in (1025, 1026, 1027, 1028, 1049):
             with self.subTest(code=code):
                 kv = self.op("unknown&code=%d" % code).kv()
                 self.assertEqual(kv.get("ok"), "0")

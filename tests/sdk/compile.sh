@@ -6,9 +6,10 @@
 #   compile.sh c   CC  SOURCE_DIR OUT_DIR
 #   compile.sh c++ CXX SOURCE_DIR OUT_DIR     (exits 77 = skipped when CXX is missing)
 #
-# The examples are also built with -Wpedantic, which checks that the headers use nothing
-# beyond ISO C/C++ but __attribute__ and __thread. winstyle.c is not: ISO C forbids the
-# function-pointer-to-LPVOID cast that HSE_REQ_IO_COMPLETION requires of real extensions.
+# The headers alone are also compiled with -Wpedantic, which checks that they use nothing
+# beyond ISO C/C++ but __attribute__ and __thread. Extensions are not: ISO C forbids the
+# function-pointer-to-LPVOID cast that HSE_REQ_IO_COMPLETION requires of every asynchronous
+# extension.
 set -eu
 
 lang=$1 compiler=$2 src=$3 out=$4
@@ -51,6 +52,15 @@ build() {
     fi
 }
 
+headers_only="$out/headers_only.$lang"
+printf '#include <windows.h>\n#include <httpext.h>\n#include <iisext.h>\nint isapi_headers_only;\n' > "$headers_only"
+# shellcheck disable=SC2086
+if ! "$compiler" $langflags -Wpedantic -Wall -Wextra -Werror -I"$src/include/isapi" \
+    -fsyntax-only "$headers_only"; then
+    echo "FAIL: the SDK headers are not clean under -Wpedantic as $lang" >&2
+    fail=1
+fi
+
 if build winstyle "$src/tests/sdk/winstyle.c"; then
     exports "$out/winstyle.so" GetExtensionVersion HttpExtensionProc TerminateExtension DllMain ExtraExport
     if nm -D --defined-only "$out/winstyle.so" | awk '{print $3}' | grep -qx HiddenHelper; then
@@ -61,7 +71,7 @@ fi
 
 for f in "$src"/examples/*.c; do
     name=$(basename "$f" .c)
-    if build "$name" "$f" -Wpedantic; then
+    if build "$name" "$f"; then
         exports "$out/$name.so" GetExtensionVersion HttpExtensionProc TerminateExtension
     fi
 done
