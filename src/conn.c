@@ -1128,8 +1128,8 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
          * to this loop; otherwise only note that the peer went away. */
         if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             atomic_store(&c->peer_gone, true);
-        if (c->op_on_loop)
-            isapi_op_drive(c->req);
+        if (c->op_req)
+            isapi_op_drive(c->op_req);
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -1253,7 +1253,8 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
         conn_t *c = (conn_t *)((char *)n - offsetof(conn_t, timer));
         timeq_disarm(n);
         if (c->state == CONN_EXTENSION) { /* an asynchronous operation's timer */
-            isapi_op_timeout(c->req);
+            if (c->op_req)
+                isapi_op_timeout(c->op_req);
             continue;
         }
         if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
@@ -1318,8 +1319,8 @@ void conn_close_all(netloop_t *nl)
              * the session ends; an operation on the loop fails now. */
             shutdown(c->watch.fd, SHUT_RDWR);
             atomic_store(&c->peer_gone, true);
-            if (c->op_on_loop)
-                isapi_op_drive(c->req);
+            if (c->op_req)
+                isapi_op_drive(c->op_req);
         } else {
             conn_close(c);
         }

@@ -104,7 +104,8 @@ struct conn {
     bool body_done;
     chunked_decoder_t chunked;  /* BODY_CHUNKED */
     request_t *req;             /* extension request, while there is one */
-    bool op_on_loop;            /* an asynchronous operation of req is driven by this loop */
+    request_t *op_req;          /* the request whose asynchronous operation this loop drives
+                                 * (req, or a child request of req's HSE_REQ_SEND_URL) */
     uint32_t readahead_want, readahead_got;
 
     /* output written by the loop: a head/memory buffer, then a file range */

@@ -86,9 +86,11 @@ static char *put(char **cursor, const char *s)
     return dst;
 }
 
-request_t *isapi_request_new(conn_t *c, route_t *route)
+/* A request on connection c from the head in src (its strings are copied) and the route (taken
+ * over, left zeroed). The body read-ahead buffer holds readahead_cap bytes (+ NUL). */
+static request_t *request_create(conn_t *c, const reqinfo_t *src, route_t *route,
+                                 uint32_t readahead_cap)
 {
-    const reqinfo_t *src = &c->ri;
     request_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -98,14 +100,8 @@ request_t *isapi_request_new(conn_t *c, route_t *route)
         total += src->headers[i].name_len + src->headers[i].value_len + 2;
     r->strings = malloc(total);
     r->headers = calloc(src->n_headers ? src->n_headers : 1, sizeof *r->headers);
-    config_t *cfg = c->nl->srv->cfg;
-    uint32_t ra = cfg->read_ahead_bytes;
-    if (c->body_mode == BODY_NONE)
-        ra = 0;
-    else if (c->body_mode == BODY_LENGTH && c->body_left < ra)
-        ra = (uint32_t)c->body_left;
-    r->readahead_cap = ra;
-    r->readahead = malloc((size_t)ra + 1);
+    r->readahead_cap = readahead_cap;
+    r->readahead = malloc((size_t)readahead_cap + 1);
     if (!r->strings || !r->headers || !r->readahead) {
         free(r->strings);
         free(r->headers);
@@ -177,6 +173,16 @@ request_t *isapi_request_new(conn_t *c, route_t *route)
     return r;
 }
 
+request_t *isapi_request_new(conn_t *c, route_t *route)
+{
+    uint32_t ra = c->nl->srv->cfg->read_ahead_bytes;
+    if (c->body_mode == BODY_NONE)
+        ra = 0;
+    else if (c->body_mode == BODY_LENGTH && c->body_left < ra)
+        ra = (uint32_t)c->body_left;
+    return request_create(c, &c->ri, route, ra);
+}
+
 static void plan_free(out_plan_t *p)
 {
     free(p->segs);
@@ -219,9 +225,11 @@ static bool finish_due_locked(request_t *r)
     return true;
 }
 
+static void child_ended(loop_task_t *t);
+
 static void post_end(request_t *r)
 {
-    loop_post(r->conn->nl->loop, &r->end_task, conn_request_ended);
+    loop_post(r->conn->nl->loop, &r->end_task, r->parent ? child_ended : conn_request_ended);
 }
 
 static void session_returned(request_t *r, DWORD status)
@@ -336,14 +344,14 @@ static BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, boo
     return TRUE;
 }
 
-/* Build the plan: head (taken over, may be NULL), then the pieces framed. Returns the payload
- * byte count (what the extension asked to send). */
+/* Build the plan: head (taken over, may be NULL), then the pieces framed. `final`: nothing
+ * follows (HSE_IO_FINAL_SEND, HSE_IO_DISCONNECT_AFTER_SEND): a chunked body is ended here. */
 static BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
-                       const piece_t *pieces, size_t n)
+                       const piece_t *pieces, size_t n, bool final)
 {
     memset(p, 0, sizeof *p);
     p->owned_fd = -1;
-    p->segs = malloc((n + 3) * sizeof *p->segs);
+    p->segs = malloc((n + 4) * sizeof *p->segs);
     if (!p->segs) {
         free(head);
         return fail(ERROR_NOT_ENOUGH_MEMORY);
@@ -354,7 +362,7 @@ static BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += pieces[i].len;
-    uint64_t sendable = total;
+    uint64_t sendable = r->body_ended ? 0 : total; /* nothing may follow a final send */
     switch (r->framing) {
     case FRAME_NONE:
         sendable = 0;
@@ -375,8 +383,14 @@ static BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
         break;
     }
     r->body_sent += total;
-    if (sendable == 0)
+    bool end_chunks = final && r->framing == FRAME_CHUNKED && !r->body_ended;
+    if (end_chunks)
+        r->body_ended = true;
+    if (sendable == 0) {
+        if (end_chunks)
+            p->segs[p->n++] = (out_seg_t){.mem = "0\r\n\r\n", .fd = -1, .len = 5};
         return TRUE;
+    }
     if (r->framing == FRAME_CHUNKED) {
         int m = snprintf(p->chunk_line, sizeof p->chunk_line, "%llx\r\n", (unsigned long long)sendable);
         p->segs[p->n++] = (out_seg_t){.mem = p->chunk_line, .fd = -1, .len = (uint64_t)m};
@@ -391,7 +405,8 @@ static BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
         left -= take;
     }
     if (r->framing == FRAME_CHUNKED)
-        p->segs[p->n++] = (out_seg_t){.mem = "\r\n", .fd = -1, .len = 2};
+        p->segs[p->n++] = (out_seg_t){.mem = end_chunks ? "\r\n0\r\n\r\n" : "\r\n", .fd = -1,
+                                      .len = end_chunks ? 7 : 2};
     return TRUE;
 }
 
@@ -419,7 +434,7 @@ static BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p,
     *buffered = false;
     if (r->head_sent) {
         piece_t pc = {.mem = buf, .fd = -1, .len = len};
-        return plan_build(r, p, NULL, 0, &pc, len ? 1 : 0);
+        return plan_build(r, p, NULL, 0, &pc, len ? 1 : 0, false);
     }
     if (len == 0 && !r->pending) {
         memset(p, 0, sizeof *p);
@@ -481,11 +496,11 @@ static BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p,
                 head = both;
                 memcpy(head + head_len, d + h.consumed, body);
                 piece_t pc = {.mem = head + head_len, .fd = -1, .len = body};
-                ok = plan_build(r, p, head, head_len, &pc, 1);
+                ok = plan_build(r, p, head, head_len, &pc, 1, false);
             }
         } else {
             piece_t pc = {.mem = d + h.consumed, .fd = -1, .len = body};
-            ok = plan_build(r, p, head, head_len, &pc, body ? 1 : 0);
+            ok = plan_build(r, p, head, head_len, &pc, body ? 1 : 0, false);
         }
     }
     resphead_free(&h);
@@ -498,6 +513,15 @@ static BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p,
  * the pool. */
 
 static bool op_is_write(op_kind_t k) { return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL; }
+
+/* Whether an operation is outstanding (checked first, so that "busy" wins over other errors). */
+static bool op_busy(request_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    bool busy = r->op.kind != OP_NONE;
+    pthread_mutex_unlock(&r->lock);
+    return busy;
+}
 
 /* Reserve the operation slot. 0, or a Win32 error. */
 static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx)
@@ -553,7 +577,7 @@ static void op_complete_work(pool_work_t *w)
 static void op_finish(request_t *r, DWORD bytes, DWORD err)
 {
     conn_t *c = r->conn;
-    c->op_on_loop = false;
+    c->op_req = NULL;
     timeq_disarm(&c->timer);
     plan_free(&r->op.plan);
     r->op.result_bytes = bytes;
@@ -573,11 +597,11 @@ static DWORD op_abort_error(request_t *r)
 void isapi_op_drive(request_t *r)
 {
     conn_t *c = r->conn;
-    if (!c->op_on_loop)
+    if (c->op_req != r)
         return;
     netloop_t *nl = c->nl;
     if (r->op.kind == OP_READ) {
-        ssize_t n = conn_body_read(c, r->op.rbuf, r->op.rcap);
+        ssize_t n = r->no_body ? 0 : conn_body_read(c, r->op.rbuf, r->op.rcap);
         if (n >= 0) {
             op_finish(r, (DWORD)n, 0);
         } else if (n == -EAGAIN) {
@@ -614,7 +638,7 @@ void isapi_op_drive(request_t *r)
 void isapi_op_timeout(request_t *r)
 {
     conn_t *c = r->conn;
-    if (!c->op_on_loop)
+    if (c->op_req != r)
         return;
     log_debug("%s: asynchronous %s timed out", c->peer_text, r->op.kind == OP_READ ? "read" : "write");
     op_finish(r, r->op.kind == OP_READ ? 0 : (DWORD)r->op.cur.payload_sent, ERROR_TIMEOUT);
@@ -624,7 +648,7 @@ static void op_start_task(loop_task_t *t)
 {
     request_t *r = (request_t *)((char *)t - offsetof(request_t, op_task));
     conn_t *c = r->conn;
-    c->op_on_loop = true;
+    c->op_req = r;
     r->op.cur = (out_cursor_t){.segs = r->op.plan.segs, .n = r->op.plan.n};
     isapi_op_drive(r);
 }
@@ -739,6 +763,10 @@ static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
         return fail(ERROR_INVALID_PARAMETER);
     if (*size == 0)
         return TRUE;
+    if (r->no_body) {
+        *size = 0;
+        return TRUE;
+    }
     pthread_mutex_lock(&r->lock);
     bool busy = r->op.kind == OP_READ || r->sync_reading;
     if (!busy)
@@ -784,12 +812,12 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
 {
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (r->head_sent) {
-        ok = fail(ERROR_INVALID_PARAMETER);
-        goto out;
-    }
     if (async_write_outstanding(r)) {
         ok = fail(ERROR_BUSY);
+        goto out;
+    }
+    if (r->head_sent) {
+        ok = fail(ERROR_INVALID_PARAMETER);
         goto out;
     }
     resphead_t h;
@@ -817,7 +845,7 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
         piece_t pcs[2] = {{.mem = r->pending, .fd = -1, .len = r->pending_len},
                           {.mem = body, .fd = -1, .len = body_len}};
         out_plan_t p;
-        ok = plan_build(r, &p, head, head_len, pcs, 2);
+        ok = plan_build(r, &p, head, head_len, pcs, 2, false);
         if (ok)
             ok = plan_send_sync(r, &p);
         free(r->pending);
@@ -834,10 +862,10 @@ static BOOL send_whole_response(request_t *r, resphead_t *h, const char *body, s
 {
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (r->head_sent) {
-        ok = fail(ERROR_INVALID_PARAMETER);
-    } else if (async_write_outstanding(r)) {
+    if (async_write_outstanding(r)) {
         ok = fail(ERROR_BUSY);
+    } else if (r->head_sent) {
+        ok = fail(ERROR_INVALID_PARAMETER);
     } else {
         char *head = NULL;
         size_t head_len = 0;
@@ -845,7 +873,7 @@ static BOOL send_whole_response(request_t *r, resphead_t *h, const char *body, s
         if (ok) {
             piece_t pc = {.mem = body, .fd = -1, .len = body_len};
             out_plan_t p;
-            ok = plan_build(r, &p, head, head_len, &pc, 1);
+            ok = plan_build(r, &p, head, head_len, &pc, 1, true);
             if (ok)
                 ok = plan_send_sync(r, &p);
         }
@@ -1048,6 +1076,7 @@ static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
             len = tf->BytesToWrite;
     }
     bool send_headers = (tf->dwFlags & HSE_IO_SEND_HEADERS) != 0;
+    bool disconnect = (tf->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
     const char *head_text = send_headers ? (const char *)tf->pHead : NULL;
     const char *raw = send_headers ? NULL : (const char *)tf->pHead;
     size_t raw_len = raw ? tf->HeadLength : 0;
@@ -1061,15 +1090,18 @@ static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
         pthread_mutex_unlock(&r->io_lock);
         return fail(err);
     }
+    /* Disconnecting ends the response: a head sent now says so and gets its length. */
+    if (disconnect)
+        atomic_store(&r->must_close, true);
     char *head;
     size_t head_len, consumed;
     BOOL ok = head_for(r, send_headers, tf->pszStatusCode, head_text, raw, raw_len,
-                       raw_len + len + tail_len, false, &head, &head_len, &consumed);
+                       raw_len + len + tail_len, disconnect, &head, &head_len, &consumed);
     if (ok) {
         piece_t pcs[3] = {{.mem = raw ? raw + consumed : NULL, .fd = -1, .len = raw_len - consumed},
                           {.mem = NULL, .fd = fd, .off = off, .len = len},
                           {.mem = tf->pTail, .fd = -1, .len = tail_len}};
-        ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3);
+        ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3, disconnect);
     }
     if (!ok) {
         DWORD e = GetLastError();
@@ -1079,7 +1111,7 @@ static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
     }
     size_t text_len = head_text ? strlen(head_text) : raw_len;
     r->op.report_bytes = (DWORD)(text_len + len + tail_len);
-    r->op.disconnect_after = (tf->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
+    r->op.disconnect_after = disconnect;
     pthread_mutex_unlock(&r->io_lock);
     op_launch(r);
     return TRUE;
@@ -1146,15 +1178,19 @@ static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
         free(pcs);
         return fail(err);
     }
+    bool disconnect = (v->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
+    if (disconnect) {
+        final = true;
+        atomic_store(&r->must_close, true);
+    }
     char *head;
     size_t head_len, consumed;
     out_plan_t local, *plan = async ? &r->op.plan : &local;
     BOOL ok = head_for(r, send_headers, v->pszStatus, v->pszHeaders, NULL, 0, total, final, &head,
                        &head_len, &consumed);
     if (ok)
-        ok = plan_build(r, plan, head, head_len, pcs, n);
+        ok = plan_build(r, plan, head, head_len, pcs, n, final);
     free(pcs);
-    bool disconnect = (v->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
     if (ok && !async) {
         ok = plan_send_sync(r, plan);
         if (ok && disconnect) {
@@ -1186,18 +1222,122 @@ static BOOL ssf_close_connection(request_t *r)
     /* Shut down now, even under a pending operation: the loop sees the socket fail and completes
      * the operation with ERROR_NETNAME_DELETED; the kick makes sure it looks at once. */
     shutdown(r->conn->watch.fd, SHUT_RDWR);
+    /* Posted under the lock: the end of the request is only ever posted after a later
+     * acquisition of it, so the kick runs first and never finds the request freed.
+     * (Lock order: r->lock, then the loop's queue lock.) */
     pthread_mutex_lock(&r->lock);
-    bool post = !r->kick_posted && r->op.kind != OP_NONE;
-    if (post)
+    if (!r->kick_posted && r->op.kind != OP_NONE) {
         r->kick_posted = true;
-    pthread_mutex_unlock(&r->lock);
-    if (post)
         loop_post(r->conn->nl->loop, &r->kick_task, kick_task);
+    }
+    pthread_mutex_unlock(&r->lock);
     return TRUE;
 }
 
-/* HSE_REQ_SEND_URL: internal (the URL's static file is this response, as an operation) or, with
- * --send-url-redirect, IIS 6's 302. */
+/* Loop thread: a SEND_URL child's session is over. Its last bytes become the parent's
+ * operation, which completes once they are out. */
+static void child_ended(loop_task_t *t)
+{
+    request_t *child = (request_t *)((char *)t - offsetof(request_t, end_task));
+    request_t *parent = child->parent;
+    bool closed = atomic_load(&child->closed_by_extension);
+    request_end_t end;
+    isapi_request_end(child, &end); /* frees child */
+    pthread_mutex_lock(&parent->io_lock);
+    parent->status_sent = end.status;
+    parent->ecb.dwHttpStatusCode = end.status;
+    parent->body_sent = end.body_bytes;
+    pthread_mutex_unlock(&parent->io_lock);
+    if (!end.keep_alive)
+        atomic_store(&parent->must_close, true);
+    if (closed)
+        atomic_store(&parent->closed_by_extension, true);
+    out_plan_t *p = &parent->op.plan;
+    memset(p, 0, sizeof *p);
+    p->owned_fd = -1;
+    p->segs = malloc(sizeof *p->segs);
+    if (p->segs && end.tail) {
+        p->head = end.tail;
+        p->segs[p->n++] = (out_seg_t){.mem = end.tail, .fd = -1, .len = end.tail_len};
+    } else {
+        free(end.tail);
+    }
+    parent->op.report_bytes = (DWORD)end.body_bytes;
+    parent->op.disconnect_after = false;
+    parent->conn->op_req = parent;
+    parent->op.cur = (out_cursor_t){.segs = p->segs, .n = p->n};
+    isapi_op_drive(parent);
+}
+
+/* A GET (HEAD for a HEAD) of url on the parent's connection, with the parent's headers minus
+ * those about a body: the child reads none. */
+static request_t *request_child(request_t *parent, const char *url, const char *path, route_t *route)
+{
+    reqinfo_t ri = parent->ri;
+    size_t plen = strcspn(url, "?");
+    char *raw_path = strndup(url, plen);
+    http_header_t *hs = calloc(parent->ri.n_headers ? parent->ri.n_headers : 1, sizeof *hs);
+    if (!raw_path || !hs) {
+        free(raw_path);
+        free(hs);
+        return NULL;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < parent->ri.n_headers; i++) {
+        const char *n = parent->ri.headers[i].name;
+        if (strcasecmp(n, "Content-Length") && strcasecmp(n, "Transfer-Encoding") &&
+            strcasecmp(n, "Content-Type") && strcasecmp(n, "Expect"))
+            hs[m++] = parent->ri.headers[i];
+    }
+    ri.method = is_head_method(parent) ? "HEAD" : "GET";
+    ri.raw_target = url;
+    ri.raw_path = raw_path;
+    ri.path = path;
+    ri.query = url[plen] == '?' ? url + plen + 1 : "";
+    ri.headers = hs;
+    ri.n_headers = m;
+    ri.has_content_length = ri.chunked = false;
+    ri.content_length = 0;
+    request_t *child = request_create(parent->conn, &ri, route, 0);
+    free(raw_path);
+    free(hs);
+    if (child) {
+        child->parent = parent;
+        child->no_body = true;
+    }
+    return child;
+}
+
+/* SEND_URL of an extension URL: run it as a child request whose response is this one. */
+static BOOL send_url_child(request_t *r, const char *url, const char *path, route_t *route,
+                           PFN_HSE_IO_COMPLETION fn, PVOID ctx)
+{
+    pthread_mutex_lock(&r->io_lock);
+    DWORD err = op_busy(r)      ? ERROR_BUSY
+                : r->head_sent ? ERROR_INVALID_PARAMETER
+                               : op_claim(r, OP_SENDURL, fn, ctx);
+    if (!err) {
+        /* The child writes the head; this request writes nothing more. */
+        r->head_sent = true;
+        r->framing = FRAME_NONE;
+    }
+    pthread_mutex_unlock(&r->io_lock);
+    if (err)
+        return fail(err);
+    request_t *child = request_child(r, url, path, route);
+    if (!child) {
+        pthread_mutex_lock(&r->io_lock);
+        r->head_sent = false;
+        pthread_mutex_unlock(&r->io_lock);
+        op_unclaim(r);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    isapi_request_start(child, 0);
+    return TRUE;
+}
+
+/* HSE_REQ_SEND_URL: internal (the URL's static file, or the extension it names, is this
+ * response, as an operation) or, with --send-url-redirect, IIS 6's 302. */
 static BOOL ssf_send_url(request_t *r, const char *url)
 {
     if (!url || url[0] != '/' || strpbrk(url, "\r\n"))
@@ -1221,11 +1361,18 @@ static BOOL ssf_send_url(request_t *r, const char *url)
     }
     route_t route;
     route_resolve(cfg, norm, &route);
+    if (route.kind == ROUTE_EXTENSION) {
+        PVOID cctx;
+        PFN_HSE_IO_COMPLETION cfn = registered_callback(r, &cctx);
+        BOOL ok = send_url_child(r, url, norm, &route, cfn, cctx);
+        route_free(&route);
+        free(norm);
+        return ok;
+    }
     free(norm);
     if (route.kind != ROUTE_STATIC) {
-        DWORD e = route.kind == ROUTE_EXTENSION ? ERROR_NOT_SUPPORTED : ERROR_FILE_NOT_FOUND;
         route_free(&route);
-        return fail(e);
+        return fail(ERROR_FILE_NOT_FOUND);
     }
     /* The file as a plain GET of it: no conditional or range headers of this request apply. */
     reqinfo_t get = {.method = "GET", .raw_target = url, .path = url, .query = "",
@@ -1241,7 +1388,9 @@ static BOOL ssf_send_url(request_t *r, const char *url)
     PVOID ctx;
     PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
     pthread_mutex_lock(&r->io_lock);
-    DWORD err = r->head_sent ? ERROR_INVALID_PARAMETER : op_claim(r, OP_SENDURL, fn, ctx);
+    DWORD err = op_busy(r)      ? ERROR_BUSY
+                : r->head_sent ? ERROR_INVALID_PARAMETER
+                               : op_claim(r, OP_SENDURL, fn, ctx);
     if (err) {
         pthread_mutex_unlock(&r->io_lock);
         close(sr.fd);
@@ -1266,7 +1415,7 @@ static BOOL ssf_send_url(request_t *r, const char *url)
     resphead_free(&h);
     if (ok) {
         piece_t pc = {.mem = NULL, .fd = sr.fd, .off = sr.offset, .len = sr.length};
-        ok = plan_build(r, &r->op.plan, head, head_len, &pc, 1);
+        ok = plan_build(r, &r->op.plan, head, head_len, &pc, 1, true);
     }
     if (!ok) {
         DWORD e = GetLastError();
@@ -1461,7 +1610,7 @@ void isapi_request_end(request_t *r, request_end_t *out)
         resphead_free(&h);
         if (!out->tail)
             keep = false;
-    } else if (r->framing == FRAME_CHUNKED && !r->io_failed) {
+    } else if (r->framing == FRAME_CHUNKED && !r->io_failed && !r->body_ended) {
         static const char last[] = "0\r\n\r\n";
         out->tail = malloc(sizeof last - 1);
         if (out->tail) {
@@ -1483,10 +1632,12 @@ void isapi_request_end(request_t *r, request_end_t *out)
         out->tail = NULL;
         out->tail_len = 0;
     }
+    out->status = r->status_sent;
+    out->body_bytes = r->body_sent;
     pthread_mutex_unlock(&r->io_lock);
     out->keep_alive = keep;
 
-    accesslog_t *log = r->srv->access_log;
+    accesslog_t *log = r->parent ? NULL : r->srv->access_log; /* a child's line is its parent's */
     if (log) {
         char param[HSE_LOG_BUFFER_LEN + 1024];
         size_t n = strnlen(r->ecb.lpszLogData, HSE_LOG_BUFFER_LEN);

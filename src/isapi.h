@@ -67,6 +67,9 @@ struct request {
     conn_t *conn;
     extension_t *ext;             /* set once loaded; holds one in-flight count */
     route_t route;                /* owned */
+    request_t *parent;            /* HSE_REQ_SEND_URL of an extension URL: this child's response
+                                   * is the parent's; the parent's operation ends with it */
+    bool no_body;                 /* a child: it has no request body to read */
     reqinfo_t ri;                 /* strings live in `strings` */
     char *strings;                /* one block: copies of the head, owned */
     http_header_t *headers;       /* owned */
@@ -102,6 +105,7 @@ struct request {
     pthread_mutex_t io_lock;
     bool head_sent;
     bool io_failed;               /* a send failed or timed out: the connection will close */
+    bool body_ended;              /* a final send ended the body (last chunk written) */
     resp_framing_t framing;
     uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
     uint64_t body_sent;           /* body bytes accepted from the extension */
@@ -123,6 +127,8 @@ typedef struct request_end {
     char *tail;       /* bytes the loop still has to send (head / last chunk), malloc'ed or NULL */
     size_t tail_len;
     bool keep_alive;  /* the connection may carry another request */
+    unsigned status;  /* the response's status, for the log */
+    uint64_t body_bytes;
 } request_end_t;
 
 /* Loop thread, after end_task: finish the response framing, log, free the request. */

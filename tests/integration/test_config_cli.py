@@ -228,6 +228,18 @@ class ListenTest(unittest.TestCase):
                             args=args) as srv:
                     r = srv.get("/scripts/ssf.dll?op=sendurl&url=/index.html")
                     self.assertEqual((r.status, r.body), (200, b"<p>i</p>\n"))
+        # An extension URL runs as a child request whose response is this one; the connection
+        # stays usable.
+        with Server(files={"index.html": "<p>i</p>\n"},
+                    scripts={"ssf.so": fixture("ssf"), "vars.so": fixture("vars")}) as srv:
+            with srv.conn() as c:
+                r = c.request("GET", "/scripts/ssf.dll?op=sendurl&url=/scripts/vars.dll/pi%3Fq%3D1")
+                self.assertEqual(r.status, 200)
+                kv = r.kv()
+                self.assertEqual(kv.get("REQUEST_METHOD"), "GET")
+                self.assertEqual(kv.get("PATH_INFO"), "/pi")
+                r2 = c.request("GET", "/index.html")
+                self.assertEqual((r2.status, r2.body), (200, b"<p>i</p>\n"))
         with Server(files={"index.html": "<p>i</p>\n"}, scripts={"ssf.so": fixture("ssf")},
                     args=["--send-url-redirect"]) as srv:
             r = srv.get("/scripts/ssf.dll?op=sendurl&url=/index.html")
