@@ -43,6 +43,8 @@ void loop_post(loop_t *l, loop_task_t *t, loop_task_fn fn);
 
 void loop_set_tick(loop_t *l, loop_tick_fn fn, void *arg);
 void loop_run(loop_t *l);  /* until loop_stop() */
+/* One iteration (for tests and fuzzers driving a loop by hand). */
+void loop_run_once(loop_t *l, int timeout_ms);
 void loop_stop(loop_t *l); /* thread-safe */
 
 /* Monotonic milliseconds, refreshed once per iteration (cheap to call on the loop thread). */

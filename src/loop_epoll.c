@@ -18,6 +18,7 @@ struct loop {
     uint64_t now_ms;
     loop_tick_fn tick;
     void *tick_arg;
+    uint64_t next_deadline;   /* from the last tick; UINT64_MAX = none */
 };
 
 uint64_t clock_now_ms(void)
@@ -49,6 +50,7 @@ loop_t *loop_new(void)
     }
     pthread_mutex_init(&l->lock, NULL);
     l->now_ms = clock_now_ms();
+    l->next_deadline = UINT64_MAX;
     return l;
 }
 
@@ -130,24 +132,31 @@ void loop_stop(loop_t *l)
     loop_wake(l);
 }
 
-void loop_run(loop_t *l)
+/* One iteration: wait up to timeout_ms (-1 = until an event; capped by the tick's deadline),
+ * handle events, run posted tasks and the tick. */
+void loop_run_once(loop_t *l, int timeout_ms)
 {
     struct epoll_event events[128];
-    uint64_t next_deadline = UINT64_MAX;
-    while (!atomic_load(&l->stopping)) {
-        int timeout = -1;
-        if (next_deadline != UINT64_MAX) {
-            uint64_t now = clock_now_ms();
-            timeout = next_deadline <= now ? 0 : (int)(next_deadline - now > 60000 ? 60000 : next_deadline - now);
-        }
-        int n = epoll_wait(l->epfd, events, 128, timeout);
-        l->now_ms = clock_now_ms();
-        for (int i = 0; i < n; i++) {
-            loop_watch_t *w = events[i].data.ptr;
-            w->on_event(w, events[i].events);
-        }
-        run_tasks(l);
-        next_deadline = l->tick ? l->tick(l->tick_arg, l->now_ms) : UINT64_MAX;
+    if (l->next_deadline != UINT64_MAX) {
+        uint64_t now = clock_now_ms();
+        int until = l->next_deadline <= now ? 0
+                    : (int)(l->next_deadline - now > 60000 ? 60000 : l->next_deadline - now);
+        if (timeout_ms < 0 || until < timeout_ms)
+            timeout_ms = until;
     }
+    int n = epoll_wait(l->epfd, events, 128, timeout_ms);
+    l->now_ms = clock_now_ms();
+    for (int i = 0; i < n; i++) {
+        loop_watch_t *w = events[i].data.ptr;
+        w->on_event(w, events[i].events);
+    }
+    run_tasks(l);
+    l->next_deadline = l->tick ? l->tick(l->tick_arg, l->now_ms) : UINT64_MAX;
+}
+
+void loop_run(loop_t *l)
+{
+    while (!atomic_load(&l->stopping))
+        loop_run_once(l, -1);
     run_tasks(l);
 }
