@@ -22,6 +22,8 @@ What is here:
   request()     one request through http.client.
   wait_for()    poll a condition with a deadline (tests poll; they do not sleep).
   fd_count(), rss_kb()  from /proc/PID, for leak checks.
+  EventFile     a file fixtures append `key=value ...` event lines to (polled with wait()).
+  proc_limit(), raise_nofile(), sanitizer_of_binary()  for the scale tests.
 
 Every loop here is bounded in count or time.
 """
@@ -792,6 +794,81 @@ def connect_refused(port, timeout=1.0):
         return e.errno == errno.ECONNREFUSED
     finally:
         s.close()
+
+
+# ---- event files, process limits, sanitizer builds ---------------------------------------
+def parse_event_line(line):
+    """One line of a fixture's event file: space-separated key=value pairs → dict."""
+    out = {}
+    for tok in line.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            out[k] = v
+    return out
+
+
+class EventFile:
+    """A file fixtures append event lines to (one `key=value ...` line per event), e.g. the path
+    given to the async fixture in ASYNC_EVENTS. Tests poll it with wait()."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def all(self):
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        # a line being appended right now has no newline yet: ignore it
+        return [parse_event_line(l) for l in data.split("\n")[:-1] if l.strip()]
+
+    def find(self, **match):
+        """Events whose fields equal every given value (values compared as strings)."""
+        want = {k: str(v) for k, v in match.items()}
+        return [e for e in self.all() if all(e.get(k) == v for k, v in want.items())]
+
+    def wait(self, timeout=10.0, count=1, **match):
+        """Poll until at least `count` events match; return the matching events."""
+        return wait_for(lambda: (lambda evs: evs if len(evs) >= count else None)(self.find(**match)),
+                        timeout, 0.01, "%d event(s) matching %r in %s (last lines: %r)"
+                        % (count, match, self.path, self.all()[-5:]))
+
+
+def proc_limit(pid, name="Max open files"):
+    """(soft, hard) of a limit in /proc/PID/limits; None for unlimited."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith(name):
+                parts = line[len(name):].split()
+                conv = [None if p == "unlimited" else int(p) for p in parts[:2]]
+                return conv[0], conv[1]
+    raise AssertionError("no %r in /proc/%d/limits" % (name, pid))
+
+
+def raise_nofile(want=None):
+    """Raise this process's RLIMIT_NOFILE soft limit to `want` (default: the hard limit);
+    returns the new (soft, hard)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if want is None else (min(want, hard) if hard != resource.RLIM_INFINITY else want)
+    if target != resource.RLIM_INFINITY and (soft == resource.RLIM_INFINITY or soft < target):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def sanitizer_of_binary(path=None):
+    """'address', 'thread' or None: the sanitizer the server binary was built with."""
+    try:
+        with open(path or binary(), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if b"__tsan_init" in data:
+        return "thread"
+    if b"__asan_init" in data:
+        return "address"
+    return None
 
 
 def main():
