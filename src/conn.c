@@ -313,6 +313,13 @@ int out_send(int fd, out_cursor_t *cur)
             struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
             n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < cur->n ? MSG_MORE : 0));
         } else {
+            /* sendfile has no MSG_MORE: cork so that what follows the file (a tail, the chunk's
+             * CRLF) shares its last packet. */
+            if (!cur->corked && cur->i + 1 < cur->n) {
+                int one = 1;
+                setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+                cur->corked = true;
+            }
             off_t off = (off_t)(seg->off + cur->seg_done);
             uint64_t left = seg->len - cur->seg_done;
             n = sendfile(fd, seg->fd, &off, left > (1u << 30) ? (1u << 30) : (size_t)left);
@@ -339,6 +346,11 @@ int out_send(int fd, out_cursor_t *cur)
                 cur->seg_done = 0;
             }
         }
+    }
+    if (cur->corked) {
+        int zero = 0;
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+        cur->corked = false;
     }
     return 1;
 }

@@ -39,6 +39,7 @@ typedef struct out_cursor {
     size_t n, i;
     uint64_t seg_done;      /* bytes of segs[i] already sent */
     uint64_t payload_sent;  /* payload bytes sent so far */
+    bool corked;            /* TCP_CORK set: a file range is followed by more segments */
 } out_cursor_t;
 
 typedef enum {
