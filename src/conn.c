@@ -654,6 +654,12 @@ static unsigned conn_build_reqinfo(conn_t *c)
 {
     reqinfo_t *ri = &c->ri;
     memset(ri, 0, sizeof *ri);
+    /* Obsolete line folding (a line starting with a blank) is refused, as RFC 9112 allows: llhttp
+     * folds it into the previous value even when that value is empty ("Content-Length:\r\n 39"),
+     * which a front end that does not fold would read differently. The head is [0, in_start). */
+    for (uint32_t i = 0; i + 1 < c->in_start; i++)
+        if (c->in[i] == '\n' && (c->in[i + 1] == ' ' || c->in[i + 1] == '\t'))
+            return 400;
     ri->method = llhttp_method_name((llhttp_method_t)c->parser.method);
     ri->http_major = c->parser.http_major;
     ri->http_minor = c->parser.http_minor;
@@ -701,6 +707,10 @@ static unsigned conn_build_reqinfo(conn_t *c)
     const http_header_t *te = reqinfo_header(ri, "Transfer-Encoding");
     if (te && !token_list_is(te->value, "chunked"))
         return 501;
+    /* HTTP/1.0 with Transfer-Encoding: framing a 1.0 peer may not share; close after it
+     * (RFC 9112 §6.1). */
+    if (te && ri->http_minor == 0)
+        c->keep_alive = false;
     ri->chunked = c->body_mode == BODY_CHUNKED;
     ri->has_content_length = c->body_mode == BODY_LENGTH;
     ri->content_length = c->body_mode == BODY_LENGTH ? c->body_left : 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crash.h"
 #include "log.h"
 
 typedef BOOL(WINAPI *dllmain_fn)(HINSTANCE, DWORD, LPVOID);
@@ -124,7 +125,10 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
             e->state = EXT_NEW;
     }
     if (e->state == EXT_NEW) {
-        if (entry_load(e)) {
+        crash_context_enter(path, "(loading: DllMain / GetExtensionVersion)");
+        bool loaded = entry_load(e);
+        crash_context_leave();
+        if (loaded) {
             e->state = EXT_LOADED;
         } else {
             struct stat st;
@@ -161,10 +165,12 @@ void extensions_terminate_all(extensions_t *t)
     for (ext_entry_t *e = t->list; e; e = e->next) {
         pthread_mutex_lock(&e->load_lock);
         if (e->state == EXT_LOADED) {
+            crash_context_enter(e->pub.path, "(unloading: TerminateExtension / DllMain)");
             if (e->pub.terminate)
                 e->pub.terminate(HSE_TERM_MUST_UNLOAD);
             if (e->dllmain)
                 e->dllmain((HINSTANCE)e->handle, DLL_PROCESS_DETACH, NULL);
+            crash_context_leave();
             log_info("unloaded extension %s", e->pub.path);
             e->state = EXT_TERMINATED;
             snprintf(e->error, sizeof e->error, "the server is shutting down");

@@ -14,6 +14,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "crash.h"
 #include "httputil.h"
 #include "log.h"
 #include "path.h"
@@ -276,7 +277,9 @@ static void request_run(pool_work_t *w)
     }
     r->ext = ext;
     SetLastError(0);
+    crash_context_enter(ext->path, r->ri.raw_target);
     DWORD status = ext->proc(&r->ecb);
+    crash_context_leave();
     session_returned(r, status);
 }
 
@@ -563,8 +566,11 @@ static void op_complete_work(pool_work_t *w)
     r->op.kind = OP_NONE;
     r->callbacks_running++;
     pthread_mutex_unlock(&r->lock);
-    if (fn)
+    if (fn) {
+        crash_context_enter(r->route.handler, r->ri.raw_target);
         fn(&r->ecb, ctx, bytes, err);
+        crash_context_leave();
+    }
     pthread_mutex_lock(&r->lock);
     r->callbacks_running--;
     bool end = finish_due_locked(r);

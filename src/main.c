@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crash.h"
 #include "log.h"
 #include "server.h"
 
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 0;
     }
+
+    crash_handlers_install();
 
     /* Every connection is a descriptor, and pending sessions keep theirs: use all we may. */
     struct rlimit nofile;
