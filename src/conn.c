@@ -79,18 +79,18 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
             return HPE_USER;
         }
         unsigned i = c->n_headers++;
-        c->hname[i] = (span_t){offset_of(c, at), 0};
-        c->hvalue[i] = (span_t){0, 0};
+        c->hd->hname[i] = (span_t){offset_of(c, at), 0};
+        c->hd->hvalue[i] = (span_t){0, 0};
         c->hstate = 1;
     }
-    c->hname[c->n_headers - 1].len += (uint32_t)len;
+    c->hd->hname[c->n_headers - 1].len += (uint32_t)len;
     return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     conn_t *c = parser_conn(p);
-    span_t *v = &c->hvalue[c->n_headers - 1];
+    span_t *v = &c->hd->hvalue[c->n_headers - 1];
     if (c->hstate != 2) {
         v->off = offset_of(c, at);
         v->len = 0;
@@ -159,8 +159,14 @@ static int conn_ensure_input(conn_t *c)
     if (c->in_cap < 1024)
         c->in_cap = 1024;
     c->in = malloc(c->in_cap);
-    if (!c->in)
+    c->hd = malloc(sizeof *c->hd);
+    if (!c->in || !c->hd) {
+        free(c->in);
+        free(c->hd);
+        c->in = NULL;
+        c->hd = NULL;
         return -ENOMEM;
+    }
     c->in_start = c->in_end = 0;
     return 0;
 }
@@ -606,11 +612,11 @@ static void server_name_from_host(conn_t *c, const char *host)
             end = host + strlen(host);
     }
     size_t n = (size_t)(end - host);
-    if (n >= sizeof c->host_buf)
-        n = sizeof c->host_buf - 1;
-    memcpy(c->host_buf, host, n);
-    c->host_buf[n] = '\0';
-    c->ri.server_name = c->host_buf;
+    if (n >= sizeof c->hd->host_buf)
+        n = sizeof c->hd->host_buf - 1;
+    memcpy(c->hd->host_buf, host, n);
+    c->hd->host_buf[n] = '\0';
+    c->ri.server_name = c->hd->host_buf;
 }
 
 /* RFC 9110 token characters (header names). */
@@ -664,21 +670,21 @@ static unsigned conn_build_reqinfo(conn_t *c)
     ri->http_major = c->parser.http_major;
     ri->http_minor = c->parser.http_minor;
     for (unsigned i = 0; i < c->n_headers; i++) {
-        span_t v = c->hvalue[i];
+        span_t v = c->hd->hvalue[i];
         while (v.len && (c->in[v.off + v.len - 1] == ' ' || c->in[v.off + v.len - 1] == '\t'))
             v.len--;
-        c->headers[i].name = span_str(c, c->hname[i]);
-        c->headers[i].name_len = c->hname[i].len;
-        c->headers[i].value = span_str(c, v);
-        c->headers[i].value_len = v.len;
+        c->hd->headers[i].name = span_str(c, c->hd->hname[i]);
+        c->hd->headers[i].name_len = c->hd->hname[i].len;
+        c->hd->headers[i].value = span_str(c, v);
+        c->hd->headers[i].value_len = v.len;
     }
-    ri->headers = c->headers;
+    ri->headers = c->hd->headers;
     ri->n_headers = c->n_headers;
     unsigned hosts = 0;
     for (unsigned i = 0; i < c->n_headers; i++) {
-        if (!header_valid(&c->headers[i]))
+        if (!header_valid(&c->hd->headers[i]))
             return 400;
-        if (c->headers[i].name_len == 4 && strncasecmp(c->headers[i].name, "host", 4) == 0)
+        if (c->hd->headers[i].name_len == 4 && strncasecmp(c->hd->headers[i].name, "host", 4) == 0)
             hosts++;
     }
     ri->raw_target = span_str(c, c->url);
@@ -880,7 +886,7 @@ static bool conn_step_head(conn_t *c)
                     /* "gzip" alone: a coding we do not know (501); chunked not last: 400. */
                     bool has_chunked = false;
                     for (unsigned i = 0; i < c->n_headers; i++) {
-                        span_t n = c->hname[i], v = c->hvalue[i];
+                        span_t n = c->hd->hname[i], v = c->hd->hvalue[i];
                         if (n.len == 17 && strncasecmp(c->in + n.off, "transfer-encoding", 17) == 0 &&
                             memmem(c->in + v.off, v.len, "chunked", 7))
                             has_chunked = true;
@@ -1078,9 +1084,11 @@ static void conn_next_request(conn_t *c)
     if (c->in) {
         uint32_t pending = c->in_end - c->in_start;
         if (pending == 0) {
-            /* Idle: give the buffer back (idle keep-alive connections cost little memory). */
+            /* Idle: give the buffers back (idle keep-alive connections cost little memory). */
             free(c->in);
+            free(c->hd);
             c->in = NULL;
+            c->hd = NULL;
             c->in_cap = c->in_start = c->in_end = 0;
         } else {
             memmove(c->in, c->in + c->in_start, pending);
@@ -1237,6 +1245,7 @@ void conn_reap(netloop_t *nl)
         conn_t *c = nl->closed;
         nl->closed = c->next;
         free(c->in);
+        free(c->hd);
         free(c->pathbuf);
         free(c);
     }

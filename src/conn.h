@@ -60,6 +60,15 @@ typedef struct span {
     uint32_t off, len;
 } span_t;
 
+/* Scratch for parsing one request head; allocated with the input buffer when a request begins
+ * and released with it when the connection goes idle, so idle keep-alive connections stay
+ * small. */
+typedef struct conn_head {
+    span_t hname[CONN_MAX_HEADERS], hvalue[CONN_MAX_HEADERS];
+    http_header_t headers[CONN_MAX_HEADERS];
+    char host_buf[256]; /* SERVER_NAME from the Host header */
+} conn_head_t;
+
 struct conn {
     loop_watch_t watch;
     netloop_t *nl;
@@ -80,19 +89,17 @@ struct conn {
     atomic_bool peer_gone;      /* hang-up seen while an extension owned the request */
 
     /* head being parsed */
+    conn_head_t *hd;            /* with `in`: NULL while idle */
     llhttp_t parser;
     span_t url;
-    span_t hname[CONN_MAX_HEADERS], hvalue[CONN_MAX_HEADERS];
     unsigned n_headers;
     uint8_t hstate;             /* 0 between headers, 1 in a name, 2 in a value */
     bool url_done;
     bool head_started;          /* a byte of the current request arrived */
     bool head_done;
     int parse_error_status;     /* set by callbacks: 414, 431 */
-    http_header_t headers[CONN_MAX_HEADERS];
     reqinfo_t ri;               /* view of the current request (points into in/pathbuf) */
     char *pathbuf;              /* decoded path, then the raw path, of the current request */
-    char host_buf[256];         /* SERVER_NAME from the Host header */
 
     /* current request */
     bool keep_alive;            /* client allows and server agrees so far */
