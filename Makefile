@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test install clean asan tsan check-all
+.PHONY: all deps build run test install clean asan tsan check-all fuzz
 
 all: build
 
@@ -34,6 +34,10 @@ tsan: deps
 	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DISAPID_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug"
 
 check-all: test asan tsan
+
+# libFuzzer harnesses (clang) into build-fuzz/, each run for FUZZ_SECONDS (default 60): fuzz/run.sh.
+fuzz: deps
+	@sh fuzz/run.sh
 
 clean:
 	rm -rf build build-asan build-tsan

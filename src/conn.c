@@ -32,6 +32,7 @@ static llhttp_settings_t parser_settings;
 static pthread_once_t parser_settings_once = PTHREAD_ONCE_INIT;
 
 static void conn_drive(conn_t *c);
+static bool conn_body_pending(const conn_t *c);
 static void conn_close(conn_t *c);
 static void conn_next_request(conn_t *c);
 
@@ -515,6 +516,10 @@ static void conn_respond(conn_t *c, unsigned status, const char *extra_lines, si
         framing = FRAME_NONE;
     if (c->nl->draining)
         c->keep_alive = false;
+    /* A client that waits for 100 Continue never sends a body we did not ask for: the connection
+     * cannot carry another request, and the head must say so. */
+    if (c->expect_continue && !c->sent_continue && conn_body_pending(c))
+        c->close_after = true;
     if (!c->keep_alive)
         c->close_after = true;
     char *head = NULL;
@@ -843,10 +848,6 @@ static void conn_dispatch(conn_t *c)
     }
     }
     route_free(&route);
-    /* Static and error responses to a request whose body the client holds back until it sees
-     * 100 Continue: the body will never come, so the connection cannot be reused. */
-    if (c->state == CONN_SENDING && c->expect_continue && !c->sent_continue)
-        c->close_after = true;
 }
 
 /* Parse what is buffered; read more when needed. Returns false when it must wait. */
@@ -868,7 +869,9 @@ static bool conn_step_head(conn_t *c)
                 /* on_message_complete paused right after the head. */
                 c->in_start += (uint32_t)(llhttp_get_error_pos(&c->parser) - start);
                 if (err == HPE_PAUSED_UPGRADE) {
-                    /* No protocol upgrades: answer the request, then close. */
+                    /* Not reached in practice (on_message_complete's pause comes first, and an
+                     * Upgrade request is then served like any other, without a 101); kept so a
+                     * parser that reports the upgrade still never switches protocols. */
                     llhttp_resume_after_upgrade(&c->parser);
                     c->keep_alive = false;
                     c->close_after = true;

@@ -16,8 +16,9 @@ typedef enum {
  * percent-decoding, collapsing "//", removing "." segments, resolving ".." segments (also when
  * they were written %2e%2e), keeping a trailing '/' when the input had one. The result starts
  * with '/' and is NUL-terminated. An absolute-form target ("http://host/path") is reduced to its
- * path first. out_size must hold the result (len + 1 always suffices); a result that does not
- * fit is PATH_BAD. On any error out holds "" (when out_size > 0).
+ * path first. out_size: len + 1 always suffices. The result itself may be shorter than the room
+ * it needs, since ".." segments are written before they are resolved ("/a/../b" needs 5 bytes
+ * to give "/b"); output that does not fit is PATH_BAD. On any error out holds "" (when out_size > 0).
  *
  * Only a literal '/' separates segments: a decoded "%2F" could never be told apart from one in
  * a file name, so it is refused. Backslashes are refused because extensions written for Windows
