@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test install clean asan tsan check-all fuzz
+.PHONY: all deps build run test install clean asan tsan check-all fuzz bench
 
 all: build
 
@@ -38,6 +38,9 @@ check-all: test asan tsan
 # libFuzzer harnesses (clang) into build-fuzz/, each run for FUZZ_SECONDS (default 60): fuzz/run.sh.
 fuzz: deps
 	@sh fuzz/run.sh
+
+bench:
+	bash bench/run.sh
 
 clean:
 	rm -rf build build-asan build-tsan
