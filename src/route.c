@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -162,6 +163,59 @@ static bool find_ci(const char *dirpath, const char *stem, size_t stem_len, bool
 
 /* Returns false when the path names no extension and the prefix is "/", which then leaves the
  * rest of the URL space to the other rules. Otherwise fills out and returns true. */
+/* ---- resolution cache ----
+ * Resolving an extension's file (stat + realpath: a readlink per path component) and the root's
+ * real path cost several system calls per request. Results are kept per thread for
+ * ROUTE_CACHE_TTL seconds: a file added, removed or re-pointed is seen within that time. Only
+ * successful lookups are cached. Thread-local, so loops and workers never contend. */
+#define ROUTE_CACHE_SLOTS 16
+#define ROUTE_CACHE_TTL 1
+#define ROUTE_CACHE_URL 200
+#define ROUTE_CACHE_REAL 512
+
+typedef struct route_cache_entry {
+    const config_t *cfg;
+    time_t at;
+    char url[ROUTE_CACHE_URL];
+    char real[ROUTE_CACHE_REAL];
+} route_cache_entry_t;
+
+static __thread route_cache_entry_t route_cache[ROUTE_CACHE_SLOTS];
+static __thread unsigned route_cache_next;
+
+static bool route_cache_get(const config_t *cfg, const char *url, size_t url_len, char *real,
+                            size_t real_size)
+{
+    if (url_len >= ROUTE_CACHE_URL)
+        return false;
+    time_t now = time(NULL);
+    for (unsigned i = 0; i < ROUTE_CACHE_SLOTS; i++) {
+        route_cache_entry_t *e = &route_cache[i];
+        if (e->cfg == cfg && now - e->at < ROUTE_CACHE_TTL && now >= e->at &&
+            strncmp(e->url, url, url_len) == 0 && e->url[url_len] == '\0') {
+            size_t n = strlen(e->real);
+            if (n >= real_size)
+                return false;
+            memcpy(real, e->real, n + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void route_cache_put(const config_t *cfg, const char *url, size_t url_len, const char *real)
+{
+    size_t n = strlen(real);
+    if (url_len >= ROUTE_CACHE_URL || n >= ROUTE_CACHE_REAL)
+        return;
+    route_cache_entry_t *e = &route_cache[route_cache_next++ % ROUTE_CACHE_SLOTS];
+    e->cfg = cfg;
+    e->at = time(NULL);
+    memcpy(e->url, url, url_len);
+    e->url[url_len] = '\0';
+    memcpy(e->real, real, n + 1);
+}
+
 static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t plen,
                          const char *path, route_t *out)
 {
@@ -213,8 +267,10 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
     const char *stem = rest + seg;
     size_t stem_len = end - seg - suffix_len;
     rel.s[seg] = '\0'; /* rel.s is now the sub-directory part */
+    size_t url_len = (size_t)(rest - path) + end; /* the extension's URL: the cache key */
+    bool cached = route_cache_get(cfg, path, url_len, real.s, sizeof real.s);
     bool have = false;
-    if (end - seg <= NAME_MAX && path_join(sd->dir, rel.s, dirpath.s, sizeof dirpath.s) == 0) {
+    if (!cached && end - seg <= NAME_MAX && path_join(sd->dir, rel.s, dirpath.s, sizeof dirpath.s) == 0) {
         /* The name as written, then with the suffix in lower case, then with the other suffix,
          * then any case (§7.12: forms written for IIS use any case). */
         const char *suffixes[3] = {NULL, url_so ? ".so" : ".dll", url_so ? ".dll" : ".so"};
@@ -232,9 +288,12 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
         if (!have)
             have = find_ci(dirpath.s, stem, stem_len, url_so, &try1);
     }
-    if (!have || realpath(try1.s, real.s) == NULL) {
-        out->kind = ROUTE_NOT_FOUND;
-        return true;
+    if (!cached) {
+        if (!have || realpath(try1.s, real.s) == NULL) {
+            out->kind = ROUTE_NOT_FOUND;
+            return true;
+        }
+        route_cache_put(cfg, path, url_len, real.s);
     }
 
     out->kind = ROUTE_EXTENSION;
@@ -420,9 +479,13 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
     }
 
     strbuf_t rootreal;
-    if (realpath(cfg->root, rootreal.s) == NULL) {
-        out->kind = ROUTE_NOT_FOUND;
-        return;
+    static const char root_key[] = "\001root"; /* not a URL: cannot collide with one */
+    if (!route_cache_get(cfg, root_key, sizeof root_key - 1, rootreal.s, sizeof rootreal.s)) {
+        if (realpath(cfg->root, rootreal.s) == NULL) {
+            out->kind = ROUTE_NOT_FOUND;
+            return;
+        }
+        route_cache_put(cfg, root_key, sizeof root_key - 1, rootreal.s);
     }
     if (cfg->n_maps > 0 && route_map(cfg, rootreal.s, path, out))
         return;
