@@ -152,24 +152,57 @@ static void parser_settings_init(void)
 
 static config_t *conn_cfg(conn_t *c) { return c->nl->srv->cfg; }
 
-static int conn_ensure_input(conn_t *c)
+static uint32_t conn_input_cap(conn_t *c)
 {
-    if (c->in)
-        return 0;
-    c->in_cap = conn_cfg(c)->max_header_bytes;
-    if (c->in_cap < 1024)
-        c->in_cap = 1024;
-    c->in = malloc(c->in_cap);
-    c->hd = malloc(sizeof *c->hd);
-    if (!c->in || !c->hd) {
+    uint32_t cap = conn_cfg(c)->max_header_bytes;
+    return cap < 1024 ? 1024 : cap;
+}
+
+/* Give the connection's buffers back to the loop's spares (or free them). */
+static void conn_release_input(conn_t *c)
+{
+    netloop_t *nl = c->nl;
+    if (c->in && !nl->spare_in)
+        nl->spare_in = c->in;
+    else
         free(c->in);
+    if (c->hd && !nl->spare_hd)
+        nl->spare_hd = c->hd;
+    else
         free(c->hd);
-        c->in = NULL;
-        c->hd = NULL;
-        return -ENOMEM;
+    c->in = NULL;
+    c->hd = NULL;
+    c->in_cap = c->in_start = c->in_end = 0;
+}
+
+/* First read of a request on a connection without buffers: into the loop's spare buffer, which
+ * becomes the connection's only if bytes came. 1 bytes read, 0 would block, -1 EOF/error/ENOMEM. */
+static int conn_first_read(conn_t *c)
+{
+    netloop_t *nl = c->nl;
+    uint32_t cap = conn_input_cap(c);
+    if (!nl->spare_in && !(nl->spare_in = malloc(cap)))
+        return -1;
+    ssize_t n = recv(c->watch.fd, nl->spare_in, cap, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (errno == EAGAIN)
+            c->readable = false;
+        return 0;
     }
-    c->in_start = c->in_end = 0;
-    return 0;
+    if (n <= 0) {
+        c->peer_closed = true;
+        return -1;
+    }
+    c->hd = nl->spare_hd ? nl->spare_hd : malloc(sizeof *c->hd);
+    if (!c->hd)
+        return -1;
+    nl->spare_hd = NULL;
+    c->in = nl->spare_in;
+    nl->spare_in = NULL;
+    c->in_cap = cap;
+    c->in_start = 0;
+    c->in_end = (uint32_t)n;
+    return 1;
 }
 
 static void conn_timer(conn_t *c, timeq_t *q)
@@ -853,9 +886,16 @@ static void conn_dispatch(conn_t *c)
 /* Parse what is buffered; read more when needed. Returns false when it must wait. */
 static bool conn_step_head(conn_t *c)
 {
-    if (conn_ensure_input(c) < 0) {
-        conn_close(c);
-        return false;
+    if (!c->in) {
+        if (!c->readable)
+            return false;
+        int r = conn_first_read(c);
+        if (r == 0)
+            return false;
+        if (r < 0) {
+            conn_close(c);
+            return false;
+        }
     }
     for (;;) {
         if (c->in_end > c->in_start) {
@@ -1088,11 +1128,7 @@ static void conn_next_request(conn_t *c)
         uint32_t pending = c->in_end - c->in_start;
         if (pending == 0) {
             /* Idle: give the buffers back (idle keep-alive connections cost little memory). */
-            free(c->in);
-            free(c->hd);
-            c->in = NULL;
-            c->hd = NULL;
-            c->in_cap = c->in_start = c->in_end = 0;
+            conn_release_input(c);
         } else {
             memmove(c->in, c->in + c->in_start, pending);
             c->in_start = 0;

@@ -17,6 +17,7 @@
 typedef struct server server_t;
 typedef struct extensions extensions_t;
 typedef struct conn conn_t;
+typedef struct conn_head conn_head_t;
 
 typedef struct listener {
     loop_watch_t watch; /* fd shared by all loops (EPOLLEXCLUSIVE) */
@@ -39,6 +40,10 @@ typedef struct netloop {
     uint64_t accept_resume_ms;
     conn_t *conns;            /* every open connection of this loop (for shutdown) */
     conn_t *closed;           /* closed this iteration, freed by conn_reap */
+    char *spare_in;           /* an input buffer no connection holds: reads into a connection
+                               * without one land here, and it is handed over only when bytes
+                               * arrive, so idle connections hold no buffer */
+    conn_head_t *spare_hd;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     loop_task_t drain_task, force_task, stop_task;
 } netloop_t;
