@@ -208,6 +208,7 @@ static void request_free(request_t *r)
     free(r->readahead);
     free(r->log_param);
     free(r->pending);
+    free(r->deferred_head);
     free(r);
 }
 
@@ -265,6 +266,8 @@ static BOOL session_done(request_t *r, DWORD status)
     return TRUE;
 }
 
+static void deferred_flush(request_t *r);
+
 static void request_run(pool_work_t *w)
 {
     request_t *r = (request_t *)((char *)w - offsetof(request_t, work));
@@ -280,6 +283,9 @@ static void request_run(pool_work_t *w)
     crash_context_enter(ext->path, r->ri.raw_target);
     DWORD status = ext->proc(&r->ecb);
     crash_context_leave();
+    /* Still ours until session_returned: a final status leaves the head to the loop's tail. */
+    if (status == HSE_STATUS_PENDING)
+        deferred_flush(r);
     session_returned(r, status);
 }
 
@@ -359,6 +365,12 @@ static BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
         free(head);
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     }
+    if (!head && r->deferred_head) { /* the held-back head leaves with this write */
+        head = r->deferred_head;
+        head_len = r->deferred_len;
+        r->deferred_head = NULL;
+        r->deferred_len = 0;
+    }
     p->head = head;
     if (head && head_len)
         p->segs[p->n++] = (out_seg_t){.mem = head, .fd = -1, .len = head_len};
@@ -426,6 +438,19 @@ static BOOL plan_send_sync(request_t *r, out_plan_t *p)
                                                           : isapi_win32_error(rc));
     }
     return TRUE;
+}
+
+/* An extension call (HttpExtensionProc returning PENDING, a completion callback) is over: a
+ * head it held back goes out now, so a client of a long-running session sees it promptly. */
+static void deferred_flush(request_t *r)
+{
+    pthread_mutex_lock(&r->io_lock);
+    if (r->deferred_head && !r->io_failed) {
+        out_plan_t p;
+        if (plan_build(r, &p, NULL, 0, NULL, 0, false))
+            plan_send_sync(r, &p);
+    }
+    pthread_mutex_unlock(&r->io_lock);
 }
 
 /* Plan for bytes an extension writes. When no head was sent, the first bytes decide it
@@ -570,6 +595,7 @@ static void op_complete_work(pool_work_t *w)
         crash_context_enter(r->route.handler, r->ri.raw_target);
         fn(&r->ecb, ctx, bytes, err);
         crash_context_leave();
+        deferred_flush(r); /* still alive: callbacks_running holds the request */
     }
     pthread_mutex_lock(&r->lock);
     r->callbacks_running--;
@@ -846,7 +872,11 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
     size_t head_len = 0;
     ok = prepare_head(r, &h, 0, false, &head, &head_len);
     resphead_free(&h);
-    if (ok) {
+    if (ok && body_len == 0 && !r->pending) {
+        /* Header only: hold it for the next write or the end of the call (deferred_flush). */
+        r->deferred_head = head;
+        r->deferred_len = head_len;
+    } else if (ok) {
         /* Bytes written before that never formed a head go out as body, after the head. */
         piece_t pcs[2] = {{.mem = r->pending, .fd = -1, .len = r->pending_len},
                           {.mem = body, .fd = -1, .len = body_len}};
@@ -1616,15 +1646,23 @@ void isapi_request_end(request_t *r, request_end_t *out)
         resphead_free(&h);
         if (!out->tail)
             keep = false;
-    } else if (r->framing == FRAME_CHUNKED && !r->io_failed && !r->body_ended) {
+    } else if (r->deferred_head || (r->framing == FRAME_CHUNKED && !r->io_failed && !r->body_ended)) {
+        /* The held-back head, if any, then the last chunk if the body is chunked. */
         static const char last[] = "0\r\n\r\n";
-        out->tail = malloc(sizeof last - 1);
+        bool chunk_end = r->framing == FRAME_CHUNKED && !r->io_failed && !r->body_ended;
+        size_t n = r->deferred_len + (chunk_end ? sizeof last - 1 : 0);
+        out->tail = malloc(n ? n : 1);
         if (out->tail) {
-            memcpy(out->tail, last, sizeof last - 1);
-            out->tail_len = sizeof last - 1;
+            if (r->deferred_len)
+                memcpy(out->tail, r->deferred_head, r->deferred_len);
+            if (chunk_end)
+                memcpy(out->tail + r->deferred_len, last, sizeof last - 1);
+            out->tail_len = n;
         } else {
             keep = false;
         }
+        if (r->framing == FRAME_LENGTH && r->body_sent < r->declared_length && !is_head_method(r))
+            keep = false; /* a head promising a body that never came */
     } else if (r->framing == FRAME_LENGTH && r->body_sent < r->declared_length && !is_head_method(r)) {
         keep = false; /* fewer bytes than the Content-Length promised */
         log_warn("%s: %s sent %llu of %llu body bytes; closing the connection", r->ri.raw_target,

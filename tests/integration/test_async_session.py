@@ -97,6 +97,27 @@ class SessionBase(unittest.TestCase):
 class PendingTest(SessionBase):
     """6. HSE_STATUS_PENDING and HSE_REQ_DONE_WITH_SESSION."""
 
+    def test_head_before_pending_reaches_the_client(self):
+        # docs/isapi.md: a head without body bytes is held back for the next write, but leaves
+        # when HttpExtensionProc returns PENDING: a long-running session's client sees it then.
+        with RawConn(self.srv.port, timeout=10) as c:
+            c.send(build_request("GET", self.path("op=hold&tag=headfirst&id=hf&head=1")))
+            seen = b""
+            deadline = time.monotonic() + 10
+            while b"\r\n\r\n" not in seen and time.monotonic() < deadline:
+                seen += c.sock.recv(4096)
+            self.assertTrue(seen.startswith(b"HTTP/1.1 200 OK\r\n"), seen)
+            self.assertIn(b"Transfer-Encoding: chunked", seen)
+            kv = self.srv.get(self.path("op=notify&tag=headfirst")).kv()
+            self.assertEqual(kv.get("released"), "1")
+            c.buf = seen
+            rest = c.sock.recv(4096)
+            deadline = time.monotonic() + 10
+            while not rest.endswith(b"0\r\n\r\n") and time.monotonic() < deadline:
+                rest += c.sock.recv(4096)
+            self.assertIn(b"released=1", rest)
+            self.assertTrue(rest.endswith(b"0\r\n\r\n"), rest)
+
     def test_pending_sessions_hold_no_thread(self):
         n = 300
         base = thread_count(self.srv.pid)
