@@ -657,16 +657,6 @@ static void server_name_from_host(conn_t *c, const char *host)
     c->ri.server_name = c->hd->host_buf;
 }
 
-/* RFC 9110 token characters (header names). */
-static bool is_tchar(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return true;
-    if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
-        return true;
-    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
 /* The packaged llhttp accepts some malformed header lines ("Bad Name: v", ": v"); check names
  * and values ourselves. Values: no control characters but HTAB. */
 static bool header_valid(const http_header_t *h)
@@ -674,7 +664,7 @@ static bool header_valid(const http_header_t *h)
     if (h->name_len == 0)
         return false;
     for (uint32_t i = 0; i < h->name_len; i++)
-        if (!is_tchar((unsigned char)h->name[i]))
+        if (!http_is_tchar((unsigned char)h->name[i]))
             return false;
     for (uint32_t i = 0; i < h->value_len; i++) {
         unsigned char ch = (unsigned char)h->value[i];

@@ -25,6 +25,12 @@ static char *put_digits(char *p, unsigned v, int n)
     return p + n;
 }
 
+const unsigned char http_tchar_table[256] = {
+    ['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1,
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
 size_t http_date_format(time_t t, char *out)
 {
     struct tm tm;

@@ -36,6 +36,11 @@ typedef enum {
 range_result_t http_range_parse(const char *header_value, uint64_t size, uint64_t *start,
                                 uint64_t *length);
 
+/* RFC 9110 token characters (header names, methods): a lookup table, since the check runs for
+ * every byte of every header name. */
+extern const unsigned char http_tchar_table[256];
+static inline bool http_is_tchar(unsigned char c) { return http_tchar_table[c] != 0; }
+
 /* Reason phrase for a status code ("Not Found"); "Unknown" for codes it does not know. */
 const char *http_status_reason(unsigned status);
 

@@ -41,12 +41,6 @@ static inline bool is_digit(unsigned char c)
 }
 
 /* RFC 9110 tchar. */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
 
 /* field-vchar, SP and HTAB; obs-text (0x80..0xFF) passes through. */
 static inline bool is_field_char(unsigned char c)
@@ -134,7 +128,7 @@ static int accept_field(scan_t *st, const char *name, size_t nlen, const char *v
     if (nlen == 0)
         return -1;
     for (size_t i = 0; i < nlen; i++)
-        if (!is_tchar((unsigned char)name[i]))
+        if (!http_is_tchar((unsigned char)name[i]))
             return -1;
     for (size_t i = 0; i < vlen; i++)
         if (!is_field_char((unsigned char)value[i]))
