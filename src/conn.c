@@ -434,8 +434,8 @@ bool conn_peer_gone(conn_t *c)
 /* Queue a buffer (taken over) and optionally a file range for sending. */
 static void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count)
 {
-    /* Only one response is queued at a time, except a 100 Continue, which is always sent
-     * before anything else can be queued (the state machine flushes before moving on). */
+    /* One response (or response tail) at a time: the state machine flushes it before it
+     * queues anything else. */
     c->out = buf;
     c->out_len = len;
     c->out_off = 0;
@@ -587,9 +587,8 @@ static void conn_respond(conn_t *c, unsigned status, const char *extra_lines, si
         file_len = 0;
     }
     c->log_status = status;
-    c->log_bytes = 0;
     conn_queue(c, head, head_len, fd, file_off, file_len);
-    /* log_bytes counts the head too; the access log wants body bytes: subtract later. */
+    /* conn_flush counts the head too; the access log wants body bytes. */
     c->log_bytes = 0;
     c->log_head_len = head_len - ((body && send_body) ? body_len : 0);
     c->state = CONN_SENDING;
@@ -858,12 +857,7 @@ static void conn_dispatch(conn_t *c)
             break;
         }
         c->req = r;
-        uint32_t ra = conn_cfg(c)->read_ahead_bytes;
-        if (c->body_mode == BODY_LENGTH && c->body_left < ra)
-            ra = (uint32_t)c->body_left;
-        if (c->body_mode == BODY_NONE)
-            ra = 0;
-        c->readahead_want = ra;
+        c->readahead_want = r->readahead_cap; /* decided by isapi_request_new */
         c->readahead_got = 0;
         c->state = CONN_READAHEAD;
         conn_timer(c, &c->nl->tq_body);
