@@ -71,8 +71,8 @@ struct request {
                                    * is the parent's; the parent's operation ends with it */
     bool no_body;                 /* a child: it has no request body to read */
     reqinfo_t ri;                 /* strings live in `strings` */
-    char *strings;                /* one block: copies of the head, owned */
-    http_header_t *headers;       /* owned */
+    char *strings;                /* copies of the head: in the request's own block */
+    http_header_t *headers;       /* in the request's own block */
     time_t start_time;
 
     /* Under lock: the session, the operation slot, callbacks, and when to free.
@@ -97,7 +97,7 @@ struct request {
     pool_work_t work, op_work;
     loop_task_t end_task, op_task, kick_task;
 
-    /* Body read-ahead (lpbData), NUL-terminated at cbAvailable. Owned. */
+    /* Body read-ahead (lpbData), NUL-terminated at cbAvailable; in the request's own block. */
     char *readahead;
     uint32_t readahead_cap;
 
