@@ -7,14 +7,18 @@
 #include <time.h>
 
 #include "log.h"
+#include "loop.h"
 
 #define POOL_IDLE_EXIT_MS 30000
+#define POOL_GROW_AFTER_MS 2
 
 /* Lock order: p->lock only; work functions run without it. */
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t work_ready;   /* signalled when work is queued or stop begins */
     pthread_cond_t all_exited;   /* signalled when threads drops to 0 after stop */
+    pthread_cond_t monitor_wake; /* signalled when work is queued into an empty queue, or stop */
+    bool monitor_alive;
     pool_work_t *head, *tail;
     unsigned threads, idle, min, max;
     unsigned queued;             /* work items waiting in the queue */
@@ -23,6 +27,7 @@ struct pool {
 };
 
 static void *worker_main(void *arg);
+static void *monitor_main(void *arg);
 
 static int spawn_locked(pool_t *p)
 {
@@ -52,6 +57,7 @@ pool_t *pool_new(unsigned min_threads, unsigned max_threads, size_t stack_size)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->work_ready, &ca);
     pthread_cond_init(&p->all_exited, &ca);
+    pthread_cond_init(&p->monitor_wake, &ca);
     pthread_condattr_destroy(&ca);
     p->min = min_threads ? min_threads : 1;
     p->max = max_threads < p->min ? p->min : max_threads;
@@ -60,9 +66,18 @@ pool_t *pool_new(unsigned min_threads, unsigned max_threads, size_t stack_size)
     for (unsigned i = 0; i < p->min; i++)
         if (spawn_locked(p) < 0)
             break;
-    bool ok = p->threads > 0;
+    pthread_t mt;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&mt, &attr, monitor_main, p) == 0)
+        p->monitor_alive = true;
+    pthread_attr_destroy(&attr);
+    bool ok = p->threads > 0 && p->monitor_alive;
     pthread_mutex_unlock(&p->lock);
     if (!ok) {
+        if (!pool_stop(p, 1000))
+            return NULL; /* threads that would not stop keep p: leak it rather than free it */
         pool_free(p);
         return NULL;
     }
@@ -78,17 +93,14 @@ bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn)
         pthread_mutex_unlock(&p->lock);
         return false;
     }
+    w->queued_at = clock_now_ms();
     if (p->tail)
         p->tail->next = w;
     else
         p->head = w;
     p->tail = w;
-    p->queued++;
-    /* Grow while more work waits than idle workers can take: a blocking extension must not
-     * starve others. (An idle worker that was signalled still counts as idle until it wakes,
-     * so comparing with the queue length, not "idle == 0", is what catches bursts.) */
-    if (p->queued > p->idle && p->threads < p->max)
-        spawn_locked(p);
+    if (p->queued++ == 0)
+        pthread_cond_signal(&p->monitor_wake); /* it sleeps while the queue is empty */
     pthread_cond_signal(&p->work_ready);
     pthread_mutex_unlock(&p->lock);
     return true;
@@ -138,6 +150,36 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Grows the pool when work has waited POOL_GROW_AFTER_MS: every worker is busy (blocked in an
+ * extension, or simply loaded), and one more per waiting item lets the queue move. Sleeps while
+ * the queue is empty. */
+static void *monitor_main(void *arg)
+{
+    pool_t *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        if (!p->head) {
+            pthread_cond_wait(&p->monitor_wake, &p->lock);
+            continue;
+        }
+        struct timespec ts;
+        deadline_in(&ts, POOL_GROW_AFTER_MS);
+        pthread_cond_timedwait(&p->monitor_wake, &p->lock, &ts);
+        if (p->stopping || !p->head)
+            continue;
+        if (clock_now_ms() - p->head->queued_at >= POOL_GROW_AFTER_MS) {
+            unsigned waiting = p->queued > p->idle ? p->queued - p->idle : 0;
+            while (waiting-- > 0 && p->threads < p->max)
+                if (spawn_locked(p) < 0)
+                    break;
+        }
+    }
+    p->monitor_alive = false;
+    pthread_cond_broadcast(&p->all_exited);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
 bool pool_stop(pool_t *p, unsigned timeout_ms)
 {
     struct timespec ts;
@@ -145,11 +187,12 @@ bool pool_stop(pool_t *p, unsigned timeout_ms)
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
     pthread_cond_broadcast(&p->work_ready);
-    while (p->threads > 0) {
+    pthread_cond_broadcast(&p->monitor_wake);
+    while (p->threads > 0 || p->monitor_alive) {
         if (pthread_cond_timedwait(&p->all_exited, &p->lock, &ts) == ETIMEDOUT)
             break;
     }
-    bool all = p->threads == 0;
+    bool all = p->threads == 0 && !p->monitor_alive;
     pthread_mutex_unlock(&p->lock);
     return all;
 }
@@ -161,6 +204,7 @@ void pool_free(pool_t *p)
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->work_ready);
     pthread_cond_destroy(&p->all_exited);
+    pthread_cond_destroy(&p->monitor_wake);
     free(p);
 }
 

@@ -1,7 +1,9 @@
 /* Worker pool: the threads that run extension code (HttpExtensionProc, extension loading,
- * and — with asynchronous I/O — completion callbacks). Between min and max threads: a thread is
- * added when work is queued while no worker is idle, and workers above min exit after an idle
- * period. Stacks are large (extensions keep big buffers on the stack).
+ * and completion callbacks). Between min and max threads. Work that waits adds threads: a
+ * monitor thread looks every POOL_GROW_AFTER_MS while work is queued and, when the oldest item
+ * has waited that long (every worker busy, e.g. blocked in an extension), starts a worker per
+ * waiting item. Short work never grows the pool. Workers above min exit after an idle period.
+ * Stacks are large (extensions keep big buffers on the stack).
  *
  * Ownership: pool_work_t is embedded in the submitter's structure and must stay valid until its
  * function has started; the pool never frees it. */
@@ -10,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct pool pool_t;
 typedef struct pool_work pool_work_t;
@@ -17,6 +20,7 @@ typedef void (*pool_work_fn)(pool_work_t *w);
 struct pool_work {
     pool_work_t *next;
     pool_work_fn fn;
+    uint64_t queued_at; /* monotonic ms, set by pool_submit */
 };
 
 pool_t *pool_new(unsigned min_threads, unsigned max_threads, size_t stack_size);
