@@ -17,8 +17,9 @@ struct pool {
     pthread_mutex_t lock;
     pthread_cond_t work_ready;   /* signalled when work is queued or stop begins */
     pthread_cond_t all_exited;   /* signalled when threads drops to 0 after stop */
-    pthread_cond_t monitor_wake; /* signalled when work is queued into an empty queue, or stop */
+    pthread_cond_t monitor_wake; /* signalled when work arrives while the monitor sleeps, or stop */
     bool monitor_alive;
+    bool monitor_sleeping;       /* in its untimed wait: the queue was empty */
     pool_work_t *head, *tail;
     unsigned threads, idle, min, max;
     unsigned queued;             /* work items waiting in the queue */
@@ -99,8 +100,11 @@ bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn)
     else
         p->head = w;
     p->tail = w;
-    if (p->queued++ == 0)
-        pthread_cond_signal(&p->monitor_wake); /* it sleeps while the queue is empty */
+    p->queued++;
+    if (p->monitor_sleeping) { /* only then: a signal per request would cost a futex each */
+        p->monitor_sleeping = false;
+        pthread_cond_signal(&p->monitor_wake);
+    }
     pthread_cond_signal(&p->work_ready);
     pthread_mutex_unlock(&p->lock);
     return true;
@@ -151,7 +155,7 @@ static void *worker_main(void *arg)
 }
 
 /* Grows the pool when work has waited POOL_GROW_AFTER_MS: every worker is busy (blocked in an
- * extension, or simply loaded), and one more per waiting item lets the queue move. Sleeps while
+ * extension, or simply loaded), and one more worker lets the queue move. Sleeps while
  * the queue is empty. */
 static void *monitor_main(void *arg)
 {
@@ -159,7 +163,9 @@ static void *monitor_main(void *arg)
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
         if (!p->head) {
+            p->monitor_sleeping = true;
             pthread_cond_wait(&p->monitor_wake, &p->lock);
+            p->monitor_sleeping = false;
             continue;
         }
         struct timespec ts;
@@ -167,12 +173,12 @@ static void *monitor_main(void *arg)
         pthread_cond_timedwait(&p->monitor_wake, &p->lock, &ts);
         if (p->stopping || !p->head)
             continue;
-        if (clock_now_ms() - p->head->queued_at >= POOL_GROW_AFTER_MS) {
-            unsigned waiting = p->queued > p->idle ? p->queued - p->idle : 0;
-            while (waiting-- > 0 && p->threads < p->max)
-                if (spawn_locked(p) < 0)
-                    break;
-        }
+        /* One worker per tick: enough for blocked workers (a burst of blocking calls is
+         * covered within a few ticks), while a CPU-bound burst, where more threads would only
+         * contend, adds few. */
+        if (clock_now_ms() - p->head->queued_at >= POOL_GROW_AFTER_MS && p->queued > p->idle &&
+            p->threads < p->max)
+            spawn_locked(p);
     }
     p->monitor_alive = false;
     pthread_cond_broadcast(&p->all_exited);

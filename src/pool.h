@@ -1,8 +1,8 @@
 /* Worker pool: the threads that run extension code (HttpExtensionProc, extension loading,
  * and completion callbacks). Between min and max threads. Work that waits adds threads: a
- * monitor thread looks every POOL_GROW_AFTER_MS while work is queued and, when the oldest item
- * has waited that long (every worker busy, e.g. blocked in an extension), starts a worker per
- * waiting item. Short work never grows the pool. Workers above min exit after an idle period.
+ * monitor thread looks every 2 ms while work is queued and, when the oldest item has waited that
+ * long (every worker busy, e.g. blocked in an extension), starts one more worker. Short work
+ * never grows the pool. Workers above min exit after an idle period.
  * Stacks are large (extensions keep big buffers on the stack).
  *
  * Ownership: pool_work_t is embedded in the submitter's structure and must stay valid until its
