@@ -592,6 +592,12 @@ def write(a):
         if any(l.startswith("## ") for l in lines[cut + 1:]) else len(lines)
     lines[end:end] = head
 
+    # bench/HISTORY.md (hand-written): what changed between runs, kept across regenerations.
+    history = os.path.join(os.path.dirname(os.path.abspath(__file__)), "HISTORY.md")
+    if os.path.exists(history):
+        with open(history) as h:
+            lines += ["", h.read().rstrip()]
+
     with open(a.out, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
 
