@@ -381,18 +381,35 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
 /* Files the root may contain but must never be sent as bytes: anything inside a script
  * directory, a --map handler, and any file of a mapped type (reached through a symlink or an
  * index file under another name, it would leak its source). */
+/* realpath() of a configured path, through the resolution cache (key: kind + index, which
+ * cannot collide with a URL). */
+static bool cached_realpath(const config_t *cfg, char kind, size_t index, const char *path,
+                            char *out, size_t out_size)
+{
+    char key[24];
+    int n = snprintf(key, sizeof key, "\001%c%zu", kind, index);
+    if (route_cache_get(cfg, key, (size_t)n, out, out_size))
+        return true;
+    if (realpath(path, out) == NULL)
+        return false;
+    route_cache_put(cfg, key, (size_t)n, out);
+    return true;
+}
+
 static bool is_protected(const config_t *cfg, const char *real)
 {
     strbuf_t other;
     for (size_t i = 0; i < cfg->n_scripts; i++) {
-        if (realpath(cfg->scripts[i].dir, other.s) != NULL && is_under(real, other.s))
+        if (cached_realpath(cfg, 's', i, cfg->scripts[i].dir, other.s, sizeof other.s) &&
+            is_under(real, other.s))
             return true;
     }
     for (size_t i = 0; i < cfg->n_maps; i++) {
         const char *ext = cfg->maps[i].ext;
         if (ext[0] != '\0' && path_ends_with_ci(real, ext))
             return true;
-        if (realpath(cfg->maps[i].handler, other.s) != NULL && strcmp(real, other.s) == 0)
+        if (cached_realpath(cfg, 'm', i, cfg->maps[i].handler, other.s, sizeof other.s) &&
+            strcmp(real, other.s) == 0)
             return true;
     }
     return false;
