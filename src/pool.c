@@ -12,6 +12,16 @@
 #define POOL_IDLE_EXIT_MS 30000
 #define POOL_GROW_AFTER_MS 2
 
+/* A worker's slot: its thread stays joinable while it is in the pool, so pool_stop can join it
+ * (a process must not exit while a worker is still inside the thread-exit path: sanitizers'
+ * exit-time checks stop every thread and crash on one that is half gone). A worker that retires
+ * on idle frees its slot and detaches itself. */
+typedef struct worker {
+    struct pool *p;
+    pthread_t tid;
+    bool in_use;
+} worker_t;
+
 /* Lock order: p->lock only; work functions run without it. */
 struct pool {
     pthread_mutex_t lock;
@@ -25,6 +35,8 @@ struct pool {
     unsigned queued;             /* work items waiting in the queue */
     size_t stack_size;
     bool stopping;
+    worker_t *workers;           /* max slots */
+    pthread_t monitor_tid;
 };
 
 static void *worker_main(void *arg);
@@ -32,17 +44,23 @@ static void *monitor_main(void *arg);
 
 static int spawn_locked(pool_t *p)
 {
+    worker_t *slot = NULL;
+    for (unsigned i = 0; i < p->max && !slot; i++)
+        if (!p->workers[i].in_use)
+            slot = &p->workers[i];
+    if (!slot)
+        return -EAGAIN;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, p->stack_size);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, worker_main, p);
+    slot->p = p;
+    int rc = pthread_create(&slot->tid, &attr, worker_main, slot);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         log_error("worker pool: cannot start a thread: %s", strerror(rc));
         return -rc;
     }
+    slot->in_use = true;
     p->threads++;
     return 0;
 }
@@ -62,18 +80,20 @@ pool_t *pool_new(unsigned min_threads, unsigned max_threads, size_t stack_size)
     pthread_condattr_destroy(&ca);
     p->min = min_threads ? min_threads : 1;
     p->max = max_threads < p->min ? p->min : max_threads;
+    p->workers = calloc(p->max, sizeof *p->workers);
+    if (!p->workers) {
+        free(p);
+        return NULL;
+    }
     p->stack_size = stack_size;
     pthread_mutex_lock(&p->lock);
     for (unsigned i = 0; i < p->min; i++)
         if (spawn_locked(p) < 0)
             break;
-    pthread_t mt;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&mt, &attr, monitor_main, p) == 0)
+    if (pthread_create(&p->monitor_tid, NULL, monitor_main, p) == 0)
         p->monitor_alive = true;
-    pthread_attr_destroy(&attr);
+    else
+        p->monitor_tid = 0;
     bool ok = p->threads > 0 && p->monitor_alive;
     pthread_mutex_unlock(&p->lock);
     if (!ok) {
@@ -123,7 +143,8 @@ static void deadline_in(struct timespec *ts, unsigned ms)
 
 static void *worker_main(void *arg)
 {
-    pool_t *p = arg;
+    worker_t *self = arg;
+    pool_t *p = self->p;
     pthread_mutex_lock(&p->lock);
     for (;;) {
         if (p->head) {
@@ -144,8 +165,12 @@ static void *worker_main(void *arg)
         p->idle++;
         int rc = pthread_cond_timedwait(&p->work_ready, &p->lock, &ts);
         p->idle--;
-        if (rc == ETIMEDOUT && !p->head && p->threads > p->min)
+        if (rc == ETIMEDOUT && !p->head && p->threads > p->min && !p->stopping) {
+            /* Retiring: nobody will join this thread. */
+            self->in_use = false;
+            pthread_detach(pthread_self());
             break;
+        }
     }
     p->threads--;
     if (p->threads == 0)
@@ -200,6 +225,20 @@ bool pool_stop(pool_t *p, unsigned timeout_ms)
     }
     bool all = p->threads == 0 && !p->monitor_alive;
     pthread_mutex_unlock(&p->lock);
+    if (all) {
+        /* Every worker has left its loop: wait until each thread has really ended. Stuck
+         * workers (all == false) are left alone: the process exits without them. */
+        for (unsigned i = 0; i < p->max; i++) {
+            if (p->workers[i].in_use) {
+                pthread_join(p->workers[i].tid, NULL);
+                p->workers[i].in_use = false;
+            }
+        }
+        if (p->monitor_tid) {
+            pthread_join(p->monitor_tid, NULL);
+            p->monitor_tid = 0;
+        }
+    }
     return all;
 }
 
@@ -211,6 +250,7 @@ void pool_free(pool_t *p)
     pthread_cond_destroy(&p->work_ready);
     pthread_cond_destroy(&p->all_exited);
     pthread_cond_destroy(&p->monitor_wake);
+    free(p->workers);
     free(p);
 }
 
