@@ -238,6 +238,21 @@ bool pool_stop(pool_t *p, unsigned timeout_ms)
             pthread_join(p->monitor_tid, NULL);
             p->monitor_tid = 0;
         }
+    } else {
+        /* Some worker is stuck in extension code: the process will exit without it. Nobody
+         * will join these threads any more. */
+        pthread_mutex_lock(&p->lock);
+        for (unsigned i = 0; i < p->max; i++) {
+            if (p->workers[i].in_use) {
+                pthread_detach(p->workers[i].tid);
+                p->workers[i].in_use = false;
+            }
+        }
+        if (p->monitor_tid) {
+            pthread_detach(p->monitor_tid);
+            p->monitor_tid = 0;
+        }
+        pthread_mutex_unlock(&p->lock);
     }
     return all;
 }
