@@ -189,10 +189,8 @@ static int conn_first_read(conn_t *c)
             c->readable = false;
         return 0;
     }
-    if (n <= 0) {
-        c->peer_closed = true;
+    if (n <= 0)
         return -1;
-    }
     c->hd = nl->spare_hd ? nl->spare_hd : malloc(sizeof *c->hd);
     if (!c->hd)
         return -1;
@@ -210,8 +208,7 @@ static void conn_timer(conn_t *c, timeq_t *q)
     timeq_arm(q, &c->timer, loop_now(c->nl->loop));
 }
 
-/* Read from the socket into the input buffer. 1 bytes read, 0 would block, -1 EOF or error
- * (c->peer_closed set). */
+/* Read from the socket into the input buffer. 1 bytes read, 0 would block, -1 EOF or error. */
 static int conn_fill(conn_t *c)
 {
     if (c->in_end == c->in_cap)
@@ -226,7 +223,6 @@ static int conn_fill(conn_t *c)
             c->readable = false;
         return 0;
     }
-    c->peer_closed = true;
     return -1;
 }
 
@@ -507,8 +503,6 @@ out:
     return result;
 }
 
-static const char *status_text(unsigned status) { return http_status_reason(status); }
-
 static void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port)
 {
     out[0] = '\0';
@@ -534,8 +528,7 @@ static void conn_respond(conn_t *c, unsigned status, const char *extra_lines, si
 {
     resphead_t h;
     resphead_init(&h);
-    h.status = status;
-    snprintf(h.reason, sizeof h.reason, "%s", status_text(status));
+    resphead_set_status(&h, status);
     if (extra_len) {
         h.lines = malloc(extra_len);
         if (h.lines) {
@@ -597,16 +590,13 @@ static void conn_respond(conn_t *c, unsigned status, const char *extra_lines, si
 static void conn_respond_error(conn_t *c, unsigned status, bool close_after)
 {
     char body[256];
-    int n = snprintf(body, sizeof body,
-                     "<!DOCTYPE html>\n<html><head><title>%u %s</title></head>"
-                     "<body><h1>%u %s</h1></body></html>\n",
-                     status, status_text(status), status, status_text(status));
+    size_t n = http_error_body(status, body, sizeof body);
     static const char ctype[] = "Content-Type: text/html\r\n";
     if (close_after) {
         c->close_after = true;
         c->keep_alive = false;
     }
-    conn_respond(c, status, ctype, sizeof ctype - 1, body, (size_t)n, -1, 0, 0, true);
+    conn_respond(c, status, ctype, sizeof ctype - 1, body, n, -1, 0, 0, true);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -796,17 +786,14 @@ static void conn_serve_static(conn_t *c, const char *file)
         return;
     }
     if (sr.status == 405) {
-        char body[160];
-        int n = snprintf(body, sizeof body,
-                         "<!DOCTYPE html>\n<html><head><title>405 %s</title></head>"
-                         "<body><h1>405 %s</h1></body></html>\n",
-                         status_text(405), status_text(405));
+        char body[256];
+        size_t n = http_error_body(405, body, sizeof body);
         char lines[sizeof sr.headers + 32];
         int m = snprintf(lines, sizeof lines, "%.*sContent-Type: text/html\r\n",
                          (int)sr.headers_len, sr.headers);
         if (sr.fd >= 0)
             close(sr.fd);
-        conn_respond(c, 405, lines, (size_t)m, body, (size_t)n, -1, 0, 0, true);
+        conn_respond(c, 405, lines, (size_t)m, body, n, -1, 0, 0, true);
         return;
     }
     bool has_length = sr.has_body_length;

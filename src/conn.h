@@ -85,7 +85,6 @@ struct conn {
     uint32_t in_cap, in_start, in_end;
     bool readable;              /* edge-triggered: the socket may have more to read */
     bool writable;
-    bool peer_closed;           /* EOF seen on read */
     atomic_bool peer_gone;      /* hang-up seen while an extension owned the request */
 
     /* head being parsed */

@@ -31,7 +31,6 @@ typedef struct ext_entry {
 struct extensions {
     pthread_mutex_t lock; /* guards the list */
     ext_entry_t *list;
-    atomic_uint in_flight;
 };
 
 extensions_t *extensions_new(void)
@@ -142,7 +141,6 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
     }
     extension_t *result = NULL;
     if (e->state == EXT_LOADED) {
-        atomic_fetch_add(&t->in_flight, 1);
         result = &e->pub;
     } else {
         snprintf(err, err_size, "%s", e->error);
@@ -150,14 +148,6 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
     pthread_mutex_unlock(&e->load_lock);
     return result;
 }
-
-void extensions_release(extensions_t *t, extension_t *e)
-{
-    (void)e;
-    atomic_fetch_sub(&t->in_flight, 1);
-}
-
-unsigned extensions_in_flight(extensions_t *t) { return atomic_load(&t->in_flight); }
 
 void extensions_terminate_all(extensions_t *t)
 {

@@ -2,8 +2,8 @@
  * Loading runs on a worker thread (DllMain and GetExtensionVersion may block); a failed load is
  * remembered with its reason and retried when the file changes.
  *
- * Ownership: the table owns every extension_t; they live until extensions_free(). A request holds
- * an in-flight count on its extension from acquire to release. */
+ * Ownership: the table owns every extension_t; they live until extensions_free(). Extensions are
+ * never unloaded while the server runs, so requests hold plain pointers to them. */
 #ifndef ISAPID_EXTENSION_H
 #define ISAPID_EXTENSION_H
 
@@ -25,9 +25,6 @@ extensions_t *extensions_new(void);
 /* Find or load the extension at path (absolute). NULL on failure, with the reason in err
  * (and logged once per failure). */
 extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size);
-void extensions_release(extensions_t *t, extension_t *e);
-/* Number of requests currently holding an extension. */
-unsigned extensions_in_flight(extensions_t *t);
 /* Shutdown: TerminateExtension(HSE_TERM_MUST_UNLOAD) then DllMain(DLL_PROCESS_DETACH) for every
  * loaded extension. Libraries stay mapped (threads they started may still run). */
 void extensions_terminate_all(extensions_t *t);

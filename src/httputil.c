@@ -370,3 +370,15 @@ const char *http_status_reason(unsigned status)
     default: return "Unknown";
     }
 }
+
+size_t http_error_body(unsigned status, char *buf, size_t size)
+{
+    const char *reason = http_status_reason(status);
+    int n = snprintf(buf, size,
+                     "<!DOCTYPE html>\n<html><head><title>%u %s</title></head>"
+                     "<body><h1>%u %s</h1></body></html>\n",
+                     status, reason, status, reason);
+    if (n < 0)
+        return 0;
+    return (size_t)n < size ? (size_t)n : size - 1;
+}

@@ -41,6 +41,10 @@ range_result_t http_range_parse(const char *header_value, uint64_t size, uint64_
 extern const unsigned char http_tchar_table[256];
 static inline bool http_is_tchar(unsigned char c) { return http_tchar_table[c] != 0; }
 
+/* The small HTML page of an error or redirect response ("<h1>404 Not Found</h1>" ...) into buf;
+ * returns its length (truncated to size - 1). */
+size_t http_error_body(unsigned status, char *buf, size_t size);
+
 /* Reason phrase for a status code ("Not Found"); "Unknown" for codes it does not know. */
 const char *http_status_reason(unsigned status);
 

@@ -194,8 +194,6 @@ static void plan_free(out_plan_t *p)
 
 static void request_free(request_t *r)
 {
-    if (r->ext)
-        extensions_release(r->srv->extensions, r->ext);
     r->magic = 0;
     plan_free(&r->op.plan);
     route_free(&r->route);
@@ -919,15 +917,14 @@ static BOOL ssf_redirect(request_t *r, const char *url)
         return fail(ERROR_INVALID_PARAMETER);
     resphead_t h;
     resphead_init(&h);
-    h.status = 302;
-    snprintf(h.reason, sizeof h.reason, "%s", http_status_reason(302));
-    static const char body[] = "<!DOCTYPE html>\n<html><head><title>302 Found</title></head>"
-                               "<body><h1>302 Found</h1></body></html>\n";
+    resphead_set_status(&h, 302);
+    char body[256];
+    size_t body_len = http_error_body(302, body, sizeof body);
     BOOL ok;
     if (resphead_add(&h, "Location", url) < 0 || resphead_add(&h, "Content-Type", "text/html") < 0)
         ok = fail(ERROR_INVALID_PARAMETER);
     else
-        ok = send_whole_response(r, &h, body, sizeof body - 1);
+        ok = send_whole_response(r, &h, body, body_len);
     resphead_free(&h);
     return ok;
 }
@@ -1600,16 +1597,12 @@ static char *error_page(request_t *r, unsigned status, size_t *len)
 {
     resphead_t h;
     resphead_init(&h);
-    h.status = status;
-    snprintf(h.reason, sizeof h.reason, "%s", http_status_reason(status));
+    resphead_set_status(&h, status);
     char body[256];
-    int n = snprintf(body, sizeof body,
-                     "<!DOCTYPE html>\n<html><head><title>%u %s</title></head>"
-                     "<body><h1>%u %s</h1></body></html>\n",
-                     status, h.reason, status, h.reason);
+    size_t n = http_error_body(status, body, sizeof body);
     char *out = NULL;
     if (resphead_add(&h, "Content-Type", "text/html") == 0)
-        out = build_response(r, &h, body, (size_t)n, false, len);
+        out = build_response(r, &h, body, n, false, len);
     resphead_free(&h);
     return out;
 }
@@ -1634,8 +1627,7 @@ void isapi_request_end(request_t *r, request_end_t *out)
         } else {
             /* Nothing sent: an empty response with the status the extension left in the ECB. */
             DWORD st = r->ecb.dwHttpStatusCode;
-            h.status = st >= 100 && st <= 999 ? st : 200;
-            snprintf(h.reason, sizeof h.reason, "%s", http_status_reason(h.status));
+            resphead_set_status(&h, st >= 100 && st <= 999 ? st : 200);
             out->tail = build_response(r, &h, NULL, 0, keep, &out->tail_len);
         }
         resphead_free(&h);

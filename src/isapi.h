@@ -65,7 +65,7 @@ struct request {
     uint32_t magic;               /* REQUEST_MAGIC while alive; catches stale or foreign ConnIDs */
     server_t *srv;
     conn_t *conn;
-    extension_t *ext;             /* set once loaded; holds one in-flight count */
+    extension_t *ext;             /* set once loaded (never unloaded while running) */
     route_t route;                /* owned */
     request_t *parent;            /* HSE_REQ_SEND_URL of an extension URL: this child's response
                                    * is the parent's; the parent's operation ends with it */

@@ -269,10 +269,3 @@ void pool_free(pool_t *p)
     free(p);
 }
 
-unsigned pool_thread_count(pool_t *p)
-{
-    pthread_mutex_lock(&p->lock);
-    unsigned n = p->threads;
-    pthread_mutex_unlock(&p->lock);
-    return n;
-}

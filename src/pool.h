@@ -31,7 +31,4 @@ bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn);
 bool pool_stop(pool_t *p, unsigned timeout_ms);
 void pool_free(pool_t *p);
 
-/* For tests and stats. */
-unsigned pool_thread_count(pool_t *p);
-
 #endif

@@ -10,6 +10,7 @@
 #include "resphead.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,12 @@ void resphead_init(resphead_t *h)
     memset(h, 0, sizeof *h);
     h->status = 200;
     strcpy(h->reason, "OK");
+}
+
+void resphead_set_status(resphead_t *h, unsigned status)
+{
+    h->status = status;
+    snprintf(h->reason, sizeof h->reason, "%s", http_status_reason(status));
 }
 
 void resphead_free(resphead_t *h)

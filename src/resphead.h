@@ -66,6 +66,8 @@ int resphead_parse_raw(resphead_t *h, const char *text, size_t len);
 bool resphead_looks_like_headers(const char *text, size_t len);
 
 void resphead_init(resphead_t *h);       /* status 200 "OK", no lines */
+/* Status with its default reason phrase (http_status_reason). */
+void resphead_set_status(resphead_t *h, unsigned status);
 void resphead_free(resphead_t *h);
 /* Append one header line (name, value without CRLF) to h->lines, with the same rules as a
  * parsed line: server-owned names set the fields instead, the value is trimmed. 0, or -1 with
