@@ -43,6 +43,7 @@ enum kind {
     K_SERVER_NAME,
     K_SEND_URL,
     K_SEND_URL_REDIRECT,
+    K_RUN_EXTENSIONS,
     K_SIZE32, /* uint32_t at off, k/m/g suffixes */
     K_SIZE64, /* uint64_t at off, k/m/g suffixes */
     K_MS,     /* uint32_t milliseconds at off, ms/s suffixes */
@@ -74,6 +75,7 @@ static const opt_t opts[] = {
     {"server-name", "server", "server_name", K_SERVER_NAME, 0, 0},
     {"send-url", "server", "send_url", K_SEND_URL, 0, 0},
     {"send-url-redirect", NULL, NULL, K_SEND_URL_REDIRECT, 0, 0},
+    {"run-extensions", "server", "run_extensions", K_RUN_EXTENSIONS, 0, 0},
     {"max-header-size", "limits", "max_header_size", K_SIZE32, AT(max_header_bytes), 1},
     {"max-uri", "limits", "max_uri", K_SIZE32, AT(max_uri_bytes), 1},
     {"max-body", "limits", "max_body", K_SIZE64, AT(max_body_bytes), 0},
@@ -729,6 +731,14 @@ static int set_value(source_t *src, const opt_t *o, const char *value, const cha
         else
             return fail(src, "%s: expected internal or redirect", origin);
         return 0;
+    case K_RUN_EXTENSIONS:
+        if (strcmp(value, "loop") == 0)
+            cfg->extensions_inline = true;
+        else if (strcmp(value, "pool") == 0)
+            cfg->extensions_inline = false;
+        else
+            return fail(src, "%s: expected loop or pool", origin);
+        return 0;
     case K_THREADS: {
         int rc = parse_uint(value, MAX_THREADS, &cfg->threads);
         if (rc == -1)
@@ -1145,6 +1155,7 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->body_timeout_ms = 30000;
     cfg->send_timeout_ms = 30000;
     cfg->shutdown_grace_ms = 10000;
+    cfg->extensions_inline = true;
 
     /* Allocation failures leave root NULL or the script list empty; config_parse_args then
      * reports the missing root. */
@@ -1214,6 +1225,10 @@ void config_usage(FILE *to)
           "  --send-url-redirect     HSE_REQ_SEND_URL answers 302 (IIS 6) instead of\n"
           "                          serving the URL internally\n"
           "  --send-url MODE         internal (default) or redirect\n"
+          "  --run-extensions WHERE  loop (default): HttpExtensionProc runs on the thread\n"
+          "                          that read the request, and a call that blocks hands\n"
+          "                          the event loop to another thread; pool: always on\n"
+          "                          the worker pool\n"
           "\n"
           "Limits (N in bytes; suffixes k, m, g multiply by 1024, 1024^2, 1024^3):\n"
           "  --max-header-size N     request line and headers (default 16k)\n"

@@ -67,6 +67,8 @@ typedef struct config {
     uint32_t shutdown_grace_ms;    /* SIGTERM: in-flight requests get this long */
 
     bool send_url_redirect;     /* HSE_REQ_SEND_URL: false = serve the URL internally, true = IIS 6 302 */
+    bool extensions_inline;     /* HttpExtensionProc on the loop's thread (hand-off when it blocks);
+                                 * false = always on the worker pool */
     bool test_config;           /* --test-config: validate and exit */
 
     FILE *errors;               /* where parse errors are written; NULL (the default) = stderr.
@@ -84,7 +86,7 @@ typedef enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 } config_status
  * relative to the working directory (the default script dir is left out when neither exists).
  * Default listen 127.0.0.1:8080, threads 0, workers 4:64, limits 16384/8192/0 (unlimited)/49152,
  * timeouts header 10 s, keep-alive 15 s, body 30 s, send 30 s, grace 10 s, access log off,
- * server name NULL, HSE_REQ_SEND_URL internal. Whatever config_parse_args or config_load_file
+ * server name NULL, HSE_REQ_SEND_URL internal, extensions run on the loop's thread. Whatever config_parse_args or config_load_file
  * return, the caller ends with config_free. */
 void config_defaults(config_t *cfg, const char *exe_dir);
 

@@ -937,7 +937,9 @@ static bool conn_step_head(conn_t *c)
 /* ------------------------------------------------------------------------------------------ */
 /* Body read-ahead for an extension, discard, linger */
 
-static void conn_step_readahead(conn_t *c)
+/* False when the extension ran on this thread and the loop was handed off meanwhile: c may be
+ * gone already, and the caller returns without touching it. */
+static bool conn_step_readahead(conn_t *c)
 {
     request_t *r = c->req;
     while (c->readahead_got < c->readahead_want) {
@@ -952,21 +954,21 @@ static void conn_step_readahead(conn_t *c)
             break;
         if (n == -EAGAIN) {
             c->readable = false;
-            return;
+            return true;
         }
         /* The request never reaches the extension. */
         c->req = NULL;
         isapi_request_discard(r);
         if (n == -ECONNRESET) {
             conn_close(c);
-            return;
+            return true;
         }
         conn_respond_error(c, n == -EFBIG ? 413 : 400, true);
-        return;
+        return true;
     }
     timeq_disarm(&c->timer);
     c->state = CONN_EXTENSION;
-    isapi_request_start(r, c->readahead_got);
+    return isapi_request_start(r, c->readahead_got);
 }
 
 /* Read and drop the rest of a body after its response. */
@@ -1135,7 +1137,8 @@ static void conn_drive(conn_t *c)
                 return;
             break;
         case CONN_READAHEAD:
-            conn_step_readahead(c);
+            if (!conn_step_readahead(c))
+                return; /* the loop went to another thread: c is not ours any more */
             if (c->state == CONN_READAHEAD)
                 return;
             break;

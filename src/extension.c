@@ -20,7 +20,7 @@ typedef struct ext_entry {
     extension_t pub;            /* first: requests see only this */
     struct ext_entry *next;
     pthread_mutex_t load_lock;  /* serialises loading; state below is written under it */
-    ext_state_t state;
+    _Atomic ext_state_t state;  /* read without the lock on the fast path (EXT_LOADED) */
     void *handle;
     dllmain_fn dllmain;
     char error[512];
@@ -28,9 +28,11 @@ typedef struct ext_entry {
     ino_t failed_ino;
 } ext_entry_t;
 
+/* Entries are only ever prepended and never removed while the server runs, and an entry's path
+ * is immutable once published: lookups walk the list without the lock. */
 struct extensions {
-    pthread_mutex_t lock; /* guards the list */
-    ext_entry_t *list;
+    pthread_mutex_t lock; /* serialises additions */
+    _Atomic(ext_entry_t *) list;
 };
 
 extensions_t *extensions_new(void)
@@ -41,12 +43,21 @@ extensions_t *extensions_new(void)
     return t;
 }
 
-static ext_entry_t *entry_find_or_add(extensions_t *t, const char *path)
+static ext_entry_t *entry_find(extensions_t *t, const char *path)
 {
-    pthread_mutex_lock(&t->lock);
-    ext_entry_t *e = t->list;
+    ext_entry_t *e = atomic_load_explicit(&t->list, memory_order_acquire);
     while (e && strcmp(e->pub.path, path) != 0)
         e = e->next;
+    return e;
+}
+
+static ext_entry_t *entry_find_or_add(extensions_t *t, const char *path)
+{
+    ext_entry_t *e = entry_find(t, path);
+    if (e)
+        return e;
+    pthread_mutex_lock(&t->lock);
+    e = entry_find(t, path);
     if (!e) {
         e = calloc(1, sizeof *e);
         if (e && !(e->pub.path = strdup(path))) {
@@ -55,8 +66,8 @@ static ext_entry_t *entry_find_or_add(extensions_t *t, const char *path)
         }
         if (e) {
             pthread_mutex_init(&e->load_lock, NULL);
-            e->next = t->list;
-            t->list = e;
+            e->next = atomic_load_explicit(&t->list, memory_order_relaxed);
+            atomic_store_explicit(&t->list, e, memory_order_release);
         }
     }
     pthread_mutex_unlock(&t->lock);
@@ -107,6 +118,13 @@ static bool entry_load(ext_entry_t *e)
     return true;
 }
 
+extension_t *extensions_peek(extensions_t *t, const char *path)
+{
+    ext_entry_t *e = entry_find(t, path);
+    return e && atomic_load_explicit(&e->state, memory_order_acquire) == EXT_LOADED ? &e->pub
+                                                                                    : NULL;
+}
+
 extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size)
 {
     ext_entry_t *e = entry_find_or_add(t, path);
@@ -114,6 +132,9 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    /* Loaded: the common case takes no lock (state is stored with release after the load). */
+    if (atomic_load_explicit(&e->state, memory_order_acquire) == EXT_LOADED)
+        return &e->pub;
     pthread_mutex_lock(&e->load_lock);
     if (e->state == EXT_FAILED) {
         struct stat st;
@@ -152,7 +173,7 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
 void extensions_terminate_all(extensions_t *t)
 {
     pthread_mutex_lock(&t->lock);
-    for (ext_entry_t *e = t->list; e; e = e->next) {
+    for (ext_entry_t *e = atomic_load(&t->list); e; e = e->next) {
         pthread_mutex_lock(&e->load_lock);
         if (e->state == EXT_LOADED) {
             crash_context_enter(e->pub.path, "(unloading: TerminateExtension / DllMain)");
@@ -174,7 +195,7 @@ void extensions_free(extensions_t *t)
 {
     if (!t)
         return;
-    ext_entry_t *e = t->list;
+    ext_entry_t *e = atomic_load(&t->list);
     while (e) {
         ext_entry_t *next = e->next;
         pthread_mutex_destroy(&e->load_lock);

@@ -7,7 +7,9 @@
 #ifndef ISAPID_EXTENSION_H
 #define ISAPID_EXTENSION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <windows.h>
 #include <httpext.h>
@@ -19,12 +21,20 @@ typedef struct extension {
     PFN_HTTPEXTENSIONPROC proc;
     PFN_TERMINATEEXTENSION terminate; /* may be NULL */
     char description[HSE_MAX_EXT_DLL_NAME_LEN];
+    /* Its requests go to the pool, not the loop's thread, while calls_taken is not 0 (calls of
+     * it still running whose loop the watchdog took) and until pool_until_ms (monotonic): one of
+     * its calls had to be handed off recently (isapi.c). calls_taken may dip below 0 for a
+     * moment when a call ends before the watchdog has counted it. */
+    atomic_int calls_taken;
+    _Atomic uint64_t pool_until_ms;
 } extension_t;
 
 extensions_t *extensions_new(void);
 /* Find or load the extension at path (absolute). NULL on failure, with the reason in err
  * (and logged once per failure). */
 extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size);
+/* The extension at path if it is loaded already, else NULL; never loads (cheap, no lock). */
+extension_t *extensions_peek(extensions_t *t, const char *path);
 /* Shutdown: TerminateExtension(HSE_TERM_MUST_UNLOAD) then DllMain(DLL_PROCESS_DETACH) for every
  * loaded extension. Libraries stay mapped (threads they started may still run). */
 void extensions_terminate_all(extensions_t *t);

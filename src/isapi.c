@@ -261,35 +261,87 @@ static BOOL session_done(request_t *r, DWORD status)
 
 static void deferred_flush(request_t *r);
 
-static void request_run(pool_work_t *w)
+/* Loads the extension and calls HttpExtensionProc: the status it returned, or HSE_STATUS_ERROR
+ * with r->load_failed when the extension could not be loaded. */
+static DWORD request_call(request_t *r)
 {
-    request_t *r = (request_t *)((char *)w - offsetof(request_t, work));
     char err[512];
     extension_t *ext = extensions_acquire(r->srv->extensions, r->route.handler, err, sizeof err);
     if (!ext) {
         r->load_failed = true;
-        session_returned(r, HSE_STATUS_ERROR);
-        return;
+        return HSE_STATUS_ERROR;
     }
     r->ext = ext;
     SetLastError(0);
     crash_context_enter(ext->path, r->ri.raw_target);
     DWORD status = ext->proc(&r->ecb);
     crash_context_leave();
-    /* Still ours until session_returned: a final status leaves the head to the loop's tail. */
+    return status;
+}
+
+/* Still ours until session_returned: a final status leaves the head to the loop's tail. */
+static void request_returned(request_t *r, DWORD status)
+{
     if (status == HSE_STATUS_PENDING)
         deferred_flush(r);
     session_returned(r, status);
 }
 
-void isapi_request_start(request_t *r, uint32_t readahead_len)
+static void request_run(pool_work_t *w)
 {
-    r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
-    r->ecb.cbAvailable = readahead_len;
+    request_t *r = (request_t *)((char *)w - offsetof(request_t, work));
+    request_returned(r, request_call(r));
+}
+
+static void request_submit(request_t *r)
+{
     if (!pool_submit(r->srv->pool, &r->work, request_run)) {
         r->refused = true;
         session_returned(r, HSE_STATUS_ERROR);
     }
+}
+
+/* HttpExtensionProc on the thread that runs the connection's loop (docs/design.md, "Extensions
+ * on the loop's thread"). An extension one of whose calls had to be handed off runs on the pool
+ * while that call lasts and for EXT_POOL_AFTER_HANDOFF_MS after: it is likely to block again.
+ * ext is NULL for the call that loads the extension (a one-off cost, not held against it).
+ * False when the loop was handed off during the call: the caller must unwind without touching
+ * the connection. */
+#define EXT_POOL_AFTER_HANDOFF_MS 1000
+
+static bool request_run_inline(request_t *r, loop_t *l, extension_t *ext)
+{
+    uint64_t call = loop_call_begin(l, ext);
+    DWORD status = request_call(r);
+    bool kept = loop_call_end(l, call);
+    if (!kept && ext) {
+        atomic_store(&ext->pool_until_ms, clock_now_ms() + EXT_POOL_AFTER_HANDOFF_MS);
+        atomic_fetch_sub(&ext->calls_taken, 1); /* counted by isapi_call_taken */
+    }
+    request_returned(r, status);
+    return kept;
+}
+
+void isapi_call_taken(void *ctx)
+{
+    extension_t *ext = ctx;
+    atomic_fetch_add(&ext->calls_taken, 1);
+}
+
+bool isapi_request_start(request_t *r, uint32_t readahead_len)
+{
+    r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
+    r->ecb.cbAvailable = readahead_len;
+    loop_t *l = loop_current();
+    if (l && r->srv->cfg->extensions_inline && !r->parent) {
+        /* Not loaded yet: loading (DllMain, GetExtensionVersion) happens inside the call. */
+        extension_t *ext = extensions_peek(r->srv->extensions, r->route.handler);
+        if (!ext || (atomic_load(&ext->calls_taken) == 0 &&
+                     atomic_load(&ext->pool_until_ms) <= loop_now(l)))
+            return request_run_inline(r, l, ext);
+    }
+    request_submit(r);
+    return true;
 }
 
 /* Called from extension threads: reads only what the loop does not change while the extension
@@ -1360,7 +1412,7 @@ static BOOL send_url_child(request_t *r, const char *url, const char *path, rout
         op_unclaim(r);
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     }
-    isapi_request_start(child, 0);
+    (void)isapi_request_start(child, 0); /* inside an extension's call: runs on the pool */
     return TRUE;
 }
 

@@ -4,7 +4,8 @@
  *
  * Life of a request_t:
  *   loop thread: isapi_request_new() at head-complete → read-ahead → isapi_request_start()
- *   worker:      load the extension, HttpExtensionProc, callbacks
+ *   loop thread or worker: load the extension, HttpExtensionProc (on the loop's thread unless
+ *                the configuration or a recent hand-off says otherwise); callbacks: workers
  *   any thread:  the session ends (HttpExtensionProc returned a final status, or returned
  *                PENDING and DONE_WITH_SESSION came, in either order) → exactly one post of
  *                end_task to the connection's loop
@@ -122,8 +123,13 @@ struct request {
 /* Loop thread, at head-complete: copy what the request needs from the connection's head (c->ri)
  * and take ownership of *route (left zeroed). NULL on ENOMEM. */
 request_t *isapi_request_new(conn_t *c, route_t *route);
-/* Loop thread: the read-ahead is in r->readahead (len bytes); hand the request to the pool. */
-void isapi_request_start(request_t *r, uint32_t readahead_len);
+/* Loop thread: the read-ahead is in r->readahead (len bytes); run the extension, on this thread
+ * (extensions_inline) or the pool. False when this thread lost its loop during the call (a
+ * hand-off): the caller must return at once without touching the connection. */
+bool isapi_request_start(request_t *r, uint32_t readahead_len);
+/* The hand-off watchdog took a loop during an extension's call (ctx: its extension_t): until
+ * that call returns, the extension's requests go to the pool. */
+void isapi_call_taken(void *ctx);
 /* Loop thread: the request never started (client gone during read-ahead): free it. */
 void isapi_request_discard(request_t *r);
 

@@ -2,11 +2,20 @@
  * hand work to it with loop_post(); it wakes through an eventfd only when its task queue goes
  * from empty to non-empty, and drains the queue in batches.
  *
+ * The loop is an object any thread can run, one thread at a time (docs/design.md, "Extensions
+ * on the loop's thread"). The thread running it may make a call that can block (an extension's
+ * HttpExtensionProc) between loop_call_begin() and loop_call_end(); a watchdog that finds one
+ * call still running on two of its ticks takes the loop (loop_take_if_stuck) and has a helper
+ * thread finish the iteration and run it (loop_run_taken) until the home thread, the one in
+ * loop_run(), is back from its call. A thread whose loop_call_end() returns false lost the loop:
+ * from then on it must not touch anything the loop owns, and unwinds to its caller at once.
+ *
  * Ownership: the loop owns neither watches nor tasks: both are embedded in their owners'
  * structures (connections, listeners, requests), which must outlive their registration. */
 #ifndef ISAPID_LOOP_H
 #define ISAPID_LOOP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -42,10 +51,40 @@ void loop_del(loop_t *l, loop_watch_t *w);
 void loop_post(loop_t *l, loop_task_t *t, loop_task_fn fn);
 
 void loop_set_tick(loop_t *l, loop_tick_fn fn, void *arg);
-void loop_run(loop_t *l);  /* until loop_stop() */
+/* The home thread: runs the loop until loop_stop(), taking it back whenever a call of its own was
+ * handed off. */
+void loop_run(loop_t *l);
 /* One iteration (for tests and fuzzers driving a loop by hand). */
 void loop_run_once(loop_t *l, int timeout_ms);
 void loop_stop(loop_t *l); /* thread-safe */
+
+/* The loop the calling thread runs right now (not inside a call), or NULL. */
+loop_t *loop_current(void);
+
+/* A call that may block, made by the thread running l; loop_call_end takes what loop_call_begin
+ * returned. After loop_call_end() returns false the loop belongs to another thread. ctx is
+ * handed to the watchdog if it takes the loop during the call (loop_take_if_stuck). */
+uint64_t loop_call_begin(loop_t *l, void *ctx);
+bool loop_call_end(loop_t *l, uint64_t call);
+
+/* The watchdog's side. It sets asleep before its last look at the loops when it wants to stop
+ * ticking; loop_call_begin then calls wake (rarely: only the first call after a quiet spell). */
+typedef struct loop_watcher loop_watcher_t;
+struct loop_watcher {
+    atomic_bool asleep;
+    void (*wake)(loop_watcher_t *w);
+};
+void loop_set_watcher(loop_t *l, loop_watcher_t *w); /* before the loop runs */
+bool loop_in_call(loop_t *l);
+/* Changes whenever a call begins or ends (the watchdog's test for a quiet spell). */
+uint64_t loop_activity(loop_t *l);
+/* One watchdog tick (one thread calls it for a loop): true when the loop was in the same call as
+ * on the previous tick and is now taken, with that call's ctx in *ctx; the caller must then
+ * start loop_run_taken(l) on a thread that is free to run it. */
+bool loop_take_if_stuck(loop_t *l, void **ctx);
+/* On a helper thread: finish the taken loop's iteration and run it until its home thread wants
+ * it back or it stops. Returns at once when the home thread already took it back. */
+void loop_run_taken(loop_t *l);
 
 /* Monotonic milliseconds, refreshed once per iteration (cheap to call on the loop thread). */
 uint64_t loop_now(const loop_t *l);

@@ -9,17 +9,51 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LOOP_EVENTS 128
+
+/* Who runs the loop: the low two bits of l->owner. Exactly one thread runs a loop in RUNNING,
+ * and it is the thread whose tls_running points at it; IN_CALL keeps that thread the owner as
+ * long as the call ends before the watchdog sees it; TAKEN means nobody runs it until
+ * loop_run_taken (a helper) or loop_run (the home thread, coming back) claims it. The bits above
+ * are the number of the call that set IN_CALL: a call that lost the loop can never mistake a
+ * later call's IN_CALL, made by the thread that runs the loop now, for its own. */
+enum { OWNER_FREE, OWNER_RUNNING, OWNER_IN_CALL, OWNER_TAKEN };
+#define OWNER_STATE(word) ((int)((word) & 3u))
+#define OWNER_WORD(call, state) (((uint64_t)(call) << 2) | (uint64_t)(state))
+
+/* Where the iteration in progress stands, so that whichever thread runs the loop next finishes
+ * it: events fetched by epoll_wait are edge-triggered and would be lost otherwise. */
+enum { PHASE_WAIT, PHASE_EVENTS, PHASE_TASKS };
+
 struct loop {
     int epfd;
     loop_watch_t wake;        /* eventfd: readable when tasks were posted or stop was asked */
-    pthread_mutex_t lock;     /* guards tasks_head/tasks_tail */
+    pthread_mutex_t lock;     /* guards tasks_head/tail and the hand-back (owner_free) */
     loop_task_t *tasks_head, *tasks_tail;
     atomic_bool stopping;
     uint64_t now_ms;
     loop_tick_fn tick;
     void *tick_arg;
     uint64_t next_deadline;   /* from the last tick; UINT64_MAX = none */
+
+    /* The iteration (touched only by the running thread). */
+    int phase;
+    struct epoll_event events[LOOP_EVENTS];
+    int ev_next, ev_count;
+    loop_task_t *task_next;   /* taken from the queue, not run yet */
+    bool self_posted;         /* a task was posted by the running thread without a wake-up */
+
+    /* Ownership. */
+    _Atomic uint64_t owner;   /* OWNER_WORD(call number, state) */
+    uint64_t calls;           /* the running thread's count of loop_call_begin */
+    void *call_ctx;           /* loop_call_begin's ctx, for the watchdog once it has taken it */
+    atomic_uint home_waiting; /* threads in loop_acquire */
+    pthread_cond_t owner_free;/* under lock: the state left RUNNING for FREE or TAKEN */
+    loop_watcher_t *watcher;
+    uint64_t wd_seen;         /* watchdog thread only: the IN_CALL word of its last tick, or 0 */
 };
+
+static __thread loop_t *tls_running; /* the loop this thread runs now (RUNNING), or NULL */
 
 uint64_t clock_now_ms(void)
 {
@@ -44,13 +78,16 @@ loop_t *loop_new(void)
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     l->wake.on_event = wake_drain;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->owner_free, NULL);
     if (l->epfd < 0 || l->wake.fd < 0 || loop_add(l, &l->wake, EPOLLIN) < 0) {
         loop_free(l);
         return NULL;
     }
-    pthread_mutex_init(&l->lock, NULL);
     l->now_ms = clock_now_ms();
     l->next_deadline = UINT64_MAX;
+    l->phase = PHASE_WAIT;
+    atomic_init(&l->owner, OWNER_WORD(0, OWNER_FREE));
     return l;
 }
 
@@ -63,6 +100,7 @@ void loop_free(loop_t *l)
     if (l->wake.fd >= 0)
         close(l->wake.fd);
     pthread_mutex_destroy(&l->lock);
+    pthread_cond_destroy(&l->owner_free);
     free(l);
 }
 
@@ -100,22 +138,12 @@ void loop_post(loop_t *l, loop_task_t *t, loop_task_fn fn)
     l->tasks_tail = t;
     pthread_mutex_unlock(&l->lock);
     /* Only the empty → non-empty transition needs a wake-up: a non-empty queue is already due
-     * to be drained by the loop. */
-    if (was_empty)
+     * to be drained by the loop. The thread running the loop needs none: it drains the queue
+     * before it waits again (self_posted makes that wait a poll). */
+    if (tls_running == l)
+        l->self_posted = true;
+    else if (was_empty)
         loop_wake(l);
-}
-
-static void run_tasks(loop_t *l)
-{
-    pthread_mutex_lock(&l->lock);
-    loop_task_t *t = l->tasks_head;
-    l->tasks_head = l->tasks_tail = NULL;
-    pthread_mutex_unlock(&l->lock);
-    while (t) {
-        loop_task_t *next = t->next; /* the task may free itself */
-        t->fn(t);
-        t = next;
-    }
 }
 
 void loop_set_tick(loop_t *l, loop_tick_fn fn, void *arg)
@@ -132,31 +160,194 @@ void loop_stop(loop_t *l)
     loop_wake(l);
 }
 
-/* One iteration: wait up to timeout_ms (-1 = until an event; capped by the tick's deadline),
- * handle events, run posted tasks and the tick. */
+loop_t *loop_current(void) { return tls_running; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The iteration, resumable by another thread */
+
+/* Events, tasks and the tick of the current iteration, from wherever it stands. False when
+ * this thread lost the loop inside a callback: it must then touch nothing of the loop's. */
+static bool loop_continue(loop_t *l)
+{
+    while (l->ev_next < l->ev_count) {
+        struct epoll_event *e = &l->events[l->ev_next++];
+        loop_watch_t *w = e->data.ptr;
+        w->on_event(w, e->events);
+        if (tls_running != l)
+            return false;
+    }
+    if (l->phase == PHASE_EVENTS) {
+        pthread_mutex_lock(&l->lock);
+        l->task_next = l->tasks_head;
+        l->tasks_head = l->tasks_tail = NULL;
+        pthread_mutex_unlock(&l->lock);
+        l->self_posted = false;
+        l->phase = PHASE_TASKS;
+    }
+    while (l->task_next) {
+        loop_task_t *t = l->task_next;
+        l->task_next = t->next; /* before the call: the task may free itself */
+        t->fn(t);
+        if (tls_running != l)
+            return false;
+    }
+    /* The tick only runs timers, never extension code: it cannot lose the loop. */
+    l->next_deadline = l->tick ? l->tick(l->tick_arg, l->now_ms) : UINT64_MAX;
+    l->phase = PHASE_WAIT;
+    return true;
+}
+
+static bool loop_iterate(loop_t *l, int timeout_ms)
+{
+    if (l->phase == PHASE_WAIT) {
+        if (l->next_deadline != UINT64_MAX) {
+            uint64_t now = clock_now_ms();
+            int until = l->next_deadline <= now ? 0
+                        : (int)(l->next_deadline - now > 60000 ? 60000 : l->next_deadline - now);
+            if (timeout_ms < 0 || until < timeout_ms)
+                timeout_ms = until;
+        }
+        if (l->self_posted) /* tasks this thread posted after the last drain: do not sleep */
+            timeout_ms = 0;
+        int n = epoll_wait(l->epfd, l->events, LOOP_EVENTS, timeout_ms);
+        l->now_ms = clock_now_ms();
+        l->ev_count = n > 0 ? n : 0;
+        l->ev_next = 0;
+        l->phase = PHASE_EVENTS;
+    }
+    return loop_continue(l);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Ownership and the hand-off */
+
+/* Blocks until the loop is free or taken (nobody runs it), then runs it on this thread. */
+static void loop_acquire(loop_t *l)
+{
+    pthread_mutex_lock(&l->lock);
+    atomic_fetch_add(&l->home_waiting, 1);
+    for (;;) {
+        uint64_t w = atomic_load(&l->owner);
+        if ((OWNER_STATE(w) == OWNER_FREE || OWNER_STATE(w) == OWNER_TAKEN) &&
+            atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
+            break;
+        /* A helper runs it: wake it from epoll_wait so it sees home_waiting and hands back. */
+        loop_wake(l);
+        pthread_cond_wait(&l->owner_free, &l->lock);
+    }
+    atomic_fetch_sub(&l->home_waiting, 1);
+    pthread_mutex_unlock(&l->lock);
+    tls_running = l;
+}
+
+static void loop_release(loop_t *l)
+{
+    tls_running = NULL;
+    pthread_mutex_lock(&l->lock);
+    atomic_store(&l->owner, OWNER_WORD(l->calls, OWNER_FREE));
+    pthread_cond_broadcast(&l->owner_free);
+    pthread_mutex_unlock(&l->lock);
+}
+
+uint64_t loop_call_begin(loop_t *l, void *ctx)
+{
+    uint64_t call = ++l->calls;
+    l->call_ctx = ctx; /* published by the store of IN_CALL below */
+    tls_running = NULL;
+    atomic_store(&l->owner, OWNER_WORD(call, OWNER_IN_CALL));
+    /* Pairs with the watcher's store of asleep before its last look at the loops: one of the
+     * two sees the other (both sequentially consistent). */
+    loop_watcher_t *w = l->watcher;
+    if (w && atomic_load(&w->asleep))
+        w->wake(w);
+    return call;
+}
+
+bool loop_call_end(loop_t *l, uint64_t call)
+{
+    uint64_t w = OWNER_WORD(call, OWNER_IN_CALL);
+    if (atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(call, OWNER_RUNNING))) {
+        tls_running = l;
+        return true;
+    }
+    return false;
+}
+
+void loop_set_watcher(loop_t *l, loop_watcher_t *w) { l->watcher = w; }
+
+bool loop_in_call(loop_t *l) { return OWNER_STATE(atomic_load(&l->owner)) == OWNER_IN_CALL; }
+
+uint64_t loop_activity(loop_t *l) { return atomic_load(&l->owner); }
+
+bool loop_take_if_stuck(loop_t *l, void **ctx)
+{
+    uint64_t w = atomic_load(&l->owner);
+    if (OWNER_STATE(w) != OWNER_IN_CALL || w != l->wd_seen) {
+        l->wd_seen = OWNER_STATE(w) == OWNER_IN_CALL ? w : 0;
+        return false;
+    }
+    l->wd_seen = 0;
+    /* The same call as on the last tick; the exchange fails if it has ended since. */
+    if (!atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_TAKEN)))
+        return false;
+    *ctx = l->call_ctx; /* the exchange read the IN_CALL store that published it */
+    /* A home thread waiting for the loop may run it itself, should no helper come. */
+    pthread_mutex_lock(&l->lock);
+    pthread_cond_broadcast(&l->owner_free);
+    pthread_mutex_unlock(&l->lock);
+    return true;
+}
+
+void loop_run_taken(loop_t *l)
+{
+    uint64_t w = atomic_load(&l->owner);
+    if (OWNER_STATE(w) != OWNER_TAKEN ||
+        !atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
+        return; /* the home thread came back first and runs it */
+    tls_running = l;
+    if (!loop_continue(l))
+        return; /* lost again in a call: the next helper goes on */
+    while (!atomic_load(&l->stopping) && atomic_load(&l->home_waiting) == 0) {
+        if (!loop_iterate(l, -1))
+            return;
+    }
+    loop_release(l);
+}
+
 void loop_run_once(loop_t *l, int timeout_ms)
 {
-    struct epoll_event events[128];
-    if (l->next_deadline != UINT64_MAX) {
-        uint64_t now = clock_now_ms();
-        int until = l->next_deadline <= now ? 0
-                    : (int)(l->next_deadline - now > 60000 ? 60000 : l->next_deadline - now);
-        if (timeout_ms < 0 || until < timeout_ms)
-            timeout_ms = until;
+    bool mine = tls_running == l;
+    if (!mine) {
+        uint64_t w = atomic_load(&l->owner);
+        if (OWNER_STATE(w) != OWNER_FREE ||
+            !atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
+            return; /* another thread runs it */
+        tls_running = l;
     }
-    int n = epoll_wait(l->epfd, events, 128, timeout_ms);
-    l->now_ms = clock_now_ms();
-    for (int i = 0; i < n; i++) {
-        loop_watch_t *w = events[i].data.ptr;
-        w->on_event(w, events[i].events);
-    }
-    run_tasks(l);
-    l->next_deadline = l->tick ? l->tick(l->tick_arg, l->now_ms) : UINT64_MAX;
+    if (loop_iterate(l, timeout_ms) && !mine)
+        loop_release(l);
 }
 
 void loop_run(loop_t *l)
 {
-    while (!atomic_load(&l->stopping))
-        loop_run_once(l, -1);
-    run_tasks(l);
+    loop_acquire(l);
+    while (!atomic_load(&l->stopping)) {
+        if (!loop_iterate(l, -1))
+            loop_acquire(l); /* it was taken while this thread was in a call: get it back */
+    }
+    /* Tasks posted before the stop: the iteration's own (if a helper left one half done), then
+     * the queue. */
+    if (l->phase != PHASE_WAIT)
+        loop_continue(l);
+    pthread_mutex_lock(&l->lock);
+    loop_task_t *t = l->tasks_head;
+    l->tasks_head = l->tasks_tail = NULL;
+    pthread_mutex_unlock(&l->lock);
+    while (t && tls_running == l) {
+        loop_task_t *next = t->next;
+        t->fn(t);
+        t = next;
+    }
+    if (tls_running == l)
+        loop_release(l);
 }

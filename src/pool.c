@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "pool.h"
 
 #include <errno.h>
@@ -145,6 +146,7 @@ static void *worker_main(void *arg)
 {
     worker_t *self = arg;
     pool_t *p = self->p;
+    pthread_setname_np(pthread_self(), "isapid-worker");
     pthread_mutex_lock(&p->lock);
     for (;;) {
         if (p->head) {
@@ -185,6 +187,7 @@ static void *worker_main(void *arg)
 static void *monitor_main(void *arg)
 {
     pool_t *p = arg;
+    pthread_setname_np(pthread_self(), "isapid-pool");
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
         if (!p->head) {

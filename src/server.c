@@ -9,10 +9,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "extension.h"
+#include "handoff.h"
+#include "isapi.h"
 #include "log.h"
 
 #define ACCEPT_BATCH 64
@@ -31,6 +34,8 @@ static void on_accept(loop_watch_t *w, uint32_t events)
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             conn_accept(nl, fd, &peer);
+            if (loop_current() != nl->loop)
+                return; /* an extension it ran was handed off with the loop: not ours now */
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -157,6 +162,16 @@ int server_init(server_t *s, config_t *cfg)
         }
         nl->n_listeners = s->n_listen;
     }
+    if (cfg->extensions_inline) {
+        loop_t *loops[s->n_loops];
+        for (unsigned i = 0; i < s->n_loops; i++)
+            loops[i] = s->loops[i].loop;
+        s->handoff = handoff_new(loops, s->n_loops, WORKER_STACK_SIZE, isapi_call_taken);
+        if (!s->handoff) {
+            log_error("cannot create the loop hand-off watchdog");
+            goto fail;
+        }
+    }
     return 0;
 fail:
     server_free(s);
@@ -166,20 +181,36 @@ fail:
 static void *netloop_main(void *arg)
 {
     netloop_t *nl = arg;
+    char name[16];
+    snprintf(name, sizeof name, "isapid-loop%u", nl->index % 1000);
+    pthread_setname_np(pthread_self(), name);
     loop_run(nl->loop);
     return NULL;
 }
 
 int server_start(server_t *s)
 {
+    if (s->handoff) {
+        int rc = handoff_start(s->handoff);
+        if (rc < 0) {
+            log_error("cannot start the loop hand-off watchdog: %s", strerror(-rc));
+            return -1;
+        }
+    }
+    /* Extensions run on these threads too: the same stack as the pool's workers. */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
     for (unsigned i = 0; i < s->n_loops; i++) {
-        int rc = pthread_create(&s->loops[i].thread, NULL, netloop_main, &s->loops[i]);
+        int rc = pthread_create(&s->loops[i].thread, &attr, netloop_main, &s->loops[i]);
         if (rc != 0) {
+            pthread_attr_destroy(&attr);
             log_error("cannot start event loop thread: %s", strerror(rc));
             return -1;
         }
         s->loops[i].started = true;
     }
+    pthread_attr_destroy(&attr);
     return 0;
 }
 
@@ -238,12 +269,20 @@ void server_shutdown(server_t *s)
     }
     for (unsigned i = 0; i < s->n_loops; i++)
         loop_stop(s->loops[i].loop);
+    /* Helpers leave once their loops have stopped; a loop thread (or helper) still inside an
+     * extension call is left behind, like a stuck worker. */
+    bool loops_done = s->handoff ? handoff_stop(s->handoff, 1000) : true;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
     for (unsigned i = 0; i < s->n_loops; i++) {
-        if (s->loops[i].started)
-            pthread_join(s->loops[i].thread, NULL);
+        if (s->loops[i].started && pthread_timedjoin_np(s->loops[i].thread, NULL, &until) != 0) {
+            pthread_detach(s->loops[i].thread);
+            loops_done = false;
+        }
         s->loops[i].started = false;
     }
-    bool workers_done = pool_stop(s->pool, 1000);
+    bool workers_done = pool_stop(s->pool, 1000) && loops_done;
     /* Extensions are told to unload off the event loops, after their requests are gone when
      * possible (TerminateExtension may sleep). */
     extensions_terminate_all(s->extensions);
@@ -272,6 +311,7 @@ void server_free(server_t *s)
     }
     if (s->pool)
         pool_free(s->pool);
+    handoff_free(s->handoff);
     if (s->extensions)
         extensions_free(s->extensions);
     if (s->access_log)

@@ -53,6 +53,7 @@ struct server {
     mime_table_t *mime;
     accesslog_t *access_log;  /* NULL when off */
     pool_t *pool;
+    struct handoff *handoff;  /* NULL when extensions run on the pool only */
     extensions_t *extensions;
     netloop_t *loops;
     unsigned n_loops;

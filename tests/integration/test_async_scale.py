@@ -19,8 +19,10 @@ from harness import (Server, fixture, main, proc_limit, raise_nofile, sanitizer_
 N_PENDING = 10000
 N_ABORTED = 10000
 LOOPS, WORKERS_MIN, WORKERS_MAX = 2, 4, 16
-# main, the loops, the workers at most, the pool's monitor, and one for a sanitizer's own thread
-SERVER_THREADS_MAX = 1 + LOOPS + WORKERS_MAX + 1 + 1
+# main, the loops, the workers at most, the pool's monitor, the loops' hand-off watchdog, two
+# hand-off helpers per loop (on a loaded machine, with sanitizers and parallel tests, a short call
+# may be descheduled long enough to be handed off), and one for a sanitizer's own thread
+SERVER_THREADS_MAX = 1 + LOOPS + WORKERS_MAX + 1 + 1 + 2 * LOOPS + 1
 BATCH = 500          # connections opened before waiting for the server to catch up
 ABORT_BATCH = 250    # uploads in flight at once
 READ_AHEAD = 16384

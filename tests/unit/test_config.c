@@ -171,6 +171,7 @@ static void test_defaults(void)
     CHECK_INT(cfg.send_timeout_ms, 30000);
     CHECK_INT(cfg.shutdown_grace_ms, 10000);
     CHECK(!cfg.send_url_redirect);
+    CHECK(cfg.extensions_inline);
     CHECK(!cfg.test_config);
     CHECK(cfg.errors == NULL);
     /* No options at all: the defaults validate. */
@@ -279,6 +280,7 @@ static void test_cli_options(void)
     CHECK_INT(parse(&cfg, "--listen=[::]:81", "--root=./www2/", "--scripts=/s=ext",
                     "--map=.x=conf/handler.so", "--threads=0", "--workers=8", "--access-log=-",
                     "--server-name=a.b", "--send-url=redirect", "--send-url=internal",
+                    "--run-extensions=pool",
                     "--max-header-size=1m", "--max-uri=2K", "--max-body=2g", "--read-ahead=64k",
                     "--header-timeout=3s", "--keepalive-timeout=100", "--body-timeout=7ms",
                     "--send-timeout=9s", "--shutdown-grace=1s", NULL),
@@ -295,6 +297,7 @@ static void test_cli_options(void)
     CHECK_STR(cfg.access_log, "-");
     CHECK_STR(cfg.server_name, "a.b");
     CHECK(!cfg.send_url_redirect); /* the later one wins */
+    CHECK(!cfg.extensions_inline);
     CHECK_INT(cfg.max_header_bytes, 1048576);
     CHECK_INT(cfg.max_uri_bytes, 2048);
     CHECK_INT(cfg.max_body_bytes, 2147483648LL);
@@ -447,6 +450,8 @@ static void test_cli_errors(void)
     expect_error("isapid: --body-timeout 0: must be greater than 0\n", "--body-timeout", "0", NULL);
     expect_error("isapid: --keepalive-timeout 4294968s: too long (at most 4294967295 ms)\n",
                  "--keepalive-timeout", "4294968s", NULL);
+    expect_error("isapid: --run-extensions inline: expected loop or pool\n", "--run-extensions",
+                 "inline", NULL);
     expect_error("isapid: --send-url bogus: expected internal or redirect\n", "--send-url", "bogus",
                  NULL);
     expect_error("isapid: --server-name a b: the server name must not contain spaces or control "
@@ -604,6 +609,7 @@ static void test_ini_full(void)
                                 "  access_log = logs/access.log\r\n"
                                 "  server_name = example\r\n"
                                 "  send_url = redirect\r\n"
+                                "  run_extensions = pool\r\n"
                                 "\r\n"
                                 "[limits]\n"
                                 "max_header_size = 8k\n"
@@ -636,6 +642,7 @@ static void test_ini_full(void)
     CHECK_STR(cfg.access_log, at("conf/logs/access.log"));
     CHECK_STR(cfg.server_name, "example");
     CHECK(cfg.send_url_redirect);
+    CHECK(!cfg.extensions_inline);
     CHECK_INT(cfg.max_header_bytes, 8192);
     CHECK_INT(cfg.max_uri_bytes, 1024);
     CHECK_INT(cfg.max_body_bytes, 1073741824);
@@ -740,6 +747,8 @@ static void test_ini_errors(void)
                      "isapid: conf/t.ini:2: listen = 1.2.3.4: expected ADDR:PORT, e.g. "
                      "127.0.0.1:8080 or *:8080\n");
     expect_ini_error("[server]\nroot =\n", "isapid: conf/t.ini:2: root = : empty path\n");
+    expect_ini_error("[server]\nrun_extensions = both\n",
+                     "isapid: conf/t.ini:2: run_extensions = both: expected loop or pool\n");
     expect_ini_error("[server]\nsend_url = maybe\n",
                      "isapid: conf/t.ini:2: send_url = maybe: expected internal or redirect\n");
     expect_ini_error("[limits]\nmax_body = 1t\n",

@@ -1,0 +1,293 @@
+#define _GNU_SOURCE
+#include "handoff.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define TICK_NS 1000000L         /* a call is taken after one to two ticks */
+#define QUIET_TICKS 1000         /* a second without calls: sleep until the next call */
+#define HELPER_IDLE_EXIT_MS 30000
+#define MAX_HELPERS 256
+
+typedef struct helper {
+    struct handoff *h;
+    pthread_t tid;
+    bool in_use;   /* a thread was started in this slot and not joined yet */
+    bool exited;   /* it has left helper_main's loop: joining it does not wait */
+} helper_t;
+
+/* Lock order: h->lock, then a loop's own lock (inside loop_take_if_stuck). */
+struct handoff {
+    loop_watcher_t watcher;   /* first: wake() finds h from it */
+    pthread_mutex_t lock;
+    pthread_cond_t tick;      /* the watchdog sleeps here: its ticks, wake-ups, stop */
+    pthread_cond_t work;      /* idle helpers wait here */
+    pthread_cond_t exited;    /* n_helpers dropped */
+    loop_t **loops;
+    size_t n_loops;
+    bool *pending;            /* loops taken, waiting for a helper */
+    size_t n_pending;
+    uint64_t *last_seen;      /* watchdog: each loop's loop_activity() at the previous tick */
+    bool wake_pending, stopping, watchdog_started, cap_logged;
+    pthread_t watchdog;
+    helper_t helpers[MAX_HELPERS];
+    unsigned n_helpers, idle_helpers;
+    size_t stack_size;
+    void (*on_taken)(void *ctx);
+};
+
+static void deadline_after_ns(struct timespec *ts, long ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ns / 1000000000L;
+    ts->tv_nsec += ns % 1000000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void watcher_wake(loop_watcher_t *w)
+{
+    handoff_t *h = (handoff_t *)w;
+    pthread_mutex_lock(&h->lock);
+    atomic_store(&h->watcher.asleep, false);
+    h->wake_pending = true;
+    pthread_cond_signal(&h->tick);
+    pthread_mutex_unlock(&h->lock);
+}
+
+handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, size_t stack_size,
+                       void (*on_taken)(void *ctx))
+{
+    handoff_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->loops = calloc(n_loops ? n_loops : 1, sizeof *h->loops);
+    h->pending = calloc(n_loops ? n_loops : 1, sizeof *h->pending);
+    h->last_seen = calloc(n_loops ? n_loops : 1, sizeof *h->last_seen);
+    if (!h->loops || !h->pending || !h->last_seen) {
+        free(h->loops);
+        free(h->pending);
+        free(h->last_seen);
+        free(h);
+        return NULL;
+    }
+    memcpy(h->loops, loops, n_loops * sizeof *loops);
+    h->n_loops = n_loops;
+    h->stack_size = stack_size;
+    h->on_taken = on_taken;
+    h->watcher.wake = watcher_wake;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->tick, &ca);
+    pthread_cond_init(&h->work, &ca);
+    pthread_cond_init(&h->exited, &ca);
+    pthread_condattr_destroy(&ca);
+    for (size_t i = 0; i < n_loops; i++)
+        loop_set_watcher(loops[i], &h->watcher);
+    return h;
+}
+
+/* ---- helpers ---- */
+
+static void *helper_main(void *arg)
+{
+    helper_t *self = arg;
+    handoff_t *h = self->h;
+    pthread_setname_np(pthread_self(), "isapid-helper");
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        if (h->n_pending > 0) {
+            size_t i = 0;
+            while (!h->pending[i])
+                i++;
+            h->pending[i] = false;
+            h->n_pending--;
+            pthread_mutex_unlock(&h->lock);
+            loop_run_taken(h->loops[i]);
+            pthread_mutex_lock(&h->lock);
+            continue;
+        }
+        if (h->stopping)
+            break;
+        struct timespec ts;
+        deadline_after_ns(&ts, HELPER_IDLE_EXIT_MS * 1000000L);
+        h->idle_helpers++;
+        int rc = pthread_cond_timedwait(&h->work, &h->lock, &ts);
+        h->idle_helpers--;
+        if (rc == ETIMEDOUT && h->n_pending == 0)
+            break;
+    }
+    self->exited = true;
+    h->n_helpers--;
+    pthread_cond_broadcast(&h->exited);
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* Under h->lock: a slot whose thread has ended (joined now) or was never used. */
+static helper_t *free_slot_locked(handoff_t *h)
+{
+    for (unsigned i = 0; i < MAX_HELPERS; i++) {
+        helper_t *s = &h->helpers[i];
+        if (s->in_use && s->exited) {
+            pthread_join(s->tid, NULL); /* past its last touch of h: returns at once */
+            s->in_use = false;
+        }
+        if (!s->in_use)
+            return s;
+    }
+    return NULL;
+}
+
+/* Under h->lock: loop i was taken; make sure a helper will run it. */
+static void assign_locked(handoff_t *h, size_t i)
+{
+    if (!h->pending[i]) {
+        h->pending[i] = true;
+        h->n_pending++;
+    }
+    if (h->idle_helpers >= h->n_pending) {
+        pthread_cond_signal(&h->work);
+        return;
+    }
+    helper_t *s = free_slot_locked(h);
+    int rc = ENOSPC;
+    if (s) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, h->stack_size);
+        s->h = h;
+        s->exited = false;
+        rc = pthread_create(&s->tid, &attr, helper_main, s);
+        pthread_attr_destroy(&attr);
+        if (rc == 0) {
+            s->in_use = true;
+            h->n_helpers++;
+            return;
+        }
+    }
+    /* The loop stays taken until its home thread comes back from its call. */
+    if (!h->cap_logged) {
+        h->cap_logged = true;
+        log_error("loop hand-off: cannot start a helper thread (%s); a loop waits for its "
+                  "blocked extension call",
+                  rc == ENOSPC ? "all helper slots are busy" : strerror(rc));
+    }
+}
+
+/* ---- the watchdog ---- */
+
+static bool any_in_call(handoff_t *h)
+{
+    for (size_t i = 0; i < h->n_loops; i++)
+        if (loop_in_call(h->loops[i]))
+            return true;
+    return false;
+}
+
+static void *watchdog_main(void *arg)
+{
+    handoff_t *h = arg;
+    unsigned quiet = 0;
+    pthread_setname_np(pthread_self(), "isapid-watchdog");
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping) {
+        struct timespec ts;
+        deadline_after_ns(&ts, TICK_NS);
+        pthread_cond_timedwait(&h->tick, &h->lock, &ts);
+        if (h->stopping)
+            break;
+        bool active = false;
+        for (size_t i = 0; i < h->n_loops; i++) {
+            loop_t *l = h->loops[i];
+            uint64_t seen = loop_activity(l);
+            if (seen != h->last_seen[i] || loop_in_call(l))
+                active = true;
+            h->last_seen[i] = seen;
+            void *ctx = NULL;
+            if (loop_take_if_stuck(l, &ctx)) {
+                assign_locked(h, i);
+                if (ctx && h->on_taken)
+                    h->on_taken(ctx);
+            }
+        }
+        quiet = active ? 0 : quiet + 1;
+        if (quiet < QUIET_TICKS)
+            continue;
+        /* A quiet spell: sleep until the next call begins (loop_call_begin sees asleep). */
+        h->wake_pending = false;
+        atomic_store(&h->watcher.asleep, true);
+        if (!any_in_call(h)) {
+            while (!h->wake_pending && !h->stopping)
+                pthread_cond_wait(&h->tick, &h->lock);
+        }
+        atomic_store(&h->watcher.asleep, false);
+        quiet = 0;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+int handoff_start(handoff_t *h)
+{
+    int rc = pthread_create(&h->watchdog, NULL, watchdog_main, h);
+    if (rc != 0)
+        return -rc;
+    h->watchdog_started = true;
+    return 0;
+}
+
+bool handoff_stop(handoff_t *h, unsigned timeout_ms)
+{
+    struct timespec ts;
+    deadline_after_ns(&ts, (long)timeout_ms * 1000000L);
+    pthread_mutex_lock(&h->lock);
+    h->stopping = true;
+    pthread_cond_broadcast(&h->tick);
+    pthread_cond_broadcast(&h->work);
+    while (h->n_helpers > 0)
+        if (pthread_cond_timedwait(&h->exited, &h->lock, &ts) == ETIMEDOUT)
+            break;
+    bool all = h->n_helpers == 0;
+    pthread_mutex_unlock(&h->lock);
+    if (h->watchdog_started) {
+        pthread_join(h->watchdog, NULL);
+        h->watchdog_started = false;
+    }
+    pthread_mutex_lock(&h->lock);
+    for (unsigned i = 0; i < MAX_HELPERS; i++) {
+        helper_t *s = &h->helpers[i];
+        if (!s->in_use)
+            continue;
+        if (s->exited)
+            pthread_join(s->tid, NULL);
+        else
+            pthread_detach(s->tid); /* stuck in extension code: the process exits without it */
+        s->in_use = false;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return all;
+}
+
+void handoff_free(handoff_t *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->tick);
+    pthread_cond_destroy(&h->work);
+    pthread_cond_destroy(&h->exited);
+    free(h->loops);
+    free(h->pending);
+    free(h->last_seen);
+    free(h);
+}
