@@ -85,6 +85,7 @@ static const opt_t opts[] = {
     {"body-timeout", "timeouts", "body", K_MS, AT(body_timeout_ms), 1},
     {"send-timeout", "timeouts", "send", K_MS, AT(send_timeout_ms), 1},
     {"shutdown-grace", "timeouts", "shutdown_grace", K_MS, AT(shutdown_grace_ms), 0},
+    {"handoff-after", "timeouts", "handoff_after", K_MS, AT(handoff_after_ms), 1},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -1156,6 +1157,7 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->send_timeout_ms = 30000;
     cfg->shutdown_grace_ms = 10000;
     cfg->extensions_inline = true;
+    cfg->handoff_after_ms = 1;
 
     /* Allocation failures leave root NULL or the script list empty; config_parse_args then
      * reports the missing root. */
@@ -1242,6 +1244,9 @@ void config_usage(FILE *to)
           "  --body-timeout MS       longest wait for request body data (default 30s)\n"
           "  --send-timeout MS       longest wait for the client to take data (default 30s)\n"
           "  --shutdown-grace MS     time in-flight requests get on SIGTERM (default 10s)\n"
+          "  --handoff-after MS      an extension call on a loop's thread longer than this\n"
+          "                          (up to twice this) hands the loop to another thread\n"
+          "                          (default 1ms)\n"
           "\n"
           "  --test-config           check the configuration and exit\n"
           "  --version               print the version and exit\n"

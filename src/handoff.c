@@ -9,8 +9,7 @@
 
 #include "log.h"
 
-#define TICK_NS 1000000L         /* a call is taken after one to two ticks */
-#define QUIET_TICKS 1000         /* a second without calls: sleep until the next call */
+#define QUIET_MS 1000            /* a second without calls: sleep until the next call */
 #define HELPER_IDLE_EXIT_MS 30000
 #define MAX_HELPERS 256
 
@@ -39,6 +38,8 @@ struct handoff {
     unsigned n_helpers, idle_helpers;
     size_t stack_size;
     void (*on_taken)(void *ctx);
+    long tick_ns;             /* a call is taken after one to two ticks */
+    unsigned quiet_ticks;
 };
 
 static void deadline_after_ns(struct timespec *ts, long ns)
@@ -62,7 +63,7 @@ static void watcher_wake(loop_watcher_t *w)
     pthread_mutex_unlock(&h->lock);
 }
 
-handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, size_t stack_size,
+handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, size_t stack_size,
                        void (*on_taken)(void *ctx))
 {
     handoff_t *h = calloc(1, sizeof *h);
@@ -82,6 +83,8 @@ handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, size_t stack_size,
     h->n_loops = n_loops;
     h->stack_size = stack_size;
     h->on_taken = on_taken;
+    h->tick_ns = (long)(tick_ms ? tick_ms : 1) * 1000000L;
+    h->quiet_ticks = QUIET_MS / (tick_ms ? tick_ms : 1) + 1;
     h->watcher.wake = watcher_wake;
     pthread_mutex_init(&h->lock, NULL);
     pthread_condattr_t ca;
@@ -202,7 +205,7 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
         struct timespec ts;
-        deadline_after_ns(&ts, TICK_NS);
+        deadline_after_ns(&ts, h->tick_ns);
         pthread_cond_timedwait(&h->tick, &h->lock, &ts);
         if (h->stopping)
             break;
@@ -221,7 +224,7 @@ static void *watchdog_main(void *arg)
             }
         }
         quiet = active ? 0 : quiet + 1;
-        if (quiet < QUIET_TICKS)
+        if (quiet < h->quiet_ticks)
             continue;
         /* A quiet spell: sleep until the next call begins (loop_call_begin sees asleep). */
         h->wake_pending = false;

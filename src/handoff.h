@@ -1,8 +1,8 @@
 /* The hand-off watchdog: extension calls run on the thread that runs the event loop, and this
- * module makes sure a call that blocks or runs long stalls only itself. Every millisecond (while
+ * module makes sure a call that blocks or runs long stalls only itself. Every tick (--handoff-after, 1 ms; while
  * calls happen; it sleeps through quiet spells) it looks at each loop; a loop found in the same
  * call on two ticks in a row is taken from its thread and given to a helper thread, which runs it
- * until the home thread is back (loop.h has the protocol).
+ * until the home thread is back (loop.h has the protocol). The tick is --handoff-after.
  *
  * Helper threads belong to this module, not to the worker pool: a loop must get a thread even
  * when every worker is blocked in extension code. They are started on demand, reused, and
@@ -19,7 +19,7 @@ typedef struct handoff handoff_t;
 
 /* on_taken(ctx) runs on the watchdog thread when a call is taken, with the ctx the call passed
  * to loop_call_begin (when not NULL). */
-handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, size_t stack_size,
+handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, size_t stack_size,
                        void (*on_taken)(void *ctx));
 /* Starts the watchdog. 0 or -errno. */
 int handoff_start(handoff_t *h);

@@ -54,9 +54,8 @@ static inline unsigned char ascii_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
-static bool ieq(const char *a, size_t alen, const char *b)
+static bool ieq_n(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t blen = strlen(b);
     if (alen != blen)
         return false;
     for (size_t i = 0; i < alen; i++)
@@ -64,6 +63,9 @@ static bool ieq(const char *a, size_t alen, const char *b)
             return false;
     return true;
 }
+
+/* Against a literal: its length is known at compile time, so most names are rejected by length. */
+#define ieq(a, alen, lit) ieq_n((a), (alen), (lit), sizeof(lit) - 1)
 
 static void trim(const char **p, size_t *n)
 {
@@ -185,9 +187,12 @@ static int scan_lines(scan_t *st, const char *text, size_t len)
 {
     size_t pos = 0;
     for (;;) {
-        size_t end = pos;
-        while (end < len && text[end] != '\n' && text[end] != '\0')
-            end++;
+        /* The line ends at the first LF or NUL (memchr: both searches are vectorised). */
+        const char *lf = memchr(text + pos, '\n', len - pos);
+        size_t end = lf ? (size_t)(lf - text) : len;
+        const char *nul = memchr(text + pos, '\0', end - pos);
+        if (nul)
+            end = (size_t)(nul - text);
         if (end > RESPHEAD_MAX_HEAD)
             return -1;
         size_t n = end - pos;

@@ -166,7 +166,8 @@ int server_init(server_t *s, config_t *cfg)
         loop_t *loops[s->n_loops];
         for (unsigned i = 0; i < s->n_loops; i++)
             loops[i] = s->loops[i].loop;
-        s->handoff = handoff_new(loops, s->n_loops, WORKER_STACK_SIZE, isapi_call_taken);
+        s->handoff = handoff_new(loops, s->n_loops, cfg->handoff_after_ms, WORKER_STACK_SIZE,
+                                 isapi_call_taken);
         if (!s->handoff) {
             log_error("cannot create the loop hand-off watchdog");
             goto fail;

@@ -170,6 +170,7 @@ static void test_defaults(void)
     CHECK_INT(cfg.body_timeout_ms, 30000);
     CHECK_INT(cfg.send_timeout_ms, 30000);
     CHECK_INT(cfg.shutdown_grace_ms, 10000);
+    CHECK_INT(cfg.handoff_after_ms, 1);
     CHECK(!cfg.send_url_redirect);
     CHECK(cfg.extensions_inline);
     CHECK(!cfg.test_config);
@@ -283,7 +284,7 @@ static void test_cli_options(void)
                     "--run-extensions=pool",
                     "--max-header-size=1m", "--max-uri=2K", "--max-body=2g", "--read-ahead=64k",
                     "--header-timeout=3s", "--keepalive-timeout=100", "--body-timeout=7ms",
-                    "--send-timeout=9s", "--shutdown-grace=1s", NULL),
+                    "--send-timeout=9s", "--shutdown-grace=1s", "--handoff-after=5ms", NULL),
               CONFIG_OK);
     CHECK_STR(errors, "");
     CHECK_INT(cfg.n_listen, 1);
@@ -298,6 +299,7 @@ static void test_cli_options(void)
     CHECK_STR(cfg.server_name, "a.b");
     CHECK(!cfg.send_url_redirect); /* the later one wins */
     CHECK(!cfg.extensions_inline);
+    CHECK_INT(cfg.handoff_after_ms, 5);
     CHECK_INT(cfg.max_header_bytes, 1048576);
     CHECK_INT(cfg.max_uri_bytes, 2048);
     CHECK_INT(cfg.max_body_bytes, 2147483648LL);
@@ -448,6 +450,8 @@ static void test_cli_errors(void)
                  "by ms or s)\n",
                  "--send-timeout", "1.5s", NULL);
     expect_error("isapid: --body-timeout 0: must be greater than 0\n", "--body-timeout", "0", NULL);
+    expect_error("isapid: --handoff-after 0: must be greater than 0\n", "--handoff-after", "0",
+                 NULL);
     expect_error("isapid: --keepalive-timeout 4294968s: too long (at most 4294967295 ms)\n",
                  "--keepalive-timeout", "4294968s", NULL);
     expect_error("isapid: --run-extensions inline: expected loop or pool\n", "--run-extensions",
