@@ -47,6 +47,7 @@ enum kind {
     K_SIZE32, /* uint32_t at off, k/m/g suffixes */
     K_SIZE64, /* uint64_t at off, k/m/g suffixes */
     K_MS,     /* uint32_t milliseconds at off, ms/s suffixes */
+    K_RATE,   /* uint32_t bytes per second at off, k/m/g suffixes */
 };
 
 typedef struct opt {
@@ -54,8 +55,8 @@ typedef struct opt {
     const char *section; /* INI section and key; NULL = command line only */
     const char *key;
     enum kind kind;
-    size_t off;   /* K_SIZE32, K_SIZE64, K_MS: the field in config_t */
-    uint64_t min; /* K_SIZE32, K_SIZE64, K_MS: smallest accepted value */
+    size_t off;   /* K_SIZE32, K_SIZE64, K_MS, K_RATE: the field in config_t */
+    uint64_t min; /* K_SIZE32, K_SIZE64, K_MS, K_RATE: smallest accepted value */
 } opt_t;
 
 #define AT(field) offsetof(config_t, field)
@@ -80,12 +81,14 @@ static const opt_t opts[] = {
     {"max-uri", "limits", "max_uri", K_SIZE32, AT(max_uri_bytes), 1},
     {"max-body", "limits", "max_body", K_SIZE64, AT(max_body_bytes), 0},
     {"read-ahead", "limits", "read_ahead", K_SIZE32, AT(read_ahead_bytes), 0},
+    {"min-body-rate", "limits", "min_body_rate", K_RATE, AT(min_body_rate), 0},
     {"header-timeout", "timeouts", "header", K_MS, AT(header_timeout_ms), 1},
     {"keepalive-timeout", "timeouts", "keepalive", K_MS, AT(keepalive_timeout_ms), 1},
     {"body-timeout", "timeouts", "body", K_MS, AT(body_timeout_ms), 1},
     {"send-timeout", "timeouts", "send", K_MS, AT(send_timeout_ms), 1},
     {"shutdown-grace", "timeouts", "shutdown_grace", K_MS, AT(shutdown_grace_ms), 0},
     {"handoff-after", "timeouts", "handoff_after", K_MS, AT(handoff_after_ms), 1},
+    {"body-rate-window", "timeouts", "body_rate_window", K_MS, AT(body_rate_window_ms), 1},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -752,19 +755,27 @@ static int set_value(source_t *src, const opt_t *o, const char *value, const cha
     case K_WORKERS:
         return set_workers(src, value, origin);
     case K_SIZE32:
-    case K_SIZE64: {
-        uint64_t max = o->kind == K_SIZE32 ? UINT32_MAX : UINT64_MAX, v = 0;
+    case K_SIZE64:
+    case K_RATE: {
+        bool rate = o->kind == K_RATE;
+        uint64_t max = o->kind == K_SIZE64 ? UINT64_MAX : UINT32_MAX, v = 0;
         int rc = parse_size(value, max, &v);
+        if (rc == -1 && rate)
+            return fail(src,
+                        "%s: not a rate (bytes per second: a number, optionally followed by k, "
+                        "m or g; 0 = off)",
+                        origin);
         if (rc == -1)
             return fail(src, "%s: not a size (a number, optionally followed by k, m or g)", origin);
         if (rc == -2)
-            return fail(src, "%s: too large (at most %llu bytes)", origin, (unsigned long long)max);
+            return fail(src, "%s: too large (at most %llu bytes%s)", origin,
+                        (unsigned long long)max, rate ? " per second" : "");
         if (v < o->min)
             return fail(src, "%s: must be at least %llu", origin, (unsigned long long)o->min);
-        if (o->kind == K_SIZE32)
-            *(uint32_t *)(cfg_base + o->off) = (uint32_t)v;
-        else
+        if (o->kind == K_SIZE64)
             *(uint64_t *)(cfg_base + o->off) = v;
+        else
+            *(uint32_t *)(cfg_base + o->off) = (uint32_t)v;
         return 0;
     }
     case K_MS: {
@@ -1151,6 +1162,10 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->max_uri_bytes = 8192;
     cfg->max_body_bytes = 0;
     cfg->read_ahead_bytes = 49152;
+    /* Kestrel's MinRequestBodyDataRate defaults: 240 bytes/s, after a 5 s grace period (here
+     * the first 5 s window). */
+    cfg->min_body_rate = 240;
+    cfg->body_rate_window_ms = 5000;
     cfg->header_timeout_ms = 10000;
     cfg->keepalive_timeout_ms = 15000;
     cfg->body_timeout_ms = 30000;
@@ -1237,6 +1252,9 @@ void config_usage(FILE *to)
           "  --max-uri N             request target (default 8k)\n"
           "  --max-body N            request body; 0 = unlimited (default 0)\n"
           "  --read-ahead N          body read before the extension runs (default 48k)\n"
+          "  --min-body-rate N       bytes per second a request body must bring in every\n"
+          "                          window of waiting, else it is cut (408, or ReadClient\n"
+          "                          fails with ERROR_TIMEOUT); 0 = off (default 240)\n"
           "\n"
           "Timeouts (MS in milliseconds, or with a unit: 500ms, 10s):\n"
           "  --header-timeout MS     the request head must arrive within this (default 10s)\n"
@@ -1247,6 +1265,9 @@ void config_usage(FILE *to)
           "  --handoff-after MS      an extension call on a loop's thread longer than this\n"
           "                          (up to twice this) hands the loop to another thread\n"
           "                          (default 1ms)\n"
+          "  --body-rate-window MS   window of --min-body-rate, counting only time spent\n"
+          "                          waiting for body bytes; the first window is the grace\n"
+          "                          period (default 5s)\n"
           "\n"
           "  --test-config           check the configuration and exit\n"
           "  --version               print the version and exit\n"

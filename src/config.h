@@ -58,6 +58,8 @@ typedef struct config {
     uint32_t max_uri_bytes;     /* request target; over → 414 */
     uint64_t max_body_bytes;    /* over → 413; 0 = unlimited */
     uint32_t read_ahead_bytes;  /* body bytes read before HttpExtensionProc (IIS UploadReadAheadSize) */
+    uint32_t min_body_rate;     /* bytes per second a request body must bring in every window of
+                                 * waiting (src/bodyrate.h); 0 = off */
 
     /* timeouts, milliseconds */
     uint32_t header_timeout_ms;    /* whole request head must arrive within this */
@@ -66,6 +68,7 @@ typedef struct config {
     uint32_t send_timeout_ms;      /* no send progress for this long → close */
     uint32_t shutdown_grace_ms;    /* SIGTERM: in-flight requests get this long */
     uint32_t handoff_after_ms;     /* the hand-off watchdog's tick: a call seen on two is taken */
+    uint32_t body_rate_window_ms;  /* window of the minimum body rate; the first is the grace period */
 
     bool send_url_redirect;     /* HSE_REQ_SEND_URL: false = serve the URL internally, true = IIS 6 302 */
     bool extensions_inline;     /* HttpExtensionProc on the loop's thread (hand-off when it blocks);
@@ -86,8 +89,9 @@ typedef enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 } config_status
  * script dir /examples=exe_dir/examples when those exist, else ./www and ./build/examples
  * relative to the working directory (the default script dir is left out when neither exists).
  * Default listen 127.0.0.1:8080, threads 0, workers 4:64, limits 16384/8192/0 (unlimited)/49152,
- * timeouts header 10 s, keep-alive 15 s, body 30 s, send 30 s, grace 10 s, hand-off after 1 ms,
- * access log off,
+ * minimum body rate 240 bytes/s over 5 s windows (Kestrel's MinRequestBodyDataRate: 240 bytes/s
+ * after a 5 s grace period), timeouts header 10 s, keep-alive 15 s, body 30 s, send 30 s,
+ * grace 10 s, hand-off after 1 ms, access log off,
  * server name NULL, HSE_REQ_SEND_URL internal, extensions run on the loop's thread. Whatever config_parse_args or config_load_file
  * return, the caller ends with config_free. */
 void config_defaults(config_t *cfg, const char *exe_dir);

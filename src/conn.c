@@ -325,6 +325,90 @@ int conn_wait_readable(conn_t *c, uint32_t timeout_ms)
     }
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Minimum body rate (src/bodyrate.h). c->body_rate belongs to the thread reading the body, as
+ * the other body fields do; c->rate_timer to the loop. */
+
+/* Judges the windows that have ended by now (the reader has consumed what there was, or its
+ * wait ran past a window's end); false (logged once per body) when the body fell under the
+ * minimum rate. Any thread that reads the body. */
+static bool conn_body_rate_ok(conn_t *c, uint64_t now)
+{
+    const config_t *cfg = conn_cfg(c);
+    uint64_t got = 0;
+    bool already = c->body_rate.failed;
+    if (body_rate_check(&c->body_rate, cfg->min_body_rate, cfg->body_rate_window_ms, c->body_read,
+                        now, &got))
+        return true;
+    if (!already)
+        log_info("%s: request body too slow: %llu bytes in %u ms of waiting for it, under the "
+                 "minimum of %u bytes/s (%llu needed); %llu body bytes received in all; cutting it",
+                 c->peer_text, (unsigned long long)got, cfg->body_rate_window_ms,
+                 cfg->min_body_rate,
+                 (unsigned long long)body_rate_quota(cfg->min_body_rate, cfg->body_rate_window_ms),
+                 (unsigned long long)c->body_read);
+    return false;
+}
+
+int conn_body_wait(conn_t *c, uint32_t timeout_ms)
+{
+    const config_t *cfg = conn_cfg(c);
+    if (cfg->min_body_rate == 0)
+        return conn_wait_readable(c, timeout_ms);
+    /* The caller has consumed what there was: judge, then wait. Each poll ends no later than
+     * the current window, so that a window that came short is cut when it ends; after one that
+     * did not, the wait goes on in the next window, still bounded by the body timeout in all.
+     * Only the time inside poll is waiting time: the two clock reads around it are the rule's
+     * whole cost here (vDSO, no system call). */
+    uint64_t now = clock_now_ms(), start = now;
+    for (;;) {
+        if (!conn_body_rate_ok(c, now))
+            return -ETIMEDOUT;
+        uint64_t silent = now - start;
+        if (silent >= timeout_ms)
+            return -ETIMEDOUT;
+        uint32_t t = timeout_ms - (uint32_t)silent;
+        uint32_t left = body_rate_left(&c->body_rate, cfg->min_body_rate, cfg->body_rate_window_ms);
+        bool capped = left < t;
+        if (capped)
+            t = left;
+        body_rate_wait(&c->body_rate, now);
+        int w = conn_wait_readable(c, t);
+        now = clock_now_ms();
+        body_rate_stop(&c->body_rate, now);
+        if (w != -ETIMEDOUT || !capped)
+            return w;
+    }
+}
+
+void conn_body_wake(conn_t *c)
+{
+    if (!c->body_rate.waiting)
+        return;
+    timeq_disarm(&c->rate_timer);
+    body_rate_stop(&c->body_rate, loop_now(c->nl->loop));
+}
+
+bool conn_body_sleep(conn_t *c)
+{
+    if (conn_cfg(c)->min_body_rate == 0)
+        return true;
+    uint64_t now = loop_now(c->nl->loop);
+    if (!conn_body_rate_ok(c, now))
+        return false;
+    body_rate_wait(&c->body_rate, now);
+    /* Bytes wake the reader; the timer judges a wait that goes on without them. */
+    if (!timeq_node_armed(&c->rate_timer))
+        timeq_arm(&c->nl->tq_rate, &c->rate_timer, now);
+    return true;
+}
+
+void conn_body_wait_over(conn_t *c)
+{
+    timeq_disarm(&c->rate_timer);
+    body_rate_stop(&c->body_rate, loop_now(c->nl->loop));
+}
+
 int out_send(int fd, out_cursor_t *cur)
 {
     while (cur->i < cur->n) {
@@ -937,11 +1021,22 @@ static bool conn_step_head(conn_t *c)
 /* ------------------------------------------------------------------------------------------ */
 /* Body read-ahead for an extension, discard, linger */
 
+/* The body came too slowly during the read-ahead: the request never reaches the extension;
+ * 408 and close. */
+static void conn_readahead_too_slow(conn_t *c)
+{
+    request_t *r = c->req;
+    c->req = NULL;
+    isapi_request_discard(r);
+    conn_respond_error(c, 408, true);
+}
+
 /* False when the extension ran on this thread and the loop was handed off meanwhile: c may be
  * gone already, and the caller returns without touching it. */
 static bool conn_step_readahead(conn_t *c)
 {
     request_t *r = c->req;
+    conn_body_wake(c);
     while (c->readahead_got < c->readahead_want) {
         ssize_t n = conn_body_read(c, r->readahead + c->readahead_got,
                                    c->readahead_want - c->readahead_got);
@@ -954,6 +1049,8 @@ static bool conn_step_readahead(conn_t *c)
             break;
         if (n == -EAGAIN) {
             c->readable = false;
+            if (!conn_body_sleep(c))
+                conn_readahead_too_slow(c);
             return true;
         }
         /* The request never reaches the extension. */
@@ -975,6 +1072,7 @@ static bool conn_step_readahead(conn_t *c)
 static void conn_step_discard(conn_t *c)
 {
     char scratch[16384];
+    conn_body_wake(c);
     for (;;) {
         ssize_t n = conn_body_read(c, scratch, sizeof scratch);
         if (n > 0) {
@@ -990,6 +1088,8 @@ static void conn_step_discard(conn_t *c)
             c->readable = false;
             if (!timeq_node_armed(&c->timer))
                 conn_timer(c, &c->nl->tq_body);
+            if (!conn_body_sleep(c))
+                conn_close(c); /* the response is out: there is nothing left to tell the client */
             return;
         }
         conn_close(c);
@@ -1092,6 +1192,8 @@ static void conn_next_request(conn_t *c)
     c->body_mode = BODY_NONE;
     c->body_left = c->body_read = 0;
     c->body_done = false;
+    body_rate_reset(&c->body_rate);
+    timeq_disarm(&c->rate_timer); /* not armed here: every wait ended; kept as a safety net */
     c->close_after = false;
     c->log_bytes = c->log_head_len = 0;
     c->log_time = 0;
@@ -1232,6 +1334,7 @@ static void conn_close(conn_t *c)
     netloop_t *nl = c->nl;
     c->state = CONN_CLOSED;
     timeq_disarm(&c->timer);
+    timeq_disarm(&c->rate_timer);
     loop_del(nl->loop, &c->watch);
     close(c->watch.fd);
     conn_output_free(c);
@@ -1327,8 +1430,49 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
     }
 }
 
+/* The rate timer: a wait for body bytes went on for a tick without a byte (a byte wakes the
+ * reader, which checks the rate itself). Check it, and cut a body that fell under the minimum
+ * rate: 408 during the read-ahead, a close while discarding, ERROR_TIMEOUT for an asynchronous
+ * read. */
+static void expire_rate(netloop_t *nl, uint64_t now)
+{
+    timeq_node_t *n;
+    while ((n = timeq_expired(&nl->tq_rate, now)) != NULL) {
+        conn_t *c = (conn_t *)((char *)n - offsetof(conn_t, rate_timer));
+        timeq_disarm(n);
+        if (conn_body_rate_ok(c, now)) {
+            timeq_arm(&nl->tq_rate, n, now);
+            continue;
+        }
+        switch (c->state) {
+        case CONN_READAHEAD:
+            body_rate_stop(&c->body_rate, now);
+            if (conn_output_pending(c)) {
+                conn_close(c);
+                break;
+            }
+            conn_readahead_too_slow(c);
+            c->writable = true;
+            conn_drive(c);
+            break;
+        case CONN_DISCARD:
+            conn_close(c);
+            break;
+        case CONN_EXTENSION: /* an asynchronous read: its completion reports the timeout */
+            if (c->op_req)
+                isapi_op_timeout(c->op_req);
+            break;
+        default: /* not reached: the timer is armed only while the loop waits for body bytes */
+            body_rate_stop(&c->body_rate, now);
+            break;
+        }
+    }
+}
+
 uint64_t conn_timers_run(netloop_t *nl, uint64_t now)
 {
+    /* Rate checks first: a cut may arm the send or linger timer, whose deadlines follow. */
+    expire_rate(nl, now);
     timeq_t *qs[] = {&nl->tq_header, &nl->tq_keepalive, &nl->tq_body, &nl->tq_send, &nl->tq_linger};
     uint64_t next = UINT64_MAX;
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
@@ -1337,6 +1481,8 @@ uint64_t conn_timers_run(netloop_t *nl, uint64_t now)
         if (d < next)
             next = d;
     }
+    if (timeq_next_deadline(&nl->tq_rate) < next) /* no expiry above arms a rate timer */
+        next = timeq_next_deadline(&nl->tq_rate);
     conn_reap(nl);
     return next;
 }

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "bodyrate.h"
 #include "chunked.h"
 #include "reqinfo.h"
 #include "server.h"
@@ -110,6 +111,11 @@ struct conn {
     uint64_t body_read;         /* decoded bytes consumed so far */
     bool body_done;
     chunked_decoder_t chunked;  /* BODY_CHUNKED */
+    body_rate_t body_rate;      /* the minimum body rate's account of this body */
+    timeq_node_t rate_timer;    /* in nl->tq_rate only while the loop waits for body bytes
+                                 * (read-ahead, discard, an asynchronous read): every such
+                                 * wait ends with conn_body_wake, conn_body_wait_over or the
+                                 * connection's close */
     request_t *req;             /* extension request, while there is one */
     request_t *op_req;          /* the request whose asynchronous operation this loop drives
                                  * (req, or a child request of req's HSE_REQ_SEND_URL) */
@@ -147,6 +153,20 @@ void conn_reap(netloop_t *nl);
 ssize_t conn_body_read(conn_t *c, void *dst, size_t cap);
 /* Wait until the socket is readable (poll); 0, -ETIMEDOUT, or -errno. */
 int conn_wait_readable(conn_t *c, uint32_t timeout_ms);
+/* A synchronous read found no body bytes: wait for more (poll), up to timeout_ms without any,
+ * under the minimum body rate (src/bodyrate.h). 0 readable, -ETIMEDOUT (no data for
+ * timeout_ms, or the body fell under the minimum rate: logged), or -errno. */
+int conn_body_wait(conn_t *c, uint32_t timeout_ms);
+/* The event loop's side of the minimum body rate, for a read the loop drives (an asynchronous
+ * read; read-ahead and discard use them inside conn.c). Loop thread only.
+ * conn_body_wake: a wait for body bytes, if one was going on, is over: call before reading.
+ * conn_body_sleep: a read found nothing: judge the ended windows (false: the body fell under
+ * the minimum rate, logged, and the caller cuts it), then the wait begins, which the rate timer
+ * judges while it lasts.
+ * conn_body_wait_over: the wait ended without a read (the operation failed or timed out). */
+void conn_body_wake(conn_t *c);
+bool conn_body_sleep(conn_t *c);
+void conn_body_wait_over(conn_t *c);
 /* Send segments without blocking: 1 all sent, 0 the socket is full, -errno on failure. */
 int out_send(int fd, out_cursor_t *cur);
 /* Send segments, blocking the calling thread (poll on a full socket; the send timeout applies

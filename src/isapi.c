@@ -656,6 +656,8 @@ static void op_finish(request_t *r, DWORD bytes, DWORD err)
     conn_t *c = r->conn;
     c->op_req = NULL;
     timeq_disarm(&c->timer);
+    if (r->op.kind == OP_READ)
+        conn_body_wait_over(c); /* however the read ended, the loop waits no more */
     plan_free(&r->op.plan);
     r->op.result_bytes = bytes;
     r->op.result_error = err;
@@ -678,11 +680,15 @@ void isapi_op_drive(request_t *r)
         return;
     netloop_t *nl = c->nl;
     if (r->op.kind == OP_READ) {
+        /* Only the time the read is outstanding counts for the minimum body rate. */
+        conn_body_wake(c);
         ssize_t n = r->no_body ? 0 : conn_body_read(c, r->op.rbuf, r->op.rcap);
         if (n >= 0) {
             op_finish(r, (DWORD)n, 0);
         } else if (n == -EAGAIN) {
-            if (!timeq_node_armed(&c->timer))
+            if (!conn_body_sleep(c))
+                op_finish(r, 0, ERROR_TIMEOUT); /* under the minimum body rate */
+            else if (!timeq_node_armed(&c->timer))
                 timeq_arm(&nl->tq_body, &c->timer, loop_now(nl->loop));
         } else if (n == -EPROTO || n == -EFBIG) {
             op_finish(r, 0, ERROR_INVALID_DATA);
@@ -860,7 +866,8 @@ static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
             break;
         }
         if (n == -EAGAIN) {
-            int w = conn_wait_readable(r->conn, r->srv->cfg->body_timeout_ms);
+            /* The body timeout, and the minimum body rate over the time spent waiting here. */
+            int w = conn_body_wait(r->conn, r->srv->cfg->body_timeout_ms);
             if (w == 0)
                 continue;
             n = w;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bodyrate.h"
 #include "conn.h"
 #include "extension.h"
 #include "handoff.h"
@@ -147,6 +148,7 @@ int server_init(server_t *s, config_t *cfg)
         timeq_init(&nl->tq_body, cfg->body_timeout_ms);
         timeq_init(&nl->tq_send, cfg->send_timeout_ms);
         timeq_init(&nl->tq_linger, LINGER_TIMEOUT_MS);
+        timeq_init(&nl->tq_rate, body_rate_tick_ms(cfg->body_rate_window_ms));
         loop_set_tick(nl->loop, netloop_tick, nl);
         for (size_t k = 0; k < s->n_listen; k++) {
             listener_t *ls = &nl->listeners[k];

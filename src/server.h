@@ -34,6 +34,7 @@ typedef struct netloop {
     bool started;
     unsigned index;
     timeq_t tq_header, tq_keepalive, tq_body, tq_send, tq_linger;
+    timeq_t tq_rate;          /* minimum body rate checks of waits without bytes (conn rate_timer) */
     listener_t listeners[CONFIG_MAX_LISTEN];
     size_t n_listeners;
     bool accept_paused;       /* out of descriptors: accepting resumes at accept_resume_ms */

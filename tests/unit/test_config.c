@@ -165,6 +165,8 @@ static void test_defaults(void)
     CHECK_INT(cfg.max_uri_bytes, 8192);
     CHECK_INT(cfg.max_body_bytes, 0);
     CHECK_INT(cfg.read_ahead_bytes, 49152);
+    CHECK_INT(cfg.min_body_rate, 240);
+    CHECK_INT(cfg.body_rate_window_ms, 5000);
     CHECK_INT(cfg.header_timeout_ms, 10000);
     CHECK_INT(cfg.keepalive_timeout_ms, 15000);
     CHECK_INT(cfg.body_timeout_ms, 30000);
@@ -231,7 +233,7 @@ static void test_cli_options(void)
                     "--max-header-size", "32k", "--max-uri", "4096", "--max-body", "10M",
                     "--read-ahead", "0", "--header-timeout", "500ms", "--keepalive-timeout", "2s",
                     "--body-timeout", "1500", "--send-timeout", "1s", "--shutdown-grace", "0",
-                    "--test-config", NULL),
+                    "--min-body-rate", "1k", "--body-rate-window", "2s", "--test-config", NULL),
               CONFIG_OK);
     CHECK_STR(errors, "");
     CHECK_INT(cfg.n_listen, 4);
@@ -273,6 +275,8 @@ static void test_cli_options(void)
     CHECK_INT(cfg.body_timeout_ms, 1500);
     CHECK_INT(cfg.send_timeout_ms, 1000);
     CHECK_INT(cfg.shutdown_grace_ms, 0);
+    CHECK_INT(cfg.min_body_rate, 1024);
+    CHECK_INT(cfg.body_rate_window_ms, 2000);
     CHECK(cfg.test_config);
     config_free(&cfg);
 
@@ -284,7 +288,8 @@ static void test_cli_options(void)
                     "--run-extensions=pool",
                     "--max-header-size=1m", "--max-uri=2K", "--max-body=2g", "--read-ahead=64k",
                     "--header-timeout=3s", "--keepalive-timeout=100", "--body-timeout=7ms",
-                    "--send-timeout=9s", "--shutdown-grace=1s", "--handoff-after=5ms", NULL),
+                    "--send-timeout=9s", "--shutdown-grace=1s", "--handoff-after=5ms",
+                    "--min-body-rate=0", "--body-rate-window=1", NULL),
               CONFIG_OK);
     CHECK_STR(errors, "");
     CHECK_INT(cfg.n_listen, 1);
@@ -309,6 +314,8 @@ static void test_cli_options(void)
     CHECK_INT(cfg.body_timeout_ms, 7);
     CHECK_INT(cfg.send_timeout_ms, 9000);
     CHECK_INT(cfg.shutdown_grace_ms, 1000);
+    CHECK_INT(cfg.min_body_rate, 0); /* off */
+    CHECK_INT(cfg.body_rate_window_ms, 1);
     CHECK(!cfg.test_config);
     config_free(&cfg);
 
@@ -362,11 +369,13 @@ static void test_help_version(void)
                                 "--max-uri",
                                 "--max-body",
                                 "--read-ahead",
+                                "--min-body-rate",
                                 "--header-timeout",
                                 "--keepalive-timeout",
                                 "--body-timeout",
                                 "--send-timeout",
                                 "--shutdown-grace",
+                                "--body-rate-window",
                                 "--test-config",
                                 "--version",
                                 "--help"};
@@ -452,6 +461,24 @@ static void test_cli_errors(void)
     expect_error("isapid: --body-timeout 0: must be greater than 0\n", "--body-timeout", "0", NULL);
     expect_error("isapid: --handoff-after 0: must be greater than 0\n", "--handoff-after", "0",
                  NULL);
+    expect_error("isapid: --min-body-rate 240/s: not a rate (bytes per second: a number, "
+                 "optionally followed by k, m or g; 0 = off)\n",
+                 "--min-body-rate", "240/s", NULL);
+    expect_error("isapid: --min-body-rate -1: not a rate (bytes per second: a number, "
+                 "optionally followed by k, m or g; 0 = off)\n",
+                 "--min-body-rate=-1", NULL, NULL);
+    expect_error("isapid: --min-body-rate '': not a rate (bytes per second: a number, "
+                 "optionally followed by k, m or g; 0 = off)\n",
+                 "--min-body-rate=", NULL, NULL);
+    expect_error("isapid: --min-body-rate 4g: too large (at most 4294967295 bytes per second)\n",
+                 "--min-body-rate", "4g", NULL);
+    expect_error("isapid: --min-body-rate: missing value (see --help)\n", "--min-body-rate", NULL,
+                 NULL);
+    expect_error("isapid: --body-rate-window 0: must be greater than 0\n", "--body-rate-window",
+                 "0", NULL);
+    expect_error("isapid: --body-rate-window 5m: not a duration (milliseconds, or a number "
+                 "followed by ms or s)\n",
+                 "--body-rate-window", "5m", NULL);
     expect_error("isapid: --keepalive-timeout 4294968s: too long (at most 4294967295 ms)\n",
                  "--keepalive-timeout", "4294968s", NULL);
     expect_error("isapid: --run-extensions inline: expected loop or pool\n", "--run-extensions",
@@ -620,12 +647,14 @@ static void test_ini_full(void)
                                 "max_uri = 1024\n"
                                 "max_body = 1g\n"
                                 "read_ahead = 0\n"
+                                "min_body_rate = 100\n"
                                 "[timeouts]\n"
                                 "header = 1s\n"
                                 "keepalive = 2000ms\n"
                                 "body = 3000\n"
                                 "send = 4s\n"
                                 "shutdown_grace = 0\n"
+                                "body_rate_window = 2500ms\n"
                                 "[scripts]\n"
                                 "/examples = ../ext\n"
                                 "/cgi-bin/ = ../ext\n"
@@ -656,6 +685,8 @@ static void test_ini_full(void)
     CHECK_INT(cfg.body_timeout_ms, 3000);
     CHECK_INT(cfg.send_timeout_ms, 4000);
     CHECK_INT(cfg.shutdown_grace_ms, 0);
+    CHECK_INT(cfg.min_body_rate, 100);
+    CHECK_INT(cfg.body_rate_window_ms, 2500);
     CHECK_INT(cfg.n_scripts, 2);
     if (cfg.n_scripts == 2) {
         CHECK_STR(cfg.scripts[0].prefix, "/examples");
@@ -761,6 +792,13 @@ static void test_ini_errors(void)
     expect_ini_error("[timeouts]\nheader = 10 s\n",
                      "isapid: conf/t.ini:2: header = 10 s: not a duration (milliseconds, or a "
                      "number followed by ms or s)\n");
+    expect_ini_error("[limits]\nmin_body_rate = fast\n",
+                     "isapid: conf/t.ini:2: min_body_rate = fast: not a rate (bytes per second: a "
+                     "number, optionally followed by k, m or g; 0 = off)\n");
+    expect_ini_error("[timeouts]\nbody_rate_window = 0\n",
+                     "isapid: conf/t.ini:2: body_rate_window = 0: must be greater than 0\n");
+    expect_ini_error("[timeouts]\nmin_body_rate = 240\n",
+                     "isapid: conf/t.ini:2: unknown key 'min_body_rate' in [timeouts]\n");
     expect_ini_error("[timeouts]\nsend_url = redirect\n",
                      "isapid: conf/t.ini:2: unknown key 'send_url' in [timeouts]\n");
     expect_ini_error(
