@@ -1,5 +1,6 @@
 """Hostile clients that attack with connections and time: slowloris, connect/disconnect storms,
-clients that stop reading, a pipelining client that never reads. Throughout, a normal client's
+clients that stop reading, a pipelining client that never reads, request bodies trickled before
+and after the extension runs (cut by the minimum body rate). Throughout, a normal client's
 requests (a static file and the hello extension) keep completing promptly, and after each storm
 the server's descriptors come back to their baseline (polled) and its memory stays bounded.
 
@@ -13,6 +14,7 @@ Numbers (baseline and during-attack latency, fd and RSS before/after) are printe
 
 import multiprocessing
 import os
+import re
 import select
 import selectors
 import socket
@@ -26,6 +28,11 @@ from harness import (RawConn, Server, build_request, example, fixture, main, pat
 
 HEADER_MS = 3000
 SEND_MS = 800
+# The minimum body rate, small so that the slow-body tests stay short: 1000 bytes in every second
+# of waiting for the body (the first second is the grace period).
+MIN_BODY_RATE = 1000
+RATE_WINDOW_MS = 1000
+CUT_SLACK = 4.0               # seconds allowed beyond a rate window (timer tick, loaded machines)
 
 SLOWLORIS_CONNS = 300
 SLOWLORIS_TICK = 0.1          # one header byte per connection per tick
@@ -133,7 +140,9 @@ class HostileClientsTest(unittest.TestCase):
                                   "writer.so": example("writer"), "echo.so": fixture("echo")},
                          workers="2:%d" % WORKERS_MAX,
                          args=["--header-timeout", str(HEADER_MS), "--send-timeout", str(SEND_MS),
-                               "--body-timeout", "2000", "--keepalive-timeout", "2000"])
+                               "--body-timeout", "2000", "--keepalive-timeout", "2000",
+                               "--min-body-rate", str(MIN_BODY_RATE),
+                               "--body-rate-window", str(RATE_WINDOW_MS)])
         cls.srv.__enter__()
         # 48 MiB sparse file: more than loopback socket buffers can swallow.
         with open(os.path.join(cls.srv.root, "huge.bin"), "wb") as f:
@@ -391,7 +400,9 @@ class HostileClientsTest(unittest.TestCase):
     def test_slow_body_within_read_ahead(self):
         # R.U.D.Y.: 100 POSTs to an extension trickling their bodies (a byte per 100 ms, each
         # byte re-arms the body timer). The bodies are within the read-ahead, read by the event
-        # loop: no worker is taken, the normal client is served.
+        # loop: no worker is taken and the normal client is served. The minimum body rate ends
+        # each of them after its first window with a 408 (or, once the server has shut its side,
+        # a close).
         srv = self.srv
         conns = []
         try:
@@ -402,13 +413,31 @@ class HostileClientsTest(unittest.TestCase):
             wait_for(lambda: srv.fds() >= self.baseline + 100, 5, 0.02, "the slow posts to be accepted")
             t_end = time.monotonic() + 2.0
             lat = []
-            while time.monotonic() < t_end:
-                for c in conns:
-                    c.send(b"b")
+            failed_sends = set()
+            for _ in range(40):
+                if time.monotonic() >= t_end:
+                    break
+                t_pass = time.monotonic()
+                for i, c in enumerate(conns):
+                    if i in failed_sends:
+                        continue
+                    try:
+                        c.send(b"b")
+                    except OSError:
+                        failed_sends.add(i)     # cut already: the server has closed it
                 lat += self.normal_requests(1, t_end + 5)
+                left = 0.1 - (time.monotonic() - t_pass)
+                if left > 0:
+                    time.sleep(left)
             # 100 slow bodies and 8 workers at most: had they taken workers, hello.dll would wait.
             self.assertLess(max(lat), 1.0, lat)
             self.assertLessEqual(thread_count(srv.pid), MAX_THREADS)
+            # Each one is cut: far under 1000 bytes per second of waiting.
+            for c in conns:
+                closed, extra = c.wait_closed(RATE_WINDOW_MS / 1000 + CUT_SLACK)
+                self.assertTrue(closed, "a slow body within the read-ahead was not cut")
+                if extra:
+                    self.assertTrue(re.match(rb"HTTP/1\.1 408 ", extra), extra[:100])
         finally:
             for c in conns:
                 rst_close(c.sock)
@@ -417,59 +446,87 @@ class HostileClientsTest(unittest.TestCase):
     def test_slow_body_beyond_read_ahead(self):
         # As many slow uploads as there are workers, each past the read-ahead, so the extension
         # (echo.dll) runs and waits in a synchronous ReadClient; each byte (every 100 ms) re-arms
-        # the body timeout (2 s), so none of them ever times out.
-        # Hard assertions: static files are unaffected, hello.dll is answered meanwhile (it runs
-        # on the loop's thread: the first upload's blocking call handed the loop off, and echo.dll
-        # went to the pool), and the workers come back once the uploads go.
+        # the body timeout (2 s), which alone would never end them: each would hold a thread (a
+        # worker, or the loop's thread whose loop was handed off) for as long as its client
+        # liked. The minimum body rate cuts them: the 50000-byte burst covers only the first
+        # window of waiting, the trickle fails the second, so ReadClient fails (echo.dll answers
+        # 500) within about two windows and the threads come back.
+        # Hard assertions: static files are unaffected meanwhile; hello.dll is answered meanwhile
+        # (it runs on the loop's thread: the first upload's blocking call handed the loop off, and
+        # echo.dll went to the pool); every upload is cut within a bound and the server logs why;
+        # afterwards hello.dll still answers promptly and the descriptors come back.
         srv = self.srv
         conns = []
+        cut_after = {}
         hello_latency = None
         try:
+            t_start = time.monotonic()
             for _ in range(WORKERS_MAX):
                 c = srv.conn()
                 c.send(b"POST /scripts/echo.dll HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" +
                        b"u" * 50000)
                 conns.append(c)
             hello = None
-            t_end = time.monotonic() + 4.0
-            for tick in range(40):           # the attack's own pace: a byte per upload per 100 ms
-                if time.monotonic() > t_end:
+            t_end = t_start + 2 * RATE_WINDOW_MS / 1000 + CUT_SLACK
+            for tick in range(100):          # the attack's own pace: a byte per upload per 100 ms
+                if time.monotonic() > t_end or (len(cut_after) == len(conns) and hello_latency is not None):
                     break
-                for c in conns:
-                    c.send(b"u")
+                for i, c in enumerate(conns):
+                    if i in cut_after:
+                        continue
+                    # The server answering or closing ends the upload.
+                    if select.select([c.sock], [], [], 0)[0]:
+                        cut_after[i] = time.monotonic() - t_start
+                        continue
+                    try:
+                        c.send(b"u")
+                    except OSError:
+                        cut_after[i] = time.monotonic() - t_start
                 t0 = time.monotonic()
                 with srv.conn(timeout=5) as s:
                     self.assertEqual(s.request("GET", "/a.txt").body, b"AAAA\n")
                 self.assertLess(time.monotonic() - t0, 1.0, "a static request waited for the uploads")
                 if tick == 5:
-                    hello = RawConn(srv.port, timeout=5)
+                    hello = RawConn(srv.port, timeout=10)
                     hello.send(build_request("GET", "/scripts/hello.dll"))
                     hello_sent = time.monotonic()
                 if hello is not None and hello_latency is None and select.select([hello.sock], [], [], 0)[0]:
                     r = hello.read_response()
                     self.assertEqual(r.body, HELLO_BODY)
                     hello_latency = time.monotonic() - hello_sent
-                if hello is not None and time.monotonic() - hello_sent > 1.5:
-                    break
                 time.sleep(0.1)
+            self.assertIsNotNone(hello, "the test did not get to its hello.dll request")
+            self.assertEqual(len(cut_after), WORKERS_MAX,
+                             "only %d of %d slow uploads were cut within %.1fs"
+                             % (len(cut_after), WORKERS_MAX, t_end - t_start))
+            for c in conns:
+                closed, extra = c.wait_closed(5)
+                self.assertTrue(closed)
+                if extra:       # ReadClient failed: echo.dll returned HSE_STATUS_ERROR
+                    self.assertTrue(extra.startswith(b"HTTP/1.1 500 "), extra[:100])
+            if hello_latency is None:
+                r = hello.read_response()
+                self.assertEqual(r.body, HELLO_BODY)
+                hello_latency = time.monotonic() - hello_sent
+            hello.close()
         finally:
             for c in conns:
                 c.reset()
-        # Once the uploads are gone, their workers are free and the waiting request is answered.
-        self.assertIsNotNone(hello, "the test did not get to its hello.dll request")
-        waited = None
-        if hello_latency is None:
-            r = hello.read_response()
-            self.assertEqual(r.body, HELLO_BODY)
-            waited = time.monotonic() - hello_sent
-        hello.close()
+        # hello.dll runs on the loop's thread (the default --run-extensions loop), so it needs no
+        # free worker: the uploads hold only the threads of their own extension's requests.
+        self.assertLess(hello_latency, 1.5, "hello.dll waited for the slow uploads")
+        t0 = time.monotonic()
+        r = srv.get("/scripts/hello.dll", timeout=5)
+        self.assertEqual((r.status, r.body), (200, HELLO_BODY))
+        self.assertLess(time.monotonic() - t0, 1.5, "hello.dll slow after the uploads were cut")
+        srv.wait_stderr(r"127\.0\.0\.1: request body too slow: \d+ bytes in %d ms of waiting for it, "
+                        r"under the minimum of %d bytes/s" % (RATE_WINDOW_MS, MIN_BODY_RATE))
+        note("slow_uploads_beyond_read_ahead", uploads=WORKERS_MAX,
+             cut_after_s=",".join("%.2f" % t for t in sorted(cut_after.values())),
+             hello_latency_s="%.2f" % hello_latency)
         self.assert_normal_client_fine()
         self.wait_fds_back(10, "the slow uploads")
-        # hello.dll runs on the loop's thread (the default --run-extensions loop), so it needs no
-        # free worker: the uploads hold only the workers of their own extension's requests.
-        if hello_latency is None:
-            self.fail("hello.dll waited %.1fs for the slow uploads" % waited)
-        self.assertLess(hello_latency, 1.5)
+
 
 if __name__ == "__main__":
     main()
