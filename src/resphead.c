@@ -259,6 +259,32 @@ static int lines_reserve(resphead_t *h, size_t extra)
     return 0;
 }
 
+/* Scans text's lines into h: scan_lines' result; h changes only on 0. One pass writing into
+ * room reserved for the worst case (each line of n bytes comes out at most n + 3 bytes long:
+ * ": " and CRLF for ':' and its line end; a line is at least 2 bytes, "a:"); two passes (validate
+ * and measure, then copy) when that bound would pass the head limit. */
+static int scan_apply(resphead_t *h, scan_t *st, const char *text, size_t len);
+
+static int scan_into(resphead_t *h, scan_t *st, const char *text, size_t len)
+{
+    size_t bound = len + 3 * (len / 2 + 1);
+    if (h->lines_len + bound > RESPHEAD_MAX_HEAD) {
+        int r = scan_lines(st, text, len);
+        if (r != 0)
+            return r;
+        return scan_apply(h, st, text, len) < 0 ? -1 : 0;
+    }
+    if (lines_reserve(h, bound) < 0)
+        return -1;
+    st->out = h->lines + h->lines_len;
+    int r = scan_lines(st, text, len);
+    if (r == 0)
+        scan_commit(st, h);
+    else
+        h->lines[h->lines_len] = '\0'; /* what the failed scan wrote is not part of h */
+    return r;
+}
+
 /* Second pass of a validated scan: copy the lines and commit. */
 static int scan_apply(resphead_t *h, scan_t *st, const char *text, size_t len)
 {
@@ -353,9 +379,7 @@ int resphead_parse_lines(resphead_t *h, const char *text, size_t len)
         return len ? -1 : 0;
     scan_t st;
     scan_seed(&st, h, false, false);
-    if (scan_lines(&st, text, len) < 0)
-        return -1;
-    if (scan_apply(h, &st, text, len) < 0)
+    if (scan_into(h, &st, text, len) != 0)
         return -1;
     h->consumed = st.consumed;
     return 0;
@@ -397,12 +421,10 @@ int resphead_parse_raw(resphead_t *h, const char *text, size_t len)
 
     scan_t st;
     scan_seed(&st, h, true, true);
-    int r = scan_lines(&st, text + eol + 1, len - eol - 1);
-    if (r != 0)
-        return r;
-    if (scan_apply(h, &st, text + eol + 1, len - eol - 1) < 0) {
+    int r = scan_into(h, &st, text + eol + 1, len - eol - 1);
+    if (r != 0) {
         resphead_free(h);
-        return -1;
+        return r;
     }
     h->consumed = eol + 1 + st.consumed;
     return 0;
