@@ -861,10 +861,11 @@ static bool conn_body_pending(const conn_t *c)
 }
 
 
-static void conn_serve_static(conn_t *c, const char *file)
+/* route: ROUTE_STATIC, its file already open; the response takes the descriptor over. */
+static void conn_serve_static(conn_t *c, route_t *route)
 {
     static_response_t sr;
-    static_file_respond(c->nl->srv->mime, &c->ri, file, &sr);
+    static_file_respond_route(c->nl->srv->mime, &c->ri, route, &sr);
     if (sr.status >= 400 && sr.fd < 0 && sr.status != 416 && sr.status != 405) {
         conn_respond_error(c, sr.status, false);
         return;
@@ -900,7 +901,7 @@ static void conn_dispatch(conn_t *c)
     route_resolve(conn_cfg(c), c->ri.path, &route);
     switch (route.kind) {
     case ROUTE_STATIC:
-        conn_serve_static(c, route.file);
+        conn_serve_static(c, &route);
         break;
     case ROUTE_REDIRECT: {
         size_t n = strlen(route.location) + strlen(c->ri.query) + 32;

@@ -1465,7 +1465,7 @@ static BOOL ssf_send_url(request_t *r, const char *url)
     reqinfo_t get = {.method = "GET", .raw_target = url, .path = url, .query = "",
                      .http_major = 1, .http_minor = r->ri.http_minor};
     static_response_t sr;
-    static_file_respond(r->srv->mime, &get, route.file, &sr);
+    static_file_respond_route(r->srv->mime, &get, &route, &sr);
     route_free(&route);
     if (sr.status != 200) {
         if (sr.fd >= 0)

@@ -1,17 +1,24 @@
 /* Routing: URL path → static file, extension, redirect or refusal. The rules and their order
- * are in route.h. Containment is decided on realpath() results, never on the URL alone: a URL
- * that looks harmless may still reach a symlink. */
+ * are in route.h. Containment is decided on canonical paths, never on the URL alone: a URL that
+ * looks harmless may still reach a symlink. A static file is opened here, below a descriptor of
+ * the root and refusing every symlink on the way, so the file served is the one checked. */
+#define _GNU_SOURCE /* O_PATH */
 #include "route.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <strings.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "path.h"
 
@@ -23,12 +30,15 @@ static void route_clear(route_t *r)
 {
     memset(r, 0, sizeof *r);
     r->kind = ROUTE_NOT_FOUND;
+    r->fd = -1;
 }
 
 void route_free(route_t *r)
 {
     if (r == NULL)
         return;
+    if (r->kind == ROUTE_STATIC && r->fd >= 0)
+        close(r->fd);
     free(r->file);
     free(r->location);
     free(r->handler);
@@ -161,20 +171,28 @@ static bool find_ci(const char *dirpath, const char *stem, size_t stem_len, bool
     return have && path_join(dirpath, best.s, found->s, sizeof found->s) == 0;
 }
 
-/* Returns false when the path names no extension and the prefix is "/", which then leaves the
- * rest of the URL space to the other rules. Otherwise fills out and returns true. */
 /* ---- resolution cache ----
- * Resolving an extension's file (stat + realpath: a readlink per path component) and the root's
- * real path cost several system calls per request. Results are kept per thread for
- * ROUTE_CACHE_TTL seconds: a file added, removed or re-pointed is seen within that time. Only
- * successful lookups are cached. Thread-local, so loops and workers never contend. */
+ * Resolving an extension's file (stat + realpath: a readlink per path component) costs several
+ * system calls per request; so does a static file reached through a symlink (realpath).
+ * Results are kept per thread for ROUTE_CACHE_TTL seconds: a file added, removed or re-pointed
+ * is seen within that time. Only successful lookups are cached. Thread-local, so loops and
+ * workers never contend. Entries are tagged by what they hold, so the key spaces never mix:
+ * CACHE_EXTENSION maps an extension's URL to the real path of its .so; CACHE_STATIC maps a
+ * static URL to the canonical path of its file relative to the root, and is only valid with
+ * the site generation it was checked against (see route_site_t). Static URLs are cached only
+ * when they needed realpath(): one that opens as it is written costs no more than a cache hit,
+ * and leaving it out keeps the slots for the lookups that save system calls. */
 #define ROUTE_CACHE_SLOTS 16
 #define ROUTE_CACHE_TTL 1
 #define ROUTE_CACHE_URL 200
 #define ROUTE_CACHE_REAL 512
 
+typedef enum { CACHE_EXTENSION = 1, CACHE_STATIC = 2 } cache_tag_t;
+
 typedef struct route_cache_entry {
-    const config_t *cfg;
+    const config_t *cfg; /* NULL: empty slot */
+    cache_tag_t tag;
+    unsigned gen;        /* CACHE_STATIC: the site generation; 0 for the others */
     time_t at;
     char url[ROUTE_CACHE_URL];
     char real[ROUTE_CACHE_REAL];
@@ -183,41 +201,316 @@ typedef struct route_cache_entry {
 static __thread route_cache_entry_t route_cache[ROUTE_CACHE_SLOTS];
 static __thread unsigned route_cache_next;
 
-static bool route_cache_get(const config_t *cfg, const char *url, size_t url_len, char *real,
-                            size_t real_size)
+static bool fresh(time_t at, time_t now)
 {
-    if (url_len >= ROUTE_CACHE_URL)
-        return false;
-    time_t now = time(NULL);
-    for (unsigned i = 0; i < ROUTE_CACHE_SLOTS; i++) {
-        route_cache_entry_t *e = &route_cache[i];
-        if (e->cfg == cfg && now - e->at < ROUTE_CACHE_TTL && now >= e->at &&
-            strncmp(e->url, url, url_len) == 0 && e->url[url_len] == '\0') {
-            size_t n = strlen(e->real);
-            if (n >= real_size)
-                return false;
-            memcpy(real, e->real, n + 1);
-            return true;
-        }
-    }
-    return false;
+    return now - at < ROUTE_CACHE_TTL && now >= at;
 }
 
-static void route_cache_put(const config_t *cfg, const char *url, size_t url_len, const char *real)
+static route_cache_entry_t *route_cache_find(const config_t *cfg, cache_tag_t tag, unsigned gen,
+                                             const char *url, size_t url_len, time_t now)
+{
+    if (url_len >= ROUTE_CACHE_URL)
+        return NULL;
+    for (unsigned i = 0; i < ROUTE_CACHE_SLOTS; i++) {
+        route_cache_entry_t *e = &route_cache[i];
+        if (e->cfg == cfg && e->tag == tag && e->gen == gen && fresh(e->at, now) &&
+            strncmp(e->url, url, url_len) == 0 && e->url[url_len] == '\0')
+            return e;
+    }
+    return NULL;
+}
+
+static bool route_cache_get(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+                            size_t url_len, time_t now, char *real, size_t real_size)
+{
+    const route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    if (e == NULL)
+        return false;
+    size_t n = strlen(e->real);
+    if (n >= real_size)
+        return false;
+    memcpy(real, e->real, n + 1);
+    return true;
+}
+
+static void route_cache_put(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+                            size_t url_len, time_t now, const char *real)
 {
     size_t n = strlen(real);
     if (url_len >= ROUTE_CACHE_URL || n >= ROUTE_CACHE_REAL)
         return;
-    route_cache_entry_t *e = &route_cache[route_cache_next++ % ROUTE_CACHE_SLOTS];
+    route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    if (e == NULL)
+        e = &route_cache[route_cache_next++ % ROUTE_CACHE_SLOTS];
     e->cfg = cfg;
-    e->at = time(NULL);
+    e->tag = tag;
+    e->gen = gen;
+    e->at = now;
     memcpy(e->url, url, url_len);
     e->url[url_len] = '\0';
     memcpy(e->real, real, n + 1);
 }
 
+static void route_cache_drop(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+                             size_t url_len, time_t now)
+{
+    route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    if (e != NULL)
+        e->cfg = NULL;
+}
+
+/* ---- the root: one descriptor for the process ----
+ * Static files are opened below a descriptor of the root (rule 4). One descriptor serves every
+ * thread, so the process holds one more descriptor than before, from start-up
+ * (route_prepare), not one per thread that ever served a file. The root may be re-pointed (a
+ * symlink swapped to another release): a thread that finds, at its once-a-second site rebuild,
+ * that the root's real path changed opens a new handle and makes it the current one; threads
+ * move to it at their own next rebuild, and the old descriptor is closed when the last of them
+ * lets go (an idle thread holds it until it next resolves a URL or exits).
+ *
+ * Ownership: handles are reference-counted; root_current holds one reference, each thread's
+ * site one. root_lock guards root_current and handle creation; refs is atomic so a thread can
+ * let go without the lock. fd and real never change after creation. */
+typedef struct root_handle {
+    atomic_uint refs;
+    const config_t *cfg; /* what it was opened for: cfg and its root string */
+    const char *root;
+    int fd;              /* O_PATH|O_DIRECTORY of real, opened refusing symlinks; -1 when
+                          * openat2 is unavailable or the root changed under us (static files
+                          * are then opened by path) */
+    char real[PATH_MAX]; /* realpath of the root when it was opened */
+} root_handle_t;
+
+static pthread_mutex_t root_lock = PTHREAD_MUTEX_INITIALIZER;
+static root_handle_t *root_current;
+
+/* openat2 and its RESOLVE_ flags (Linux 5.6): unknown until the first root handle probes it.
+ * An older kernel (ENOSYS) or a seccomp filter that refuses the call makes every static file
+ * open by path as before: realpath, checks, open(O_NOFOLLOW). */
+enum { OPENAT2_UNKNOWN = 0, OPENAT2_YES = 1, OPENAT2_NO = -1 };
+static atomic_int openat2_state;
+
+static long sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+    struct open_how how = {.flags = flags, .resolve = resolve};
+    long fd;
+    do
+        fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+static void root_release(root_handle_t *h)
+{
+    if (h != NULL && atomic_fetch_sub(&h->refs, 1) == 1) {
+        if (h->fd >= 0)
+            close(h->fd);
+        free(h);
+    }
+}
+
+/* The descriptor is opened from real refusing symlinks, so it is the directory real names (a
+ * root re-pointed between realpath and here gives ELOOP or ENOENT: no descriptor this time).
+ * This is also where openat2 is probed. */
+static int root_open(const char *real)
+{
+    if (atomic_load(&openat2_state) == OPENAT2_NO)
+        return -1;
+    long fd = sys_openat2(AT_FDCWD, real, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                          RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (fd >= 0) {
+        atomic_store(&openat2_state, OPENAT2_YES);
+        return (int)fd;
+    }
+    if (errno == ENOSYS || errno == EPERM || errno == EINVAL || errno == E2BIG ||
+        errno == EOPNOTSUPP)
+        atomic_store(&openat2_state, OPENAT2_NO);
+    return -1;
+}
+
+/* A reference to the current handle for cfg's root, whose real path is real; a new handle when
+ * the root changed (or its descriptor could not be opened last time). NULL on ENOMEM. */
+static root_handle_t *root_acquire(const config_t *cfg, const char *real)
+{
+    pthread_mutex_lock(&root_lock);
+    root_handle_t *h = root_current;
+    if (h == NULL || h->cfg != cfg || h->root != cfg->root || strcmp(h->real, real) != 0 ||
+        (h->fd < 0 && atomic_load(&openat2_state) != OPENAT2_NO)) {
+        h = malloc(sizeof *h);
+        if (h == NULL) {
+            pthread_mutex_unlock(&root_lock);
+            return NULL;
+        }
+        atomic_init(&h->refs, 1); /* root_current's */
+        h->cfg = cfg;
+        h->root = cfg->root;
+        memcpy(h->real, real, strlen(real) + 1); /* real is a realpath result: < PATH_MAX */
+        h->fd = root_open(real);
+        root_release(root_current);
+        root_current = h;
+    }
+    atomic_fetch_add(&h->refs, 1);
+    pthread_mutex_unlock(&root_lock);
+    return h;
+}
+
+/* ---- the site: the root and configured real paths, per thread ----
+ * What every static or mapped request needs besides its own path: the root's handle (its
+ * descriptor and canonical path), and the canonical paths of the script directories and --map
+ * handlers (the files that are never sent as bytes). Built per thread, rebuilt after
+ * ROUTE_CACHE_TTL seconds (a root or script directory re-pointed is seen within that time) or
+ * when the configuration it was built from differs. Each rebuild takes a new generation
+ * number; a cached static resolution records the generation it was checked against and is used
+ * with no other, so its canonical path is always opened below the very root descriptor, and
+ * judged against the very real paths, it was resolved with.
+ *
+ * Ownership: the thread's route_site_t owns its reference to the root handle and the two
+ * arrays; a thread-exit destructor (pthread key) releases them, so pool threads that retire
+ * leak nothing. */
+typedef struct route_site {
+    /* what it was built from; any difference means a rebuild */
+    const config_t *cfg;
+    const char *root;
+    const script_dir_t *scripts;
+    size_t n_scripts;
+    const script_map_t *maps;
+    size_t n_maps;
+    time_t at;
+
+    bool ok;                 /* built: root_h and the arrays are valid */
+    unsigned gen;            /* of this build; never 0 once built */
+    root_handle_t *root_h;   /* a reference */
+    const char *root_real;   /* root_h->real */
+    int root_fd;             /* root_h->fd */
+    char **script_real;      /* [n_scripts]: realpath of each script dir; NULL where it has none */
+    char **handler_real;     /* [n_maps]: realpath of each handler; NULL where it has none */
+} route_site_t;
+
+static __thread route_site_t route_site;
+static __thread unsigned route_site_gen;
+static pthread_key_t route_site_key;
+static pthread_once_t route_site_once = PTHREAD_ONCE_INIT;
+
+static void site_release(route_site_t *s)
+{
+    root_release(s->root_h);
+    s->root_h = NULL;
+    s->root_real = NULL;
+    s->root_fd = -1;
+    for (size_t i = 0; s->script_real != NULL && i < s->n_scripts; i++)
+        free(s->script_real[i]);
+    for (size_t i = 0; s->handler_real != NULL && i < s->n_maps; i++)
+        free(s->handler_real[i]);
+    free(s->script_real);
+    free(s->handler_real);
+    s->script_real = s->handler_real = NULL;
+    s->cfg = NULL;
+    s->ok = false;
+}
+
+static void site_destructor(void *p)
+{
+    site_release(p);
+}
+
+static void site_key_create(void)
+{
+    pthread_key_create(&route_site_key, site_destructor);
+}
+
+/* realpath() of each path into a new array of n strings (NULL where realpath fails). false on
+ * ENOMEM. */
+static bool realpaths(char ***out, size_t n, const char *(*path_of)(const config_t *, size_t),
+                      const config_t *cfg)
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (*out == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        strbuf_t real;
+        if (realpath(path_of(cfg, i), real.s) != NULL && ((*out)[i] = strdup(real.s)) == NULL)
+            return false;
+    }
+    return true;
+}
+
+static const char *script_dir_of(const config_t *cfg, size_t i)
+{
+    return cfg->scripts[i].dir;
+}
+
+static const char *handler_of(const config_t *cfg, size_t i)
+{
+    return cfg->maps[i].handler;
+}
+
+static bool site_current(const route_site_t *s, const config_t *cfg, time_t now)
+{
+    return s->ok && s->cfg == cfg && s->root == cfg->root && s->scripts == cfg->scripts &&
+           s->n_scripts == cfg->n_scripts && s->maps == cfg->maps && s->n_maps == cfg->n_maps &&
+           fresh(s->at, now);
+}
+
+/* This thread's site for cfg, rebuilt when stale. NULL when the root has no real path (missing)
+ * or memory ran out. */
+static const route_site_t *site_get(const config_t *cfg, time_t now)
+{
+    route_site_t *s = &route_site;
+    if (site_current(s, cfg, now))
+        return s;
+    pthread_once(&route_site_once, site_key_create);
+    site_release(s);
+    s->cfg = cfg;
+    s->root = cfg->root;
+    s->scripts = cfg->scripts;
+    s->n_scripts = cfg->n_scripts;
+    s->maps = cfg->maps;
+    s->n_maps = cfg->n_maps;
+    s->at = now;
+    if (++route_site_gen == 0)
+        route_site_gen = 1;
+    s->gen = route_site_gen;
+    pthread_setspecific(route_site_key, s);
+    strbuf_t real;
+    if (realpath(cfg->root, real.s) == NULL || (s->root_h = root_acquire(cfg, real.s)) == NULL ||
+        !realpaths(&s->script_real, cfg->n_scripts, script_dir_of, cfg) ||
+        !realpaths(&s->handler_real, cfg->n_maps, handler_of, cfg)) {
+        site_release(s);
+        return NULL;
+    }
+    s->root_real = s->root_h->real;
+    s->root_fd = s->root_h->fd;
+    s->ok = true;
+    return s;
+}
+
+void route_prepare(const config_t *cfg)
+{
+    strbuf_t real;
+    if (cfg->root != NULL && realpath(cfg->root, real.s) != NULL)
+        root_release(root_acquire(cfg, real.s)); /* root_current keeps it */
+}
+
+void route_cache_flush(void)
+{
+    site_release(&route_site);
+    memset(route_cache, 0, sizeof route_cache);
+    pthread_mutex_lock(&root_lock);
+    root_release(root_current);
+    root_current = NULL;
+    pthread_mutex_unlock(&root_lock);
+}
+
+void route_use_openat2_for_tests(bool use)
+{
+    atomic_store(&openat2_state, use ? OPENAT2_UNKNOWN : OPENAT2_NO);
+    route_cache_flush();
+}
+
+/* Returns false when the path names no extension and the prefix is "/", which then leaves the
+ * rest of the URL space to the other rules. Otherwise fills out and returns true. */
 static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t plen,
-                         const char *path, route_t *out)
+                         const char *path, time_t now, route_t *out)
 {
     bool is_slash = plen == 1 && sd->prefix[0] == '/';
     const char *rest = is_slash ? path : path + plen; /* "" or "/..." */
@@ -268,7 +561,7 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
     size_t stem_len = end - seg - suffix_len;
     rel.s[seg] = '\0'; /* rel.s is now the sub-directory part */
     size_t url_len = (size_t)(rest - path) + end; /* the extension's URL: the cache key */
-    bool cached = route_cache_get(cfg, path, url_len, real.s, sizeof real.s);
+    bool cached = route_cache_get(cfg, CACHE_EXTENSION, 0, path, url_len, now, real.s, sizeof real.s);
     bool have = false;
     if (!cached && end - seg <= NAME_MAX && path_join(sd->dir, rel.s, dirpath.s, sizeof dirpath.s) == 0) {
         /* The name as written, then with the suffix in lower case, then with the other suffix,
@@ -293,7 +586,7 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
             out->kind = ROUTE_NOT_FOUND;
             return true;
         }
-        route_cache_put(cfg, path, url_len, real.s);
+        route_cache_put(cfg, CACHE_EXTENSION, 0, path, url_len, now, real.s);
     }
 
     out->kind = ROUTE_EXTENSION;
@@ -354,7 +647,7 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
             return false;
         memcpy(url.s, path, i);
         url.s[i] = '\0';
-        if (path_join(cfg->root, url.s, full.s, sizeof full.s) != 0 || !is_regular(full.s) ||
+        if (path_join(rootreal, url.s, full.s, sizeof full.s) != 0 || !is_regular(full.s) ||
             realpath(full.s, real.s) == NULL)
             continue;
         if (!is_under(real.s, rootreal) || path_has_dot_segment(below(real.s, rootreal))) {
@@ -380,36 +673,18 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
 
 /* Files the root may contain but must never be sent as bytes: anything inside a script
  * directory, a --map handler, and any file of a mapped type (reached through a symlink or an
- * index file under another name, it would leak its source). */
-/* realpath() of a configured path, through the resolution cache (key: kind + index, which
- * cannot collide with a URL). */
-static bool cached_realpath(const config_t *cfg, char kind, size_t index, const char *path,
-                            char *out, size_t out_size)
+ * index file under another name, it would leak its source). real is canonical. */
+static bool is_protected(const config_t *cfg, const route_site_t *site, const char *real)
 {
-    char key[24];
-    int n = snprintf(key, sizeof key, "\001%c%zu", kind, index);
-    if (route_cache_get(cfg, key, (size_t)n, out, out_size))
-        return true;
-    if (realpath(path, out) == NULL)
-        return false;
-    route_cache_put(cfg, key, (size_t)n, out);
-    return true;
-}
-
-static bool is_protected(const config_t *cfg, const char *real)
-{
-    strbuf_t other;
     for (size_t i = 0; i < cfg->n_scripts; i++) {
-        if (cached_realpath(cfg, 's', i, cfg->scripts[i].dir, other.s, sizeof other.s) &&
-            is_under(real, other.s))
+        if (site->script_real[i] != NULL && is_under(real, site->script_real[i]))
             return true;
     }
     for (size_t i = 0; i < cfg->n_maps; i++) {
         const char *ext = cfg->maps[i].ext;
         if (ext[0] != '\0' && path_ends_with_ci(real, ext))
             return true;
-        if (cached_realpath(cfg, 'm', i, cfg->maps[i].handler, other.s, sizeof other.s) &&
-            strcmp(real, other.s) == 0)
+        if (site->handler_real[i] != NULL && strcmp(real, site->handler_real[i]) == 0)
             return true;
     }
     return false;
@@ -420,11 +695,128 @@ static route_kind_t realpath_error_kind(int err)
     return err == EACCES || err == ELOOP ? ROUTE_FORBIDDEN : ROUTE_NOT_FOUND;
 }
 
-static void route_static(const config_t *cfg, const char *rootreal, const char *path,
-                         route_t *out)
+/* Static files are opened read-only, never as a controlling terminal, never blocking (a FIFO
+ * swapped in after the checks cannot stall the loop; O_NONBLOCK is moot for sendfile from a
+ * regular file). Below the root descriptor, no symlink may be met anywhere on the way (the last
+ * component included: ELOOP) and nothing may lead out of the root (EXDEV). */
+#define STATIC_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+#define STATIC_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+static bool use_openat2(const route_site_t *site)
 {
+    return site->root_fd >= 0 &&
+           atomic_load_explicit(&openat2_state, memory_order_relaxed) == OPENAT2_YES;
+}
+
+/* rel: a path relative to the root (no leading '/'). */
+static int open_beneath(const route_site_t *site, const char *rel)
+{
+    return (int)sys_openat2(site->root_fd, rel, STATIC_OPEN_FLAGS, STATIC_RESOLVE);
+}
+
+/* out := STATIC for the open regular file fd (taken over) whose canonical path is real. */
+static void static_found(route_t *out, const char *real, int fd, const struct stat *st)
+{
+    out->kind = ROUTE_STATIC;
+    out->fd = fd;
+    out->st = *st;
+    out->file = strdup(real);
+    if (out->file == NULL)
+        route_oom(out); /* closes fd */
+}
+
+/* out := STATIC whose open failed with err: static_file_respond turns err into the status. */
+static void static_failed(route_t *out, const char *real, int err)
+{
+    out->kind = ROUTE_STATIC;
+    out->fd = -1;
+    out->fd_errno = err;
+    out->file = strdup(real);
+    if (out->file == NULL)
+        route_oom(out);
+}
+
+/* A cached resolution: rel was found canonical, below the root, not protected and a regular
+ * file, with this very site (same generation, so the same root descriptor and real paths).
+ * Opening it refusing symlinks opens exactly that path, so the verdict still holds for whatever
+ * is there now, if it is a regular file. false (nothing opened) when it is not, or is gone: the
+ * caller then resolves afresh. */
+static bool static_cached(const route_site_t *site, const char *rel, route_t *out)
+{
+    strbuf_t real;
+    if (path_join(site->root_real, rel, real.s, sizeof real.s) != 0)
+        return false;
+    int fd = open_beneath(site, rel);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return false;
+    }
+    static_found(out, real.s, fd, &st);
+    return true;
+}
+
+/* The URL path taken as the canonical path: it is normalised and free of dot segments (rule 2
+ * ran), so when it opens below the root without meeting a symlink, root_real + path is the
+ * file's real path and realpath() could only confirm it. A path ending in '/' names its
+ * directory's index.html. Returns false when only the full resolution can tell: a symlink on
+ * the way (ELOOP), a directory without index.html (ENOENT), permissions, anything unusual. */
+static bool static_direct(const config_t *cfg, const route_site_t *site, const char *path,
+                          route_t *out)
+{
+    static const char index_name[] = "index.html";
+    size_t n = strlen(path); /* path starts with '/' */
+    bool dir = path[n - 1] == '/';
+    strbuf_t rel, real;
+    if (n + sizeof index_name > sizeof rel.s)
+        return false;
+    memcpy(rel.s, path + 1, n); /* with the NUL */
+    if (dir)
+        memcpy(rel.s + n - 1, index_name, sizeof index_name);
+    int fd = open_beneath(site, rel.s);
+    if (fd < 0) {
+        /* No symlink was met before the missing component (that would be ELOOP), so the
+         * realpath() of the full resolution would fail the same way. */
+        if (errno == ENOTDIR || (errno == ENOENT && !dir)) {
+            out->kind = ROUTE_NOT_FOUND;
+            return true;
+        }
+        return false;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || path_join(site->root_real, rel.s, real.s, sizeof real.s) != 0) {
+        close(fd);
+        return false;
+    }
+    if (S_ISREG(st.st_mode) && !is_protected(cfg, site, real.s)) {
+        static_found(out, real.s, fd, &st);
+        return true;
+    }
+    close(fd);
+    if (S_ISDIR(st.st_mode) && !dir) {
+        out->kind = ROUTE_REDIRECT;
+        out->location = make_location(path);
+        if (out->location == NULL)
+            route_oom(out);
+    } else {
+        out->kind = ROUTE_FORBIDDEN; /* protected, an index.html that is no regular file, a FIFO */
+    }
+    return true;
+}
+
+/* The full resolution, for what neither the cache nor static_direct settles: realpath() and the
+ * checks on the canonical path, then the open of that path, below the root descriptor refusing
+ * symlinks (a symlink swapped in after realpath() gives ELOOP: 403), or, without openat2, by
+ * path with O_NOFOLLOW (which guards the last component only). With openat2, a file found is
+ * cached: the next request for the URL opens its canonical path directly. */
+static void static_full(const config_t *cfg, const route_site_t *site, const char *path,
+                        time_t now, route_t *out)
+{
+    const char *rootreal = site->root_real;
     strbuf_t full, real;
-    if (path_join(cfg->root, path, full.s, sizeof full.s) != 0) {
+    if (path_join(rootreal, path, full.s, sizeof full.s) != 0) {
         out->kind = ROUTE_NOT_FOUND;
         return;
     }
@@ -462,14 +854,48 @@ static void route_static(const config_t *cfg, const char *rootreal, const char *
             return;
         }
     }
-    if (!S_ISREG(st.st_mode) || is_protected(cfg, real.s)) {
+    if (!S_ISREG(st.st_mode) || is_protected(cfg, site, real.s)) {
         out->kind = ROUTE_FORBIDDEN;
         return;
     }
-    out->kind = ROUTE_STATIC;
-    out->file = strdup(real.s);
-    if (out->file == NULL)
-        route_oom(out);
+
+    bool beneath = use_openat2(site);
+    const char *rel = below(real.s, rootreal); /* "/..." (real is a file, the root a directory) */
+    while (*rel == '/')
+        rel++;
+    int fd = beneath ? open_beneath(site, rel) : open(real.s, STATIC_OPEN_FLAGS | O_NOFOLLOW);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        static_failed(out, real.s, err);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) { /* swapped after the checks */
+        close(fd);
+        out->kind = ROUTE_FORBIDDEN;
+        return;
+    }
+    static_found(out, real.s, fd, &st);
+    if (beneath && out->kind == ROUTE_STATIC)
+        route_cache_put(cfg, CACHE_STATIC, site->gen, path, strlen(path), now, rel);
+}
+
+static void route_static(const config_t *cfg, const route_site_t *site, const char *path,
+                         time_t now, route_t *out)
+{
+    if (use_openat2(site)) {
+        size_t n = strlen(path);
+        strbuf_t rel;
+        if (route_cache_get(cfg, CACHE_STATIC, site->gen, path, n, now, rel.s, sizeof rel.s)) {
+            if (static_cached(site, rel.s, out))
+                return;
+            route_cache_drop(cfg, CACHE_STATIC, site->gen, path, n, now);
+        }
+        if (static_direct(cfg, site, path, out))
+            return;
+    }
+    static_full(cfg, site, path, now, out);
 }
 
 void route_resolve(const config_t *cfg, const char *path, route_t *out)
@@ -477,6 +903,7 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
     route_clear(out);
     if (path == NULL || path[0] != '/' || cfg->root == NULL)
         return;
+    time_t now = time(NULL);
 
     const script_dir_t *best = NULL;
     size_t best_len = 0;
@@ -487,7 +914,7 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
             best_len = n;
         }
     }
-    if (best != NULL && route_script(cfg, best, best_len, path, out))
+    if (best != NULL && route_script(cfg, best, best_len, path, now, out))
         return;
 
     if (path_has_dot_segment(path)) {
@@ -495,16 +922,12 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
         return;
     }
 
-    strbuf_t rootreal;
-    static const char root_key[] = "\001root"; /* not a URL: cannot collide with one */
-    if (!route_cache_get(cfg, root_key, sizeof root_key - 1, rootreal.s, sizeof rootreal.s)) {
-        if (realpath(cfg->root, rootreal.s) == NULL) {
-            out->kind = ROUTE_NOT_FOUND;
-            return;
-        }
-        route_cache_put(cfg, root_key, sizeof root_key - 1, rootreal.s);
-    }
-    if (cfg->n_maps > 0 && route_map(cfg, rootreal.s, path, out))
+    const route_site_t *site = site_get(cfg, now);
+    if (site == NULL) {
+        out->kind = ROUTE_NOT_FOUND;
         return;
-    route_static(cfg, rootreal.s, path, out);
+    }
+    if (cfg->n_maps > 0 && route_map(cfg, site->root_real, path, out))
+        return;
+    route_static(cfg, site, path, now, out);
 }

@@ -1,7 +1,11 @@
 /* Routing: what a decoded, normalised URL path names. Consults the configuration (script dirs,
- * script maps, root) and the file system. */
+ * script maps, root) and the file system; for a static file it also opens the file, since the
+ * open is what enforces containment (rule 4). */
 #ifndef ISAPID_ROUTE_H
 #define ISAPID_ROUTE_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
 
 #include "config.h"
 
@@ -17,7 +21,15 @@ typedef enum {
 /* Every string is malloc'ed and owned by the route_t; route_free releases them. Absent = NULL. */
 typedef struct route {
     route_kind_t kind;
-    char *file;               /* STATIC: absolute file path to serve */
+    char *file;               /* STATIC: absolute canonical path of the file (for its name: the
+                               * bytes come from fd) */
+    int fd;                   /* STATIC: the file, opened O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK, or
+                               * -1 when opening it failed (fd_errno says why). Owned by the route_t
+                               * while kind is STATIC: route_free closes it; whoever takes it sets
+                               * fd to -1. Other kinds: -1, never closed (so a route_t zeroed by a
+                               * move, kind set to NOT_FOUND, never closes descriptor 0). */
+    int fd_errno;             /* STATIC with fd -1: errno of the failed open/fstat */
+    struct stat st;           /* STATIC with fd >= 0: fstat(fd), a regular file */
     char *location;           /* REDIRECT: path + "/" (the caller appends "?query" if any) */
 
     /* EXTENSION only: */
@@ -43,9 +55,9 @@ typedef struct route {
  * 3. Script maps: the path names an existing regular file below the root whose extension matches
  *    a --map (case-insensitive), or a segment "page.EXT" followed by more path → EXTENSION with
  *    handler = the map's handler.
- * 4. Static below the root: realpath() must stay below realpath(root) (symlinks leading out →
- *    FORBIDDEN); directory without trailing '/' → REDIRECT; directory → its index.html or
- *    FORBIDDEN; missing → NOT_FOUND.
+ * 4. Static below the root: the file's canonical path must stay below realpath(root) (symlinks
+ *    leading out → FORBIDDEN); directory without trailing '/' → REDIRECT; directory → its
+ *    index.html or FORBIDDEN; missing → NOT_FOUND. A STATIC result holds the file open (fd, st).
  *
  * Details the rules above leave open:
  * - Prefixes match on segment boundaries and case-sensitively ("/scriptsX/a" and "/Scripts/a"
@@ -69,13 +81,50 @@ typedef struct route {
  *   (reached through a symlink or as index.html of another name, it would leak its source).
  * - file, script_filename and appl_physical_path are canonical (realpath) paths.
  *   path_translated for --scripts is root + path_info as text (it need not exist).
- * - A regular file the server cannot read is STATIC; static_file_respond answers 403 when
- *   open() fails. Directories the server cannot search give FORBIDDEN here.
+ * - A regular file the server cannot open is STATIC with fd -1 and fd_errno set;
+ *   static_file_respond_route answers 403 (EACCES, ELOOP...), 404 or 500. Directories the
+ *   server cannot search give FORBIDDEN here.
  * - location is percent-encoded (the path it comes from is decoded).
  * - Out of memory → NOT_FOUND with every string NULL.
- * Cost: realpath() of the root, of each script dir and each handler on every static request;
- * a table resolved once at start-up would remove those if they show up in profiles. */
+ *
+ * How rule 4 is enforced (Linux 5.6+, openat2): every static file is opened with
+ * openat2(root descriptor, canonical path relative to the root, RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS). The kernel then refuses any symlink on the way
+ * and any way out of the root, so the file opened is the one at the canonical path that was
+ * checked, whatever changed in between; what is served is decided by fstat of that descriptor.
+ * Three ways to the canonical path, cheapest first:
+ * - a cached resolution of the URL (per thread, 1 s; only those that needed realpath, i.e.
+ *   went through a symlink). A cached path that no longer opens as a regular file is dropped
+ *   and resolved afresh, so a file deleted or replaced by a directory or a symlink is seen at
+ *   once; a symlink re-pointed to another file inside the root may still serve its old target
+ *   for up to a second, never anything unchecked.
+ * - the URL path itself: normalised and free of dot segments, it is canonical exactly when it
+ *   opens without meeting a symlink. One openat2 and one fstat, as for nginx.
+ * - realpath() and the checks on its result, then the open of the canonical path (a symlink
+ *   swapped in after realpath() makes the open fail: 403).
+ * Without openat2 (older kernels, a seccomp filter refusing it, valgrind before 3.20) the last
+ * way is the only one, the open is by absolute path with O_NOFOLLOW, and nothing static is
+ * cached: containment then relies on realpath() just before the open, as before openat2.
+ * The real paths of the root, script dirs and handlers are resolved per thread once a second
+ * (route.c: route_site_t); the root descriptor is one for the process, replaced when the root's
+ * real path changes (route.c: root_handle_t). */
 void route_resolve(const config_t *cfg, const char *path, route_t *out);
+/* Releases the strings and, for STATIC, closes fd if it is still owned (>= 0). */
 void route_free(route_t *r);
+
+/* Opens the root's descriptor (one for the whole process, shared by every thread) now, at
+ * start-up, rather than at the first request: the process then holds that one extra descriptor
+ * for its whole life (a new one only if the root is re-pointed). Optional: route_resolve does
+ * the same lazily. */
+void route_prepare(const config_t *cfg);
+
+/* Forgets the calling thread's cached resolutions and site, and the process's current root
+ * handle (its descriptor is closed once no thread holds it): the next resolution starts afresh.
+ * For tests, whose configurations change under one pointer; the server never needs it (a
+ * configuration lives as long as the server). */
+void route_cache_flush(void);
+/* Tests: false makes static files open by path as on kernels without openat2 (and flushes the
+ * calling thread's caches); true lets the next resolution probe for openat2 again. */
+void route_use_openat2_for_tests(bool use);
 
 #endif

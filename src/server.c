@@ -18,6 +18,7 @@
 #include "handoff.h"
 #include "isapi.h"
 #include "log.h"
+#include "route.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100
@@ -115,6 +116,7 @@ int server_init(server_t *s, config_t *cfg)
     s->mime = mime_load("/etc/mime.types");
     if (!s->mime)
         goto fail;
+    route_prepare(cfg); /* the root's descriptor, opened once for every thread */
     if (cfg->access_log) {
         char err[256];
         s->access_log = accesslog_open(cfg->access_log, err, sizeof err);

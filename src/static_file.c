@@ -1,6 +1,7 @@
 /* Static file responses: conditional requests (RFC 9110 §13.2.2 order), single byte ranges,
- * headers. The file is opened first and everything after uses fstat on that descriptor, so what
- * the validators describe is exactly what sendfile will send. */
+ * headers. Everything is decided from fstat of the open descriptor (route_resolve's, or the one
+ * static_file_respond opens), so what the validators describe is exactly what sendfile will
+ * send. */
 #include "static_file.h"
 
 #include <errno.h>
@@ -59,52 +60,45 @@ static bool if_range_holds(const char *value, const char *etag, time_t mtime)
     return http_date_parse(value, &t) == 0 && t == mtime;
 }
 
-void static_file_respond(const mime_table_t *mime, const reqinfo_t *ri, const char *file,
-                         static_response_t *out)
+/* Errors opening the file, as statuses. */
+static unsigned open_error_status(int err)
 {
-    memset(out, 0, sizeof *out);
-    out->fd = -1;
-    out->headers[0] = '\0';
+    if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
+        return 404;
+    if (err == EACCES || err == EPERM || err == ELOOP || err == EXDEV)
+        return 403;
+    return 500;
+}
 
-    bool is_head = strcmp(ri->method, "HEAD") == 0;
-    if (!is_head && strcmp(ri->method, "GET") != 0) {
-        finish_without_file(out, 405);
-        add_header(out, "Allow: GET, HEAD\r\n");
-        return;
-    }
+static bool method_allowed(const reqinfo_t *ri, static_response_t *out)
+{
+    if (strcmp(ri->method, "GET") == 0 || strcmp(ri->method, "HEAD") == 0)
+        return true;
+    finish_without_file(out, 405);
+    add_header(out, "Allow: GET, HEAD\r\n");
+    return false;
+}
 
-    out->fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-    if (out->fd < 0) {
-        int err = errno;
-        unsigned status = 500;
-        if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
-            status = 404;
-        else if (err == EACCES || err == EPERM || err == ELOOP)
-            status = 403;
-        finish_without_file(out, status);
-        return;
-    }
-    struct stat st;
-    if (fstat(out->fd, &st) != 0) {
-        finish_without_file(out, 500);
-        return;
-    }
-    if (!S_ISREG(st.st_mode)) {
+/* out->fd is open and st is its fstat. name: the file's canonical path (for its type). */
+static void respond_open(const mime_table_t *mime, const reqinfo_t *ri, const char *name,
+                         const struct stat *st, static_response_t *out)
+{
+    if (!S_ISREG(st->st_mode)) {
         finish_without_file(out, 403);
         return;
     }
 
     char etag[48], last_modified[HTTP_DATE_LEN + 1];
-    http_etag_format(&st, etag, sizeof etag);
-    http_date_format(st.st_mtime, last_modified);
-    uint64_t size = (uint64_t)st.st_size;
+    http_etag_format(st, etag, sizeof etag);
+    http_date_format(st->st_mtime, last_modified);
+    uint64_t size = (uint64_t)st->st_size;
     time_t date;
 
     const char *if_match = header_value(ri, "If-Match");
     const char *if_unmodified = header_value(ri, "If-Unmodified-Since");
     if (if_match != NULL ? !http_etag_match_list_strong(if_match, etag)
                          : (if_unmodified != NULL && http_date_parse(if_unmodified, &date) == 0 &&
-                            st.st_mtime > date)) {
+                            st->st_mtime > date)) {
         finish_without_file(out, 412);
         return;
     }
@@ -113,7 +107,7 @@ void static_file_respond(const mime_table_t *mime, const reqinfo_t *ri, const ch
     const char *if_modified = header_value(ri, "If-Modified-Since");
     if (if_none_match != NULL ? http_etag_match_list(if_none_match, etag)
                               : (if_modified != NULL && http_date_parse(if_modified, &date) == 0 &&
-                                 st.st_mtime <= date)) {
+                                 st->st_mtime <= date)) {
         finish_without_file(out, 304);
         if (add_header(out, "ETag: %s\r\nLast-Modified: %s\r\n", etag, last_modified) != 0)
             finish_without_file(out, 500);
@@ -125,7 +119,7 @@ void static_file_respond(const mime_table_t *mime, const reqinfo_t *ri, const ch
     out->length = size;
     const char *range = header_value(ri, "Range");
     const char *if_range = header_value(ri, "If-Range");
-    if (range != NULL && (if_range == NULL || if_range_holds(if_range, etag, st.st_mtime))) {
+    if (range != NULL && (if_range == NULL || if_range_holds(if_range, etag, st->st_mtime))) {
         uint64_t start, length;
         switch (http_range_parse(range, size, &start, &length)) {
         case RANGE_OK:
@@ -148,7 +142,7 @@ void static_file_respond(const mime_table_t *mime, const reqinfo_t *ri, const ch
     int rc = add_header(out,
                         "Content-Type: %s\r\nLast-Modified: %s\r\nETag: %s\r\n"
                         "Accept-Ranges: bytes\r\n",
-                        mime_lookup(mime, file), last_modified, etag);
+                        mime_lookup(mime, name), last_modified, etag);
     if (rc == 0 && out->status == 206)
         rc = add_header(out, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
                         out->offset, out->offset + out->length - 1, size);
@@ -157,4 +151,45 @@ void static_file_respond(const mime_table_t *mime, const reqinfo_t *ri, const ch
         out->headers[0] = '\0';
         finish_without_file(out, 500);
     }
+}
+
+static void respond_init(static_response_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    out->headers[0] = '\0';
+}
+
+void static_file_respond(const mime_table_t *mime, const reqinfo_t *ri, const char *file,
+                         static_response_t *out)
+{
+    respond_init(out);
+    if (!method_allowed(ri, out))
+        return;
+    out->fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (out->fd < 0) {
+        finish_without_file(out, open_error_status(errno));
+        return;
+    }
+    struct stat st;
+    if (fstat(out->fd, &st) != 0) {
+        finish_without_file(out, 500);
+        return;
+    }
+    respond_open(mime, ri, file, &st, out);
+}
+
+void static_file_respond_route(const mime_table_t *mime, const reqinfo_t *ri, route_t *route,
+                               static_response_t *out)
+{
+    respond_init(out);
+    out->fd = route->fd; /* taken over: closed below unless it is sent */
+    route->fd = -1;
+    if (!method_allowed(ri, out))
+        return;
+    if (out->fd < 0) {
+        finish_without_file(out, open_error_status(route->fd_errno));
+        return;
+    }
+    respond_open(mime, ri, route->file, &route->st, out);
 }

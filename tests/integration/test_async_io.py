@@ -672,6 +672,22 @@ class SendUrlTest(AsyncBase):
         kv = self.get("op=sendurl&url=/nope.html&ret=success&id=" + new_id()).kv()
         self.assertEqual((kv.get("ok"), kv.get("err")), ("0", str(ERROR_FILE_NOT_FOUND)), kv)
 
+    def test_symlinks(self):
+        # the file is routed and opened as for a GET (on a worker thread here): a symlink
+        # leading out of the root is refused, one inside serves its target, twice (the second
+        # time from that thread's cached resolution)
+        outside = os.path.join(self.srv.tmp, "outside-sendurl.txt")
+        with open(outside, "wb") as f:
+            f.write(b"SECRET-SENDURL")
+        os.symlink(outside, os.path.join(self.srv.root, "su-out.txt"))
+        os.symlink("page.html", os.path.join(self.srv.root, "su-in.html"))
+        kv = self.get("op=sendurl&url=/su-out.txt&ret=success&id=" + new_id()).kv()
+        self.assertEqual((kv.get("ok"), kv.get("err")), ("0", str(ERROR_FILE_NOT_FOUND)), kv)
+        for _ in range(2):
+            with self.srv.conn() as c:
+                r = c.request("GET", self.path("op=sendurl&url=/su-in.html&ret=success&id=" + new_id()))
+                self.assertEqual((r.status, r.body), (200, PAGE), r)
+
     def test_extension_url_runs_as_child(self):
         # docs: a URL naming an extension runs it as a child request whose response is this one;
         # the operation completes when the child's last bytes are out (cbIO: its body bytes)

@@ -1,5 +1,6 @@
-/* static_file_respond: status, headers and byte range for GET/HEAD, conditionals, ranges,
- * refusals. Works on files in a temporary directory. */
+/* static_file_respond and static_file_respond_route: status, headers and byte range for
+ * GET/HEAD, conditionals, ranges, refusals. Works on files in a temporary directory. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -402,6 +403,86 @@ static void test_no_fd_leak(void)
     CHECK_INT(after, before);
 }
 
+/* A route as route_resolve leaves it for a static file: open, or failed with err. */
+static void static_route(route_t *rt, const char *path, int err)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->kind = ROUTE_STATIC;
+    rt->file = strdup(path);
+    rt->fd = err ? -1 : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    rt->fd_errno = err;
+    if (rt->fd >= 0)
+        CHECK_INT(fstat(rt->fd, &rt->st), 0);
+}
+
+static void test_route(void)
+{
+    req_t q;
+    static_response_t r;
+    route_t rt;
+
+    /* the route's descriptor is taken over and answered from, without a new open */
+    static_route(&rt, file_txt, 0);
+    int fd = rt.fd;
+    static_file_respond_route(mime, req(&q, "GET", NULL), &rt, &r);
+    CHECK_INT(r.status, 200);
+    CHECK_INT(r.fd, fd);
+    CHECK_INT(rt.fd, -1);
+    CHECK_INT(r.length, 10);
+    check_full_headers(&r, "text/plain");
+    route_free(&rt);
+    CHECK(fcntl(fd, F_GETFD) != -1); /* route_free left it alone: it is r's now */
+    done(&r);
+
+    /* the type comes from route->file, the file's canonical name */
+    static_route(&rt, file_html, 0);
+    static_file_respond_route(mime, req(&q, "HEAD", NULL), &rt, &r);
+    CHECK_INT(r.status, 200);
+    CHECK(has(&r, "Content-Type: text/html\r\n"));
+    done(&r);
+    route_free(&rt);
+
+    /* every status but 200/206 closes the descriptor */
+    static_route(&rt, file_txt, 0);
+    fd = rt.fd;
+    static_file_respond_route(mime, req(&q, "GET", "If-None-Match", etag, NULL), &rt, &r);
+    CHECK_INT(r.status, 304);
+    CHECK_INT(r.fd, -1);
+    CHECK(fcntl(fd, F_GETFD) == -1);
+    route_free(&rt);
+
+    static_route(&rt, file_txt, 0);
+    fd = rt.fd;
+    static_file_respond_route(mime, req(&q, "POST", NULL), &rt, &r);
+    CHECK_INT(r.status, 405);
+    CHECK_INT(r.fd, -1);
+    CHECK(fcntl(fd, F_GETFD) == -1);
+    CHECK_STR(r.headers, "Allow: GET, HEAD\r\n");
+    route_free(&rt);
+
+    static_route(&rt, file_txt, 0);
+    fd = rt.fd;
+    static_file_respond_route(mime, req(&q, "GET", "Range", "bytes=99-", NULL), &rt, &r);
+    CHECK_INT(r.status, 416);
+    CHECK(fcntl(fd, F_GETFD) == -1);
+    route_free(&rt);
+
+    /* a failed open: the errno decides */
+    static const struct {
+        int err;
+        unsigned status;
+    } errs[] = {{ENOENT, 404}, {ENOTDIR, 404}, {EACCES, 403}, {ELOOP, 403}, {EXDEV, 403},
+                {EMFILE, 500}};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        static_route(&rt, file_txt, errs[i].err);
+        static_file_respond_route(mime, req(&q, "GET", NULL), &rt, &r);
+        CHECK_INT(r.status, errs[i].status);
+        CHECK_INT(r.fd, -1);
+        CHECK(!r.has_body_length);
+        route_free(&rt);
+    }
+}
+
 int main(void)
 {
     setup();
@@ -411,6 +492,7 @@ int main(void)
     test_conditional();
     test_ranges();
     test_no_fd_leak();
+    test_route();
     teardown();
     return check_report("test_static_file");
 }
