@@ -31,35 +31,64 @@ const unsigned char http_tchar_table[256] = {
     ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
 };
 
+/* Year, month (0 = January) and day of month of day number days (0 = 1970-01-01, days >= 0),
+ * without gmtime_r (which takes the time-zone lock and runs for every static response).
+ * Counted in Gregorian 400-year cycles of 146097 days from 2000-03-01: a year that starts in
+ * March ends with the leap day, so every month but February keeps its place and the calendar
+ * repeats in whole cycles, centuries of 36524 days (the last one has a day more) and four-year
+ * blocks of 1461 days (the last one of a century but the fourth has a day less). */
+static void civil_from_days(int64_t days, unsigned *year, unsigned *month, unsigned *mday)
+{
+    static const unsigned char month_len[12] = {31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 31, 29};
+    int64_t d = days - 11017; /* 1970-01-01 .. 2000-03-01 */
+    int64_t cycles = d / 146097, r = d % 146097;
+    if (r < 0) {
+        r += 146097;
+        cycles--;
+    }
+    int64_t centuries = r / 36524 < 3 ? r / 36524 : 3;
+    r -= centuries * 36524;
+    int64_t quads = r / 1461;
+    r -= quads * 1461;
+    int64_t years = r / 365 < 3 ? r / 365 : 3;
+    r -= years * 365;
+    unsigned m = 0; /* from March */
+    while (r >= month_len[m]) {
+        r -= month_len[m];
+        m++;
+    }
+    *year = (unsigned)(2000 + 400 * cycles + 100 * centuries + 4 * quads + years + (m >= 10));
+    *month = (m + 2) % 12;
+    *mday = (unsigned)r + 1;
+}
+
 size_t http_date_format(time_t t, char *out)
 {
-    struct tm tm;
     if (t < 0)
         t = 0;
     if (t > HTTP_DATE_MAX)
         t = HTTP_DATE_MAX;
-    if (gmtime_r(&t, &tm) == NULL) {
-        t = 0;
-        gmtime_r(&t, &tm);
-    }
+    int64_t days = (int64_t)t / 86400;
+    unsigned secs = (unsigned)((int64_t)t % 86400), year, month, mday;
+    civil_from_days(days, &year, &month, &mday);
     /* Fixed width by construction: the clamp above keeps the year at four digits. */
     char *p = out;
-    memcpy(p, wday_short[tm.tm_wday], 3);
+    memcpy(p, wday_short[(days + 4) % 7], 3); /* 1970-01-01 was a Thursday */
     p += 3;
     *p++ = ',';
     *p++ = ' ';
-    p = put_digits(p, (unsigned)tm.tm_mday, 2);
+    p = put_digits(p, mday, 2);
     *p++ = ' ';
-    memcpy(p, month_short[tm.tm_mon], 3);
+    memcpy(p, month_short[month], 3);
     p += 3;
     *p++ = ' ';
-    p = put_digits(p, (unsigned)tm.tm_year + 1900, 4);
+    p = put_digits(p, year, 4);
     *p++ = ' ';
-    p = put_digits(p, (unsigned)tm.tm_hour, 2);
+    p = put_digits(p, secs / 3600, 2);
     *p++ = ':';
-    p = put_digits(p, (unsigned)tm.tm_min, 2);
+    p = put_digits(p, secs / 60 % 60, 2);
     *p++ = ':';
-    p = put_digits(p, (unsigned)tm.tm_sec, 2);
+    p = put_digits(p, secs % 60, 2);
     memcpy(p, " GMT", 5);
     return HTTP_DATE_LEN;
 }
@@ -183,16 +212,36 @@ int http_date_parse(const char *s, time_t *out)
     return 0;
 }
 
+static char *put_hex(char *p, uint64_t v)
+{
+    char digits[16];
+    int n = 0;
+    do
+        digits[n++] = "0123456789abcdef"[v & 15];
+    while (v >>= 4);
+    while (n > 0)
+        *p++ = digits[--n];
+    return p;
+}
+
 size_t http_etag_format(const struct stat *st, char *out, size_t out_size)
 {
-    int n = snprintf(out, out_size, "\"%" PRIx64 "-%" PRIx64 "\"", (uint64_t)st->st_mtime,
-                     (uint64_t)st->st_size);
-    if (n < 0 || (size_t)n >= out_size) {
+    char tag[40]; /* two quotes, two 16-digit numbers, a dash */
+    char *p = tag;
+    *p++ = '"';
+    p = put_hex(p, (uint64_t)st->st_mtime);
+    *p++ = '-';
+    p = put_hex(p, (uint64_t)st->st_size);
+    *p++ = '"';
+    size_t n = (size_t)(p - tag);
+    if (n >= out_size) {
         if (out_size > 0)
             out[0] = '\0';
         return 0;
     }
-    return (size_t)n;
+    memcpy(out, tag, n);
+    out[n] = '\0';
+    return n;
 }
 
 static bool ows(char c)

@@ -10,7 +10,6 @@
 #include "resphead.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,7 +311,10 @@ void resphead_init(resphead_t *h)
 void resphead_set_status(resphead_t *h, unsigned status)
 {
     h->status = status;
-    snprintf(h->reason, sizeof h->reason, "%s", http_status_reason(status));
+    const char *reason = http_status_reason(status);
+    size_t n = strnlen(reason, sizeof h->reason - 1); /* every known reason fits */
+    memcpy(h->reason, reason, n);
+    h->reason[n] = '\0';
 }
 
 void resphead_free(resphead_t *h)

@@ -1,35 +1,50 @@
 /* Static file responses: conditional requests (RFC 9110 §13.2.2 order), single byte ranges,
  * headers. Everything is decided from fstat of the open descriptor (route_resolve's, or the one
  * static_file_respond opens), so what the validators describe is exactly what sendfile will
- * send. */
+ * send. Runs for every static request: header lines are assembled from pieces, not printf. */
 #include "static_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "httputil.h"
 
-/* Appends one formatted header line. -1 when it does not fit; the buffer is then unchanged. */
-__attribute__((format(printf, 2, 3))) static int add_header(static_response_t *r, const char *fmt,
-                                                            ...)
+/* Appends the concatenation of the strings (a NULL ends the list) to the header lines. -1 when
+ * it does not fit; the buffer is then unchanged. */
+__attribute__((sentinel)) static int add_header(static_response_t *r, ...)
 {
-    size_t room = sizeof r->headers - r->headers_len;
+    size_t at = r->headers_len, room = sizeof r->headers - 1; /* the NUL's byte is kept */
     va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(r->headers + r->headers_len, room, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= room) {
-        r->headers[r->headers_len] = '\0';
-        return -1;
+    va_start(ap, r);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+        size_t n = strlen(s);
+        if (n > room - at) {
+            va_end(ap);
+            r->headers[r->headers_len] = '\0';
+            return -1;
+        }
+        memcpy(r->headers + at, s, n);
+        at += n;
     }
-    r->headers_len += (unsigned)n;
+    va_end(ap);
+    r->headers[at] = '\0';
+    r->headers_len = (unsigned)at;
     return 0;
+}
+
+/* v in decimal into buf (at least 21 bytes); returns the start of the digits. */
+static const char *dec(char buf[static 21], uint64_t v)
+{
+    char *p = buf + 20;
+    *p = '\0';
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    return p;
 }
 
 static const char *header_value(const reqinfo_t *ri, const char *name)
@@ -60,6 +75,23 @@ static bool if_range_holds(const char *value, const char *etag, time_t mtime)
     return http_date_parse(value, &t) == 0 && t == mtime;
 }
 
+/* Last-Modified text of mtime. The last one formatted is kept per thread: a busy file is served
+ * many times with one mtime. */
+static const char *last_modified_text(time_t mtime)
+{
+    static __thread struct {
+        bool valid;
+        time_t mtime;
+        char text[HTTP_DATE_LEN + 1];
+    } last;
+    if (!last.valid || last.mtime != mtime) {
+        http_date_format(mtime, last.text);
+        last.mtime = mtime;
+        last.valid = true;
+    }
+    return last.text;
+}
+
 /* Errors opening the file, as statuses. */
 static unsigned open_error_status(int err)
 {
@@ -75,7 +107,7 @@ static bool method_allowed(const reqinfo_t *ri, static_response_t *out)
     if (strcmp(ri->method, "GET") == 0 || strcmp(ri->method, "HEAD") == 0)
         return true;
     finish_without_file(out, 405);
-    add_header(out, "Allow: GET, HEAD\r\n");
+    add_header(out, "Allow: GET, HEAD\r\n", NULL);
     return false;
 }
 
@@ -88,9 +120,9 @@ static void respond_open(const mime_table_t *mime, const reqinfo_t *ri, const ch
         return;
     }
 
-    char etag[48], last_modified[HTTP_DATE_LEN + 1];
+    char etag[48];
     http_etag_format(st, etag, sizeof etag);
-    http_date_format(st->st_mtime, last_modified);
+    const char *last_modified = last_modified_text(st->st_mtime);
     uint64_t size = (uint64_t)st->st_size;
     time_t date;
 
@@ -109,7 +141,8 @@ static void respond_open(const mime_table_t *mime, const reqinfo_t *ri, const ch
                               : (if_modified != NULL && http_date_parse(if_modified, &date) == 0 &&
                                  st->st_mtime <= date)) {
         finish_without_file(out, 304);
-        if (add_header(out, "ETag: %s\r\nLast-Modified: %s\r\n", etag, last_modified) != 0)
+        if (add_header(out, "ETag: ", etag, "\r\nLast-Modified: ", last_modified, "\r\n",
+                       NULL) != 0)
             finish_without_file(out, 500);
         return;
     }
@@ -117,6 +150,7 @@ static void respond_open(const mime_table_t *mime, const reqinfo_t *ri, const ch
     out->status = 200;
     out->offset = 0;
     out->length = size;
+    char n1[21], n2[21], n3[21];
     const char *range = header_value(ri, "Range");
     const char *if_range = header_value(ri, "If-Range");
     if (range != NULL && (if_range == NULL || if_range_holds(if_range, etag, st->st_mtime))) {
@@ -130,7 +164,7 @@ static void respond_open(const mime_table_t *mime, const reqinfo_t *ri, const ch
         case RANGE_UNSATISFIABLE:
             finish_without_file(out, 416);
             out->has_body_length = true;
-            if (add_header(out, "Content-Range: bytes */%" PRIu64 "\r\n", size) != 0)
+            if (add_header(out, "Content-Range: bytes */", dec(n1, size), "\r\n", NULL) != 0)
                 finish_without_file(out, 500);
             return;
         case RANGE_NONE:
@@ -139,13 +173,11 @@ static void respond_open(const mime_table_t *mime, const reqinfo_t *ri, const ch
     }
 
     out->has_body_length = true;
-    int rc = add_header(out,
-                        "Content-Type: %s\r\nLast-Modified: %s\r\nETag: %s\r\n"
-                        "Accept-Ranges: bytes\r\n",
-                        mime_lookup(mime, name), last_modified, etag);
+    int rc = add_header(out, "Content-Type: ", mime_lookup(mime, name), "\r\nLast-Modified: ",
+                        last_modified, "\r\nETag: ", etag, "\r\nAccept-Ranges: bytes\r\n", NULL);
     if (rc == 0 && out->status == 206)
-        rc = add_header(out, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
-                        out->offset, out->offset + out->length - 1, size);
+        rc = add_header(out, "Content-Range: bytes ", dec(n1, out->offset), "-",
+                        dec(n2, out->offset + out->length - 1), "/", dec(n3, size), "\r\n", NULL);
     if (rc != 0) {
         out->headers_len = 0;
         out->headers[0] = '\0';

@@ -1,7 +1,9 @@
 /* httputil: dates both ways, entity tags, byte ranges, reason phrases. */
 #include <locale.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "httputil.h"
@@ -20,6 +22,29 @@ static void test_date_format(void)
     http_date_format((time_t)1 << 40, buf); /* beyond year 9999: clamped, still 29 bytes */
     CHECK_STR(buf, "Fri, 31 Dec 9999 23:59:59 GMT");
     CHECK_INT(strlen(buf), HTTP_DATE_LEN);
+
+    /* the calendar arithmetic agrees with gmtime_r: every day of 1970..2500 at a moving time of
+     * day, and the days around each century's end (2100 and 2200 are no leap years, 2400 is) */
+    int wrong = 0;
+    for (int64_t day = 0; day < 194 * 1000; day++) {
+        time_t x = (time_t)(day * 86400 + (day * 7919) % 86400);
+        struct tm tm;
+        char want[HTTP_DATE_LEN + 1];
+        gmtime_r(&x, &tm);
+        strftime(want, sizeof want, "%a, %d %b %Y %H:%M:%S GMT", &tm); /* "C" locale yet */
+        http_date_format(x, buf);
+        if (strcmp(buf, want) != 0 && wrong++ < 5)
+            fprintf(stderr, "http_date_format(%lld) = %s, want %s\n", (long long)x, buf, want);
+    }
+    CHECK_INT(wrong, 0);
+    http_date_format(4107542399, buf);
+    CHECK_STR(buf, "Sun, 28 Feb 2100 23:59:59 GMT");
+    http_date_format(4107542400, buf);
+    CHECK_STR(buf, "Mon, 01 Mar 2100 00:00:00 GMT");
+    http_date_format(13574563200, buf);
+    CHECK_STR(buf, "Tue, 29 Feb 2400 00:00:00 GMT");
+    http_date_format(253402300799, buf);
+    CHECK_STR(buf, "Fri, 31 Dec 9999 23:59:59 GMT");
 
     /* a locale with other day names changes nothing */
     setlocale(LC_ALL, "");
