@@ -92,7 +92,7 @@ typedef struct route {
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS). The kernel then refuses any symlink on the way
  * and any way out of the root, so the file opened is the one at the canonical path that was
  * checked, whatever changed in between; what is served is decided by fstat of that descriptor.
- * Three ways to the canonical path, cheapest first:
+ * Three ways to the canonical path, tried in this order:
  * - a cached resolution of the URL (per thread, 1 s; only those that needed realpath, i.e.
  *   went through a symlink). A cached path that no longer opens as a regular file is dropped
  *   and resolved afresh, so a file deleted or replaced by a directory or a symlink is seen at
