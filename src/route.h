@@ -99,12 +99,15 @@ typedef struct route {
  *   once; a symlink re-pointed to another file inside the root may still serve its old target
  *   for up to a second, never anything unchecked.
  * - the URL path itself: normalised and free of dot segments, it is canonical exactly when it
- *   opens without meeting a symlink. One openat2 and one fstat, as for nginx.
+ *   opens without meeting a symlink. One openat2 and one fstat, as for nginx. Like nginx, this
+ *   opens before it knows the type: a FIFO or device node in the root is opened (non-blocking,
+ *   never as a controlling terminal), then closed when fstat shows it is no regular file (403).
  * - realpath() and the checks on its result, then the open of the canonical path (a symlink
  *   swapped in after realpath() makes the open fail: 403).
- * Without openat2 (older kernels, a seccomp filter refusing it, valgrind before 3.20) the last
- * way is the only one, the open is by absolute path with O_NOFOLLOW, and nothing static is
- * cached: containment then relies on realpath() just before the open, as before openat2.
+ * Without openat2 (older kernels, a seccomp filter refusing it, a valgrind that does not know
+ * the call, such as 3.19) the last way is the only one, the open is by absolute path with
+ * O_NOFOLLOW, and nothing static is cached: containment then relies on realpath() just before
+ * the open, as before openat2.
  * The real paths of the root, script dirs and handlers are resolved per thread once a second
  * (route.c: route_site_t); the root descriptor is one for the process, replaced when the root's
  * real path changes (route.c: root_handle_t). */
