@@ -61,6 +61,22 @@ def threads(pid):
     return status_field(pid, "Threads")
 
 
+def thread_roles(pid):
+    """'NAME×COUNT, ...' of the process's threads by name (isapid names them by role)."""
+    counts = {}
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                    name = f.read().strip()
+            except OSError:
+                continue
+            counts[name] = counts.get(name, 0) + 1
+    except OSError:
+        return ""
+    return ", ".join("%s×%d" % (n, c) for n, c in sorted(counts.items()))
+
+
 def cpu_jiffies(cpus):
     """{cpu: (process time, interrupt time, total)} from /proc/stat, in clock ticks. Process
     time is user + nice + system + steal; interrupt time (irq + softirq) is mostly the loopback
@@ -291,6 +307,7 @@ def cmd_wrk(a):
         rec["irq_client_core"] = split[1]
     if a.thread_pid:
         rec["threads"] = threads(a.thread_pid)
+        rec["thread_roles"] = thread_roles(a.thread_pid)
     if a.raw:
         with open(a.raw, "a") as f:
             f.write(" ".join(cmd) + "\n" + p.stdout + p.stderr + "\n")

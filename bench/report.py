@@ -257,12 +257,13 @@ def write(a):
 
     wrk_tests = sorted({r["test"] for r in recs if "rps" in r}, key=lambda t: kind(t)[0])
 
-    noisy, client_bound, idle_server, interfered, max_threads = [], [], [], [], [0]
+    noisy, client_bound, idle_server, interfered, max_threads = [], [], [], [], [0, ""]
     if wrk_tests:
         P("## Small requests (wrk --latency, one thread)")
         P("")
         P("hello: examples/hello.c at `/examples/hello.dll` (synchronous: "
-          "`HSE_REQ_SEND_RESPONSE_HEADER_EX` + `WriteClient`, run on isapid's worker pool) against "
+          "`HSE_REQ_SEND_RESPONSE_HEADER_EX` + `WriteClient`, run on the event loop's thread, "
+          "`--run-extensions loop`) against "
           "nginx `return 200 \"Hello, world!\\n\"` on the same URL. static: a 4 KiB file from the "
           "same directory, sendfile in both.")
         P("")
@@ -304,9 +305,10 @@ def write(a):
                                  "answers (wrk's own output is in the work directory, "
                                  "BENCH_KEEP=1).")
                 if s == "isapid":
-                    thr = [r.get("threads") for r in rs if r.get("threads")]
-                    if thr:
-                        max_threads[0] = max(max_threads[0], max(thr))
+                    for r in rs:
+                        if r.get("threads") and r["threads"] > max_threads[0]:
+                            max_threads[0] = r["threads"]
+                            max_threads[1] = r.get("thread_roles", "")
                 client_full = sum(v or 0 for v in (x["wrk"], x["icli"], x["ocli"]))
                 if x["util"] < 0.85 and client_full > 0.9:
                     client_bound.append(f"{title(t)} ({s}: server {pct(x['util'])}, "
@@ -342,9 +344,11 @@ def write(a):
             notes.append("Other processes of the machine took more than 10% of a benchmark core "
                           "during: " + "; ".join(interfered) + ".")
         if max_threads[0]:
-            notes.append(f"isapid had up to {max_threads[0]} threads after the small-request "
-                         "rounds: its worker pool (default 4:64) grows whenever a request waits "
-                         "for a worker, and all of them share the one core.")
+            roles = f" ({max_threads[1]})" if max_threads[1] else ""
+            notes.append(f"isapid had up to {max_threads[0]} threads after a small-request "
+                         f"round{roles}: the loop runs the extension calls; the worker pool "
+                         "(default 4:64) grows only when work waits for a worker, and hand-off "
+                         "helpers appear when a call held the loop past --handoff-after.")
         P("")
         P("*Server CPU* is the user+system time of the server's processes (all threads; nginx: "
           "master and worker) during a round, over the requests wrk completed. The *core* "

@@ -1290,7 +1290,8 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     conn_drive(c);
 }
 
-void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer)
+void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                 const struct sockaddr_storage *local)
 {
     pthread_once(&parser_settings_once, parser_settings_init);
     conn_t *c = calloc(1, sizeof *c);
@@ -1302,11 +1303,15 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer)
     c->watch.on_event = conn_on_event;
     c->nl = nl;
     c->out_fd = -1;
-    c->peer = *peer;
-    socklen_t len = sizeof c->local;
-    getsockname(fd, (struct sockaddr *)&c->local, &len);
-    sockaddr_text(&c->peer, c->peer_text, sizeof c->peer_text, &c->peer_port);
-    sockaddr_text(&c->local, c->local_text, sizeof c->local_text, &c->local_port);
+    struct sockaddr_storage own;
+    if (!local) {
+        socklen_t len = sizeof own;
+        memset(&own, 0, sizeof own);
+        getsockname(fd, (struct sockaddr *)&own, &len);
+        local = &own;
+    }
+    sockaddr_text(peer, c->peer_text, sizeof c->peer_text, &c->peer_port);
+    sockaddr_text(local, c->local_text, sizeof c->local_text, &c->local_port);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);

@@ -77,8 +77,7 @@ struct conn {
     conn_state_t state;
     timeq_node_t timer;
 
-    struct sockaddr_storage peer, local;
-    char peer_text[48], local_text[48];
+    char peer_text[48], local_text[48]; /* the addresses, kept only as text (and ports) */
     unsigned peer_port, local_port;
 
     /* input: [0, in_start) consumed, [in_start, in_end) unparsed */
@@ -137,7 +136,10 @@ struct conn {
 };
 
 /* Accept path (loop thread). */
-void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer);
+/* local: the listener's own address when it names one (saves a getsockname); NULL for a
+ * wildcard listener. */
+void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                 const struct sockaddr_storage *local);
 /* Shutdown (loop thread): close idle keep-alive connections / force-close everything. */
 void conn_close_idle(netloop_t *nl);
 void conn_close_all(netloop_t *nl);

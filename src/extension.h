@@ -27,6 +27,7 @@ typedef struct extension {
      * moment when a call ends before the watchdog has counted it. */
     atomic_int calls_taken;
     _Atomic uint64_t pool_until_ms;
+    atomic_bool handoff_logged; /* the first hand-off of its calls was logged */
 } extension_t;
 
 extensions_t *extensions_new(void);

@@ -326,6 +326,13 @@ void isapi_call_taken(void *ctx)
 {
     extension_t *ext = ctx;
     atomic_fetch_add(&ext->calls_taken, 1);
+    if (!atomic_exchange(&ext->handoff_logged, true))
+        log_info("%s: a call ran past --handoff-after on an event loop's thread; the loop went on "
+                 "on a helper thread, and this extension's requests run on the worker pool until "
+                 "a second after such a call returns (logged once per extension)",
+                 ext->path);
+    else
+        log_debug("%s: a call ran past --handoff-after: loop handed off", ext->path);
 }
 
 bool isapi_request_start(request_t *r, uint32_t readahead_len)

@@ -35,7 +35,7 @@ static void on_accept(loop_watch_t *w, uint32_t events)
         socklen_t len = sizeof peer;
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            conn_accept(nl, fd, &peer);
+            conn_accept(nl, fd, &peer, ls->local);
             if (loop_current() != nl->loop)
                 return; /* an extension it ran was handed off with the loop: not ours now */
             continue;
@@ -71,6 +71,15 @@ static uint64_t netloop_tick(void *arg, uint64_t now)
         }
     }
     return next;
+}
+
+static bool is_wildcard(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (ss->ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    return true;
 }
 
 static int listen_on(const listen_addr_t *la)
@@ -155,6 +164,7 @@ int server_init(server_t *s, config_t *cfg)
         for (size_t k = 0; k < s->n_listen; k++) {
             listener_t *ls = &nl->listeners[k];
             ls->watch.fd = s->listen_fds[k];
+            ls->local = is_wildcard(&cfg->listen[k].addr) ? NULL : &cfg->listen[k].addr;
             ls->watch.on_event = on_accept;
             ls->nl = nl;
             /* EPOLLEXCLUSIVE: one loop wakes per incoming connection, not all of them. */

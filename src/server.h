@@ -23,6 +23,8 @@ typedef struct listener {
     loop_watch_t watch; /* fd shared by all loops (EPOLLEXCLUSIVE) */
     struct netloop *nl;
     bool registered;
+    const struct sockaddr_storage *local; /* the address it is bound to, when that is not a
+                                           * wildcard: every connection's local address */
 } listener_t;
 
 /* One event loop and everything it owns. Only its own thread touches its fields, except

@@ -203,6 +203,11 @@ class ListenTest(unittest.TestCase):
                 kv = c.request("GET", "/scripts/vars.dll").kv()
                 self.assertEqual(kv.get("REMOTE_ADDR"), "::1")
                 self.assertEqual(kv.get("SERVER_PORT"), str(port6))
+                # Each connection's local address is its own listener's (taken from the
+                # listener, not asked of the socket, when the listener names an address).
+                self.assertEqual(kv.get("LOCAL_ADDR"), "::1")
+            kv = srv.get("/scripts/vars.dll").kv()
+            self.assertEqual((kv.get("LOCAL_ADDR"), kv.get("SERVER_PORT")), ("127.0.0.1", str(srv.port)))
 
     def test_option_equals_form_and_stdout_log(self):
         with Server(files={"a.txt": "eq\n"}, access_log=False, args=["--threads=2", "--access-log=-"]) as srv:
