@@ -41,12 +41,7 @@ void route_free(route_t *r)
         close(r->fd);
     free(r->file);
     free(r->location);
-    free(r->handler);
-    free(r->script_name);
-    free(r->script_filename);
-    free(r->path_info);
-    free(r->path_translated);
-    free(r->appl_physical_path);
+    free(r->strings); /* the EXTENSION strings */
     route_clear(r);
 }
 
@@ -54,11 +49,6 @@ void route_free(route_t *r)
 static void route_oom(route_t *r)
 {
     route_free(r);
-}
-
-static char *dup_n(const char *s, size_t n)
-{
-    return strndup(s, n);
 }
 
 /* path lies in canonical directory dir (or is dir). */
@@ -98,13 +88,40 @@ static bool prefix_matches(const char *path, const char *prefix, size_t n)
     return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* Directory part of canonical file path, with a trailing '/'. */
-static char *dir_with_slash(const char *file)
+/* out := EXTENSION with these strings, copied into one allocation (out->strings). Each string
+ * is (pointer, length); appl_physical_path is the directory of script_filename with its '/'. */
+typedef struct {
+    const char *s;
+    size_t n;
+} piece_t;
+
+static void extension_found(route_t *out, piece_t handler, piece_t script_name,
+                            piece_t script_filename, piece_t path_info, piece_t path_translated)
 {
-    const char *slash = strrchr(file, '/');
-    size_t n = slash ? (size_t)(slash - file) + 1 : 0;
-    return dup_n(file, n);
+    const char *slash = strrchr(script_filename.s, '/');
+    piece_t appl = {script_filename.s, slash ? (size_t)(slash - script_filename.s) + 1 : 0};
+    piece_t src[] = {handler, script_name, script_filename, path_info, path_translated, appl};
+    char **dst[] = {&out->handler, &out->script_name, &out->script_filename, &out->path_info,
+                    &out->path_translated, &out->appl_physical_path};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
+        total += src[i].n + 1;
+    char *p = malloc(total);
+    if (p == NULL) {
+        route_oom(out);
+        return;
+    }
+    out->kind = ROUTE_EXTENSION;
+    out->strings = p;
+    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++) {
+        memcpy(p, src[i].s, src[i].n);
+        p[src[i].n] = '\0';
+        *dst[i] = p;
+        p += src[i].n + 1;
+    }
 }
+
+static piece_t piece(const char *s) { return (piece_t){s, strlen(s)}; }
 
 /* Location header value: path + "/" percent-encoded, so a decoded path can never put a
  * blank, CR/LF or '?' into the response head. */
@@ -589,23 +606,13 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
         route_cache_put(cfg, CACHE_EXTENSION, 0, path, url_len, now, real.s);
     }
 
-    out->kind = ROUTE_EXTENSION;
-    out->handler = strdup(real.s);
-    out->script_filename = strdup(real.s);
-    out->script_name = dup_n(path, (size_t)(rest - path) + end);
-    out->path_info = strdup(rest + end);
-    out->appl_physical_path = dir_with_slash(real.s);
-    if (rest[end] == '\0') {
-        out->path_translated = strdup("");
-    } else {
-        strbuf_t pt;
-        out->path_translated = path_join(cfg->root, rest + end, pt.s, sizeof pt.s) == 0
-                                   ? strdup(pt.s)
-                                   : strdup("");
-    }
-    if (!out->handler || !out->script_filename || !out->script_name || !out->path_info ||
-        !out->appl_physical_path || !out->path_translated)
-        route_oom(out);
+    strbuf_t pt;
+    pt.s[0] = '\0';
+    if (rest[end] != '\0' && path_join(cfg->root, rest + end, pt.s, sizeof pt.s) != 0)
+        pt.s[0] = '\0';
+    piece_t real_p = piece(real.s);
+    extension_found(out, real_p, (piece_t){path, (size_t)(rest - path) + end}, real_p,
+                    piece(rest + end), piece(pt.s));
     return true;
 }
 
@@ -654,16 +661,8 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
             out->kind = ROUTE_FORBIDDEN;
             return true;
         }
-        out->kind = ROUTE_EXTENSION;
-        out->handler = strdup(map->handler);
-        out->script_name = strdup(url.s);
-        out->script_filename = strdup(real.s);
-        out->path_info = strdup(path);
-        out->path_translated = strdup(real.s);
-        out->appl_physical_path = dir_with_slash(real.s);
-        if (!out->handler || !out->script_name || !out->script_filename || !out->path_info ||
-            !out->path_translated || !out->appl_physical_path)
-            route_oom(out);
+        extension_found(out, piece(map->handler), piece(url.s), piece(real.s), piece(path),
+                        piece(real.s));
         return true;
     }
     return false;

@@ -18,7 +18,8 @@ typedef enum {
                          * symlink, a file the server may not read */
 } route_kind_t;
 
-/* Every string is malloc'ed and owned by the route_t; route_free releases them. Absent = NULL. */
+/* Every string is owned by the route_t (EXTENSION's six share one allocation, `strings`);
+ * route_free releases them. Absent = NULL. */
 typedef struct route {
     route_kind_t kind;
     char *file;               /* STATIC: absolute canonical path of the file (for its name: the
@@ -42,6 +43,7 @@ typedef struct route {
     char *path_translated;    /* --scripts: path_info mapped below the root ("" when path_info is "");
                                * --map: the mapped file */
     char *appl_physical_path; /* directory of script_filename with a trailing '/' */
+    char *strings;            /* EXTENSION: the one allocation the six strings above live in */
 } route_t;
 
 /* path: output of path_normalize. Rules, in order:
