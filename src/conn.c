@@ -750,10 +750,7 @@ static bool header_valid(const http_header_t *h)
 /* Host: uri-host [":" port]; no blanks, no characters that would change a URL's meaning. */
 static bool host_valid(const char *v)
 {
-    for (; *v; v++)
-        if (strchr(" \t/\\?#@", *v))
-            return false;
-    return true;
+    return v[strcspn(v, " \t/\\?#@")] == '\0';
 }
 
 /* Fill c->ri from the parsed head. Returns an HTTP error status, or 0. */
@@ -764,8 +761,9 @@ static unsigned conn_build_reqinfo(conn_t *c)
     /* Obsolete line folding (a line starting with a blank) is refused, as RFC 9112 allows: llhttp
      * folds it into the previous value even when that value is empty ("Content-Length:\r\n 39"),
      * which a front end that does not fold would read differently. The head is [0, in_start). */
-    for (uint32_t i = 0; i + 1 < c->in_start; i++)
-        if (c->in[i] == '\n' && (c->in[i + 1] == ' ' || c->in[i + 1] == '\t'))
+    const char *end = c->in + c->in_start;
+    for (const char *lf = c->in; (lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL; lf++)
+        if (lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'))
             return 400;
     ri->method = llhttp_method_name((llhttp_method_t)c->parser.method);
     ri->http_major = c->parser.http_major;
