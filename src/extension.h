@@ -1,5 +1,6 @@
 /* Extension table: shared libraries loaded on first use and kept loaded (as IIS does).
- * Loading runs on a worker thread (DllMain and GetExtensionVersion may block); a failed load is
+ * Loading runs on the thread about to call the extension (a worker, or a loop's thread inside
+ * the hand-off guard: DllMain and GetExtensionVersion may block); a failed load is
  * remembered with its reason and retried when the file changes.
  *
  * Ownership: the table owns every extension_t; they live until extensions_free(). Extensions are
