@@ -195,6 +195,9 @@ static int conn_first_read(conn_t *c)
     if (!c->hd)
         return -1;
     nl->spare_hd = NULL;
+    memset(&c->hd->ri, 0, sizeof c->hd->ri);
+    llhttp_init(&c->hd->parser, HTTP_REQUEST, &parser_settings);
+    c->hd->parser.data = c;
     c->in = nl->spare_in;
     nl->spare_in = NULL;
     c->in_cap = cap;
@@ -634,7 +637,7 @@ static void conn_respond(conn_t *c, unsigned status, const char *extra_lines, si
         c->close_after = true;
     char *head = NULL;
     size_t head_len = 0;
-    int rc = resphead_build(&h, c->ri.http_minor, framing, !c->close_after, c->nl->srv->software,
+    int rc = resphead_build(&h, c->hd->ri.http_minor, framing, !c->close_after, c->nl->srv->software,
                             &head, &head_len);
     resphead_free(&h);
     if (rc < 0) {
@@ -727,7 +730,7 @@ static void server_name_from_host(conn_t *c, const char *host)
         n = sizeof c->hd->host_buf - 1;
     memcpy(c->hd->host_buf, host, n);
     c->hd->host_buf[n] = '\0';
-    c->ri.server_name = c->hd->host_buf;
+    c->hd->ri.server_name = c->hd->host_buf;
 }
 
 /* The packaged llhttp accepts some malformed header lines ("Bad Name: v", ": v"); check names
@@ -753,10 +756,10 @@ static bool host_valid(const char *v)
     return v[strcspn(v, " \t/\\?#@")] == '\0';
 }
 
-/* Fill c->ri from the parsed head. Returns an HTTP error status, or 0. */
+/* Fill c->hd->ri from the parsed head. Returns an HTTP error status, or 0. */
 static unsigned conn_build_reqinfo(conn_t *c)
 {
-    reqinfo_t *ri = &c->ri;
+    reqinfo_t *ri = &c->hd->ri;
     memset(ri, 0, sizeof *ri);
     /* Obsolete line folding (a line starting with a blank) is refused, as RFC 9112 allows: llhttp
      * folds it into the previous value even when that value is empty ("Content-Length:\r\n 39"),
@@ -765,9 +768,9 @@ static unsigned conn_build_reqinfo(conn_t *c)
     for (const char *lf = c->in; (lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL; lf++)
         if (lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'))
             return 400;
-    ri->method = llhttp_method_name((llhttp_method_t)c->parser.method);
-    ri->http_major = c->parser.http_major;
-    ri->http_minor = c->parser.http_minor;
+    ri->method = llhttp_method_name((llhttp_method_t)c->hd->parser.method);
+    ri->http_major = c->hd->parser.http_major;
+    ri->http_minor = c->hd->parser.http_minor;
     for (unsigned i = 0; i < c->n_headers; i++) {
         span_t v = c->hd->hvalue[i];
         while (v.len && (c->in[v.off + v.len - 1] == ' ' || c->in[v.off + v.len - 1] == '\t'))
@@ -863,7 +866,7 @@ static bool conn_body_pending(const conn_t *c)
 static void conn_serve_static(conn_t *c, route_t *route)
 {
     static_response_t sr;
-    static_file_respond_route(c->nl->srv->mime, &c->ri, route, &sr);
+    static_file_respond_route(c->nl->srv->mime, &c->hd->ri, route, &sr);
     if (sr.status >= 400 && sr.fd < 0 && sr.status != 416 && sr.status != 405) {
         conn_respond_error(c, sr.status, false);
         return;
@@ -893,23 +896,23 @@ static void conn_dispatch(conn_t *c)
         conn_respond_error(c, err, err != 404 && err != 403);
         return;
     }
-    c->is_head = strcmp(c->ri.method, "HEAD") == 0;
+    c->is_head = strcmp(c->hd->ri.method, "HEAD") == 0;
 
     route_t route;
-    route_resolve(conn_cfg(c), c->ri.path, &route);
+    route_resolve(conn_cfg(c), c->hd->ri.path, &route);
     switch (route.kind) {
     case ROUTE_STATIC:
         conn_serve_static(c, &route);
         break;
     case ROUTE_REDIRECT: {
-        size_t n = strlen(route.location) + strlen(c->ri.query) + 32;
+        size_t n = strlen(route.location) + strlen(c->hd->ri.query) + 32;
         char *lines = malloc(n);
         if (!lines) {
             conn_respond_error(c, 503, true);
             break;
         }
         int m = snprintf(lines, n, "Location: %s%s%s\r\n", route.location,
-                         c->ri.query[0] ? "?" : "", c->ri.query);
+                         c->hd->ri.query[0] ? "?" : "", c->hd->ri.query);
         conn_respond(c, 301, lines, (size_t)m, NULL, 0, -1, 0, 0, true);
         free(lines);
         break;
@@ -956,21 +959,21 @@ static bool conn_step_head(conn_t *c)
             if (!c->head_started)
                 conn_timer(c, &c->nl->tq_header);
             const char *start = c->in + c->in_start;
-            llhttp_errno_t err = llhttp_execute(&c->parser, start, c->in_end - c->in_start);
+            llhttp_errno_t err = llhttp_execute(&c->hd->parser, start, c->in_end - c->in_start);
             if (err == HPE_OK) {
                 c->in_start = c->in_end;
             } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
                 /* on_message_complete paused right after the head. */
-                c->in_start += (uint32_t)(llhttp_get_error_pos(&c->parser) - start);
+                c->in_start += (uint32_t)(llhttp_get_error_pos(&c->hd->parser) - start);
                 if (err == HPE_PAUSED_UPGRADE) {
                     /* Not reached in practice (on_message_complete's pause comes first, and an
                      * Upgrade request is then served like any other, without a 101); kept so a
                      * parser that reports the upgrade still never switches protocols. */
-                    llhttp_resume_after_upgrade(&c->parser);
+                    llhttp_resume_after_upgrade(&c->hd->parser);
                     c->keep_alive = false;
                     c->close_after = true;
                 } else {
-                    llhttp_resume(&c->parser);
+                    llhttp_resume(&c->hd->parser);
                 }
                 c->body_done = c->body_mode == BODY_NONE ||
                                (c->body_mode == BODY_LENGTH && c->body_left == 0);
@@ -990,17 +993,17 @@ static bool conn_step_head(conn_t *c)
                     }
                     status = has_chunked ? 400 : 501;
                 }
-                log_debug("%s: bad request: %s", c->peer_text, llhttp_get_error_reason(&c->parser));
-                c->ri.http_major = 1;
-                c->ri.http_minor = c->parser.http_minor;
+                log_debug("%s: bad request: %s", c->peer_text, llhttp_get_error_reason(&c->hd->parser));
+                c->hd->ri.http_major = 1;
+                c->hd->ri.http_minor = c->hd->parser.http_minor;
                 c->log_time = time(NULL);
                 conn_respond_error(c, status, true);
                 return true;
             }
         }
         if (c->in_end == c->in_cap) {
-            c->ri.http_major = 1;
-            c->ri.http_minor = 1;
+            c->hd->ri.http_major = 1;
+            c->hd->ri.http_minor = 1;
             c->log_time = time(NULL);
             conn_respond_error(c, c->url_done ? 431 : 414, true);
             return true;
@@ -1138,7 +1141,7 @@ static void conn_log(conn_t *c)
     accesslog_t *log = c->nl->srv->access_log;
     if (!log || c->log_status == 0)
         return;
-    const reqinfo_t *ri = &c->ri;
+    const reqinfo_t *ri = &c->hd->ri;
     const http_header_t *ref = ri->n_headers ? reqinfo_header(ri, "Referer") : NULL;
     const http_header_t *ua = ri->n_headers ? reqinfo_header(ri, "User-Agent") : NULL;
     uint64_t body = c->log_bytes > c->log_head_len ? c->log_bytes - c->log_head_len : 0;
@@ -1186,7 +1189,8 @@ static void conn_next_request(conn_t *c)
     c->hstate = 0;
     c->url_done = c->head_started = c->head_done = false;
     c->parse_error_status = 0;
-    memset(&c->ri, 0, sizeof c->ri);
+    if (c->hd)
+        memset(&c->hd->ri, 0, sizeof c->hd->ri);
     c->keep_alive = c->expect_continue = c->sent_continue = c->is_head = false;
     c->body_mode = BODY_NONE;
     c->body_left = c->body_read = 0;
@@ -1196,7 +1200,8 @@ static void conn_next_request(conn_t *c)
     c->close_after = false;
     c->log_bytes = c->log_head_len = 0;
     c->log_time = 0;
-    llhttp_reset(&c->parser);
+    if (c->hd)
+        llhttp_reset(&c->hd->parser);
     c->state = CONN_HEAD;
     if (c->in) {
         uint32_t pending = c->in_end - c->in_start;
@@ -1312,8 +1317,6 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     sockaddr_text(local, c->local_text, sizeof c->local_text, &c->local_port);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
-    c->parser.data = c;
     c->state = CONN_HEAD;
     c->writable = true;
     c->readable = true; /* data may already be waiting: try once before the first edge */
@@ -1410,8 +1413,8 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
         }
         if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
             log_debug("%s: request head not complete within %u ms", c->peer_text, q->timeout_ms);
-            c->ri.http_major = 1;
-            c->ri.http_minor = 1;
+            c->hd->ri.http_major = 1;
+            c->hd->ri.http_minor = 1;
             c->log_time = time(NULL);
             conn_respond_error(c, 408, true);
             c->writable = true;

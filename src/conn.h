@@ -68,6 +68,8 @@ typedef struct conn_head {
     span_t hname[CONN_MAX_HEADERS], hvalue[CONN_MAX_HEADERS];
     http_header_t headers[CONN_MAX_HEADERS];
     char host_buf[256]; /* SERVER_NAME from the Host header */
+    reqinfo_t ri;       /* view of the current request (points into in/pathbuf and the above) */
+    llhttp_t parser;    /* initialised when the block is taken for a connection's first read */
 } conn_head_t;
 
 struct conn {
@@ -88,8 +90,8 @@ struct conn {
     atomic_bool peer_gone;      /* hang-up seen while an extension owned the request */
 
     /* head being parsed */
-    conn_head_t *hd;            /* with `in`: NULL while idle */
-    llhttp_t parser;
+    conn_head_t *hd;            /* with `in`: NULL while idle; holds the parser and the
+                                 * request view, so an idle connection keeps neither */
     span_t url;
     unsigned n_headers;
     uint8_t hstate;             /* 0 between headers, 1 in a name, 2 in a value */
@@ -97,7 +99,6 @@ struct conn {
     bool head_started;          /* a byte of the current request arrived */
     bool head_done;
     int parse_error_status;     /* set by callbacks: 414, 431 */
-    reqinfo_t ri;               /* view of the current request (points into in/pathbuf) */
     char *pathbuf;              /* decoded path, then the raw path, of the current request */
 
     /* current request */

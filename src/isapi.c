@@ -179,7 +179,7 @@ request_t *isapi_request_new(conn_t *c, route_t *route)
         ra = 0;
     else if (c->body_mode == BODY_LENGTH && c->body_left < ra)
         ra = (uint32_t)c->body_left;
-    return request_create(c, &c->ri, route, ra);
+    return request_create(c, &c->hd->ri, route, ra);
 }
 
 static void plan_free(out_plan_t *p)
