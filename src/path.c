@@ -108,8 +108,17 @@ path_status_t path_normalize(const char *raw, size_t len, char *out, size_t out_
             continue;
         }
         size_t seg = o;
+        unsigned char high = 0; /* any byte >= 0x80 in the segment: only then check UTF-8 */
         while (i < end && raw[i] != '/') {
             unsigned char c = (unsigned char)raw[i];
+            if (c > 0x20 && c < 0x7f && c != '%' && c != '\\') {
+                /* The common byte: printable ASCII taken as it is. */
+                if (o >= out_size - 1)
+                    return fail(out, out_size, PATH_BAD);
+                out[o++] = (char)c;
+                i++;
+                continue;
+            }
             if (c == '%') {
                 if (end - i < 3)
                     return fail(out, out_size, PATH_BAD);
@@ -128,10 +137,11 @@ path_status_t path_normalize(const char *raw, size_t len, char *out, size_t out_
                 return fail(out, out_size, PATH_FORBIDDEN);
             if (o >= out_size - 1)
                 return fail(out, out_size, PATH_BAD);
+            high |= c & 0x80;
             out[o++] = (char)c;
         }
         size_t seg_len = o - seg;
-        if (!utf8_valid((const unsigned char *)out + seg, seg_len))
+        if (high && !utf8_valid((const unsigned char *)out + seg, seg_len))
             return fail(out, out_size, PATH_BAD);
 
         if (seg_len == 1 && out[seg] == '.') {
