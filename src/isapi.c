@@ -76,14 +76,12 @@ static bool is_head_method(const request_t *r) { return strcmp(r->ri.method, "HE
 /* ------------------------------------------------------------------------------------------ */
 /* Creation: copy the head out of the connection's buffer */
 
-static size_t str_size(const char *s) { return strlen(s) + 1; }
-
-static char *put(char **cursor, const char *s)
+/* Copies s (n bytes and its NUL) to *cursor and moves the cursor past it. */
+static char *put(char **cursor, const char *s, size_t n)
 {
-    size_t n = strlen(s) + 1;
     char *dst = *cursor;
-    memcpy(dst, s, n);
-    *cursor += n;
+    memcpy(dst, s, n + 1);
+    *cursor += n + 1;
     return dst;
 }
 
@@ -92,8 +90,14 @@ static char *put(char **cursor, const char *s)
 static request_t *request_create(conn_t *c, const reqinfo_t *src, route_t *route,
                                  uint32_t readahead_cap)
 {
-    size_t total = str_size(src->method) + str_size(src->raw_target) + str_size(src->raw_path) +
-                   str_size(src->path) + str_size(src->query) + str_size(src->server_name);
+    const char *const strs[] = {src->method, src->raw_target, src->raw_path,
+                                src->path,   src->query,      src->server_name};
+    size_t lens[sizeof strs / sizeof strs[0]];
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        lens[i] = strlen(strs[i]);
+        total += lens[i] + 1;
+    }
     for (size_t i = 0; i < src->n_headers; i++)
         total += src->headers[i].name_len + src->headers[i].value_len + 2;
     /* One block: the request, its header table, the head's strings, the read-ahead buffer.
@@ -111,18 +115,18 @@ static request_t *request_create(conn_t *c, const reqinfo_t *src, route_t *route
     char *cur = r->strings;
     reqinfo_t *ri = &r->ri;
     *ri = *src;
-    ri->method = put(&cur, src->method);
-    ri->raw_target = put(&cur, src->raw_target);
-    ri->raw_path = put(&cur, src->raw_path);
-    ri->path = put(&cur, src->path);
-    ri->query = put(&cur, src->query);
-    ri->server_name = put(&cur, src->server_name);
+    ri->method = put(&cur, strs[0], lens[0]);
+    ri->raw_target = put(&cur, strs[1], lens[1]);
+    ri->raw_path = put(&cur, strs[2], lens[2]);
+    ri->path = put(&cur, strs[3], lens[3]);
+    ri->query = put(&cur, strs[4], lens[4]);
+    ri->server_name = put(&cur, strs[5], lens[5]);
     ri->content_type = "";
     for (size_t i = 0; i < src->n_headers; i++) {
         http_header_t *h = &r->headers[i];
         *h = src->headers[i];
-        h->name = put(&cur, src->headers[i].name);
-        h->value = put(&cur, src->headers[i].value);
+        h->name = put(&cur, src->headers[i].name, src->headers[i].name_len);
+        h->value = put(&cur, src->headers[i].value, src->headers[i].value_len);
         if (strcasecmp(h->name, "Content-Type") == 0 && !ri->content_type[0])
             ri->content_type = h->value;
     }
