@@ -24,7 +24,8 @@ typedef struct helper {
 struct handoff {
     loop_watcher_t watcher;   /* first: wake() finds h from it */
     pthread_mutex_t lock;
-    pthread_cond_t tick;      /* the watchdog sleeps here: its ticks, wake-ups, stop */
+    pthread_cond_t tick;      /* the watchdog's sleep through a quiet spell: wake-ups, stop
+                               * (its ticks are plain clock_nanosleep) */
     pthread_cond_t work;      /* idle helpers wait here */
     pthread_cond_t exited;    /* n_helpers dropped */
     loop_t **loops;

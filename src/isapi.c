@@ -265,12 +265,13 @@ static BOOL session_done(request_t *r, DWORD status)
 
 static void deferred_flush(request_t *r);
 
-/* Loads the extension and calls HttpExtensionProc: the status it returned, or HSE_STATUS_ERROR
- * with r->load_failed when the extension could not be loaded. */
-static DWORD request_call(request_t *r)
+/* Calls HttpExtensionProc of ext, or of the route's extension loaded first when ext is NULL:
+ * the status it returned, or HSE_STATUS_ERROR with r->load_failed when it could not be loaded. */
+static DWORD request_call(request_t *r, extension_t *ext)
 {
     char err[512];
-    extension_t *ext = extensions_acquire(r->srv->extensions, r->route.handler, err, sizeof err);
+    if (!ext)
+        ext = extensions_acquire(r->srv->extensions, r->route.handler, err, sizeof err);
     if (!ext) {
         r->load_failed = true;
         return HSE_STATUS_ERROR;
@@ -294,7 +295,7 @@ static void request_returned(request_t *r, DWORD status)
 static void request_run(pool_work_t *w)
 {
     request_t *r = (request_t *)((char *)w - offsetof(request_t, work));
-    request_returned(r, request_call(r));
+    request_returned(r, request_call(r, NULL));
 }
 
 static void request_submit(request_t *r)
@@ -316,7 +317,7 @@ static void request_submit(request_t *r)
 static bool request_run_inline(request_t *r, loop_t *l, extension_t *ext)
 {
     uint64_t call = loop_call_begin(l, ext);
-    DWORD status = request_call(r);
+    DWORD status = request_call(r, ext); /* ext found already: no second lookup */
     bool kept = loop_call_end(l, call);
     if (!kept && ext) {
         atomic_store(&ext->pool_until_ms, clock_now_ms() + EXT_POOL_AFTER_HANDOFF_MS);
