@@ -3,10 +3,27 @@
 #ifndef ISAPID_LOG_H
 #define ISAPID_LOG_H
 
+#include <stdbool.h>
+
 typedef enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 } log_level_t;
 
 void log_set_level(log_level_t level);
 void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A repeated condition (out of descriptors, a full pool...) is logged at most once per second
+ * per limiter, and the first line after a quiet second says how many were left out. One limiter
+ * per cause, usually a static at the call site (it is a counter, not configuration).
+ * Thread-safe, lock-free. */
+typedef struct log_limiter {
+    _Atomic unsigned long long second; /* CLOCK_MONOTONIC second of the last line written */
+    _Atomic unsigned long long suppressed; /* calls left out since that line */
+} log_limiter_t;
+#define LOG_LIMITER_INIT {0, 0}
+
+/* Writes the line when the limiter allows it, with " (N more like this in the last Ms)" added
+ * when lines were left out; returns whether it wrote. */
+bool log_limited(log_limiter_t *lim, log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
