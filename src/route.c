@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "path.h"
 
 typedef struct strbuf {
@@ -524,6 +525,27 @@ void route_use_openat2_for_tests(bool use)
     route_cache_flush();
 }
 
+/* An extension found in script directory sd whose real path is real may be loaded: it lies in
+ * the directory's real path, or the operator allows symlinks out of it
+ * (--follow-script-symlinks). A refusal is logged (rate-limited: any client can repeat it);
+ * url[0..url_len) is the extension's URL. Only successes are cached, so a refusal is checked
+ * again on every request, and a symlink fixed by the operator is seen at once. */
+static bool script_contained(const config_t *cfg, const script_dir_t *sd, const char *url,
+                             size_t url_len, const char *real)
+{
+    static log_limiter_t refused = LOG_LIMITER_INIT;
+    if (cfg->follow_script_symlinks)
+        return true;
+    strbuf_t dir_real;
+    if (realpath(sd->dir, dir_real.s) != NULL && is_under(real, dir_real.s))
+        return true;
+    log_limited(&refused, LOG_WARN,
+                "refusing to load %.*s: the extension's file is %s, outside the script "
+                "directory %s (a symlink leads out of it; --follow-script-symlinks allows that)",
+                (int)url_len, url, real, sd->dir);
+    return false;
+}
+
 /* Returns false when the path names no extension and the prefix is "/", which then leaves the
  * rest of the URL space to the other rules. Otherwise fills out and returns true. */
 static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t plen,
@@ -603,6 +625,10 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
             out->kind = ROUTE_NOT_FOUND;
             return true;
         }
+        if (!script_contained(cfg, sd, path, url_len, real.s)) {
+            out->kind = ROUTE_FORBIDDEN;
+            return true;
+        }
         route_cache_put(cfg, CACHE_EXTENSION, 0, path, url_len, now, real.s);
     }
 
@@ -673,17 +699,28 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
 /* Files the root may contain but must never be sent as bytes: anything inside a script
  * directory, a --map handler, and any file of a mapped type (reached through a symlink or an
  * index file under another name, it would leak its source). real is canonical. */
-static bool is_protected(const config_t *cfg, const route_site_t *site, const char *real)
+/* The code the server runs: anything inside a script directory, and the --map handlers.
+ * real is canonical. */
+static bool is_server_code(const config_t *cfg, const route_site_t *site, const char *real)
 {
     for (size_t i = 0; i < cfg->n_scripts; i++) {
         if (site->script_real[i] != NULL && is_under(real, site->script_real[i]))
             return true;
     }
     for (size_t i = 0; i < cfg->n_maps; i++) {
+        if (site->handler_real[i] != NULL && strcmp(real, site->handler_real[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool is_protected(const config_t *cfg, const route_site_t *site, const char *real)
+{
+    if (is_server_code(cfg, site, real))
+        return true;
+    for (size_t i = 0; i < cfg->n_maps; i++) {
         const char *ext = cfg->maps[i].ext;
         if (ext[0] != '\0' && path_ends_with_ci(real, ext))
-            return true;
-        if (site->handler_real[i] != NULL && strcmp(real, site->handler_real[i]) == 0)
             return true;
     }
     return false;
@@ -929,4 +966,97 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
     if (cfg->n_maps > 0 && route_map(cfg, site->root_real, path, out))
         return;
     route_static(cfg, site, path, now, out);
+}
+
+/* ---- HSE_REQ_MAP_URL_TO_PATH ---- */
+
+/* The canonical form of full, an absolute path that need not exist (IIS maps without looking):
+ * the realpath() of its longest existing ancestor, followed by the rest as written (normalised
+ * URL text: no dot segments, single slashes). The first missing component must really be
+ * missing: one that exists but does not resolve is a dangling symlink (or a loop), whose target
+ * nobody has checked. A trailing '/' is kept. Returns 0 or a route_map_status_t. */
+static route_map_status_t canonical_for_mapping(const char *full, strbuf_t *real)
+{
+    strbuf_t anc, anc_real;
+    size_t n = strlen(full);
+    if (n >= sizeof anc.s)
+        return ROUTE_MAP_TOO_LONG;
+    memcpy(anc.s, full, n + 1);
+    bool dir = n > 1 && full[n - 1] == '/';
+    size_t cut = n; /* anc.s = full[0..cut) */
+    while (realpath(anc.s, anc_real.s) == NULL) {
+        if (errno == ENOTDIR)
+            return ROUTE_MAP_NO_PATH;
+        if (errno != ENOENT)
+            return ROUTE_MAP_FORBIDDEN; /* EACCES, ELOOP */
+        struct stat st;
+        if (lstat(anc.s, &st) == 0)
+            return ROUTE_MAP_FORBIDDEN; /* there, yet ENOENT: a dangling symlink */
+        while (cut > 1 && anc.s[cut - 1] == '/')
+            cut--;
+        while (cut > 1 && anc.s[cut - 1] != '/')
+            cut--;
+        if (cut <= 1)
+            return ROUTE_MAP_NO_PATH; /* not even "/" resolves */
+        anc.s[cut] = '\0';
+    }
+    const char *tail = full + cut; /* "" or the missing components, maybe with the trailing '/' */
+    if (path_join(anc_real.s, tail, real->s, sizeof real->s) != 0)
+        return ROUTE_MAP_TOO_LONG;
+    size_t m = strlen(real->s);
+    if (dir && *tail == '\0' && real->s[m - 1] != '/') {
+        if (m + 2 > sizeof real->s)
+            return ROUTE_MAP_TOO_LONG;
+        memcpy(real->s + m, "/", 2);
+    }
+    return ROUTE_MAPPED;
+}
+
+route_map_status_t route_map_url(const config_t *cfg, const char *path, route_mapping_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (path == NULL || path[0] != '/' || cfg->root == NULL)
+        return ROUTE_MAP_NO_PATH;
+    const script_dir_t *sd = NULL;
+    size_t sd_len = 0;
+    for (size_t i = 0; i < cfg->n_scripts; i++) {
+        size_t n = prefix_len(cfg->scripts[i].prefix);
+        if ((sd == NULL || n > sd_len) && prefix_matches(path, cfg->scripts[i].prefix, n)) {
+            sd = &cfg->scripts[i];
+            sd_len = n;
+        }
+    }
+    bool is_slash = sd != NULL && sd_len == 1 && sd->prefix[0] == '/';
+    const char *rest = sd == NULL || is_slash ? path : path + sd_len; /* "" or "/..." */
+    if (path_has_dot_segment(rest))
+        return ROUTE_MAP_FORBIDDEN; /* rule 2, in a script directory as below the root */
+
+    const route_site_t *site = site_get(cfg, time(NULL));
+    if (site == NULL)
+        return ROUTE_MAP_NO_PATH;
+    strbuf_t base_real, full, real;
+    if (sd != NULL) {
+        if (realpath(sd->dir, base_real.s) == NULL)
+            return ROUTE_MAP_NO_PATH;
+    } else {
+        memcpy(base_real.s, site->root_real, strlen(site->root_real) + 1);
+    }
+    if (path_join(base_real.s, rest, full.s, sizeof full.s) != 0)
+        return ROUTE_MAP_TOO_LONG;
+    route_map_status_t st = canonical_for_mapping(full.s, &real);
+    if (st != ROUTE_MAPPED)
+        return st;
+    memcpy(out->path, real.s, strlen(real.s) + 1);
+    out->script = sd != NULL;
+    out->match_url = sd == NULL || is_slash ? 0 : sd_len;
+    out->match_path = is_under(real.s, base_real.s) ? strlen(base_real.s) : 0;
+    if (sd != NULL) /* the script directory's own rule: no way out but the operator's */
+        return out->match_path != 0 || cfg->follow_script_symlinks ? ROUTE_MAPPED
+                                                                    : ROUTE_MAP_FORBIDDEN;
+    /* below the root: rule 4 as for a static file, but for mapped types (their handlers map
+     * their own URLs) */
+    if (out->match_path == 0 || path_has_dot_segment(below(real.s, base_real.s)) ||
+        is_server_code(cfg, site, real.s))
+        return ROUTE_MAP_FORBIDDEN;
+    return ROUTE_MAPPED;
 }

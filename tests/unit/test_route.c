@@ -251,8 +251,14 @@ static void test_scripts(void)
     /* the first .dll/.so segment names the extension */
     check_ext("/scripts/hello.so/other.dll", at(S, "hello.so"), "/scripts/hello.so", "/other.dll",
               at(R, "other.dll"));
-    /* symlinks in a script dir are followed; paths are canonical */
+    /* a symlink leading out of the script dir is refused, unless the operator allows it; then
+     * it is followed and paths are canonical */
+    check_kind("/scripts/linked.so", ROUTE_FORBIDDEN);
+    cfg.follow_script_symlinks = true;
     check_ext("/scripts/linked.so", at(O, "real.so"), "/scripts/linked.so", "", "");
+    cfg.follow_script_symlinks = false;
+    route_cache_flush(); /* the resolution allowed above is cached */
+    check_kind("/scripts/linked.so", ROUTE_FORBIDDEN);
     /* longest prefix first */
     check_ext("/scripts/deep/x.dll", at(S2, "x.so"), "/scripts/deep/x.dll", "", "");
     check_kind("/scripts/deep/hello.so", ROUTE_NOT_FOUND);
@@ -614,6 +620,58 @@ static void test_root_repointed(void)
     route_cache_flush();
 }
 
+/* HSE_REQ_MAP_URL_TO_PATH: the static-file rules, on paths that need not exist. */
+static void check_map(const char *url, route_map_status_t want, const char *path)
+{
+    route_mapping_t m;
+    route_map_status_t st = route_map_url(&cfg, url, &m);
+    CHECK_INT(st, want);
+    if (st == ROUTE_MAPPED && path != NULL)
+        CHECK_STR(m.path, path);
+    if (st != want)
+        fprintf(stderr, "  for %s\n", url);
+}
+
+static void test_map_url(void)
+{
+    check_map("/a.txt", ROUTE_MAPPED, at(R, "a.txt"));
+    check_map("/dir/", ROUTE_MAPPED, at(R, "dir/"));
+    check_map("/not/there/yet.txt", ROUTE_MAPPED, at(R, "not/there/yet.txt"));
+    check_map("/dir/new/", ROUTE_MAPPED, at(R, "dir/new/"));
+    check_map("/link-in", ROUTE_MAPPED, at(R, "a.txt"));   /* canonical */
+    check_map("/link-dir/b.txt", ROUTE_MAPPED, at(R, "dir/b.txt"));
+    check_map("/page.asp", ROUTE_MAPPED, at(R, "page.asp")); /* handlers map their own URLs */
+    check_map("/link-out", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/dirlink-out/secret.txt", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/dirlink-out/missing", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/outindex/index.html", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/.hidden", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/.git/config", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/link-dot", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/loop1", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/cgi-bin/secret.ini", ROUTE_MAP_FORBIDDEN, NULL); /* a script dir below the root */
+    check_map("/handlers/asp.so", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/a.txt/x", ROUTE_MAP_NO_PATH, NULL);
+    /* under a script prefix: the script directory, with the same no-escape rule */
+    check_map("/scripts/hello.so", ROUTE_MAPPED, at(S, "hello.so"));
+    check_map("/scripts/new.so", ROUTE_MAPPED, at(S, "new.so"));
+    check_map("/scripts/.priv/x.so", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/scripts/linked.so", ROUTE_MAP_FORBIDDEN, NULL);
+    cfg.follow_script_symlinks = true;
+    check_map("/scripts/linked.so", ROUTE_MAPPED, at(O, "real.so"));
+    cfg.follow_script_symlinks = false;
+    route_mapping_t m;
+    CHECK_INT(route_map_url(&cfg, "/scripts/deep/x.so", &m), ROUTE_MAPPED);
+    CHECK_STR(m.path, at(S2, "x.so"));
+    CHECK_INT(m.match_url, strlen("/scripts/deep"));
+    CHECK_INT(m.match_path, strlen(S2));
+    CHECK(m.script);
+    CHECK_INT(route_map_url(&cfg, "/dir/b.txt", &m), ROUTE_MAPPED);
+    CHECK_INT(m.match_url, 0);
+    CHECK_INT(m.match_path, strlen(R));
+    CHECK(!m.script);
+}
+
 static void test_free(void)
 {
     route_t r;
@@ -654,6 +712,7 @@ int main(void)
         test_fd_ownership();
         test_one_root_descriptor();
         test_root_repointed();
+        test_map_url();
         test_free();
         teardown();
     }
