@@ -20,6 +20,7 @@
 #include "path.h"
 #include "servervars.h"
 #include "static_file.h"
+#include "urlmap.h"
 
 static BOOL WINAPI cb_get_server_variable(HCONN h, LPSTR name, LPVOID buf, LPDWORD size);
 static BOOL WINAPI cb_write_client(HCONN h, LPVOID buf, LPDWORD bytes, DWORD flags);
@@ -1016,8 +1017,7 @@ static BOOL ssf_append_log(request_t *r, const char *text)
     return p ? TRUE : fail(ERROR_NOT_ENOUGH_MEMORY);
 }
 /* MAP_URL_TO_PATH: a URL (possibly with a query, which is ignored) to a canonical file system
- * path, under the rules static files obey (route_map_url in route.h; docs/isapi.md has the
- * errors). */
+ * path, under the rules static files obey (urlmap.h; docs/isapi.md has the errors). */
 static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
                      DWORD *flags, size_t *match_path, size_t *match_url)
 {
@@ -1025,7 +1025,7 @@ static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, 
     if (len == 0 || url[0] != '/')
         return ERROR_INVALID_PARAMETER;
     char *norm = malloc(len + 2);
-    route_mapping_t *m = malloc(sizeof *m);
+    urlmap_t *m = malloc(sizeof *m);
     if (!norm || !m) {
         free(norm);
         free(m);
@@ -1035,16 +1035,16 @@ static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, 
     if (path_normalize(url, len, norm, len + 2) != PATH_OK) {
         result = ERROR_INVALID_PARAMETER;
     } else {
-        switch (route_map_url(r->srv->cfg, norm, m)) {
-        case ROUTE_MAPPED:
+        switch (urlmap_resolve(r->srv->cfg, norm, m)) {
+        case URLMAP_OK:
             break;
-        case ROUTE_MAP_FORBIDDEN:
+        case URLMAP_FORBIDDEN:
             result = ERROR_ACCESS_DENIED;
             break;
-        case ROUTE_MAP_NO_PATH:
+        case URLMAP_NO_PATH:
             result = ERROR_PATH_NOT_FOUND;
             break;
-        case ROUTE_MAP_TOO_LONG:
+        case URLMAP_TOO_LONG:
             result = ERROR_FILENAME_EXCED_RANGE;
             break;
         }

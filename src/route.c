@@ -683,7 +683,7 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
         if (path_join(rootreal, url.s, full.s, sizeof full.s) != 0 || !is_regular(full.s) ||
             realpath(full.s, real.s) == NULL)
             continue;
-        if (!is_under(real.s, rootreal) || path_has_dot_segment(below(real.s, rootreal))) {
+        if (!route_contained(real.s, rootreal)) {
             out->kind = ROUTE_FORBIDDEN;
             return true;
         }
@@ -860,7 +860,7 @@ static void static_full(const config_t *cfg, const route_site_t *site, const cha
         out->kind = realpath_error_kind(errno);
         return;
     }
-    if (!is_under(real.s, rootreal) || path_has_dot_segment(below(real.s, rootreal))) {
+    if (!route_contained(real.s, rootreal)) {
         out->kind = ROUTE_FORBIDDEN;
         return;
     }
@@ -884,8 +884,7 @@ static void static_full(const config_t *cfg, const route_site_t *site, const cha
             out->kind = ROUTE_FORBIDDEN; /* no index.html: no directory listing either */
             return;
         }
-        if (!is_under(real.s, rootreal) || path_has_dot_segment(below(real.s, rootreal)) ||
-            stat(real.s, &st) != 0) {
+        if (!route_contained(real.s, rootreal) || stat(real.s, &st) != 0) {
             out->kind = ROUTE_FORBIDDEN;
             return;
         }
@@ -934,13 +933,8 @@ static void route_static(const config_t *cfg, const route_site_t *site, const ch
     static_full(cfg, site, path, now, out);
 }
 
-void route_resolve(const config_t *cfg, const char *path, route_t *out)
+const script_dir_t *route_script_dir_of(const config_t *cfg, const char *path, size_t *prefix_length)
 {
-    route_clear(out);
-    if (path == NULL || path[0] != '/' || cfg->root == NULL)
-        return;
-    time_t now = time(NULL);
-
     const script_dir_t *best = NULL;
     size_t best_len = 0;
     for (size_t i = 0; i < cfg->n_scripts; i++) {
@@ -950,6 +944,40 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
             best_len = n;
         }
     }
+    *prefix_length = best_len;
+    return best;
+}
+
+bool route_contained(const char *real, const char *dir_real)
+{
+    return is_under(real, dir_real) && !path_has_dot_segment(below(real, dir_real));
+}
+
+bool route_root_real(const config_t *cfg, char *out, size_t n)
+{
+    const route_site_t *site = site_get(cfg, time(NULL));
+    size_t len = site ? strlen(site->root_real) : 0;
+    if (site == NULL || len >= n)
+        return false;
+    memcpy(out, site->root_real, len + 1);
+    return true;
+}
+
+bool route_is_server_code(const config_t *cfg, const char *real)
+{
+    const route_site_t *site = site_get(cfg, time(NULL));
+    return site == NULL || is_server_code(cfg, site, real); /* no site: nothing is known safe */
+}
+
+void route_resolve(const config_t *cfg, const char *path, route_t *out)
+{
+    route_clear(out);
+    if (path == NULL || path[0] != '/' || cfg->root == NULL)
+        return;
+    time_t now = time(NULL);
+
+    size_t best_len;
+    const script_dir_t *best = route_script_dir_of(cfg, path, &best_len);
     if (best != NULL && route_script(cfg, best, best_len, path, now, out))
         return;
 
@@ -968,95 +996,3 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
     route_static(cfg, site, path, now, out);
 }
 
-/* ---- HSE_REQ_MAP_URL_TO_PATH ---- */
-
-/* The canonical form of full, an absolute path that need not exist (IIS maps without looking):
- * the realpath() of its longest existing ancestor, followed by the rest as written (normalised
- * URL text: no dot segments, single slashes). The first missing component must really be
- * missing: one that exists but does not resolve is a dangling symlink (or a loop), whose target
- * nobody has checked. A trailing '/' is kept. Returns 0 or a route_map_status_t. */
-static route_map_status_t canonical_for_mapping(const char *full, strbuf_t *real)
-{
-    strbuf_t anc, anc_real;
-    size_t n = strlen(full);
-    if (n >= sizeof anc.s)
-        return ROUTE_MAP_TOO_LONG;
-    memcpy(anc.s, full, n + 1);
-    bool dir = n > 1 && full[n - 1] == '/';
-    size_t cut = n; /* anc.s = full[0..cut) */
-    while (realpath(anc.s, anc_real.s) == NULL) {
-        if (errno == ENOTDIR)
-            return ROUTE_MAP_NO_PATH;
-        if (errno != ENOENT)
-            return ROUTE_MAP_FORBIDDEN; /* EACCES, ELOOP */
-        struct stat st;
-        if (lstat(anc.s, &st) == 0)
-            return ROUTE_MAP_FORBIDDEN; /* there, yet ENOENT: a dangling symlink */
-        while (cut > 1 && anc.s[cut - 1] == '/')
-            cut--;
-        while (cut > 1 && anc.s[cut - 1] != '/')
-            cut--;
-        if (cut <= 1)
-            return ROUTE_MAP_NO_PATH; /* not even "/" resolves */
-        anc.s[cut] = '\0';
-    }
-    const char *tail = full + cut; /* "" or the missing components, maybe with the trailing '/' */
-    if (path_join(anc_real.s, tail, real->s, sizeof real->s) != 0)
-        return ROUTE_MAP_TOO_LONG;
-    size_t m = strlen(real->s);
-    if (dir && *tail == '\0' && real->s[m - 1] != '/') {
-        if (m + 2 > sizeof real->s)
-            return ROUTE_MAP_TOO_LONG;
-        memcpy(real->s + m, "/", 2);
-    }
-    return ROUTE_MAPPED;
-}
-
-route_map_status_t route_map_url(const config_t *cfg, const char *path, route_mapping_t *out)
-{
-    memset(out, 0, sizeof *out);
-    if (path == NULL || path[0] != '/' || cfg->root == NULL)
-        return ROUTE_MAP_NO_PATH;
-    const script_dir_t *sd = NULL;
-    size_t sd_len = 0;
-    for (size_t i = 0; i < cfg->n_scripts; i++) {
-        size_t n = prefix_len(cfg->scripts[i].prefix);
-        if ((sd == NULL || n > sd_len) && prefix_matches(path, cfg->scripts[i].prefix, n)) {
-            sd = &cfg->scripts[i];
-            sd_len = n;
-        }
-    }
-    bool is_slash = sd != NULL && sd_len == 1 && sd->prefix[0] == '/';
-    const char *rest = sd == NULL || is_slash ? path : path + sd_len; /* "" or "/..." */
-    if (path_has_dot_segment(rest))
-        return ROUTE_MAP_FORBIDDEN; /* rule 2, in a script directory as below the root */
-
-    const route_site_t *site = site_get(cfg, time(NULL));
-    if (site == NULL)
-        return ROUTE_MAP_NO_PATH;
-    strbuf_t base_real, full, real;
-    if (sd != NULL) {
-        if (realpath(sd->dir, base_real.s) == NULL)
-            return ROUTE_MAP_NO_PATH;
-    } else {
-        memcpy(base_real.s, site->root_real, strlen(site->root_real) + 1);
-    }
-    if (path_join(base_real.s, rest, full.s, sizeof full.s) != 0)
-        return ROUTE_MAP_TOO_LONG;
-    route_map_status_t st = canonical_for_mapping(full.s, &real);
-    if (st != ROUTE_MAPPED)
-        return st;
-    memcpy(out->path, real.s, strlen(real.s) + 1);
-    out->script = sd != NULL;
-    out->match_url = sd == NULL || is_slash ? 0 : sd_len;
-    out->match_path = is_under(real.s, base_real.s) ? strlen(base_real.s) : 0;
-    if (sd != NULL) /* the script directory's own rule: no way out but the operator's */
-        return out->match_path != 0 || cfg->follow_script_symlinks ? ROUTE_MAPPED
-                                                                    : ROUTE_MAP_FORBIDDEN;
-    /* below the root: rule 4 as for a static file, but for mapped types (their handlers map
-     * their own URLs) */
-    if (out->match_path == 0 || path_has_dot_segment(below(real.s, base_real.s)) ||
-        is_server_code(cfg, site, real.s))
-        return ROUTE_MAP_FORBIDDEN;
-    return ROUTE_MAPPED;
-}

@@ -4,8 +4,8 @@
 #ifndef ISAPID_ROUTE_H
 #define ISAPID_ROUTE_H
 
-#include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -119,38 +119,18 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out);
 /* Releases the strings and, for STATIC, closes fd if it is still owned (>= 0). */
 void route_free(route_t *r);
 
-/* HSE_REQ_MAP_URL_TO_PATH(_EX): where the normalised URL path (output of path_normalize) lies on
- * disk, as a canonical path that an extension can open refusing every symlink (RESOLVE_NO_SYMLINKS,
- * or O_NOFOLLOW for the last component), so that what it opens is what was checked here.
- * Under a script prefix (the longest, as in rule 1; "/" counts for every URL here) the path lies
- * in that script directory, else below the root. Like IIS, the path need not exist: the longest
- * existing ancestor is resolved (realpath) and the missing rest appended as written. Refused
- * (ROUTE_MAP_FORBIDDEN), whether or not the file exists:
- * - a dot segment (rule 2) in the part below the prefix or root, as written or once resolved;
- * - a canonical path outside the directory (a symlink leading out: rule 4), except in a script
- *   directory with --follow-script-symlinks;
- * - below the root: anything inside a script directory or a --map handler (never served as
- *   bytes either). Files of mapped types do map: their handlers map their own URLs;
- * - a component that exists but does not resolve (a dangling symlink, a loop, EACCES).
- * match_path is the length of the directory's canonical path at the start of path (0 when
- * --follow-script-symlinks let it lead elsewhere), match_url that of the prefix (0 for the root
- * and for "/"). */
-typedef enum {
-    ROUTE_MAPPED = 0,
-    ROUTE_MAP_FORBIDDEN,  /* the rules above refuse it */
-    ROUTE_MAP_NO_PATH,    /* a component on the way is not a directory; the root or script
-                           * directory is gone */
-    ROUTE_MAP_TOO_LONG,   /* PATH_MAX */
-} route_map_status_t;
-
-typedef struct route_mapping {
-    char path[PATH_MAX];
-    size_t match_path;
-    size_t match_url;
-    bool script; /* in a script directory (HSE_URL_FLAGS_EXECUTE | SCRIPT) */
-} route_mapping_t;
-
-route_map_status_t route_map_url(const config_t *cfg, const char *path, route_mapping_t *out);
+/* The rules above for code outside routing that applies them (urlmap.c). */
+/* The script directory whose prefix owns path (the longest, as in rule 1; "/" owns every path
+ * here), NULL for none; *prefix_len := the prefix's length without trailing '/'. */
+const script_dir_t *route_script_dir_of(const config_t *cfg, const char *path, size_t *prefix_len);
+/* Canonical path real lies in canonical directory dir_real (or is it), with no dot segment below
+ * it (rules 2 and 4). */
+bool route_contained(const char *real, const char *dir_real);
+/* The root's canonical path into out[n]; false when it has none (gone) or it does not fit. */
+bool route_root_real(const config_t *cfg, char *out, size_t n);
+/* Canonical path real is code the server runs: inside a script directory, or a --map handler
+ * (never served as bytes). true also when the real paths cannot be had (out of memory). */
+bool route_is_server_code(const config_t *cfg, const char *real);
 
 /* Opens the root's descriptor (one for the whole process, shared by every thread) now, at
  * start-up, rather than at the first request: the process then holds that one extra descriptor

@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "route.h"
+#include "urlmap.h"
 
 /* The mode under test, and whether this kernel has openat2 (when it has not, both runs are
  * the fallback). */
@@ -620,13 +621,13 @@ static void test_root_repointed(void)
     route_cache_flush();
 }
 
-/* HSE_REQ_MAP_URL_TO_PATH: the static-file rules, on paths that need not exist. */
-static void check_map(const char *url, route_map_status_t want, const char *path)
+/* HSE_REQ_MAP_URL_TO_PATH (urlmap.c): the static-file rules, on paths that need not exist. */
+static void check_map(const char *url, urlmap_status_t want, const char *path)
 {
-    route_mapping_t m;
-    route_map_status_t st = route_map_url(&cfg, url, &m);
+    urlmap_t m;
+    urlmap_status_t st = urlmap_resolve(&cfg, url, &m);
     CHECK_INT(st, want);
-    if (st == ROUTE_MAPPED && path != NULL)
+    if (st == URLMAP_OK && path != NULL)
         CHECK_STR(m.path, path);
     if (st != want)
         fprintf(stderr, "  for %s\n", url);
@@ -634,39 +635,39 @@ static void check_map(const char *url, route_map_status_t want, const char *path
 
 static void test_map_url(void)
 {
-    check_map("/a.txt", ROUTE_MAPPED, at(R, "a.txt"));
-    check_map("/dir/", ROUTE_MAPPED, at(R, "dir/"));
-    check_map("/not/there/yet.txt", ROUTE_MAPPED, at(R, "not/there/yet.txt"));
-    check_map("/dir/new/", ROUTE_MAPPED, at(R, "dir/new/"));
-    check_map("/link-in", ROUTE_MAPPED, at(R, "a.txt"));   /* canonical */
-    check_map("/link-dir/b.txt", ROUTE_MAPPED, at(R, "dir/b.txt"));
-    check_map("/page.asp", ROUTE_MAPPED, at(R, "page.asp")); /* handlers map their own URLs */
-    check_map("/link-out", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/dirlink-out/secret.txt", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/dirlink-out/missing", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/outindex/index.html", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/.hidden", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/.git/config", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/link-dot", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/loop1", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/cgi-bin/secret.ini", ROUTE_MAP_FORBIDDEN, NULL); /* a script dir below the root */
-    check_map("/handlers/asp.so", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/a.txt/x", ROUTE_MAP_NO_PATH, NULL);
+    check_map("/a.txt", URLMAP_OK, at(R, "a.txt"));
+    check_map("/dir/", URLMAP_OK, at(R, "dir/"));
+    check_map("/not/there/yet.txt", URLMAP_OK, at(R, "not/there/yet.txt"));
+    check_map("/dir/new/", URLMAP_OK, at(R, "dir/new/"));
+    check_map("/link-in", URLMAP_OK, at(R, "a.txt"));   /* canonical */
+    check_map("/link-dir/b.txt", URLMAP_OK, at(R, "dir/b.txt"));
+    check_map("/page.asp", URLMAP_OK, at(R, "page.asp")); /* handlers map their own URLs */
+    check_map("/link-out", URLMAP_FORBIDDEN, NULL);
+    check_map("/dirlink-out/secret.txt", URLMAP_FORBIDDEN, NULL);
+    check_map("/dirlink-out/missing", URLMAP_FORBIDDEN, NULL);
+    check_map("/outindex/index.html", URLMAP_FORBIDDEN, NULL);
+    check_map("/.hidden", URLMAP_FORBIDDEN, NULL);
+    check_map("/.git/config", URLMAP_FORBIDDEN, NULL);
+    check_map("/link-dot", URLMAP_FORBIDDEN, NULL);
+    check_map("/loop1", URLMAP_FORBIDDEN, NULL);
+    check_map("/cgi-bin/secret.ini", URLMAP_FORBIDDEN, NULL); /* a script dir below the root */
+    check_map("/handlers/asp.so", URLMAP_FORBIDDEN, NULL);
+    check_map("/a.txt/x", URLMAP_NO_PATH, NULL);
     /* under a script prefix: the script directory, with the same no-escape rule */
-    check_map("/scripts/hello.so", ROUTE_MAPPED, at(S, "hello.so"));
-    check_map("/scripts/new.so", ROUTE_MAPPED, at(S, "new.so"));
-    check_map("/scripts/.priv/x.so", ROUTE_MAP_FORBIDDEN, NULL);
-    check_map("/scripts/linked.so", ROUTE_MAP_FORBIDDEN, NULL);
+    check_map("/scripts/hello.so", URLMAP_OK, at(S, "hello.so"));
+    check_map("/scripts/new.so", URLMAP_OK, at(S, "new.so"));
+    check_map("/scripts/.priv/x.so", URLMAP_FORBIDDEN, NULL);
+    check_map("/scripts/linked.so", URLMAP_FORBIDDEN, NULL);
     cfg.follow_script_symlinks = true;
-    check_map("/scripts/linked.so", ROUTE_MAPPED, at(O, "real.so"));
+    check_map("/scripts/linked.so", URLMAP_OK, at(O, "real.so"));
     cfg.follow_script_symlinks = false;
-    route_mapping_t m;
-    CHECK_INT(route_map_url(&cfg, "/scripts/deep/x.so", &m), ROUTE_MAPPED);
+    urlmap_t m;
+    CHECK_INT(urlmap_resolve(&cfg, "/scripts/deep/x.so", &m), URLMAP_OK);
     CHECK_STR(m.path, at(S2, "x.so"));
     CHECK_INT(m.match_url, strlen("/scripts/deep"));
     CHECK_INT(m.match_path, strlen(S2));
     CHECK(m.script);
-    CHECK_INT(route_map_url(&cfg, "/dir/b.txt", &m), ROUTE_MAPPED);
+    CHECK_INT(urlmap_resolve(&cfg, "/dir/b.txt", &m), URLMAP_OK);
     CHECK_INT(m.match_url, 0);
     CHECK_INT(m.match_path, strlen(R));
     CHECK(!m.script);
