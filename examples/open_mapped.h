@@ -13,12 +13,14 @@
  * swapped in cannot stall the caller before its fstat shows what it got; callers still check
  * S_ISREG.
  *
- * Needs _GNU_SOURCE (syscall, O_NOFOLLOW) defined before the first system header. */
+ * Needs _GNU_SOURCE (syscall, O_NOFOLLOW) defined before the first system header; compiles
+ * as C and as C++. */
 #ifndef ISAPI_EXAMPLE_OPEN_MAPPED_H
 #define ISAPI_EXAMPLE_OPEN_MAPPED_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #if defined(SYS_openat2) && defined(__has_include)
@@ -31,11 +33,13 @@
 #define OPEN_MAPPED_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
 /* A descriptor for path, or -1 with errno (ELOOP: a symlink was met). */
-static int open_mapped(const char *path)
+static inline int open_mapped(const char *path)
 {
 #ifdef OPEN_MAPPED_HAVE_OPENAT2
-    struct open_how how = {.flags = OPEN_MAPPED_FLAGS,
-                           .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    struct open_how how;
+    memset(&how, 0, sizeof how); /* mode 0: no O_CREAT (and valid C++) */
+    how.flags = OPEN_MAPPED_FLAGS;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     long fd;
     do
         fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);

@@ -33,7 +33,9 @@
  * thread until the last byte is taken.
  *
  * Build: cc -shared -fPIC $(pkg-config --cflags isapi) -o transmit.so transmit.c */
+#ifndef _GNU_SOURCE /* C++ compilers define it */
 #define _GNU_SOURCE /* pread, O_CLOEXEC, syscall (open_mapped.h), also under -std=c11 */
+#endif
 
 #include <windows.h>
 #include <httpext.h>

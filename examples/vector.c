@@ -31,7 +31,9 @@
  * context.
  *
  * Build: cc -shared -fPIC $(pkg-config --cflags isapi) -o vector.so vector.c */
+#ifndef _GNU_SOURCE /* C++ compilers define it */
 #define _GNU_SOURCE /* O_CLOEXEC, syscall (open_mapped.h), also under -std=c11 */
+#endif
 
 #include <windows.h>
 #include <httpext.h>
