@@ -17,7 +17,9 @@
  * head includes "X-Transmit-File: NAME". Without it the extension sends the head first with
  * HSE_REQ_SEND_RESPONSE_HEADER_EX and pHead/pTail are raw bytes around the file.
  * disconnect=1 closes the connection after the response (HSE_IO_DISCONNECT_AFTER_SEND).
- * Errors: 400 for a bad parameter, 404 for a missing file, 416 for an offset past the end.
+ * Errors: 400 for a bad parameter, 403 for a file the server will not map (a symlink leading
+ * out of the root, a dotfile, a file in a script directory) or that is a symlink when opened,
+ * 404 for a missing file, 416 for an offset past the end.
  * No Content-Length is sent: the server frames the response (chunked on HTTP/1.1).
  *
  * mode=async (the default): one HSE_REQ_TRANSMIT_FILE, always asynchronous. The callback is
@@ -31,7 +33,9 @@
  * thread until the last byte is taken.
  *
  * Build: cc -shared -fPIC $(pkg-config --cflags isapi) -o transmit.so transmit.c */
-#define _POSIX_C_SOURCE 200809L /* pread, O_CLOEXEC, also under -std=c11 */
+#ifndef _GNU_SOURCE /* C++ compilers define it */
+#define _GNU_SOURCE /* pread, O_CLOEXEC, syscall (open_mapped.h), also under -std=c11 */
+#endif
 
 #include <windows.h>
 #include <httpext.h>
@@ -44,6 +48,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "open_mapped.h"
 
 #define NAME_MAX_LEN 200
 #define COPY_SIZE (64u * 1024u) /* synchronous mode: bytes per read/write */
@@ -198,6 +204,17 @@ static void log_failure(EXTENSION_CONTROL_BLOCK *ecb, const char *what, DWORD er
     (void)ecb->ServerSupportFunction(ecb->ConnID, HSE_APPEND_LOG_PARAMETER, line, NULL, NULL);
 }
 
+/* The answer to a failed HSE_REQ_MAP_URL_TO_PATH: the server refuses a name that leads out of
+ * the root, is a dotfile or lies in a script directory (ERROR_ACCESS_DENIED). */
+static DWORD map_error_answer(EXTENSION_CONTROL_BLOCK *ecb, DWORD err)
+{
+    if (err == ERROR_ACCESS_DENIED)
+        return answer_error(ecb, "403 Forbidden", "the file may not be sent\n");
+    if (err == ERROR_PATH_NOT_FOUND)
+        return answer_error(ecb, "404 Not Found", "no such file\n");
+    return answer_error(ecb, "500 Internal Server Error", "cannot map the file name\n");
+}
+
 /* Maps "/NAME" to a path below the document root and opens it. Returns the descriptor, or
  * -1 after answering the client itself (*status then holds what to return). */
 static int open_file(EXTENSION_CONTROL_BLOCK *ecb, const options_t *o, struct stat *st,
@@ -207,12 +224,13 @@ static int open_file(EXTENSION_CONTROL_BLOCK *ecb, const options_t *o, struct st
     DWORD size = sizeof path;
     snprintf(path, sizeof path, "/%s", o->name);
     if (!ecb->ServerSupportFunction(ecb->ConnID, HSE_REQ_MAP_URL_TO_PATH, path, &size, NULL)) {
-        log_failure(ecb, "HSE_REQ_MAP_URL_TO_PATH", GetLastError());
-        *status = answer_error(ecb, "500 Internal Server Error", "cannot map the file name\n");
+        DWORD err = GetLastError();
+        log_failure(ecb, "HSE_REQ_MAP_URL_TO_PATH", err);
+        *status = map_error_answer(ecb, err);
         return -1;
     }
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_mapped(path); /* refusing a symlink swapped in since the mapping */
     if (fd < 0) {
         *status = errno == ENOENT || errno == ENOTDIR
                       ? answer_error(ecb, "404 Not Found", "no such file\n")

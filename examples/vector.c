@@ -15,8 +15,10 @@
  *
  * The vector carries HSE_IO_SEND_HEADERS (pszStatus and pszHeaders: the server sends the
  * head) and HSE_IO_FINAL_SEND (nothing follows: the server sends a Content-Length computed
- * from the elements instead of chunking). Errors: 400 for a bad parameter, 404 for a missing
- * file, 416 for an offset past the end.
+ * from the elements instead of chunking). Errors: 400 for a bad parameter, 403 for a file the
+ * server will not map (a symlink leading out of the root, a dotfile, a file in a script
+ * directory) or that is a symlink when opened, 404 for a missing file, 416 for an offset past
+ * the end.
  *
  * mode=sync: HSE_IO_SYNC. The call returns when everything has been sent; this worker thread
  * waits for the client meanwhile. The vector and its buffers may live on the stack.
@@ -29,7 +31,9 @@
  * context.
  *
  * Build: cc -shared -fPIC $(pkg-config --cflags isapi) -o vector.so vector.c */
-#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC, also under -std=c11 */
+#ifndef _GNU_SOURCE /* C++ compilers define it */
+#define _GNU_SOURCE /* O_CLOEXEC, syscall (open_mapped.h), also under -std=c11 */
+#endif
 
 #include <windows.h>
 #include <httpext.h>
@@ -42,6 +46,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "open_mapped.h"
 
 #define NAME_MAX_LEN 200
 
@@ -287,11 +293,17 @@ DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
     DWORD size = sizeof path;
     snprintf(path, sizeof path, "/%s", name);
     if (!pECB->ServerSupportFunction(pECB->ConnID, HSE_REQ_MAP_URL_TO_PATH, path, &size, NULL)) {
-        log_failure(pECB, "HSE_REQ_MAP_URL_TO_PATH", GetLastError());
+        DWORD err = GetLastError();
+        log_failure(pECB, "HSE_REQ_MAP_URL_TO_PATH", err);
+        /* refused: a symlink out of the root, a dotfile, a file in a script directory */
+        if (err == ERROR_ACCESS_DENIED)
+            return answer_error(pECB, "403 Forbidden", "the file may not be sent\n");
+        if (err == ERROR_PATH_NOT_FOUND)
+            return answer_error(pECB, "404 Not Found", "no such file\n");
         return answer_error(pECB, "500 Internal Server Error", "cannot map the file name\n");
     }
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_mapped(path); /* refusing a symlink swapped in since the mapping */
     if (fd < 0)
         return errno == ENOENT || errno == ENOTDIR
                    ? answer_error(pECB, "404 Not Found", "no such file\n")

@@ -44,6 +44,7 @@ enum kind {
     K_SEND_URL,
     K_SEND_URL_REDIRECT,
     K_RUN_EXTENSIONS,
+    K_FOLLOW_SCRIPT_SYMLINKS, /* a flag on the command line, yes/no in the file */
     K_SIZE32, /* uint32_t at off, k/m/g suffixes */
     K_SIZE64, /* uint64_t at off, k/m/g suffixes */
     K_MS,     /* uint32_t milliseconds at off, ms/s suffixes */
@@ -77,6 +78,7 @@ static const opt_t opts[] = {
     {"send-url", "server", "send_url", K_SEND_URL, 0, 0},
     {"send-url-redirect", NULL, NULL, K_SEND_URL_REDIRECT, 0, 0},
     {"run-extensions", "server", "run_extensions", K_RUN_EXTENSIONS, 0, 0},
+    {"follow-script-symlinks", "server", "follow_script_symlinks", K_FOLLOW_SCRIPT_SYMLINKS, 0, 0},
     {"max-header-size", "limits", "max_header_size", K_SIZE32, AT(max_header_bytes), 1},
     {"max-uri", "limits", "max_uri", K_SIZE32, AT(max_uri_bytes), 1},
     {"max-body", "limits", "max_body", K_SIZE64, AT(max_body_bytes), 0},
@@ -98,7 +100,7 @@ static const char *const sections[] = {"server", "limits", "timeouts", "scripts"
 static bool takes_value(const opt_t *o)
 {
     return o->kind != K_HELP && o->kind != K_VERSION && o->kind != K_TEST_CONFIG &&
-           o->kind != K_SEND_URL_REDIRECT;
+           o->kind != K_SEND_URL_REDIRECT && o->kind != K_FOLLOW_SCRIPT_SYMLINKS;
 }
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
@@ -735,6 +737,14 @@ static int set_value(source_t *src, const opt_t *o, const char *value, const cha
         else
             return fail(src, "%s: expected internal or redirect", origin);
         return 0;
+    case K_FOLLOW_SCRIPT_SYMLINKS: /* the command line's is a flag */
+        if (src->file == NULL || strcmp(value, "yes") == 0)
+            cfg->follow_script_symlinks = true;
+        else if (strcmp(value, "no") == 0)
+            cfg->follow_script_symlinks = false;
+        else
+            return fail(src, "%s: expected yes or no", origin);
+        return 0;
     case K_RUN_EXTENSIONS:
         if (strcmp(value, "loop") == 0)
             cfg->extensions_inline = true;
@@ -1246,6 +1256,10 @@ void config_usage(FILE *to)
           "                          that read the request, and a call that blocks hands\n"
           "                          the event loop to another thread; pool: always on\n"
           "                          the worker pool\n"
+          "  --follow-script-symlinks\n"
+          "                          load extensions reached through a symlink that\n"
+          "                          leads out of their --scripts directory (default:\n"
+          "                          refused with 403 and a log line)\n"
           "\n"
           "Limits (N in bytes; suffixes k, m, g multiply by 1024, 1024^2, 1024^3):\n"
           "  --max-header-size N     request line and headers (default 16k)\n"

@@ -70,6 +70,8 @@ typedef struct config {
     uint32_t handoff_after_ms;     /* the hand-off watchdog's tick: a call seen on two is taken */
     uint32_t body_rate_window_ms;  /* window of the minimum body rate; the first is the grace period */
 
+    bool follow_script_symlinks; /* load an extension whose file is reached through a symlink
+                                  * leading out of its script directory (default: 403) */
     bool send_url_redirect;     /* HSE_REQ_SEND_URL: false = serve the URL internally, true = IIS 6 302 */
     bool extensions_inline;     /* HttpExtensionProc on the loop's thread (hand-off when it blocks);
                                  * false = always on the worker pool */

@@ -1,11 +1,15 @@
-/* Fatal signals in extension code. Extensions run in the server's process, so a crash in one
- * (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) ends the server; what this module adds is that the
- * operator learns which extension crashed it, on which request: worker threads record what they
- * are running, and the handler writes one line to stderr (async-signal-safe), then lets the
- * signal take its default course (core dump where enabled). */
+/* Fatal signals. Extensions run in the server's process, so a crash in one (SIGSEGV, SIGBUS,
+ * SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP) ends the server; what this module adds is that the
+ * operator learns what crashed it: threads running extension code record the extension and the
+ * request, and the handler writes one line to stderr naming the signal, that context when there
+ * is one, the module holding the faulting instruction (and the faulting address), and the
+ * module that started the thread if it was not the server; then the signal takes its default
+ * course (core dump where enabled). The handler runs on an alternate stack (src/altstack.h), so
+ * a stack overflow is reported too. */
 #ifndef ISAPID_CRASH_H
 #define ISAPID_CRASH_H
 
+/* Installs the handlers for the whole process and the main thread's alternate stack. */
 void crash_handlers_install(void);
 /* The calling thread is about to run extension code for this request (strings must stay valid
  * until crash_context_leave). */

@@ -20,6 +20,7 @@
 #include "path.h"
 #include "servervars.h"
 #include "static_file.h"
+#include "urlmap.h"
 
 static BOOL WINAPI cb_get_server_variable(HCONN h, LPSTR name, LPVOID buf, LPDWORD size);
 static BOOL WINAPI cb_write_client(HCONN h, LPVOID buf, LPDWORD bytes, DWORD flags);
@@ -1015,8 +1016,8 @@ static BOOL ssf_append_log(request_t *r, const char *text)
     pthread_mutex_unlock(&r->io_lock);
     return p ? TRUE : fail(ERROR_NOT_ENOUGH_MEMORY);
 }
-/* MAP_URL_TO_PATH: a URL (possibly with a query, which is ignored) to a file system path:
- * below a script directory when the URL is under its prefix, else below the root. */
+/* MAP_URL_TO_PATH: a URL (possibly with a query, which is ignored) to a canonical file system
+ * path, under the rules static files obey (urlmap.h; docs/isapi.md has the errors). */
 static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
                      DWORD *flags, size_t *match_path, size_t *match_url)
 {
@@ -1024,42 +1025,43 @@ static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, 
     if (len == 0 || url[0] != '/')
         return ERROR_INVALID_PARAMETER;
     char *norm = malloc(len + 2);
-    if (!norm)
-        return ERROR_NOT_ENOUGH_MEMORY;
-    path_status_t ps = path_normalize(url, len, norm, len + 2);
-    if (ps != PATH_OK) {
+    urlmap_t *m = malloc(sizeof *m);
+    if (!norm || !m) {
         free(norm);
-        return ERROR_INVALID_PARAMETER;
+        free(m);
+        return ERROR_NOT_ENOUGH_MEMORY;
     }
-    config_t *cfg = r->srv->cfg;
-    const char *base = cfg->root;
-    const char *rest = norm;
-    size_t prefix_len = 0;
-    *flags = HSE_URL_FLAGS_READ;
-    for (size_t i = 0; i < cfg->n_scripts; i++) {
-        const script_dir_t *sd = &cfg->scripts[i];
-        size_t pl = strlen(sd->prefix);
-        bool root_prefix = pl == 1 && sd->prefix[0] == '/';
-        if (root_prefix || (strncmp(norm, sd->prefix, pl) == 0 && (norm[pl] == '/' || norm[pl] == '\0'))) {
-            size_t eff = root_prefix ? 0 : pl;
-            if (eff >= prefix_len && (base == cfg->root || eff > prefix_len)) {
-                base = sd->dir;
-                rest = norm + eff;
-                prefix_len = eff;
-                *flags = HSE_URL_FLAGS_READ | HSE_URL_FLAGS_EXECUTE | HSE_URL_FLAGS_SCRIPT;
-            }
+    DWORD result = ERROR_SUCCESS;
+    if (path_normalize(url, len, norm, len + 2) != PATH_OK) {
+        result = ERROR_INVALID_PARAMETER;
+    } else {
+        switch (urlmap_resolve(r->srv->cfg, norm, m)) {
+        case URLMAP_OK:
+            break;
+        case URLMAP_FORBIDDEN:
+            result = ERROR_ACCESS_DENIED;
+            break;
+        case URLMAP_NO_PATH:
+            result = ERROR_PATH_NOT_FOUND;
+            break;
+        case URLMAP_TOO_LONG:
+            result = ERROR_FILENAME_EXCED_RANGE;
+            break;
         }
     }
-    size_t base_len = strlen(base);
-    *needed = base_len + strlen(rest) + 1;
-    *match_path = base_len;
-    *match_url = prefix_len;
-    DWORD result = ERROR_SUCCESS;
-    if (*needed > out_size)
-        result = ERROR_INSUFFICIENT_BUFFER;
-    else
-        snprintf(out, out_size, "%s%s", base, rest);
+    if (result == ERROR_SUCCESS) {
+        *flags = m->script ? HSE_URL_FLAGS_READ | HSE_URL_FLAGS_EXECUTE | HSE_URL_FLAGS_SCRIPT
+                           : HSE_URL_FLAGS_READ;
+        *needed = strlen(m->path) + 1;
+        *match_path = m->match_path;
+        *match_url = m->match_url;
+        if (*needed > out_size)
+            result = ERROR_INSUFFICIENT_BUFFER;
+        else
+            memcpy(out, m->path, *needed);
+    }
     free(norm);
+    free(m);
     return result;
 }
 

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "path.h"
 
 typedef struct strbuf {
@@ -524,6 +525,27 @@ void route_use_openat2_for_tests(bool use)
     route_cache_flush();
 }
 
+/* An extension found in script directory sd whose real path is real may be loaded: it lies in
+ * the directory's real path, or the operator allows symlinks out of it
+ * (--follow-script-symlinks). A refusal is logged (rate-limited: any client can repeat it);
+ * url[0..url_len) is the extension's URL. Only successes are cached, so a refusal is checked
+ * again on every request, and a symlink fixed by the operator is seen at once. */
+static bool script_contained(const config_t *cfg, const script_dir_t *sd, const char *url,
+                             size_t url_len, const char *real)
+{
+    static log_limiter_t refused = LOG_LIMITER_INIT;
+    if (cfg->follow_script_symlinks)
+        return true;
+    strbuf_t dir_real;
+    if (realpath(sd->dir, dir_real.s) != NULL && is_under(real, dir_real.s))
+        return true;
+    log_limited(&refused, LOG_WARN,
+                "refusing to load %.*s: the extension's file is %s, outside the script "
+                "directory %s (a symlink leads out of it; --follow-script-symlinks allows that)",
+                (int)url_len, url, real, sd->dir);
+    return false;
+}
+
 /* Returns false when the path names no extension and the prefix is "/", which then leaves the
  * rest of the URL space to the other rules. Otherwise fills out and returns true. */
 static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t plen,
@@ -603,6 +625,10 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
             out->kind = ROUTE_NOT_FOUND;
             return true;
         }
+        if (!script_contained(cfg, sd, path, url_len, real.s)) {
+            out->kind = ROUTE_FORBIDDEN;
+            return true;
+        }
         route_cache_put(cfg, CACHE_EXTENSION, 0, path, url_len, now, real.s);
     }
 
@@ -657,7 +683,7 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
         if (path_join(rootreal, url.s, full.s, sizeof full.s) != 0 || !is_regular(full.s) ||
             realpath(full.s, real.s) == NULL)
             continue;
-        if (!is_under(real.s, rootreal) || path_has_dot_segment(below(real.s, rootreal))) {
+        if (!route_contained(real.s, rootreal)) {
             out->kind = ROUTE_FORBIDDEN;
             return true;
         }
@@ -673,17 +699,28 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
 /* Files the root may contain but must never be sent as bytes: anything inside a script
  * directory, a --map handler, and any file of a mapped type (reached through a symlink or an
  * index file under another name, it would leak its source). real is canonical. */
-static bool is_protected(const config_t *cfg, const route_site_t *site, const char *real)
+/* The code the server runs: anything inside a script directory, and the --map handlers.
+ * real is canonical. */
+static bool is_server_code(const config_t *cfg, const route_site_t *site, const char *real)
 {
     for (size_t i = 0; i < cfg->n_scripts; i++) {
         if (site->script_real[i] != NULL && is_under(real, site->script_real[i]))
             return true;
     }
     for (size_t i = 0; i < cfg->n_maps; i++) {
+        if (site->handler_real[i] != NULL && strcmp(real, site->handler_real[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool is_protected(const config_t *cfg, const route_site_t *site, const char *real)
+{
+    if (is_server_code(cfg, site, real))
+        return true;
+    for (size_t i = 0; i < cfg->n_maps; i++) {
         const char *ext = cfg->maps[i].ext;
         if (ext[0] != '\0' && path_ends_with_ci(real, ext))
-            return true;
-        if (site->handler_real[i] != NULL && strcmp(real, site->handler_real[i]) == 0)
             return true;
     }
     return false;
@@ -823,7 +860,7 @@ static void static_full(const config_t *cfg, const route_site_t *site, const cha
         out->kind = realpath_error_kind(errno);
         return;
     }
-    if (!is_under(real.s, rootreal) || path_has_dot_segment(below(real.s, rootreal))) {
+    if (!route_contained(real.s, rootreal)) {
         out->kind = ROUTE_FORBIDDEN;
         return;
     }
@@ -847,8 +884,7 @@ static void static_full(const config_t *cfg, const route_site_t *site, const cha
             out->kind = ROUTE_FORBIDDEN; /* no index.html: no directory listing either */
             return;
         }
-        if (!is_under(real.s, rootreal) || path_has_dot_segment(below(real.s, rootreal)) ||
-            stat(real.s, &st) != 0) {
+        if (!route_contained(real.s, rootreal) || stat(real.s, &st) != 0) {
             out->kind = ROUTE_FORBIDDEN;
             return;
         }
@@ -897,13 +933,8 @@ static void route_static(const config_t *cfg, const route_site_t *site, const ch
     static_full(cfg, site, path, now, out);
 }
 
-void route_resolve(const config_t *cfg, const char *path, route_t *out)
+const script_dir_t *route_script_dir_of(const config_t *cfg, const char *path, size_t *prefix_length)
 {
-    route_clear(out);
-    if (path == NULL || path[0] != '/' || cfg->root == NULL)
-        return;
-    time_t now = time(NULL);
-
     const script_dir_t *best = NULL;
     size_t best_len = 0;
     for (size_t i = 0; i < cfg->n_scripts; i++) {
@@ -913,6 +944,40 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
             best_len = n;
         }
     }
+    *prefix_length = best_len;
+    return best;
+}
+
+bool route_contained(const char *real, const char *dir_real)
+{
+    return is_under(real, dir_real) && !path_has_dot_segment(below(real, dir_real));
+}
+
+bool route_root_real(const config_t *cfg, char *out, size_t n)
+{
+    const route_site_t *site = site_get(cfg, time(NULL));
+    size_t len = site ? strlen(site->root_real) : 0;
+    if (site == NULL || len >= n)
+        return false;
+    memcpy(out, site->root_real, len + 1);
+    return true;
+}
+
+bool route_is_server_code(const config_t *cfg, const char *real)
+{
+    const route_site_t *site = site_get(cfg, time(NULL));
+    return site == NULL || is_server_code(cfg, site, real); /* no site: nothing is known safe */
+}
+
+void route_resolve(const config_t *cfg, const char *path, route_t *out)
+{
+    route_clear(out);
+    if (path == NULL || path[0] != '/' || cfg->root == NULL)
+        return;
+    time_t now = time(NULL);
+
+    size_t best_len;
+    const script_dir_t *best = route_script_dir_of(cfg, path, &best_len);
     if (best != NULL && route_script(cfg, best, best_len, path, now, out))
         return;
 
@@ -930,3 +995,4 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
         return;
     route_static(cfg, site, path, now, out);
 }
+

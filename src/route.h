@@ -5,6 +5,7 @@
 #define ISAPID_ROUTE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -72,9 +73,10 @@ typedef struct route {
  *   404s. A named extension that is missing is still NOT_FOUND.
  * - Dot segments in the sub-directories or name of an extension → FORBIDDEN; in PATH_INFO they
  *   are the extension's business and allowed.
- * - Script directories are the administrator's: symlinks in them are followed. handler and
- *   script_filename are the realpath() of the extension, so one library reached by two names
- *   is loaded once.
+ * - Script directories are the administrator's: symlinks in them are followed as long as the
+ *   extension's real path stays in the directory's real path; one leading out is FORBIDDEN
+ *   (logged, rate-limited) unless cfg->follow_script_symlinks. handler and script_filename are
+ *   the realpath() of the extension, so one library reached by two names is loaded once.
  * - Script maps need the mapped file to exist as a regular file below the root (first matching
  *   segment from the left, longest --map extension wins); a directory named "x.EXT" does not
  *   count. handler is the map's handler as configured.
@@ -116,6 +118,19 @@ typedef struct route {
 void route_resolve(const config_t *cfg, const char *path, route_t *out);
 /* Releases the strings and, for STATIC, closes fd if it is still owned (>= 0). */
 void route_free(route_t *r);
+
+/* The rules above for code outside routing that applies them (urlmap.c). */
+/* The script directory whose prefix owns path (the longest, as in rule 1; "/" owns every path
+ * here), NULL for none; *prefix_len := the prefix's length without trailing '/'. */
+const script_dir_t *route_script_dir_of(const config_t *cfg, const char *path, size_t *prefix_len);
+/* Canonical path real lies in canonical directory dir_real (or is it), with no dot segment below
+ * it (rules 2 and 4). */
+bool route_contained(const char *real, const char *dir_real);
+/* The root's canonical path into out[n]; false when it has none (gone) or it does not fit. */
+bool route_root_real(const config_t *cfg, char *out, size_t n);
+/* Canonical path real is code the server runs: inside a script directory, or a --map handler
+ * (never served as bytes). true also when the real paths cannot be had (out of memory). */
+bool route_is_server_code(const config_t *cfg, const char *real);
 
 /* Opens the root's descriptor (one for the whole process, shared by every thread) now, at
  * start-up, rather than at the first request: the process then holds that one extra descriptor

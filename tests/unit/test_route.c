@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "route.h"
+#include "urlmap.h"
 
 /* The mode under test, and whether this kernel has openat2 (when it has not, both runs are
  * the fallback). */
@@ -251,8 +252,14 @@ static void test_scripts(void)
     /* the first .dll/.so segment names the extension */
     check_ext("/scripts/hello.so/other.dll", at(S, "hello.so"), "/scripts/hello.so", "/other.dll",
               at(R, "other.dll"));
-    /* symlinks in a script dir are followed; paths are canonical */
+    /* a symlink leading out of the script dir is refused, unless the operator allows it; then
+     * it is followed and paths are canonical */
+    check_kind("/scripts/linked.so", ROUTE_FORBIDDEN);
+    cfg.follow_script_symlinks = true;
     check_ext("/scripts/linked.so", at(O, "real.so"), "/scripts/linked.so", "", "");
+    cfg.follow_script_symlinks = false;
+    route_cache_flush(); /* the resolution allowed above is cached */
+    check_kind("/scripts/linked.so", ROUTE_FORBIDDEN);
     /* longest prefix first */
     check_ext("/scripts/deep/x.dll", at(S2, "x.so"), "/scripts/deep/x.dll", "", "");
     check_kind("/scripts/deep/hello.so", ROUTE_NOT_FOUND);
@@ -614,6 +621,58 @@ static void test_root_repointed(void)
     route_cache_flush();
 }
 
+/* HSE_REQ_MAP_URL_TO_PATH (urlmap.c): the static-file rules, on paths that need not exist. */
+static void check_map(const char *url, urlmap_status_t want, const char *path)
+{
+    urlmap_t m;
+    urlmap_status_t st = urlmap_resolve(&cfg, url, &m);
+    CHECK_INT(st, want);
+    if (st == URLMAP_OK && path != NULL)
+        CHECK_STR(m.path, path);
+    if (st != want)
+        fprintf(stderr, "  for %s\n", url);
+}
+
+static void test_map_url(void)
+{
+    check_map("/a.txt", URLMAP_OK, at(R, "a.txt"));
+    check_map("/dir/", URLMAP_OK, at(R, "dir/"));
+    check_map("/not/there/yet.txt", URLMAP_OK, at(R, "not/there/yet.txt"));
+    check_map("/dir/new/", URLMAP_OK, at(R, "dir/new/"));
+    check_map("/link-in", URLMAP_OK, at(R, "a.txt"));   /* canonical */
+    check_map("/link-dir/b.txt", URLMAP_OK, at(R, "dir/b.txt"));
+    check_map("/page.asp", URLMAP_OK, at(R, "page.asp")); /* handlers map their own URLs */
+    check_map("/link-out", URLMAP_FORBIDDEN, NULL);
+    check_map("/dirlink-out/secret.txt", URLMAP_FORBIDDEN, NULL);
+    check_map("/dirlink-out/missing", URLMAP_FORBIDDEN, NULL);
+    check_map("/outindex/index.html", URLMAP_FORBIDDEN, NULL);
+    check_map("/.hidden", URLMAP_FORBIDDEN, NULL);
+    check_map("/.git/config", URLMAP_FORBIDDEN, NULL);
+    check_map("/link-dot", URLMAP_FORBIDDEN, NULL);
+    check_map("/loop1", URLMAP_FORBIDDEN, NULL);
+    check_map("/cgi-bin/secret.ini", URLMAP_FORBIDDEN, NULL); /* a script dir below the root */
+    check_map("/handlers/asp.so", URLMAP_FORBIDDEN, NULL);
+    check_map("/a.txt/x", URLMAP_NO_PATH, NULL);
+    /* under a script prefix: the script directory, with the same no-escape rule */
+    check_map("/scripts/hello.so", URLMAP_OK, at(S, "hello.so"));
+    check_map("/scripts/new.so", URLMAP_OK, at(S, "new.so"));
+    check_map("/scripts/.priv/x.so", URLMAP_FORBIDDEN, NULL);
+    check_map("/scripts/linked.so", URLMAP_FORBIDDEN, NULL);
+    cfg.follow_script_symlinks = true;
+    check_map("/scripts/linked.so", URLMAP_OK, at(O, "real.so"));
+    cfg.follow_script_symlinks = false;
+    urlmap_t m;
+    CHECK_INT(urlmap_resolve(&cfg, "/scripts/deep/x.so", &m), URLMAP_OK);
+    CHECK_STR(m.path, at(S2, "x.so"));
+    CHECK_INT(m.match_url, strlen("/scripts/deep"));
+    CHECK_INT(m.match_path, strlen(S2));
+    CHECK(m.script);
+    CHECK_INT(urlmap_resolve(&cfg, "/dir/b.txt", &m), URLMAP_OK);
+    CHECK_INT(m.match_url, 0);
+    CHECK_INT(m.match_path, strlen(R));
+    CHECK(!m.script);
+}
+
 static void test_free(void)
 {
     route_t r;
@@ -654,6 +713,7 @@ int main(void)
         test_fd_ownership();
         test_one_root_descriptor();
         test_root_repointed();
+        test_map_url();
         test_free();
         teardown();
     }

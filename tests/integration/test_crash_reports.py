@@ -1,0 +1,82 @@
+"""Crash reports: every fatal signal, on every thread, gives one line on stderr naming the signal,
+the module that holds the faulting instruction and, when known, the extension and request; a
+stack overflow too (the handler runs on an alternate stack every thread has). The crash itself
+still ends the server (extensions run in its process): test_hostile_extensions.py covers what
+happens to the other clients.
+
+Fixture: tests/fixtures/crash.c (?op=segv NULL store, ?op=overflow unbounded recursion,
+?op=thread NULL store on a thread the extension started, ?op=abort)."""
+
+import os
+import resource
+import signal
+import unittest
+
+from harness import Server, build_request, fixture, main, sanitizer_of_binary
+
+
+def sanitizer_env_no_segv_handler():
+    """Sanitizer options that leave the fatal signals to the server's own handler."""
+    env = {}
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        old = os.environ.get(var, "").strip()
+        env[var] = (old + ":" if old else "") + "handle_segv=0:handle_abort=0"
+    return env
+
+
+class CrashReportTest(unittest.TestCase):
+    def setUp(self):
+        self.core_limit = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, self.core_limit[1]))
+
+    def tearDown(self):
+        resource.setrlimit(resource.RLIMIT_CORE, self.core_limit)
+
+    def crash(self, op, sig=signal.SIGSEGV):
+        """Runs ?op=OP in the crash fixture; returns (the one report line, the module path)."""
+        with Server(scripts={"crash.so": fixture("crash")}, env=sanitizer_env_no_segv_handler(),
+                    expect_exit=None, allow_leaks=True) as srv:
+            module = os.path.realpath(os.path.join(srv.scripts_dir, "crash.so"))
+            r = srv.get("/scripts/crash.dll?op=ok")
+            self.assertEqual(r.status, 200)
+            with srv.conn() as c:
+                c.send(build_request("GET", "/scripts/crash.dll?op=" + op))
+                rc = srv.wait_exit(20)
+            err = srv.stderr()
+            lines = [l for l in err.splitlines() if "fatal signal" in l]
+            if not lines and sanitizer_of_binary() and "Sanitizer" in err:
+                self.skipTest("the %s sanitizer's runtime took the signal:\n%s"
+                              % (sanitizer_of_binary(), err[-2000:]))
+            self.assertEqual(rc, -sig, "exit status %r\nstderr:\n%s" % (rc, err[-3000:]))
+            self.assertEqual(len(lines), 1, err[-3000:])
+            self.assertIn("fatal signal %d (%s)" % (sig, signal.Signals(sig).name[3:]), lines[0])
+            self.assertTrue(lines[0].endswith("; the server stops"), lines[0])
+            return lines[0], module
+
+    def test_null_store_in_httpextensionproc(self):
+        line, module = self.crash("segv")
+        self.assertIn(" in extension %s while serving /scripts/crash.dll?op=segv:" % module, line)
+        self.assertIn(": instruction 0x", line)
+        self.assertIn(" in %s" % module, line.split(": instruction", 1)[1])
+        self.assertIn(", address 0x0", line)
+
+    def test_stack_overflow_in_httpextensionproc(self):
+        line, module = self.crash("overflow")
+        self.assertIn(" in extension %s while serving /scripts/crash.dll?op=overflow:" % module, line)
+        self.assertIn(" in %s" % module, line.split(": instruction", 1)[1])
+        self.assertIn("(stack overflow)", line)
+
+    def test_crash_on_a_thread_the_extension_started(self):
+        line, module = self.crash("thread")
+        self.assertNotIn("in the server", line)
+        self.assertNotIn("while serving", line)
+        self.assertIn("(SEGV) in %s (no request known):" % module, line)
+        self.assertIn(", on a thread started by %s;" % module, line)
+
+    def test_abort_in_httpextensionproc(self):
+        line, module = self.crash("abort", signal.SIGABRT)
+        self.assertIn(" in extension %s while serving /scripts/crash.dll?op=abort:" % module, line)
+
+
+if __name__ == "__main__":
+    main()
