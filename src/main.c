@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "crash.h"
 #include "log.h"
@@ -69,6 +70,19 @@ int main(int argc, char **argv)
         return st == CONFIG_EXIT ? 0 : 2;
     }
     if (cfg.test_config) {
+        /* As nginx -t does: the files the server would write must open (for appending, never
+         * truncated; created if missing, as the server would). Errors go to stderr. */
+        if (cfg.access_log) {
+            char err[256];
+            accesslog_t *log = accesslog_open(cfg.access_log, err, sizeof err);
+            if (!log) {
+                log_error("cannot open the access log %s: %s", cfg.access_log, err);
+                fprintf(stderr, "isapid: configuration test failed\n");
+                config_free(&cfg);
+                return 2;
+            }
+            accesslog_close(log);
+        }
         printf("isapid: configuration OK\n");
         config_free(&cfg);
         return 0;
