@@ -4,6 +4,8 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# Options for the server: make run ARGS="--listen 127.0.0.1:9090"
+ARGS ?=
 
 .PHONY: all deps build run test install clean asan tsan check-all fuzz bench
 
@@ -19,7 +21,7 @@ build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: deps build
-	./$(BUILD)/isapid
+	./$(BUILD)/isapid $(ARGS)
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

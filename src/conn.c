@@ -35,6 +35,7 @@ static void conn_drive(conn_t *c);
 static bool conn_body_pending(const conn_t *c);
 static void conn_close(conn_t *c);
 static void conn_next_request(conn_t *c);
+static void conn_route(conn_t *c);
 
 /* ------------------------------------------------------------------------------------------ */
 /* llhttp callbacks. Spans are recorded as offsets into c->in: the head is parsed in place and
@@ -197,6 +198,10 @@ static int conn_first_read(conn_t *c)
     nl->spare_hd = NULL;
     memset(&c->hd->ri, 0, sizeof c->hd->ri);
     llhttp_init(&c->hd->parser, HTTP_REQUEST, &parser_settings);
+    /* Any HTTP/d.d gets through (llhttp_reset keeps the flag): conn_build_reqinfo answers 505
+     * for a major version other than 1 and serves a higher 1.x as 1.1 (RFC 9110 §2.5), which
+     * strict llhttp would refuse outright. */
+    c->hd->parser.lenient_flags |= LENIENT_VERSION;
     c->hd->parser.data = c;
     c->in = nl->spare_in;
     nl->spare_in = NULL;
@@ -761,6 +766,13 @@ static unsigned conn_build_reqinfo(conn_t *c)
 {
     reqinfo_t *ri = &c->hd->ri;
     memset(ri, 0, sizeof *ri);
+    llhttp_t *parser = &c->hd->parser;
+    ri->method = llhttp_method_name((llhttp_method_t)parser->method);
+    ri->http_major = parser->http_major;
+    ri->http_minor = parser->http_minor > 1 ? 1 : parser->http_minor; /* 1.2 is served as 1.1 */
+    /* llhttp skips any CR and LF before a request line; only empty lines may come first. */
+    if (http_skip_empty_lines(c->in, c->in_start) < 0)
+        return 400;
     /* Obsolete line folding (a line starting with a blank) is refused, as RFC 9112 allows: llhttp
      * folds it into the previous value even when that value is empty ("Content-Length:\r\n 39"),
      * which a front end that does not fold would read differently. The head is [0, in_start). */
@@ -768,9 +780,9 @@ static unsigned conn_build_reqinfo(conn_t *c)
     for (const char *lf = c->in; (lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL; lf++)
         if (lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'))
             return 400;
-    ri->method = llhttp_method_name((llhttp_method_t)c->hd->parser.method);
-    ri->http_major = c->hd->parser.http_major;
-    ri->http_minor = c->hd->parser.http_minor;
+    /* llhttp takes a request line without a version for HTTP/0.9: that is a malformed
+     * HTTP/1 request line (400), while an explicit "HTTP/0.9" is a version we do not serve. */
+    bool no_version = ri->http_major == 0 && c->in[c->url.off + c->url.len] != ' ';
     for (unsigned i = 0; i < c->n_headers; i++) {
         span_t v = c->hd->hvalue[i];
         while (v.len && (c->in[v.off + v.len - 1] == ' ' || c->in[v.off + v.len - 1] == '\t'))
@@ -802,8 +814,13 @@ static unsigned conn_build_reqinfo(conn_t *c)
     ri->appl_physical_path = "";
     ri->query = "";
 
+    if (no_version)
+        return 400;
     if (ri->http_major != 1)
         return 505;
+    /* A proxy's method: this server is no proxy and has no tunnels. */
+    if (parser->method == HTTP_CONNECT)
+        return 501;
     const http_header_t *host = reqinfo_header(ri, "Host");
     if ((!host && ri->http_minor >= 1) || hosts > 1 || (host && !host_valid(host->value)))
         return 400;
@@ -813,12 +830,12 @@ static unsigned conn_build_reqinfo(conn_t *c)
         ri->server_name = srv->cfg->server_name ? srv->cfg->server_name : c->local_text;
 
     const http_header_t *te = reqinfo_header(ri, "Transfer-Encoding");
+    /* HTTP/1.0 with Transfer-Encoding: the framing is faulty (RFC 9112 §6.1), whatever the
+     * coding; 400 and close. */
+    if (te && ri->http_minor == 0)
+        return 400;
     if (te && !token_list_is(te->value, "chunked"))
         return 501;
-    /* HTTP/1.0 with Transfer-Encoding: framing a 1.0 peer may not share; close after it
-     * (RFC 9112 §6.1). */
-    if (te && ri->http_minor == 0)
-        c->keep_alive = false;
     ri->chunked = c->body_mode == BODY_CHUNKED;
     ri->has_content_length = c->body_mode == BODY_LENGTH;
     ri->content_length = c->body_mode == BODY_LENGTH ? c->body_left : 0;
@@ -830,6 +847,13 @@ static unsigned conn_build_reqinfo(conn_t *c)
         if (!token_list_is(expect->value, "100-continue"))
             return 417;
         c->expect_continue = ri->http_minor >= 1 && c->body_mode != BODY_NONE;
+    }
+
+    /* "*" (asterisk-form) is for OPTIONS only; conn_route answers it. */
+    if (ri->raw_target[0] == '*' && ri->raw_target[1] == '\0') {
+        if (parser->method != HTTP_OPTIONS)
+            return 400;
+        return 0;
     }
 
     /* Path and query. */
@@ -887,6 +911,10 @@ static void conn_serve_static(conn_t *c, route_t *route)
                  has_length);
 }
 
+/* What `OPTIONS *` answers: the methods the server itself implements for static files, and
+ * those it passes on to extensions as well (which receive any method the parser knows). */
+static const char options_allow[] = "Allow: OPTIONS, GET, HEAD, POST, PUT, DELETE\r\n";
+
 static void conn_dispatch(conn_t *c)
 {
     c->log_time = time(NULL);
@@ -897,9 +925,36 @@ static void conn_dispatch(conn_t *c)
         return;
     }
     c->is_head = strcmp(c->hd->ri.method, "HEAD") == 0;
+    conn_route(c);
+}
 
+/* Answer the request the head describes (again after CONN_DRAIN, with the body read). */
+static void conn_route(conn_t *c)
+{
+    /* A response of the loop's own goes out before the body is read (CONN_DISCARD after it),
+     * which is safe when the body's length is known. A chunked body's framing can be broken
+     * anywhere: read it first (bounded by the body limit, timeout and minimum rate), so that a
+     * bad one gets 400 and a close instead of a response followed by a silent close. A client
+     * that waits for 100 Continue sends no body: it is answered at once, and the connection
+     * closed after (conn_respond). */
+    bool drain_first = c->body_mode == BODY_CHUNKED && !c->body_done && !c->expect_continue;
+    if (c->hd->ri.raw_target[0] == '*') { /* OPTIONS *, the only asterisk-form let through */
+        if (drain_first) {
+            c->state = CONN_DRAIN;
+            conn_timer(c, &c->nl->tq_body);
+            return;
+        }
+        conn_respond(c, 200, options_allow, sizeof options_allow - 1, NULL, 0, -1, 0, 0, true);
+        return;
+    }
     route_t route;
     route_resolve(conn_cfg(c), c->hd->ri.path, &route);
+    if (drain_first && route.kind != ROUTE_EXTENSION) {
+        route_free(&route); /* resolved again once the body is in */
+        c->state = CONN_DRAIN;
+        conn_timer(c, &c->nl->tq_body);
+        return;
+    }
     switch (route.kind) {
     case ROUTE_STATIC:
         conn_serve_static(c, &route);
@@ -993,9 +1048,16 @@ static bool conn_step_head(conn_t *c)
                     }
                     status = has_chunked ? 400 : 501;
                 }
+                long line = http_skip_empty_lines(c->in, c->in_end);
+                if (line < 0)
+                    status = 400;
+                else if (err == HPE_INVALID_METHOD &&
+                         http_method_token(c->in + line, c->in_end - (uint32_t)line) > 0)
+                    status = 501; /* a method token, not one the server knows */
                 log_debug("%s: bad request: %s", c->peer_text, llhttp_get_error_reason(&c->hd->parser));
                 c->hd->ri.http_major = 1;
-                c->hd->ri.http_minor = c->hd->parser.http_minor;
+                /* The version, when the parser got that far; else answered as 1.1. */
+                c->hd->ri.http_minor = c->hd->parser.http_major == 1 && c->hd->parser.http_minor == 0 ? 0 : 1;
                 c->log_time = time(NULL);
                 conn_respond_error(c, status, true);
                 return true;
@@ -1070,10 +1132,13 @@ static bool conn_step_readahead(conn_t *c)
     return isapi_request_start(r, c->readahead_got);
 }
 
-/* Read and drop the rest of a body after its response. */
+/* Read and drop a body: the rest of it after its response (CONN_DISCARD), or all of it before
+ * the loop answers (CONN_DRAIN, see conn_route). */
 static void conn_step_discard(conn_t *c)
 {
     char scratch[16384];
+    /* After the response there is nothing left to tell the client: failures just close. */
+    bool answered = c->state == CONN_DISCARD;
     conn_body_wake(c);
     for (;;) {
         ssize_t n = conn_body_read(c, scratch, sizeof scratch);
@@ -1083,18 +1148,28 @@ static void conn_step_discard(conn_t *c)
         }
         if (n == 0) {
             timeq_disarm(&c->timer);
-            conn_next_request(c);
+            if (answered)
+                conn_next_request(c);
+            else
+                conn_route(c);
             return;
         }
         if (n == -EAGAIN) {
             c->readable = false;
             if (!timeq_node_armed(&c->timer))
                 conn_timer(c, &c->nl->tq_body);
-            if (!conn_body_sleep(c))
-                conn_close(c); /* the response is out: there is nothing left to tell the client */
+            if (!conn_body_sleep(c)) {
+                if (answered)
+                    conn_close(c);
+                else
+                    conn_respond_error(c, 408, true);
+            }
             return;
         }
-        conn_close(c);
+        if (answered || n == -ECONNRESET)
+            conn_close(c);
+        else
+            conn_respond_error(c, n == -EFBIG ? 413 : 400, true);
         return;
     }
 }
@@ -1254,8 +1329,9 @@ static void conn_drive(conn_t *c)
             conn_response_done(c);
             break;
         case CONN_DISCARD:
+        case CONN_DRAIN:
             conn_step_discard(c);
-            if (c->state == CONN_DISCARD)
+            if (c->state == CONN_DISCARD || c->state == CONN_DRAIN)
                 return;
             break;
         case CONN_LINGER:
@@ -1421,11 +1497,14 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
             conn_drive(c);
             continue;
         }
-        if (q == &nl->tq_body && c->state == CONN_READAHEAD && !conn_output_pending(c)) {
+        if (q == &nl->tq_body && (c->state == CONN_READAHEAD || c->state == CONN_DRAIN) &&
+            !conn_output_pending(c)) {
             log_debug("%s: request body stalled for %u ms", c->peer_text, q->timeout_ms);
-            request_t *r = c->req;
-            c->req = NULL;
-            isapi_request_discard(r);
+            if (c->state == CONN_READAHEAD) {
+                request_t *r = c->req;
+                c->req = NULL;
+                isapi_request_discard(r);
+            }
             conn_respond_error(c, 408, true);
             c->writable = true;
             conn_drive(c);
@@ -1439,7 +1518,7 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
 
 /* The rate timer: a wait for body bytes went on for a tick without a byte (a byte wakes the
  * reader, which checks the rate itself). Check it, and cut a body that fell under the minimum
- * rate: 408 during the read-ahead, a close while discarding, ERROR_TIMEOUT for an asynchronous
+ * rate: 408 during the read-ahead or a drain before the response, a close while discarding, ERROR_TIMEOUT for an asynchronous
  * read. */
 static void expire_rate(netloop_t *nl, uint64_t now)
 {
@@ -1453,12 +1532,16 @@ static void expire_rate(netloop_t *nl, uint64_t now)
         }
         switch (c->state) {
         case CONN_READAHEAD:
+        case CONN_DRAIN:
             body_rate_stop(&c->body_rate, now);
             if (conn_output_pending(c)) {
                 conn_close(c);
                 break;
             }
-            conn_readahead_too_slow(c);
+            if (c->state == CONN_READAHEAD)
+                conn_readahead_too_slow(c);
+            else
+                conn_respond_error(c, 408, true);
             c->writable = true;
             conn_drive(c);
             break;

@@ -49,6 +49,8 @@ typedef enum {
     CONN_EXTENSION,  /* an extension owns the request */
     CONN_SENDING,    /* the loop writes a response */
     CONN_DISCARD,    /* response done; reading and dropping the rest of the body */
+    CONN_DRAIN,      /* reading and dropping a chunked body before the loop answers: its
+                      * framing must be sound before a response is committed */
     CONN_LINGER,     /* closing: write side shut, draining input briefly */
     CONN_CLOSED,     /* closed; freed at the end of the loop iteration */
 } conn_state_t;

@@ -2,15 +2,20 @@
 #include "extension.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "crash.h"
 #include "log.h"
+
+/* Extension code runs on threads with the workers' stack size (ISAPI-NOTES §7.9). */
+#define UNLOAD_STACK_SIZE (8u << 20)
 
 typedef BOOL(WINAPI *dllmain_fn)(HINSTANCE, DWORD, LPVOID);
 
@@ -170,25 +175,123 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
     return result;
 }
 
-void extensions_terminate_all(extensions_t *t)
+/* One extension's unload, run on a thread of its own so that a call that never returns cannot
+ * hold up shutdown. Shared by that thread and the shutdown thread, which may give up waiting:
+ * whichever of the two lets go last frees it (refs). */
+typedef struct unload_job {
+    ext_entry_t *e;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;  /* signalled when done */
+    bool done;            /* under lock */
+    atomic_int refs;
+    _Atomic(const char *) call; /* the call in progress, for the log line when it hangs */
+} unload_job_t;
+
+static void unload_job_release(unload_job_t *job)
 {
+    if (atomic_fetch_sub(&job->refs, 1) != 1)
+        return;
+    pthread_cond_destroy(&job->cond);
+    pthread_mutex_destroy(&job->lock);
+    free(job);
+}
+
+static void *unload_main(void *arg)
+{
+    unload_job_t *job = arg;
+    ext_entry_t *e = job->e;
+    pthread_setname_np(pthread_self(), "isapid-unload");
+    crash_context_enter(e->pub.path, "(unloading: TerminateExtension / DllMain)");
+    if (e->pub.terminate) {
+        atomic_store(&job->call, "TerminateExtension(HSE_TERM_MUST_UNLOAD)");
+        e->pub.terminate(HSE_TERM_MUST_UNLOAD);
+    }
+    if (e->dllmain) {
+        atomic_store(&job->call, "DllMain(DLL_PROCESS_DETACH)");
+        e->dllmain((HINSTANCE)e->handle, DLL_PROCESS_DETACH, NULL);
+    }
+    crash_context_leave();
+    pthread_mutex_lock(&job->lock);
+    job->done = true;
+    pthread_cond_signal(&job->cond);
+    pthread_mutex_unlock(&job->lock);
+    unload_job_release(job);
+    return NULL;
+}
+
+/* Runs one extension's unload calls and waits for them until timeout_ms; false when they did
+ * not return in time (logged, with the call that hangs). */
+static bool entry_unload(ext_entry_t *e, unsigned timeout_ms)
+{
+    unload_job_t *job = calloc(1, sizeof *job);
+    if (!job) {
+        log_error("cannot unload extension %s: out of memory; not called", e->pub.path);
+        return true; /* nothing of it runs */
+    }
+    job->e = e;
+    atomic_init(&job->refs, 2);
+    atomic_init(&job->call, "");
+    pthread_mutex_init(&job->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&job->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, UNLOAD_STACK_SIZE);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, unload_main, job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        log_error("cannot unload extension %s: no thread for its unload calls (%s); not called",
+                  e->pub.path, strerror(rc));
+        atomic_store(&job->refs, 1);
+        unload_job_release(job);
+        return true;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&job->lock);
+    while (!job->done && pthread_cond_timedwait(&job->cond, &job->lock, &until) != ETIMEDOUT) {
+    }
+    bool done = job->done;
+    pthread_mutex_unlock(&job->lock);
+    if (done)
+        log_info("unloaded extension %s", e->pub.path);
+    else
+        log_error("extension %s: %s did not return within %u ms; shutdown goes on without it",
+                  e->pub.path, atomic_load(&job->call), timeout_ms);
+    unload_job_release(job);
+    return done;
+}
+
+unsigned extensions_terminate_all(extensions_t *t, unsigned timeout_ms)
+{
+    unsigned stuck = 0;
     pthread_mutex_lock(&t->lock);
     for (ext_entry_t *e = atomic_load(&t->list); e; e = e->next) {
+        /* Marked first, under the lock: a request thread that outlived the grace period and
+         * looks the extension up now gets an error instead of a library being unloaded. */
         pthread_mutex_lock(&e->load_lock);
-        if (e->state == EXT_LOADED) {
-            crash_context_enter(e->pub.path, "(unloading: TerminateExtension / DllMain)");
-            if (e->pub.terminate)
-                e->pub.terminate(HSE_TERM_MUST_UNLOAD);
-            if (e->dllmain)
-                e->dllmain((HINSTANCE)e->handle, DLL_PROCESS_DETACH, NULL);
-            crash_context_leave();
-            log_info("unloaded extension %s", e->pub.path);
+        bool loaded = e->state == EXT_LOADED;
+        if (loaded) {
             e->state = EXT_TERMINATED;
             snprintf(e->error, sizeof e->error, "the server is shutting down");
         }
         pthread_mutex_unlock(&e->load_lock);
+        if (loaded && !entry_unload(e, timeout_ms))
+            stuck++;
     }
     pthread_mutex_unlock(&t->lock);
+    return stuck;
 }
 
 void extensions_free(extensions_t *t)

@@ -38,8 +38,11 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
 /* The extension at path if it is loaded already, else NULL; never loads (cheap, no lock). */
 extension_t *extensions_peek(extensions_t *t, const char *path);
 /* Shutdown: TerminateExtension(HSE_TERM_MUST_UNLOAD) then DllMain(DLL_PROCESS_DETACH) for every
- * loaded extension. Libraries stay mapped (threads they started may still run). */
-void extensions_terminate_all(extensions_t *t);
+ * loaded extension, one extension after the other, each on a thread of its own that is waited
+ * for at most timeout_ms (a call that never returns is logged and left running). Returns how
+ * many extensions are still inside those calls. Libraries stay mapped (threads they started
+ * may still run). */
+unsigned extensions_terminate_all(extensions_t *t, unsigned timeout_ms);
 void extensions_free(extensions_t *t);
 
 #endif

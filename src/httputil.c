@@ -431,3 +431,21 @@ size_t http_error_body(unsigned status, char *buf, size_t size)
         return 0;
     return (size_t)n < size ? (size_t)n : size - 1;
 }
+
+long http_skip_empty_lines(const char *buf, size_t len)
+{
+    size_t i = 0;
+    while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
+        i += 2;
+    if (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+        return -1;
+    return (long)i;
+}
+
+size_t http_method_token(const char *p, size_t len)
+{
+    size_t n = 0;
+    while (n < len && http_is_tchar((unsigned char)p[n]))
+        n++;
+    return n < len && p[n] != ' ' ? 0 : n;
+}

@@ -41,6 +41,16 @@ range_result_t http_range_parse(const char *header_value, uint64_t size, uint64_
 extern const unsigned char http_tchar_table[256];
 static inline bool http_is_tchar(unsigned char c) { return http_tchar_table[c] != 0; }
 
+/* RFC 9112 §2.2: empty lines (CRLF) before a request line may be skipped, nothing else. The
+ * offset of the first byte after them in buf[0, len), or -1 when a bare CR or LF comes first
+ * (the parser would skip it too, and a front end may frame such bytes differently). */
+long http_skip_empty_lines(const char *buf, size_t len);
+
+/* The length of the method token at p when it is followed by SP or ends with the bytes there
+ * are (the rest of the request line not received yet): a method, if an unknown one (501).
+ * 0 when the bytes cannot start a request line (400). */
+size_t http_method_token(const char *p, size_t len);
+
 /* The small HTML page of an error or redirect response ("<h1>404 Not Found</h1>" ...) into buf;
  * returns its length (truncated to size - 1). */
 size_t http_error_body(unsigned status, char *buf, size_t size);

@@ -1,5 +1,7 @@
 /* isapid: parse the configuration, start the server, wait for SIGTERM/SIGINT, shut down. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "crash.h"
 #include "log.h"
@@ -26,6 +29,36 @@ static char *executable_dir(char *buf, size_t size)
     return buf;
 }
 
+/* Exit status when shutdown ended with a thread still inside extension code (a call that
+ * outlived the grace period, or TerminateExtension / DllMain(DLL_PROCESS_DETACH) that did not
+ * return): docs/design.md, "Shutdown". */
+#define EXIT_EXTENSION_STILL_RUNNING 3
+
+/* Signals operators send by habit (reload, reopen logs...): they have no meaning here yet, so
+ * they are logged and ignored rather than left to kill the process. */
+static const int ignored_signals[] = {SIGHUP, SIGUSR1, SIGUSR2};
+
+/* Waits for SIGTERM or SIGINT and returns it; the ignored signals are logged on the way, one
+ * line per signal per second (a loop sending them cannot flood the log). */
+static int wait_for_stop(const sigset_t *handled)
+{
+    log_limiter_t limiters[sizeof ignored_signals / sizeof ignored_signals[0]];
+    for (size_t i = 0; i < sizeof limiters / sizeof limiters[0]; i++)
+        limiters[i] = (log_limiter_t)LOG_LIMITER_INIT;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(handled, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT)
+            return sig;
+        for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
+            if (ignored_signals[i] == sig)
+                log_limited(&limiters[i], LOG_WARN, "SIG%s received: ignored (it has no meaning "
+                            "for isapid yet; SIGTERM or SIGINT stops the server)",
+                            sigabbrev_np(sig));
+    }
+}
+
 int main(int argc, char **argv)
 {
     char exe_buf[PATH_MAX];
@@ -37,6 +70,19 @@ int main(int argc, char **argv)
         return st == CONFIG_EXIT ? 0 : 2;
     }
     if (cfg.test_config) {
+        /* As nginx -t does: the files the server would write must open (for appending, never
+         * truncated; created if missing, as the server would). Errors go to stderr. */
+        if (cfg.access_log) {
+            char err[256];
+            accesslog_t *log = accesslog_open(cfg.access_log, err, sizeof err);
+            if (!log) {
+                log_error("cannot open the access log %s: %s", cfg.access_log, err);
+                fprintf(stderr, "isapid: configuration test failed\n");
+                config_free(&cfg);
+                return 2;
+            }
+            accesslog_close(log);
+        }
         printf("isapid: configuration OK\n");
         config_free(&cfg);
         return 0;
@@ -52,13 +98,19 @@ int main(int argc, char **argv)
     }
 
     /* Signals are taken synchronously by this thread; every thread started later inherits the
-     * mask, so none of them is interrupted. Writes to closed sockets must not kill the server. */
+     * mask, so none of them is interrupted. Writes to closed sockets must not kill the server,
+     * nor a SIGPIPE sent by hand: ignored, and blocked besides, so that an extension that
+     * restores its default action still cannot let one through. */
     signal(SIGPIPE, SIG_IGN);
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    sigset_t handled;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGTERM);
+    sigaddset(&handled, SIGINT);
+    for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
+        sigaddset(&handled, ignored_signals[i]);
+    sigaddset(&handled, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &handled, NULL);
+    sigdelset(&handled, SIGPIPE);
 
     server_t server;
     if (server_init(&server, &cfg) < 0 || server_start(&server) < 0) {
@@ -70,11 +122,17 @@ int main(int argc, char **argv)
         log_info("listening on http://%s/ (root %s, %u loop%s)", cfg.listen[i].text, cfg.root,
                  server.n_loops, server.n_loops == 1 ? "" : "s");
 
-    int sig = 0;
-    while (sigwait(&stop_signals, &sig) != 0) {
-    }
+    int sig = wait_for_stop(&handled);
     log_info("%s: shutting down (grace period %u ms)", strsignal(sig), cfg.shutdown_grace_ms);
     server_shutdown(&server);
+    if (server.extension_code_running) {
+        /* A thread is still inside an extension: exit() would run the libraries' destructors
+         * and atexit handlers under it. Both logs are written with one write(2) per line, so
+         * there is nothing buffered to flush first. */
+        log_warn("stopped with extension code still running (exit status %d)",
+                 EXIT_EXTENSION_STILL_RUNNING);
+        _exit(EXIT_EXTENSION_STILL_RUNNING);
+    }
     bool clean = server.clean;
     server_free(&server);
     if (clean)

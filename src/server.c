@@ -23,6 +23,7 @@
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100
 #define LINGER_TIMEOUT_MS 2000
+#define UNLOAD_MIN_MS 1000 /* each extension's unload calls get the grace period, at least this */
 #define WORKER_STACK_SIZE (8u << 20)
 
 static void on_accept(loop_watch_t *w, uint32_t events)
@@ -299,9 +300,12 @@ void server_shutdown(server_t *s)
     }
     bool workers_done = pool_stop(s->pool, 1000) && loops_done;
     /* Extensions are told to unload off the event loops, after their requests are gone when
-     * possible (TerminateExtension may sleep). */
-    extensions_terminate_all(s->extensions);
-    s->clean = workers_done && atomic_load(&s->open_conns) == 0;
+     * possible (TerminateExtension may sleep), each bounded like the requests were. */
+    unsigned unload_ms = s->cfg->shutdown_grace_ms < UNLOAD_MIN_MS ? UNLOAD_MIN_MS
+                                                                   : s->cfg->shutdown_grace_ms;
+    unsigned stuck = extensions_terminate_all(s->extensions, unload_ms);
+    s->extension_code_running = !workers_done || stuck > 0;
+    s->clean = workers_done && stuck == 0 && atomic_load(&s->open_conns) == 0;
     if (!s->clean)
         log_warn("shutdown: extension work still running; exiting without waiting for it");
 }

@@ -66,6 +66,9 @@ struct server {
     atomic_bool stopping;
     atomic_int loops_drained; /* shutdown: loops that stopped accepting */
     bool clean;               /* shutdown left no extension work running: safe to free */
+    bool extension_code_running; /* shutdown: a thread is still inside extension code (a call
+                                  * past the grace period, an unload call that did not return):
+                                  * the process must leave with _exit, not exit() */
     char software[32];        /* "isapid/VERSION" */
 };
 

@@ -69,6 +69,27 @@ class CliTest(unittest.TestCase):
         p = run(["--test-config", "--config", ini])
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_test_config_opens_the_access_log(self):
+        # As nginx -t does: the log the server would write must open; it is not truncated.
+        log = write_file(os.path.join(self.tmp, "access.log"), "earlier line\n")
+        p = run(["--test-config", "--root", self.root, "--access-log", log])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(log) as f:
+            self.assertEqual(f.read(), "earlier line\n")
+        for bad in (os.path.join(self.tmp, "no-such-dir", "access.log"), self.tmp):
+            with self.subTest(path=bad):
+                p = run(["--test-config", "--root", self.root, "--access-log", bad])
+                self.assertEqual(p.returncode, 2, p.stderr)
+                err = p.stderr.decode()
+                self.assertIn("cannot open the access log %s: " % bad, err)
+                self.assertIn("configuration test failed", err)
+                self.assertNotIn("configuration OK", p.stdout.decode())
+        ini = write_file(os.path.join(self.tmp, "log.ini"),
+                         "[server]\nroot = www\naccess_log = %s\n" % os.path.join(self.tmp, "nope", "a.log"))
+        p = run(["--test-config", "--config", ini])
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("cannot open the access log", p.stderr.decode())
+
     def test_test_config_bad_key(self):
         ini = write_file(os.path.join(self.tmp, "bad.ini"),
                          "[server]\nroot = www\nno_such_key = 1\n")

@@ -9,8 +9,6 @@ the body it was given with the framing the server claims (echo.dll):
 
   reject      one error response carrying `Connection: close`, then the server closes; nothing
               else is sent (the request behind the attack is never answered)
-  reject_late (static target) the error is found in the body after the response went out: one
-              response, then the server closes; nothing else is sent
   framed      the message is accepted with unambiguous framing: its response, then the request
               behind it is answered as the next request, and a third request still works
   swallowed   the bytes of the "smuggled" request are part of the message (body or trailer
@@ -67,7 +65,6 @@ CHUNKED = H + b"Transfer-Encoding: chunked\r\n\r\n"
 # An expectation is (kind, status[, body]); body only for framed/swallowed/close_after on echo;
 # a tuple of statuses where today's answer and the one after a known bug's fix differ.
 REJ400 = ("reject", 400)
-LATE405 = ("reject_late", 405)
 CASES = {
     # ---- Content-Length and Transfer-Encoding together, or twice -------------------------
     "cl_then_te": (req(H + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n", b"0\r\n\r\n"),
@@ -100,7 +97,7 @@ CASES = {
                                    b"0\r\n\r\n"), REJ400, REJ400),
     "fold_te_plus_cl": (req(H + b"Content-Length: 39\r\nTransfer-Encoding:\r\n chunked\r\n\r\n", b"0\r\n\r\n"),
                         REJ400, REJ400),
-    "fold_in_trailer": (req(CHUNKED, b"3\r\nabc\r\n0\r\nX: a\r\n b\r\n\r\n"), REJ400, LATE405),
+    "fold_in_trailer": (req(CHUNKED, b"3\r\nabc\r\n0\r\nX: a\r\n b\r\n\r\n"), REJ400, REJ400),
     # ---- bare LF / bare CR ---------------------------------------------------------------------
     "bare_lf_everywhere": (req(b"POST {T} HTTP/1.1\nHost: x\nContent-Length: 0\n\n"), REJ400, REJ400),
     "bare_lf_one_header": (req(H[:-2] + b"\nContent-Length: 39\r\n\r\n"), REJ400, REJ400),
@@ -108,9 +105,9 @@ CASES = {
     # ending a field line or a chunk line.
     "bare_lf_request_line": (req(b"POST {T} HTTP/1.1\nHost: x\r\nContent-Length: 0\r\n\r\n"),
                              ("framed", 200, b""), ("framed", 405)),
-    "bare_lf_chunked_body": (req(CHUNKED, b"3\nabc\n0\n\n"), REJ400, LATE405),
-    "bare_lf_after_chunk_data": (req(CHUNKED, b"3\r\nabc\n0\r\n\r\n"), REJ400, LATE405),
-    "bare_lf_after_chunk_ext": (req(CHUNKED, b"3;e\nabc\r\n0\r\n\r\n"), REJ400, LATE405),
+    "bare_lf_chunked_body": (req(CHUNKED, b"3\nabc\n0\n\n"), REJ400, REJ400),
+    "bare_lf_after_chunk_data": (req(CHUNKED, b"3\r\nabc\n0\r\n\r\n"), REJ400, REJ400),
+    "bare_lf_after_chunk_ext": (req(CHUNKED, b"3;e\nabc\r\n0\r\n\r\n"), REJ400, REJ400),
     "bare_cr_everywhere": (req(b"POST {T} HTTP/1.1\rHost: x\rContent-Length: 0\r\r"), REJ400, REJ400),
     "bare_cr_in_value": (req(H + b"X-A: a\rContent-Length: 39\r\nContent-Length: 0\r\n\r\n"), REJ400, REJ400),
     # ---- whitespace around field names ----------------------------------------------------------
@@ -135,23 +132,24 @@ CASES = {
     "te_upper_case": (req(H + b"Transfer-Encoding: CHUNKED\r\n\r\n", b"3\r\nabc\r\n0\r\n\r\n"),
                       ("framed", 200, b"abc"), ("framed", 405)),
     # RFC 9112 6.1: Transfer-Encoding in HTTP/1.0: process, then close.
+    # RFC 9112 6.1: HTTP/1.0 with Transfer-Encoding has faulty framing.
     "te_http10": (req(b"POST {T} HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", b"3\r\nabc\r\n0\r\n\r\n"),
-                  ("close_after", 200, b"abc"), ("close_after", 405)),
+                  REJ400, REJ400),
     # ---- chunk sizes, extensions, data, trailers ---------------------------------------------------
-    "chunk_size_20_hex_digits": (req(CHUNKED, b"ffffffffffffffffffff\r\n"), REJ400, LATE405),
-    "chunk_size_2p64": (req(CHUNKED, b"10000000000000000\r\n"), REJ400, LATE405),
-    "chunk_size_2p64_plus_3": (req(CHUNKED, b"10000000000000003\r\nabc\r\n0\r\n\r\n"), REJ400, LATE405),
-    "chunk_size_2p64_minus_1": (req(CHUNKED, b"ffffffffffffffff\r\n"), REJ400, LATE405),
+    "chunk_size_20_hex_digits": (req(CHUNKED, b"ffffffffffffffffffff\r\n"), REJ400, REJ400),
+    "chunk_size_2p64": (req(CHUNKED, b"10000000000000000\r\n"), REJ400, REJ400),
+    "chunk_size_2p64_plus_3": (req(CHUNKED, b"10000000000000003\r\nabc\r\n0\r\n\r\n"), REJ400, REJ400),
+    "chunk_size_2p64_minus_1": (req(CHUNKED, b"ffffffffffffffff\r\n"), REJ400, REJ400),
     # 15 hex digits at most, leading zeros included (a limit of the decoder).
-    "chunk_size_16_digits_leading_zeros": (req(CHUNKED, b"0000000000000003\r\nabc\r\n0\r\n\r\n"), REJ400, LATE405),
-    "chunk_size_0x": (req(CHUNKED, b"0x3\r\nabc\r\n0\r\n\r\n"), REJ400, LATE405),
-    "chunk_size_negative": (req(CHUNKED, b"-3\r\nabc\r\n0\r\n\r\n"), REJ400, LATE405),
-    "chunk_size_missing": (req(CHUNKED, b"\r\nabc\r\n0\r\n\r\n"), REJ400, LATE405),
+    "chunk_size_16_digits_leading_zeros": (req(CHUNKED, b"0000000000000003\r\nabc\r\n0\r\n\r\n"), REJ400, REJ400),
+    "chunk_size_0x": (req(CHUNKED, b"0x3\r\nabc\r\n0\r\n\r\n"), REJ400, REJ400),
+    "chunk_size_negative": (req(CHUNKED, b"-3\r\nabc\r\n0\r\n\r\n"), REJ400, REJ400),
+    "chunk_size_missing": (req(CHUNKED, b"\r\nabc\r\n0\r\n\r\n"), REJ400, REJ400),
     # The bytes after the data are not CRLF: "abc" then "XX" where CRLF belongs.
-    "chunk_data_overrun": (req(CHUNKED, b"3\r\nabcXX0\r\n\r\n"), REJ400, LATE405),
-    "chunk_ext_quoted_lf": (req(CHUNKED, b"3;a=\"x\ny\"\r\nabc\r\n0\r\n\r\n"), REJ400, LATE405),
-    "chunk_ext_100k": (req(CHUNKED, b"3;" + b"e" * 100000 + b"\r\nabc\r\n0\r\n\r\n"), REJ400, LATE405),
-    "chunk_trailer_nul": (req(CHUNKED, b"3\r\nabc\r\n0\r\nX: a\x00b\r\n\r\n"), REJ400, LATE405),
+    "chunk_data_overrun": (req(CHUNKED, b"3\r\nabcXX0\r\n\r\n"), REJ400, REJ400),
+    "chunk_ext_quoted_lf": (req(CHUNKED, b"3;a=\"x\ny\"\r\nabc\r\n0\r\n\r\n"), REJ400, REJ400),
+    "chunk_ext_100k": (req(CHUNKED, b"3;" + b"e" * 100000 + b"\r\nabc\r\n0\r\n\r\n"), REJ400, REJ400),
+    "chunk_trailer_nul": (req(CHUNKED, b"3\r\nabc\r\n0\r\nX: a\x00b\r\n\r\n"), REJ400, REJ400),
     # Blanks after the size are tolerated (RFC 9112 allows BWS only before ';').
     "chunk_size_trailing_space": (req(CHUNKED, b"3 \r\nabc\r\n0\r\n\r\n"), ("framed", 200, b"abc"), ("framed", 405)),
     # A Content-Length in the trailer section changes nothing.
@@ -165,7 +163,8 @@ CASES = {
     "chunk_last_without_empty_line": (CHUNKED + b"3\r\nabc\r\n0\r\n" + SMUG,
                                       ("swallowed", 200, b"abc"), ("swallowed", 405)),
     # A declared chunk larger than --max-body is only refused when the body timeout ends it.
-    "chunk_size_over_max_body": (req(CHUNKED, b"200000\r\n"), ("reject", 408), LATE405),
+    # (a chunked body of a static request is read before the response, as an extension's is)
+    "chunk_size_over_max_body": (req(CHUNKED, b"200000\r\n"), ("reject", 408), ("reject", 408)),
     # ---- bodies on GET: framed and discarded, never parsed as a request -----------------------
     "get_with_length_body": (b"GET {T} HTTP/1.1\r\nHost: x\r\nContent-Length: 39\r\n\r\n" + SMUG,
                              ("swallowed", 200, SMUG), ("swallowed", 200)),
@@ -185,7 +184,9 @@ CASES = {
     "tab_instead_of_space_before_version": (req(b"POST {T}\tHTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
                                             ("reject", (505, 400)), ("reject", (505, 400))),
     "lower_case_version": (req(b"POST {T} http/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"), REJ400, REJ400),
-    "lower_case_method": (req(b"post {T} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"), REJ400, REJ400),
+    # Methods are case-sensitive: "post" is a method the server does not implement.
+    "lower_case_method": (req(b"post {T} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+                          ("reject", 501), ("reject", 501)),
     # obs-text (bytes 0x80-0xff) is allowed in field values.
     "obs_text_in_value": (req(H + b"X: caf\xc3\xa9\xff\r\nContent-Length: 0\r\n\r\n"),
                           ("framed", 200, b""), ("framed", 405)),
@@ -261,9 +262,8 @@ class SmugglingTest(unittest.TestCase):
             self.assertNotIn(SMUGGLED, r.body, where)
             if body is not None:
                 self.assertEqual(r.body, body, where)
-            if kind in ("reject", "reject_late", "close_after"):
-                if kind in ("reject", "close_after"):
-                    self.assertIn("close", r.connection_tokens(), "%s: no Connection: close in %r" % (where, r))
+            if kind in ("reject", "close_after"):
+                self.assertIn("close", r.connection_tokens(), "%s: no Connection: close in %r" % (where, r))
                 closed, extra = c.wait_closed(3.0)
                 self.assertTrue(closed, "%s: connection left open after %d" % (where, r.status))
                 self.assertEqual(extra, b"", "%s: bytes after the response (smuggled answer?)" % where)
@@ -372,8 +372,8 @@ class SmugglingTest(unittest.TestCase):
         self.check_all(KNOWN_BUG_TARGET_WS, REJ400)
 
     def test_http10_transfer_encoding_keep_alive_closes(self):
-        self.check("te_http10_keep_alive", KNOWN_BUG_HTTP10_TE, ECHO, ("close_after", 200, b"abc"))
-        self.check("te_http10_keep_alive", KNOWN_BUG_HTTP10_TE, STATIC, ("close_after", 405))
+        self.check("te_http10_keep_alive", KNOWN_BUG_HTTP10_TE, ECHO, REJ400)
+        self.check("te_http10_keep_alive", KNOWN_BUG_HTTP10_TE, STATIC, REJ400)
 
 
 if __name__ == "__main__":

@@ -115,10 +115,10 @@ class ShutdownTest(unittest.TestCase):
             self.assertEqual(read_lines(marker), ["attach", "version", "terminate 2", "detach"])
 
     def test_grace_period_exceeded(self):
-        # A request that outlives the grace period does not keep the server up forever.
-        # TODO(lead): the exit code in this case is not pinned down (0 today).
-        # The server exits without freeing what the stuck extension may still use, so leak
-        # reports from a sanitizer build are expected here.
+        # A request that outlives the grace period does not keep the server up forever. A thread
+        # is still inside the extension: the server leaves with exit status 3, without running
+        # exit-time code under it (and without freeing what it may still use, so no leak report
+        # comes from a sanitizer build either).
         with self.server(expect_exit=None, args=["--shutdown-grace", "500"], allow_leaks=True) as srv:
             marker = os.path.join(srv.tmp, "slow.marker")
             with srv.conn(timeout=20) as c:
@@ -126,11 +126,59 @@ class ShutdownTest(unittest.TestCase):
                 wait_for(lambda: read_lines(marker), 10, message="slow.dll to start")
                 t0 = time.monotonic()
                 srv.signal(signal.SIGTERM)
-                srv.wait_exit(6)
+                rc = srv.wait_exit(6)
                 self.assertLess(time.monotonic() - t0, 6)
+                self.assertEqual(rc, 3, srv.stderr()[-3000:])
+                self.assertIn("stopped with extension code still running (exit status 3)", srv.stderr())
                 closed, _ = c.wait_closed(2)
                 self.assertTrue(closed)
 
+    def test_unload_calls_that_never_return(self):
+        # TerminateExtension of one extension and DllMain(DLL_PROCESS_DETACH) of another never
+        # return. Each extension's unload gets the grace period (at least 1 s): the server exits
+        # after about 2 s, names both extensions and the call each hangs in, and exits with 3.
+        env = {"ISAPID_TERMINATE_HANG": "1", "ISAPID_TERMINATE_MARKER": "{tmp}/terminate.marker",
+               "ISAPID_DLLMAIN_HANG": "1", "ISAPID_DLLMAIN_MARKER": "{tmp}/dllmain.marker"}
+        scripts = {"terminate.so": fixture("terminate"), "dllmain.so": fixture("dllmain")}
+        with Server(scripts=scripts, env=env, expect_exit=None, args=["--shutdown-grace", "200"]) as srv:
+            self.assertEqual(srv.get("/scripts/terminate.dll").status, 200)
+            self.assertEqual(srv.get("/scripts/dllmain.dll").status, 200)
+            t0 = time.monotonic()
+            srv.signal(signal.SIGTERM)
+            rc = srv.wait_exit(10)
+            elapsed = time.monotonic() - t0
+            err = srv.stderr()
+            self.assertEqual(rc, 3, err[-3000:])
+            self.assertGreaterEqual(elapsed, 1.8, "the unload calls got less than their bound")
+            self.assertLess(elapsed, 2.0 + 3.0, "exit took %.2fs" % elapsed)
+            self.assertIn("extension %s: TerminateExtension(HSE_TERM_MUST_UNLOAD) did not return within 1000 ms"
+                          % os.path.join(srv.scripts_dir, "terminate.so"), err)
+            self.assertIn("extension %s: DllMain(DLL_PROCESS_DETACH) did not return within 1000 ms"
+                          % os.path.join(srv.scripts_dir, "dllmain.so"), err)
+            self.assertIn("stopped with extension code still running (exit status 3)", err)
+            # Both calls were made (the hang comes after the markers are written).
+            self.assertEqual(read_lines(os.path.join(srv.tmp, "terminate.marker")), ["terminate flags=2"])
+            self.assertEqual(read_lines(os.path.join(srv.tmp, "dllmain.marker")),
+                             ["attach", "version", "terminate 2", "detach"])
+
+    def test_operator_signals_are_logged_and_ignored(self):
+        # SIGHUP, SIGUSR1 and SIGUSR2 (sent by habit: reload, reopen logs) and SIGPIPE (sent by
+        # hand) do not stop the server: one line each, and it goes on serving.
+        with self.server(expect_exit=0) as srv:
+            with srv.conn() as c:
+                self.assertEqual(c.request("GET", "/a.txt").status, 200)
+                for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+                    name = signal.Signals(sig).name
+                    srv.signal(sig)
+                    wait_for(lambda: "%s received: ignored" % name in srv.stderr(), 5,
+                             message="the log line for %s" % name)
+                    self.assertTrue(srv.alive(), "%s killed the server" % name)
+                    self.assertEqual(c.request("GET", "/a.txt").body, b"AAAA\n")
+                srv.signal(signal.SIGPIPE)
+                # SIGPIPE is not logged; a request served after it proves the server outlived it.
+                self.assertEqual(c.request("GET", "/a.txt").body, b"AAAA\n")
+                self.assertTrue(srv.alive())
+            self.assertEqual(srv.get("/a.txt").status, 200)
 
 if __name__ == "__main__":
     main()

@@ -223,8 +223,29 @@ static void test_reason(void)
     CHECK_STR(http_status_reason(0), "Unknown");
 }
 
+static void test_request_line_start(void)
+{
+    CHECK(http_skip_empty_lines("GET / HTTP/1.1", 14) == 0);
+    CHECK(http_skip_empty_lines("\r\nGET", 5) == 2);
+    CHECK(http_skip_empty_lines("\r\n\r\nGET", 7) == 4);
+    CHECK(http_skip_empty_lines("\rGET", 4) == -1);
+    CHECK(http_skip_empty_lines("\nGET", 4) == -1);
+    CHECK(http_skip_empty_lines("\r\n\rGET", 6) == -1);
+    CHECK(http_skip_empty_lines("\r\r\nGET", 6) == -1);
+    CHECK(http_skip_empty_lines("", 0) == 0);
+
+    CHECK(http_method_token("FOOBAR / HTTP/1.1", 17) == 6);
+    CHECK(http_method_token("get / HTTP/1.1", 14) == 3);
+    CHECK(http_method_token("FOOB", 4) == 4);        /* the rest not received yet */
+    CHECK(http_method_token("GET\r\n", 5) == 0);    /* no target, no version */
+    CHECK(http_method_token("\x01\x02 / HTTP/1.1", 12) == 0);
+    CHECK(http_method_token(" / HTTP/1.1", 11) == 0);
+    CHECK(http_method_token("G(T / HTTP/1.1", 14) == 0);
+}
+
 int main(void)
 {
+    test_request_line_start();
     test_date_format();
     test_date_parse();
     test_etag();
