@@ -534,8 +534,10 @@ static void conn_output_free(conn_t *c)
     free(c->out);
     c->out = NULL;
     c->out_len = c->out_off = 0;
-    if (c->out_fd >= 0)
+    if (c->out_fd >= 0) {
         close(c->out_fd);
+        netloop_descriptor_freed(c->nl);
+    }
     c->out_fd = -1;
     c->file_left = 0;
 }
@@ -1296,9 +1298,11 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
 void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
                  const struct sockaddr_storage *local)
 {
+    static log_limiter_t no_conn = LOG_LIMITER_INIT;
     pthread_once(&parser_settings_once, parser_settings_init);
     conn_t *c = calloc(1, sizeof *c);
     if (!c) {
+        log_limited(&no_conn, LOG_ERROR, "out of memory for a new connection: closing it");
         close(fd);
         return;
     }
@@ -1320,7 +1324,10 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     c->state = CONN_HEAD;
     c->writable = true;
     c->readable = true; /* data may already be waiting: try once before the first edge */
-    if (loop_add(nl->loop, &c->watch, CONN_EVENTS) < 0) {
+    int rc = loop_add(nl->loop, &c->watch, CONN_EVENTS);
+    if (rc < 0) {
+        log_limited(&no_conn, LOG_ERROR, "cannot watch a new connection: epoll_ctl: %s; closing it",
+                    strerror(-rc));
         close(fd);
         free(c);
         return;
@@ -1334,6 +1341,18 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     conn_drive(c);
 }
 
+/* Out of the epoll set, then closed. */
+static void conn_unwatch_and_close(conn_t *c)
+{
+    static log_limiter_t del_failed = LOG_LIMITER_INIT;
+    int rc = loop_del(c->nl->loop, &c->watch);
+    if (rc < 0) /* not expected: close() below removes the watch all the same */
+        log_limited(&del_failed, LOG_ERROR, "%s: epoll_ctl(DEL) of connection %d: %s", c->peer_text,
+                    c->watch.fd, strerror(-rc));
+    close(c->watch.fd);
+    c->watch.fd = -1;
+}
+
 static void conn_close(conn_t *c)
 {
     if (c->state == CONN_CLOSED)
@@ -1342,8 +1361,10 @@ static void conn_close(conn_t *c)
     c->state = CONN_CLOSED;
     timeq_disarm(&c->timer);
     timeq_disarm(&c->rate_timer);
-    loop_del(nl->loop, &c->watch);
-    close(c->watch.fd);
+    if (c->watch.fd >= 0) { /* -1: released already (conn_release_socket) */
+        conn_unwatch_and_close(c);
+        netloop_descriptor_freed(nl);
+    }
     conn_output_free(c);
     if (c->req) { /* only in READAHEAD: the extension never saw it */
         isapi_request_discard(c->req);

@@ -22,7 +22,8 @@ typedef struct conn_head conn_head_t;
 typedef struct listener {
     loop_watch_t watch; /* fd shared by all loops (EPOLLEXCLUSIVE) */
     struct netloop *nl;
-    bool registered;
+    bool registered;    /* this loop accepts on it (until shutdown) */
+    bool watched;       /* in the loop's epoll set: registered and not watched = paused */
     const struct sockaddr_storage *local; /* the address it is bound to, when that is not a
                                            * wildcard: every connection's local address */
 } listener_t;
@@ -39,7 +40,8 @@ typedef struct netloop {
     timeq_t tq_rate;          /* minimum body rate checks of waits without bytes (conn rate_timer) */
     listener_t listeners[CONFIG_MAX_LISTEN];
     size_t n_listeners;
-    bool accept_paused;       /* out of descriptors: accepting resumes at accept_resume_ms */
+    bool accept_paused;       /* out of descriptors: accepting resumes at accept_resume_ms
+                               * (server.c, "Pausing accepts") */
     uint64_t accept_resume_ms;
     conn_t *conns;            /* every open connection of this loop (for shutdown) */
     conn_t *closed;           /* closed this iteration, freed by conn_reap */
@@ -77,5 +79,9 @@ int server_start(server_t *s);
  * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension. */
 void server_shutdown(server_t *s);
 void server_free(server_t *s);
+
+/* Loop thread: one of nl's descriptors was closed; if accepting was paused for want of
+ * descriptors, it resumes at the end of this loop iteration. */
+void netloop_descriptor_freed(netloop_t *nl);
 
 #endif
