@@ -20,6 +20,7 @@
 #include "httputil.h"
 #include "isapi.h"
 #include "log.h"
+#include "parked.h"
 #include "path.h"
 #include "resphead.h"
 #include "route.h"
@@ -1281,6 +1282,8 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
             atomic_store(&c->peer_gone, true);
         if (c->op_req)
             isapi_op_drive(c->op_req);
+        if (atomic_load(&c->peer_gone))
+            parked_peer_left(c->req); /* the socket goes now, or when its last use ends */
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -1353,6 +1356,17 @@ static void conn_unwatch_and_close(conn_t *c)
     c->watch.fd = -1;
 }
 
+void conn_release_socket(conn_t *c)
+{
+    timeq_disarm(&c->timer);
+    timeq_disarm(&c->rate_timer);
+    conn_unwatch_and_close(c);
+    conn_release_input(c);
+    free(c->pathbuf); /* the request has its own copies of the head */
+    c->pathbuf = NULL;
+    netloop_descriptor_freed(c->nl);
+}
+
 static void conn_close(conn_t *c)
 {
     if (c->state == CONN_CLOSED)
@@ -1403,6 +1417,11 @@ void conn_request_ended(loop_task_t *t)
     request_end_t end;
     isapi_request_end(r, &end); /* frees r */
     c->req = NULL;
+    if (c->watch.fd < 0) { /* released: the client left while the session was pending */
+        free(end.tail);
+        conn_close(c);
+        return;
+    }
     /* The extension's threads may have read the socket: readiness is unknown. */
     c->readable = c->writable = true;
     c->state = CONN_SENDING;
@@ -1535,7 +1554,8 @@ void conn_close_all(netloop_t *nl)
         if (c->state == CONN_EXTENSION) {
             /* The extension still holds the request: cut the socket, keep the object until
              * the session ends; an operation on the loop fails now. */
-            shutdown(c->watch.fd, SHUT_RDWR);
+            if (c->watch.fd >= 0) /* not released already */
+                shutdown(c->watch.fd, SHUT_RDWR);
             atomic_store(&c->peer_gone, true);
             if (c->op_req)
                 isapi_op_drive(c->op_req);

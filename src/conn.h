@@ -178,6 +178,11 @@ int conn_send_blocking(conn_t *c, out_cursor_t *cur);
 /* The peer has closed or reset (checked without blocking). */
 bool conn_peer_gone(conn_t *c);
 
+/* Loop thread, under the request's lock (src/parked.h): the client of a parked session has gone;
+ * close the descriptor, free the input buffer and head block. The connection object stays until
+ * the session ends, and is then freed without a response. */
+void conn_release_socket(conn_t *c);
+
 /* Posted to the loop by the request when its session ends (any thread). */
 void conn_request_ended(loop_task_t *t);
 

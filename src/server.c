@@ -18,6 +18,7 @@
 #include "handoff.h"
 #include "isapi.h"
 #include "log.h"
+#include "parked.h"
 #include "route.h"
 
 #define ACCEPT_BATCH 64
@@ -138,7 +139,8 @@ static uint64_t netloop_tick(void *arg, uint64_t now)
         accept_resume(nl, now);
     if (nl->accept_paused && nl->accept_resume_ms < next)
         next = nl->accept_resume_ms;
-    return next;
+    uint64_t parked = parked_tick(nl, now);
+    return parked < next ? parked : next;
 }
 
 static bool is_wildcard(const struct sockaddr_storage *ss)
