@@ -154,14 +154,18 @@ class FdExhaustionTest(unittest.TestCase):
             with srv.conn() as ka:
                 self.assertEqual(ka.request("GET", "/scripts/hello.dll").status, 200)
                 self.assertEqual(ka.request("GET", "/scripts/async.dll?op=stats").status, 200)
+                base_fds = srv.settled_fds()
                 head = build_request("GET", "/scripts/async.dll?op=hold&tag=park&id=p")
                 clients, cpu, lines, seen = self.exhaust(srv, ka, head)
                 stats = parse_kv(ka.request("GET", "/scripts/async.dll?op=stats").body)
                 parked = int(stats.get("held", 0))
                 self.assertGreater(parked, 10, stats)
                 self.check_scenario(srv, clients, cpu, lines, seen, "parked sessions (%d)" % parked)
-                # Every parked session's socket was released: the sessions end cleanly later,
-                # their answer failing as for a client that left.
+                # Every parked session's socket is released (those accepted from the listen
+                # queue after their clients had left, too): the sessions end cleanly later, their
+                # answer failing as for a client that left.
+                wait_for(lambda: srv.fds() <= base_fds, 2 + MARGIN_S, 0.02,
+                         "every parked session's socket released (base %d, now %d)" % (base_fds, srv.fds()))
                 stats = parse_kv(ka.request("GET", "/scripts/async.dll?op=notify&tag=park").body)
                 released = int(stats.get("released", 0))
                 self.assertGreaterEqual(released, parked)
