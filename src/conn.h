@@ -4,7 +4,8 @@
  *
  * Ownership: the loop thread owns a connection, except while an extension owns its current
  * request (state CONN_EXTENSION): then the request's threads may read the body and write the
- * response through the functions below, and the loop only watches for the peer going away.
+ * response through the functions below, and the loop only watches for the peer going away (and
+ * then releases the socket as soon as nothing uses it: src/parked.h).
  * The request hands the connection back with conn_request_ended() (posted to the loop). */
 #ifndef ISAPID_CONN_H
 #define ISAPID_CONN_H
