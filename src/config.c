@@ -91,6 +91,7 @@ static const opt_t opts[] = {
     {"shutdown-grace", "timeouts", "shutdown_grace", K_MS, AT(shutdown_grace_ms), 0},
     {"handoff-after", "timeouts", "handoff_after", K_MS, AT(handoff_after_ms), 1},
     {"body-rate-window", "timeouts", "body_rate_window", K_MS, AT(body_rate_window_ms), 1},
+    {"pending-report", "timeouts", "pending_report", K_MS, AT(pending_report_ms), 0},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -1181,6 +1182,7 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->body_timeout_ms = 30000;
     cfg->send_timeout_ms = 30000;
     cfg->shutdown_grace_ms = 10000;
+    cfg->pending_report_ms = 60000;
     cfg->extensions_inline = true;
     cfg->handoff_after_ms = 1;
 
@@ -1282,6 +1284,9 @@ void config_usage(FILE *to)
           "  --body-rate-window MS   window of --min-body-rate, counting only time spent\n"
           "                          waiting for body bytes; the first window is the grace\n"
           "                          period (default 5s)\n"
+          "  --pending-report MS     sessions left pending (HSE_STATUS_PENDING, no\n"
+          "                          DONE_WITH_SESSION yet) longer than this are counted\n"
+          "                          and logged, once per this period; 0 = off (default 60s)\n"
           "\n"
           "  --test-config           check the configuration (and that the access log\n"
           "                          opens, without truncating it) and exit\n"

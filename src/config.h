@@ -69,6 +69,8 @@ typedef struct config {
     uint32_t shutdown_grace_ms;    /* SIGTERM: in-flight requests get this long */
     uint32_t handoff_after_ms;     /* the hand-off watchdog's tick: a call seen on two is taken */
     uint32_t body_rate_window_ms;  /* window of the minimum body rate; the first is the grace period */
+    uint32_t pending_report_ms;    /* sessions pending longer than this are counted and logged,
+                                    * once per this period (src/parked.h); 0 = off */
 
     bool follow_script_symlinks; /* load an extension whose file is reached through a symlink
                                   * leading out of its script directory (default: 403) */

@@ -20,6 +20,7 @@
 #include "httputil.h"
 #include "isapi.h"
 #include "log.h"
+#include "parked.h"
 #include "path.h"
 #include "resphead.h"
 #include "route.h"
@@ -539,8 +540,10 @@ static void conn_output_free(conn_t *c)
     free(c->out);
     c->out = NULL;
     c->out_len = c->out_off = 0;
-    if (c->out_fd >= 0)
+    if (c->out_fd >= 0) {
         close(c->out_fd);
+        netloop_descriptor_freed(c->nl);
+    }
     c->out_fd = -1;
     c->file_left = 0;
 }
@@ -1355,6 +1358,8 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
             atomic_store(&c->peer_gone, true);
         if (c->op_req)
             isapi_op_drive(c->op_req);
+        if (atomic_load(&c->peer_gone))
+            parked_peer_left(c->req); /* the socket goes now, or when its last use ends */
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -1372,9 +1377,11 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
 void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
                  const struct sockaddr_storage *local)
 {
+    static log_limiter_t no_conn = LOG_LIMITER_INIT;
     pthread_once(&parser_settings_once, parser_settings_init);
     conn_t *c = calloc(1, sizeof *c);
     if (!c) {
+        log_limited(&no_conn, LOG_ERROR, "out of memory for a new connection: closing it");
         close(fd);
         return;
     }
@@ -1396,7 +1403,10 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     c->state = CONN_HEAD;
     c->writable = true;
     c->readable = true; /* data may already be waiting: try once before the first edge */
-    if (loop_add(nl->loop, &c->watch, CONN_EVENTS) < 0) {
+    int rc = loop_add(nl->loop, &c->watch, CONN_EVENTS);
+    if (rc < 0) {
+        log_limited(&no_conn, LOG_ERROR, "cannot watch a new connection: epoll_ctl: %s; closing it",
+                    strerror(-rc));
         close(fd);
         free(c);
         return;
@@ -1410,6 +1420,29 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     conn_drive(c);
 }
 
+/* Out of the epoll set, then closed. */
+static void conn_unwatch_and_close(conn_t *c)
+{
+    static log_limiter_t del_failed = LOG_LIMITER_INIT;
+    int rc = loop_del(c->nl->loop, &c->watch);
+    if (rc < 0) /* not expected: close() below removes the watch all the same */
+        log_limited(&del_failed, LOG_ERROR, "%s: epoll_ctl(DEL) of connection %d: %s", c->peer_text,
+                    c->watch.fd, strerror(-rc));
+    close(c->watch.fd);
+    c->watch.fd = -1;
+}
+
+void conn_release_socket(conn_t *c)
+{
+    timeq_disarm(&c->timer);
+    timeq_disarm(&c->rate_timer);
+    conn_unwatch_and_close(c);
+    conn_release_input(c);
+    free(c->pathbuf); /* the request has its own copies of the head */
+    c->pathbuf = NULL;
+    netloop_descriptor_freed(c->nl);
+}
+
 static void conn_close(conn_t *c)
 {
     if (c->state == CONN_CLOSED)
@@ -1418,8 +1451,10 @@ static void conn_close(conn_t *c)
     c->state = CONN_CLOSED;
     timeq_disarm(&c->timer);
     timeq_disarm(&c->rate_timer);
-    loop_del(nl->loop, &c->watch);
-    close(c->watch.fd);
+    if (c->watch.fd >= 0) { /* -1: released already (conn_release_socket) */
+        conn_unwatch_and_close(c);
+        netloop_descriptor_freed(nl);
+    }
     conn_output_free(c);
     if (c->req) { /* only in READAHEAD: the extension never saw it */
         isapi_request_discard(c->req);
@@ -1458,6 +1493,11 @@ void conn_request_ended(loop_task_t *t)
     request_end_t end;
     isapi_request_end(r, &end); /* frees r */
     c->req = NULL;
+    if (c->watch.fd < 0) { /* released: the client left while the session was pending */
+        free(end.tail);
+        conn_close(c);
+        return;
+    }
     /* The extension's threads may have read the socket: readiness is unknown. */
     c->readable = c->writable = true;
     c->state = CONN_SENDING;
@@ -1597,7 +1637,8 @@ void conn_close_all(netloop_t *nl)
         if (c->state == CONN_EXTENSION) {
             /* The extension still holds the request: cut the socket, keep the object until
              * the session ends; an operation on the loop fails now. */
-            shutdown(c->watch.fd, SHUT_RDWR);
+            if (c->watch.fd >= 0) /* not released already */
+                shutdown(c->watch.fd, SHUT_RDWR);
             atomic_store(&c->peer_gone, true);
             if (c->op_req)
                 isapi_op_drive(c->op_req);

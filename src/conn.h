@@ -4,7 +4,8 @@
  *
  * Ownership: the loop thread owns a connection, except while an extension owns its current
  * request (state CONN_EXTENSION): then the request's threads may read the body and write the
- * response through the functions below, and the loop only watches for the peer going away.
+ * response through the functions below, and the loop only watches for the peer going away (and
+ * then releases the socket as soon as nothing uses it: src/parked.h).
  * The request hands the connection back with conn_request_ended() (posted to the loop). */
 #ifndef ISAPID_CONN_H
 #define ISAPID_CONN_H
@@ -179,6 +180,11 @@ int out_send(int fd, out_cursor_t *cur);
 int conn_send_blocking(conn_t *c, out_cursor_t *cur);
 /* The peer has closed or reset (checked without blocking). */
 bool conn_peer_gone(conn_t *c);
+
+/* Loop thread, under the request's lock (src/parked.h): the client of a parked session has gone;
+ * close the descriptor, free the input buffer and head block. The connection object stays until
+ * the session ends, and is then freed without a response. */
+void conn_release_socket(conn_t *c);
 
 /* Posted to the loop by the request when its session ends (any thread). */
 void conn_request_ended(loop_task_t *t);

@@ -29,6 +29,7 @@ typedef struct ext_entry {
     void *handle;
     dllmain_fn dllmain;
     char error[512];
+    bool error_passing;           /* the last load failed for want of descriptors: not remembered */
     struct timespec failed_mtime; /* a failed load is retried when the file changes */
     ino_t failed_ino;
 } ext_entry_t;
@@ -83,10 +84,16 @@ static ext_entry_t *entry_find_or_add(extensions_t *t, const char *path)
 static bool entry_load(ext_entry_t *e)
 {
     dlerror();
+    errno = 0;
     void *h = dlopen(e->pub.path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
+        int err = errno;
         const char *why = dlerror();
         snprintf(e->error, sizeof e->error, "dlopen failed: %s", why ? why : "unknown error");
+        /* The library's open (or a dependency's) ran out of descriptors: the server's state, not
+         * the extension's. dlopen leaves errno from that open; its message says it too. */
+        e->error_passing = err == EMFILE || err == ENFILE ||
+                           (why && (strstr(why, strerror(EMFILE)) || strstr(why, strerror(ENFILE))));
         return false;
     }
     PFN_GETEXTENSIONVERSION get_version = (PFN_GETEXTENSIONVERSION)dlsym(h, "GetExtensionVersion");
@@ -130,8 +137,11 @@ extension_t *extensions_peek(extensions_t *t, const char *path)
                                                                                     : NULL;
 }
 
-extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size)
+extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size,
+                                bool *out_of_descriptors)
 {
+    if (out_of_descriptors)
+        *out_of_descriptors = false;
     ext_entry_t *e = entry_find_or_add(t, path);
     if (!e) {
         snprintf(err, err_size, "out of memory");
@@ -149,12 +159,19 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
         if (changed)
             e->state = EXT_NEW;
     }
+    bool passing = false;
     if (e->state == EXT_NEW) {
         crash_context_enter(path, "(loading: DllMain / GetExtensionVersion)");
+        e->error_passing = false;
         bool loaded = entry_load(e);
         crash_context_leave();
         if (loaded) {
             e->state = EXT_LOADED;
+        } else if (e->error_passing) {
+            static log_limiter_t limiter = LOG_LIMITER_INIT;
+            log_limited(&limiter, LOG_ERROR, "cannot load extension %s now: %s; the next request "
+                        "for it tries again", path, e->error);
+            passing = true; /* stays EXT_NEW */
         } else {
             struct stat st;
             if (stat(path, &st) == 0) {
@@ -172,6 +189,8 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
         snprintf(err, err_size, "%s", e->error);
     }
     pthread_mutex_unlock(&e->load_lock);
+    if (out_of_descriptors)
+        *out_of_descriptors = passing;
     return result;
 }
 

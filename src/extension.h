@@ -1,7 +1,8 @@
 /* Extension table: shared libraries loaded on first use and kept loaded (as IIS does).
  * Loading runs on the thread about to call the extension (a worker, or a loop's thread inside
  * the hand-off guard: DllMain and GetExtensionVersion may block); a failed load is
- * remembered with its reason and retried when the file changes.
+ * remembered with its reason and retried when the file changes (one that ran out of descriptors
+ * is retried at once).
  *
  * Ownership: the table owns every extension_t; they live until extensions_free(). Extensions are
  * never unloaded while the server runs, so requests hold plain pointers to them. */
@@ -33,8 +34,10 @@ typedef struct extension {
 
 extensions_t *extensions_new(void);
 /* Find or load the extension at path (absolute). NULL on failure, with the reason in err
- * (and logged once per failure). */
-extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size);
+ * (and logged once per failure). A load that failed for want of descriptors is not remembered:
+ * *out_of_descriptors (may be NULL) says so, and the next call tries again. */
+extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size,
+                                bool *out_of_descriptors);
 /* The extension at path if it is loaded already, else NULL; never loads (cheap, no lock). */
 extension_t *extensions_peek(extensions_t *t, const char *path);
 /* Shutdown: TerminateExtension(HSE_TERM_MUST_UNLOAD) then DllMain(DLL_PROCESS_DETACH) for every

@@ -17,6 +17,7 @@
 #include "crash.h"
 #include "httputil.h"
 #include "log.h"
+#include "parked.h"
 #include "path.h"
 #include "servervars.h"
 #include "static_file.h"
@@ -52,6 +53,9 @@ DWORD isapi_win32_error(int err)
         return ERROR_INVALID_PARAMETER;
     case EIO:
         return ERROR_HANDLE_EOF;
+    case EMFILE:
+    case ENFILE:
+        return ERROR_TOO_MANY_OPEN_FILES;
     default:
         return ERROR_WRITE_FAULT;
     }
@@ -271,10 +275,14 @@ static void deferred_flush(request_t *r);
 static DWORD request_call(request_t *r, extension_t *ext)
 {
     char err[512];
+    bool out_of_fds = false;
     if (!ext)
-        ext = extensions_acquire(r->srv->extensions, r->route.handler, err, sizeof err);
+        ext = extensions_acquire(r->srv->extensions, r->route.handler, err, sizeof err, &out_of_fds);
     if (!ext) {
-        r->load_failed = true;
+        if (out_of_fds)
+            r->refused = true; /* 503: retried by the next request */
+        else
+            r->load_failed = true;
         return HSE_STATUS_ERROR;
     }
     r->ext = ext;
@@ -487,7 +495,15 @@ static BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
 static BOOL plan_send_sync(request_t *r, out_plan_t *p)
 {
     out_cursor_t cur = {.segs = p->segs, .n = p->n};
-    int rc = p->n ? conn_send_blocking(r->conn, &cur) : 0;
+    int rc = 0;
+    if (p->n) {
+        if (parked_socket_enter(r)) {
+            rc = conn_send_blocking(r->conn, &cur);
+            parked_socket_leave(r);
+        } else {
+            rc = -ENOTCONN; /* the client left and its socket was released */
+        }
+    }
     plan_free(p);
     if (rc < 0) {
         r->io_failed = true;
@@ -632,6 +648,7 @@ static void op_unclaim(request_t *r)
 {
     pthread_mutex_lock(&r->lock);
     r->op.kind = OP_NONE;
+    parked_release_if_due_locked(r);
     bool end = finish_due_locked(r);
     pthread_mutex_unlock(&r->lock);
     if (end)
@@ -648,6 +665,7 @@ static void op_complete_work(pool_work_t *w)
     /* No longer outstanding: the callback may start the next operation. */
     r->op.kind = OP_NONE;
     r->callbacks_running++;
+    parked_release_if_due_locked(r); /* a client that left waited for this operation */
     pthread_mutex_unlock(&r->lock);
     if (fn) {
         crash_context_enter(r->route.handler, r->ri.raw_target);
@@ -692,6 +710,10 @@ void isapi_op_drive(request_t *r)
     if (c->op_req != r)
         return;
     netloop_t *nl = c->nl;
+    if (c->watch.fd < 0) { /* released (the client left): fails on the pool like a reset */
+        op_finish(r, r->op.kind == OP_READ ? 0 : (DWORD)r->op.cur.payload_sent, op_abort_error(r));
+        return;
+    }
     if (r->op.kind == OP_READ) {
         /* Only the time the read is outstanding counts for the minimum body rate. */
         conn_body_wake(c);
@@ -872,8 +894,13 @@ static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
         return fail(ERROR_BUSY);
     BOOL ok = TRUE;
     DWORD got = 0;
+    bool entered = parked_socket_enter(r);
     for (;;) {
-        ssize_t n = conn_body_read(r->conn, buf, *size);
+        /* Released socket: the rest of the body is lost with the client. */
+        conn_t *c = r->conn;
+        ssize_t n = entered                                  ? conn_body_read(c, buf, *size)
+                    : c->body_done || c->body_mode == BODY_NONE ? 0
+                                                             : -ECONNRESET;
         if (n >= 0) {
             got = (DWORD)n;
             break;
@@ -893,6 +920,8 @@ static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
                                                         : isapi_win32_error((int)n));
         break;
     }
+    if (entered)
+        parked_socket_leave(r);
     pthread_mutex_lock(&r->lock);
     r->sync_reading = false;
     pthread_mutex_unlock(&r->lock);
@@ -1296,7 +1325,10 @@ static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
         ok = plan_send_sync(r, plan);
         if (ok && disconnect) {
             atomic_store(&r->must_close, true);
-            shutdown(r->conn->watch.fd, SHUT_WR);
+            if (parked_socket_enter(r)) {
+                shutdown(r->conn->watch.fd, SHUT_WR);
+                parked_socket_leave(r);
+            }
         }
     }
     if (!ok) {
@@ -1322,7 +1354,10 @@ static BOOL ssf_close_connection(request_t *r)
     atomic_store(&r->must_close, true);
     /* Shut down now, even under a pending operation: the loop sees the socket fail and completes
      * the operation with ERROR_NETNAME_DELETED; the kick makes sure it looks at once. */
-    shutdown(r->conn->watch.fd, SHUT_RDWR);
+    if (parked_socket_enter(r)) { /* else released: nothing left to shut down */
+        shutdown(r->conn->watch.fd, SHUT_RDWR);
+        parked_socket_leave(r);
+    }
     /* Posted under the lock: the end of the request is only ever posted after a later
      * acquisition of it, so the kick runs first and never finds the request freed.
      * (Lock order: r->lock, then the loop's queue lock.) */
@@ -1484,7 +1519,8 @@ static BOOL ssf_send_url(request_t *r, const char *url)
     if (sr.status != 200) {
         if (sr.fd >= 0)
             close(sr.fd);
-        return fail(ERROR_FILE_NOT_FOUND);
+        /* 503: the file could not be opened for want of descriptors (logged) */
+        return fail(sr.status == 503 ? ERROR_TOO_MANY_OPEN_FILES : ERROR_FILE_NOT_FOUND);
     }
     PVOID ctx;
     PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
@@ -1600,7 +1636,7 @@ static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, 
     case HSE_REQ_IS_CONNECTED:
         if (!buf)
             return fail(ERROR_INVALID_PARAMETER);
-        *(BOOL *)buf = !atomic_load(&r->closed_by_extension) && !conn_peer_gone(r->conn);
+        *(BOOL *)buf = !atomic_load(&r->closed_by_extension) && !parked_peer_gone(r);
         return TRUE;
     case HSE_APPEND_LOG_PARAMETER:
         return ssf_append_log(r, buf);

@@ -84,19 +84,24 @@ struct request {
     DWORD proc_status;            /* HttpExtensionProc's return */
     DWORD done_status;            /* DONE_WITH_SESSION's status (HSE_STATUS_SUCCESS if NULL) */
     bool load_failed;             /* the extension could not be loaded: 500 */
-    bool refused;                 /* the pool is stopping: 503 */
+    bool refused;                 /* 503: the pool is stopping, or the extension could not be
+                                   * loaded for want of descriptors */
     PFN_HSE_IO_COMPLETION io_fn;  /* HSE_REQ_IO_COMPLETION */
     PVOID io_ctx;
     unsigned callbacks_running;
     bool sync_reading;            /* a ReadClient is in progress */
     bool kick_posted;
+    /* The connection's socket (src/parked.h): extension threads using it now; whether the loop
+     * released it (the client had gone); whether the release is queued on the loop. */
+    unsigned sock_users;
+    bool sock_released, release_posted;
     async_op_t op;
 
     atomic_bool closed_by_extension; /* HSE_REQ_CLOSE_CONNECTION */
     atomic_bool must_close;          /* the connection cannot carry another request */
 
     pool_work_t work, op_work;
-    loop_task_t end_task, op_task, kick_task;
+    loop_task_t end_task, op_task, kick_task, release_task;
 
     /* Body read-ahead (lpbData), NUL-terminated at cbAvailable; in the request's own block. */
     char *readahead;

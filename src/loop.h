@@ -42,9 +42,11 @@ typedef uint64_t (*loop_tick_fn)(void *arg, uint64_t now_ms);
 loop_t *loop_new(void);
 void loop_free(loop_t *l);
 
-int loop_add(loop_t *l, loop_watch_t *w, uint32_t events); /* 0 or -errno */
+/* 0 or -errno each. A watch added with EPOLLEXCLUSIVE cannot be modified (EINVAL): only deleted
+ * and added again. */
+int loop_add(loop_t *l, loop_watch_t *w, uint32_t events);
 int loop_mod(loop_t *l, loop_watch_t *w, uint32_t events);
-void loop_del(loop_t *l, loop_watch_t *w);
+int loop_del(loop_t *l, loop_watch_t *w);
 
 /* Thread-safe. The task runs on the loop thread, in posting order. A task must not be posted
  * again before it has run. */

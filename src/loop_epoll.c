@@ -116,7 +116,10 @@ int loop_mod(loop_t *l, loop_watch_t *w, uint32_t events)
     return epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
 }
 
-void loop_del(loop_t *l, loop_watch_t *w) { epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL); }
+int loop_del(loop_t *l, loop_watch_t *w)
+{
+    return epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0 ? -errno : 0;
+}
 
 static void loop_wake(loop_t *l)
 {

@@ -18,20 +18,88 @@
 #include "handoff.h"
 #include "isapi.h"
 #include "log.h"
+#include "parked.h"
 #include "route.h"
 
 #define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100
+#define ACCEPT_RETRY_MS 100
 #define LINGER_TIMEOUT_MS 2000
 #define UNLOAD_MIN_MS 1000 /* each extension's unload calls get the grace period, at least this */
 #define WORKER_STACK_SIZE (8u << 20)
+
+/* ---- Pausing accepts ----
+ * Out of descriptors (or kernel memory) for a new connection, accept4 fails while the connection
+ * stays queued, and a level-triggered listener left in the epoll set would wake this loop again
+ * at once, for ever. So the loop takes its listeners out of its epoll set (a watch added with
+ * EPOLLEXCLUSIVE cannot be modified, only deleted and added again) and puts them back at the
+ * next tick after one of its own descriptors closed (netloop_descriptor_freed), or after
+ * ACCEPT_RETRY_MS: another loop's or an extension's descriptors may free meanwhile. Connections
+ * already accepted are served all along; new ones wait in the listen queue.
+ * A listener is `registered` while this loop accepts on it (until shutdown), and `watched`
+ * while it is in the epoll set: registered and not watched means paused. Loop thread only. */
+
+static void accept_pause(netloop_t *nl, int err)
+{
+    static log_limiter_t out_of_fds = LOG_LIMITER_INIT, out_of_memory = LOG_LIMITER_INIT;
+    static log_limiter_t ctl_failed = LOG_LIMITER_INIT;
+    bool fds = err == EMFILE || err == ENFILE;
+    log_limited(fds ? &out_of_fds : &out_of_memory, LOG_ERROR,
+                "accept: %s (%s): new connections wait in the listen queue until %s frees "
+                "(retried every %d ms); open connections are still served",
+                strerror(err),
+                err == EMFILE   ? "the process's descriptor limit, RLIMIT_NOFILE, is reached"
+                : err == ENFILE ? "the system's file table is full"
+                                : "the kernel is short of memory",
+                fds ? "a descriptor" : "memory", ACCEPT_RETRY_MS);
+    for (size_t k = 0; k < nl->n_listeners; k++) {
+        listener_t *ls = &nl->listeners[k];
+        if (!ls->watched)
+            continue;
+        int rc = loop_del(nl->loop, &ls->watch);
+        if (rc < 0)
+            log_limited(&ctl_failed, LOG_ERROR, "cannot pause accepting on listener %d: epoll_ctl: %s",
+                        ls->watch.fd, strerror(-rc));
+        else
+            ls->watched = false;
+    }
+    nl->accept_paused = true;
+    nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_RETRY_MS;
+}
+
+static void accept_resume(netloop_t *nl, uint64_t now)
+{
+    static log_limiter_t ctl_failed = LOG_LIMITER_INIT;
+    nl->accept_paused = false;
+    for (size_t k = 0; k < nl->n_listeners; k++) {
+        listener_t *ls = &nl->listeners[k];
+        if (!ls->registered || ls->watched)
+            continue;
+        int rc = loop_add(nl->loop, &ls->watch, EPOLLIN | EPOLLEXCLUSIVE);
+        if (rc < 0) { /* ENOMEM, ENOSPC (max_user_watches): try again later */
+            log_limited(&ctl_failed, LOG_ERROR, "cannot resume accepting on listener %d: "
+                        "epoll_ctl: %s; retrying in %d ms", ls->watch.fd, strerror(-rc),
+                        ACCEPT_RETRY_MS);
+            nl->accept_paused = true;
+            nl->accept_resume_ms = now + ACCEPT_RETRY_MS;
+        } else {
+            ls->watched = true;
+        }
+    }
+}
+
+void netloop_descriptor_freed(netloop_t *nl)
+{
+    if (nl->accept_paused)
+        nl->accept_resume_ms = 0; /* at the end of this iteration (netloop_tick) */
+}
 
 static void on_accept(loop_watch_t *w, uint32_t events)
 {
     (void)events;
     listener_t *ls = (listener_t *)w;
     netloop_t *nl = ls->nl;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
+    static log_limiter_t accept_failed = LOG_LIMITER_INIT;
+    for (int i = 0; i < ACCEPT_BATCH && !nl->accept_paused; i++) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -41,37 +109,39 @@ static void on_accept(loop_watch_t *w, uint32_t events)
                 return; /* an extension it ran was handed off with the loop: not ours now */
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED)
+        int err = errno;
+        switch (err) {
+        case EAGAIN: /* another loop took it, or nothing left */
+            return;
+        case EINTR:
+        case ECONNABORTED:
+        /* Errors of the connection being accepted (accept(2)): that one is gone, go on. */
+        case EPROTO: case ENOPROTOOPT: case ENETDOWN: case ENETUNREACH: case EHOSTDOWN:
+        case EHOSTUNREACH: case ENONET: case EOPNOTSUPP: case EPERM:
             continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Out of descriptors or memory: stop accepting for a moment instead of spinning on
-             * a listener that stays readable. */
-            log_error("accept: %s; pausing accepts for %d ms", strerror(errno), ACCEPT_PAUSE_MS);
-            for (size_t k = 0; k < nl->n_listeners; k++)
-                if (nl->listeners[k].registered)
-                    loop_mod(nl->loop, &nl->listeners[k].watch, 0);
-            nl->accept_paused = true;
-            nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_PAUSE_MS;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            accept_pause(nl, err);
+            return;
+        default:
+            log_limited(&accept_failed, LOG_ERROR, "accept on listener %d: %s", w->fd, strerror(err));
+            return;
         }
-        return; /* EAGAIN: another loop took it, or nothing left */
     }
 }
 
 static uint64_t netloop_tick(void *arg, uint64_t now)
 {
     netloop_t *nl = arg;
-    uint64_t next = conn_timers_run(nl, now);
-    if (nl->accept_paused) {
-        if (now >= nl->accept_resume_ms) {
-            nl->accept_paused = false;
-            for (size_t k = 0; k < nl->n_listeners; k++)
-                if (nl->listeners[k].registered)
-                    loop_mod(nl->loop, &nl->listeners[k].watch, EPOLLIN | EPOLLEXCLUSIVE);
-        } else if (nl->accept_resume_ms < next) {
-            next = nl->accept_resume_ms;
-        }
-    }
-    return next;
+    uint64_t next = conn_timers_run(nl, now); /* may close connections: resume after it */
+    if (nl->accept_paused && now >= nl->accept_resume_ms)
+        accept_resume(nl, now);
+    if (nl->accept_paused && nl->accept_resume_ms < next)
+        next = nl->accept_resume_ms;
+    uint64_t parked = parked_tick(nl, now);
+    return parked < next ? parked : next;
 }
 
 static bool is_wildcard(const struct sockaddr_storage *ss)
@@ -173,7 +243,7 @@ int server_init(server_t *s, config_t *cfg)
                 log_error("cannot watch the listener: %s", strerror(errno));
                 goto fail;
             }
-            ls->registered = true;
+            ls->registered = ls->watched = true;
         }
         nl->n_listeners = s->n_listen;
     }
@@ -235,11 +305,14 @@ static void drain_task(loop_task_t *t)
 {
     netloop_t *nl = (netloop_t *)((char *)t - offsetof(netloop_t, drain_task));
     for (size_t k = 0; k < nl->n_listeners; k++) {
-        if (nl->listeners[k].registered) {
-            loop_del(nl->loop, &nl->listeners[k].watch);
-            nl->listeners[k].registered = false;
-        }
+        listener_t *ls = &nl->listeners[k];
+        int rc = ls->watched ? loop_del(nl->loop, &ls->watch) : 0;
+        if (rc < 0) /* the listener is closed right after: it leaves the set then */
+            log_warn("shutdown: cannot stop watching listener %d: epoll_ctl: %s", ls->watch.fd,
+                     strerror(-rc));
+        ls->registered = ls->watched = false;
     }
+    nl->accept_paused = false;
     nl->draining = true;
     conn_close_idle(nl);
     atomic_fetch_add(&nl->srv->loops_drained, 1);

@@ -22,7 +22,8 @@ typedef struct conn_head conn_head_t;
 typedef struct listener {
     loop_watch_t watch; /* fd shared by all loops (EPOLLEXCLUSIVE) */
     struct netloop *nl;
-    bool registered;
+    bool registered;    /* this loop accepts on it (until shutdown) */
+    bool watched;       /* in the loop's epoll set: registered and not watched = paused */
     const struct sockaddr_storage *local; /* the address it is bound to, when that is not a
                                            * wildcard: every connection's local address */
 } listener_t;
@@ -39,7 +40,8 @@ typedef struct netloop {
     timeq_t tq_rate;          /* minimum body rate checks of waits without bytes (conn rate_timer) */
     listener_t listeners[CONFIG_MAX_LISTEN];
     size_t n_listeners;
-    bool accept_paused;       /* out of descriptors: accepting resumes at accept_resume_ms */
+    bool accept_paused;       /* out of descriptors: accepting resumes at accept_resume_ms
+                               * (server.c, "Pausing accepts") */
     uint64_t accept_resume_ms;
     conn_t *conns;            /* every open connection of this loop (for shutdown) */
     conn_t *closed;           /* closed this iteration, freed by conn_reap */
@@ -48,6 +50,10 @@ typedef struct netloop {
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
+    uint64_t census_next_ms;  /* the next count of long-pending sessions (src/parked.h) */
+    atomic_uint pending_long, pending_long_gone; /* its last result (read by any thread) */
+    bool trim_wanted;         /* sockets were released: give the freed memory back (parked.c) */
+    uint64_t trim_next_ms;
     loop_task_t drain_task, force_task, stop_task;
 } netloop_t;
 
@@ -80,5 +86,9 @@ int server_start(server_t *s);
  * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension. */
 void server_shutdown(server_t *s);
 void server_free(server_t *s);
+
+/* Loop thread: one of nl's descriptors was closed; if accepting was paused for want of
+ * descriptors, it resumes at the end of this loop iteration. */
+void netloop_descriptor_freed(netloop_t *nl);
 
 #endif

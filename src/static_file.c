@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "httputil.h"
+#include "log.h"
 
 /* Appends the concatenation of the strings (a NULL ends the list) to the header lines. -1 when
  * it does not fit; the buffer is then unchanged. */
@@ -92,13 +93,21 @@ static const char *last_modified_text(time_t mtime)
     return last.text;
 }
 
-/* Errors opening the file, as statuses. */
-static unsigned open_error_status(int err)
+/* Errors opening the file, as statuses. Out of descriptors is the server's momentary state, not
+ * the file's: 503, and a line (at most one a second) saying why. */
+static unsigned open_error_status(int err, const char *file)
 {
+    static log_limiter_t out_of_fds = LOG_LIMITER_INIT;
     if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
         return 404;
     if (err == EACCES || err == EPERM || err == ELOOP || err == EXDEV)
         return 403;
+    if (err == EMFILE || err == ENFILE) {
+        log_limited(&out_of_fds, LOG_ERROR, "cannot open %s: %s (%s); answering 503", file,
+                    strerror(err), err == EMFILE ? "the process's descriptor limit is reached"
+                                                 : "the system's file table is full");
+        return 503;
+    }
     return 500;
 }
 
@@ -200,7 +209,7 @@ void static_file_respond(const mime_table_t *mime, const reqinfo_t *ri, const ch
         return;
     out->fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (out->fd < 0) {
-        finish_without_file(out, open_error_status(errno));
+        finish_without_file(out, open_error_status(errno, file));
         return;
     }
     struct stat st;
@@ -220,7 +229,7 @@ void static_file_respond_route(const mime_table_t *mime, const reqinfo_t *ri, ro
     if (!method_allowed(ri, out))
         return;
     if (out->fd < 0) {
-        finish_without_file(out, open_error_status(route->fd_errno));
+        finish_without_file(out, open_error_status(route->fd_errno, route->file));
         return;
     }
     respond_open(mime, ri, route->file, &route->st, out);

@@ -13,7 +13,7 @@
 #include "route.h"
 
 typedef struct static_response {
-    unsigned status;        /* 200, 206, 304, 403, 404, 405, 412, 416, 500 */
+    unsigned status;        /* 200, 206, 304, 403, 404, 405, 412, 416, 500, 503 */
     int fd;                 /* open file to send from, or -1; the caller closes it. Opened
                              * O_RDONLY|O_CLOEXEC|O_NONBLOCK|O_NOCTTY (a FIFO swapped in after
                              * routing cannot block the loop; O_NONBLOCK is moot for sendfile
@@ -21,7 +21,7 @@ typedef struct static_response {
     uint64_t offset;        /* first byte to send from fd */
     uint64_t length;        /* bytes to send from fd (also the Content-Length for 200/206) */
     bool has_body_length;   /* true: Content-Length: length goes in the head (200, 206; 416 → 0).
-                             * false: 304 (no body), or an error (403, 404, 405, 412, 500) whose
+                             * false: 304 (no body), or an error (403, 404, 405, 412, 500, 503) whose
                              * body, if any, the caller makes */
     char headers[768];      /* extra header lines, each "Name: value\r\n": Content-Type, Last-Modified,
                              * ETag, Accept-Ranges, Content-Range, Allow (405); NUL-terminated */
@@ -38,7 +38,8 @@ typedef struct static_response {
  * match, else the whole file) → 206 / 416. For HEAD the fd is still returned (the caller
  * does not send it) so lengths are right; HEAD gets exactly the headers GET would.
  * Errors opening the file: ENOENT/ENOTDIR → 404, EACCES/EPERM/ELOOP/EXDEV (a symlink swapped in
- * after routing) → 403, not a regular file → 403, other → 500 (fd -1).
+ * after routing) → 403, not a regular file → 403, EMFILE/ENFILE → 503 (logged, at most once a
+ * second), other → 500 (fd -1).
  * Only 200 and 206 leave fd open; every other status closes it and sets fd -1.
  * 304 carries ETag and Last-Modified; 200/206 carry Content-Type (from the file's canonical
  * name, route->file), Last-Modified, ETag and Accept-Ranges (206 also Content-Range: bytes

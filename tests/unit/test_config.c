@@ -173,6 +173,7 @@ static void test_defaults(void)
     CHECK_INT(cfg.send_timeout_ms, 30000);
     CHECK_INT(cfg.shutdown_grace_ms, 10000);
     CHECK_INT(cfg.handoff_after_ms, 1);
+    CHECK_INT(cfg.pending_report_ms, 60000);
     CHECK(!cfg.send_url_redirect);
     CHECK(cfg.extensions_inline);
     CHECK(!cfg.test_config);
@@ -289,7 +290,7 @@ static void test_cli_options(void)
                     "--max-header-size=1m", "--max-uri=2K", "--max-body=2g", "--read-ahead=64k",
                     "--header-timeout=3s", "--keepalive-timeout=100", "--body-timeout=7ms",
                     "--send-timeout=9s", "--shutdown-grace=1s", "--handoff-after=5ms",
-                    "--min-body-rate=0", "--body-rate-window=1", NULL),
+                    "--min-body-rate=0", "--body-rate-window=1", "--pending-report=0", NULL),
               CONFIG_OK);
     CHECK_STR(errors, "");
     CHECK_INT(cfg.n_listen, 1);
@@ -305,6 +306,7 @@ static void test_cli_options(void)
     CHECK(!cfg.send_url_redirect); /* the later one wins */
     CHECK(!cfg.extensions_inline);
     CHECK_INT(cfg.handoff_after_ms, 5);
+    CHECK_INT(cfg.pending_report_ms, 0);
     CHECK_INT(cfg.max_header_bytes, 1048576);
     CHECK_INT(cfg.max_uri_bytes, 2048);
     CHECK_INT(cfg.max_body_bytes, 2147483648LL);

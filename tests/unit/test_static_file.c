@@ -472,7 +472,7 @@ static void test_route(void)
         int err;
         unsigned status;
     } errs[] = {{ENOENT, 404}, {ENOTDIR, 404}, {EACCES, 403}, {ELOOP, 403}, {EXDEV, 403},
-                {EMFILE, 500}};
+                {EMFILE, 503}, {ENFILE, 503}, {EIO, 500}};
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
         static_route(&rt, file_txt, errs[i].err);
         static_file_respond_route(mime, req(&q, "GET", NULL), &rt, &r);

@@ -1,0 +1,182 @@
+#include "parked.h"
+
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "conn.h"
+#include "log.h"
+
+/* The request whose lock guards the connection's socket: a SEND_URL child shares its parent's
+ * connection, and the parent's operation (the send-URL) is outstanding for the child's whole
+ * life, so the socket is never released under a child. */
+static request_t *socket_owner(request_t *r)
+{
+    while (r->parent)
+        r = r->parent;
+    return r;
+}
+
+bool parked_socket_enter(request_t *r)
+{
+    request_t *o = socket_owner(r);
+    pthread_mutex_lock(&o->lock);
+    bool ok = !o->sock_released;
+    if (ok)
+        o->sock_users++;
+    pthread_mutex_unlock(&o->lock);
+    return ok;
+}
+
+static void release_task(loop_task_t *t);
+
+/* Under r->lock (r a root request). The end of the request is only ever posted after a later
+ * acquisition of the lock, and the loop runs tasks in order: the release task never finds the
+ * request freed. (Lock order: r->lock, then the loop's queue lock.) */
+void parked_release_if_due_locked(request_t *r)
+{
+    if (r->parent || r->sock_released || r->release_posted || r->finalized ||
+        r->op.kind != OP_NONE || r->sock_users || !atomic_load(&r->conn->peer_gone))
+        return;
+    r->release_posted = true;
+    loop_post(r->conn->nl->loop, &r->release_task, release_task);
+}
+
+void parked_socket_leave(request_t *r)
+{
+    request_t *o = socket_owner(r);
+    pthread_mutex_lock(&o->lock);
+    o->sock_users--;
+    parked_release_if_due_locked(o);
+    pthread_mutex_unlock(&o->lock);
+}
+
+bool parked_peer_gone(request_t *r)
+{
+    if (!parked_socket_enter(r))
+        return true;
+    bool gone = conn_peer_gone(r->conn);
+    parked_socket_leave(r);
+    return gone;
+}
+
+/* Loop thread; r is its connection's request (c->req) and alive (its end has not run). */
+static void release_now_if_idle(request_t *r)
+{
+    conn_t *c = r->conn;
+    pthread_mutex_lock(&r->lock);
+    /* c->state and c->op_req are the loop's, read on the loop. */
+    bool idle = c->state == CONN_EXTENSION && c->req == r && !r->sock_released && !r->finalized &&
+                r->op.kind == OP_NONE && c->op_req == NULL && r->sock_users == 0 &&
+                atomic_load(&c->peer_gone);
+    if (idle) {
+        conn_release_socket(c);
+        r->sock_released = true;
+        c->nl->trim_wanted = true;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (idle)
+        log_debug("%s: %s: the client left while the session is pending; its socket is released, "
+                  "the request waits for HSE_REQ_DONE_WITH_SESSION", c->peer_text, r->ri.raw_target);
+}
+
+static void release_task(loop_task_t *t)
+{
+    request_t *r = (request_t *)((char *)t - offsetof(request_t, release_task));
+    pthread_mutex_lock(&r->lock);
+    r->release_posted = false;
+    pthread_mutex_unlock(&r->lock);
+    release_now_if_idle(r);
+}
+
+void parked_peer_left(request_t *r) { release_now_if_idle(socket_owner(r)); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The census */
+
+/* A released socket frees the connection's input buffer and head block (some 20 KiB), but
+ * malloc keeps freed memory in the middle of its heaps resident: hand whole free pages back to
+ * the system, at most once a second per loop, and only after releases. */
+#define TRIM_INTERVAL_MS 1000
+
+static uint64_t trim_tick(netloop_t *nl, uint64_t now)
+{
+    if (!nl->trim_wanted)
+        return UINT64_MAX;
+    if (now < nl->trim_next_ms)
+        return nl->trim_next_ms;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    nl->trim_wanted = false;
+    nl->trim_next_ms = now + TRIM_INTERVAL_MS;
+    return UINT64_MAX;
+}
+
+static uint64_t census_tick(netloop_t *nl, uint64_t now)
+{
+    server_t *s = nl->srv;
+    uint32_t period = s->cfg->pending_report_ms;
+    if (period == 0)
+        return UINT64_MAX;
+    if (nl->census_next_ms == 0)
+        nl->census_next_ms = now + period;
+    if (now < nl->census_next_ms)
+        return nl->census_next_ms;
+    nl->census_next_ms = now + period;
+    /* Requests keep their start as wall-clock seconds: "longer than the period" to the second. */
+    time_t wall = time(NULL), min_age = (time_t)((period + 999) / 1000);
+    unsigned pending = 0, gone = 0;
+    for (conn_t *c = nl->conns; c; c = c->next) {
+        if (c->state != CONN_EXTENSION || !c->req)
+            continue;
+        request_t *r = c->req; /* freed only by this loop: alive */
+        pthread_mutex_lock(&r->lock);
+        bool parked = r->returned && r->proc_status == HSE_STATUS_PENDING && !r->session_over;
+        bool released = r->sock_released;
+        pthread_mutex_unlock(&r->lock);
+        /* A client whose hang-up came before the extension owned the request (with the head,
+         * say) caused no event since: look now (a poll, no wait), and release it. */
+        if (parked && !released && !atomic_load(&c->peer_gone) && conn_peer_gone(c)) {
+            atomic_store(&c->peer_gone, true);
+            release_now_if_idle(r);
+            released = c->watch.fd < 0;
+        }
+        if (parked && wall - r->start_time >= min_age) {
+            pending++;
+            gone += released;
+        }
+    }
+    atomic_store(&nl->pending_long, pending);
+    atomic_store(&nl->pending_long_gone, gone);
+    if (nl->index == 0) {
+        static log_limiter_t limiter = LOG_LIMITER_INIT;
+        unsigned total_gone, total = server_sessions_pending_long(s, &total_gone);
+        if (total)
+            log_limited(&limiter, LOG_WARN,
+                        "%u session(s) pending for more than %u ms (HSE_STATUS_PENDING without "
+                        "HSE_REQ_DONE_WITH_SESSION yet), %u of them with their client gone and "
+                        "socket released; each keeps its request until its extension ends it",
+                        total, period, total_gone);
+    }
+    return nl->census_next_ms;
+}
+
+uint64_t parked_tick(netloop_t *nl, uint64_t now)
+{
+    uint64_t census = census_tick(nl, now), trim = trim_tick(nl, now);
+    return census < trim ? census : trim;
+}
+
+unsigned server_sessions_pending_long(server_t *s, unsigned *client_gone)
+{
+    unsigned total = 0, gone = 0;
+    for (unsigned i = 0; i < s->n_loops; i++) {
+        total += atomic_load(&s->loops[i].pending_long);
+        gone += atomic_load(&s->loops[i].pending_long_gone);
+    }
+    if (client_gone)
+        *client_gone = gone;
+    return total;
+}
