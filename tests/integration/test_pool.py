@@ -109,9 +109,9 @@ class BlockedCallsTest(PoolCase):
         with self.server(["--extension-share", "100"], marker) as srv:
             try:
                 conns = self.block(srv, marker, 16)
+                self.assert_async_ops_prompt(srv)
                 srv.wait_stderr(r"extension-call pool: all 16 workers busy \(its maximum\), \d+ "
                                 r"items waiting; \S*slow\.so holds 16 of them")
-                self.assert_async_ops_prompt(srv)
                 for c in conns:
                     c.close()
             finally:
