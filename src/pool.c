@@ -220,6 +220,16 @@ static void *worker_main(void *arg)
                         share->tail = NULL;
                     share->held--;
                     ready_append(p, next, clock_now_ms());
+                    /* This worker takes the queue's head next; with more queued, wake another
+                     * (or the monitor, to grow the pool). */
+                    if (p->queued > 1) {
+                        if (p->idle)
+                            pthread_cond_signal(&p->work_ready);
+                        else if (p->monitor_sleeping) {
+                            p->monitor_sleeping = false;
+                            pthread_cond_signal(&p->monitor_wake);
+                        }
+                    }
                 }
             }
             continue;

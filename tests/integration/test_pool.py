@@ -18,7 +18,7 @@ import time
 import unittest
 
 from harness import (EventFile, RawConn, Server, build_request, fixture, main,
-                     pattern_bytes, wait_for)
+                     pattern_bytes, sanitizer_of_binary, wait_for)
 
 # The bound for the unrelated extension's operations, plus a margin for a loaded
 # 2-core machine.
@@ -26,6 +26,10 @@ ASYNC_BOUND = 1.0
 MARGIN = 1.5
 ERROR_TIMEOUT = 1460
 TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8      # tcp_info.tcpi_state
+
+# Servers whose extensions are still blocked at shutdown exit without freeing what those hold
+# (docs/design.md, "Shutdown"): 0, except that LeakSanitizer then reports and exits 1.
+STUCK_EXIT = None if sanitizer_of_binary() else 0
 
 TF_SIZE = 256 * 1024
 BIG_SIZE = 16 * 1024 * 1024
@@ -75,7 +79,7 @@ class BlockedCallsTest(PoolCase):
         return Server(files=FILES, scripts={"slow.so": fixture("slow"), "async.so": fixture("async")},
                       workers="2:16", args=["--shutdown-grace", "0"] + args,
                       env={"ISAPID_SLOW_MARKER": marker, "ASYNC_EVENTS": "{tmp}/events.log"},
-                      allow_leaks=True, **kw)
+                      allow_leaks=True, expect_exit=STUCK_EXIT, **kw)
 
     def block(self, srv, marker, running):
         srv.get("/scripts/slow.dll?ms=0")        # loaded: the blocked calls below are its own
@@ -129,7 +133,7 @@ class BlockedCallbacksTest(PoolCase):
         with Server(files=FILES, scripts={"blockcb.so": fixture("blockcb"), "async.so": fixture("async")},
                     args=["--completion-workers", "2:8", "--shutdown-grace", "0"],
                     env={"BLOCKCB_MARKER": marker, "ASYNC_EVENTS": "{tmp}/events.log"},
-                    allow_leaks=True) as srv:
+                    allow_leaks=True, expect_exit=STUCK_EXIT) as srv:
             try:
                 srv.get("/scripts/async.dll?op=stats")
                 conns = open_many(srv.port, 30, "/scripts/blockcb.dll?ms=60000")
