@@ -1517,8 +1517,14 @@ static void expire_rate(netloop_t *nl, uint64_t now)
  * (conn_send_full), which cuts a client under the minimum send rate. */
 static void expire_send_rate(netloop_t *nl, uint64_t now)
 {
+    /* The expired nodes are taken off the queue first: a write that finds the socket still
+     * full re-arms its timer (from the loop's time), and that belongs to a later pass. */
+    timeq_t due;
+    timeq_init(&due, 0);
     timeq_node_t *n;
-    while ((n = timeq_expired(&nl->tq_send_rate, now)) != NULL) {
+    while ((n = timeq_expired(&nl->tq_send_rate, now)) != NULL)
+        timeq_arm(&due, n, 0); /* moves it; the order is kept */
+    while ((n = timeq_expired(&due, UINT64_MAX)) != NULL) {
         conn_t *c = ((send_rate_t *)((char *)n - offsetof(send_rate_t, timer)))->conn;
         timeq_disarm(n);
         if (c->state == CONN_EXTENSION) { /* an asynchronous write */
