@@ -75,78 +75,71 @@ class PoolCase(unittest.TestCase):
 
 
 class BlockedCallsTest(PoolCase):
-    def server(self, args, marker, **kw):
+    def server(self, args):
         return Server(files=FILES, scripts={"slow.so": fixture("slow"), "async.so": fixture("async")},
                       workers="2:16", args=["--shutdown-grace", "0"] + args,
-                      env={"ISAPID_SLOW_MARKER": marker, "ASYNC_EVENTS": "{tmp}/events.log"},
-                      allow_leaks=True, expect_exit=STUCK_EXIT, **kw)
+                      env={"ISAPID_SLOW_MARKER": "{tmp}/slow.marker", "ASYNC_EVENTS": "{tmp}/events.log"},
+                      allow_leaks=True, expect_exit=STUCK_EXIT)
 
-    def block(self, srv, marker, running):
+    def running(self, srv):
+        return marker_lines(os.path.join(srv.tmp, "slow.marker"), "start 60000")
+
+    def block(self, srv, running):
         srv.get("/scripts/slow.dll?ms=0")        # loaded: the blocked calls below are its own
         srv.get("/scripts/async.dll?op=stats")
         conns = open_many(srv.port, 100, "/scripts/slow.dll?ms=60000")
-        wait_for(lambda: marker_lines(marker, "start 60000") >= running, 10,
-                 message="%d slow calls running" % running)
+        wait_for(lambda: self.running(srv) >= running, 10, message="%d slow calls running" % running)
         return conns
 
     def test_calls_of_one_extension_hold_only_its_share(self):
         """--run-extensions pool: 100 calls that block take 12 of 16 workers (75 %); the async
         fixture's calls and completions go on."""
-        marker = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pool-share-%d" % os.getpid())
-        with self.server(["--run-extensions", "pool"], marker) as srv:
+        with self.server(["--run-extensions", "pool"]) as srv:
+            conns = self.block(srv, 12)
             try:
-                conns = self.block(srv, marker, 12)
                 self.assert_async_ops_prompt(srv)
-                self.assertEqual(marker_lines(marker, "start 60000"), 12)
+                self.assertEqual(self.running(srv), 12)
                 srv.wait_stderr(r"extension-call pool: \S*slow\.so holds its share of 12 workers "
                                 r"\(--extension-share\); \d+ more of its items wait")
+            finally:
                 for c in conns:
                     c.close()
-            finally:
-                if os.path.exists(marker):
-                    os.unlink(marker)
 
     def test_completions_do_not_wait_behind_a_full_call_pool(self):
         """No share limit: 100 blocked calls fill the call pool (logged, naming the extension);
         completions have their own workers."""
-        marker = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pool-full-%d" % os.getpid())
         # The async fixture's calls stay on the loop's thread even on a slow (sanitizer) build:
         # a call handed off would send its extension to the call pool, full here by design.
-        with self.server(["--extension-share", "100", "--handoff-after", "200ms"], marker) as srv:
+        with self.server(["--extension-share", "100", "--handoff-after", "200ms"]) as srv:
+            conns = self.block(srv, 16)
             try:
-                conns = self.block(srv, marker, 16)
                 self.assert_async_ops_prompt(srv)
                 srv.wait_stderr(r"extension-call pool: all 16 workers busy \(its maximum\), \d+ "
                                 r"items waiting; \S*slow\.so holds 16 of them")
+            finally:
                 for c in conns:
                     c.close()
-            finally:
-                if os.path.exists(marker):
-                    os.unlink(marker)
 
 
 class BlockedCallbacksTest(PoolCase):
     def test_callbacks_of_one_extension_hold_only_its_share(self):
         """30 completion callbacks that block take 6 of the completion pool's 8 workers; other
         extensions' completions go on."""
-        marker = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pool-cb-%d" % os.getpid())
         with Server(files=FILES, scripts={"blockcb.so": fixture("blockcb"), "async.so": fixture("async")},
                     args=["--completion-workers", "2:8", "--shutdown-grace", "0"],
-                    env={"BLOCKCB_MARKER": marker, "ASYNC_EVENTS": "{tmp}/events.log"},
+                    env={"BLOCKCB_MARKER": "{tmp}/blockcb.marker", "ASYNC_EVENTS": "{tmp}/events.log"},
                     allow_leaks=True, expect_exit=STUCK_EXIT) as srv:
+            marker = os.path.join(srv.tmp, "blockcb.marker")
+            srv.get("/scripts/async.dll?op=stats")
+            conns = open_many(srv.port, 30, "/scripts/blockcb.dll?ms=60000")
             try:
-                srv.get("/scripts/async.dll?op=stats")
-                conns = open_many(srv.port, 30, "/scripts/blockcb.dll?ms=60000")
-                wait_for(lambda: marker_lines(marker, "callback") >= 6, 10,
-                         message="6 blocked callbacks")
+                wait_for(lambda: marker_lines(marker, "callback") >= 6, 10, message="6 blocked callbacks")
                 self.assert_async_ops_prompt(srv)
                 self.assertEqual(marker_lines(marker, "callback"), 6)
                 srv.wait_stderr(r"completion pool: \S*blockcb\.so holds its share of 6 workers")
+            finally:
                 for c in conns:
                     c.close()
-            finally:
-                if os.path.exists(marker):
-                    os.unlink(marker)
 
 
 class SlowReader:
@@ -264,7 +257,6 @@ class SendRateTest(PoolCase):
         with Server(files=FILES, args=["--min-send-rate", "2000", "--send-rate-window", "500ms"]) as srv:
             with RawConn(srv.port, timeout=10, rcvbuf=4096) as c:
                 c.send(build_request("GET", "/tf.bin"))
-                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 r = c.read_response()
                 self.assertEqual(r.body, FILES["tf.bin"])
             self.assertNotIn("too slowly", srv.stderr())
