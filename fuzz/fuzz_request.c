@@ -167,6 +167,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     timeq_init(&nl.tq_send, cfg.send_timeout_ms);
     timeq_init(&nl.tq_linger, 2000);
     timeq_init(&nl.tq_rate, body_rate_tick_ms(cfg.body_rate_window_ms));
+    timeq_init(&nl.tq_send_rate, body_rate_tick_ms(cfg.send_rate_window_ms));
 
     dump_responses = getenv("ISAPID_FUZZ_DUMP") != NULL;
     out_buf = malloc(OUT_KEEP);
@@ -415,6 +416,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(timeq_next_deadline(&nl.tq_send) == UINT64_MAX);
     FUZZ_CHECK(timeq_next_deadline(&nl.tq_linger) == UINT64_MAX);
     FUZZ_CHECK(timeq_next_deadline(&nl.tq_rate) == UINT64_MAX);
+    FUZZ_CHECK(timeq_next_deadline(&nl.tq_send_rate) == UINT64_MAX);
 
     if (dump_responses)
         fprintf(stderr, "--- %zu response bytes ---\n%.*s\n", out_len, (int)out_len, out_buf);

@@ -25,6 +25,9 @@
 
 #define DEFAULT_WORKERS_MIN 4u
 #define DEFAULT_WORKERS_MAX 64u
+#define DEFAULT_COMPLETION_WORKERS_MIN 2u
+#define DEFAULT_COMPLETION_WORKERS_MAX 32u
+#define DEFAULT_EXTENSION_SHARE 75u
 #define MAX_THREADS 1024u
 #define MAX_WORKERS 4096u
 
@@ -39,6 +42,8 @@ enum kind {
     K_MAP,
     K_THREADS,
     K_WORKERS,
+    K_COMPLETION_WORKERS,
+    K_PERCENT, /* unsigned percentage 1-100 at off */
     K_ACCESS_LOG,
     K_SERVER_NAME,
     K_SEND_URL,
@@ -73,6 +78,8 @@ static const opt_t opts[] = {
     {"map", NULL, NULL, K_MAP, 0, 0},         /* file: every key of [maps] */
     {"threads", "server", "threads", K_THREADS, 0, 0},
     {"workers", "server", "workers", K_WORKERS, 0, 0},
+    {"completion-workers", "server", "completion_workers", K_COMPLETION_WORKERS, 0, 0},
+    {"extension-share", "server", "extension_share", K_PERCENT, AT(extension_share), 1},
     {"access-log", "server", "access_log", K_ACCESS_LOG, 0, 0},
     {"server-name", "server", "server_name", K_SERVER_NAME, 0, 0},
     {"send-url", "server", "send_url", K_SEND_URL, 0, 0},
@@ -84,6 +91,7 @@ static const opt_t opts[] = {
     {"max-body", "limits", "max_body", K_SIZE64, AT(max_body_bytes), 0},
     {"read-ahead", "limits", "read_ahead", K_SIZE32, AT(read_ahead_bytes), 0},
     {"min-body-rate", "limits", "min_body_rate", K_RATE, AT(min_body_rate), 0},
+    {"min-send-rate", "limits", "min_send_rate", K_RATE, AT(min_send_rate), 0},
     {"header-timeout", "timeouts", "header", K_MS, AT(header_timeout_ms), 1},
     {"keepalive-timeout", "timeouts", "keepalive", K_MS, AT(keepalive_timeout_ms), 1},
     {"body-timeout", "timeouts", "body", K_MS, AT(body_timeout_ms), 1},
@@ -92,6 +100,7 @@ static const opt_t opts[] = {
     {"handoff-after", "timeouts", "handoff_after", K_MS, AT(handoff_after_ms), 1},
     {"body-rate-window", "timeouts", "body_rate_window", K_MS, AT(body_rate_window_ms), 1},
     {"pending-report", "timeouts", "pending_report", K_MS, AT(pending_report_ms), 0},
+    {"send-rate-window", "timeouts", "send_rate_window", K_MS, AT(send_rate_window_ms), 1},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -626,7 +635,9 @@ static int add_map(source_t *src, const char *ext, const char *handler, const ch
 
 /* ---- one setting ---- */
 
-static int set_workers(source_t *src, const char *value, const char *origin)
+/* MIN or MIN:MAX into *min / *max; MIN alone keeps MAX at default_max, or raises it to MIN. */
+static int set_workers(source_t *src, const char *value, const char *origin, unsigned default_max,
+                       unsigned *min, unsigned *max)
 {
     unsigned lo, hi;
     const char *colon = strchr(value, ':');
@@ -640,7 +651,7 @@ static int set_workers(source_t *src, const char *value, const char *origin)
     if (rc == 0 && colon)
         rc = parse_uint(colon + 1, MAX_WORKERS, &hi);
     else if (rc == 0)
-        hi = lo > DEFAULT_WORKERS_MAX ? lo : DEFAULT_WORKERS_MAX;
+        hi = lo > default_max ? lo : default_max;
     if (rc == -1)
         return fail(src, "%s: expected MIN or MIN:MAX (numbers)", origin);
     if (rc == -2)
@@ -649,8 +660,8 @@ static int set_workers(source_t *src, const char *value, const char *origin)
         return fail(src, "%s: the maximum must be at least 1", origin);
     if (lo > hi)
         return fail(src, "%s: minimum exceeds maximum", origin);
-    src->cfg->workers_min = lo;
-    src->cfg->workers_max = hi;
+    *min = lo;
+    *max = hi;
     return 0;
 }
 
@@ -764,7 +775,20 @@ static int set_value(source_t *src, const opt_t *o, const char *value, const cha
         return 0;
     }
     case K_WORKERS:
-        return set_workers(src, value, origin);
+        return set_workers(src, value, origin, DEFAULT_WORKERS_MAX, &cfg->workers_min,
+                           &cfg->workers_max);
+    case K_COMPLETION_WORKERS:
+        return set_workers(src, value, origin, DEFAULT_COMPLETION_WORKERS_MAX,
+                           &cfg->completion_workers_min, &cfg->completion_workers_max);
+    case K_PERCENT: {
+        unsigned v = 0;
+        int rc = parse_uint(value, 100, &v);
+        if (rc == -1 || rc == -2 || v < o->min)
+            return fail(src, "%s: expected a percentage from %llu to 100", origin,
+                        (unsigned long long)o->min);
+        *(unsigned *)(cfg_base + o->off) = v;
+        return 0;
+    }
     case K_SIZE32:
     case K_SIZE64:
     case K_RATE: {
@@ -1169,6 +1193,9 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->threads = 0;
     cfg->workers_min = DEFAULT_WORKERS_MIN;
     cfg->workers_max = DEFAULT_WORKERS_MAX;
+    cfg->completion_workers_min = DEFAULT_COMPLETION_WORKERS_MIN;
+    cfg->completion_workers_max = DEFAULT_COMPLETION_WORKERS_MAX;
+    cfg->extension_share = DEFAULT_EXTENSION_SHARE;
     cfg->max_header_bytes = 16384;
     cfg->max_uri_bytes = 8192;
     cfg->max_body_bytes = 0;
@@ -1177,6 +1204,9 @@ void config_defaults(config_t *cfg, const char *exe_dir)
      * the first 5 s window). */
     cfg->min_body_rate = 240;
     cfg->body_rate_window_ms = 5000;
+    /* http.sys's MinSendRate: 240 bytes/s; judged over 5 s windows of waiting, as the body. */
+    cfg->min_send_rate = 240;
+    cfg->send_rate_window_ms = 5000;
     cfg->header_timeout_ms = 10000;
     cfg->keepalive_timeout_ms = 15000;
     cfg->body_timeout_ms = 30000;
@@ -1246,8 +1276,15 @@ void config_usage(FILE *to)
           "  --map .EXT=HANDLER.so   files under the root ending in .EXT run through\n"
           "                          HANDLER.so; repeatable\n"
           "  --threads N             event loops; 0 = one per CPU (default 0)\n"
-          "  --workers MIN[:MAX]     extension worker threads (default 4:64); MIN alone\n"
-          "                          keeps MAX at 64, or raises it to MIN\n"
+          "  --workers MIN[:MAX]     threads for HttpExtensionProc calls off the event\n"
+          "                          loops (default 4:64); MIN alone keeps MAX at 64, or\n"
+          "                          raises it to MIN\n"
+          "  --completion-workers MIN[:MAX]\n"
+          "                          threads for completion callbacks of asynchronous I/O\n"
+          "                          (default 2:32); MIN alone keeps MAX at 32, or raises\n"
+          "                          it to MIN\n"
+          "  --extension-share PCT   at most PCT percent of each pool's MAX workers run one\n"
+          "                          extension's code at a time; 100 = no limit (default 75)\n"
           "  --access-log FILE|-     combined-format access log; - = standard output,\n"
           "                          empty = off (default off)\n"
           "  --server-name NAME      SERVER_NAME for requests without a Host header\n"
@@ -1271,6 +1308,10 @@ void config_usage(FILE *to)
           "  --min-body-rate N       bytes per second a request body must bring in every\n"
           "                          window of waiting, else it is cut (408, or ReadClient\n"
           "                          fails with ERROR_TIMEOUT); 0 = off (default 240)\n"
+          "  --min-send-rate N       bytes per second a client must take of a response in\n"
+          "                          every window of waiting for it, else the connection is\n"
+          "                          cut (WriteClient fails with ERROR_TIMEOUT); 0 = off\n"
+          "                          (default 240)\n"
           "\n"
           "Timeouts (MS in milliseconds, or with a unit: 500ms, 10s):\n"
           "  --header-timeout MS     the request head must arrive within this (default 10s)\n"
@@ -1287,6 +1328,8 @@ void config_usage(FILE *to)
           "  --pending-report MS     sessions left pending (HSE_STATUS_PENDING, no\n"
           "                          DONE_WITH_SESSION yet) longer than this are counted\n"
           "                          and logged, once per this period; 0 = off (default 60s)\n"
+          "  --send-rate-window MS   window of --min-send-rate, counting only time spent\n"
+          "                          waiting for the client to take data (default 5s)\n"
           "\n"
           "  --test-config           check the configuration (and that the access log\n"
           "                          opens, without truncating it) and exit\n"

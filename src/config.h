@@ -49,6 +49,9 @@ typedef struct config {
     unsigned threads;           /* event loops; 0 = one per online CPU */
     unsigned workers_min;       /* extension worker pool */
     unsigned workers_max;
+    unsigned completion_workers_min; /* completion callbacks' pool */
+    unsigned completion_workers_max;
+    unsigned extension_share;   /* percent of each pool's max that one extension may hold */
 
     char *access_log;           /* NULL = off, "-" = stdout, else a file path (not opened here) */
     char *server_name;          /* SERVER_NAME when the request has no Host; NULL = local address */
@@ -60,6 +63,8 @@ typedef struct config {
     uint32_t read_ahead_bytes;  /* body bytes read before HttpExtensionProc (IIS UploadReadAheadSize) */
     uint32_t min_body_rate;     /* bytes per second a request body must bring in every window of
                                  * waiting (src/bodyrate.h); 0 = off */
+    uint32_t min_send_rate;     /* bytes per second a client must take of a response in every
+                                 * window of waiting for it (src/sendrate.h); 0 = off */
 
     /* timeouts, milliseconds */
     uint32_t header_timeout_ms;    /* whole request head must arrive within this */
@@ -71,6 +76,7 @@ typedef struct config {
     uint32_t body_rate_window_ms;  /* window of the minimum body rate; the first is the grace period */
     uint32_t pending_report_ms;    /* sessions pending longer than this are counted and logged,
                                     * once per this period (src/parked.h); 0 = off */
+    uint32_t send_rate_window_ms;  /* window of the minimum send rate; the first is the grace period */
 
     bool follow_script_symlinks; /* load an extension whose file is reached through a symlink
                                   * leading out of its script directory (default: 403) */
@@ -92,9 +98,11 @@ typedef enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 } config_status
  * of the running binary (NULL = unknown); the default root is exe_dir/../www and the default
  * script dir /examples=exe_dir/examples when those exist, else ./www and ./build/examples
  * relative to the working directory (the default script dir is left out when neither exists).
- * Default listen 127.0.0.1:8080, threads 0, workers 4:64, limits 16384/8192/0 (unlimited)/49152,
+ * Default listen 127.0.0.1:8080, threads 0, workers 4:64, completion workers 2:32, extension
+ * share 75 %, limits 16384/8192/0 (unlimited)/49152,
  * minimum body rate 240 bytes/s over 5 s windows (Kestrel's MinRequestBodyDataRate: 240 bytes/s
- * after a 5 s grace period), timeouts header 10 s, keep-alive 15 s, body 30 s, send 30 s,
+ * after a 5 s grace period), minimum send rate 240 bytes/s over 5 s windows (http.sys's
+ * MinSendRate), timeouts header 10 s, keep-alive 15 s, body 30 s, send 30 s,
  * grace 10 s, hand-off after 1 ms, access log off,
  * server name NULL, HSE_REQ_SEND_URL internal, extensions run on the loop's thread. Whatever config_parse_args or config_load_file
  * return, the caller ends with config_free. */

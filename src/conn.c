@@ -168,6 +168,8 @@ static void conn_release_input(conn_t *c)
         nl->spare_in = c->in;
     else
         free(c->in);
+    if (c->hd)
+        timeq_disarm(&c->hd->send_rate.timer); /* not armed here: kept as a safety net */
     if (c->hd && !nl->spare_hd)
         nl->spare_hd = c->hd;
     else
@@ -204,6 +206,7 @@ static int conn_first_read(conn_t *c)
      * strict llhttp would refuse outright. */
     c->hd->parser.lenient_flags |= LENIENT_VERSION;
     c->hd->parser.data = c;
+    send_rate_reset(&c->hd->send_rate, c);
     c->in = nl->spare_in;
     nl->spare_in = NULL;
     c->in_cap = cap;
@@ -469,6 +472,7 @@ int out_send(int fd, out_cursor_t *cur)
             cur->seg_done += take;
             if (s2->payload)
                 cur->payload_sent += take;
+            cur->bytes += take;
             left -= take;
             if (cur->seg_done == s2->len) {
                 cur->i++;
@@ -487,23 +491,43 @@ int out_send(int fd, out_cursor_t *cur)
 int conn_send_blocking(conn_t *c, out_cursor_t *cur)
 {
     uint32_t timeout = conn_cfg(c)->send_timeout_ms;
+    send_rate_t *rate = c->hd ? &c->hd->send_rate : NULL;
+    uint64_t stall_start = 0;
+    bool stalled = false;
     for (;;) {
+        uint64_t before = cur->bytes;
         int r = out_send(c->watch.fd, cur);
+        if (rate)
+            send_rate_took(rate, cur->bytes - before);
         if (r == 1)
             return 0;
         if (r < 0)
             return r;
+        /* The socket is full. The send timeout counts from the last progress; each poll also
+         * ends with the minimum send rate's current window, which is then judged. The clock
+         * is read only here, on a full socket. */
+        uint64_t now = clock_now_ms();
+        if (!stalled || cur->bytes != before) {
+            stalled = true;
+            stall_start = now;
+        }
+        if (now - stall_start >= timeout)
+            return -ETIMEDOUT;
+        uint32_t t = timeout - (uint32_t)(now - stall_start);
+        if (rate && !send_rate_full(rate, now, &t))
+            return -ETIMEDOUT; /* under the minimum send rate: logged */
         struct pollfd pfd = {.fd = c->watch.fd, .events = POLLOUT};
         int p;
         do
-            p = poll(&pfd, 1, (int)timeout);
+            p = poll(&pfd, 1, (int)t);
         while (p < 0 && errno == EINTR);
-        if (p == 0)
-            return -ETIMEDOUT;
+        if (rate)
+            send_rate_drained(rate, clock_now_ms());
         if (p < 0)
             return -errno;
-        if ((pfd.revents & (POLLERR | POLLHUP)) && !(pfd.revents & POLLOUT))
+        if (p > 0 && (pfd.revents & (POLLERR | POLLHUP)) && !(pfd.revents & POLLOUT))
             return -EPIPE;
+        /* p == 0: the window or the timeout ended; the next round sends, then judges. */
     }
 }
 
@@ -553,6 +577,8 @@ static int conn_flush(conn_t *c)
 {
     bool progress = false;
     int result = 1;
+    uint64_t sent_before = c->log_bytes;
+    conn_send_drained(c); /* a wait for the socket, if one went on, is over */
     while (c->out && c->out_off < c->out_len) {
         int flags = MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0);
         ssize_t n = send(c->watch.fd, c->out + c->out_off, c->out_len - c->out_off, flags);
@@ -587,12 +613,16 @@ static int conn_flush(conn_t *c)
         progress = true;
     }
 out:
+    if (c->hd)
+        send_rate_took(&c->hd->send_rate, c->log_bytes - sent_before);
     if (result == 1) {
         conn_output_free(c);
         timeq_disarm(&c->timer);
     } else if (result == 0) {
         c->writable = false;
-        if (progress || !timeq_node_armed(&c->timer))
+        if (!conn_send_full(c))
+            result = -1; /* under the minimum send rate: logged; the caller closes */
+        else if (progress || !timeq_node_armed(&c->timer))
             conn_timer(c, &c->nl->tq_send);
     }
     return result;
@@ -1275,6 +1305,10 @@ static void conn_next_request(conn_t *c)
     c->body_done = false;
     body_rate_reset(&c->body_rate);
     timeq_disarm(&c->rate_timer); /* not armed here: every wait ended; kept as a safety net */
+    if (c->hd) {
+        timeq_disarm(&c->hd->send_rate.timer); /* likewise */
+        send_rate_reset(&c->hd->send_rate, c);
+    }
     c->close_after = false;
     c->log_bytes = c->log_head_len = 0;
     c->log_time = 0;
@@ -1451,6 +1485,8 @@ static void conn_close(conn_t *c)
     c->state = CONN_CLOSED;
     timeq_disarm(&c->timer);
     timeq_disarm(&c->rate_timer);
+    if (c->hd)
+        timeq_disarm(&c->hd->send_rate.timer);
     if (c->watch.fd >= 0) { /* -1: released already (conn_release_socket) */
         conn_unwatch_and_close(c);
         netloop_descriptor_freed(nl);
@@ -1599,10 +1635,36 @@ static void expire_rate(netloop_t *nl, uint64_t now)
     }
 }
 
+/* The send-rate timer: the loop has waited a tick for the socket to drain. The write is driven
+ * again: what the socket takes now counts, and a socket still full has the windows judged
+ * (conn_send_full), which cuts a client under the minimum send rate. */
+static void expire_send_rate(netloop_t *nl, uint64_t now)
+{
+    /* The expired nodes are taken off the queue first: a write that finds the socket still
+     * full re-arms its timer (from the loop's time), and that belongs to a later pass. */
+    timeq_t due;
+    timeq_init(&due, 0);
+    timeq_node_t *n;
+    while ((n = timeq_expired(&nl->tq_send_rate, now)) != NULL)
+        timeq_arm(&due, n, 0); /* moves it; the order is kept */
+    while ((n = timeq_expired(&due, UINT64_MAX)) != NULL) {
+        conn_t *c = ((send_rate_t *)((char *)n - offsetof(send_rate_t, timer)))->conn;
+        timeq_disarm(n);
+        if (c->state == CONN_EXTENSION) { /* an asynchronous write */
+            if (c->op_req)
+                isapi_op_drive(c->op_req);
+        } else if (conn_output_pending(c)) {
+            c->writable = true;
+            conn_drive(c);
+        }
+    }
+}
+
 uint64_t conn_timers_run(netloop_t *nl, uint64_t now)
 {
     /* Rate checks first: a cut may arm the send or linger timer, whose deadlines follow. */
     expire_rate(nl, now);
+    expire_send_rate(nl, now);
     timeq_t *qs[] = {&nl->tq_header, &nl->tq_keepalive, &nl->tq_body, &nl->tq_send, &nl->tq_linger};
     uint64_t next = UINT64_MAX;
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
@@ -1613,6 +1675,8 @@ uint64_t conn_timers_run(netloop_t *nl, uint64_t now)
     }
     if (timeq_next_deadline(&nl->tq_rate) < next) /* no expiry above arms a rate timer */
         next = timeq_next_deadline(&nl->tq_rate);
+    if (timeq_next_deadline(&nl->tq_send_rate) < next)
+        next = timeq_next_deadline(&nl->tq_send_rate);
     conn_reap(nl);
     return next;
 }

@@ -21,6 +21,7 @@
 #include "bodyrate.h"
 #include "chunked.h"
 #include "reqinfo.h"
+#include "sendrate.h"
 #include "server.h"
 
 typedef struct request request_t;
@@ -41,6 +42,7 @@ typedef struct out_cursor {
     size_t n, i;
     uint64_t seg_done;      /* bytes of segs[i] already sent */
     uint64_t payload_sent;  /* payload bytes sent so far */
+    uint64_t bytes;         /* every byte sent so far, framing included (the send rate's) */
     bool corked;            /* TCP_CORK set: a file range is followed by more segments */
 } out_cursor_t;
 
@@ -73,6 +75,9 @@ typedef struct conn_head {
     char host_buf[256]; /* SERVER_NAME from the Host header */
     reqinfo_t ri;       /* view of the current request (points into in/pathbuf and the above) */
     llhttp_t parser;    /* initialised when the block is taken for a connection's first read */
+    send_rate_t send_rate; /* the minimum send rate's account of the current response: here,
+                            * not in conn_t, because only a connection with a request in
+                            * progress writes (src/sendrate.h) */
 } conn_head_t;
 
 struct conn {
@@ -176,7 +181,9 @@ void conn_body_wait_over(conn_t *c);
 /* Send segments without blocking: 1 all sent, 0 the socket is full, -errno on failure. */
 int out_send(int fd, out_cursor_t *cur);
 /* Send segments, blocking the calling thread (poll on a full socket; the send timeout applies
- * per stall): 0 or -errno (-ETIMEDOUT, -EPIPE, -ECONNRESET). */
+ * per stall, and the minimum send rate to the time spent waiting: src/sendrate.h): 0 or -errno
+ * (-ETIMEDOUT: a stall, or the client under the minimum send rate, logged; -EPIPE,
+ * -ECONNRESET). */
 int conn_send_blocking(conn_t *c, out_cursor_t *cur);
 /* The peer has closed or reset (checked without blocking). */
 bool conn_peer_gone(conn_t *c);

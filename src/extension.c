@@ -72,6 +72,7 @@ static ext_entry_t *entry_find_or_add(extensions_t *t, const char *path)
         }
         if (e) {
             pthread_mutex_init(&e->load_lock, NULL);
+            e->pub.call_share.name = e->pub.completion_share.name = e->pub.path;
             e->next = atomic_load_explicit(&t->list, memory_order_relaxed);
             atomic_store_explicit(&t->list, e, memory_order_release);
         }
@@ -128,6 +129,12 @@ static bool entry_load(ext_entry_t *e)
     log_info("loaded extension %s: \"%s\" (ISAPI %u.%u)", e->pub.path, e->pub.description,
              (unsigned)HIWORD(info.dwExtensionVersion), (unsigned)LOWORD(info.dwExtensionVersion));
     return true;
+}
+
+extension_t *extensions_entry(extensions_t *t, const char *path)
+{
+    ext_entry_t *e = entry_find_or_add(t, path);
+    return e ? &e->pub : NULL;
 }
 
 extension_t *extensions_peek(extensions_t *t, const char *path)

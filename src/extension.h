@@ -16,6 +16,8 @@
 #include <windows.h>
 #include <httpext.h>
 
+#include "pool.h"
+
 typedef struct extensions extensions_t;
 
 typedef struct extension {
@@ -30,6 +32,10 @@ typedef struct extension {
     atomic_int calls_taken;
     _Atomic uint64_t pool_until_ms;
     atomic_bool handoff_logged; /* the first hand-off of its calls was logged */
+    /* Its parts of the two worker pools (src/pool.h): how many workers its HttpExtensionProc
+     * calls and its completion callbacks may hold. They exist before it is loaded, so calls
+     * that wait for the load count against it too. */
+    pool_share_t call_share, completion_share;
 } extension_t;
 
 extensions_t *extensions_new(void);
@@ -38,6 +44,9 @@ extensions_t *extensions_new(void);
  * *out_of_descriptors (may be NULL) says so, and the next call tries again. */
 extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size,
                                 bool *out_of_descriptors);
+/* The entry for path, loaded or not (created when new; NULL only on ENOMEM): what its pool
+ * shares are found by before it is loaded. Never loads; takes a lock only to create. */
+extension_t *extensions_entry(extensions_t *t, const char *path);
 /* The extension at path if it is loaded already, else NULL; never loads (cheap, no lock). */
 extension_t *extensions_peek(extensions_t *t, const char *path);
 /* Shutdown: TerminateExtension(HSE_TERM_MUST_UNLOAD) then DllMain(DLL_PROCESS_DETACH) for every

@@ -307,9 +307,12 @@ static void request_run(pool_work_t *w)
     request_returned(r, request_call(r, NULL));
 }
 
+/* On the call pool, within the extension's share of it (src/pool.h): an extension whose calls
+ * block cannot take the workers other extensions' calls need. */
 static void request_submit(request_t *r)
 {
-    if (!pool_submit(r->srv->pool, &r->work, request_run)) {
+    extension_t *ext = extensions_entry(r->srv->extensions, r->route.handler);
+    if (!pool_submit(r->srv->pool, &r->work, request_run, ext ? &ext->call_share : NULL)) {
         r->refused = true;
         session_returned(r, HSE_STATUS_ERROR);
     }
@@ -689,13 +692,19 @@ static void op_finish(request_t *r, DWORD bytes, DWORD err)
     timeq_disarm(&c->timer);
     if (r->op.kind == OP_READ)
         conn_body_wait_over(c); /* however the read ended, the loop waits no more */
+    else
+        conn_send_drained(c);
     plan_free(&r->op.plan);
     r->op.result_bytes = bytes;
     r->op.result_error = err;
     if (err)
         atomic_store(&r->must_close, true);
-    /* Never inline: the pool runs the callback, even when the I/O finished at once. */
-    if (!pool_submit(r->srv->pool, &r->op_work, op_complete_work))
+    /* Never inline: the completion pool runs the callback, even when the I/O finished at once;
+     * its own workers, so completions never wait behind blocked HttpExtensionProc calls, and
+     * within the extension's share, so one extension's blocking callbacks cannot starve the
+     * others' completions. */
+    if (!pool_submit(r->srv->completions, &r->op_work, op_complete_work,
+                     r->ext ? &r->ext->completion_share : NULL))
         op_complete_work(&r->op_work); /* only while stopping, after the loops are gone */
 }
 
@@ -732,10 +741,13 @@ void isapi_op_drive(request_t *r)
         }
         return;
     }
+    conn_send_drained(c); /* a wait for the socket, if one went on, is over */
     uint64_t before = r->op.cur.payload_sent;
     size_t before_i = r->op.cur.i;
-    uint64_t before_done = r->op.cur.seg_done;
+    uint64_t before_done = r->op.cur.seg_done, before_bytes = r->op.cur.bytes;
     int rc = out_send(c->watch.fd, &r->op.cur);
+    if (c->hd)
+        send_rate_took(&c->hd->send_rate, r->op.cur.bytes - before_bytes);
     if (rc == 1) {
         if (r->op.disconnect_after) {
             atomic_store(&r->must_close, true);
@@ -743,6 +755,10 @@ void isapi_op_drive(request_t *r)
         }
         op_finish(r, r->op.report_bytes, 0);
     } else if (rc == 0) {
+        if (!conn_send_full(c)) { /* under the minimum send rate: logged */
+            op_finish(r, (DWORD)r->op.cur.payload_sent, ERROR_TIMEOUT);
+            return;
+        }
         bool progress = r->op.cur.payload_sent != before || r->op.cur.i != before_i ||
                         r->op.cur.seg_done != before_done;
         if (progress || !timeq_node_armed(&c->timer))

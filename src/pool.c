@@ -21,9 +21,11 @@ typedef struct worker {
     struct pool *p;
     pthread_t tid;
     bool in_use;
+    pool_share_t *running; /* the share of the item it runs, under p->lock (for the log) */
 } worker_t;
 
-/* Lock order: p->lock only; work functions run without it. */
+/* Lock order: p->lock only; work functions run without it, and log lines are written after
+ * it is released. */
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t work_ready;   /* signalled when work is queued or stop begins */
@@ -31,10 +33,13 @@ struct pool {
     pthread_cond_t monitor_wake; /* signalled when work arrives while the monitor sleeps, or stop */
     bool monitor_alive;
     bool monitor_sleeping;       /* in its untimed wait: the queue was empty */
-    pool_work_t *head, *tail;
+    pool_work_t *head, *tail;    /* ready to run: no share over its limit */
     unsigned threads, idle, min, max;
     unsigned queued;             /* work items waiting in the queue */
+    unsigned share_max;          /* workers one share may hold */
     size_t stack_size;
+    const char *name, *thread_name;
+    log_limiter_t full_log;      /* at max_threads with work waiting */
     bool stopping;
     worker_t *workers;           /* max slots */
     pthread_t monitor_tid;
@@ -66,7 +71,16 @@ static int spawn_locked(pool_t *p)
     return 0;
 }
 
-pool_t *pool_new(unsigned min_threads, unsigned max_threads, size_t stack_size)
+unsigned pool_share_max(unsigned max_threads, unsigned percent)
+{
+    unsigned long long n = (unsigned long long)max_threads * percent / 100;
+    if (n < 1)
+        n = 1;
+    return n > max_threads && max_threads > 0 ? max_threads : (unsigned)n;
+}
+
+pool_t *pool_new(const char *name, const char *thread_name, unsigned min_threads,
+                 unsigned max_threads, unsigned share_max, size_t stack_size)
 {
     pool_t *p = calloc(1, sizeof *p);
     if (!p)
@@ -87,6 +101,9 @@ pool_t *pool_new(unsigned min_threads, unsigned max_threads, size_t stack_size)
         return NULL;
     }
     p->stack_size = stack_size;
+    p->name = name;
+    p->thread_name = thread_name;
+    p->share_max = share_max < 1 ? 1 : share_max > p->max ? p->max : share_max;
     pthread_mutex_lock(&p->lock);
     for (unsigned i = 0; i < p->min; i++)
         if (spawn_locked(p) < 0)
@@ -106,22 +123,51 @@ pool_t *pool_new(unsigned min_threads, unsigned max_threads, size_t stack_size)
     return p;
 }
 
-bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn)
+/* Under p->lock: w joins the pool's queue. */
+static void ready_append(pool_t *p, pool_work_t *w, uint64_t now)
 {
-    w->fn = fn;
     w->next = NULL;
-    pthread_mutex_lock(&p->lock);
-    if (p->stopping) {
-        pthread_mutex_unlock(&p->lock);
-        return false;
-    }
-    w->queued_at = clock_now_ms();
+    w->queued_at = now;
     if (p->tail)
         p->tail->next = w;
     else
         p->head = w;
     p->tail = w;
     p->queued++;
+    if (w->share)
+        w->share->ready++;
+}
+
+bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn, pool_share_t *share)
+{
+    w->fn = fn;
+    w->next = NULL;
+    w->share = share;
+    uint64_t now = clock_now_ms();
+    unsigned held = 0;
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return false;
+    }
+    if (share && p->share_max < p->max &&
+        (share->head || share->running + share->ready >= p->share_max)) {
+        /* Over its share: held back behind its own earlier items; a worker that finishes one
+         * of them moves the first held item to the queue. */
+        if (share->tail)
+            share->tail->next = w;
+        else
+            share->head = w;
+        share->tail = w;
+        held = ++share->held;
+        pthread_mutex_unlock(&p->lock);
+        log_limited(&share->held_log, LOG_WARN,
+                    "%s pool: %s holds its share of %u workers (--extension-share); %u more of "
+                    "its items wait, while other extensions' work goes ahead",
+                    p->name, share->name, p->share_max, held);
+        return true;
+    }
+    ready_append(p, w, now);
     if (p->monitor_sleeping) { /* only then: a signal per request would cost a futex each */
         p->monitor_sleeping = false;
         pthread_cond_signal(&p->monitor_wake);
@@ -146,7 +192,7 @@ static void *worker_main(void *arg)
 {
     worker_t *self = arg;
     pool_t *p = self->p;
-    pthread_setname_np(pthread_self(), "isapid-worker");
+    pthread_setname_np(pthread_self(), p->thread_name);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         if (p->head) {
@@ -155,9 +201,37 @@ static void *worker_main(void *arg)
             if (!p->head)
                 p->tail = NULL;
             p->queued--;
+            pool_share_t *share = w->share; /* w may be gone once fn has run */
+            if (share) {
+                share->ready--;
+                share->running++;
+            }
+            self->running = share;
             pthread_mutex_unlock(&p->lock);
             w->fn(w);
             pthread_mutex_lock(&p->lock);
+            self->running = NULL;
+            if (share) {
+                share->running--;
+                pool_work_t *next = share->head;
+                if (next) { /* its share has room again: its oldest held item queues */
+                    share->head = next->next;
+                    if (!share->head)
+                        share->tail = NULL;
+                    share->held--;
+                    ready_append(p, next, clock_now_ms());
+                    /* This worker takes the queue's head next; with more queued, wake another
+                     * (or the monitor, to grow the pool). */
+                    if (p->queued > 1) {
+                        if (p->idle)
+                            pthread_cond_signal(&p->work_ready);
+                        else if (p->monitor_sleeping) {
+                            p->monitor_sleeping = false;
+                            pthread_cond_signal(&p->monitor_wake);
+                        }
+                    }
+                }
+            }
             continue;
         }
         if (p->stopping)
@@ -204,9 +278,33 @@ static void *monitor_main(void *arg)
         /* One worker per tick: enough for blocked workers (a burst of blocking calls is
          * covered within a few ticks), while a CPU-bound burst, where more threads would only
          * contend, adds few. */
-        if (clock_now_ms() - p->head->queued_at >= POOL_GROW_AFTER_MS && p->queued > p->idle &&
-            p->threads < p->max)
+        if (clock_now_ms() - p->head->queued_at < POOL_GROW_AFTER_MS || p->queued <= p->idle)
+            continue;
+        if (p->threads < p->max) {
             spawn_locked(p);
+            continue;
+        }
+        /* At the maximum with work waiting: say so, and who holds the workers. */
+        const pool_share_t *top = NULL;
+        unsigned waiting = p->queued, busy = p->threads - p->idle;
+        for (unsigned i = 0; i < p->max; i++) {
+            const pool_share_t *sh = p->workers[i].in_use ? p->workers[i].running : NULL;
+            if (sh && (!top || sh->running > top->running))
+                top = sh;
+        }
+        const char *top_name = top ? top->name : NULL;
+        unsigned top_running = top ? top->running : 0;
+        pthread_mutex_unlock(&p->lock);
+        if (top_name)
+            log_limited(&p->full_log, LOG_WARN,
+                        "%s pool: all %u workers busy (its maximum), %u items waiting; %s holds "
+                        "%u of them",
+                        p->name, busy, waiting, top_name, top_running);
+        else
+            log_limited(&p->full_log, LOG_WARN,
+                        "%s pool: all %u workers busy (its maximum), %u items waiting",
+                        p->name, busy, waiting);
+        pthread_mutex_lock(&p->lock);
     }
     p->monitor_alive = false;
     pthread_cond_broadcast(&p->all_exited);

@@ -206,8 +206,13 @@ int server_init(server_t *s, config_t *cfg)
         }
     }
     s->extensions = extensions_new();
-    s->pool = pool_new(cfg->workers_min, cfg->workers_max, WORKER_STACK_SIZE);
-    if (!s->extensions || !s->pool) {
+    s->pool = pool_new("extension-call", "isapid-worker", cfg->workers_min, cfg->workers_max,
+                       pool_share_max(cfg->workers_max, cfg->extension_share), WORKER_STACK_SIZE);
+    s->completions = pool_new("completion", "isapid-compl", cfg->completion_workers_min,
+                              cfg->completion_workers_max,
+                              pool_share_max(cfg->completion_workers_max, cfg->extension_share),
+                              WORKER_STACK_SIZE);
+    if (!s->extensions || !s->pool || !s->completions) {
         log_error("cannot start the worker pool");
         goto fail;
     }
@@ -231,6 +236,7 @@ int server_init(server_t *s, config_t *cfg)
         timeq_init(&nl->tq_send, cfg->send_timeout_ms);
         timeq_init(&nl->tq_linger, LINGER_TIMEOUT_MS);
         timeq_init(&nl->tq_rate, body_rate_tick_ms(cfg->body_rate_window_ms));
+        timeq_init(&nl->tq_send_rate, body_rate_tick_ms(cfg->send_rate_window_ms));
         loop_set_tick(nl->loop, netloop_tick, nl);
         for (size_t k = 0; k < s->n_listen; k++) {
             listener_t *ls = &nl->listeners[k];
@@ -371,7 +377,8 @@ void server_shutdown(server_t *s)
         }
         s->loops[i].started = false;
     }
-    bool workers_done = pool_stop(s->pool, 1000) && loops_done;
+    bool calls_done = pool_stop(s->pool, 1000);
+    bool workers_done = pool_stop(s->completions, 1000) && calls_done && loops_done;
     /* Extensions are told to unload off the event loops, after their requests are gone when
      * possible (TerminateExtension may sleep), each bounded like the requests were. */
     unsigned unload_ms = s->cfg->shutdown_grace_ms < UNLOAD_MIN_MS ? UNLOAD_MIN_MS
@@ -403,6 +410,8 @@ void server_free(server_t *s)
     }
     if (s->pool)
         pool_free(s->pool);
+    if (s->completions)
+        pool_free(s->completions);
     handoff_free(s->handoff);
     if (s->extensions)
         extensions_free(s->extensions);

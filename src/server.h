@@ -38,6 +38,7 @@ typedef struct netloop {
     unsigned index;
     timeq_t tq_header, tq_keepalive, tq_body, tq_send, tq_linger;
     timeq_t tq_rate;          /* minimum body rate checks of waits without bytes (conn rate_timer) */
+    timeq_t tq_send_rate;     /* minimum send rate checks of waits to write (src/sendrate.h) */
     listener_t listeners[CONFIG_MAX_LISTEN];
     size_t n_listeners;
     bool accept_paused;       /* out of descriptors: accepting resumes at accept_resume_ms
@@ -61,7 +62,8 @@ struct server {
     config_t *cfg;
     mime_table_t *mime;
     accesslog_t *access_log;  /* NULL when off */
-    pool_t *pool;
+    pool_t *pool;             /* HttpExtensionProc calls off the loops (--workers) */
+    pool_t *completions;      /* completion callbacks (--completion-workers) */
     struct handoff *handoff;  /* NULL when extensions run on the pool only */
     extensions_t *extensions;
     netloop_t *loops;

@@ -159,6 +159,11 @@ static void test_defaults(void)
     CHECK_INT(cfg.threads, 0);
     CHECK_INT(cfg.workers_min, 4);
     CHECK_INT(cfg.workers_max, 64);
+    CHECK_INT(cfg.completion_workers_min, 2);
+    CHECK_INT(cfg.completion_workers_max, 32);
+    CHECK_INT(cfg.extension_share, 75);
+    CHECK_INT(cfg.min_send_rate, 240);
+    CHECK_INT(cfg.send_rate_window_ms, 5000);
     CHECK(cfg.access_log == NULL);
     CHECK(cfg.server_name == NULL);
     CHECK_INT(cfg.max_header_bytes, 16384);
@@ -329,6 +334,7 @@ static void test_cli_options(void)
               CONFIG_OK);
     CHECK_INT(cfg.workers_min, 100);
     CHECK_INT(cfg.workers_max, 100); /* MIN above the default maximum raises it */
+
     CHECK(cfg.access_log == NULL);   /* empty = off */
     CHECK(cfg.server_name == NULL);
     CHECK_INT(cfg.max_body_bytes, 16LL << 30);
@@ -421,6 +427,28 @@ static void expect_error(const char *want, const char *a, const char *b, const c
     CHECK_STR(errors, want);
 }
 
+/* The pools' settings and the minimum send rate. */
+static void test_pool_and_send_rate_options(void)
+{
+    config_t cfg;
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(parse(&cfg, "--completion-workers", "40", "--extension-share=100", "--min-send-rate",
+                    "1k", "--send-rate-window", "2s", NULL),
+              CONFIG_OK);
+    CHECK_INT(cfg.completion_workers_min, 40);
+    CHECK_INT(cfg.completion_workers_max, 40); /* MIN above the default maximum raises it */
+    CHECK_INT(cfg.extension_share, 100);
+    CHECK_INT(cfg.min_send_rate, 1024);
+    CHECK_INT(cfg.send_rate_window_ms, 2000);
+    config_free(&cfg);
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(parse(&cfg, "--completion-workers", "1:4", "--min-send-rate", "0", NULL), CONFIG_OK);
+    CHECK_INT(cfg.completion_workers_min, 1);
+    CHECK_INT(cfg.completion_workers_max, 4);
+    CHECK_INT(cfg.min_send_rate, 0); /* off */
+    config_free(&cfg);
+}
+
 static void test_cli_errors(void)
 {
     char want[PATH_MAX * 2];
@@ -434,6 +462,14 @@ static void test_cli_errors(void)
                  "4:", NULL);
     expect_error("isapid: --workers 5000: too many workers (at most 4096)\n", "--workers", "5000",
                  NULL);
+    expect_error("isapid: --completion-workers 9:2: minimum exceeds maximum\n",
+                 "--completion-workers", "9:2", NULL);
+    expect_error("isapid: --extension-share 0: expected a percentage from 1 to 100\n",
+                 "--extension-share", "0", NULL);
+    expect_error("isapid: --extension-share 101: expected a percentage from 1 to 100\n",
+                 "--extension-share", "101", NULL);
+    expect_error("isapid: --send-rate-window 0: must be greater than 0\n", "--send-rate-window",
+                 "0", NULL);
     expect_error("isapid: --threads abc: not a number\n", "--threads", "abc", NULL);
     expect_error("isapid: --threads -1: not a number\n", "--threads=-1", NULL, NULL);
     expect_error("isapid: --threads '': not a number\n", "--threads=", NULL, NULL);
@@ -995,6 +1031,7 @@ int main(void)
     test_cli_options();
     test_help_version();
     test_cli_errors();
+    test_pool_and_send_rate_options();
     test_parse_listen();
     test_ini_full();
     test_ini_errors();
