@@ -9,6 +9,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "ecbcell.h"
 #include "loop.h"
 #include "mime.h"
 #include "pool.h"
@@ -47,6 +48,7 @@ typedef struct netloop {
                                * without one land here, and it is handed over only when bytes
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
+    ecb_cursor_t ecb_cells;   /* where this loop's requests take their ECBs (src/ecbcell.h) */
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     loop_task_t drain_task, force_task, stop_task;
 } netloop_t;
