@@ -19,9 +19,20 @@ _Static_assert(sizeof(block_header_t) <= offsetof(ecb_cell_t, state), "header st
 /* Per chunk, under the arena's lock. A chunk is handed out from its first block to its last in
  * one pass; it may be handed out again only once renewed (both counts back at 0). */
 typedef struct chunk_state {
-    uint8_t taken;    /* blocks handed out since the chunk was last renewed */
-    uint8_t released; /* of those, blocks whose cells were all freed */
+    uint32_t taken;    /* blocks handed out since the chunk was last renewed */
+    uint32_t released; /* of those, the blocks whose cells were all freed (bit i: block i) */
 } chunk_state_t;
+_Static_assert(ECB_BLOCKS_PER_CHUNK == 32, "one bit per block of a chunk");
+
+/* Blocks a cursor has finished, oldest first, each looked at once when it falls out: by then
+ * the short requests in it have ended, and a block still held by a few long sessions gives
+ * back the pages holding none of them (a pending session costs two pages, not 64 KiB). */
+#define SWEEP_LAG 16
+
+typedef struct sweep_entry {
+    uint64_t block;
+    uint64_t wraps; /* the pass it was filled in: a block of an older pass is not looked at */
+} sweep_entry_t;
 
 struct ecb_arena {
     struct ecb_arena_view view; /* first: ecb_cell_lookup reads it through the arena pointer */
@@ -32,6 +43,8 @@ struct ecb_arena {
     chunk_state_t *chunks;      /* n_blocks / ECB_BLOCKS_PER_CHUNK entries, own mapping */
     size_t chunks_bytes;
     ecb_cursor_t shared;        /* ecb_cell_take_shared */
+    sweep_entry_t sweep[SWEEP_LAG];
+    unsigned sweep_n, sweep_head;
     ecb_arena_stats_t stats;
 };
 
@@ -63,7 +76,7 @@ ecb_arena_t *ecb_arena_create(size_t max_bytes, size_t min_bytes)
     a->size = size;
     a->n_blocks = size / ECB_BLOCK_SIZE;
     a->chunks_bytes = (size / ECB_CHUNK_SIZE) * sizeof(chunk_state_t);
-    /* Touched only as far as chunks are used (2 bytes per 2 MiB of range). */
+    /* Touched only as far as chunks are used (8 bytes per 2 MiB of range). */
     a->chunks = mmap(NULL, a->chunks_bytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (a->chunks == MAP_FAILED) {
@@ -153,11 +166,66 @@ static bool block_take_locked(ecb_arena_t *a, uint64_t *out)
     return false;
 }
 
+/* Under the lock: a block that was filled SWEEP_LAG fills ago and still has live cells gives
+ * back its pages without one (never page 0, which holds the header). Every cell of a filled
+ * block was made live or freed before the block was queued (the cursor queues it only when it
+ * moves on), and a dead cell is never written again, so a page whose cells all read dead may
+ * go. */
+static void sweep_block_locked(ecb_arena_t *a, uint64_t block)
+{
+    const chunk_state_t *cs = &a->chunks[block / ECB_BLOCKS_PER_CHUNK];
+    if (cs->taken == 0 || (cs->released >> (block % ECB_BLOCKS_PER_CHUNK) & 1))
+        return; /* given back already (reading it would only map zero pages back in) */
+    char *p = block_addr(a, block);
+    if (atomic_load_explicit(&((block_header_t *)p)->freed, memory_order_acquire) >=
+        ECB_CELLS_PER_BLOCK - 1)
+        return; /* all dead: block_release gives it back whole */
+    enum { PAGES = ECB_BLOCK_SIZE / 4096, CELLS_PER_PAGE = 4096 / ECB_CELL_SIZE };
+    unsigned live_pages = 0; /* bit i: page i holds a live cell */
+    for (unsigned i = 1; i < ECB_CELLS_PER_BLOCK; i++) {
+        const ecb_cell_t *c = (const ecb_cell_t *)(p + (size_t)i * ECB_CELL_SIZE);
+        if (atomic_load_explicit(&c->state, memory_order_acquire) != 0)
+            live_pages |= 1u << (i / CELLS_PER_PAGE);
+    }
+    if (!live_pages)
+        return; /* all dead: its last free is giving it back whole */
+    live_pages |= 1u | 1u << PAGES; /* the header's page stays; a sentinel ends the last run */
+    size_t run_start = 0;
+    for (unsigned page = 1; page <= PAGES; page++) {
+        bool dead = !(live_pages >> page & 1);
+        if (dead && !run_start)
+            run_start = (size_t)page * 4096;
+        if (!dead && run_start) {
+            (void)madvise(p + run_start, (size_t)page * 4096 - run_start, MADV_DONTNEED);
+            a->stats.pages_swept += page - run_start / 4096;
+            run_start = 0;
+        }
+    }
+}
+
+/* Under the lock: the cursor has finished `block`. */
+static void block_filled_locked(ecb_arena_t *a, uint64_t block)
+{
+    if (a->sweep_n == SWEEP_LAG) {
+        sweep_entry_t old = a->sweep[a->sweep_head];
+        if (old.wraps == a->stats.wraps)
+            sweep_block_locked(a, old.block);
+        a->sweep[a->sweep_head] = (sweep_entry_t){block, a->stats.wraps};
+        a->sweep_head = (a->sweep_head + 1) % SWEEP_LAG;
+    } else {
+        a->sweep[(a->sweep_head + a->sweep_n++) % SWEEP_LAG] = (sweep_entry_t){block, a->stats.wraps};
+    }
+}
+
 static ecb_cell_t *take_from(ecb_arena_t *a, ecb_cursor_t *cur, bool locked)
 {
     if (cur->next == 0 || cur->next >= ECB_CELLS_PER_BLOCK) {
         if (!locked)
             pthread_mutex_lock(&a->lock);
+        /* Not the shared cursor's blocks: another thread may still be filling in the cell it
+         * took last. A thread's own cursor moves on only after its last cell was made live. */
+        if (cur->next >= ECB_CELLS_PER_BLOCK && cur != &a->shared)
+            block_filled_locked(a, cur->block);
         bool ok = block_take_locked(a, &cur->block);
         if (!locked)
             pthread_mutex_unlock(&a->lock);
@@ -189,7 +257,8 @@ static void block_release(ecb_arena_t *a, uint64_t block)
     pthread_mutex_lock(&a->lock);
     a->stats.blocks_released++;
     chunk_state_t *cs = &a->chunks[chunk];
-    if (++cs->released == ECB_BLOCKS_PER_CHUNK) {
+    cs->released |= 1u << (block % ECB_BLOCKS_PER_CHUNK);
+    if (cs->released == UINT32_MAX) {
         /* The page table of these 2 MiB goes with the old mapping; the new one reads as zeros
          * at once, so a stale lookup racing with this never faults. */
         void *at = block_addr(a, chunk * ECB_BLOCKS_PER_CHUNK);

@@ -10,7 +10,8 @@
  *   block (64 KiB, 256 cells): cell 0 is the block's header (a count of freed cells; its
  *       state word is always 0), the others are handed out by one cursor at a time. When all
  *       255 have been freed the block's memory is given back (MADV_DONTNEED: it reads as zeros,
- *       which is "dead").
+ *       which is "dead"). A block still holding live cells some 4,000 requests after it was
+ *       filled gives back the pages that hold none.
  *   chunk (2 MiB, 32 blocks): when all its blocks have been given back, it is replaced by a
  *       fresh mapping (mmap MAP_FIXED over it, which frees its page table without ever leaving
  *       a hole that a concurrent stale read could fault on). After the range wraps, only such
@@ -66,6 +67,7 @@ typedef struct ecb_arena_stats {
     uint64_t blocks_taken;
     uint64_t blocks_released;  /* given back with MADV_DONTNEED */
     uint64_t chunks_renewed;   /* replaced by a fresh mapping */
+    uint64_t pages_swept;      /* given back from blocks still holding a live cell */
     uint64_t wraps;            /* times hand-out went back to the start of the range */
 } ecb_arena_stats_t;
 

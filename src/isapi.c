@@ -351,6 +351,9 @@ static BOOL session_done(request_t *r, DWORD status)
     }
     r->done_called = true;
     r->done_status = status;
+    /* The extension is done with it: later calls from other threads are late, even while
+     * HttpExtensionProc has not returned yet (its own calls still work). */
+    ecb_cell_close(r->cell);
     /* Before HttpExtensionProc has returned, this is only recorded: the return ends it. */
     if (r->returned && r->proc_status == HSE_STATUS_PENDING)
         session_over_locked(r);

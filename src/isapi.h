@@ -14,7 +14,7 @@
  * §7.2) == the cell's address, which is not handed out again while a stale ConnID could name
  * it, so every callback checks its ConnID from the address alone. A call from a thread other
  * than the request's own HttpExtensionProc or completion callback holds the request while it
- * runs (a count in the cell's state word); after the session is over such calls fail with
+ * runs (a count in the cell's state word); after DONE or the end of the session such calls fail with
  * ERROR_INVALID_PARAMETER, and the end of the request waits for those in flight. */
 #ifndef ISAPID_ISAPI_H
 #define ISAPID_ISAPI_H

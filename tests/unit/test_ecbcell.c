@@ -209,6 +209,47 @@ static void test_wrap(void)
     ecb_arena_destroy(a);
 }
 
+/* A block still holding one live cell 16 fills later keeps only the header's page and that
+ * cell's page. */
+static void test_sweep(void)
+{
+    ecb_arena_t *a = ecb_arena_create(2 * ECB_CHUNK_SIZE, ECB_CHUNK_SIZE);
+    ecb_cursor_t cur = {0};
+    ecb_cell_t *pinned = NULL, *first = NULL;
+    for (unsigned i = 0; i < ECB_CELLS_PER_BLOCK - 1; i++) {
+        ecb_cell_t *c = ecb_cell_take(a, &cur);
+        memset(&c->ecb, 0x5A, sizeof c->ecb);
+        ecb_cell_open(c, NULL);
+        if (i == 0)
+            first = c;
+        if (i == 100) /* page 6 (cell 101 of the block) */
+            pinned = c;
+        else
+            ecb_cell_free(a, c);
+    }
+    char *block0 = (char *)first - ECB_CELL_SIZE;
+    CHECK_INT(resident_pages(block0, ECB_BLOCK_SIZE), ECB_BLOCK_SIZE / 4096);
+    /* 16 more blocks, all of whose requests end. */
+    for (unsigned i = 0; i < 16 * (ECB_CELLS_PER_BLOCK - 1); i++) {
+        ecb_cell_t *c = ecb_cell_take(a, &cur);
+        ecb_cell_open(c, NULL);
+        ecb_cell_free(a, c);
+    }
+    ecb_arena_stats_t st;
+    ecb_arena_stats(a, &st);
+    CHECK_INT(st.pages_swept, 0);            /* block 0 is 16 fills back only at the next fill */
+    ecb_cell_free(a, ecb_cell_take(a, &cur)); /* the 17th block */
+    ecb_arena_stats(a, &st);
+    CHECK_INT(st.pages_swept, ECB_BLOCK_SIZE / 4096 - 2);
+    CHECK_INT(resident_pages(block0, ECB_BLOCK_SIZE), 2);
+    CHECK(ecb_call_enter(a, pinned) == pinned); /* untouched */
+    CHECK(((unsigned char *)&pinned->ecb)[4] == 0x5A);
+    ecb_call_leave(pinned);
+    ecb_cell_free(a, pinned);
+    CHECK_INT(resident_pages(block0, ECB_BLOCK_SIZE), 0);
+    ecb_arena_destroy(a);
+}
+
 static void test_reserve_fallback(void)
 {
     /* More than any address space: halves down to what can be had, at least the minimum. */
@@ -228,6 +269,7 @@ int main(void)
     test_state();
     test_release();
     test_wrap();
+    test_sweep();
     test_reserve_fallback();
     return check_report("test_ecbcell");
 }
