@@ -14,6 +14,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "connid.h"
 #include "crash.h"
 #include "httputil.h"
 #include "log.h"
@@ -62,76 +63,14 @@ static BOOL fail(DWORD win32)
     return FALSE;
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* ConnIDs. The one process-wide object of the server: the callbacks get nothing but a ConnID,
- * so the range its cells come from must be found from the address alone. */
-
-static ecb_arena_t *connid_arena;
-static bool connid_arena_made;
-static pthread_once_t connid_once = PTHREAD_ONCE_INIT;
-
-#define CONNID_RANGE_MAX ((size_t)16 << 40) /* 16 TiB: ~68 billion requests before a wrap */
-#define CONNID_RANGE_MIN ((size_t)1 << 30)  /* 1 GiB: ~4 million */
-
-static void connid_arena_make(void)
-{
-    connid_arena = ecb_arena_create(CONNID_RANGE_MAX, CONNID_RANGE_MIN);
-    connid_arena_made = connid_arena != NULL;
-    if (!connid_arena) {
-        log_error("cannot reserve %zu MiB of address space for ECBs: %s", CONNID_RANGE_MIN >> 20,
-                  strerror(errno));
-        return;
-    }
-    ecb_arena_stats_t st;
-    ecb_arena_stats(connid_arena, &st);
-    log_debug("ECB cells: %zu GiB of address space reserved (%llu requests before addresses "
-              "are used again)", st.size >> 30,
-              (unsigned long long)(st.size / ECB_BLOCK_SIZE * (ECB_CELLS_PER_BLOCK - 1)));
-}
-
-bool isapi_init(void)
-{
-    pthread_once(&connid_once, connid_arena_make);
-    return connid_arena_made;
-}
-
-/* The cell of the request whose HttpExtensionProc or completion callback this thread is
- * running, if any: its calls need no count (the call holds the request already) and are
- * allowed after the session is over. */
-static __thread ecb_cell_t *own_cell;
-
-/* One ECB callback's hold on its request. */
-typedef struct held {
-    request_t *r;
-    ecb_cell_t *counted; /* the cell whose count this call holds, or NULL (own call) */
-} held_t;
-
-/* The request behind a ConnID, held for the call: false for anything that is not a live
- * request's ConnID, and (except from the request's own callbacks) for a request whose session
- * is over. Reads no memory but the cell's state word. */
-static bool hold(HCONN h, held_t *out)
-{
-    if (h && (ecb_cell_t *)h == own_cell) {
-        out->r = own_cell->owner;
-        out->counted = NULL;
-        return true;
-    }
-    ecb_cell_t *cell = connid_arena ? ecb_call_enter(connid_arena, h) : NULL;
-    if (!cell)
-        return false;
-    out->r = cell->owner;
-    out->counted = cell;
-    return true;
-}
-
 static void post_end(request_t *r);
 
-/* The call is over; the last call out of a request whose end is due posts it. Passes result
- * through (GetLastError is untouched). */
-static BOOL unhold(held_t *h, BOOL result)
+/* A callback is over (connid.h): the last call out of a request whose end is due posts it.
+ * Passes result through (GetLastError is untouched). */
+static BOOL unhold(connid_held_t *h, BOOL result)
 {
-    if (h->counted && ecb_call_leave(h->counted))
-        post_end(h->r);
+    if (connid_unhold(h))
+        post_end(h->owner);
     return result;
 }
 
@@ -170,13 +109,8 @@ static request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t
     char *block = malloc(sizeof(request_t) + headers_bytes + total + (size_t)readahead_cap + 1);
     if (!block)
         return NULL;
-    ecb_cell_t *cell = !isapi_init()  ? NULL
-                       : cells ? ecb_cell_take(connid_arena, cells)
-                               : ecb_cell_take_shared(connid_arena);
+    ecb_cell_t *cell = connid_cell_take(cells, src->raw_target);
     if (!cell) {
-        static log_limiter_t lim = LOG_LIMITER_INIT;
-        log_limited(&lim, LOG_ERROR, "%s: no ECB cell for the request (address space for ECBs "
-                    "exhausted or not reserved)", src->raw_target);
         free(block);
         return NULL;
     }
@@ -272,23 +206,9 @@ static void plan_free(out_plan_t *p)
     p->owned_fd = -1;
 }
 
-/* The ECB of an ended request, for an extension that reads it late: the callbacks and ConnID
- * stay (a late call through them fails cleanly), the strings no longer point into the freed
- * request. Until the cell's block is given back; then it reads as zeros. */
-static void ecb_retire(EXTENSION_CONTROL_BLOCK *ecb)
-{
-    static char empty[1];
-    ecb->lpszLogData[0] = '\0';
-    ecb->lpszMethod = ecb->lpszQueryString = ecb->lpszPathInfo = ecb->lpszPathTranslated =
-        ecb->lpszContentType = empty;
-    ecb->cbTotalBytes = ecb->cbAvailable = 0;
-    ecb->lpbData = (LPBYTE)empty;
-}
-
 static void request_free(request_t *r)
 {
-    ecb_retire(&r->cell->ecb);
-    ecb_cell_free(connid_arena, r->cell); /* dead now: a late call fails from here on */
+    connid_cell_free(r->cell); /* dead now: a late call fails from here on */
     plan_free(&r->op.plan);
     route_free(&r->route);
     pthread_mutex_destroy(&r->lock);
@@ -380,10 +300,9 @@ static DWORD request_call(request_t *r, extension_t *ext)
     r->ext = ext;
     SetLastError(0);
     crash_context_enter(ext->path, r->ri.raw_target);
-    ecb_cell_t *outer = own_cell;
-    own_cell = r->cell;
+    ecb_cell_t *outer = connid_own_enter(r->cell);
     DWORD status = ext->proc(&r->cell->ecb);
-    own_cell = outer;
+    connid_own_leave(outer);
     crash_context_leave();
     return status;
 }
@@ -756,10 +675,9 @@ static void op_complete_work(pool_work_t *w)
     pthread_mutex_unlock(&r->lock);
     if (fn) {
         crash_context_enter(r->route.handler, r->ri.raw_target);
-        ecb_cell_t *outer = own_cell;
-        own_cell = r->cell;
+        ecb_cell_t *outer = connid_own_enter(r->cell);
         fn(&r->cell->ecb, ctx, bytes, err);
-        own_cell = outer;
+        connid_own_leave(outer);
         crash_context_leave();
         deferred_flush(r); /* still alive: callbacks_running holds the request */
     }
@@ -1741,35 +1659,35 @@ static BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWOR
 
 static BOOL WINAPI cb_get_server_variable(HCONN hc, LPSTR name, LPVOID buf, LPDWORD size)
 {
-    held_t h;
-    if (!hold(hc, &h))
+    connid_held_t h;
+    if (!connid_hold(hc, &h))
         return fail(ERROR_INVALID_PARAMETER);
-    return unhold(&h, get_server_variable(h.r, name, buf, size));
+    return unhold(&h, get_server_variable(h.owner, name, buf, size));
 }
 
 static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD flags)
 {
-    held_t h;
-    if (!hold(hc, &h))
+    connid_held_t h;
+    if (!connid_hold(hc, &h))
         return fail(ERROR_INVALID_PARAMETER);
-    return unhold(&h, write_client(h.r, buf, bytes, flags));
+    return unhold(&h, write_client(h.owner, buf, bytes, flags));
 }
 
 static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
 {
-    held_t h;
-    if (!hold(hc, &h))
+    connid_held_t h;
+    if (!connid_hold(hc, &h))
         return fail(ERROR_INVALID_PARAMETER);
-    return unhold(&h, read_client(h.r, buf, size));
+    return unhold(&h, read_client(h.owner, buf, size));
 }
 
 static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, LPDWORD size,
                                               LPDWORD data_type)
 {
-    held_t h;
-    if (!hold(hc, &h))
+    connid_held_t h;
+    if (!connid_hold(hc, &h))
         return fail(ERROR_INVALID_PARAMETER);
-    return unhold(&h, server_support_function(h.r, code, buf, size, data_type));
+    return unhold(&h, server_support_function(h.owner, code, buf, size, data_type));
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -14,8 +14,8 @@
  * §7.2) == the cell's address, which is not handed out again while a stale ConnID could name
  * it, so every callback checks its ConnID from the address alone. A call from a thread other
  * than the request's own HttpExtensionProc or completion callback holds the request while it
- * runs (a count in the cell's state word); after DONE or the end of the session such calls fail with
- * ERROR_INVALID_PARAMETER, and the end of the request waits for those in flight. */
+ * runs (a count in the cell's state word); after DONE or the end of the session such calls
+ * fail with ERROR_INVALID_PARAMETER, and the end of the request waits for those in flight. */
 #ifndef ISAPID_ISAPI_H
 #define ISAPID_ISAPI_H
 
@@ -152,10 +152,6 @@ void isapi_request_end(request_t *r, request_end_t *out);
  * operation's timer expired. */
 void isapi_op_drive(request_t *r);
 void isapi_op_timeout(request_t *r);
-
-/* Reserve the range ECB cells come from (once per process; later calls return the first
- * result). False when it cannot be reserved: requests to extensions then fail. */
-bool isapi_init(void);
 
 /* Map a Win32-visible failure from an errno (one place for the mapping). */
 DWORD isapi_win32_error(int err);
