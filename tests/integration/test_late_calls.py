@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import EventFile, RawConn, Server, fixture, main, wait_for
+from harness import EventFile, RawConn, Server, build_request, fixture, main, pattern_bytes, wait_for
 
 ERROR_INVALID_PARAMETER = 87
 
@@ -125,6 +125,31 @@ class LateCallsTest(unittest.TestCase):
             self.assertEqual((kv.get("pending"), kv.get("stale")), ("0", "0"), kv)
             print("\n  [late] %d late calls, all FALSE + 87; %d late sessions, %d other responses"
                   % (len(calls), counts["late"], counts["other"]))
+
+    def test_call_in_flight_when_the_session_ends(self):
+        # A synchronous WriteClient blocked on a client that does not read, and DONE from
+        # another thread meanwhile: the request ends only when the write has returned, so the
+        # write is whole and the connection carries the next request; a call after it is late.
+        n = 8 * 1024 * 1024
+        with Server(files={"index.html": "<p>index</p>\n"}, scripts={"late.so": fixture("late")},
+                    threads=2, env={"LATE_EVENTS": "{tmp}/events.log"}) as srv:
+            ev = EventFile(os.path.join(srv.tmp, "events.log"))
+            with RawConn(srv.port, timeout=30, rcvbuf=4096) as c:
+                c.send(build_request("GET", "/scripts/late.dll?op=inflight&id=F1&n=%d" % n))
+                done = ev.wait(20, id="F1", call="inflight_done")[0]
+                self.assertEqual((done["ok"], done["err"]), ("1", "0"), done)
+                self.assertEqual(ev.find(id="F1", call="inflight_wc"), [],
+                                 "the write returned before the client read: nothing was in flight")
+                r = c.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(len(r.body), n)
+                self.assertEqual(r.body, pattern_bytes(n))
+                wc = ev.wait(20, id="F1", call="inflight_wc")[0]
+                self.assertEqual((wc["ok"], wc["err"]), ("1", "0"), wc)
+                late = ev.wait(20, id="F1", call="wc")[0]
+                self.assertEqual((late["ok"], late["err"]), ("0", str(ERROR_INVALID_PARAMETER)), late)
+                self.assertEqual(c.request("GET", "/index.html").body, b"<p>index</p>\n")
+            self.assertTrue(srv.alive())
 
 
 if __name__ == "__main__":
