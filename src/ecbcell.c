@@ -170,7 +170,7 @@ static bool block_take_locked(ecb_arena_t *a, uint64_t *out)
  * back its pages without one (never page 0, which holds the header). Every cell of a filled
  * block was made live or freed before the block was queued (the cursor queues it only when it
  * moves on), and a dead cell is never written again, so a page whose cells all read dead may
- * go. */
+ * go. Pages are taken as 4 KiB; with larger pages the madvise fails and nothing is lost. */
 static void sweep_block_locked(ecb_arena_t *a, uint64_t block)
 {
     const chunk_state_t *cs = &a->chunks[block / ECB_BLOCKS_PER_CHUNK];
