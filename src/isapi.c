@@ -14,6 +14,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "connid.h"
 #include "crash.h"
 #include "httputil.h"
 #include "log.h"
@@ -67,13 +68,15 @@ static BOOL fail(DWORD win32)
     return FALSE;
 }
 
-/* The request behind a ConnID, or NULL for one that is not a live request of ours. */
-static request_t *request_of(HCONN h)
+static void post_end(request_t *r);
+
+/* A callback is over (connid.h): the last call out of a request whose end is due posts it.
+ * Passes result through (GetLastError is untouched). */
+static BOOL unhold(connid_held_t *h, BOOL result)
 {
-    request_t *r = (request_t *)h;
-    if (!r || r->magic != REQUEST_MAGIC)
-        return NULL;
-    return r;
+    if (connid_unhold(h))
+        post_end(h->owner);
+    return result;
 }
 
 static bool is_head_method(const request_t *r) { return strcmp(r->ri.method, "HEAD") == 0; }
@@ -92,8 +95,8 @@ static char *put(char **cursor, const char *s, size_t n)
 
 /* A request on connection c from the head in src (its strings are copied) and the route (taken
  * over, left zeroed). The body read-ahead buffer holds readahead_cap bytes (+ NUL). */
-static request_t *request_create(conn_t *c, const reqinfo_t *src, route_t *route,
-                                 uint32_t readahead_cap)
+static request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t *src,
+                                 route_t *route, uint32_t readahead_cap)
 {
     const char *const strs[] = {src->method, src->raw_target, src->raw_path,
                                 src->path,   src->query,      src->server_name};
@@ -111,8 +114,14 @@ static request_t *request_create(conn_t *c, const reqinfo_t *src, route_t *route
     char *block = malloc(sizeof(request_t) + headers_bytes + total + (size_t)readahead_cap + 1);
     if (!block)
         return NULL;
+    ecb_cell_t *cell = connid_cell_take(cells, src->raw_target);
+    if (!cell) {
+        free(block);
+        return NULL;
+    }
     request_t *r = (request_t *)block;
     memset(r, 0, sizeof *r);
+    r->cell = cell;
     r->headers = (http_header_t *)(block + sizeof(request_t));
     r->strings = block + sizeof(request_t) + headers_bytes;
     r->readahead = r->strings + total;
@@ -149,7 +158,6 @@ static request_t *request_create(conn_t *c, const reqinfo_t *src, route_t *route
     ri->path_translated = r->route.path_translated ? r->route.path_translated : "";
     ri->appl_physical_path = r->route.appl_physical_path ? r->route.appl_physical_path : "";
 
-    r->magic = REQUEST_MAGIC;
     r->srv = c->nl->srv;
     r->conn = c;
     r->start_time = time(NULL);
@@ -157,7 +165,8 @@ static request_t *request_create(conn_t *c, const reqinfo_t *src, route_t *route
     pthread_mutex_init(&r->io_lock, NULL);
     r->op.plan.owned_fd = -1;
 
-    EXTENSION_CONTROL_BLOCK *ecb = &r->ecb;
+    EXTENSION_CONTROL_BLOCK *ecb = &cell->ecb;
+    memset(ecb, 0, sizeof *ecb); /* a cell handed out again after a wrap holds an old ECB */
     ecb->cbSize = sizeof *ecb;
     ecb->dwVersion = MAKELONG(HSE_VERSION_MINOR, HSE_VERSION_MAJOR);
     ecb->ConnID = (HCONN)ecb;
@@ -178,6 +187,7 @@ static request_t *request_create(conn_t *c, const reqinfo_t *src, route_t *route
     ecb->WriteClient = cb_write_client;
     ecb->ReadClient = cb_read_client;
     ecb->ServerSupportFunction = cb_server_support_function;
+    ecb_cell_open(cell, r);
     return r;
 }
 
@@ -188,7 +198,7 @@ request_t *isapi_request_new(conn_t *c, route_t *route)
         ra = 0;
     else if (c->body_mode == BODY_LENGTH && c->body_left < ra)
         ra = (uint32_t)c->body_left;
-    return request_create(c, &c->hd->ri, route, ra);
+    return request_create(c, &c->nl->ecb_cells, &c->hd->ri, route, ra);
 }
 
 static void plan_free(out_plan_t *p)
@@ -203,7 +213,7 @@ static void plan_free(out_plan_t *p)
 
 static void request_free(request_t *r)
 {
-    r->magic = 0;
+    connid_cell_free(r->cell); /* dead now: a late call fails from here on */
     plan_free(&r->op.plan);
     route_free(&r->route);
     pthread_mutex_destroy(&r->lock);
@@ -217,16 +227,24 @@ static void request_free(request_t *r)
 void isapi_request_discard(request_t *r) { request_free(r); }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Lifetime: the session, the operation slot and running callbacks. Whoever makes the last of
- * the three conditions true posts the end, exactly once; after that post the loop may free the
+/* Lifetime: the session, the operation slot, running callbacks and calls in flight from other
+ * threads. Whoever makes the last condition true posts the end, exactly once: under the lock
+ * for the first three (`finalized`), then through the cell's state word for the calls in flight
+ * (ecb_cell_end_due here, or the last call's unhold). After that post the loop may free the
  * request at any moment, so the poster touches nothing more. */
+
+static void session_over_locked(request_t *r)
+{
+    r->session_over = true;
+    ecb_cell_close(r->cell); /* calls from other threads fail from now on */
+}
 
 static bool finish_due_locked(request_t *r)
 {
     if (r->finalized || !r->session_over || r->op.kind != OP_NONE || r->callbacks_running)
         return false;
     r->finalized = true;
-    return true;
+    return ecb_cell_end_due(r->cell);
 }
 
 static void child_ended(loop_task_t *t);
@@ -242,7 +260,7 @@ static void session_returned(request_t *r, DWORD status)
     r->returned = true;
     r->proc_status = status;
     if (status != HSE_STATUS_PENDING || r->done_called)
-        r->session_over = true;
+        session_over_locked(r);
     bool end = finish_due_locked(r);
     pthread_mutex_unlock(&r->lock);
     if (end)
@@ -258,9 +276,12 @@ static BOOL session_done(request_t *r, DWORD status)
     }
     r->done_called = true;
     r->done_status = status;
+    /* The extension is done with it: later calls from other threads are late, even while
+     * HttpExtensionProc has not returned yet (its own calls still work). */
+    ecb_cell_close(r->cell);
     /* Before HttpExtensionProc has returned, this is only recorded: the return ends it. */
     if (r->returned && r->proc_status == HSE_STATUS_PENDING)
-        r->session_over = true;
+        session_over_locked(r);
     bool end = finish_due_locked(r);
     pthread_mutex_unlock(&r->lock);
     if (end)
@@ -288,7 +309,9 @@ static DWORD request_call(request_t *r, extension_t *ext)
     r->ext = ext;
     SetLastError(0);
     crash_context_enter(ext->path, r->ri.raw_target);
-    DWORD status = ext->proc(&r->ecb);
+    ecb_cell_t *outer = connid_own_enter(r->cell);
+    DWORD status = ext->proc(&r->cell->ecb);
+    connid_own_leave(outer);
     crash_context_leave();
     return status;
 }
@@ -355,7 +378,7 @@ void isapi_call_taken(void *ctx)
 bool isapi_request_start(request_t *r, uint32_t readahead_len)
 {
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
-    r->ecb.cbAvailable = readahead_len;
+    r->cell->ecb.cbAvailable = readahead_len;
     loop_t *l = loop_current();
     if (l && r->srv->cfg->extensions_inline && !r->parent) {
         /* Not loaded yet: loading (DllMain, GetExtensionVersion) happens inside the call. */
@@ -418,7 +441,7 @@ static BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, boo
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     r->head_sent = true;
     r->status_sent = st;
-    r->ecb.dwHttpStatusCode = st;
+    r->cell->ecb.dwHttpStatusCode = st;
     return TRUE;
 }
 
@@ -633,7 +656,9 @@ static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PV
 {
     DWORD err = 0;
     pthread_mutex_lock(&r->lock);
-    if (r->op.kind != OP_NONE || (kind == OP_READ && r->sync_reading))
+    if (r->finalized) /* a call from another thread that was in flight when the session ended */
+        err = ERROR_INVALID_PARAMETER;
+    else if (r->op.kind != OP_NONE || (kind == OP_READ && r->sync_reading))
         err = ERROR_BUSY;
     else if (atomic_load(&r->closed_by_extension))
         err = ERROR_NETNAME_DELETED;
@@ -672,7 +697,9 @@ static void op_complete_work(pool_work_t *w)
     pthread_mutex_unlock(&r->lock);
     if (fn) {
         crash_context_enter(r->route.handler, r->ri.raw_target);
-        fn(&r->ecb, ctx, bytes, err);
+        ecb_cell_t *outer = connid_own_enter(r->cell);
+        fn(&r->cell->ecb, ctx, bytes, err);
+        connid_own_leave(outer);
         crash_context_leave();
         deferred_flush(r); /* still alive: callbacks_running holds the request */
     }
@@ -804,12 +831,11 @@ static void kick_task(loop_task_t *t)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The four ECB callbacks */
+/* The four ECB callbacks, behind the ConnID check (cb_* below) */
 
-static BOOL WINAPI cb_get_server_variable(HCONN hc, LPSTR name, LPVOID buf, LPDWORD size)
+static BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size)
 {
-    request_t *r = request_of(hc);
-    if (!r || !name || !size)
+    if (!name || !size)
         return fail(ERROR_INVALID_PARAMETER);
     uint32_t sz = *size;
     uint32_t err = servervar_get(&r->ri, name, buf, &sz);
@@ -863,10 +889,9 @@ static BOOL write_async(request_t *r, const char *buf, size_t len)
     return TRUE;
 }
 
-static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD flags)
+static BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags)
 {
-    request_t *r = request_of(hc);
-    if (!r || !bytes || (!buf && *bytes))
+    if (!bytes || (!buf && *bytes))
         return fail(ERROR_INVALID_PARAMETER);
     size_t len = *bytes;
     if (flags & HSE_IO_ASYNC)
@@ -890,10 +915,9 @@ static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD fl
     return ok;
 }
 
-static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
+static BOOL read_client(request_t *r, LPVOID buf, LPDWORD size)
 {
-    request_t *r = request_of(hc);
-    if (!r || !size || (!buf && *size))
+    if (!size || (!buf && *size))
         return fail(ERROR_INVALID_PARAMETER);
     if (*size == 0)
         return TRUE;
@@ -1397,7 +1421,7 @@ static void child_ended(loop_task_t *t)
     isapi_request_end(child, &end); /* frees child */
     pthread_mutex_lock(&parent->io_lock);
     parent->status_sent = end.status;
-    parent->ecb.dwHttpStatusCode = end.status;
+    parent->cell->ecb.dwHttpStatusCode = end.status;
     parent->body_sent = end.body_bytes;
     pthread_mutex_unlock(&parent->io_lock);
     if (!end.keep_alive)
@@ -1450,7 +1474,7 @@ static request_t *request_child(request_t *parent, const char *url, const char *
     ri.n_headers = m;
     ri.has_content_length = ri.chunked = false;
     ri.content_length = 0;
-    request_t *child = request_create(parent->conn, &ri, route, 0);
+    request_t *child = request_create(parent->conn, NULL, &ri, route, 0); /* any thread */
     free(raw_path);
     free(hs);
     if (child) {
@@ -1602,12 +1626,9 @@ static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_
     return TRUE;
 }
 
-static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, LPDWORD size,
-                                              LPDWORD data_type)
+static BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
+                                    LPDWORD data_type)
 {
-    request_t *r = request_of(hc);
-    if (!r)
-        return fail(ERROR_INVALID_PARAMETER);
     switch (code) {
     case HSE_REQ_SEND_RESPONSE_HEADER: {
         const char *status = buf;
@@ -1687,6 +1708,43 @@ static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, 
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* The four ECB callbacks as the extension sees them: the ConnID checked and the request held
+ * for the call (hold / unhold). */
+
+static BOOL WINAPI cb_get_server_variable(HCONN hc, LPSTR name, LPVOID buf, LPDWORD size)
+{
+    connid_held_t h;
+    if (!connid_hold(hc, &h))
+        return fail(ERROR_INVALID_PARAMETER);
+    return unhold(&h, get_server_variable(h.owner, name, buf, size));
+}
+
+static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD flags)
+{
+    connid_held_t h;
+    if (!connid_hold(hc, &h))
+        return fail(ERROR_INVALID_PARAMETER);
+    return unhold(&h, write_client(h.owner, buf, bytes, flags));
+}
+
+static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)
+{
+    connid_held_t h;
+    if (!connid_hold(hc, &h))
+        return fail(ERROR_INVALID_PARAMETER);
+    return unhold(&h, read_client(h.owner, buf, size));
+}
+
+static BOOL WINAPI cb_server_support_function(HCONN hc, DWORD code, LPVOID buf, LPDWORD size,
+                                              LPDWORD data_type)
+{
+    connid_held_t h;
+    if (!connid_hold(hc, &h))
+        return fail(ERROR_INVALID_PARAMETER);
+    return unhold(&h, server_support_function(h.owner, code, buf, size, data_type));
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* End of the request, on the loop */
 
 /* A whole response (head and body) as one buffer, for the loop to send. Length framing. */
@@ -1751,7 +1809,7 @@ void isapi_request_end(request_t *r, request_end_t *out)
             out->tail = build_response(r, &h, r->pending, r->pending_len, keep, &out->tail_len);
         } else {
             /* Nothing sent: an empty response with the status the extension left in the ECB. */
-            DWORD st = r->ecb.dwHttpStatusCode;
+            DWORD st = r->cell->ecb.dwHttpStatusCode;
             resphead_set_status(&h, st >= 100 && st <= 999 ? st : 200);
             out->tail = build_response(r, &h, NULL, 0, keep, &out->tail_len);
         }
@@ -1796,8 +1854,8 @@ void isapi_request_end(request_t *r, request_end_t *out)
     accesslog_t *log = r->parent ? NULL : r->srv->access_log; /* a child's line is its parent's */
     if (log) {
         char param[HSE_LOG_BUFFER_LEN + 1024];
-        size_t n = strnlen(r->ecb.lpszLogData, HSE_LOG_BUFFER_LEN);
-        snprintf(param, sizeof param, "%.*s%s%s", (int)n, r->ecb.lpszLogData,
+        size_t n = strnlen(r->cell->ecb.lpszLogData, HSE_LOG_BUFFER_LEN);
+        snprintf(param, sizeof param, "%.*s%s%s", (int)n, r->cell->ecb.lpszLogData,
                  n && r->log_param ? " " : "", r->log_param ? r->log_param : "");
         const http_header_t *ref = reqinfo_header(&r->ri, "Referer");
         const http_header_t *ua = reqinfo_header(&r->ri, "User-Agent");

@@ -10,7 +10,12 @@
  *                PENDING and DONE_WITH_SESSION came, in either order) → exactly one post of
  *                end_task to the connection's loop
  *   loop thread: isapi_request_end() writes the access log, composes the response tail, frees.
- * The ECB is the first member: ConnID == &ecb == the request (ISAPI-NOTES §7.2). */
+ * The ECB lives in an ECB cell (src/ecbcell.h), not in the request: ConnID == &ecb (ISAPI-NOTES
+ * §7.2) == the cell's address, which is not handed out again while a stale ConnID could name
+ * it, so every callback checks its ConnID from the address alone. A call from a thread other
+ * than the request's own HttpExtensionProc or completion callback holds the request while it
+ * runs (a count in the cell's state word); after DONE or the end of the session such calls
+ * fail with ERROR_INVALID_PARAMETER, and the end of the request waits for those in flight. */
 #ifndef ISAPID_ISAPI_H
 #define ISAPID_ISAPI_H
 
@@ -24,14 +29,13 @@
 #include <httpext.h>
 
 #include "conn.h"
+#include "ecbcell.h"
 #include "extension.h"
 #include "loop.h"
 #include "pool.h"
 #include "reqinfo.h"
 #include "resphead.h"
 #include "route.h"
-
-#define REQUEST_MAGIC 0x49534150u /* "ISAP" */
 
 typedef enum { OP_NONE, OP_READ, OP_WRITE, OP_TRANSMIT, OP_VECTOR, OP_SENDURL } op_kind_t;
 
@@ -62,8 +66,7 @@ typedef struct async_op {
 } async_op_t;
 
 struct request {
-    EXTENSION_CONTROL_BLOCK ecb;  /* must stay first */
-    uint32_t magic;               /* REQUEST_MAGIC while alive; catches stale or foreign ConnIDs */
+    ecb_cell_t *cell;             /* the ECB (cell->ecb) and the request's identity: owned */
     server_t *srv;
     conn_t *conn;
     extension_t *ext;             /* set once loaded (never unloaded while running) */
@@ -77,8 +80,9 @@ struct request {
     time_t start_time;
 
     /* Under lock: the session, the operation slot, callbacks, and when to free.
-     * The request ends (end_task posted, exactly once: `finalized`) when the session is over,
-     * no operation is outstanding and no completion callback is running. */
+     * The request ends (end_task posted, exactly once) when the session is over, no operation
+     * is outstanding, no completion callback is running (`finalized` once all three hold) and
+     * no call from another thread is in flight (the cell's count). */
     pthread_mutex_t lock;
     bool returned, done_called, session_over, finalized;
     DWORD proc_status;            /* HttpExtensionProc's return */

@@ -14,6 +14,7 @@
 
 #include "bodyrate.h"
 #include "conn.h"
+#include "connid.h"
 #include "extension.h"
 #include "handoff.h"
 #include "isapi.h"
@@ -197,6 +198,8 @@ int server_init(server_t *s, config_t *cfg)
     if (!s->mime)
         goto fail;
     route_prepare(cfg); /* the root's descriptor, opened once for every thread */
+    if (!connid_init()) /* the address range of ECBs, reserved before any request */
+        goto fail;
     if (cfg->access_log) {
         char err[256];
         s->access_log = accesslog_open(cfg->access_log, err, sizeof err);

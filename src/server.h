@@ -9,6 +9,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "ecbcell.h"
 #include "loop.h"
 #include "mime.h"
 #include "pool.h"
@@ -50,6 +51,7 @@ typedef struct netloop {
                                * without one land here, and it is handed over only when bytes
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
+    ecb_cursor_t ecb_cells;   /* where this loop's requests take their ECBs (src/ecbcell.h) */
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     uint64_t census_next_ms;  /* the next count of long-pending sessions (src/parked.h) */
     atomic_uint pending_long, pending_long_gone; /* its last result (read by any thread) */
