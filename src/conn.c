@@ -278,10 +278,10 @@ ssize_t conn_body_read(conn_t *c, void *dst, size_t cap)
                 /* Nothing buffered: receive straight into the caller's buffer. */
                 n = recv(c->watch.fd, dst, want, 0);
             } else {
-                c->in_start = c->in_end = 0;
-                if (want > c->in_cap)
-                    want = c->in_cap;
-                n = recv(c->watch.fd, c->in, want, 0);
+                c->in_start = c->in_end = c->in_keep;
+                if (want > c->in_cap - c->in_keep)
+                    want = c->in_cap - c->in_keep;
+                n = recv(c->watch.fd, c->in + c->in_keep, want, 0);
             }
             if (n == 0)
                 return -ECONNRESET;
@@ -296,13 +296,13 @@ ssize_t conn_body_read(conn_t *c, void *dst, size_t cap)
 
         /* Chunked. */
         if (avail == 0) {
-            c->in_start = c->in_end = 0;
-            ssize_t n = recv(c->watch.fd, c->in, c->in_cap, 0);
+            c->in_start = c->in_end = c->in_keep;
+            ssize_t n = recv(c->watch.fd, c->in + c->in_keep, c->in_cap - c->in_keep, 0);
             if (n == 0)
                 return -ECONNRESET;
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? -EAGAIN : -ECONNRESET;
-            c->in_end = (uint32_t)n;
+            c->in_end = c->in_keep + (uint32_t)n;
             continue;
         }
         size_t used, got;
@@ -961,6 +961,22 @@ static void conn_dispatch(conn_t *c)
     conn_route(c);
 }
 
+/* Read a chunked body before answering (conn_route). The head's strings stay where they are,
+ * in the input buffer (the response and its log line need them), so body bytes are read behind
+ * the head: in_keep. A head that leaves too little room for that is refused. */
+#define DRAIN_MIN_ROOM 1024u
+
+static void conn_start_drain(conn_t *c)
+{
+    if (c->in_cap - c->in_start < DRAIN_MIN_ROOM) {
+        conn_respond_error(c, 431, true);
+        return;
+    }
+    c->in_keep = c->in_start;
+    c->state = CONN_DRAIN;
+    conn_timer(c, &c->nl->tq_body);
+}
+
 /* Answer the request the head describes (again after CONN_DRAIN, with the body read). */
 static void conn_route(conn_t *c)
 {
@@ -973,8 +989,7 @@ static void conn_route(conn_t *c)
     bool drain_first = c->body_mode == BODY_CHUNKED && !c->body_done && !c->expect_continue;
     if (c->hd->ri.raw_target[0] == '*') { /* OPTIONS *, the only asterisk-form let through */
         if (drain_first) {
-            c->state = CONN_DRAIN;
-            conn_timer(c, &c->nl->tq_body);
+            conn_start_drain(c);
             return;
         }
         conn_respond(c, 200, options_allow, sizeof options_allow - 1, NULL, 0, -1, 0, 0, true);
@@ -984,8 +999,7 @@ static void conn_route(conn_t *c)
     route_resolve(conn_cfg(c), c->hd->ri.path, &route);
     if (drain_first && route.kind != ROUTE_EXTENSION) {
         route_free(&route); /* resolved again once the body is in */
-        c->state = CONN_DRAIN;
-        conn_timer(c, &c->nl->tq_body);
+        conn_start_drain(c);
         return;
     }
     switch (route.kind) {
@@ -1296,6 +1310,7 @@ static void conn_next_request(conn_t *c)
     c->n_headers = 0;
     c->hstate = 0;
     c->url_done = c->head_started = c->head_done = false;
+    c->in_keep = 0;
     c->parse_error_status = 0;
     if (c->hd)
         memset(&c->hd->ri, 0, sizeof c->hd->ri);

@@ -93,6 +93,8 @@ struct conn {
     /* input: [0, in_start) consumed, [in_start, in_end) unparsed */
     char *in;
     uint32_t in_cap, in_start, in_end;
+    uint32_t in_keep;           /* [0, in_keep) must stay: the head, while a body is read before
+                                 * the response (CONN_DRAIN); body reads land behind it */
     bool readable;              /* edge-triggered: the socket may have more to read */
     bool writable;
     atomic_bool peer_gone;      /* hang-up seen while an extension owned the request */
