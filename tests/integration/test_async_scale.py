@@ -19,10 +19,12 @@ from harness import (Server, fixture, main, proc_limit, raise_nofile, sanitizer_
 N_PENDING = 10000
 N_ABORTED = 10000
 LOOPS, WORKERS_MIN, WORKERS_MAX = 2, 4, 16
-# main, the loops, the workers at most, the pool's monitor, the loops' hand-off watchdog, two
-# hand-off helpers per loop (on a loaded machine, with sanitizers and parallel tests, a short call
-# may be descheduled long enough to be handed off), and one for a sanitizer's own thread
-SERVER_THREADS_MAX = 1 + LOOPS + WORKERS_MAX + 1 + 1 + 2 * LOOPS + 1
+COMPLETION_MIN, COMPLETION_MAX = 2, 8
+# main, the loops, the call pool's workers at most and its monitor, the completion pool's
+# workers at most and its monitor, the loops' hand-off watchdog, two hand-off helpers per loop
+# (on a loaded machine, with sanitizers and parallel tests, a short call may be descheduled long
+# enough to be handed off), one for a sanitizer's own thread, and one for the ECB arena's
+SERVER_THREADS_MAX = 1 + LOOPS + WORKERS_MAX + 1 + COMPLETION_MAX + 1 + 1 + 2 * LOOPS + 1 + 1
 BATCH = 500          # connections opened before waiting for the server to catch up
 ABORT_BATCH = 250    # uploads in flight at once
 READ_AHEAD = 16384
@@ -32,7 +34,9 @@ UPLOAD_SENT = 20000  # body bytes sent before the reset (of a declared 1000000)
 def scale_server():
     return Server(files={"index.html": "<p>index</p>\n"}, scripts={"async.so": fixture("async")},
                   threads=LOOPS, workers="%d:%d" % (WORKERS_MIN, WORKERS_MAX),
-                  args=["--read-ahead", str(READ_AHEAD)], access_log=False)
+                  args=["--read-ahead", str(READ_AHEAD),
+                        "--completion-workers", "%d:%d" % (COMPLETION_MIN, COMPLETION_MAX)],
+                  access_log=False)
 
 
 def connect(port, timeout=10.0):
@@ -164,8 +168,8 @@ class ScaleTest(unittest.TestCase):
             max_threads = max(max_threads, threads)
             rss = self.srv.rss_kb()
             fds = self.srv.fds()
-            report("10k pending: opened in %.1fs; threads before=%d during=%d (max seen %d; bound 1+%d loops+%d workers)"
-                   % (opened, base_threads, threads, max_threads, LOOPS, WORKERS_MAX))
+            report("10k pending: opened in %.1fs; threads before=%d during=%d (max seen %d; bound %d)"
+                   % (opened, base_threads, threads, max_threads, SERVER_THREADS_MAX))
             report("10k pending: RSS before=%d KiB with %d pending=%d KiB (%.1f KiB/session); fds %d -> %d"
                    % (base_rss, N_PENDING, rss, (rss - base_rss) / N_PENDING, base_fds, fds))
             self.assertEqual(held.get("live"), str(N_PENDING))
