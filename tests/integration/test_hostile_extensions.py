@@ -33,6 +33,10 @@ from harness import (EventFile, Server, build_request, connect_refused, example,
 
 GRACE_MS = 1000
 WORKERS_MAX = 4
+COMPLETION_WORKERS_MAX = 2
+# main, the loop, the call pool's workers at most and its monitor, the completion pool's workers
+# at most and its monitor, the hand-off watchdog, and one for a sanitizer's or the ECB arena's own
+SERVER_THREADS_MAX = 1 + 1 + WORKERS_MAX + 1 + COMPLETION_WORKERS_MAX + 1 + 1 + 1
 
 
 def read_lines(path):
@@ -113,7 +117,9 @@ class NeverCompleteTest(unittest.TestCase):
     def server(self, **kw):
         return Server(files={"a.txt": "AAAA\n"},
                       scripts={"nc.so": fixture("nevercomplete"), "hello.so": example("hello")},
-                      env={"NEVERCOMPLETE_EVENTS": "{tmp}/events"}, workers="1:%d" % WORKERS_MAX, **kw)
+                      env={"NEVERCOMPLETE_EVENTS": "{tmp}/events"}, workers="1:%d" % WORKERS_MAX,
+                      **dict(kw, args=kw.get("args", []) + ["--completion-workers",
+                                                             "1:%d" % COMPLETION_WORKERS_MAX]))
 
     def assert_others_fine(self, srv):
         t0 = time.monotonic()
@@ -155,7 +161,7 @@ class NeverCompleteTest(unittest.TestCase):
             events.wait(count=n, ev="pending")
             self.assert_others_fine(srv)
             # (More sessions than the pool's maximum were abandoned, and hello.dll still ran at once.)
-            self.assertLessEqual(thread_count(srv.pid), 2 + WORKERS_MAX + 2, "threads %d (%d before)"
+            self.assertLessEqual(thread_count(srv.pid), SERVER_THREADS_MAX, "threads %d (%d before)"
                                  % (thread_count(srv.pid), threads0))
             # Exactly their own connections are held.
             self.assertEqual(srv.settled_fds(), base + n)
