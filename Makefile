@@ -45,4 +45,4 @@ bench:
 	bash bench/run.sh
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-release

@@ -1144,8 +1144,8 @@ static BOOL ssf_map_url_to_path(request_t *r, LPVOID buf, LPDWORD size)
     if (!url)
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     char *out = malloc(cap + 1);
-    size_t needed = 0, mp, mu;
-    DWORD flags;
+    size_t needed = 0, mp = 0, mu = 0;
+    DWORD flags = 0;
     DWORD err = out ? map_url(r, url, out, cap, &needed, &flags, &mp, &mu) : ERROR_NOT_ENOUGH_MEMORY;
     if (err == ERROR_SUCCESS)
         memcpy(buf, out, needed);
@@ -1161,8 +1161,8 @@ static BOOL ssf_map_url_to_path_ex(request_t *r, LPVOID buf, LPDWORD data_type)
     HSE_URL_MAPEX_INFO *info = (HSE_URL_MAPEX_INFO *)data_type;
     if (!buf || !info)
         return fail(ERROR_INVALID_PARAMETER);
-    size_t needed, mp, mu;
-    DWORD flags;
+    size_t needed = 0, mp = 0, mu = 0; /* set by map_url on success (the compiler cannot tell) */
+    DWORD flags = 0;
     char path[MAX_PATH];
     DWORD err = map_url(r, buf, path, sizeof path, &needed, &flags, &mp, &mu);
     if (err)
