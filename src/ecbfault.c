@@ -48,7 +48,7 @@ void ecb_fault_stats(const ecb_fault_t *f, ecb_fault_stats_t *out)
 
 /* Faults seen but not yet answered (a copy refused with EAGAIN while a renewal's mremap is
  * being reported, or out of memory): retried every millisecond. One per faulting thread at
- * most, so a small table; when it is full the rest wait in the descriptor. */
+ * most, so a small table. */
 #define PENDING_MAX 64
 #define READ_BATCH 16
 
@@ -94,15 +94,22 @@ static void *handler_main(void *arg)
         }
         if (fds[1].revents)
             break;
-        if (n_pending + READ_BATCH <= PENDING_MAX) {
-            /* Reading an event is its answer, for all but page faults (a renewal's
-             * UFFD_EVENT_REMAP: the mremap waits until it is read). */
-            struct uffd_msg msgs[READ_BATCH];
-            ssize_t got = read(f->uffd, msgs, sizeof msgs);
-            for (ssize_t i = 0; got > 0 && i < got / (ssize_t)sizeof msgs[0]; i++)
-                if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-                    pending[n_pending++] = (uintptr_t)msgs[i].arg.pagefault.address &
-                                           ~(uintptr_t)(ECB_FAULT_PAGE - 1);
+        /* Always read: reading an event is its answer, for all but page faults (a renewal's
+         * UFFD_EVENT_REMAP: the mremap waits until it is read, and until then copies fail with
+         * EAGAIN). A fault that finds the table full is woken unanswered: its thread faults
+         * again, and is seen again. */
+        struct uffd_msg msgs[READ_BATCH];
+        ssize_t got = read(f->uffd, msgs, sizeof msgs);
+        for (ssize_t i = 0; got > 0 && i < got / (ssize_t)sizeof msgs[0]; i++) {
+            if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+                continue;
+            uintptr_t page = (uintptr_t)msgs[i].arg.pagefault.address & ~(uintptr_t)(ECB_FAULT_PAGE - 1);
+            if (n_pending < PENDING_MAX) {
+                pending[n_pending++] = page;
+            } else {
+                struct uffdio_range range = {.start = page, .len = ECB_FAULT_PAGE};
+                (void)ioctl(f->uffd, UFFDIO_WAKE, &range);
+            }
         }
         unsigned kept = 0;
         for (unsigned i = 0; i < n_pending; i++)
