@@ -4,7 +4,6 @@ every callback, always, and none of its bytes reach any client — while other c
 come and go on the same server. Through tests/fixtures/late.c (event file in LATE_EVENTS)."""
 
 import os
-import re
 import select
 import threading
 import time
@@ -161,9 +160,9 @@ class LateCallsTest(unittest.TestCase):
         with Server(files={"index.html": "<p>index</p>\n"}, scripts={"late.so": fixture("late")},
                     threads=2, env={"LATE_EVENTS": "{tmp}/events.log"}) as srv:
             ev = EventFile(os.path.join(srv.tmp, "events.log"))
-            # logged at start-up, before the server answers
-            mode = re.search(r"ECB cells: .*userfaultfd.*", srv.stderr())
-            userfaultfd = bool(mode) and "is not used" not in mode.group(0)
+            # the arena's mode, logged at start-up (maybe just after the first connection)
+            mode = srv.wait_stderr(r"ECB cells: .*userfaultfd.*", 20).group(0)
+            userfaultfd = "is not used" not in mode
             received = []
             with RawConn(srv.port, timeout=30) as c:
                 for i in range(held):
