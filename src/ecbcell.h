@@ -24,7 +24,7 @@
  * What given-back memory reads as depends on the arena's mode (ecb_arena_mode):
  *   ECB_MODE_USERFAULTFD: tombstones, always. The range is registered with a userfaultfd
  *       (src/ecbfault.h); a read of a missing page is answered with a page of tombstones built
- *       for its address (headers zero). Fresh blocks are mapped (zero pages, one ioctl) before
+ *       for its address (headers zero). Fresh blocks are filled (zeros, one ioctl) before
  *       they are handed out, so requests never wait for the handler. Chunks are renewed by
  *       moving a registered spare over them (mremap).
  *   ECB_MODE_KEEP (userfaultfd not available): zeros, but only after a delay. A block whose

@@ -170,8 +170,7 @@ ecb_fault_t *ecb_fault_start(void *base, size_t size, ecb_fault_fill_fn *fill, v
     }
     struct uffdio_register reg = {.range = {.start = (uintptr_t)base, .len = size},
                                   .mode = UFFDIO_REGISTER_MODE_MISSING};
-    const uint64_t needed = (uint64_t)1 << _UFFDIO_COPY | (uint64_t)1 << _UFFDIO_ZEROPAGE |
-                            (uint64_t)1 << _UFFDIO_WAKE;
+    const uint64_t needed = (uint64_t)1 << _UFFDIO_COPY | (uint64_t)1 << _UFFDIO_WAKE;
     if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 || (reg.ioctls & needed) != needed) {
         *why = "the range cannot be registered with userfaultfd";
         ecb_fault_stop(f);
@@ -199,18 +198,26 @@ void ecb_fault_stop(ecb_fault_t *f)
     free(f);
 }
 
+/* What fresh memory is copied from: read only, so it stays the kernel's zero page. */
+static const unsigned char zeros[64 * 1024];
+
 bool ecb_fault_populate(ecb_fault_t *f, void *p, size_t len)
 {
+    /* Pages of zeros copied in, not the zero page mapped (UFFDIO_ZEROPAGE): the first write to a
+     * zero page would fault again and flush it from every CPU's TLB. */
     uintptr_t at = (uintptr_t)p, end = at + len;
     while (at < end) {
-        struct uffdio_zeropage z = {.range = {.start = at, .len = end - at}};
-        if (ioctl(f->uffd, UFFDIO_ZEROPAGE, &z) == 0)
-            return true;
-        if (z.zeropage > 0) { /* some done, then a page present already */
-            at += (uintptr_t)z.zeropage;
+        size_t n = end - at < sizeof zeros ? end - at : sizeof zeros;
+        struct uffdio_copy c = {.dst = at, .src = (uintptr_t)zeros, .len = n};
+        if (ioctl(f->uffd, UFFDIO_COPY, &c) == 0) {
+            at += n;
             continue;
         }
-        int err = z.zeropage < 0 ? (int)-z.zeropage : errno;
+        if (c.copy > 0) { /* some done, then a page present already */
+            at += (uintptr_t)c.copy;
+            continue;
+        }
+        int err = c.copy < 0 ? (int)-c.copy : errno;
         if (err == EEXIST) { /* this page is present (a stale read got it through the handler) */
             at += ECB_FAULT_PAGE;
             continue;

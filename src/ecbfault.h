@@ -35,9 +35,10 @@ ecb_fault_t *ecb_fault_start(void *base, size_t size, ecb_fault_fill_fn *fill, v
 /* Stops the handler and closes the descriptor (the range then reads zeros where missing). */
 void ecb_fault_stop(ecb_fault_t *f);
 
-/* Maps zero pages at every missing page of [p, p + len) in one ioctl (pages already present are
- * left), so that first use of fresh memory costs no round trip to the handler. False if some
- * page could not be mapped (it will then fault through the handler, which is only slower). */
+/* Fills every missing page of [p, p + len) with zeros, one ioctl per 64 KiB (pages already
+ * present are left), so that first use of fresh memory costs no round trip to the handler, nor
+ * a page fault. False if some page could not be filled (it will then fault through the
+ * handler, which is only slower). */
 bool ecb_fault_populate(ecb_fault_t *f, void *p, size_t len);
 
 /* Replaces [at, at + len) with a fresh registered mapping, atomically for other threads (a
