@@ -52,7 +52,6 @@ struct ecb_arena {
     uint64_t n_blocks;
     /* Set at creation, read-only after (the fault handler reads them without the lock). */
     EXTENSION_CONTROL_BLOCK tombstone; /* ConnID is each cell's own */
-    char empty[8];                     /* the tombstone's strings */
     ecb_fault_t *fault;                /* ECB_MODE_USERFAULTFD */
     const char *keep_why;              /* ECB_MODE_KEEP: why */
     uint64_t keep_ms;
@@ -68,6 +67,9 @@ struct ecb_arena {
     kept_entry_t *kept; /* kept[kept_head .. kept_head + kept_n) */
     size_t kept_cap, kept_head, kept_n;
     ecb_arena_stats_t stats;
+    /* The tombstone's strings. Writable, and last: an extension that decodes an ended ECB's
+     * query string in place writes its NUL here. */
+    char empty[64];
 };
 
 static uint64_t monotonic_ms(void)
