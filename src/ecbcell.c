@@ -57,7 +57,7 @@ struct ecb_arena {
     uint64_t keep_ms;
     size_t keep_bytes;
     uint64_t (*clock_ms)(void);
-    pthread_mutex_t lock;       /* everything below */
+    pthread_mutex_t lock;       /* everything below but empty */
     uint64_t next_block;        /* the bump pointer, in blocks; wraps to 0 at n_blocks */
     chunk_state_t *chunks;      /* n_blocks / ECB_BLOCKS_PER_CHUNK entries, own mapping */
     size_t chunks_bytes;
