@@ -53,6 +53,7 @@ struct ecb_arena {
     /* Set at creation, read-only after (the fault handler reads them without the lock). */
     EXTENSION_CONTROL_BLOCK tombstone; /* ConnID is each cell's own */
     ecb_fault_t *fault;                /* ECB_MODE_USERFAULTFD */
+    _Atomic uint64_t fault_errors_seen; /* the handler's errors already logged */
     const char *keep_why;              /* ECB_MODE_KEEP: why */
     uint64_t keep_ms;
     size_t keep_bytes;
@@ -410,6 +411,22 @@ static void block_filled_locked(ecb_arena_t *a, uint64_t block)
     }
 }
 
+/* Once per block: the fault handler logs nothing itself (src/ecbfault.h). */
+static void fault_errors_report(ecb_arena_t *a)
+{
+    ecb_fault_stats_t fs;
+    ecb_fault_stats(a->fault, &fs);
+    uint64_t seen = atomic_load_explicit(&a->fault_errors_seen, memory_order_relaxed);
+    if (fs.errors == seen ||
+        !atomic_compare_exchange_strong(&a->fault_errors_seen, &seen, fs.errors))
+        return;
+    static log_limiter_t lim = LOG_LIMITER_INIT;
+    log_limited(&lim, LOG_WARN, "ECB arena: %llu failures to fill pages of ECBs through "
+                "userfaultfd (last: %s); a fault is retried every millisecond, a fresh block is "
+                "left to the handler",
+                (unsigned long long)(fs.errors - seen), strerror(fs.last_error));
+}
+
 static ecb_cell_t *take_from(ecb_arena_t *a, ecb_cursor_t *cur, bool locked)
 {
     if (cur->next == 0 || cur->next >= ECB_CELLS_PER_BLOCK) {
@@ -424,9 +441,11 @@ static ecb_cell_t *take_from(ecb_arena_t *a, ecb_cursor_t *cur, bool locked)
             pthread_mutex_unlock(&a->lock);
         if (!ok)
             return NULL;
-        /* Mapped before use: the requests of this block never wait for the fault handler. */
-        if (a->fault)
+        /* Filled before use: the requests of this block never wait for the fault handler. */
+        if (a->fault) {
             (void)ecb_fault_populate(a->fault, block_addr(a, cur->block), ECB_BLOCK_SIZE);
+            fault_errors_report(a);
+        }
         cur->next = 1; /* cell 0 is the header */
     }
     return (ecb_cell_t *)(block_addr(a, cur->block) + (size_t)cur->next++ * ECB_CELL_SIZE);
