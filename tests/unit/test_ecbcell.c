@@ -9,6 +9,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
 #include "check.h"
 #include "ecbcell.h"
 
@@ -481,6 +489,39 @@ static void test_sweep(ecb_mode_t mode)
     ecb_arena_destroy(a);
 }
 
+/* Where userfaultfd is refused (here: a seccomp filter, as in many containers), the arena
+ * says so and keeps dead memory instead. In a child process, which the filter stays in. */
+static void test_userfaultfd_refused(void)
+{
+#ifdef __NR_userfaultfd
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_userfaultfd, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {.len = sizeof filter / sizeof filter[0], .filter = filter};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+            _exit(2);
+        ecb_arena_params_t p = {.max_bytes = ECB_CHUNK_SIZE, .min_bytes = ECB_CHUNK_SIZE};
+        ecb_arena_t *a = ecb_arena_create(&p);
+        const char *why = NULL;
+        int rc = !a ? 3 : ecb_arena_mode(a, &why) != ECB_MODE_KEEP ? 4
+                 : !why || !strstr(why, "not permitted") ? 5 : 0;
+        _exit(rc);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+        fprintf(stderr, "test_ecbcell: no seccomp filter here: the refused case is left out\n");
+    else
+        CHECK_INT(WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status), 0);
+#endif
+}
+
 static void test_reserve_fallback(void)
 {
     /* More than any address space: halves down to what can be had, at least the minimum. */
@@ -506,6 +547,7 @@ int main(void)
     test_wrap();
     test_sweep(ECB_MODE_USERFAULTFD);
     test_sweep(ECB_MODE_KEEP);
+    test_userfaultfd_refused();
     test_reserve_fallback();
     return check_report("test_ecbcell");
 }
