@@ -153,12 +153,13 @@ class LateCallsTest(unittest.TestCase):
 
     def test_calls_through_stale_ecbs(self):
         # An extension's thread that kept the ECB pointers of ended sessions calls through them
-        # (pECB->WriteClient(pECB->ConnID, ...)) after 2,000 other requests, when the memory of
-        # those ECBs has been given back: every call fails with 87, the ECBs read as ended ones,
-        # the server lives on.
-        held, hellos = 20, 2000
+        # (pECB->WriteClient(pECB->ConnID, ...)) after 9,000 other requests, when the memory of
+        # those ECBs has been given back, and their 2 MiB chunk (8,160 ECBs: one loop fills it
+        # alone) replaced: every call fails with 87, the ECBs read as ended ones, the server
+        # lives on.
+        held, hellos = 20, 9000
         with Server(files={"index.html": "<p>index</p>\n"}, scripts={"late.so": fixture("late")},
-                    threads=2, env={"LATE_EVENTS": "{tmp}/events.log"}) as srv:
+                    threads=1, env={"LATE_EVENTS": "{tmp}/events.log"}) as srv:
             ev = EventFile(os.path.join(srv.tmp, "events.log"))
             # the arena's mode, logged at start-up (maybe just after the first connection)
             mode = srv.wait_stderr(r"ECB cells: .*userfaultfd.*", 20).group(0)
@@ -172,7 +173,6 @@ class LateCallsTest(unittest.TestCase):
                 ecbs = [int(e["ecb"], 16) for e in ev.wait(20, count=held, call="held")]
                 wait_for(lambda: srv.get("/scripts/late.dll?op=stats").kv().get("pending") == "0",
                          20, 0.05, "the held sessions to end")
-                # the same connection, so the same loop and the same run of ECB blocks
                 for i in range(hellos):
                     r = c.request("GET", "/scripts/late.dll?op=hello&id=O%d" % i)
                     self.assertEqual(r.body, ("hello=O%d\n" % i).encode())
