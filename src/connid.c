@@ -36,10 +36,10 @@ static ecb_arena_t *arena_make(const ecb_callbacks_t *callbacks)
         log_info("ECB cells: an ended ECB stays callable for good (its memory, once given back, "
                  "reads as dead ECBs through userfaultfd)");
     else
-        log_info("ECB cells: userfaultfd is not used (%s): an ended ECB stays callable for at "
-                 "least %u s, or while it is among the last %zu MiB of ended ones; then its "
-                 "memory is given back and reads as zeros", why, ECB_KEEP_MS_DEFAULT / 1000,
-                 ECB_KEEP_BYTES_DEFAULT >> 20);
+        log_info("ECB cells: userfaultfd is not used (%s): an ended ECB stays callable until "
+                 "%u s after its end or until %zu MiB of later ended ones are kept, whichever "
+                 "comes first; then its memory is given back and reads as zeros", why,
+                 ECB_KEEP_MS_DEFAULT / 1000, ECB_KEEP_BYTES_DEFAULT >> 20);
     return a;
 }
 
