@@ -29,8 +29,9 @@
  *       moving a registered spare over them (mremap).
  *   ECB_MODE_KEEP (userfaultfd not available): zeros, but only after a delay. A block whose
  *       cells are all dead, and the dead pages of a block that still holds live cells, are
- *       kept (as tombstones) for at least keep_ms, or until more than keep_bytes are kept,
- *       oldest first; then given back as above (renewed with mmap MAP_FIXED).
+ *       kept (as tombstones) until keep_ms have passed or more than keep_bytes are kept
+ *       (oldest first), whichever comes first; then given back as above (chunks renewed with
+ *       mmap MAP_FIXED).
  *
  * Validation (ecb_cell_lookup) is arithmetic: in the committed part of the range, cell-aligned,
  * not a header. The cell's state word then says whether it is live; what the state means
