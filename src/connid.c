@@ -10,36 +10,54 @@
 #define CONNID_RANGE_MIN ((size_t)1 << 30)  /* 1 GiB: ~4 million */
 
 static ecb_arena_t *arena; /* set once, by connid_init */
-static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER; /* connid_init */
+static bool arena_tried;                                       /* under arena_lock */
 
 /* The cell of the request whose HttpExtensionProc or completion callback this thread runs. */
 static __thread ecb_cell_t *own_cell;
 
-static void arena_make(void)
+static ecb_arena_t *arena_make(const ecb_callbacks_t *callbacks)
 {
-    arena = ecb_arena_create(CONNID_RANGE_MAX, CONNID_RANGE_MIN);
-    if (!arena) {
+    ecb_arena_params_t params = {.max_bytes = CONNID_RANGE_MAX, .min_bytes = CONNID_RANGE_MIN,
+                                 .callbacks = callbacks};
+    ecb_arena_t *a = ecb_arena_create(&params);
+    if (!a) {
         log_error("cannot reserve %zu MiB of address space for ECBs: %s", CONNID_RANGE_MIN >> 20,
                   strerror(errno));
-        return;
+        return NULL;
     }
     ecb_arena_stats_t st;
-    ecb_arena_stats(arena, &st);
+    ecb_arena_stats(a, &st);
     log_debug("ECB cells: %zu GiB of address space reserved (%llu requests before addresses "
               "are used again)", st.size >> 30,
               (unsigned long long)(st.size / ECB_BLOCK_SIZE * (ECB_CELLS_PER_BLOCK - 1)));
+    const char *why;
+    if (ecb_arena_mode(a, &why) == ECB_MODE_USERFAULTFD)
+        log_info("ECB cells: an ended ECB stays callable for good (its memory, once given back, "
+                 "reads as dead ECBs through userfaultfd)");
+    else
+        log_info("ECB cells: userfaultfd is not used (%s): an ended ECB stays callable until "
+                 "%u s after its end or until %zu MiB of later ended ones are kept, whichever "
+                 "comes first; then its memory is given back and reads as zeros", why,
+                 ECB_KEEP_MS_DEFAULT / 1000, ECB_KEEP_BYTES_DEFAULT >> 20);
+    return a;
 }
 
-bool connid_init(void)
+bool connid_init(const ecb_callbacks_t *callbacks)
 {
-    pthread_once(&arena_once, arena_make);
+    pthread_mutex_lock(&arena_lock);
+    if (!arena_tried) {
+        arena_tried = true;
+        arena = arena_make(callbacks); /* before any request: no other thread reads it yet */
+    }
+    pthread_mutex_unlock(&arena_lock);
     return arena != NULL;
 }
 
 ecb_cell_t *connid_cell_take(ecb_cursor_t *cur, const char *what)
 {
-    ecb_cell_t *cell = !connid_init() ? NULL
-                       : cur      ? ecb_cell_take(arena, cur)
+    ecb_cell_t *cell = !arena ? NULL
+                       : cur  ? ecb_cell_take(arena, cur)
                                   : ecb_cell_take_shared(arena);
     if (!cell) {
         static log_limiter_t lim = LOG_LIMITER_INIT;
@@ -49,17 +67,7 @@ ecb_cell_t *connid_cell_take(ecb_cursor_t *cur, const char *what)
     return cell;
 }
 
-void connid_cell_free(ecb_cell_t *cell)
-{
-    static char empty[1];
-    EXTENSION_CONTROL_BLOCK *ecb = &cell->ecb;
-    ecb->lpszLogData[0] = '\0';
-    ecb->lpszMethod = ecb->lpszQueryString = ecb->lpszPathInfo = ecb->lpszPathTranslated =
-        ecb->lpszContentType = empty;
-    ecb->cbTotalBytes = ecb->cbAvailable = 0;
-    ecb->lpbData = (LPBYTE)empty;
-    ecb_cell_free(arena, cell);
-}
+void connid_cell_free(ecb_cell_t *cell) { ecb_cell_free(arena, cell); }
 
 ecb_cell_t *connid_own_enter(ecb_cell_t *cell)
 {

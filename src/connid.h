@@ -18,15 +18,16 @@
 
 #include "ecbcell.h"
 
-/* Reserve the range (once per process; later calls return the first result). False when even
- * the minimum cannot be reserved: then no extension request can be made. */
-bool connid_init(void);
+/* Reserve the range (once per process; later calls return the first result), with tombstones
+ * pointing to the server's callbacks. False when even the minimum cannot be reserved: then no
+ * extension request can be made. Logs the arena's mode (src/ecbcell.h). */
+bool connid_init(const ecb_callbacks_t *callbacks);
 
 /* A dead cell for a new request, from the cursor of the calling thread's loop, or (NULL) from
  * the arena's shared one. NULL when there is none (logged). */
 ecb_cell_t *connid_cell_take(ecb_cursor_t *cur, const char *what);
-/* The request is gone: the ECB keeps its ConnID and callbacks (a late call through them fails
- * cleanly) but no longer points into the request; the cell is dead from now on. */
+/* The request is gone: the ECB becomes a tombstone (its ConnID and the callbacks, which refuse
+ * it; nothing points into the request); the cell is dead from now on. */
 void connid_cell_free(ecb_cell_t *cell);
 
 /* Around a call of the extension made for the cell's request on this thread; returns what to

@@ -29,6 +29,13 @@ static BOOL WINAPI cb_write_client(HCONN h, LPVOID buf, LPDWORD bytes, DWORD fla
 static BOOL WINAPI cb_read_client(HCONN h, LPVOID buf, LPDWORD size);
 static BOOL WINAPI cb_server_support_function(HCONN h, DWORD code, LPVOID buf, LPDWORD size,
                                               LPDWORD data_type);
+/* The ECB's callbacks, in every live ECB and in every ended one (src/ecbcell.h tombstones). */
+static const ecb_callbacks_t ecb_callbacks = {
+    .GetServerVariable = cb_get_server_variable,
+    .WriteClient = cb_write_client,
+    .ReadClient = cb_read_client,
+    .ServerSupportFunction = cb_server_support_function,
+};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Errors at the ISAPI boundary */
@@ -183,13 +190,15 @@ static request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t
     ecb->cbAvailable = 0;
     ecb->lpbData = (LPBYTE)r->readahead;
     r->readahead[0] = '\0';
-    ecb->GetServerVariable = cb_get_server_variable;
-    ecb->WriteClient = cb_write_client;
-    ecb->ReadClient = cb_read_client;
-    ecb->ServerSupportFunction = cb_server_support_function;
+    ecb->GetServerVariable = ecb_callbacks.GetServerVariable;
+    ecb->WriteClient = ecb_callbacks.WriteClient;
+    ecb->ReadClient = ecb_callbacks.ReadClient;
+    ecb->ServerSupportFunction = ecb_callbacks.ServerSupportFunction;
     ecb_cell_open(cell, r);
     return r;
 }
+
+bool isapi_init(void) { return connid_init(&ecb_callbacks); }
 
 request_t *isapi_request_new(conn_t *c, route_t *route)
 {

@@ -129,6 +129,8 @@ struct request {
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
 };
 
+/* Once, before any request: the address range of ECBs (src/connid.h). False if it cannot be had. */
+bool isapi_init(void);
 /* Loop thread, at head-complete: copy what the request needs from the connection's head (c->ri)
  * and take ownership of *route (left zeroed). NULL on ENOMEM. */
 request_t *isapi_request_new(conn_t *c, route_t *route);

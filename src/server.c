@@ -198,7 +198,7 @@ int server_init(server_t *s, config_t *cfg)
     if (!s->mime)
         goto fail;
     route_prepare(cfg); /* the root's descriptor, opened once for every thread */
-    if (!connid_init()) /* the address range of ECBs, reserved before any request */
+    if (!isapi_init()) /* the address range of ECBs, reserved before any request */
         goto fail;
     if (cfg->access_log) {
         char err[256];

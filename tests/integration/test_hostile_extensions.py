@@ -35,8 +35,9 @@ GRACE_MS = 1000
 WORKERS_MAX = 4
 COMPLETION_WORKERS_MAX = 2
 # main, the loop, the call pool's workers at most and its monitor, the completion pool's workers
-# at most and its monitor, the hand-off watchdog, and one for a sanitizer's or the ECB arena's own
-SERVER_THREADS_MAX = 1 + 1 + WORKERS_MAX + 1 + COMPLETION_WORKERS_MAX + 1 + 1 + 1
+# at most and its monitor, the hand-off watchdog, the ECB arena's fault handler, and one for a
+# sanitizer's own thread
+SERVER_THREADS_MAX = 1 + 1 + WORKERS_MAX + 1 + COMPLETION_WORKERS_MAX + 1 + 1 + 1 + 1
 
 
 def read_lines(path):

@@ -151,6 +151,61 @@ class LateCallsTest(unittest.TestCase):
                 self.assertEqual(c.request("GET", "/index.html").body, b"<p>index</p>\n")
             self.assertTrue(srv.alive())
 
+    def test_calls_through_stale_ecbs(self):
+        # An extension's thread that kept the ECB pointers of ended sessions calls through them
+        # (pECB->WriteClient(pECB->ConnID, ...)) after 9,000 other requests, when the memory of
+        # those ECBs has been given back, and their 2 MiB chunk (8,160 ECBs: one loop fills it
+        # alone) replaced: every call fails with 87, the ECBs read as ended ones, the server
+        # lives on.
+        held, hellos = 20, 9000
+        with Server(files={"index.html": "<p>index</p>\n"}, scripts={"late.so": fixture("late")},
+                    threads=1, env={"LATE_EVENTS": "{tmp}/events.log"}) as srv:
+            ev = EventFile(os.path.join(srv.tmp, "events.log"))
+            # the arena's mode, logged at start-up (maybe just after the first connection)
+            mode = srv.wait_stderr(r"ECB cells: .*userfaultfd.*", 20).group(0)
+            userfaultfd = "is not used" not in mode
+            received = []
+            with RawConn(srv.port, timeout=30) as c:
+                for i in range(held):
+                    r = c.request("GET", "/scripts/late.dll?op=held&id=H%d" % i)
+                    self.assertEqual((r.status, r.body), (200, ("late=H%d\n" % i).encode()))
+                    received.append(r.raw_head + r.body)
+                ecbs = [int(e["ecb"], 16) for e in ev.wait(20, count=held, call="held")]
+                wait_for(lambda: srv.get("/scripts/late.dll?op=stats").kv().get("pending") == "0",
+                         20, 0.05, "the held sessions to end")
+                for i in range(hellos):
+                    r = c.request("GET", "/scripts/late.dll?op=hello&id=O%d" % i)
+                    self.assertEqual(r.body, ("hello=O%d\n" % i).encode())
+                    received.append(r.raw_head + r.body)
+            if userfaultfd:
+                # the blocks holding those ECBs have been given back: no page there
+                present = [hex(a) for a in ecbs if page_present(srv.pid, a)]
+                self.assertEqual(present, [], "ECB pages still resident after %d requests" % hellos)
+            kv = srv.get("/scripts/late.dll?op=fire").kv()
+            self.assertEqual(kv.get("fired"), str(held), kv)
+            names = ["ecb_wc", "ecb_done", "ecb_gsv", "ecb_rc", "ecb_fields"]
+            wait_for(lambda: len([e for e in ev.all() if e.get("call") in names]) >= held * len(names)
+                     or not srv.alive(), 30, 0.05, "the calls through the held ECBs")
+            self.assertTrue(srv.alive(), srv.stderr()[-4000:])
+            calls = [e for e in ev.all() if e.get("call") in names]
+            self.assertEqual(len(calls), held * len(names))
+            bad = [e for e in calls if e["call"] != "ecb_fields" and
+                   (e["ok"], e["err"]) != ("0", str(ERROR_INVALID_PARAMETER))]
+            self.assertEqual(bad, [], "calls through stale ECBs that did not fail with 87")
+            self.assertEqual([e for e in calls if e["call"] == "ecb_fields" and e["ok"] != "1"], [],
+                             "held ECBs that do not read as ended ones")
+            self.assertEqual(srv.get("/scripts/late.dll?op=hello&id=after").body, b"hello=after\n")
+            self.assertNotIn(b"FOREIGN", b"".join(received))
+            print("\n  [late] %d calls through stale ECBs after %d requests, all FALSE + 87 (%s)"
+                  % (len(calls) - held, hellos, "userfaultfd" if userfaultfd else "kept memory"))
+
+
+def page_present(pid, addr):
+    """Whether the page at addr is in memory in process pid (/proc/PID/pagemap, bit 63)."""
+    with open("/proc/%d/pagemap" % pid, "rb") as f:
+        f.seek(addr // 4096 * 8)
+        return bool(int.from_bytes(f.read(8), "little") >> 63 & 1)
+
 
 if __name__ == "__main__":
     main()
