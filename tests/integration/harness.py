@@ -158,6 +158,8 @@ class Server:
               the files are copied into a fresh scripts dir mounted at /scripts.
               scripts=None → no --scripts option.
     extra_files_in_scripts: {name: bytes} other files placed in the scripts dir.
+    threads, workers, completion_workers: --threads, --workers, --completion-workers (the last
+              small by default, so thread-count bounds hold; a test's args may override it).
     args:     extra command-line arguments (after the harness's own).
     base_args: False → only `args` are passed (plus --config when config is given).
     config:   INI text written to TMP/isapid.ini and passed first as --config FILE; "{port}",
@@ -169,7 +171,7 @@ class Server:
     """
 
     def __init__(self, files=None, scripts=None, args=(), root=None, threads=1, workers="2:8",
-                 access_log=True, expect_exit=0, env=None, base_args=True, extra_files_in_scripts=None,
+                 completion_workers="1:4", access_log=True, expect_exit=0, env=None, base_args=True, extra_files_in_scripts=None,
                  scripts_dir=None, scripts_prefix="/scripts", start=True, config=None, allow_leaks=False):
         self.files = files or {}
         self.scripts = scripts
@@ -178,6 +180,7 @@ class Server:
         self.root_arg = root
         self.threads = threads
         self.workers = workers
+        self.completion_workers = completion_workers
         self.want_access_log = access_log
         self.expect_exit = expect_exit
         self.env = env or {}
@@ -229,7 +232,8 @@ class Server:
             cmd += ["--listen", "127.0.0.1:%d" % port, "--root", self.root]
             if self.scripts_dir is not None:
                 cmd += ["--scripts", "%s=%s" % (self.scripts_prefix, self.scripts_dir)]
-            cmd += ["--threads", str(self.threads), "--workers", self.workers]
+            cmd += ["--threads", str(self.threads), "--workers", self.workers,
+                    "--completion-workers", self.completion_workers]
             if self.access_log:
                 cmd += ["--access-log", self.access_log]
         cmd += [self.subst(a, port) for a in self.args]

@@ -40,9 +40,11 @@ SLOWLORIS_SECONDS = 5.0
 
 HELLO_BODY = b"Hello, world!\n"
 WORKERS_MAX = 8
-# main, loop, workers, service threads: the pool's monitor, the hand-off watchdog, up to two
-# hand-off helpers, a sanitizer's own, and some slack
-MAX_THREADS = 1 + 1 + WORKERS_MAX + 6
+COMPLETION_WORKERS_MAX = 4
+# main, loop, the call pool's workers, the completion pool's workers, service threads: the two
+# pools' monitors, the hand-off watchdog, up to two hand-off helpers, the ECB arena's fault
+# handler, a sanitizer's own, and some slack
+MAX_THREADS = 1 + 1 + WORKERS_MAX + COMPLETION_WORKERS_MAX + 8
 
 
 # RSS may grow this much over a storm. AddressSanitizer keeps freed memory in quarantine (256 MiB
@@ -142,7 +144,8 @@ class HostileClientsTest(unittest.TestCase):
                          args=["--header-timeout", str(HEADER_MS), "--send-timeout", str(SEND_MS),
                                "--body-timeout", "2000", "--keepalive-timeout", "2000",
                                "--min-body-rate", str(MIN_BODY_RATE),
-                               "--body-rate-window", str(RATE_WINDOW_MS)])
+                               "--body-rate-window", str(RATE_WINDOW_MS),
+                               "--completion-workers", "1:%d" % COMPLETION_WORKERS_MAX])
         cls.srv.__enter__()
         # 48 MiB sparse file: more than loopback socket buffers can swallow.
         with open(os.path.join(cls.srv.root, "huge.bin"), "wb") as f:
