@@ -336,4 +336,10 @@ static inline int wsprintfA(LPSTR dst, LPCSTR fmt, ...)
 #define wvsprintf wvsprintfA
 #endif
 
+/* The rest of the Win32 and MSVC vocabulary, implemented by libisapi (isapi-cc links it;
+ * docs/porting.md): the MSVC C runtime and strsafe, then threads, synchronisation, files,
+ * memory and the rest of Win32. */
+#include "isapi_crt.h"
+#include "isapi_win32.h"
+
 #endif /* ISAPI_WINDOWS_H */

@@ -69,6 +69,11 @@ def example(name):
     return _built(os.path.join(BUILD, "examples", name + ".so"), "example examples/%s.c" % name)
 
 
+def porting(name):
+    """Path of a porting-corpus extension built from the project in tests/porting/NAME/."""
+    return _built(os.path.join(BUILD, "tests", "porting", name + ".so"), "porting project tests/porting/%s/" % name)
+
+
 def _built(path, what):
     if not os.path.isfile(path):
         raise AssertionError("%s is not built: %s missing (build the tree first)" % (what, path))
