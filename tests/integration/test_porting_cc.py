@@ -258,6 +258,16 @@ class IsapiCcIncludesTest(unittest.TestCase):
         r = p.cc("-I", "Inc", "-o", "ext.so", "src/ext.c")
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_name_beside_an_including_file(self):
+        # src/ext.c includes "inc/api.h", whose "Config.h" is src/config.h: Visual C++ searches
+        # the directories of the files that included the current one; gcc does not.
+        p = Project(self)
+        p.write("src/config.h", "#define CONFIG_VALUE 9\n")
+        p.write("src/inc/api.h", "#include \"Config.h\"\n#define API_VALUE CONFIG_VALUE\n")
+        p.write("src/ext.c", "#include \"inc/api.h\"\nint value(void) { return API_VALUE; }\n")
+        r = p.cc("-o", "ext.so", "src/ext.c")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_one_name_for_two_files_is_an_error(self):
         p = Project(self)
         p.write("a/Util.h", "#define A 1\n")
