@@ -15,6 +15,16 @@
 #include <unistd.h>
 #include <windows.h>
 
+/* The Win32 code for a failed read or write: EBADF on an open descriptor means the handle
+ * lacks that access, ERROR_ACCESS_DENIED on Windows. */
+static void set_io_error(int fd, int err)
+{
+    if (err == EBADF && fcntl(fd, F_GETFL) >= 0)
+        SetLastError(ERROR_ACCESS_DENIED);
+    else
+        isapi_set_last_error_from_errno(err);
+}
+
 /* The descriptor h names, or -1 with ERROR_INVALID_HANDLE set. */
 static int file_fd(HANDLE h)
 {
@@ -176,7 +186,7 @@ __attribute__((visibility("default"))) BOOL WINAPI ReadFile(HANDLE h, LPVOID buf
         got = ov != NULL ? pread(fd, buffer, n, overlapped_offset(ov)) : read(fd, buffer, n);
     while (got < 0 && errno == EINTR);
     if (got < 0) {
-        isapi_set_last_error_from_errno(errno);
+        set_io_error(fd, errno);
         complete_overlapped(ov, GetLastError(), 0);
         return FALSE;
     }
@@ -216,7 +226,7 @@ __attribute__((visibility("default"))) BOOL WINAPI WriteFile(HANDLE h, LPCVOID b
         if (put < 0 && errno == EINTR)
             continue;
         if (put <= 0) {
-            isapi_set_last_error_from_errno(put < 0 ? errno : ENOSPC);
+            set_io_error(fd, put < 0 ? errno : ENOSPC);
             if (bytes_written != NULL)
                 *bytes_written = done;
             complete_overlapped(ov, GetLastError(), done);
