@@ -27,7 +27,7 @@ extern "C" {
 #ifndef ISAPI_HAVE_LARGE_INTEGER
 #define ISAPI_HAVE_LARGE_INTEGER
 typedef union _LARGE_INTEGER {
-    struct {
+    __extension__ struct { /* anonymous members: C11, and a GNU extension in C++ */
         DWORD LowPart;
         LONG HighPart;
     };
@@ -39,7 +39,7 @@ typedef union _LARGE_INTEGER {
 } LARGE_INTEGER, *PLARGE_INTEGER;
 
 typedef union _ULARGE_INTEGER {
-    struct {
+    __extension__ struct {
         DWORD LowPart;
         DWORD HighPart;
     };
@@ -69,8 +69,8 @@ typedef struct _SECURITY_ATTRIBUTES {
 typedef struct _OVERLAPPED {
     ULONG_PTR Internal;
     ULONG_PTR InternalHigh;
-    union {
-        struct {
+    __extension__ union {
+        __extension__ struct {
             DWORD Offset;
             DWORD OffsetHigh;
         };
