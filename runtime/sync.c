@@ -1,5 +1,5 @@
 /* libisapi: Win32 kernel objects (threads, events, semaphores, mutexes), the handle registry,
- * waits, CloseHandle, critical sections, SRW locks, TLS and the small thread calls.
+ * waits, CloseHandle and the small thread calls (Sleep, thread and process ids).
  *
  * One lock for all kernel objects. `objects_lock` guards the registry and every object's state
  * (an event's flag, a semaphore's count, a mutex's owner, a thread's end), and one condition
@@ -10,7 +10,7 @@
  * atomically. The cost: each SetEvent/ReleaseSemaphore/ReleaseMutex/thread end wakes every
  * waiting thread of the process to re-check, which is fine for the handful of waiters an
  * extension has, and the lock is shared by unrelated objects. CRITICAL_SECTION and SRWLOCK do
- * not use it: they are pthread locks in place.
+ * not use it: they are pthread locks in place (runtime/locks.c).
  *
  * Ownership. An object carries a reference count: one for its open handle, one for a running
  * thread (its own object), one for each wait in progress. CloseHandle unregisters the handle
@@ -27,9 +27,6 @@
 #include <unistd.h>
 #include <windows.h>
 
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((CRITICAL_SECTION *)0)->isapi_mutex),
-               "CRITICAL_SECTION must hold a pthread mutex");
-_Static_assert(sizeof(pthread_rwlock_t) <= sizeof(((SRWLOCK *)0)->isapi_rwlock), "SRWLOCK must hold a pthread rwlock");
 
 enum object_kind { OBJECT_THREAD = 1, OBJECT_EVENT, OBJECT_SEMAPHORE, OBJECT_MUTEX };
 
@@ -294,10 +291,11 @@ __attribute__((visibility("default"))) DWORD WINAPI WaitForMultipleObjects(DWORD
             while (ready < count && is_signalled(objects[ready], self))
                 ready++;
             if (ready == count) {
-                BOOL abandoned = FALSE;
+                /* WAIT_ABANDONED_0 + the first abandoned mutex's index, if any. */
+                result = WAIT_OBJECT_0;
                 for (DWORD i = 0; i < count; i++)
-                    abandoned |= acquire(objects[i], self);
-                result = abandoned ? WAIT_ABANDONED_0 : WAIT_OBJECT_0;
+                    if (acquire(objects[i], self) && result == WAIT_OBJECT_0)
+                        result = WAIT_ABANDONED_0 + i;
                 break;
             }
         } else {
@@ -645,142 +643,4 @@ __attribute__((visibility("default"))) DWORD WINAPI SleepEx(DWORD ms, BOOL alert
 __attribute__((visibility("default"))) BOOL WINAPI SwitchToThread(void)
 {
     return sched_yield() == 0;
-}
-
-/* ---- Critical sections and SRW locks ----------------------------------------------------- */
-
-static pthread_mutex_t *section_mutex(LPCRITICAL_SECTION cs)
-{
-    return (pthread_mutex_t *)(void *)cs->isapi_mutex.storage;
-}
-
-__attribute__((visibility("default"))) VOID WINAPI InitializeCriticalSection(LPCRITICAL_SECTION cs)
-{
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(section_mutex(cs), &attr);
-    pthread_mutexattr_destroy(&attr);
-}
-
-/* The spin count is a tuning hint; glibc's mutex spins on its own. */
-__attribute__((visibility("default"))) BOOL WINAPI InitializeCriticalSectionAndSpinCount(LPCRITICAL_SECTION cs,
-                                                                                         DWORD spin_count)
-{
-    InitializeCriticalSection(cs);
-    return TRUE;
-}
-
-__attribute__((visibility("default"))) BOOL WINAPI InitializeCriticalSectionEx(LPCRITICAL_SECTION cs,
-                                                                               DWORD spin_count, DWORD flags)
-{
-    InitializeCriticalSection(cs);
-    return TRUE;
-}
-
-__attribute__((visibility("default"))) VOID WINAPI EnterCriticalSection(LPCRITICAL_SECTION cs)
-{
-    pthread_mutex_lock(section_mutex(cs));
-}
-
-__attribute__((visibility("default"))) BOOL WINAPI TryEnterCriticalSection(LPCRITICAL_SECTION cs)
-{
-    return pthread_mutex_trylock(section_mutex(cs)) == 0;
-}
-
-__attribute__((visibility("default"))) VOID WINAPI LeaveCriticalSection(LPCRITICAL_SECTION cs)
-{
-    pthread_mutex_unlock(section_mutex(cs));
-}
-
-__attribute__((visibility("default"))) VOID WINAPI DeleteCriticalSection(LPCRITICAL_SECTION cs)
-{
-    pthread_mutex_destroy(section_mutex(cs));
-}
-
-/* glibc's PTHREAD_RWLOCK_INITIALIZER is all zeros, so SRWLOCK_INIT (zeros) is an initialised
- * lock, and so is a zeroed static SRWLOCK, as on Windows. Writers are preferred, so a stream
- * of readers cannot starve a writer. */
-static pthread_rwlock_t *srw_rwlock(PSRWLOCK l)
-{
-    return (pthread_rwlock_t *)(void *)l->isapi_rwlock.storage;
-}
-
-__attribute__((visibility("default"))) VOID WINAPI InitializeSRWLock(PSRWLOCK l)
-{
-    memset(l, 0, sizeof *l);
-}
-
-__attribute__((visibility("default"))) VOID WINAPI AcquireSRWLockExclusive(PSRWLOCK l)
-{
-    pthread_rwlock_wrlock(srw_rwlock(l));
-}
-
-__attribute__((visibility("default"))) VOID WINAPI AcquireSRWLockShared(PSRWLOCK l)
-{
-    pthread_rwlock_rdlock(srw_rwlock(l));
-}
-
-__attribute__((visibility("default"))) VOID WINAPI ReleaseSRWLockExclusive(PSRWLOCK l)
-{
-    pthread_rwlock_unlock(srw_rwlock(l));
-}
-
-__attribute__((visibility("default"))) VOID WINAPI ReleaseSRWLockShared(PSRWLOCK l)
-{
-    pthread_rwlock_unlock(srw_rwlock(l));
-}
-
-__attribute__((visibility("default"))) BOOLEAN WINAPI TryAcquireSRWLockExclusive(PSRWLOCK l)
-{
-    return pthread_rwlock_trywrlock(srw_rwlock(l)) == 0;
-}
-
-__attribute__((visibility("default"))) BOOLEAN WINAPI TryAcquireSRWLockShared(PSRWLOCK l)
-{
-    return pthread_rwlock_tryrdlock(srw_rwlock(l)) == 0;
-}
-
-/* ---- Thread-local storage ------------------------------------------------------------------ */
-
-/* An index is a pthread key. */
-__attribute__((visibility("default"))) DWORD WINAPI TlsAlloc(void)
-{
-    pthread_key_t key;
-    int rc = pthread_key_create(&key, NULL);
-    if (rc != 0 || (DWORD)key == TLS_OUT_OF_INDEXES) {
-        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-        return TLS_OUT_OF_INDEXES;
-    }
-    return (DWORD)key;
-}
-
-__attribute__((visibility("default"))) LPVOID WINAPI TlsGetValue(DWORD index)
-{
-    if (index == TLS_OUT_OF_INDEXES) {
-        SetLastError(ERROR_INVALID_PARAMETER);
-        return NULL;
-    }
-    void *value = pthread_getspecific((pthread_key_t)index);
-    SetLastError(ERROR_SUCCESS); /* as on Windows: tells a stored NULL from a failure */
-    return value;
-}
-
-__attribute__((visibility("default"))) BOOL WINAPI TlsSetValue(DWORD index, LPVOID value)
-{
-    int rc = index == TLS_OUT_OF_INDEXES ? EINVAL : pthread_setspecific((pthread_key_t)index, value);
-    if (rc != 0) {
-        SetLastError(ERROR_INVALID_PARAMETER);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-__attribute__((visibility("default"))) BOOL WINAPI TlsFree(DWORD index)
-{
-    if (index == TLS_OUT_OF_INDEXES || pthread_key_delete((pthread_key_t)index) != 0) {
-        SetLastError(ERROR_INVALID_PARAMETER);
-        return FALSE;
-    }
-    return TRUE;
 }

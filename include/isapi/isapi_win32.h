@@ -369,8 +369,8 @@ ISAPI_RUNTIME_API BOOL WINAPI DeleteFileA(LPCSTR lpFileName);
 #define DeleteFile DeleteFileA
 #endif
 
-/* Runtime-internal (runtime/sync.c, used by runtime/files.c): the descriptor a HANDLE stands
- * for, or -1 (with no last error set) when it is not a file handle. */
+/* The descriptor a file HANDLE stands for, or -1 (no last error set) when h is not one: NULL,
+ * INVALID_HANDLE_VALUE, or a kernel object. (runtime/sync.c; files.c and CloseHandle use it.) */
 ISAPI_RUNTIME_API int isapi_handle_to_fd(HANDLE h);
 
 #ifdef __cplusplus

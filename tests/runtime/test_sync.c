@@ -164,6 +164,18 @@ static void test_mutexes(void)
     CloseHandle(t);
     CHECK_INT(WaitForSingleObject(shared_mutex, 0), WAIT_ABANDONED_0);
     CHECK(ReleaseMutex(shared_mutex));
+
+    /* In a wait for all: WAIT_ABANDONED_0 + the abandoned mutex's index. */
+    t = CreateThread(NULL, 0, take_mutex_and_end, NULL, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    CloseHandle(t);
+    HANDLE set_event = CreateEventA(NULL, TRUE, TRUE, NULL);
+    HANDLE pair[2] = {set_event, shared_mutex};
+    CHECK_INT(WaitForMultipleObjects(2, pair, TRUE, 0), WAIT_ABANDONED_0 + 1);
+    CHECK(ReleaseMutex(shared_mutex));
+    CHECK_INT(WaitForMultipleObjects(2, pair, TRUE, 0), WAIT_OBJECT_0); /* no longer abandoned */
+    CHECK(ReleaseMutex(shared_mutex));
+    CloseHandle(set_event);
     CloseHandle(shared_mutex);
 }
 
