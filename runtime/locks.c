@@ -1,5 +1,6 @@
 /* libisapi: the Win32 locks that are plain POSIX locks stored in the caller's structure:
- * CRITICAL_SECTION (a recursive mutex), SRWLOCK (a rwlock), and thread-local storage (keys).
+ * CRITICAL_SECTION (a recursive mutex), SRWLOCK (a rwlock), INIT_ONCE, and thread-local
+ * storage (keys).
  * They share nothing with the kernel objects of runtime/sync.c. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -102,6 +103,55 @@ __attribute__((visibility("default"))) BOOLEAN WINAPI TryAcquireSRWLockExclusive
 __attribute__((visibility("default"))) BOOLEAN WINAPI TryAcquireSRWLockShared(PSRWLOCK l)
 {
     return pthread_rwlock_tryrdlock(srw_rwlock(l)) == 0;
+}
+
+/* ---- One-time initialisation ------------------------------------------------------------- */
+
+/* INIT_ONCE.Ptr: NULL before the first run, ONCE_RUNNING while a callback runs, and
+ * ONCE_DONE | context after it succeeded. Changes are made under once_lock and broadcast on
+ * once_changed; the done state is read without the lock (acquire) on the fast path. */
+#define ONCE_RUNNING ((uintptr_t)1)
+#define ONCE_DONE ((uintptr_t)2)
+static pthread_mutex_t once_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t once_changed = PTHREAD_COND_INITIALIZER;
+
+__attribute__((visibility("default"))) VOID WINAPI InitOnceInitialize(PINIT_ONCE once)
+{
+    once->Ptr = NULL;
+}
+
+__attribute__((visibility("default"))) BOOL WINAPI InitOnceExecuteOnce(PINIT_ONCE once, PINIT_ONCE_FN fn,
+                                                                       PVOID parameter, LPVOID *context)
+{
+    if (once == NULL || fn == NULL) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return FALSE;
+    }
+    uintptr_t state = (uintptr_t)__atomic_load_n(&once->Ptr, __ATOMIC_ACQUIRE);
+    if (!(state & ONCE_DONE)) {
+        pthread_mutex_lock(&once_lock);
+        while ((state = (uintptr_t)once->Ptr) == ONCE_RUNNING)
+            pthread_cond_wait(&once_changed, &once_lock);
+        if (state == 0) {
+            __atomic_store_n(&once->Ptr, (PVOID)ONCE_RUNNING, __ATOMIC_RELAXED);
+            pthread_mutex_unlock(&once_lock);
+            PVOID made = NULL;
+            BOOL ok = fn(once, parameter, &made);
+            pthread_mutex_lock(&once_lock);
+            state = ok ? (((uintptr_t)made & ~(uintptr_t)3) | ONCE_DONE) : 0;
+            __atomic_store_n(&once->Ptr, (PVOID)state, __ATOMIC_RELEASE);
+            pthread_cond_broadcast(&once_changed);
+            if (!ok) {
+                pthread_mutex_unlock(&once_lock);
+                SetLastError(ERROR_GEN_FAILURE);
+                return FALSE;
+            }
+        }
+        pthread_mutex_unlock(&once_lock);
+    }
+    if (context != NULL)
+        *context = (PVOID)(state & ~(uintptr_t)3);
+    return TRUE;
 }
 
 /* ---- Thread-local storage ------------------------------------------------------------------ */

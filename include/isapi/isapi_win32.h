@@ -190,6 +190,21 @@ ISAPI_RUNTIME_API VOID WINAPI ReleaseSRWLockShared(PSRWLOCK SRWLock);
 ISAPI_RUNTIME_API BOOLEAN WINAPI TryAcquireSRWLockExclusive(PSRWLOCK SRWLock);
 ISAPI_RUNTIME_API BOOLEAN WINAPI TryAcquireSRWLockShared(PSRWLOCK SRWLock);
 
+/* One-time initialisation. The callback runs once; if it returns FALSE, InitOnceExecuteOnce
+ * returns FALSE and the next call runs it again. Concurrent callers wait for the running one.
+ * A context the callback stores (its low INIT_ONCE_CTX_RESERVED_BITS bits clear) is handed to
+ * every later caller. */
+typedef union _RTL_RUN_ONCE {
+    PVOID Ptr;
+} INIT_ONCE, *PINIT_ONCE, *LPINIT_ONCE;
+#define INIT_ONCE_STATIC_INIT {0}
+#define INIT_ONCE_CTX_RESERVED_BITS 2
+typedef BOOL(WINAPI *PINIT_ONCE_FN)(PINIT_ONCE InitOnce, PVOID Parameter, PVOID *Context);
+
+ISAPI_RUNTIME_API VOID WINAPI InitOnceInitialize(PINIT_ONCE InitOnce);
+ISAPI_RUNTIME_API BOOL WINAPI InitOnceExecuteOnce(PINIT_ONCE InitOnce, PINIT_ONCE_FN InitFn, PVOID Parameter,
+                                                  LPVOID *Context);
+
 /* ---- Thread-local storage -------------------------------------------------------------- */
 
 #define TLS_OUT_OF_INDEXES 0xFFFFFFFFu

@@ -289,6 +289,50 @@ static void test_critical_sections_and_interlocked(void)
     CHECK(slot == NULL);
 }
 
+static volatile LONG once_runs;
+
+static BOOL WINAPI init_once_callback(PINIT_ONCE once, PVOID parameter, PVOID *context)
+{
+    InterlockedIncrement(&once_runs);
+    Sleep(10); /* the other callers must wait, not run it too */
+    if (parameter == NULL)
+        return FALSE;
+    *context = parameter;
+    return TRUE;
+}
+
+static INIT_ONCE shared_once = INIT_ONCE_STATIC_INIT;
+static int once_target;
+
+static DWORD WINAPI run_once(LPVOID arg)
+{
+    PVOID context = NULL;
+    if (!InitOnceExecuteOnce(&shared_once, init_once_callback, &once_target, &context))
+        return 1;
+    return context == &once_target ? 0 : 2;
+}
+
+static void test_init_once(void)
+{
+    INIT_ONCE failing = INIT_ONCE_STATIC_INIT;
+    PVOID context = NULL;
+    CHECK(!InitOnceExecuteOnce(&failing, init_once_callback, NULL, &context));
+    CHECK(!InitOnceExecuteOnce(&failing, init_once_callback, NULL, &context)); /* runs again */
+    CHECK_INT(once_runs, 2);
+    once_runs = 0;
+    HANDLE t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = CreateThread(NULL, 0, run_once, NULL, 0, NULL);
+    CHECK_INT(WaitForMultipleObjects(4, t, TRUE, 10000), WAIT_OBJECT_0);
+    for (int i = 0; i < 4; i++) {
+        DWORD code = 99;
+        GetExitCodeThread(t[i], &code);
+        CHECK_INT(code, 0);
+        CloseHandle(t[i]);
+    }
+    CHECK_INT(once_runs, 1);
+}
+
 static DWORD tls_index;
 
 static DWORD WINAPI tls_thread(LPVOID arg)
@@ -342,5 +386,6 @@ int main(void)
     test_wait_multiple();
     test_critical_sections_and_interlocked();
     test_tls_and_sleep();
+    test_init_once();
     return check_report("sync");
 }
