@@ -1,7 +1,8 @@
 """Porting corpus, threads and files: tests/porting/threadpool (CreateThread workers fed by a
 semaphore and a CRITICAL_SECTION queue made in DllMain, answering pending sessions after Sleep)
 and tests/porting/transmit (CreateFile of a mapped path, then HSE_REQ_TRANSMIT_FILE of its
-handle), in the real server."""
+handle) and tests/porting/asyncread (HSE_REQ_ASYNC_READ_CLIENT into VirtualAlloc'ed memory),
+in the real server."""
 
 import concurrent.futures
 import re
@@ -88,6 +89,40 @@ class TransmitTest(unittest.TestCase):
         for _ in range(50):
             self.assertEqual(self.srv.get("/scripts/transmit.dll?sub/a.txt").status, 200)
         self.assertLess(fd_count(self.srv.pid) - before, 10)
+
+
+class AsyncReadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(scripts={"asyncread.so": porting("asyncread")})
+        cls.srv.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.__exit__(None, None, None)
+
+    def post(self, body, headers=None):
+        return self.srv.request("POST", "/scripts/asyncread.dll", headers=headers, body=body)
+
+    def test_bodies_gathered_in_virtual_memory(self):
+        for size in (0, 10, 70000, 256 * 1024):
+            with self.subTest(size=size):
+                body = bytes((i * 7) & 0xFF for i in range(size))
+                r = self.post(body)
+                self.assertEqual(r.status, 200, r.body)
+                m = re.fullmatch(rb"bytes=(\d+) sum=(\d+) reads=(\d+)\r\n", r.body)
+                self.assertIsNotNone(m, r.body)
+                self.assertEqual(int(m.group(1)), size)
+                self.assertEqual(int(m.group(2)), sum(body) & 0xFFFFFFFF)
+                if size >= 70000:
+                    self.assertGreater(int(m.group(3)), 0)  # past the read-ahead: async reads
+
+    def test_limits(self):
+        self.assertEqual(self.post(b"x" * (256 * 1024 + 1)).status, 413)
+        r, c = self.srv.raw(b"POST /scripts/asyncread.dll HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n", method="POST")
+        c.close()
+        self.assertEqual(r.status, 411)
 
 
 if __name__ == "__main__":
