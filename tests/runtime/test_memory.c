@@ -1,0 +1,104 @@
+/* libisapi: heaps, LocalAlloc/GlobalAlloc, VirtualAlloc/VirtualFree. */
+#include <windows.h>
+
+#include "check.h"
+
+static BOOL all_zero(const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((const unsigned char *)p)[i] != 0)
+            return FALSE;
+    return TRUE;
+}
+
+static void test_heaps(void)
+{
+    HANDLE heap = GetProcessHeap();
+    CHECK(heap != NULL);
+    char *p = HeapAlloc(heap, HEAP_ZERO_MEMORY, 100);
+    CHECK(p != NULL && all_zero(p, 100));
+    CHECK(((uintptr_t)p & 15) == 0);
+    CHECK_INT(HeapSize(heap, 0, p), 100);
+    memset(p, 'x', 100);
+    p = HeapReAlloc(heap, HEAP_ZERO_MEMORY, p, 300);
+    CHECK(p != NULL && p[99] == 'x' && all_zero(p + 100, 200));
+    CHECK(HeapReAlloc(heap, HEAP_REALLOC_IN_PLACE_ONLY, p, 1000) == NULL);
+    CHECK(HeapFree(heap, 0, p));
+    CHECK(HeapFree(heap, 0, NULL));
+    CHECK(HeapReAlloc(heap, 0, NULL, 10) == NULL);
+
+    /* A private heap: HeapDestroy frees what is still allocated (ASan would report a leak). */
+    HANDLE mine = HeapCreate(0, 0, 0);
+    CHECK(mine != NULL && mine != heap);
+    for (int i = 0; i < 10; i++)
+        CHECK(HeapAlloc(mine, 0, 64) != NULL);
+    void *freed = HeapAlloc(mine, 0, 8);
+    CHECK(HeapFree(mine, 0, freed));
+    CHECK(HeapDestroy(mine));
+    CHECK(HeapAlloc(mine, 0, 8) == NULL);
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+    CHECK(!HeapDestroy(mine));
+    CHECK(!HeapDestroy(heap)); /* the process heap stays */
+    CHECK(HeapAlloc((HANDLE)(intptr_t)12345, 0, 8) == NULL);
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+    CHECK(HeapAlloc(heap, 0, (SIZE_T)-1) == NULL);
+    CHECK_INT(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+}
+
+static void test_local_global(void)
+{
+    char *l = LocalAlloc(LPTR, 50);
+    CHECK(l != NULL && all_zero(l, 50));
+    CHECK(LocalFree(l) == NULL);
+    char *g = GlobalAlloc(GPTR, 70);
+    CHECK(g != NULL && all_zero(g, 70));
+    CHECK(GlobalLock(g) == g);
+    GlobalUnlock(g);
+    CHECK(GlobalFree(g) == NULL);
+    CHECK(LocalFree(NULL) == NULL);
+}
+
+static void test_virtual(void)
+{
+    char *p = VirtualAlloc(NULL, 10000, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    CHECK(p != NULL && all_zero(p, 10000));
+    p[9999] = 1;
+    CHECK(!VirtualFree(p, 10000, MEM_RELEASE)); /* MEM_RELEASE takes size 0 */
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
+    CHECK(VirtualFree(p, 0, MEM_RELEASE));
+    CHECK(!VirtualFree(p, 0, MEM_RELEASE));
+    CHECK_INT(GetLastError(), ERROR_INVALID_ADDRESS);
+
+    /* Reserve, then commit part of it. */
+    char *r = VirtualAlloc(NULL, 1 << 20, MEM_RESERVE, PAGE_NOACCESS);
+    CHECK(r != NULL);
+    char *c = VirtualAlloc(r + 8192, 4096, MEM_COMMIT, PAGE_READWRITE);
+    CHECK(c == r + 8192);
+    c[0] = 'a';
+    c[4095] = 'b';
+    CHECK(VirtualFree(c, 4096, MEM_DECOMMIT));
+    c = VirtualAlloc(r + 8192, 4096, MEM_COMMIT, PAGE_READWRITE);
+    CHECK(c != NULL && c[0] == 0); /* zero again */
+    CHECK(VirtualAlloc(r + (2 << 20), 4096, MEM_COMMIT, PAGE_READWRITE) == NULL); /* outside */
+    CHECK_INT(GetLastError(), ERROR_INVALID_ADDRESS);
+    CHECK(VirtualFree(r, 0, MEM_RELEASE));
+    CHECK(VirtualAlloc(NULL, 0, MEM_COMMIT, PAGE_READWRITE) == NULL);
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
+    CHECK(VirtualAlloc(NULL, 4096, MEM_COMMIT, 0x12345) == NULL);
+
+    char buf[8];
+    ZeroMemory(buf, sizeof buf);
+    FillMemory(buf, 4, 'z');
+    CopyMemory(buf + 4, "abc", 4);
+    CHECK_STR(buf, "zzzzabc");
+    MoveMemory(buf + 1, buf, 3);
+    CHECK_STR(buf, "zzzzabc");
+}
+
+int main(void)
+{
+    test_heaps();
+    test_local_global();
+    test_virtual();
+    return check_report("memory");
+}
