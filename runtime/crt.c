@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #define ISAPI_CRT_NO_WRAPPERS
 #include "isapi_crt.h"
+#include "crt_internal.h"
 
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -26,24 +27,14 @@
 
 /* ---- Diagnostics: one line per function per second -------------------------------------- */
 
-enum crt_function {
-    CRT_STRCPY_S,
-    CRT_STRCAT_S,
-    CRT_STRNCPY_S,
-    CRT_STRNCAT_S,
-    CRT_MEMCPY_S,
-    CRT_ITOA_S,
-    CRT_SPRINTF_S,
-    CRT_SNPRINTF,
-    CRT_OTHER,
-    CRT_FUNCTION_COUNT
-};
-
-/* Per function: the monotonic second of its last line, and the lines suppressed since. */
+/* Slots of the rate limiter, chosen by a hash of the function's name (two functions may share
+ * one; they then share its one line per second). Per slot: the monotonic second of its last
+ * line, and the lines suppressed since. */
+#define CRT_LIMITER_SLOTS 32
 static struct {
     atomic_llong last_second;
     atomic_uint suppressed;
-} crt_limiter[CRT_FUNCTION_COUNT];
+} crt_limiter[CRT_LIMITER_SLOTS];
 
 /* The file name of the module that holds `address` (the extension that called), or "?". */
 static const char *module_name(const void *address)
@@ -55,23 +46,17 @@ static const char *module_name(const void *address)
     return slash ? slash + 1 : info.dli_fname;
 }
 
-static enum crt_function crt_function_of(const char *fn)
+static unsigned crt_limiter_slot(const char *fn)
 {
-    static const char *const names[] = {"strcpy_s", "strcat_s", "strncpy_s", "strncat_s",
-                                        "memcpy_s", "_itoa_s",  "sprintf_s", "_snprintf"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(fn, names[i]) == 0)
-            return (enum crt_function)i;
-    if (strstr(fn, "printf_s") != NULL)
-        return CRT_SPRINTF_S;
-    return CRT_OTHER;
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *fn != '\0'; fn++)
+        h = (h ^ (unsigned char)*fn) * 16777619u;
+    return h % CRT_LIMITER_SLOTS;
 }
 
-static void crt_report(const char *fn, const void *caller, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void crt_report(const char *fn, const void *caller, const char *fmt, ...)
+void crt_report(const char *fn, const void *caller, const char *fmt, ...)
 {
-    enum crt_function f = crt_function_of(fn);
+    unsigned f = crt_limiter_slot(fn);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long long second = (long long)now.tv_sec;
@@ -101,16 +86,12 @@ static void crt_report(const char *fn, const void *caller, const char *fmt, ...)
     (void)ignored;
 }
 
-/* The bound of a destination: the compiler's size when known, else the caller's. */
-static size_t crt_bound(size_t caller_size, size_t known)
+size_t crt_bound(size_t caller_size, size_t known)
 {
     return known != ISAPI_SIZE_UNKNOWN ? known : caller_size;
 }
 
-/* Reports a caller size that differs from the known one where that changed the result:
- * `needed` bytes (with the NUL) fit the known size but not the caller's (Microsoft would have
- * aborted), or the caller's size was larger than the destination. */
-static void crt_check_size(const char *fn, const void *caller, size_t caller_size, size_t known,
+void crt_check_size(const char *fn, const void *caller, size_t caller_size, size_t known,
                            size_t needed)
 {
     if (known == ISAPI_SIZE_UNKNOWN || caller_size == known)
