@@ -268,6 +268,24 @@ errno_t memcpy_s(void *dst, rsize_t size, const void *src, rsize_t count)
 
 /* MSVC: a '-' sign for negative values in radix 10 only; other radices print the value's
  * 32-bit two's complement pattern. */
+/* The digits of `magnitude` in `radix` (2..36), most significant first, with a '-' when
+ * `negative`, into out (66 bytes); returns the length. */
+static size_t crt_digits(unsigned long long magnitude, int negative, int radix, char *out)
+{
+    char reversed[66];
+    size_t n = 0;
+    do {
+        reversed[n++] = "0123456789abcdefghijklmnopqrstuvwxyz"[magnitude % (unsigned)radix];
+        magnitude /= (unsigned)radix;
+    } while (magnitude != 0);
+    if (negative)
+        reversed[n++] = '-';
+    for (size_t i = 0; i < n; i++)
+        out[i] = reversed[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
 static errno_t crt_itoa(const void *caller, int value, char *dst, size_t size, int radix, size_t known)
 {
     size_t bound = crt_bound(size, known);
@@ -280,25 +298,16 @@ static errno_t crt_itoa(const void *caller, int value, char *dst, size_t size, i
         crt_report("_itoa_s", caller, "radix %d is not 2..36: returned EINVAL", radix);
         return crt_fail(EINVAL);
     }
-    char digits[40];
-    size_t n = 0;
+    char digits[66];
     int negative = radix == 10 && value < 0;
-    uint32_t u = negative ? 0u - (uint32_t)value : (uint32_t)value;
-    do {
-        digits[n++] = "0123456789abcdefghijklmnopqrstuvwxyz"[u % (uint32_t)radix];
-        u /= (uint32_t)radix;
-    } while (u != 0);
-    if (negative)
-        digits[n++] = '-';
+    size_t n = crt_digits(negative ? 0u - (uint32_t)value : (uint32_t)value, negative, radix, digits);
     if (n + 1 > bound) {
         dst[0] = '\0';
         crt_report("_itoa_s", caller, "%zu bytes do not fit the destination's %zu: emptied, returned ERANGE",
                    n + 1, bound);
         return crt_fail(ERANGE);
     }
-    for (size_t i = 0; i < n; i++)
-        dst[i] = digits[n - 1 - i];
-    dst[n] = '\0';
+    memcpy(dst, digits, n + 1);
     crt_check_size("_itoa_s", caller, size, known, n + 1);
     return 0;
 }
@@ -311,6 +320,50 @@ errno_t isapi_crt_itoa_s(int value, char *dst, size_t size, int radix, size_t kn
 errno_t _itoa_s(int value, char *dst, size_t size, int radix)
 {
     return crt_itoa(__builtin_return_address(0), value, dst, size, radix, ISAPI_SIZE_UNKNOWN);
+}
+
+/* The unbounded forms: a bad radix or NULL gives "" (or NULL), errno EINVAL. Negative values
+ * are signed in radix 10 only, as in MSVC. */
+static char *crt_toa(const char *fn, unsigned long long magnitude, int negative, char *dst, int radix)
+{
+    if (dst == NULL || radix < 2 || radix > 36) {
+        if (dst != NULL)
+            dst[0] = '\0';
+        crt_report(fn, __builtin_return_address(0), "%s: returned EINVAL", dst == NULL ? "NULL destination" : "bad radix");
+        errno = EINVAL;
+        return dst;
+    }
+    crt_digits(magnitude, negative && radix == 10, radix, dst);
+    return dst;
+}
+
+char *_itoa(int value, char *dst, int radix)
+{
+    int negative = radix == 10 && value < 0;
+    return crt_toa("_itoa", negative ? 0u - (uint32_t)value : (uint32_t)value, negative, dst, radix);
+}
+
+char *_ltoa(int32_t value, char *dst, int radix)
+{
+    int negative = radix == 10 && value < 0;
+    return crt_toa("_ltoa", negative ? 0u - (uint32_t)value : (uint32_t)value, negative, dst, radix);
+}
+
+char *_ultoa(uint32_t value, char *dst, int radix)
+{
+    return crt_toa("_ultoa", value, 0, dst, radix);
+}
+
+char *_i64toa(long long value, char *dst, int radix)
+{
+    int negative = radix == 10 && value < 0;
+    unsigned long long u = (unsigned long long)value;
+    return crt_toa("_i64toa", negative ? 0ull - u : u, negative, dst, radix);
+}
+
+char *_ui64toa(unsigned long long value, char *dst, int radix)
+{
+    return crt_toa("_ui64toa", value, 0, dst, radix);
 }
 
 /* ---- sprintf_s, vsprintf_s, _snprintf_s, _vsnprintf_s ----------------------------------- */
@@ -501,4 +554,38 @@ int _strnicmp(const char *a, const char *b, size_t count)
 char *_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+char *_strlwr(char *s)
+{
+    for (char *p = s; p != NULL && *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return s;
+}
+
+char *_strupr(char *s)
+{
+    for (char *p = s; p != NULL && *p != '\0'; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    return s;
+}
+
+int _vscprintf(const char *fmt, va_list ap)
+{
+    if (fmt == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    return vsnprintf(NULL, 0, fmt, ap);
+}
+
+int _scprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = _vscprintf(fmt, ap);
+    va_end(ap);
+    return n;
 }

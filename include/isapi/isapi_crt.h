@@ -34,6 +34,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #ifndef _ERRNO_T_DEFINED
 #define _ERRNO_T_DEFINED
@@ -139,6 +140,28 @@ ISAPI_CRT_API int _stricmp(const char *a, const char *b);
 ISAPI_CRT_API int _strnicmp(const char *a, const char *b, size_t count);
 /* malloc'd copy (free() it); NULL for NULL. */
 ISAPI_CRT_API char *_strdup(const char *s);
+/* In place, ASCII only; return s (NULL for NULL). */
+ISAPI_CRT_API char *_strlwr(char *s);
+ISAPI_CRT_API char *_strupr(char *s);
+/* The length the output would have (without the NUL), or -1; what code sizes buffers with. */
+ISAPI_CRT_API int _scprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+ISAPI_CRT_API int _vscprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* The unbounded MSVC conversions (radix 2..36, as _itoa_s); dst must hold 33 characters
+ * (65 for the 64-bit ones). They return dst. */
+ISAPI_CRT_API char *_itoa(int value, char *dst, int radix);
+ISAPI_CRT_API char *_ltoa(int32_t value, char *dst, int radix);
+ISAPI_CRT_API char *_ultoa(uint32_t value, char *dst, int radix);
+ISAPI_CRT_API char *_i64toa(long long value, char *dst, int radix);
+ISAPI_CRT_API char *_ui64toa(unsigned long long value, char *dst, int radix);
+#define _atoi64(s) atoll(s)
+#define _strtoi64 strtoll
+#define _strtoui64 strtoull
+/* The old names MSVC still accepts. */
+#define stricmp _stricmp
+#define strnicmp _strnicmp
+#define strlwr _strlwr
+#define strupr _strupr
+#define itoa _itoa
 
 /* ---- The bound policy's wrappers (see the top of this file) ------------------------------ */
 

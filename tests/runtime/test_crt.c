@@ -280,6 +280,26 @@ static void test_compare_dup(void)
     CHECK_INT(_MAX_FNAME, 256);
 }
 
+static void test_other_names(void)
+{
+    char buf[70];
+    CHECK_STR(_itoa(-42, buf, 10), "-42");
+    CHECK_STR(_itoa(-1, buf, 2), "11111111111111111111111111111111");
+    CHECK_STR(_ultoa(4000000000u, buf, 10), "4000000000");
+    CHECK_STR(_ltoa(-7, buf, 10), "-7");
+    CHECK_STR(_i64toa(-9000000000LL, buf, 10), "-9000000000");
+    CHECK_STR(_ui64toa(0xffffffffffffffffULL, buf, 16), "ffffffffffffffff");
+    CHECK_STR(_itoa(5, buf, 99), "");
+    CHECK_INT(_atoi64("12345678901"), 12345678901LL);
+    strcpy(buf, "MiXed-1");
+    CHECK_STR(_strlwr(buf), "mixed-1");
+    CHECK_STR(_strupr(buf), "MIXED-1");
+    CHECK(_strlwr(NULL) == NULL);
+    CHECK_INT(_scprintf("%s-%d", "abc", 12), 6);
+    CHECK_INT(_scprintf(NULL), -1);
+    CHECK_INT(stricmp("ABC", "abc"), 0);
+}
+
 /* A malloc'd block the compiler sees is bounded by its size too. */
 static void test_heap_destination(void)
 {
@@ -303,5 +323,6 @@ int main(void)
     test_va_list_forms();
     test_compare_dup();
     test_heap_destination();
+    test_other_names();
     return check_report("crt");
 }
