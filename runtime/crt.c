@@ -13,7 +13,7 @@
  * the bound there. */
 #define _GNU_SOURCE
 #define ISAPI_CRT_NO_WRAPPERS
-#include "isapi_crt.h"
+#include <windows.h>
 #include "crt_internal.h"
 
 #include <dlfcn.h>

@@ -1,6 +1,7 @@
-/* Part of the isapid SDK's windows.h: the MSVC C runtime names ISAPI code uses (the "secure"
- * string functions, _stricmp, _strdup, _countof, _MAX_PATH ...), implemented by libisapi
- * (runtime/crt.c; docs/porting.md, "The C runtime and strsafe").
+/* Part of the isapid SDK's windows.h (include that, not this): the MSVC C runtime names ISAPI
+ * code uses (the "secure" string functions, _stricmp, _strdup, _countof, _MAX_PATH ...) and
+ * the Win32 text functions (MultiByteToWideChar, CharUpper ...), implemented by libisapi
+ * (runtime/crt.c, runtime/text.c; docs/porting.md, "The C runtime and strsafe").
  *
  * Semantics are Microsoft's (return codes, errno, _TRUNCATE), with one deliberate change, the
  * bound policy:
@@ -162,6 +163,47 @@ ISAPI_CRT_API char *_ui64toa(unsigned long long value, char *dst, int radix);
 #define strlwr _strlwr
 #define strupr _strupr
 #define itoa _itoa
+
+/* ---- Text: code pages and case (Win32 functions, implemented in runtime/text.c) ---------- */
+
+/* Every "ANSI" code page is UTF-8 here: CP_ACP, CP_OEMCP, CP_THREAD_ACP and CP_UTF8 all mean
+ * UTF-8, and WCHAR strings are UTF-16. Other code pages fail with ERROR_INVALID_PARAMETER. */
+#define CP_ACP 0
+#define CP_OEMCP 1
+#define CP_THREAD_ACP 3
+#define CP_UTF8 65001
+#define MB_PRECOMPOSED 0x00000001
+#define MB_ERR_INVALID_CHARS 0x00000008
+#define WC_ERR_INVALID_CHARS 0x00000080
+#ifndef ERROR_INVALID_FLAGS
+#define ERROR_INVALID_FLAGS 1004
+#endif
+#ifndef ERROR_NO_UNICODE_TRANSLATION
+#define ERROR_NO_UNICODE_TRANSLATION 1113
+#endif
+
+/* As documented by Microsoft: a length of -1 means NUL-terminated (the NUL is converted and
+ * counted); an output size of 0 returns the size needed; 0 on failure, with
+ * ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_PARAMETER, ERROR_INVALID_FLAGS or (with the
+ * *_ERR_INVALID_CHARS flag) ERROR_NO_UNICODE_TRANSLATION. Without that flag, malformed input
+ * becomes U+FFFD. */
+ISAPI_CRT_API int WINAPI MultiByteToWideChar(UINT CodePage, DWORD dwFlags, LPCSTR lpMultiByteStr,
+                                             int cbMultiByte, LPWSTR lpWideCharStr, int cchWideChar);
+ISAPI_CRT_API int WINAPI WideCharToMultiByte(UINT CodePage, DWORD dwFlags, LPCWSTR lpWideCharStr,
+                                             int cchWideChar, LPSTR lpMultiByteStr, int cbMultiByte,
+                                             LPCSTR lpDefaultChar, LPBOOL lpUsedDefaultChar);
+/* ASCII case mapping in place; a pointer whose high bits are 0 is one character (returned
+ * converted, as on Windows). The Buff forms convert cch characters and return cch. */
+ISAPI_CRT_API LPSTR WINAPI CharUpperA(LPSTR lpsz);
+ISAPI_CRT_API LPSTR WINAPI CharLowerA(LPSTR lpsz);
+ISAPI_CRT_API DWORD WINAPI CharUpperBuffA(LPSTR lpsz, DWORD cchLength);
+ISAPI_CRT_API DWORD WINAPI CharLowerBuffA(LPSTR lpsz, DWORD cchLength);
+#ifndef UNICODE
+#define CharUpper CharUpperA
+#define CharLower CharLowerA
+#define CharUpperBuff CharUpperBuffA
+#define CharLowerBuff CharLowerBuffA
+#endif
 
 /* ---- The bound policy's wrappers (see the top of this file) ------------------------------ */
 

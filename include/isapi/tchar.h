@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "isapi_crt.h"
+#include "windows.h"
 
 #if defined(_UNICODE) || defined(UNICODE)
 #error "isapid's tchar.h maps TCHAR to char only: build without UNICODE/_UNICODE (docs/porting.md, 64-bit and character pitfalls)"
