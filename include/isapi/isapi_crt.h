@@ -299,6 +299,8 @@ template <size_t N> inline int vsprintf_s(char (&dst)[N], const char *fmt, va_li
     return isapi_crt_vsnprintf_s("vsprintf_s", dst, N, ISAPI_CRT_NO_COUNT, N, fmt, ap);
 }
 template <size_t N> inline int sprintf_s(char (&dst)[N], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+template <size_t N> inline int sprintf_s(char (&dst)[N], const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -306,6 +308,8 @@ template <size_t N> inline int sprintf_s(char (&dst)[N], const char *fmt, ...)
     va_end(ap);
     return n;
 }
+template <size_t N> inline int _snprintf_s(char (&dst)[N], size_t count, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 template <size_t N> inline int _snprintf_s(char (&dst)[N], size_t count, const char *fmt, ...)
 {
     va_list ap;
