@@ -75,8 +75,13 @@ template <typename T, size_t N> char (*isapi_countof_helper(T (&)[N]))[N];
 
 /* What the compiler knows of the bytes writable at p, or (size_t)-1 (not known). Object
  * size type 1: a struct member's own size, not the rest of the struct. Optimisation (-O1 or
- * more) is needed for the compiler to see through the inline wrappers. */
-#if defined(__has_builtin)
+ * more) is needed for the compiler to see through the inline wrappers. Clang answers type 1
+ * with the whole object's remaining size once the wrapper is inlined (more than a member's
+ * size: a correct size would be overridden by a larger one), so with clang nothing is known
+ * and the caller's size is always the bound. */
+#if defined(__clang__)
+#define ISAPI_DEST_SIZE(p) ((void)(p), (size_t)-1)
+#elif defined(__has_builtin)
 #if __has_builtin(__builtin_dynamic_object_size)
 #define ISAPI_DEST_SIZE(p) __builtin_dynamic_object_size((p), 1)
 #endif
@@ -254,6 +259,9 @@ ISAPI_CRT_API int isapi_crt_snprintf_s(const char *fn, char *dst, size_t size, s
     __attribute__((format(printf, 6, 7)));
 ISAPI_CRT_API int isapi_crt_snprintf(char *dst, size_t count, size_t known, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Clang has no __builtin_va_arg_pack: with clang these three calls reach the library's
+ * definitions, bounded by the caller's size. */
+#if !defined(__clang__)
 ISAPI_CRT_WRAPPER int sprintf_s(char *dst, size_t size, const char *fmt, ...)
 {
     return isapi_crt_snprintf_s("sprintf_s", dst, size, ISAPI_CRT_NO_COUNT, ISAPI_DEST_SIZE(dst), fmt,
@@ -268,6 +276,7 @@ ISAPI_CRT_WRAPPER int _snprintf(char *dst, size_t count, const char *fmt, ...)
 {
     return isapi_crt_snprintf(dst, count, ISAPI_DEST_SIZE(dst), fmt, __builtin_va_arg_pack());
 }
+#endif /* !__clang__ */
 #endif /* !ISAPI_CRT_NO_WRAPPERS */
 
 #ifdef __cplusplus

@@ -72,11 +72,13 @@ ISAPI_CRT_WRAPPER HRESULT StringCchCatA(STRSAFE_LPSTR dst, size_t cchDest, STRSA
 {
     return isapi_strsafe_cat("StringCchCatA", dst, cchDest, src, ISAPI_DEST_SIZE(dst));
 }
+#if !defined(__clang__) /* no __builtin_va_arg_pack: the library's definitions (isapi_crt.h) */
 ISAPI_CRT_WRAPPER HRESULT StringCchPrintfA(STRSAFE_LPSTR dst, size_t cchDest, STRSAFE_LPCSTR fmt, ...)
 {
     return isapi_strsafe_printf("StringCchPrintfA", dst, cchDest, ISAPI_DEST_SIZE(dst), fmt,
                                 __builtin_va_arg_pack());
 }
+#endif
 ISAPI_CRT_WRAPPER HRESULT StringCchVPrintfA(STRSAFE_LPSTR dst, size_t cchDest, STRSAFE_LPCSTR fmt,
                                             va_list ap)
 {
@@ -90,11 +92,13 @@ ISAPI_CRT_WRAPPER HRESULT StringCbCatA(STRSAFE_LPSTR dst, size_t cbDest, STRSAFE
 {
     return isapi_strsafe_cat("StringCbCatA", dst, cbDest, src, ISAPI_DEST_SIZE(dst));
 }
+#if !defined(__clang__)
 ISAPI_CRT_WRAPPER HRESULT StringCbPrintfA(STRSAFE_LPSTR dst, size_t cbDest, STRSAFE_LPCSTR fmt, ...)
 {
     return isapi_strsafe_printf("StringCbPrintfA", dst, cbDest, ISAPI_DEST_SIZE(dst), fmt,
                                 __builtin_va_arg_pack());
 }
+#endif
 ISAPI_CRT_WRAPPER HRESULT StringCbVPrintfA(STRSAFE_LPSTR dst, size_t cbDest, STRSAFE_LPCSTR fmt,
                                            va_list ap)
 {
