@@ -71,6 +71,8 @@ class SecureCrtTest(unittest.TestCase):
         self.assertEqual(v["decimal"], "-1234")
         self.assertEqual(v["elements"], "32")
         self.assertEqual(v["method-is-get"], "1")
+        self.assertEqual(v["joined"], "abcxy")
+        self.assertEqual(v["formatted"], "7 items")
 
     def test_cpp_overflow_bounded_by_the_template_size(self):
         name = "N" * 40

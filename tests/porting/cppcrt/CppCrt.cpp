@@ -11,11 +11,14 @@
 //   decimal: -1234             (_itoa_s(value, buf, 10))
 //   elements: 32               (_countof)
 //   method-is-get: 1           (_stricmp)
+//   joined: abcxy              (strncat_s(buf, src, 2))
+//   formatted: 7 items         (vsprintf_s(buf, fmt, ap))
 //   end
 
 #include <windows.h>
 #include <httpext.h>
 #include <strsafe.h>
+#include <stdarg.h>
 
 class CPage
 {
@@ -34,6 +37,16 @@ public:
         char szNumber[16];
         _itoa_s(nValue, szNumber, 10);
         Line(pszName, szNumber);
+    }
+
+    void LineFormat(const char *pszName, const char *pszFormat, ...)
+    {
+        char szValue[64];
+        va_list args;
+        va_start(args, pszFormat);
+        vsprintf_s(szValue, pszFormat, args);
+        va_end(args);
+        Line(pszName, szValue);
     }
 
     void End() { strcat_s(m_szText, sizeof(m_szText), "end\r\n"); }
@@ -74,6 +87,11 @@ DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
     page.Line("decimal", -1234);
     page.Line("elements", (int)_countof(szName));
     page.Line("method-is-get", _stricmp(pECB->lpszMethod, "GET") == 0);
+    char szJoined[16];
+    strcpy_s(szJoined, "abc");
+    strncat_s(szJoined, "xyz", 2);
+    page.Line("joined", szJoined);
+    page.LineFormat("formatted", "%d %s", 7, "items");
     page.End();
 
     HSE_SEND_HEADER_EX_INFO hdr;
