@@ -1,8 +1,10 @@
 /* windows.h for ISAPI extensions built on Linux (isapid SDK).
  *
- * Only the Win32 vocabulary that ISAPI code uses: integer and pointer types with their
- * Windows widths, a few macros, the Win32 error numbers hosts and extensions exchange,
- * and GetLastError/SetLastError. It is not a Win32 emulation layer.
+ * The Win32 vocabulary that ISAPI code uses: integer and pointer types with their Windows
+ * widths, macros, the Win32 error numbers hosts and extensions exchange, GetLastError/
+ * SetLastError; then (isapi_crt.h, isapi_win32.h) the MSVC C runtime and the Win32 functions
+ * ported extensions call, implemented by libisapi (docs/porting.md). Not a whole Win32: only
+ * what ISAPI extensions use.
  *
  * Width contract (LP64 and ILP32 alike): DWORD, ULONG and LONG are 32 bits — they are not
  * `unsigned long`, which is 64 bits on LP64 Linux. BOOL is int. WCHAR is a 16-bit UTF-16
