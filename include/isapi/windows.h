@@ -366,5 +366,7 @@ static inline int wsprintfA(LPSTR dst, LPCSTR fmt, ...)
  * memory and the rest of Win32. */
 #include "isapi_crt.h"
 #include "isapi_win32.h"
+#include "isapi_module.h"
+#include "isapi_profile.h"
 
 #endif /* ISAPI_WINDOWS_H */
