@@ -94,21 +94,17 @@ DWORD WINAPI GetModuleFileNameA(HMODULE hModule, LPSTR lpFilename, DWORD nSize)
     return copy_module_path(map->l_name, lpFilename, nSize);
 }
 
-/* A new dlopen reference to the module holding addr, or NULL. */
+/* A new dlopen reference to the module holding addr, or NULL. dladdr1 names the module's
+ * link_map, which is its handle; dlopen of its name (or of NULL for the main program, whose
+ * map has an empty name) takes the reference and returns that same handle. */
 static void *module_of_address(const void *addr)
 {
     Dl_info info;
-    if (addr == NULL || dladdr(addr, &info) == 0 || info.dli_fname == NULL)
+    struct link_map *map = NULL;
+    if (addr == NULL || dladdr1(addr, &info, (void **)&map, RTLD_DL_LINKMAP) == 0 || map == NULL)
         return NULL;
-    /* RTLD_NOLOAD: only a module that is loaded, which it is, as addr lies inside it. The
-     * main program's dli_fname may not reopen it, so it is opened as dlopen(NULL). */
-    void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
-    if (h == NULL) {
-        char exe[PATH_MAX];
-        if (executable_path(exe, sizeof exe) && strcmp(exe, info.dli_fname) == 0)
-            h = dlopen(NULL, RTLD_NOW);
-    }
-    return h;
+    const bool main_program = map->l_name == NULL || map->l_name[0] == '\0';
+    return dlopen(main_program ? NULL : map->l_name, RTLD_NOW | (main_program ? 0 : RTLD_NOLOAD));
 }
 
 /* "dir/name.dll" → "dir/name.so" (any case of ".dll"); other names unchanged. Owned by caller. */

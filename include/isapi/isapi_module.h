@@ -12,7 +12,11 @@ extern "C" {
 
 /* ---- Modules ------------------------------------------------------------------------- */
 
-typedef INT_PTR(WINAPI *FARPROC)(void);
+/* Windows declares FARPROC as returning INT_PTR; here it is void (*)(void), the type GCC lets
+ * be cast to any function pointer type without -Wcast-function-type, so the usual
+ * (PFN_SOMETHING)GetProcAddress(h, "Name") compiles cleanly under -Werror. */
+typedef void(WINAPI *FARPROC)(void);
+typedef FARPROC PROC, NEARPROC;
 
 #define GET_MODULE_HANDLE_EX_FLAG_PIN 0x00000001u
 #define GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT 0x00000002u
