@@ -1,0 +1,172 @@
+/* libisapi: GetPrivateProfileString/Int/Section with Windows' rules (case, defaults, lists,
+ * truncation counts, comments, quotes, `\` separators, relative names) and the registry stand-in. */
+#define _GNU_SOURCE
+#include <windows.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static char dir[64];
+static char path[128];
+
+static const char ini_text[] =
+    "; a comment\n"
+    "[Settings]\n"
+    "  Name = Hello World  \r\n"
+    "Quoted=\"  spaced  \"\n"
+    "Single='x'\n"
+    "Half=\"open\n"
+    "Semi=a;b\n"
+    "Port=8080\n"
+    "Hex=0x1F\n"
+    "Neg=-5\n"
+    "Junk=abc\n"
+    "NoValue\n"
+    "name=duplicate key, ignored\n"
+    "\n"
+    "[Empty]\n"
+    "[settings]\n"
+    "Port=1\n"
+    "[Other]\n"
+    "k=v\n";
+
+static void write_file(const char *name, const char *text)
+{
+    FILE *f = fopen(name, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_values(void)
+{
+    char buf[64];
+    CHECK_INT(GetPrivateProfileString("settings", "NAME", "d", buf, sizeof buf, path), 11);
+    CHECK_STR(buf, "Hello World");
+    CHECK_INT(GetLastError(), ERROR_SUCCESS);
+    GetPrivateProfileString("Settings", "Quoted", "", buf, sizeof buf, path);
+    CHECK_STR(buf, "  spaced  ");
+    GetPrivateProfileString("Settings", "Single", "", buf, sizeof buf, path);
+    CHECK_STR(buf, "x");
+    GetPrivateProfileString("Settings", "Half", "", buf, sizeof buf, path);
+    CHECK_STR(buf, "\"open");
+    GetPrivateProfileString("Settings", "Semi", "", buf, sizeof buf, path);
+    CHECK_STR(buf, "a;b");
+    CHECK_INT(GetPrivateProfileString("Settings", "NoValue", "d", buf, sizeof buf, path), 0);
+    CHECK_STR(buf, "");
+    /* The first [Settings] is read; the later [settings] is a duplicate. */
+    CHECK_INT(GetPrivateProfileInt("SETTINGS", "port", 7, path), 8080);
+    CHECK_INT(GetPrivateProfileInt("Settings", "Hex", 7, path), 31);
+    CHECK_INT((INT)GetPrivateProfileInt("Settings", "Neg", 7, path), -5);
+    CHECK_INT(GetPrivateProfileInt("Settings", "Junk", 7, path), 0);
+    CHECK_INT(GetPrivateProfileInt("Settings", "Missing", 7, path), 7);
+    CHECK_INT(GetPrivateProfileInt("Nope", "Port", 9, path), 9);
+}
+
+static void test_defaults_and_truncation(void)
+{
+    char buf[64];
+    SetLastError(0);
+    CHECK_INT(GetPrivateProfileString("Settings", "Missing", "def  ", buf, sizeof buf, path), 3);
+    CHECK_STR(buf, "def");
+    CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
+    CHECK_INT(GetPrivateProfileString("Settings", "Missing", NULL, buf, sizeof buf, path), 0);
+    CHECK_STR(buf, "");
+    CHECK_INT(GetPrivateProfileString("Settings", "Name", "", buf, 6, path), 5);
+    CHECK_STR(buf, "Hello");
+    CHECK_INT(GetPrivateProfileString("Settings", "Name", "", buf, 0, path), 0);
+    CHECK_INT(GetPrivateProfileString("Settings", "Name", "x", NULL, 10, path), 0);
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    CHECK_INT(GetPrivateProfileString("S", "K", "dflt", buf, sizeof buf, "/nonexistent/dir/x.ini"), 4);
+    CHECK_STR(buf, "dflt");
+    CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
+    CHECK_INT(GetPrivateProfileInt("S", "K", 3, NULL), 3);
+}
+
+static void test_lists(void)
+{
+    char buf[128];
+    DWORD n = GetPrivateProfileString(NULL, NULL, "", buf, sizeof buf, path);
+    CHECK_INT(n, 30);
+    CHECK(memcmp(buf, "Settings\0Empty\0settings\0Other\0\0", 31) == 0);
+    n = GetPrivateProfileString("Other", NULL, "", buf, sizeof buf, path);
+    CHECK_INT(n, 2);
+    CHECK(memcmp(buf, "k\0\0", 3) == 0);
+    n = GetPrivateProfileString("Empty", NULL, "", buf, sizeof buf, path);
+    CHECK_INT(n, 0);
+    CHECK(buf[0] == '\0' && buf[1] == '\0');
+    /* Truncated lists return nSize-2 and end with two NULs. */
+    n = GetPrivateProfileString(NULL, NULL, "", buf, 12, path);
+    CHECK_INT(n, 10);
+    CHECK(memcmp(buf, "Settings\0E\0\0", 12) == 0);
+    n = GetPrivateProfileSection("other", buf, sizeof buf, path);
+    CHECK_INT(n, 4);
+    CHECK(memcmp(buf, "k=v\0\0", 5) == 0);
+    n = GetPrivateProfileSection("Settings", buf, 8, path);
+    CHECK_INT(n, 6);
+    CHECK(memcmp(buf, "Name =\0\0", 8) == 0);
+}
+
+static void test_paths(void)
+{
+    char buf[64], backslashed[128];
+    snprintf(backslashed, sizeof backslashed, "%s\\test.ini", dir);
+    GetPrivateProfileString("Other", "k", "", buf, sizeof buf, backslashed);
+    CHECK_STR(buf, "v");
+    /* A relative name is looked up beside the calling module: here, the test program. */
+    char exe[PATH_MAX], beside[PATH_MAX + 64], relative[32];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(len > 0);
+    if (len <= 0)
+        return;
+    exe[len] = '\0';
+    *strrchr(exe, '/') = '\0';
+    snprintf(relative, sizeof relative, "profile-%d.ini", (int)getpid());
+    snprintf(beside, sizeof beside, "%s/%s", exe, relative);
+    write_file(beside, "[a]\nb=beside\n");
+    GetPrivateProfileString("a", "b", "", buf, sizeof buf, relative);
+    CHECK_STR(buf, "beside");
+    unlink(beside);
+}
+
+static void test_registry(void)
+{
+    HKEY key = (HKEY)1;
+    CHECK_INT(RegOpenKeyEx(HKEY_LOCAL_MACHINE, "SOFTWARE\\Vendor", 0, KEY_READ, &key), ERROR_FILE_NOT_FOUND);
+    CHECK(key == NULL);
+    DWORD type = 0, size = 4, value = 0;
+    CHECK_INT(RegQueryValueEx(HKEY_LOCAL_MACHINE, "x", NULL, &type, (LPBYTE)&value, &size), ERROR_FILE_NOT_FOUND);
+    CHECK_INT(RegQueryValueEx(HKEY_LOCAL_MACHINE, "x", NULL, &type, (LPBYTE)&value, NULL), ERROR_INVALID_PARAMETER);
+    CHECK_INT(RegCreateKeyEx(HKEY_CURRENT_USER, "S", 0, NULL, 0, KEY_ALL_ACCESS, NULL, &key, NULL),
+              ERROR_ACCESS_DENIED);
+    CHECK_INT(RegSetValueEx(HKEY_CURRENT_USER, "v", 0, REG_DWORD, (const BYTE *)&value, 4), ERROR_ACCESS_DENIED);
+    CHECK_INT(RegEnumKeyEx(HKEY_LOCAL_MACHINE, 0, NULL, NULL, NULL, NULL, NULL, NULL), ERROR_NO_MORE_ITEMS);
+    CHECK_INT(RegCloseKey(HKEY_LOCAL_MACHINE), ERROR_SUCCESS);
+    CHECK_INT(RegCloseKey((HKEY)0x1234), ERROR_INVALID_HANDLE);
+    CHECK_INT(RegOpenKeyEx(NULL, "x", 0, KEY_READ, &key), ERROR_INVALID_HANDLE);
+    CHECK_INT(RegOpenKeyEx(HKEY_LOCAL_MACHINE, "x", 0, KEY_READ, NULL), ERROR_INVALID_PARAMETER);
+}
+
+int main(void)
+{
+    strcpy(dir, "/tmp/isapi-profile-XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    if (tmp != NULL && strlen(tmp) < 30)
+        snprintf(dir, sizeof dir, "%s/isapi-profile-XXXXXX", tmp);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/test.ini", dir);
+    write_file(path, ini_text);
+    test_values();
+    test_defaults_and_truncation();
+    test_lists();
+    test_paths();
+    test_registry();
+    unlink(path);
+    rmdir(dir);
+    return check_report("profile");
+}
