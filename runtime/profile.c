@@ -1,4 +1,4 @@
-/* libisapi: INI files, GetPrivateProfileString/Int/Section with Windows' rules (docs/porting.md,
+/* libisapi: INI files, GetPrivateProfileString/Int/Section and WritePrivateProfileString with Windows' rules (docs/porting.md,
  * "Configuration files and the registry"). Own parser, because Windows' rules are not those of
  * the common INI libraries: section and key names compare without regard to ASCII case, the
  * first of duplicate sections or keys wins, only a line that starts with `;` is a comment (a
@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PROFILE_MAX_BYTES (16u << 20) /* larger files are refused: an INI file is small */
@@ -117,9 +118,11 @@ static void caller_directory(const void *caller, char *dir, size_t size)
     dir[slash - resolved + 1] = '\0';
 }
 
-/* Reads the file into a NUL-terminated heap buffer (*len bytes). NULL with the last error set. */
-static char *read_profile(LPCSTR file_name, const void *caller, size_t *len)
+/* Reads the file into a NUL-terminated heap buffer (*len bytes), its resolved name into
+ * path[PATH_MAX]. NULL with the last error set (path is set when the name resolved). */
+static char *read_profile(LPCSTR file_name, const void *caller, size_t *len, char *path)
 {
+    path[0] = '\0';
     if (file_name == NULL || file_name[0] == '\0') {
         SetLastError(ERROR_INVALID_PARAMETER);
         return NULL;
@@ -129,9 +132,9 @@ static char *read_profile(LPCSTR file_name, const void *caller, size_t *len)
         dir[0] = '\0';
     else
         caller_directory(caller, dir, sizeof dir);
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s%s", dir, file_name);
-    if (n < 0 || (size_t)n >= sizeof path) {
+    int n = snprintf(path, PATH_MAX, "%s%s", dir, file_name);
+    if (n < 0 || n >= PATH_MAX) {
+        path[0] = '\0';
         SetLastError(ERROR_FILENAME_EXCED_RANGE);
         return NULL;
     }
@@ -236,7 +239,8 @@ static DWORD get_profile_string(LPCSTR app, LPCSTR key, LPCSTR def, LPSTR buf, D
         return 0;
     }
     size_t file_len = 0;
-    char *text = file != NULL ? read_profile(file, caller, &file_len) : NULL;
+    char path[PATH_MAX];
+    char *text = file != NULL ? read_profile(file, caller, &file_len, path) : NULL;
     if (file == NULL)
         SetLastError(ERROR_INVALID_PARAMETER);
     struct profile_out list = {buf, size, 0, FALSE};
@@ -328,7 +332,8 @@ ISAPI_RUNTIME_API DWORD WINAPI GetPrivateProfileSectionA(LPCSTR lpAppName, LPSTR
         return 0;
     }
     size_t file_len = 0;
-    char *text = read_profile(lpFileName, __builtin_return_address(0), &file_len);
+    char path[PATH_MAX];
+    char *text = read_profile(lpFileName, __builtin_return_address(0), &file_len, path);
     struct profile_out list = {lpReturnedString, nSize, 0, FALSE};
     struct profile_line line;
     const char *cursor = text, *end = text != NULL ? text + file_len : NULL;
@@ -348,4 +353,154 @@ ISAPI_RUNTIME_API DWORD WINAPI GetPrivateProfileSectionA(LPCSTR lpAppName, LPSTR
         SetLastError(ERROR_SUCCESS);
     free(text);
     return result;
+}
+
+/* Gives the temporary file the mode of the file it replaces (0644 for a new one: mkstemp
+ * makes 0600, which another user, such as an editor's, could not read). */
+static void copy_mode(const char *tmp, const char *path)
+{
+    struct stat st;
+    chmod(tmp, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
+}
+
+/* Writes `len` bytes over the file at `path` through a temporary file in the same directory and
+ * a rename, so a reader never sees half a file. FALSE with the last error set. */
+static BOOL replace_file(const char *path, const char *data, size_t len)
+{
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        isapi_set_last_error_from_errno(errno);
+        return FALSE;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    int err = done == len ? 0 : (errno != 0 ? errno : EIO);
+    if (close(fd) != 0 && err == 0)
+        err = errno;
+    if (err == 0) {
+        copy_mode(tmp, path);
+        if (rename(tmp, path) != 0)
+            err = errno;
+    }
+    if (err != 0) {
+        unlink(tmp);
+        isapi_set_last_error_from_errno(err);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+ISAPI_RUNTIME_API BOOL WINAPI WritePrivateProfileStringA(LPCSTR lpAppName, LPCSTR lpKeyName, LPCSTR lpString,
+                                                         LPCSTR lpFileName)
+{
+    if (lpAppName == NULL || lpFileName == NULL) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return FALSE;
+    }
+    size_t file_len = 0;
+    char path[PATH_MAX];
+    char *text = read_profile(lpFileName, __builtin_return_address(0), &file_len, path);
+    if (text == NULL) {
+        if (path[0] == '\0' || GetLastError() != ERROR_FILE_NOT_FOUND)
+            return FALSE;
+        if (lpKeyName == NULL || lpString == NULL)
+            return TRUE; /* nothing to delete in a file that does not exist */
+        text = calloc(1, 1);
+        if (text == NULL) {
+            SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+            return FALSE;
+        }
+    }
+    /* Byte offsets into text: the section's header line starts at section_start, its last key
+     * line ends at section_end, the next section starts at section_stop; the key's line is
+     * [key_start, key_end). (size_t)-1 means not found. */
+    const size_t none = (size_t)-1;
+    size_t section_start = none, section_end = none, section_stop = file_len, key_start = none, key_end = none;
+    struct profile_line line;
+    const char *cursor = text, *end = text + file_len;
+    BOOL in_section = FALSE;
+    while (next_line(&cursor, end, &line)) {
+        size_t line_start = (size_t)(line.raw - text);
+        while (line_start > 0 && text[line_start - 1] != '\n')
+            line_start--;
+        size_t line_end = (size_t)(cursor - text);
+        if (line.section != NULL) {
+            if (in_section) {
+                section_stop = line_start;
+                break;
+            }
+            if (section_start == none && name_equals(line.section, line.section_len, lpAppName)) {
+                in_section = TRUE;
+                section_start = line_start;
+                section_end = line_end;
+            }
+        } else if (in_section) {
+            section_end = line_end;
+            if (lpKeyName != NULL && key_start == none && name_equals(line.key, line.key_len, lpKeyName)) {
+                key_start = line_start;
+                key_end = line_end;
+            }
+        }
+    }
+    /* The new file is text[0, cut_start) + insert + text[cut_end, file_len). */
+    size_t cut_start = file_len, cut_end = file_len;
+    char *insert = NULL;
+    int n = 0;
+    if (lpKeyName == NULL) { /* delete the section */
+        if (section_start != none) {
+            cut_start = section_start;
+            cut_end = section_stop;
+        }
+    } else if (lpString == NULL) { /* delete the key */
+        if (key_start != none) {
+            cut_start = key_start;
+            cut_end = key_end;
+        }
+    } else {
+        const char *lead = file_len > 0 && text[file_len - 1] != '\n' ? "\r\n" : "";
+        if (key_start != none) {
+            cut_start = key_start;
+            cut_end = key_end;
+            n = asprintf(&insert, "%s=%s%s", lpKeyName, lpString,
+                         key_end == file_len && text[file_len - 1] != '\n' ? "" : "\r\n");
+        } else if (section_start != none) {
+            cut_start = cut_end = section_end;
+            n = asprintf(&insert, "%s%s=%s\r\n", section_end == file_len ? lead : "", lpKeyName, lpString);
+        } else {
+            n = asprintf(&insert, "%s[%s]\r\n%s=%s\r\n", lead, lpAppName, lpKeyName, lpString);
+        }
+        if (n < 0) {
+            free(text);
+            SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+            return FALSE;
+        }
+    }
+    size_t insert_len = insert != NULL ? (size_t)n : 0;
+    size_t out_len = cut_start + insert_len + (file_len - cut_end);
+    char *out = malloc(out_len + 1);
+    BOOL ok = FALSE;
+    if (out == NULL) {
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+    } else {
+        memcpy(out, text, cut_start);
+        if (insert_len > 0)
+            memcpy(out + cut_start, insert, insert_len);
+        memcpy(out + cut_start + insert_len, text + cut_end, file_len - cut_end);
+        ok = replace_file(path, out, out_len);
+        if (ok)
+            SetLastError(ERROR_SUCCESS);
+    }
+    free(out);
+    free(insert);
+    free(text);
+    return ok;
 }

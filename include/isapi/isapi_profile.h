@@ -15,6 +15,10 @@ ISAPI_RUNTIME_API UINT WINAPI GetPrivateProfileIntA(LPCSTR lpAppName, LPCSTR lpK
                                                     LPCSTR lpFileName);
 ISAPI_RUNTIME_API DWORD WINAPI GetPrivateProfileSectionA(LPCSTR lpAppName, LPSTR lpReturnedString, DWORD nSize,
                                                          LPCSTR lpFileName);
+/* Sets a key (lpString), deletes it (lpString NULL) or deletes a section (lpKeyName NULL). */
+ISAPI_RUNTIME_API BOOL WINAPI WritePrivateProfileStringA(LPCSTR lpAppName, LPCSTR lpKeyName, LPCSTR lpString,
+                                                         LPCSTR lpFileName);
+#define WritePrivateProfileString WritePrivateProfileStringA
 #define GetPrivateProfileString GetPrivateProfileStringA
 #define GetPrivateProfileInt GetPrivateProfileIntA
 #define GetPrivateProfileSection GetPrivateProfileSectionA

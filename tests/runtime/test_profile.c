@@ -4,6 +4,7 @@
 #include <windows.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -134,6 +135,48 @@ static void test_paths(void)
     unlink(beside);
 }
 
+static char *slurp(const char *name)
+{
+    static char text[512];
+    FILE *f = fopen(name, "rb");
+    size_t n = f != NULL ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    text[n] = '\0';
+    return text;
+}
+
+static void test_write(void)
+{
+    char name[128], buf[64];
+    snprintf(name, sizeof name, "%s/written.ini", dir);
+    write_file(name, "; keep me\n[A]\nx=1\ny=2\n\n[B]\nz=3");
+    CHECK(WritePrivateProfileString("a", "X", "one", name));
+    CHECK_STR(slurp(name), "; keep me\n[A]\nX=one\r\ny=2\n\n[B]\nz=3");
+    CHECK(WritePrivateProfileString("A", "new", "v", name));
+    CHECK_STR(slurp(name), "; keep me\n[A]\nX=one\r\ny=2\nnew=v\r\n\n[B]\nz=3");
+    CHECK(WritePrivateProfileString("B", "w", "4", name));
+    CHECK_STR(slurp(name), "; keep me\n[A]\nX=one\r\ny=2\nnew=v\r\n\n[B]\nz=3\r\nw=4\r\n");
+    CHECK(WritePrivateProfileString("C", "k", "c", name));
+    CHECK(WritePrivateProfileString("A", "y", NULL, name));
+    CHECK(WritePrivateProfileString("B", NULL, NULL, name));
+    CHECK_STR(slurp(name), "; keep me\n[A]\nX=one\r\nnew=v\r\n\n[C]\r\nk=c\r\n");
+    GetPrivateProfileString("c", "K", "", buf, sizeof buf, name);
+    CHECK_STR(buf, "c");
+    CHECK(WritePrivateProfileString("Nope", NULL, NULL, name));
+    CHECK(!WritePrivateProfileString(NULL, "k", "v", name));
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
+    unlink(name);
+    CHECK(WritePrivateProfileString("Fresh", "k", "v", name));
+    CHECK_STR(slurp(name), "[Fresh]\r\nk=v\r\n");
+    struct stat st;
+    CHECK(stat(name, &st) == 0 && (st.st_mode & 0777) == 0644);
+    unlink(name);
+    SetLastError(0);
+    CHECK(!WritePrivateProfileString("S", "k", "v", "/nonexistent/dir/x.ini"));
+    CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
+}
+
 static void test_registry(void)
 {
     HKEY key = (HKEY)1;
@@ -165,6 +208,7 @@ int main(void)
     test_defaults_and_truncation();
     test_lists();
     test_paths();
+    test_write();
     test_registry();
     unlink(path);
     rmdir(dir);
