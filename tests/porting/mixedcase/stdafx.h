@@ -14,6 +14,8 @@ Abstract:
 #pragma once
 
 #include <Windows.h>
+#include <WinSock2.h>
+#include <Process.h>
 #include <HttpExt.h>
 
 #include "globals.h"
