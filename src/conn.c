@@ -963,7 +963,8 @@ static void conn_dispatch(conn_t *c)
 
 /* Read a chunked body before answering (conn_route). The head's strings stay where they are,
  * in the input buffer (the response and its log line need them), so body bytes are read behind
- * the head: in_keep. A head that leaves too little room for that is refused. */
+ * the head: in_keep (also during an extension's read-ahead of a chunked body, conn_route). A
+ * head that leaves too little room for that is refused. */
 #define DRAIN_MIN_ROOM 1024u
 
 static void conn_start_drain(conn_t *c)
@@ -1026,6 +1027,16 @@ static void conn_route(conn_t *c)
         conn_respond_error(c, 404, false);
         break;
     case ROUTE_EXTENSION: {
+        /* A chunked body is decoded through the input buffer; the head's strings there stay
+         * in use until the extension has the request (a 408, 413 or 400 of the read-ahead
+         * is logged from them): body bytes land behind the head, as for a drain. */
+        if (c->body_mode == BODY_CHUNKED && !c->body_done) {
+            if (c->in_cap - c->in_start < DRAIN_MIN_ROOM) {
+                conn_respond_error(c, 431, true);
+                break;
+            }
+            c->in_keep = c->in_start;
+        }
         request_t *r = isapi_request_new(c, &route);
         if (!r) {
             conn_respond_error(c, 503, true);

@@ -133,6 +133,22 @@ class LimitsTest(unittest.TestCase):
             self.assertIn(r.status, (413, 500))
         self.assert_server_fine()
 
+    def test_chunked_body_too_large_keeps_the_head_for_the_log(self):
+        """One-byte chunks pass more framing than the input buffer holds before the body limit
+        is reached: the read-ahead refills the buffer behind the head, so the 413's access log
+        line still has the request's target and referer."""
+        body = b"".join(b"1\r\nd\r\n" for _ in range(MAX_BODY + 200)) + b"0\r\n\r\n"
+        with self.srv.conn() as c:
+            try:
+                c.send(b"POST /scripts/echo.dll?onebyte HTTP/1.1\r\nHost: x\r\n"
+                       b"Referer: http://ref.example/onebyte\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+            except OSError:
+                pass
+            r = c.read_response()
+            self.assertEqual(r.status, 413)
+        self.srv.wait_access_line(r'"POST /scripts/echo\.dll\?onebyte HTTP/1\.1" 413 \d+ "http://ref\.example/onebyte"')
+        self.assert_server_fine()
+
     def test_chunked_body_at_limit(self):
         body = chunked([b"e" * 500, b"e" * 500])
         r, c = self.send_and_read(b"POST /scripts/echo.dll HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
