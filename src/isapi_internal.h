@@ -1,0 +1,64 @@
+/* Internals shared by the pieces of the ISAPI request code (src/isapi.c, src/isapi_plan.c,
+ * src/isapi_op.c, src/isapi_ssf.c), split from one file with no change in behaviour. Private:
+ * include only from those files. It declares no state; the request_t (src/isapi.h) and the locks
+ * in it (lock, io_lock) keep the rules documented in src/isapi.h and at each definition. */
+#ifndef ISAPID_ISAPI_INTERNAL_H
+#define ISAPID_ISAPI_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "isapi.h"
+
+typedef struct piece {
+    const char *mem; /* memory, or NULL for a file range */
+    int fd;
+    uint64_t off, len;
+} piece_t;
+
+static inline BOOL fail(DWORD win32)
+{
+    SetLastError(win32);
+    return FALSE;
+}
+
+static inline bool is_head_method(const request_t *r) { return strcmp(r->ri.method, "HEAD") == 0; }
+
+/* src/isapi.c */
+request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t *src,
+                          route_t *route, uint32_t readahead_cap);
+void plan_free(out_plan_t *p);
+bool finish_due_locked(request_t *r);
+void post_end(request_t *r);
+BOOL session_done(request_t *r, DWORD status);
+bool request_keep_alive_possible(request_t *r);
+
+/* src/isapi_plan.c */
+BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
+                  char **head, size_t *head_len);
+BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
+                const piece_t *pieces, size_t n, bool final);
+BOOL plan_send_sync(request_t *r, out_plan_t *p);
+void deferred_flush(request_t *r);
+BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
+
+/* src/isapi_op.c */
+bool op_busy(request_t *r);
+DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
+void op_unclaim(request_t *r);
+void op_launch(request_t *r);
+void kick_task(loop_task_t *t);
+BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size);
+PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx);
+bool async_write_outstanding(request_t *r);
+BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags);
+BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
+
+/* src/isapi_ssf.c */
+void child_ended(loop_task_t *t);
+BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
+                             LPDWORD data_type);
+
+#endif

@@ -1,0 +1,265 @@
+/* ISAPI response composition (split out of src/isapi.c; no change in behaviour).
+ * Holds: the output plan of every write (WriteClient, TransmitFile, vector send, send-URL) —
+ * prepare_head / plan_build frame the response and build its head, plan_send_sync and
+ * plan_write send or buffer it, deferred_flush sends what a buffered response held back.
+ * Invariants: everything here runs under the request's io_lock; a plan owns the head buffer
+ * and the pieces it was built with until plan_free (src/isapi.c) releases them.
+ * Ownership: the request_t is owned by src/isapi.c's lifecycle; nothing here frees it. */
+#define _GNU_SOURCE
+#include "isapi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "config.h"
+#include "connid.h"
+#include "crash.h"
+#include "httputil.h"
+#include "log.h"
+#include "parked.h"
+#include "path.h"
+#include "servervars.h"
+#include "static_file.h"
+#include "urlmap.h"
+#include "isapi_internal.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Response composition (under io_lock). Every write — synchronous or not, WriteClient,
+ * TransmitFile, vector send, send-URL — becomes a plan: the head if this write carries it, then
+ * the extension's pieces with the response's framing. */
+
+/* Decide the framing for h and build the head into *head. */
+BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
+                  char **head, size_t *head_len)
+{
+    unsigned st = h->status;
+    if (!h->has_content_length && final && !h->chunked) {
+        /* Nothing follows this write: the length is known. */
+        h->has_content_length = true;
+        h->content_length = final_length;
+    }
+    if (st < 200 || st == 204 || st == 304) {
+        r->framing = FRAME_NONE;
+    } else if (h->has_content_length) {
+        r->framing = FRAME_LENGTH;
+        r->declared_length = h->content_length;
+    } else if (is_head_method(r)) {
+        r->framing = FRAME_NONE;
+    } else if (h->chunked) {
+        r->framing = FRAME_PASSTHRU;
+    } else if (r->ri.http_minor >= 1) {
+        r->framing = FRAME_CHUNKED;
+    } else {
+        r->framing = FRAME_CLOSE;
+        atomic_store(&r->must_close, true);
+    }
+    if (h->conn_close)
+        atomic_store(&r->must_close, true);
+    if (resphead_build(h, r->ri.http_minor, r->framing, request_keep_alive_possible(r),
+                       r->srv->software, head, head_len) < 0)
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    r->head_sent = true;
+    r->status_sent = st;
+    r->cell->ecb.dwHttpStatusCode = st;
+    return TRUE;
+}
+
+/* Build the plan: head (taken over, may be NULL), then the pieces framed. `final`: nothing
+ * follows (HSE_IO_FINAL_SEND, HSE_IO_DISCONNECT_AFTER_SEND): a chunked body is ended here. */
+BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
+                const piece_t *pieces, size_t n, bool final)
+{
+    memset(p, 0, sizeof *p);
+    p->owned_fd = -1;
+    p->segs = malloc((n + 4) * sizeof *p->segs);
+    if (!p->segs) {
+        free(head);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    if (!head && r->deferred_head) { /* the held-back head leaves with this write */
+        head = r->deferred_head;
+        head_len = r->deferred_len;
+        r->deferred_head = NULL;
+        r->deferred_len = 0;
+    }
+    p->head = head;
+    if (head && head_len)
+        p->segs[p->n++] = (out_seg_t){.mem = head, .fd = -1, .len = head_len};
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += pieces[i].len;
+    uint64_t sendable = r->body_ended ? 0 : total; /* nothing may follow a final send */
+    switch (r->framing) {
+    case FRAME_NONE:
+        sendable = 0;
+        break;
+    case FRAME_LENGTH:
+        if (r->body_sent >= r->declared_length)
+            sendable = 0;
+        else if (total > r->declared_length - r->body_sent)
+            sendable = r->declared_length - r->body_sent;
+        if (sendable < total) /* beyond Content-Length: would read as the next response */
+            atomic_store(&r->must_close, true);
+        if (is_head_method(r))
+            sendable = 0;
+        break;
+    case FRAME_CHUNKED:
+    case FRAME_PASSTHRU:
+    case FRAME_CLOSE:
+        break;
+    }
+    r->body_sent += total;
+    bool end_chunks = final && r->framing == FRAME_CHUNKED && !r->body_ended;
+    if (end_chunks)
+        r->body_ended = true;
+    if (sendable == 0) {
+        if (end_chunks)
+            p->segs[p->n++] = (out_seg_t){.mem = "0\r\n\r\n", .fd = -1, .len = 5};
+        return TRUE;
+    }
+    if (r->framing == FRAME_CHUNKED) {
+        int m = snprintf(p->chunk_line, sizeof p->chunk_line, "%llx\r\n", (unsigned long long)sendable);
+        p->segs[p->n++] = (out_seg_t){.mem = p->chunk_line, .fd = -1, .len = (uint64_t)m};
+    }
+    uint64_t left = sendable;
+    for (size_t i = 0; i < n && left; i++) {
+        uint64_t take = pieces[i].len < left ? pieces[i].len : left;
+        if (take == 0)
+            continue;
+        p->segs[p->n++] = (out_seg_t){.mem = pieces[i].mem, .fd = pieces[i].fd,
+                                      .off = pieces[i].off, .len = take, .payload = true};
+        left -= take;
+    }
+    if (r->framing == FRAME_CHUNKED)
+        p->segs[p->n++] = (out_seg_t){.mem = end_chunks ? "\r\n0\r\n\r\n" : "\r\n", .fd = -1,
+                                      .len = end_chunks ? 7 : 2};
+    return TRUE;
+}
+
+/* Send a plan on the calling thread. Frees it. */
+BOOL plan_send_sync(request_t *r, out_plan_t *p)
+{
+    out_cursor_t cur = {.segs = p->segs, .n = p->n};
+    int rc = 0;
+    if (p->n) {
+        if (parked_socket_enter(r)) {
+            rc = conn_send_blocking(r->conn, &cur);
+            parked_socket_leave(r);
+        } else {
+            rc = -ENOTCONN; /* the client left and its socket was released */
+        }
+    }
+    plan_free(p);
+    if (rc < 0) {
+        r->io_failed = true;
+        atomic_store(&r->must_close, true);
+        return fail(atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED
+                                                          : isapi_win32_error(rc));
+    }
+    return TRUE;
+}
+
+/* An extension call (HttpExtensionProc returning PENDING, a completion callback) is over: a
+ * head it held back goes out now, so a client of a long-running session sees it promptly. */
+void deferred_flush(request_t *r)
+{
+    pthread_mutex_lock(&r->io_lock);
+    if (r->deferred_head && !r->io_failed) {
+        out_plan_t p;
+        if (plan_build(r, &p, NULL, 0, NULL, 0, false))
+            plan_send_sync(r, &p);
+    }
+    pthread_mutex_unlock(&r->io_lock);
+}
+
+/* Plan for bytes an extension writes. When no head was sent, the first bytes decide it
+ * (§7.4-7.5): a raw head ("HTTP/1.1 200 OK\r\n...", possibly written over several calls, kept in
+ * r->pending until its empty line arrives), header lines ended by an empty line (the FoxISAPI
+ * style), or plain body behind a default head. *buffered: the bytes were kept, nothing to send. */
+BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered)
+{
+    *buffered = false;
+    if (r->head_sent) {
+        piece_t pc = {.mem = buf, .fd = -1, .len = len};
+        return plan_build(r, p, NULL, 0, &pc, len ? 1 : 0, false);
+    }
+    if (len == 0 && !r->pending) {
+        memset(p, 0, sizeof *p);
+        p->owned_fd = -1;
+        return TRUE;
+    }
+    const char *d = buf;
+    size_t n = len;
+    char *joined = NULL;
+    if (r->pending) {
+        joined = realloc(r->pending, r->pending_len + len);
+        if (!joined)
+            return fail(ERROR_NOT_ENOUGH_MEMORY);
+        memcpy(joined + r->pending_len, buf, len);
+        r->pending = NULL;
+        d = joined;
+        n = r->pending_len + len;
+        r->pending_len = 0;
+    }
+    resphead_t h;
+    int raw = resphead_parse_raw(&h, d, n);
+    if (raw == 1) {
+        /* An incomplete head: keep it until the rest arrives (resphead refuses heads over
+         * RESPHEAD_MAX_HEAD, so this is bounded). */
+        resphead_free(&h);
+        if (!joined && !(joined = malloc(n)))
+            return fail(ERROR_NOT_ENOUGH_MEMORY);
+        if (d != joined)
+            memcpy(joined, d, n);
+        r->pending = joined;
+        r->pending_len = n;
+        *buffered = true;
+        memset(p, 0, sizeof *p);
+        p->owned_fd = -1;
+        return TRUE;
+    }
+    if (raw != 0) {
+        resphead_free(&h);
+        resphead_init(&h);
+        if (!resphead_looks_like_headers(d, n) || resphead_parse_lines(&h, d, n) < 0) {
+            resphead_free(&h);
+            resphead_init(&h);
+            h.consumed = 0;
+        }
+    }
+    char *head = NULL;
+    size_t head_len = 0;
+    BOOL ok = prepare_head(r, &h, 0, false, &head, &head_len);
+    if (ok) {
+        /* The body part may live in `joined`, which the plan must not outlive: copy it behind the
+         * head so the plan owns everything. */
+        size_t body = n - h.consumed;
+        if (joined && body) {
+            char *both = realloc(head, head_len + body);
+            if (!both) {
+                free(head);
+                ok = fail(ERROR_NOT_ENOUGH_MEMORY);
+            } else {
+                head = both;
+                memcpy(head + head_len, d + h.consumed, body);
+                piece_t pc = {.mem = head + head_len, .fd = -1, .len = body};
+                ok = plan_build(r, p, head, head_len, &pc, 1, false);
+            }
+        } else {
+            piece_t pc = {.mem = d + h.consumed, .fd = -1, .len = body};
+            ok = plan_build(r, p, head, head_len, &pc, body ? 1 : 0, false);
+        }
+    }
+    resphead_free(&h);
+    free(joined);
+    return ok;
+}

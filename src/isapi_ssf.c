@@ -1,0 +1,772 @@
+/* ISAPI ServerSupportFunction (split out of src/isapi.c; no change in behaviour). Holds: the
+ * support functions — response headers, redirects, log appends, URL mapping, TransmitFile,
+ * vector send, close connection, send-URL with its child requests (request_child, child_ended)
+ * and asynchronous ReadClient — and the dispatcher server_support_function.
+ * Invariants: writes go through the output plan (src/isapi_plan.c) under io_lock; asynchronous
+ * ones claim the request's single operation slot (src/isapi_op.c).
+ * Ownership: a child request is owned by its parent until child_ended frees it on the loop; the
+ * parent request_t is owned by src/isapi.c's lifecycle. */
+#define _GNU_SOURCE
+#include "isapi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "config.h"
+#include "connid.h"
+#include "crash.h"
+#include "httputil.h"
+#include "log.h"
+#include "parked.h"
+#include "path.h"
+#include "servervars.h"
+#include "static_file.h"
+#include "urlmap.h"
+#include "isapi_internal.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Support functions */
+
+/* SEND_RESPONSE_HEADER[_EX]: status text, header text (may carry body after the blank line). */
+static BOOL send_response_header(request_t *r, const char *status, size_t status_len,
+                                 const char *headers, size_t headers_len, bool keep_conn)
+{
+    pthread_mutex_lock(&r->io_lock);
+    BOOL ok;
+    if (async_write_outstanding(r)) {
+        ok = fail(ERROR_BUSY);
+        goto out;
+    }
+    if (r->head_sent) {
+        ok = fail(ERROR_INVALID_PARAMETER);
+        goto out;
+    }
+    resphead_t h;
+    resphead_init(&h);
+    if (resphead_parse_status(&h, status, status_len) < 0 ||
+        (headers && resphead_parse_lines(&h, headers, headers_len) < 0)) {
+        log_warn("%s: %s sent a malformed response header", r->ri.raw_target, r->route.handler);
+        resphead_free(&h);
+        ok = fail(ERROR_INVALID_PARAMETER);
+        goto out;
+    }
+    if (!keep_conn)
+        atomic_store(&r->must_close, true);
+    const char *body = headers ? headers + h.consumed : NULL;
+    size_t body_len = headers ? headers_len - h.consumed : 0;
+    /* cch that counted the terminating NUL: the NUL is not body. */
+    while (body_len && body[body_len - 1] == '\0')
+        body_len--;
+    char *head = NULL;
+    size_t head_len = 0;
+    ok = prepare_head(r, &h, 0, false, &head, &head_len);
+    resphead_free(&h);
+    if (ok && body_len == 0 && !r->pending) {
+        /* Header only: hold it for the next write or the end of the call (deferred_flush). */
+        r->deferred_head = head;
+        r->deferred_len = head_len;
+    } else if (ok) {
+        /* Bytes written before that never formed a head go out as body, after the head. */
+        piece_t pcs[2] = {{.mem = r->pending, .fd = -1, .len = r->pending_len},
+                          {.mem = body, .fd = -1, .len = body_len}};
+        out_plan_t p;
+        ok = plan_build(r, &p, head, head_len, pcs, 2, false);
+        if (ok)
+            ok = plan_send_sync(r, &p);
+        free(r->pending);
+        r->pending = NULL;
+        r->pending_len = 0;
+    }
+out:
+    pthread_mutex_unlock(&r->io_lock);
+    return ok;
+}
+
+/* A complete response (head + memory body) sent synchronously: redirects. */
+static BOOL send_whole_response(request_t *r, resphead_t *h, const char *body, size_t body_len)
+{
+    pthread_mutex_lock(&r->io_lock);
+    BOOL ok;
+    if (async_write_outstanding(r)) {
+        ok = fail(ERROR_BUSY);
+    } else if (r->head_sent) {
+        ok = fail(ERROR_INVALID_PARAMETER);
+    } else {
+        char *head = NULL;
+        size_t head_len = 0;
+        ok = prepare_head(r, h, body_len, true, &head, &head_len);
+        if (ok) {
+            piece_t pc = {.mem = body, .fd = -1, .len = body_len};
+            out_plan_t p;
+            ok = plan_build(r, &p, head, head_len, &pc, 1, true);
+            if (ok)
+                ok = plan_send_sync(r, &p);
+        }
+    }
+    pthread_mutex_unlock(&r->io_lock);
+    return ok;
+}
+
+static BOOL ssf_redirect(request_t *r, const char *url)
+{
+    if (!url || !url[0] || strpbrk(url, "\r\n"))
+        return fail(ERROR_INVALID_PARAMETER);
+    resphead_t h;
+    resphead_init(&h);
+    resphead_set_status(&h, 302);
+    char body[256];
+    size_t body_len = http_error_body(302, body, sizeof body);
+    BOOL ok;
+    if (resphead_add(&h, "Location", url) < 0 || resphead_add(&h, "Content-Type", "text/html") < 0)
+        ok = fail(ERROR_INVALID_PARAMETER);
+    else
+        ok = send_whole_response(r, &h, body, body_len);
+    resphead_free(&h);
+    return ok;
+}
+
+static BOOL ssf_append_log(request_t *r, const char *text)
+{
+    if (!text)
+        return fail(ERROR_INVALID_PARAMETER);
+    pthread_mutex_lock(&r->io_lock);
+    size_t old = r->log_param ? strlen(r->log_param) : 0;
+    size_t add = strlen(text);
+    char *p = realloc(r->log_param, old + add + 1);
+    if (p) {
+        memcpy(p + old, text, add + 1);
+        r->log_param = p;
+    }
+    pthread_mutex_unlock(&r->io_lock);
+    return p ? TRUE : fail(ERROR_NOT_ENOUGH_MEMORY);
+}
+/* MAP_URL_TO_PATH: a URL (possibly with a query, which is ignored) to a canonical file system
+ * path, under the rules static files obey (urlmap.h; docs/isapi.md has the errors). */
+static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
+                     DWORD *flags, size_t *match_path, size_t *match_url)
+{
+    size_t len = strcspn(url, "?");
+    if (len == 0 || url[0] != '/')
+        return ERROR_INVALID_PARAMETER;
+    char *norm = malloc(len + 2);
+    urlmap_t *m = malloc(sizeof *m);
+    if (!norm || !m) {
+        free(norm);
+        free(m);
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+    DWORD result = ERROR_SUCCESS;
+    if (path_normalize(url, len, norm, len + 2) != PATH_OK) {
+        result = ERROR_INVALID_PARAMETER;
+    } else {
+        switch (urlmap_resolve(r->srv->cfg, norm, m)) {
+        case URLMAP_OK:
+            break;
+        case URLMAP_FORBIDDEN:
+            result = ERROR_ACCESS_DENIED;
+            break;
+        case URLMAP_NO_PATH:
+            result = ERROR_PATH_NOT_FOUND;
+            break;
+        case URLMAP_TOO_LONG:
+            result = ERROR_FILENAME_EXCED_RANGE;
+            break;
+        }
+    }
+    if (result == ERROR_SUCCESS) {
+        *flags = m->script ? HSE_URL_FLAGS_READ | HSE_URL_FLAGS_EXECUTE | HSE_URL_FLAGS_SCRIPT
+                           : HSE_URL_FLAGS_READ;
+        *needed = strlen(m->path) + 1;
+        *match_path = m->match_path;
+        *match_url = m->match_url;
+        if (*needed > out_size)
+            result = ERROR_INSUFFICIENT_BUFFER;
+        else
+            memcpy(out, m->path, *needed);
+    }
+    free(norm);
+    free(m);
+    return result;
+}
+
+static BOOL ssf_map_url_to_path(request_t *r, LPVOID buf, LPDWORD size)
+{
+    if (!buf || !size)
+        return fail(ERROR_INVALID_PARAMETER);
+    /* In place: the URL comes in the buffer the path goes out in. */
+    size_t cap = *size;
+    char *url = strndup(buf, cap ? cap : 1);
+    if (!url)
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    char *out = malloc(cap + 1);
+    size_t needed = 0, mp = 0, mu = 0;
+    DWORD flags = 0;
+    DWORD err = out ? map_url(r, url, out, cap, &needed, &flags, &mp, &mu) : ERROR_NOT_ENOUGH_MEMORY;
+    if (err == ERROR_SUCCESS)
+        memcpy(buf, out, needed);
+    if (err == ERROR_SUCCESS || err == ERROR_INSUFFICIENT_BUFFER)
+        *size = (DWORD)needed;
+    free(url);
+    free(out);
+    return err ? fail(err) : TRUE;
+}
+
+static BOOL ssf_map_url_to_path_ex(request_t *r, LPVOID buf, LPDWORD data_type)
+{
+    HSE_URL_MAPEX_INFO *info = (HSE_URL_MAPEX_INFO *)data_type;
+    if (!buf || !info)
+        return fail(ERROR_INVALID_PARAMETER);
+    size_t needed = 0, mp = 0, mu = 0; /* set by map_url on success (the compiler cannot tell) */
+    DWORD flags = 0;
+    char path[MAX_PATH];
+    DWORD err = map_url(r, buf, path, sizeof path, &needed, &flags, &mp, &mu);
+    if (err)
+        return fail(err);
+    memcpy(info->lpszPath, path, needed);
+    info->dwFlags = flags;
+    info->cchMatchingPath = (DWORD)mp;
+    info->cchMatchingURL = (DWORD)mu;
+    info->dwReserved1 = info->dwReserved2 = 0;
+    return TRUE;
+}
+
+
+/* A descriptor an extension passes as a HANDLE: NULL / INVALID_HANDLE_VALUE = none (-1). */
+static int handle_fd(HANDLE h) { return (h == NULL || h == INVALID_HANDLE_VALUE) ? -1 : (int)(intptr_t)h; }
+
+/* Size of a regular file behind fd, or a Win32 error. */
+static DWORD file_size(int fd, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return ERROR_INVALID_HANDLE;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* The head for a write that may carry it: from status + header text (send_headers), or — when
+ * no head was sent and raw bytes start one — from those bytes (§7.5), or the default head.
+ * *consumed: bytes of raw that formed the head. Under io_lock. */
+static BOOL head_for(request_t *r, bool send_headers, const char *status, const char *header_text,
+                     const char *raw, size_t raw_len, uint64_t final_length, bool final,
+                     char **head, size_t *head_len, size_t *consumed)
+{
+    *head = NULL;
+    *head_len = 0;
+    *consumed = 0;
+    if (r->head_sent) {
+        if (send_headers)
+            return fail(ERROR_INVALID_PARAMETER); /* a second head */
+        return TRUE;
+    }
+    resphead_t h;
+    resphead_init(&h);
+    if (send_headers) {
+        if (resphead_parse_status(&h, status, status ? strlen(status) : 0) < 0 ||
+            (header_text && resphead_parse_lines(&h, header_text, strlen(header_text)) < 0)) {
+            resphead_free(&h);
+            return fail(ERROR_INVALID_PARAMETER);
+        }
+    } else if (raw_len && resphead_parse_raw(&h, raw, raw_len) == 0) {
+        *consumed = h.consumed;
+    } else {
+        resphead_free(&h);
+        resphead_init(&h);
+    }
+    BOOL ok = prepare_head(r, &h, final_length - *consumed, final, head, head_len);
+    resphead_free(&h);
+    return ok;
+}
+
+static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
+{
+    if (!tf)
+        return fail(ERROR_INVALID_PARAMETER);
+    PVOID ctx = tf->pContext;
+    PFN_HSE_IO_COMPLETION fn = tf->pfnHseIO;
+    if (!fn)
+        fn = registered_callback(r, &ctx);
+    if (!fn)
+        return fail(ERROR_INVALID_PARAMETER);
+    int fd = handle_fd(tf->hFile);
+    uint64_t size = 0, off = tf->Offset, len = 0;
+    if (fd >= 0) {
+        DWORD e = file_size(fd, &size);
+        if (e)
+            return fail(e);
+        if (off > size)
+            return fail(WSAEINVAL);
+        len = size - off;
+        if (tf->BytesToWrite && tf->BytesToWrite < len)
+            len = tf->BytesToWrite;
+    }
+    bool send_headers = (tf->dwFlags & HSE_IO_SEND_HEADERS) != 0;
+    bool disconnect = (tf->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
+    const char *head_text = send_headers ? (const char *)tf->pHead : NULL;
+    const char *raw = send_headers ? NULL : (const char *)tf->pHead;
+    size_t raw_len = raw ? tf->HeadLength : 0;
+    size_t tail_len = tf->pTail ? tf->TailLength : 0;
+    if ((!raw && raw_len) || (!tf->pTail && tf->TailLength))
+        return fail(ERROR_INVALID_PARAMETER);
+
+    pthread_mutex_lock(&r->io_lock);
+    DWORD err = op_claim(r, OP_TRANSMIT, fn, ctx);
+    if (err) {
+        pthread_mutex_unlock(&r->io_lock);
+        return fail(err);
+    }
+    /* Disconnecting ends the response: a head sent now says so and gets its length. */
+    if (disconnect)
+        atomic_store(&r->must_close, true);
+    char *head;
+    size_t head_len, consumed;
+    BOOL ok = head_for(r, send_headers, tf->pszStatusCode, head_text, raw, raw_len,
+                       raw_len + len + tail_len, disconnect, &head, &head_len, &consumed);
+    if (ok) {
+        piece_t pcs[3] = {{.mem = raw ? raw + consumed : NULL, .fd = -1, .len = raw_len - consumed},
+                          {.mem = NULL, .fd = fd, .off = off, .len = len},
+                          {.mem = tf->pTail, .fd = -1, .len = tail_len}};
+        ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3, disconnect);
+    }
+    if (!ok) {
+        DWORD e = GetLastError();
+        pthread_mutex_unlock(&r->io_lock);
+        op_unclaim(r);
+        return fail(e);
+    }
+    size_t text_len = head_text ? strlen(head_text) : raw_len;
+    r->op.report_bytes = (DWORD)(text_len + len + tail_len);
+    r->op.disconnect_after = disconnect;
+    pthread_mutex_unlock(&r->io_lock);
+    op_launch(r);
+    return TRUE;
+}
+
+static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
+{
+    if (!v || (v->nElementCount && !v->lpElementArray))
+        return fail(ERROR_INVALID_PARAMETER);
+    bool send_headers = (v->dwFlags & HSE_IO_SEND_HEADERS) != 0;
+    if (send_headers != (v->pszStatus != NULL) || send_headers != (v->pszHeaders != NULL))
+        return fail(ERROR_INVALID_PARAMETER);
+    bool async = (v->dwFlags & HSE_IO_ASYNC) != 0;
+    bool final = (v->dwFlags & HSE_IO_FINAL_SEND) != 0;
+    PVOID ctx = NULL;
+    PFN_HSE_IO_COMPLETION fn = NULL;
+    if (async && !(fn = registered_callback(r, &ctx)))
+        return fail(ERROR_INVALID_PARAMETER);
+
+    size_t n = v->nElementCount;
+    piece_t *pcs = calloc(n ? n : 1, sizeof *pcs);
+    if (!pcs)
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const HSE_VECTOR_ELEMENT *e = &v->lpElementArray[i];
+        if (e->ElementType == HSE_VECTOR_ELEMENT_TYPE_MEMORY_BUFFER) {
+            if (!e->pvContext || e->cbSize == 0) {
+                free(pcs);
+                return fail(ERROR_INVALID_PARAMETER);
+            }
+            pcs[i] = (piece_t){.mem = (const char *)e->pvContext + e->cbOffset, .fd = -1, .len = e->cbSize};
+        } else if (e->ElementType == HSE_VECTOR_ELEMENT_TYPE_FILE_HANDLE) {
+            int fd = handle_fd(e->pvContext);
+            uint64_t size;
+            DWORD err = fd < 0 ? ERROR_INVALID_HANDLE : file_size(fd, &size);
+            if (!err && e->cbOffset > size)
+                err = WSAEINVAL;
+            if (err) {
+                free(pcs);
+                return fail(err);
+            }
+            uint64_t len = size - e->cbOffset;
+            if (e->cbSize && e->cbSize < len)
+                len = e->cbSize;
+            pcs[i] = (piece_t){.mem = NULL, .fd = fd, .off = e->cbOffset, .len = len};
+        } else {
+            free(pcs);
+            return fail(ERROR_INVALID_PARAMETER);
+        }
+        total += pcs[i].len;
+    }
+
+    pthread_mutex_lock(&r->io_lock);
+    DWORD err = 0;
+    if (async)
+        err = op_claim(r, OP_VECTOR, fn, ctx);
+    else if (async_write_outstanding(r))
+        err = ERROR_BUSY;
+    else if (r->io_failed || atomic_load(&r->closed_by_extension))
+        err = ERROR_NETNAME_DELETED;
+    if (err) {
+        pthread_mutex_unlock(&r->io_lock);
+        free(pcs);
+        return fail(err);
+    }
+    bool disconnect = (v->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
+    if (disconnect) {
+        final = true;
+        atomic_store(&r->must_close, true);
+    }
+    char *head;
+    size_t head_len, consumed;
+    out_plan_t local, *plan = async ? &r->op.plan : &local;
+    BOOL ok = head_for(r, send_headers, v->pszStatus, v->pszHeaders, NULL, 0, total, final, &head,
+                       &head_len, &consumed);
+    if (ok)
+        ok = plan_build(r, plan, head, head_len, pcs, n, final);
+    free(pcs);
+    if (ok && !async) {
+        ok = plan_send_sync(r, plan);
+        if (ok && disconnect) {
+            atomic_store(&r->must_close, true);
+            if (parked_socket_enter(r)) {
+                shutdown(r->conn->watch.fd, SHUT_WR);
+                parked_socket_leave(r);
+            }
+        }
+    }
+    if (!ok) {
+        DWORD e = GetLastError();
+        pthread_mutex_unlock(&r->io_lock);
+        if (async)
+            op_unclaim(r);
+        return fail(e);
+    }
+    if (async) {
+        r->op.report_bytes = (DWORD)total;
+        r->op.disconnect_after = disconnect;
+    }
+    pthread_mutex_unlock(&r->io_lock);
+    if (async)
+        op_launch(r);
+    return TRUE;
+}
+
+static BOOL ssf_close_connection(request_t *r)
+{
+    atomic_store(&r->closed_by_extension, true);
+    atomic_store(&r->must_close, true);
+    /* Shut down now, even under a pending operation: the loop sees the socket fail and completes
+     * the operation with ERROR_NETNAME_DELETED; the kick makes sure it looks at once. */
+    if (parked_socket_enter(r)) { /* else released: nothing left to shut down */
+        shutdown(r->conn->watch.fd, SHUT_RDWR);
+        parked_socket_leave(r);
+    }
+    /* Posted under the lock: the end of the request is only ever posted after a later
+     * acquisition of it, so the kick runs first and never finds the request freed.
+     * (Lock order: r->lock, then the loop's queue lock.) */
+    pthread_mutex_lock(&r->lock);
+    if (!r->kick_posted && r->op.kind != OP_NONE) {
+        r->kick_posted = true;
+        loop_post(r->conn->nl->loop, &r->kick_task, kick_task);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return TRUE;
+}
+
+/* Loop thread: a SEND_URL child's session is over. Its last bytes become the parent's
+ * operation, which completes once they are out. */
+void child_ended(loop_task_t *t)
+{
+    request_t *child = (request_t *)((char *)t - offsetof(request_t, end_task));
+    request_t *parent = child->parent;
+    bool closed = atomic_load(&child->closed_by_extension);
+    request_end_t end;
+    isapi_request_end(child, &end); /* frees child */
+    pthread_mutex_lock(&parent->io_lock);
+    parent->status_sent = end.status;
+    parent->cell->ecb.dwHttpStatusCode = end.status;
+    parent->body_sent = end.body_bytes;
+    pthread_mutex_unlock(&parent->io_lock);
+    if (!end.keep_alive)
+        atomic_store(&parent->must_close, true);
+    if (closed)
+        atomic_store(&parent->closed_by_extension, true);
+    out_plan_t *p = &parent->op.plan;
+    memset(p, 0, sizeof *p);
+    p->owned_fd = -1;
+    p->segs = malloc(sizeof *p->segs);
+    if (p->segs && end.tail) {
+        p->head = end.tail;
+        p->segs[p->n++] = (out_seg_t){.mem = end.tail, .fd = -1, .len = end.tail_len};
+    } else {
+        free(end.tail);
+    }
+    parent->op.report_bytes = (DWORD)end.body_bytes;
+    parent->op.disconnect_after = false;
+    parent->conn->op_req = parent;
+    parent->op.cur = (out_cursor_t){.segs = p->segs, .n = p->n};
+    isapi_op_drive(parent);
+}
+
+/* A GET (HEAD for a HEAD) of url on the parent's connection, with the parent's headers minus
+ * those about a body: the child reads none. */
+static request_t *request_child(request_t *parent, const char *url, const char *path, route_t *route)
+{
+    reqinfo_t ri = parent->ri;
+    size_t plen = strcspn(url, "?");
+    char *raw_path = strndup(url, plen);
+    http_header_t *hs = calloc(parent->ri.n_headers ? parent->ri.n_headers : 1, sizeof *hs);
+    if (!raw_path || !hs) {
+        free(raw_path);
+        free(hs);
+        return NULL;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < parent->ri.n_headers; i++) {
+        const char *n = parent->ri.headers[i].name;
+        if (strcasecmp(n, "Content-Length") && strcasecmp(n, "Transfer-Encoding") &&
+            strcasecmp(n, "Content-Type") && strcasecmp(n, "Expect"))
+            hs[m++] = parent->ri.headers[i];
+    }
+    ri.method = is_head_method(parent) ? "HEAD" : "GET";
+    ri.raw_target = url;
+    ri.raw_path = raw_path;
+    ri.path = path;
+    ri.query = url[plen] == '?' ? url + plen + 1 : "";
+    ri.headers = hs;
+    ri.n_headers = m;
+    ri.has_content_length = ri.chunked = false;
+    ri.content_length = 0;
+    request_t *child = request_create(parent->conn, NULL, &ri, route, 0); /* any thread */
+    free(raw_path);
+    free(hs);
+    if (child) {
+        child->parent = parent;
+        child->no_body = true;
+    }
+    return child;
+}
+
+/* SEND_URL of an extension URL: run it as a child request whose response is this one. */
+static BOOL send_url_child(request_t *r, const char *url, const char *path, route_t *route,
+                           PFN_HSE_IO_COMPLETION fn, PVOID ctx)
+{
+    pthread_mutex_lock(&r->io_lock);
+    DWORD err = op_busy(r)      ? ERROR_BUSY
+                : r->head_sent ? ERROR_INVALID_PARAMETER
+                               : op_claim(r, OP_SENDURL, fn, ctx);
+    if (!err) {
+        /* The child writes the head; this request writes nothing more. */
+        r->head_sent = true;
+        r->framing = FRAME_NONE;
+    }
+    pthread_mutex_unlock(&r->io_lock);
+    if (err)
+        return fail(err);
+    request_t *child = request_child(r, url, path, route);
+    if (!child) {
+        pthread_mutex_lock(&r->io_lock);
+        r->head_sent = false;
+        pthread_mutex_unlock(&r->io_lock);
+        op_unclaim(r);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    (void)isapi_request_start(child, 0); /* inside an extension's call: runs on the pool */
+    return TRUE;
+}
+
+/* HSE_REQ_SEND_URL: internal (the URL's static file, or the extension it names, is this
+ * response, as an operation) or, with --send-url-redirect, IIS 6's 302. */
+static BOOL ssf_send_url(request_t *r, const char *url)
+{
+    if (!url || url[0] != '/' || strpbrk(url, "\r\n"))
+        return fail(ERROR_INVALID_PARAMETER);
+    config_t *cfg = r->srv->cfg;
+    if (cfg->send_url_redirect) {
+        char abs[4096];
+        const http_header_t *host = reqinfo_header(&r->ri, "Host");
+        char local[80];
+        snprintf(local, sizeof local, "%s:%u", r->ri.local_addr, r->ri.local_port);
+        snprintf(abs, sizeof abs, "http://%s%s", host ? host->value : local, url);
+        return ssf_redirect(r, abs);
+    }
+    size_t len = strcspn(url, "?");
+    char *norm = malloc(len + 2);
+    if (!norm)
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    if (path_normalize(url, len, norm, len + 2) != PATH_OK) {
+        free(norm);
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+    route_t route;
+    route_resolve(cfg, norm, &route);
+    if (route.kind == ROUTE_EXTENSION) {
+        PVOID cctx;
+        PFN_HSE_IO_COMPLETION cfn = registered_callback(r, &cctx);
+        BOOL ok = send_url_child(r, url, norm, &route, cfn, cctx);
+        route_free(&route);
+        free(norm);
+        return ok;
+    }
+    free(norm);
+    if (route.kind != ROUTE_STATIC) {
+        route_free(&route);
+        return fail(ERROR_FILE_NOT_FOUND);
+    }
+    /* The file as a plain GET of it: no conditional or range headers of this request apply. */
+    reqinfo_t get = {.method = "GET", .raw_target = url, .path = url, .query = "",
+                     .http_major = 1, .http_minor = r->ri.http_minor};
+    static_response_t sr;
+    static_file_respond_route(r->srv->mime, &get, &route, &sr);
+    route_free(&route);
+    if (sr.status != 200) {
+        if (sr.fd >= 0)
+            close(sr.fd);
+        /* 503: the file could not be opened for want of descriptors (logged) */
+        return fail(sr.status == 503 ? ERROR_TOO_MANY_OPEN_FILES : ERROR_FILE_NOT_FOUND);
+    }
+    PVOID ctx;
+    PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
+    pthread_mutex_lock(&r->io_lock);
+    DWORD err = op_busy(r)      ? ERROR_BUSY
+                : r->head_sent ? ERROR_INVALID_PARAMETER
+                               : op_claim(r, OP_SENDURL, fn, ctx);
+    if (err) {
+        pthread_mutex_unlock(&r->io_lock);
+        close(sr.fd);
+        return fail(err);
+    }
+    resphead_t h;
+    resphead_init(&h);
+    char *head = NULL;
+    size_t head_len = 0;
+    BOOL ok = TRUE;
+    if (sr.headers_len) {
+        h.lines = malloc(sr.headers_len);
+        if (h.lines) {
+            memcpy(h.lines, sr.headers, sr.headers_len);
+            h.lines_len = sr.headers_len;
+        } else {
+            ok = fail(ERROR_NOT_ENOUGH_MEMORY);
+        }
+    }
+    if (ok)
+        ok = prepare_head(r, &h, sr.length, true, &head, &head_len);
+    resphead_free(&h);
+    if (ok) {
+        piece_t pc = {.mem = NULL, .fd = sr.fd, .off = sr.offset, .len = sr.length};
+        ok = plan_build(r, &r->op.plan, head, head_len, &pc, 1, true);
+    }
+    if (!ok) {
+        DWORD e = GetLastError();
+        pthread_mutex_unlock(&r->io_lock);
+        close(sr.fd);
+        op_unclaim(r);
+        return fail(e);
+    }
+    r->op.plan.owned_fd = sr.fd; /* closed with the plan */
+    r->op.report_bytes = (DWORD)sr.length;
+    r->op.disconnect_after = false;
+    pthread_mutex_unlock(&r->io_lock);
+    op_launch(r);
+    return TRUE;
+}
+
+static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_type)
+{
+    if (!buf || !size || *size == 0 || !data_type || !(*data_type & HSE_IO_ASYNC))
+        return fail(ERROR_INVALID_PARAMETER);
+    PVOID ctx;
+    PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
+    if (!fn)
+        return fail(ERROR_INVALID_PARAMETER);
+    DWORD err = op_claim(r, OP_READ, fn, ctx);
+    if (err)
+        return fail(err);
+    r->op.rbuf = buf;
+    r->op.rcap = *size;
+    op_launch(r);
+    return TRUE;
+}
+
+BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
+                             LPDWORD data_type)
+{
+    switch (code) {
+    case HSE_REQ_SEND_RESPONSE_HEADER: {
+        const char *status = buf;
+        const char *headers = (const char *)data_type;
+        return send_response_header(r, status, status ? strlen(status) : 0, headers,
+                                    headers ? strlen(headers) : 0, true);
+    }
+    case HSE_REQ_SEND_RESPONSE_HEADER_EX: {
+        const HSE_SEND_HEADER_EX_INFO *info = buf;
+        if (!info)
+            return fail(ERROR_INVALID_PARAMETER);
+        /* cch may or may not count the NUL; never read past one. */
+        size_t sl = info->pszStatus ? strnlen(info->pszStatus, info->cchStatus ? info->cchStatus : 4096) : 0;
+        size_t hl = info->pszHeader ? strnlen(info->pszHeader, info->cchHeader ? info->cchHeader : 1u << 20) : 0;
+        return send_response_header(r, info->pszStatus, sl, info->pszHeader, hl, info->fKeepConn != FALSE);
+    }
+    case HSE_REQ_SEND_URL_REDIRECT_RESP:
+        return ssf_redirect(r, buf);
+    case HSE_REQ_SEND_URL:
+        return ssf_send_url(r, buf);
+    case HSE_REQ_DONE_WITH_SESSION:
+        return session_done(r, buf ? *(DWORD *)buf : HSE_STATUS_SUCCESS);
+    case HSE_REQ_IO_COMPLETION:
+        pthread_mutex_lock(&r->lock);
+        r->io_fn = (PFN_HSE_IO_COMPLETION)buf;
+        r->io_ctx = (PVOID)data_type;
+        pthread_mutex_unlock(&r->lock);
+        return TRUE;
+    case HSE_REQ_ASYNC_READ_CLIENT:
+        return ssf_async_read(r, buf, size, data_type);
+    case HSE_REQ_TRANSMIT_FILE:
+        return ssf_transmit_file(r, buf);
+    case HSE_REQ_VECTOR_SEND:
+        return ssf_vector_send(r, buf);
+    case HSE_REQ_CLOSE_CONNECTION:
+        return ssf_close_connection(r);
+    case HSE_REQ_IS_KEEP_CONN:
+        if (!buf)
+            return fail(ERROR_INVALID_PARAMETER);
+        *(BOOL *)buf = request_keep_alive_possible(r);
+        return TRUE;
+    case HSE_REQ_IS_CONNECTED:
+        if (!buf)
+            return fail(ERROR_INVALID_PARAMETER);
+        *(BOOL *)buf = !atomic_load(&r->closed_by_extension) && !parked_peer_gone(r);
+        return TRUE;
+    case HSE_APPEND_LOG_PARAMETER:
+        return ssf_append_log(r, buf);
+    case HSE_REQ_MAP_URL_TO_PATH:
+        return ssf_map_url_to_path(r, buf, size);
+    case HSE_REQ_MAP_URL_TO_PATH_EX:
+        return ssf_map_url_to_path_ex(r, buf, data_type);
+    case HSE_REQ_ABORTIVE_CLOSE:
+        return TRUE; /* ignored, as by IIS 5.1 and later */
+    case HSE_REQ_IS_IN_PROCESS:
+        if (!buf)
+            return fail(ERROR_INVALID_PARAMETER);
+        *(DWORD *)buf = HSE_APP_FLAG_IN_PROCESS;
+        return TRUE;
+    case HSE_REQ_EXEC_URL:
+    case HSE_REQ_EXEC_UNICODE_URL:
+    case HSE_REQ_GET_EXEC_URL_STATUS:
+    case HSE_REQ_SEND_CUSTOM_ERROR:
+    case HSE_REQ_MAP_UNICODE_URL_TO_PATH:
+    case HSE_REQ_MAP_UNICODE_URL_TO_PATH_EX:
+    case HSE_REQ_GET_CERT_INFO_EX:
+    case HSE_REQ_GET_IMPERSONATION_TOKEN:
+    case HSE_REQ_GET_SSPI_INFO:
+    case HSE_REQ_CANCEL_IO:
+    case HSE_REQ_NORMALIZE_URL:
+    case HSE_REQ_SET_FLUSH_FLAG:
+        /* Known ISAPI requests this server does not implement yet. */
+        return fail(ERROR_NOT_SUPPORTED);
+    default:
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+}
