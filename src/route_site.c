@@ -1,0 +1,336 @@
+/* Routing's memory (split from route.c): the per-thread resolution cache, the process-wide
+ * root descriptor (reference-counted handles, root_lock, the openat2 probe) and the per-thread
+ * site. The ownership and invariants of each are in the comment above it. All of the state here
+ * is static to this file; route.c and route_static.c reach it through route_internal.h. */
+#define _GNU_SOURCE /* O_PATH */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "route_internal.h"
+
+/* ---- resolution cache ----
+ * Resolving an extension's file (stat + realpath: a readlink per path component) costs several
+ * system calls per request; so does a static file reached through a symlink (realpath).
+ * Results are kept per thread for ROUTE_CACHE_TTL seconds: a file added, removed or re-pointed
+ * is seen within that time. Only successful lookups are cached. Thread-local, so loops and
+ * workers never contend. Entries are tagged by what they hold, so the key spaces never mix:
+ * CACHE_EXTENSION maps an extension's URL to the real path of its .so; CACHE_STATIC maps a
+ * static URL to the canonical path of its file relative to the root, and is only valid with
+ * the site generation it was checked against (see route_site_t). Static URLs are cached only
+ * when they needed realpath(): one that opens as it is written costs no more than a cache hit,
+ * and leaving it out keeps the slots for the lookups that save system calls. */
+#define ROUTE_CACHE_SLOTS 16
+#define ROUTE_CACHE_TTL 1
+#define ROUTE_CACHE_URL 200
+#define ROUTE_CACHE_REAL 512
+
+typedef struct route_cache_entry {
+    const config_t *cfg; /* NULL: empty slot */
+    cache_tag_t tag;
+    unsigned gen;        /* CACHE_STATIC: the site generation; 0 for the others */
+    time_t at;
+    char url[ROUTE_CACHE_URL];
+    char real[ROUTE_CACHE_REAL];
+} route_cache_entry_t;
+
+static __thread route_cache_entry_t route_cache[ROUTE_CACHE_SLOTS];
+static __thread unsigned route_cache_next;
+
+static bool fresh(time_t at, time_t now)
+{
+    return now - at < ROUTE_CACHE_TTL && now >= at;
+}
+
+static route_cache_entry_t *route_cache_find(const config_t *cfg, cache_tag_t tag, unsigned gen,
+                                             const char *url, size_t url_len, time_t now)
+{
+    if (url_len >= ROUTE_CACHE_URL)
+        return NULL;
+    for (unsigned i = 0; i < ROUTE_CACHE_SLOTS; i++) {
+        route_cache_entry_t *e = &route_cache[i];
+        if (e->cfg == cfg && e->tag == tag && e->gen == gen && fresh(e->at, now) &&
+            strncmp(e->url, url, url_len) == 0 && e->url[url_len] == '\0')
+            return e;
+    }
+    return NULL;
+}
+
+bool route_cache_get(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+                     size_t url_len, time_t now, char *real, size_t real_size)
+{
+    const route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    if (e == NULL)
+        return false;
+    size_t n = strlen(e->real);
+    if (n >= real_size)
+        return false;
+    memcpy(real, e->real, n + 1);
+    return true;
+}
+
+void route_cache_put(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+                     size_t url_len, time_t now, const char *real)
+{
+    size_t n = strlen(real);
+    if (url_len >= ROUTE_CACHE_URL || n >= ROUTE_CACHE_REAL)
+        return;
+    route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    if (e == NULL)
+        e = &route_cache[route_cache_next++ % ROUTE_CACHE_SLOTS];
+    e->cfg = cfg;
+    e->tag = tag;
+    e->gen = gen;
+    e->at = now;
+    memcpy(e->url, url, url_len);
+    e->url[url_len] = '\0';
+    memcpy(e->real, real, n + 1);
+}
+
+void route_cache_drop(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+                      size_t url_len, time_t now)
+{
+    route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    if (e != NULL)
+        e->cfg = NULL;
+}
+
+/* ---- the root: one descriptor for the process ----
+ * Static files are opened below a descriptor of the root (rule 4). One descriptor serves every
+ * thread, so the process holds one more descriptor than before, from start-up
+ * (route_prepare), not one per thread that ever served a file. The root may be re-pointed (a
+ * symlink swapped to another release): a thread that finds, at its once-a-second site rebuild,
+ * that the root's real path changed opens a new handle and makes it the current one; threads
+ * move to it at their own next rebuild, and the old descriptor is closed when the last of them
+ * lets go (an idle thread holds it until it next resolves a URL or exits).
+ *
+ * Ownership: handles are reference-counted; root_current holds one reference, each thread's
+ * site one. root_lock guards root_current and handle creation; refs is atomic so a thread can
+ * let go without the lock. fd and real never change after creation. */
+typedef struct root_handle {
+    atomic_uint refs;
+    const config_t *cfg; /* what it was opened for: cfg and its root string */
+    const char *root;
+    int fd;              /* O_PATH|O_DIRECTORY of real, opened refusing symlinks; -1 when
+                          * openat2 is unavailable or the root changed under us (static files
+                          * are then opened by path) */
+    char real[PATH_MAX]; /* realpath of the root when it was opened */
+} root_handle_t;
+
+static pthread_mutex_t root_lock = PTHREAD_MUTEX_INITIALIZER;
+static root_handle_t *root_current;
+
+/* openat2 and its RESOLVE_ flags (Linux 5.6): unknown until the first root handle probes it.
+ * An older kernel (ENOSYS) or a seccomp filter that refuses the call makes every static file
+ * open by path as before: realpath, checks, open(O_NOFOLLOW). */
+enum { OPENAT2_UNKNOWN = 0, OPENAT2_YES = 1, OPENAT2_NO = -1 };
+static atomic_int openat2_state;
+
+static long sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+    struct open_how how = {.flags = flags, .resolve = resolve};
+    long fd;
+    do
+        fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+static void root_release(root_handle_t *h)
+{
+    if (h != NULL && atomic_fetch_sub(&h->refs, 1) == 1) {
+        if (h->fd >= 0)
+            close(h->fd);
+        free(h);
+    }
+}
+
+/* The descriptor is opened from real refusing symlinks, so it is the directory real names (a
+ * root re-pointed between realpath and here gives ELOOP or ENOENT: no descriptor this time).
+ * This is also where openat2 is probed. */
+static int root_open(const char *real)
+{
+    if (atomic_load(&openat2_state) == OPENAT2_NO)
+        return -1;
+    long fd = sys_openat2(AT_FDCWD, real, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                          RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (fd >= 0) {
+        atomic_store(&openat2_state, OPENAT2_YES);
+        return (int)fd;
+    }
+    if (errno == ENOSYS || errno == EPERM || errno == EINVAL || errno == E2BIG ||
+        errno == EOPNOTSUPP)
+        atomic_store(&openat2_state, OPENAT2_NO);
+    return -1;
+}
+
+/* A reference to the current handle for cfg's root, whose real path is real; a new handle when
+ * the root changed (or its descriptor could not be opened last time). NULL on ENOMEM. */
+static root_handle_t *root_acquire(const config_t *cfg, const char *real)
+{
+    pthread_mutex_lock(&root_lock);
+    root_handle_t *h = root_current;
+    if (h == NULL || h->cfg != cfg || h->root != cfg->root || strcmp(h->real, real) != 0 ||
+        (h->fd < 0 && atomic_load(&openat2_state) != OPENAT2_NO)) {
+        h = malloc(sizeof *h);
+        if (h == NULL) {
+            pthread_mutex_unlock(&root_lock);
+            return NULL;
+        }
+        atomic_init(&h->refs, 1); /* root_current's */
+        h->cfg = cfg;
+        h->root = cfg->root;
+        memcpy(h->real, real, strlen(real) + 1); /* real is a realpath result: < PATH_MAX */
+        h->fd = root_open(real);
+        root_release(root_current);
+        root_current = h;
+    }
+    atomic_fetch_add(&h->refs, 1);
+    pthread_mutex_unlock(&root_lock);
+    return h;
+}
+
+/* ---- the site: the root and configured real paths, per thread ----
+ * route_site_t and its ownership are described in route_internal.h. */
+static __thread route_site_t route_site;
+static __thread unsigned route_site_gen;
+static pthread_key_t route_site_key;
+static pthread_once_t route_site_once = PTHREAD_ONCE_INIT;
+
+static void site_release(route_site_t *s)
+{
+    root_release(s->root_h);
+    s->root_h = NULL;
+    s->root_real = NULL;
+    s->root_fd = -1;
+    for (size_t i = 0; s->script_real != NULL && i < s->n_scripts; i++)
+        free(s->script_real[i]);
+    for (size_t i = 0; s->handler_real != NULL && i < s->n_maps; i++)
+        free(s->handler_real[i]);
+    free(s->script_real);
+    free(s->handler_real);
+    s->script_real = s->handler_real = NULL;
+    s->cfg = NULL;
+    s->ok = false;
+}
+
+static void site_destructor(void *p)
+{
+    site_release(p);
+}
+
+static void site_key_create(void)
+{
+    pthread_key_create(&route_site_key, site_destructor);
+}
+
+/* realpath() of each path into a new array of n strings (NULL where realpath fails). false on
+ * ENOMEM. */
+static bool realpaths(char ***out, size_t n, const char *(*path_of)(const config_t *, size_t),
+                      const config_t *cfg)
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (*out == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        strbuf_t real;
+        if (realpath(path_of(cfg, i), real.s) != NULL && ((*out)[i] = strdup(real.s)) == NULL)
+            return false;
+    }
+    return true;
+}
+
+static const char *script_dir_of(const config_t *cfg, size_t i)
+{
+    return cfg->scripts[i].dir;
+}
+
+static const char *handler_of(const config_t *cfg, size_t i)
+{
+    return cfg->maps[i].handler;
+}
+
+static bool site_current(const route_site_t *s, const config_t *cfg, time_t now)
+{
+    return s->ok && s->cfg == cfg && s->root == cfg->root && s->scripts == cfg->scripts &&
+           s->n_scripts == cfg->n_scripts && s->maps == cfg->maps && s->n_maps == cfg->n_maps &&
+           fresh(s->at, now);
+}
+
+/* This thread's site for cfg, rebuilt when stale. NULL when the root has no real path (missing)
+ * or memory ran out. */
+const route_site_t *route_site_get(const config_t *cfg, time_t now)
+{
+    route_site_t *s = &route_site;
+    if (site_current(s, cfg, now))
+        return s;
+    pthread_once(&route_site_once, site_key_create);
+    site_release(s);
+    s->cfg = cfg;
+    s->root = cfg->root;
+    s->scripts = cfg->scripts;
+    s->n_scripts = cfg->n_scripts;
+    s->maps = cfg->maps;
+    s->n_maps = cfg->n_maps;
+    s->at = now;
+    if (++route_site_gen == 0)
+        route_site_gen = 1;
+    s->gen = route_site_gen;
+    pthread_setspecific(route_site_key, s);
+    strbuf_t real;
+    if (realpath(cfg->root, real.s) == NULL || (s->root_h = root_acquire(cfg, real.s)) == NULL ||
+        !realpaths(&s->script_real, cfg->n_scripts, script_dir_of, cfg) ||
+        !realpaths(&s->handler_real, cfg->n_maps, handler_of, cfg)) {
+        site_release(s);
+        return NULL;
+    }
+    s->root_real = s->root_h->real;
+    s->root_fd = s->root_h->fd;
+    s->ok = true;
+    return s;
+}
+
+void route_prepare(const config_t *cfg)
+{
+    strbuf_t real;
+    if (cfg->root != NULL && realpath(cfg->root, real.s) != NULL)
+        root_release(root_acquire(cfg, real.s)); /* root_current keeps it */
+}
+
+void route_cache_flush(void)
+{
+    site_release(&route_site);
+    memset(route_cache, 0, sizeof route_cache);
+    pthread_mutex_lock(&root_lock);
+    root_release(root_current);
+    root_current = NULL;
+    pthread_mutex_unlock(&root_lock);
+}
+
+void route_use_openat2_for_tests(bool use)
+{
+    atomic_store(&openat2_state, use ? OPENAT2_UNKNOWN : OPENAT2_NO);
+    route_cache_flush();
+}
+
+bool route_site_openat2(const route_site_t *site)
+{
+    return site->root_fd >= 0 &&
+           atomic_load_explicit(&openat2_state, memory_order_relaxed) == OPENAT2_YES;
+}
+
+/* rel: a path relative to the root (no leading '/'). */
+int route_site_open_beneath(const route_site_t *site, const char *rel)
+{
+    return (int)sys_openat2(site->root_fd, rel, STATIC_OPEN_FLAGS, STATIC_RESOLVE);
+}
