@@ -1,0 +1,678 @@
+/* Configuration values: parsing one setting's value and storing it in the config_t: paths
+ * (resolved absolute against the source's base), sizes, durations and counts, listen addresses,
+ * the repeatable lists (listen, scripts, maps) and the per-setting dispatch config_set_value().
+ *
+ * Invariants: every string stored in a config_t is heap-allocated and owned by it; track_t
+ * entries (owned strings) stay index-aligned with cfg->scripts / cfg->maps. Errors go through
+ * config_fail() (config.c), which prints at once on the command line and keeps the first one in
+ * a file. No global state: everything lives in the config_t and the caller's source_t. */
+#define _GNU_SOURCE
+#include "config_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_THREADS 1024u
+#define MAX_WORKERS 4096u
+
+/* ---- paths ---- */
+
+/* Resolves ".", ".." and repeated '/' in an absolute path, in place; no trailing '/' unless the
+ * result is "/". Lexical only: used for paths that do not exist (yet). */
+static void normalize_lexically(char *p)
+{
+    size_t out = 0;
+    const char *s = p;
+    while (*s) {
+        while (*s == '/')
+            s++;
+        const char *seg = s;
+        while (*s && *s != '/')
+            s++;
+        size_t len = (size_t)(s - seg);
+        if (len == 0 || (len == 1 && seg[0] == '.'))
+            continue;
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (out > 0 && p[out - 1] != '/')
+                out--;
+            if (out > 0)
+                out--;
+            continue;
+        }
+        p[out++] = '/';
+        memmove(p + out, seg, len); /* out <= seg - p: never overtakes the input */
+        out += len;
+    }
+    if (out == 0)
+        p[out++] = '/';
+    p[out] = '\0';
+}
+
+/* Absolute form of path: realpath() when it exists, else base/path resolved lexically. NULL with
+ * errno set (ENOMEM; ENOENT when path is relative and base is NULL). */
+char *config_make_absolute(const char *base, const char *path)
+{
+    char *joined;
+    if (path[0] == '/') {
+        joined = strdup(path);
+    } else {
+        if (!base) {
+            errno = ENOENT;
+            return NULL;
+        }
+        if (asprintf(&joined, "%s/%s", base, path) < 0)
+            joined = NULL;
+    }
+    if (!joined) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *real = realpath(joined, NULL);
+    if (real) {
+        free(joined);
+        return real;
+    }
+    normalize_lexically(joined);
+    return joined;
+}
+
+bool config_is_dir(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Resolves a path value against the source's base directory; NULL after reporting an error. */
+static char *resolve(source_t *src, const char *value, const char *origin)
+{
+    if (!*value) {
+        config_fail(src, "%s: empty path", origin);
+        return NULL;
+    }
+    char *abs = config_make_absolute(src->base, value);
+    if (!abs) {
+        if (errno == ENOENT)
+            config_fail(src, "%s: cannot resolve a relative path: the working directory is unknown",
+                        origin);
+        else
+            config_fail_oom(src);
+    }
+    return abs;
+}
+
+/* The origin to remember for the final checks: with the resolved path when it differs. */
+static char *track_text(const char *origin, const char *value, const char *abs)
+{
+    char *t;
+    int rc =
+        strcmp(value, abs) == 0 ? asprintf(&t, "%s", origin) : asprintf(&t, "%s (%s)", origin, abs);
+    return rc < 0 ? NULL : t;
+}
+
+/* Stores text as entry i of a track array, growing it with NULLs (defaults) as needed. */
+static int track_put(char ***arr, size_t *n, size_t i, char *text)
+{
+    if (i >= *n) {
+        char **grown = realloc(*arr, (i + 1) * sizeof *grown);
+        if (!grown) {
+            free(text);
+            return -1;
+        }
+        for (size_t k = *n; k <= i; k++)
+            grown[k] = NULL;
+        *arr = grown;
+        *n = i + 1;
+    }
+    free((*arr)[i]);
+    (*arr)[i] = text;
+    return 0;
+}
+
+static void track_clear(char ***arr, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*arr)[i]);
+    free(*arr);
+    *arr = NULL;
+    *n = 0;
+}
+
+void config_track_free(track_t *t)
+{
+    free(t->root);
+    t->root = NULL;
+    track_clear(&t->scripts, &t->n_scripts);
+    track_clear(&t->maps, &t->n_maps);
+}
+
+/* ---- numbers ---- */
+
+/* Decimal digits only: no sign, no spaces, no base prefix. *end is set past the digits.
+ * 0, -1 = not a number, -2 = does not fit in 64 bits. */
+static int parse_digits(const char *s, uint64_t *out, const char **end)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -2;
+        v = v * 10 + d;
+    }
+    *out = v;
+    *end = s;
+    return 0;
+}
+
+/* N, Nk, Nm, Ng (either case; 1024 multiples). 0, -1 = malformed, -2 = over max. */
+static int parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+    const char *end;
+    int rc = parse_digits(s, &v, &end);
+    if (rc < 0)
+        return rc == -2 ? -2 : -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        return -1;
+    }
+    if (*end && end[1])
+        return -1;
+    if (v > (max >> shift))
+        return -2;
+    *out = v << shift;
+    return 0;
+}
+
+/* N (milliseconds), Nms, Ns. 0, -1 = malformed, -2 = over UINT32_MAX ms. */
+static int parse_ms(const char *s, uint32_t *out)
+{
+    uint64_t v;
+    const char *end;
+    int rc = parse_digits(s, &v, &end);
+    if (rc < 0)
+        return rc;
+    if (strcmp(end, "s") == 0) {
+        if (v > UINT32_MAX / 1000)
+            return -2;
+        v *= 1000;
+    } else if (*end && strcmp(end, "ms") != 0) {
+        return -1;
+    }
+    if (v > UINT32_MAX)
+        return -2;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* A plain decimal number up to max. 0, -1 = malformed, -2 = over max. */
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    uint64_t v;
+    const char *end;
+    int rc = parse_digits(s, &v, &end);
+    if (rc < 0)
+        return rc;
+    if (*end)
+        return -1;
+    if (v > max)
+        return -2;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* ---- listen addresses ---- */
+
+/* NULL, or why text is not a usable ADDR:PORT. */
+static const char *parse_listen(const char *text, listen_addr_t *out)
+{
+    size_t len = strlen(text);
+    if (len >= sizeof out->text)
+        return "too long for an address";
+    char host[sizeof out->text];
+    const char *port_text;
+    bool v6 = text[0] == '[';
+    if (v6) {
+        const char *close = strchr(text, ']');
+        if (!close)
+            return "missing ']' after the IPv6 address";
+        if (close[1] != ':')
+            return "expected [IPv6]:PORT, e.g. [::1]:8080";
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = '\0';
+        port_text = close + 2;
+    } else {
+        const char *colon = strrchr(text, ':');
+        if (!colon)
+            return "expected ADDR:PORT, e.g. 127.0.0.1:8080 or *:8080";
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = '\0';
+        if (strchr(host, ':'))
+            return "IPv6 addresses go in brackets, e.g. [::1]:8080";
+        port_text = colon + 1;
+    }
+
+    unsigned port;
+    if (parse_uint(port_text, 65535, &port) < 0 || port == 0)
+        return "the port must be a number from 1 to 65535";
+
+    memset(out, 0, sizeof *out);
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out->addr;
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+            return "not a numeric IPv6 address";
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        out->addr_len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&out->addr;
+        if (host[0] == '\0' || strcmp(host, "*") == 0)
+            a->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return "not a numeric IPv4 address (host names are not resolved; *:PORT means all)";
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        out->addr_len = sizeof *a;
+    }
+    memcpy(out->text, text, len + 1);
+    return NULL;
+}
+
+int config_parse_listen(const char *text, listen_addr_t *out)
+{
+    return parse_listen(text, out) ? -1 : 0;
+}
+
+static bool same_addr(const listen_addr_t *a, const listen_addr_t *b)
+{
+    return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+/* ---- list settings ---- */
+
+void config_clear_scripts(config_t *cfg, track_t *t)
+{
+    for (size_t i = 0; i < cfg->n_scripts; i++) {
+        free(cfg->scripts[i].prefix);
+        free(cfg->scripts[i].dir);
+    }
+    free(cfg->scripts);
+    cfg->scripts = NULL;
+    cfg->n_scripts = 0;
+    if (t)
+        track_clear(&t->scripts, &t->n_scripts);
+}
+
+void config_clear_maps(config_t *cfg, track_t *t)
+{
+    for (size_t i = 0; i < cfg->n_maps; i++) {
+        free(cfg->maps[i].ext);
+        free(cfg->maps[i].handler);
+    }
+    free(cfg->maps);
+    cfg->maps = NULL;
+    cfg->n_maps = 0;
+    if (t)
+        track_clear(&t->maps, &t->n_maps);
+}
+
+static int add_listen(source_t *src, const char *value, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    if (!src->replaced_listen) {
+        cfg->n_listen = 0;
+        src->replaced_listen = true;
+    }
+    listen_addr_t la;
+    const char *why = parse_listen(value, &la);
+    if (why)
+        return config_fail(src, "%s: %s", origin, why);
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        if (same_addr(&cfg->listen[i], &la))
+            return config_fail(src, "%s: the same address as %s, given earlier", origin,
+                               cfg->listen[i].text);
+    if (cfg->n_listen == CONFIG_MAX_LISTEN)
+        return config_fail(src, "%s: too many listen addresses (at most %d)", origin,
+                           CONFIG_MAX_LISTEN);
+    cfg->listen[cfg->n_listen++] = la;
+    return 0;
+}
+
+/* Checks and normalises a URL prefix into a new string: starts with '/', no trailing '/' (except
+ * "/" itself), and already in the form path_normalize produces (no empty, "." or ".." segments,
+ * no backslash or control bytes), so that routing can compare it with a request path as is. */
+static char *normalize_prefix(source_t *src, const char *prefix, const char *origin)
+{
+    if (prefix[0] != '/') {
+        config_fail(src, "%s: the URL prefix must start with '/'", origin);
+        return NULL;
+    }
+    size_t len = strlen(prefix);
+    while (len > 1 && prefix[len - 1] == '/')
+        len--;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)prefix[i];
+        if (c < 0x20 || c == 0x7f || c == '\\' || c == '?' || c == '#') {
+            config_fail(src, "%s: the URL prefix contains a control character, '\\', '?' or '#'",
+                        origin);
+            return NULL;
+        }
+        if (c == '/' && i + 1 < len) {
+            const char *seg = prefix + i + 1;
+            size_t seg_len = strcspn(seg, "/");
+            if (seg + seg_len > prefix + len)
+                seg_len = (size_t)(prefix + len - seg);
+            if (seg_len == 0 || (seg_len == 1 && seg[0] == '.') ||
+                (seg_len == 2 && seg[0] == '.' && seg[1] == '.')) {
+                config_fail(src, "%s: the URL prefix must not contain '//', '.' or '..' segments",
+                            origin);
+                return NULL;
+            }
+        }
+    }
+    char *p = strndup(prefix, len);
+    if (!p)
+        config_fail_oom(src);
+    return p;
+}
+
+int config_add_script(source_t *src, const char *prefix, const char *dir, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    if (!src->replaced_scripts) {
+        config_clear_scripts(cfg, src->track);
+        src->replaced_scripts = true;
+    }
+    char *p = normalize_prefix(src, prefix, origin);
+    if (!p)
+        return -1;
+    for (size_t i = 0; i < cfg->n_scripts; i++) {
+        if (strcmp(cfg->scripts[i].prefix, p) == 0) {
+            free(p);
+            return config_fail(src, "%s: the URL prefix %s is already mapped to %s", origin,
+                               cfg->scripts[i].prefix, cfg->scripts[i].dir);
+        }
+    }
+    char *d = resolve(src, dir, origin);
+    if (!d) {
+        free(p);
+        return -1;
+    }
+    script_dir_t *grown = realloc(cfg->scripts, (cfg->n_scripts + 1) * sizeof *grown);
+    if (!grown) {
+        free(p);
+        free(d);
+        return config_fail_oom(src);
+    }
+    cfg->scripts = grown;
+    grown[cfg->n_scripts].prefix = p;
+    grown[cfg->n_scripts].dir = d;
+    cfg->n_scripts++;
+    char *t = track_text(origin, dir, d);
+    if (!t || track_put(&src->track->scripts, &src->track->n_scripts, cfg->n_scripts - 1, t) < 0)
+        return config_fail_oom(src);
+    return 0;
+}
+
+int config_add_map(source_t *src, const char *ext, const char *handler, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    if (!src->replaced_maps) {
+        config_clear_maps(cfg, src->track);
+        src->replaced_maps = true;
+    }
+    if (ext[0] != '.' || ext[1] == '\0')
+        return config_fail(src, "%s: the extension must start with '.', e.g. .isa", origin);
+    for (const char *c = ext; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (u < 0x20 || u == 0x7f || u == '/' || u == '\\')
+            return config_fail(src, "%s: the extension contains '/', '\\' or a control character",
+                               origin);
+    }
+    for (size_t i = 0; i < cfg->n_maps; i++)
+        if (strcasecmp(cfg->maps[i].ext, ext) == 0)
+            return config_fail(src, "%s: the extension %s is already mapped to %s", origin,
+                               cfg->maps[i].ext, cfg->maps[i].handler);
+    char *h = resolve(src, handler, origin);
+    if (!h)
+        return -1;
+    char *e = strdup(ext);
+    script_map_t *grown = e ? realloc(cfg->maps, (cfg->n_maps + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(e);
+        free(h);
+        return config_fail_oom(src);
+    }
+    cfg->maps = grown;
+    grown[cfg->n_maps].ext = e;
+    grown[cfg->n_maps].handler = h;
+    cfg->n_maps++;
+    char *t = track_text(origin, handler, h);
+    if (!t || track_put(&src->track->maps, &src->track->n_maps, cfg->n_maps - 1, t) < 0)
+        return config_fail_oom(src);
+    return 0;
+}
+
+/* ---- one setting ---- */
+
+/* MIN or MIN:MAX into *min / *max; MIN alone keeps MAX at default_max, or raises it to MIN. */
+static int set_workers(source_t *src, const char *value, const char *origin, unsigned default_max,
+                       unsigned *min, unsigned *max)
+{
+    unsigned lo, hi;
+    const char *colon = strchr(value, ':');
+    char min_text[24];
+    size_t min_len = colon ? (size_t)(colon - value) : strlen(value);
+    if (min_len >= sizeof min_text)
+        return config_fail(src, "%s: expected MIN or MIN:MAX (numbers)", origin);
+    memcpy(min_text, value, min_len);
+    min_text[min_len] = '\0';
+    int rc = parse_uint(min_text, MAX_WORKERS, &lo);
+    if (rc == 0 && colon)
+        rc = parse_uint(colon + 1, MAX_WORKERS, &hi);
+    else if (rc == 0)
+        hi = lo > default_max ? lo : default_max;
+    if (rc == -1)
+        return config_fail(src, "%s: expected MIN or MIN:MAX (numbers)", origin);
+    if (rc == -2)
+        return config_fail(src, "%s: too many workers (at most %u)", origin, MAX_WORKERS);
+    if (hi == 0)
+        return config_fail(src, "%s: the maximum must be at least 1", origin);
+    if (lo > hi)
+        return config_fail(src, "%s: minimum exceeds maximum", origin);
+    *min = lo;
+    *max = hi;
+    return 0;
+}
+
+/* Replaces the string at *slot with a new one (NULL when value is empty). */
+static int set_string(source_t *src, char **slot, const char *value)
+{
+    char *s = NULL;
+    if (*value && !(s = strdup(value)))
+        return config_fail_oom(src);
+    free(*slot);
+    *slot = s;
+    return 0;
+}
+
+int config_set_value(source_t *src, const opt_t *o, const char *value, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    char *cfg_base = (char *)cfg;
+    switch (o->kind) {
+    case K_CONFIG:
+    case K_HELP:
+    case K_VERSION:
+        return 0; /* handled by config_parse_args before anything else */
+    case K_TEST_CONFIG:
+        cfg->test_config = true;
+        return 0;
+    case K_SEND_URL_REDIRECT:
+        cfg->send_url_redirect = true;
+        return 0;
+    case K_LISTEN:
+        return add_listen(src, value, origin);
+    case K_SCRIPTS:
+    case K_MAP: {
+        const char *eq = strchr(value, '=');
+        if (!eq)
+            return config_fail(src, "%s: expected %s", origin,
+                               o->kind == K_SCRIPTS ? "/PREFIX=DIR" : ".EXT=HANDLER.so");
+        char *left = strndup(value, (size_t)(eq - value));
+        if (!left)
+            return config_fail_oom(src);
+        int rc = o->kind == K_SCRIPTS ? config_add_script(src, left, eq + 1, origin)
+                                      : config_add_map(src, left, eq + 1, origin);
+        free(left);
+        return rc;
+    }
+    case K_ROOT: {
+        char *abs = resolve(src, value, origin);
+        if (!abs)
+            return -1;
+        char *t = track_text(origin, value, abs);
+        if (!t) {
+            free(abs);
+            return config_fail_oom(src);
+        }
+        free(cfg->root);
+        cfg->root = abs;
+        free(src->track->root);
+        src->track->root = t;
+        return 0;
+    }
+    case K_ACCESS_LOG: {
+        char *v = NULL;
+        if (strcmp(value, "-") == 0) {
+            if (!(v = strdup(value)))
+                return config_fail_oom(src);
+        } else if (*value && !(v = resolve(src, value, origin))) {
+            return -1;
+        }
+        free(cfg->access_log);
+        cfg->access_log = v;
+        return 0;
+    }
+    case K_SERVER_NAME:
+        for (const char *c = value; *c; c++)
+            if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+                return config_fail(
+                    src, "%s: the server name must not contain spaces or control characters",
+                    origin);
+        return set_string(src, &cfg->server_name, value);
+    case K_SEND_URL:
+        if (strcmp(value, "internal") == 0)
+            cfg->send_url_redirect = false;
+        else if (strcmp(value, "redirect") == 0)
+            cfg->send_url_redirect = true;
+        else
+            return config_fail(src, "%s: expected internal or redirect", origin);
+        return 0;
+    case K_FOLLOW_SCRIPT_SYMLINKS: /* the command line's is a flag */
+        if (src->file == NULL || strcmp(value, "yes") == 0)
+            cfg->follow_script_symlinks = true;
+        else if (strcmp(value, "no") == 0)
+            cfg->follow_script_symlinks = false;
+        else
+            return config_fail(src, "%s: expected yes or no", origin);
+        return 0;
+    case K_RUN_EXTENSIONS:
+        if (strcmp(value, "loop") == 0)
+            cfg->extensions_inline = true;
+        else if (strcmp(value, "pool") == 0)
+            cfg->extensions_inline = false;
+        else
+            return config_fail(src, "%s: expected loop or pool", origin);
+        return 0;
+    case K_THREADS: {
+        int rc = parse_uint(value, MAX_THREADS, &cfg->threads);
+        if (rc == -1)
+            return config_fail(src, "%s: not a number", origin);
+        if (rc == -2)
+            return config_fail(src, "%s: too many threads (at most %u; 0 = one per CPU)", origin,
+                               MAX_THREADS);
+        return 0;
+    }
+    case K_WORKERS:
+        return set_workers(src, value, origin, DEFAULT_WORKERS_MAX, &cfg->workers_min,
+                           &cfg->workers_max);
+    case K_COMPLETION_WORKERS:
+        return set_workers(src, value, origin, DEFAULT_COMPLETION_WORKERS_MAX,
+                           &cfg->completion_workers_min, &cfg->completion_workers_max);
+    case K_PERCENT: {
+        unsigned v = 0;
+        int rc = parse_uint(value, 100, &v);
+        if (rc == -1 || rc == -2 || v < o->min)
+            return config_fail(src, "%s: expected a percentage from %llu to 100", origin,
+                               (unsigned long long)o->min);
+        *(unsigned *)(cfg_base + o->off) = v;
+        return 0;
+    }
+    case K_SIZE32:
+    case K_SIZE64:
+    case K_RATE: {
+        bool rate = o->kind == K_RATE;
+        uint64_t max = o->kind == K_SIZE64 ? UINT64_MAX : UINT32_MAX, v = 0;
+        int rc = parse_size(value, max, &v);
+        if (rc == -1 && rate)
+            return config_fail(
+                src,
+                "%s: not a rate (bytes per second: a number, optionally followed by k, "
+                "m or g; 0 = off)",
+                origin);
+        if (rc == -1)
+            return config_fail(src, "%s: not a size (a number, optionally followed by k, m or g)",
+                               origin);
+        if (rc == -2)
+            return config_fail(src, "%s: too large (at most %llu bytes%s)", origin,
+                               (unsigned long long)max, rate ? " per second" : "");
+        if (v < o->min)
+            return config_fail(src, "%s: must be at least %llu", origin,
+                               (unsigned long long)o->min);
+        if (o->kind == K_SIZE64)
+            *(uint64_t *)(cfg_base + o->off) = v;
+        else
+            *(uint32_t *)(cfg_base + o->off) = (uint32_t)v;
+        return 0;
+    }
+    case K_MS: {
+        uint32_t v = 0;
+        int rc = parse_ms(value, &v);
+        if (rc == -1)
+            return config_fail(
+                src, "%s: not a duration (milliseconds, or a number followed by ms or s)", origin);
+        if (rc == -2)
+            return config_fail(src, "%s: too long (at most %u ms)", origin, UINT32_MAX);
+        if (v < o->min)
+            return config_fail(src, "%s: must be greater than 0", origin);
+        *(uint32_t *)(cfg_base + o->off) = v;
+        return 0;
+    }
+    }
+    return config_fail(src, "%s: unhandled setting", origin);
+}
