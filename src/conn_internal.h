@@ -1,0 +1,42 @@
+/* Private to the pieces of src/conn.c (conn.c, conn_parse.c, conn_io.c, conn_out.c,
+ * conn_timers.c): the functions they share. Not for use outside them.
+ * Ownership and invariants are those of src/conn.h: the loop thread owns a connection, except
+ * while an extension owns its current request. */
+#ifndef ISAPID_CONN_INTERNAL_H
+#define ISAPID_CONN_INTERNAL_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "server.h"
+
+/* conn.c: buffers, timers, the state machine */
+static inline config_t *conn_cfg(conn_t *c) { return c->nl->srv->cfg; }
+void conn_timer(conn_t *c, timeq_t *q);
+bool conn_body_pending(const conn_t *c);
+void conn_readahead_too_slow(conn_t *c);
+void conn_drive(conn_t *c);
+void conn_close(conn_t *c);
+
+/* conn_parse.c: the request head */
+const llhttp_settings_t *conn_parser_settings(void);
+unsigned conn_build_reqinfo(conn_t *c);
+
+/* conn_io.c: body reading (c->body_rate belongs to the thread reading the body) */
+bool conn_body_rate_ok(conn_t *c, uint64_t now);
+
+/* conn_out.c: output from the loop (loop thread only) */
+static inline bool conn_output_pending(const conn_t *c) { return c->out != NULL || c->out_fd >= 0; }
+void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count);
+void conn_output_free(conn_t *c);
+int conn_flush(conn_t *c);
+void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port);
+void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t extra_len,
+                  const char *body, size_t body_len, int fd, uint64_t file_off,
+                  uint64_t file_len, bool has_length);
+void conn_respond_error(conn_t *c, unsigned status, bool close_after);
+
+#endif

@@ -1,0 +1,347 @@
+/* Parsing the request head of a connection (src/conn.h): the llhttp callbacks that record the
+ * head's spans as offsets into c->in, and the building of c->hd->ri (the request info) and its
+ * checks of the parsed head (header names, Host, server name). Moved out of src/conn.c.
+ *
+ * Invariants: the head is parsed in place; c->in is never moved while a head is being parsed,
+ * so the successive pieces of one field are adjacent. The llhttp settings are initialised once
+ * (pthread_once) and then only read.
+ * Ownership: everything here runs on the connection's loop thread, which owns c and its head. */
+
+#define _GNU_SOURCE
+#include "conn.h"
+#include "conn_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "httputil.h"
+#include "isapi.h"
+#include "log.h"
+#include "parked.h"
+#include "path.h"
+#include "resphead.h"
+#include "route.h"
+#include "static_file.h"
+
+static llhttp_settings_t parser_settings;
+static pthread_once_t parser_settings_once = PTHREAD_ONCE_INIT;
+
+/* ------------------------------------------------------------------------------------------ */
+/* llhttp callbacks. Spans are recorded as offsets into c->in: the head is parsed in place and
+ * the buffer is never moved while a head is being parsed, so successive pieces of one field are
+ * adjacent and simply extend it. */
+
+static conn_t *parser_conn(llhttp_t *p) { return p->data; }
+
+static uint32_t offset_of(conn_t *c, const char *at) { return (uint32_t)(at - c->in); }
+
+static int on_message_begin(llhttp_t *p)
+{
+    conn_t *c = parser_conn(p);
+    c->head_started = true;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    conn_t *c = parser_conn(p);
+    if (c->url.len == 0)
+        c->url.off = offset_of(c, at);
+    c->url.len += (uint32_t)len;
+    if (c->url.len > c->nl->srv->cfg->max_uri_bytes) {
+        c->parse_error_status = 414;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    parser_conn(p)->url_done = true;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    conn_t *c = parser_conn(p);
+    if (c->hstate != 1) {
+        if (c->n_headers == CONN_MAX_HEADERS) {
+            c->parse_error_status = 431;
+            return HPE_USER;
+        }
+        unsigned i = c->n_headers++;
+        c->hd->hname[i] = (span_t){offset_of(c, at), 0};
+        c->hd->hvalue[i] = (span_t){0, 0};
+        c->hstate = 1;
+    }
+    c->hd->hname[c->n_headers - 1].len += (uint32_t)len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    conn_t *c = parser_conn(p);
+    span_t *v = &c->hd->hvalue[c->n_headers - 1];
+    if (c->hstate != 2) {
+        v->off = offset_of(c, at);
+        v->len = 0;
+        c->hstate = 2;
+    }
+    v->len += (uint32_t)len;
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    parser_conn(p)->hstate = 0;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    conn_t *c = parser_conn(p);
+    c->head_done = true;
+    /* Decided here: llhttp clears its flags once the message completes. */
+    c->keep_alive = llhttp_should_keep_alive(p) != 0;
+    if (p->flags & F_CHUNKED) {
+        c->body_mode = BODY_CHUNKED;
+        chunked_init(&c->chunked);
+    } else if (p->flags & F_CONTENT_LENGTH) {
+        c->body_mode = BODY_LENGTH;
+        c->body_left = p->content_length;
+    } else {
+        c->body_mode = BODY_NONE;
+    }
+    /* Bodies are read by conn_body_read, not by llhttp (its chunked decoder in the packaged
+     * version does not check the CRLF after chunk data): tell it the message has no body, so
+     * that it stops right after the head. */
+    return 1;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    (void)p;
+    return HPE_PAUSED; /* stop exactly at the end of the head: body and pipelined bytes stay */
+}
+
+static void parser_settings_init(void)
+{
+    llhttp_settings_init(&parser_settings);
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_url_complete = on_url_complete;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_header_value_complete = on_header_value_complete;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_message_complete = on_message_complete;
+}
+
+/* The llhttp settings every connection's parser uses, initialised on first use. */
+const llhttp_settings_t *conn_parser_settings(void)
+{
+    pthread_once(&parser_settings_once, parser_settings_init);
+    return &parser_settings;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Request dispatch */
+
+static char *span_str(conn_t *c, span_t s)
+{
+    /* The byte after a completed span is a delimiter the parser has already consumed (' ',
+     * ':', CR, LF or trailing blank): terminating in place is safe. */
+    static char empty[1];
+    if (s.len == 0)
+        return empty;
+    c->in[s.off + s.len] = '\0';
+    return c->in + s.off;
+}
+
+static bool token_list_is(const char *value, const char *want)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t n = strlen(want);
+    if (strncasecmp(value, want, n) != 0)
+        return false;
+    value += n;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    return *value == '\0';
+}
+
+static void server_name_from_host(conn_t *c, const char *host)
+{
+    /* "name:port" or "[v6]:port" → name; stored in pathbuf's tail (allocated with room). */
+    const char *end;
+    if (host[0] == '[') {
+        end = strchr(host, ']');
+        end = end ? end + 1 : host + strlen(host);
+    } else {
+        end = strchr(host, ':');
+        if (!end)
+            end = host + strlen(host);
+    }
+    size_t n = (size_t)(end - host);
+    if (n >= sizeof c->hd->host_buf)
+        n = sizeof c->hd->host_buf - 1;
+    memcpy(c->hd->host_buf, host, n);
+    c->hd->host_buf[n] = '\0';
+    c->hd->ri.server_name = c->hd->host_buf;
+}
+
+/* The packaged llhttp accepts some malformed header lines ("Bad Name: v", ": v"); check names
+ * and values ourselves. Values: no control characters but HTAB. */
+static bool header_valid(const http_header_t *h)
+{
+    if (h->name_len == 0)
+        return false;
+    for (uint32_t i = 0; i < h->name_len; i++)
+        if (!http_is_tchar((unsigned char)h->name[i]))
+            return false;
+    for (uint32_t i = 0; i < h->value_len; i++) {
+        unsigned char ch = (unsigned char)h->value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Host: uri-host [":" port]; no blanks, no characters that would change a URL's meaning. */
+static bool host_valid(const char *v)
+{
+    return v[strcspn(v, " \t/\\?#@")] == '\0';
+}
+
+/* Fill c->hd->ri from the parsed head. Returns an HTTP error status, or 0. */
+unsigned conn_build_reqinfo(conn_t *c)
+{
+    reqinfo_t *ri = &c->hd->ri;
+    memset(ri, 0, sizeof *ri);
+    llhttp_t *parser = &c->hd->parser;
+    ri->method = llhttp_method_name((llhttp_method_t)parser->method);
+    ri->http_major = parser->http_major;
+    ri->http_minor = parser->http_minor > 1 ? 1 : parser->http_minor; /* 1.2 is served as 1.1 */
+    /* llhttp skips any CR and LF before a request line; only empty lines may come first. */
+    if (http_skip_empty_lines(c->in, c->in_start) < 0)
+        return 400;
+    /* Obsolete line folding (a line starting with a blank) is refused, as RFC 9112 allows: llhttp
+     * folds it into the previous value even when that value is empty ("Content-Length:\r\n 39"),
+     * which a front end that does not fold would read differently. The head is [0, in_start). */
+    const char *end = c->in + c->in_start;
+    for (const char *lf = c->in; (lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL; lf++)
+        if (lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'))
+            return 400;
+    /* llhttp takes a request line without a version for HTTP/0.9: that is a malformed
+     * HTTP/1 request line (400), while an explicit "HTTP/0.9" is a version we do not serve. */
+    bool no_version = ri->http_major == 0 && c->in[c->url.off + c->url.len] != ' ';
+    for (unsigned i = 0; i < c->n_headers; i++) {
+        span_t v = c->hd->hvalue[i];
+        while (v.len && (c->in[v.off + v.len - 1] == ' ' || c->in[v.off + v.len - 1] == '\t'))
+            v.len--;
+        c->hd->headers[i].name = span_str(c, c->hd->hname[i]);
+        c->hd->headers[i].name_len = c->hd->hname[i].len;
+        c->hd->headers[i].value = span_str(c, v);
+        c->hd->headers[i].value_len = v.len;
+    }
+    ri->headers = c->hd->headers;
+    ri->n_headers = c->n_headers;
+    unsigned hosts = 0;
+    for (unsigned i = 0; i < c->n_headers; i++) {
+        if (!header_valid(&c->hd->headers[i]))
+            return 400;
+        if (c->hd->headers[i].name_len == 4 && strncasecmp(c->hd->headers[i].name, "host", 4) == 0)
+            hosts++;
+    }
+    ri->raw_target = span_str(c, c->url);
+    ri->remote_addr = c->peer_text;
+    ri->remote_port = c->peer_port;
+    ri->local_addr = c->local_text;
+    ri->local_port = c->local_port;
+    server_t *srv = c->nl->srv;
+    ri->document_root = srv->cfg->root;
+    ri->server_software = srv->software;
+    ri->instance_id = 1;
+    ri->script_name = ri->script_filename = ri->path_info = ri->path_translated = "";
+    ri->appl_physical_path = "";
+    ri->query = "";
+
+    if (no_version)
+        return 400;
+    if (ri->http_major != 1)
+        return 505;
+    /* A proxy's method: this server is no proxy and has no tunnels. */
+    if (parser->method == HTTP_CONNECT)
+        return 501;
+    const http_header_t *host = reqinfo_header(ri, "Host");
+    if ((!host && ri->http_minor >= 1) || hosts > 1 || (host && !host_valid(host->value)))
+        return 400;
+    if (host)
+        server_name_from_host(c, host->value);
+    else
+        ri->server_name = srv->cfg->server_name ? srv->cfg->server_name : c->local_text;
+
+    const http_header_t *te = reqinfo_header(ri, "Transfer-Encoding");
+    /* HTTP/1.0 with Transfer-Encoding: the framing is faulty (RFC 9112 §6.1), whatever the
+     * coding; 400 and close. */
+    if (te && ri->http_minor == 0)
+        return 400;
+    if (te && !token_list_is(te->value, "chunked"))
+        return 501;
+    ri->chunked = c->body_mode == BODY_CHUNKED;
+    ri->has_content_length = c->body_mode == BODY_LENGTH;
+    ri->content_length = c->body_mode == BODY_LENGTH ? c->body_left : 0;
+    const http_header_t *ct = reqinfo_header(ri, "Content-Type");
+    ri->content_type = ct ? ct->value : "";
+
+    const http_header_t *expect = reqinfo_header(ri, "Expect");
+    if (expect) {
+        if (!token_list_is(expect->value, "100-continue"))
+            return 417;
+        c->expect_continue = ri->http_minor >= 1 && c->body_mode != BODY_NONE;
+    }
+
+    /* "*" (asterisk-form) is for OPTIONS only; conn_route answers it. */
+    if (ri->raw_target[0] == '*' && ri->raw_target[1] == '\0') {
+        if (parser->method != HTTP_OPTIONS)
+            return 400;
+        return 0;
+    }
+
+    /* Path and query. */
+    char *q = strchr(ri->raw_target, '?');
+    size_t raw_path_len = q ? (size_t)(q - ri->raw_target) : strlen(ri->raw_target);
+    c->pathbuf = malloc(2 * raw_path_len + 4);
+    if (!c->pathbuf)
+        return 503;
+    char *raw_path = c->pathbuf + raw_path_len + 2;
+    memcpy(raw_path, ri->raw_target, raw_path_len);
+    raw_path[raw_path_len] = '\0';
+    ri->raw_path = raw_path;
+    ri->query = q ? q + 1 : "";
+    path_status_t ps = path_normalize(ri->raw_target, raw_path_len, c->pathbuf, raw_path_len + 2);
+    if (ps == PATH_BAD)
+        return 400;
+    if (ps == PATH_FORBIDDEN)
+        return 403;
+    ri->path = c->pathbuf;
+
+    uint64_t max_body = srv->cfg->max_body_bytes;
+    if (max_body && c->body_mode == BODY_LENGTH && c->body_left > max_body)
+        return 413;
+    return 0;
+}
