@@ -24,8 +24,11 @@ ERROR_TIMEOUT = 1460
 
 BIG = 8 * 1024 * 1024
 LOOPS, WORKERS_MIN, WORKERS_MAX = 2, 2, 8
-# main, the loops, the workers at most, the pool's monitor, and one for a sanitizer's own thread
-SERVER_THREADS_MAX = 1 + LOOPS + WORKERS_MAX + 1 + 1
+COMPLETION_WORKERS_MAX = 4  # the harness's default --completion-workers 1:4
+# main, the loops, the call pool's workers at most and its monitor, the completion pool's workers
+# at most and its monitor, the hand-off watchdog, the ECB arena's fault handler, and one for a
+# sanitizer's own thread
+SERVER_THREADS_MAX = 1 + LOOPS + WORKERS_MAX + 1 + COMPLETION_WORKERS_MAX + 1 + 1 + 1 + 1
 
 _ids = iter(range(1, 10 ** 9))
 
