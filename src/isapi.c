@@ -45,39 +45,6 @@ static const ecb_callbacks_t ecb_callbacks = {
     .ServerSupportFunction = cb_server_support_function,
 };
 
-/* ------------------------------------------------------------------------------------------ */
-/* Errors at the ISAPI boundary */
-
-DWORD isapi_win32_error(int err)
-{
-    switch (err < 0 ? -err : err) {
-    case 0:
-        return ERROR_SUCCESS;
-    case ECONNRESET:
-    case EPIPE:
-    case ENOTCONN:
-    case ESHUTDOWN:
-        return ERROR_NETNAME_DELETED;
-    case ETIMEDOUT:
-        return ERROR_TIMEOUT;
-    case ENOMEM:
-        return ERROR_NOT_ENOUGH_MEMORY;
-    case EPROTO:
-    case EFBIG:
-        return ERROR_INVALID_DATA;
-    case EINVAL:
-        return ERROR_INVALID_PARAMETER;
-    case EIO:
-        return ERROR_HANDLE_EOF;
-    case EMFILE:
-    case ENFILE:
-        return ERROR_TOO_MANY_OPEN_FILES;
-    default:
-        return ERROR_WRITE_FAULT;
-    }
-}
-
-
 /* A callback is over (connid.h): the last call out of a request whose end is due posts it.
  * Passes result through (GetLastError is untouched). */
 static BOOL unhold(connid_held_t *h, BOOL result)

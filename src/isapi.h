@@ -160,7 +160,4 @@ void isapi_request_end(request_t *r, request_end_t *out);
 void isapi_op_drive(request_t *r);
 void isapi_op_timeout(request_t *r);
 
-/* Map a Win32-visible failure from an errno (one place for the mapping). */
-DWORD isapi_win32_error(int err);
-
 #endif

@@ -354,7 +354,7 @@ BOOL read_client(request_t *r, LPVOID buf, LPDWORD size)
                      (unsigned long long)r->srv->cfg->max_body_bytes);
         atomic_store(&r->must_close, true); /* the body's framing is lost */
         ok = fail(atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED
-                                                        : isapi_win32_error((int)n));
+                                                        : isapi_win32_error_from_socket_errno((int)n));
         break;
     }
     if (entered)

@@ -163,7 +163,7 @@ BOOL plan_send_sync(request_t *r, out_plan_t *p)
         r->io_failed = true;
         atomic_store(&r->must_close, true);
         return fail(atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED
-                                                          : isapi_win32_error(rc));
+                                                          : isapi_win32_error_from_socket_errno(rc));
     }
     return TRUE;
 }

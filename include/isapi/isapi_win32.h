@@ -84,6 +84,10 @@ typedef struct _OVERLAPPED {
 /* The Win32 error code for an errno value (ENOENT → ERROR_FILE_NOT_FOUND ...): the one table,
  * runtime/errors.c. Unknown values give ERROR_GEN_FAILURE; 0 gives ERROR_SUCCESS. */
 ISAPI_RUNTIME_API DWORD isapi_win32_error_from_errno(int err);
+/* The same for a read or write on the client's connection, as IIS reports those to ReadClient,
+ * WriteClient and their completions (ECONNRESET, EPIPE → ERROR_NETNAME_DELETED ...); unknown
+ * values give ERROR_WRITE_FAULT. Both take an errno or a status (-errno). */
+ISAPI_RUNTIME_API DWORD isapi_win32_error_from_socket_errno(int err);
 /* SetLastError(isapi_win32_error_from_errno(err)). */
 ISAPI_RUNTIME_API void isapi_set_last_error_from_errno(int err);
 

@@ -260,6 +260,8 @@ typedef HANDLE HINSTANCE;
 
 #define WSAEINVAL 10022
 #define WSAECONNRESET 10054
+#define WSAENOTCONN 10057
+#define WSAESHUTDOWN 10058
 #define WSAEDISCON 10101
 
 /* HRESULT: negative means failure. */

@@ -31,6 +31,23 @@ static void test_errno_table(void)
     CHECK_INT(isapi_win32_error_from_errno(123456), ERROR_GEN_FAILURE);
     isapi_set_last_error_from_errno(ENOENT);
     CHECK_INT(GetLastError(), 2);
+
+    /* The socket column: what ReadClient, WriteClient and their completions report. */
+    CHECK_INT(isapi_win32_error_from_socket_errno(0), ERROR_SUCCESS);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-ECONNRESET), ERROR_NETNAME_DELETED);
+    CHECK_INT(isapi_win32_error_from_socket_errno(EPIPE), ERROR_NETNAME_DELETED);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-ENOTCONN), ERROR_NETNAME_DELETED);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-EPROTO), ERROR_INVALID_DATA);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-EFBIG), ERROR_INVALID_DATA);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-EIO), ERROR_HANDLE_EOF);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-ETIMEDOUT), ERROR_TIMEOUT);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-ENOMEM), ERROR_NOT_ENOUGH_MEMORY);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-EMFILE), ERROR_TOO_MANY_OPEN_FILES);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-EINVAL), ERROR_INVALID_PARAMETER);
+    CHECK_INT(isapi_win32_error_from_socket_errno(-123456), ERROR_WRITE_FAULT);
+    /* ... and the file column for the same values stays the file meaning. */
+    CHECK_INT(isapi_win32_error_from_errno(EPIPE), ERROR_BROKEN_PIPE);
+    CHECK_INT(isapi_win32_error_from_errno(-ENOENT), ERROR_FILE_NOT_FOUND);
 }
 
 static void test_dispositions(void)

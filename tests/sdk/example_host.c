@@ -1,7 +1,7 @@
 /* Runs the example extensions against a scripted host, without the server: each request is
  * an ECB whose callbacks serve a fixed set of server variables and a request body (in
  * pieces, to exercise the read loops) and record the response. GetLastError/SetLastError
- * come from src/win32.c linked into this program, exported to the extensions as the server
+ * come from runtime/lasterror.c linked into this program, exported to the extensions as the server
  * exports them.
  *
  *   example_host HELLO.so FORM.so SERVERVARS.so */

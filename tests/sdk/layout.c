@@ -371,6 +371,8 @@ static const struct constant constants[] = {
     K(ERROR_TIMEOUT, 1460),
     K(WSAEINVAL, 10022),
     K(WSAECONNRESET, 10054),
+    K(WSAENOTCONN, 10057),
+    K(WSAESHUTDOWN, 10058),
     K(WSAEDISCON, 10101),
 
     K(S_OK, 0),
