@@ -6,7 +6,7 @@
  *   /scripts/IniFile.dll?bare:Section,Key  the value read through the bare name "inifile.ini"
  *   /scripts/IniFile.dll?sections          the section names, one a line
  *
- * The directory of the DLL comes from SCRIPT_TRANSLATED (the script's physical path). */
+ * The directory of the DLL comes from GetModuleFileName of the HINSTANCE DllMain received. */
 #include <windows.h>
 #include <httpext.h>
 #include <strsafe.h>
@@ -32,12 +32,22 @@ static void SendText(EXTENSION_CONTROL_BLOCK *pECB, LPCSTR pszStatus, LPCSTR psz
     pECB->WriteClient(pECB->ConnID, (LPVOID)pszBody, &cb, HSE_IO_SYNC);
 }
 
-/* The INI file's full path: the script's directory plus INI_NAME, joined with a backslash. */
-static BOOL GetIniPath(EXTENSION_CONTROL_BLOCK *pECB, LPSTR pszPath, DWORD cchPath)
+static HINSTANCE g_hInstance;
+
+BOOL WINAPI DllMain(HINSTANCE hinstDLL, DWORD fdwReason, LPVOID lpvReserved)
 {
-    DWORD cb = cchPath;
+    UNREFERENCED_PARAMETER(lpvReserved);
+    if (fdwReason == DLL_PROCESS_ATTACH)
+        g_hInstance = hinstDLL;
+    return TRUE;
+}
+
+/* The INI file's full path: the DLL's directory plus INI_NAME. */
+static BOOL GetIniPath(LPSTR pszPath, DWORD cchPath)
+{
     char *pSlash;
-    if (!pECB->GetServerVariable(pECB->ConnID, "SCRIPT_TRANSLATED", pszPath, &cb))
+    DWORD n = GetModuleFileName(g_hInstance, pszPath, cchPath);
+    if (n == 0 || n >= cchPath)
         return FALSE;
     pSlash = strrchr(pszPath, '\\');
     if (pSlash == NULL)
@@ -70,8 +80,8 @@ DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
     BOOL fInt = FALSE;
     const char *pComma;
 
-    if (!GetIniPath(pECB, szPath, sizeof(szPath))) {
-        SendText(pECB, "500 Internal Server Error", "no SCRIPT_TRANSLATED\n");
+    if (!GetIniPath(szPath, sizeof(szPath))) {
+        SendText(pECB, "500 Internal Server Error", "GetModuleFileName failed\n");
         return HSE_STATUS_SUCCESS;
     }
     if (lstrcmpi(pszQuery, "sections") == 0) {
