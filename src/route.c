@@ -143,6 +143,63 @@ static bool find_ci(const char *dirpath, const char *stem, size_t stem_len, bool
     return have && path_join(dirpath, best.s, found->s, sizeof found->s) == 0;
 }
 
+static bool is_directory(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The directory base + "/" + rel (rel: "" or "/a/b/", as the URL wrote it) into out, each
+ * segment that does not exist as written matched without regard to case, as IIS's file system
+ * would: a form posts to /scripts/forms/x.dll for Forms/X.so. Among names that differ only in
+ * case the smallest (strcmp) wins, so the answer does not depend on readdir order. */
+static bool resolve_dir_ci(const char *base, const char *rel, strbuf_t *out)
+{
+    if (path_join(base, rel, out->s, sizeof out->s) != 0)
+        return false;
+    if (rel[0] == '\0' || is_directory(out->s))
+        return true; /* the common case: as written */
+    strbuf_t cur;
+    if (strlen(base) >= sizeof cur.s)
+        return false;
+    strcpy(cur.s, base);
+    for (const char *p = rel; *p != '\0';) {
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "/");
+        if (n == 0)
+            break;
+        if (n > NAME_MAX)
+            return false;
+        char seg[NAME_MAX + 1], best[NAME_MAX + 1] = "";
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        p += n;
+        strbuf_t next;
+        if (path_join(cur.s, seg, next.s, sizeof next.s) == 0 && is_directory(next.s)) {
+            cur = next;
+            continue;
+        }
+        DIR *d = opendir(cur.s);
+        if (d == NULL)
+            return false;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcasecmp(e->d_name, seg) != 0 || (best[0] != '\0' && strcmp(e->d_name, best) >= 0))
+                continue;
+            strbuf_t cand;
+            if (path_join(cur.s, e->d_name, cand.s, sizeof cand.s) == 0 && is_directory(cand.s))
+                strcpy(best, e->d_name); /* d_name is at most NAME_MAX bytes */
+        }
+        closedir(d);
+        if (best[0] == '\0' || path_join(cur.s, best, next.s, sizeof next.s) != 0)
+            return false;
+        cur = next;
+    }
+    *out = cur;
+    return true;
+}
+
 /* An extension found in script directory sd whose real path is real may be loaded: it lies in
  * the directory's real path, or the operator allows symlinks out of it
  * (--follow-script-symlinks). A refusal is logged (rate-limited: any client can repeat it);
@@ -220,7 +277,7 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
     size_t url_len = (size_t)(rest - path) + end; /* the extension's URL: the cache key */
     bool cached = route_cache_get(cfg, CACHE_EXTENSION, 0, path, url_len, now, real.s, sizeof real.s);
     bool have = false;
-    if (!cached && end - seg <= NAME_MAX && path_join(sd->dir, rel.s, dirpath.s, sizeof dirpath.s) == 0) {
+    if (!cached && end - seg <= NAME_MAX && resolve_dir_ci(sd->dir, rel.s, &dirpath)) {
         /* The name as written, then with the suffix in lower case, then with the other suffix,
          * then any case (§7.12: forms written for IIS use any case). */
         const char *suffixes[3] = {NULL, url_so ? ".so" : ".dll", url_so ? ".dll" : ".so"};
