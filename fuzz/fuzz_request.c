@@ -1,4 +1,4 @@
-/* Fuzz harness: the request side of a connection (src/conn.c with llhttp, routing, static
+/* Fuzz harness: the request side of a connection (src/http/conn.c with llhttp, routing, static
  * files, error responses, limits, keep-alive, pipelining, bodies, timers), driven in-process
  * through a real socket pair and a real event loop.
  *

@@ -13,7 +13,7 @@ struct errno_mapping {
  * The socket column is what IIS reports to an extension's ReadClient, WriteClient and their
  * completions: a client that went away is ERROR_NETNAME_DELETED whichever way it left, a body
  * whose framing broke is ERROR_INVALID_DATA, a file that ended before TransmitFile's range did
- * is ERROR_HANDLE_EOF. The server uses this table too (src/isapi.c), so there is one. */
+ * is ERROR_HANDLE_EOF. The server uses this table too (src/isapi/isapi.c), so there is one. */
 static const struct errno_mapping errno_table[] = {
     {0, ERROR_SUCCESS, 0},
     {EPERM, ERROR_ACCESS_DENIED, 0},

@@ -62,9 +62,9 @@ typedef struct config {
     uint64_t max_body_bytes;    /* over → 413; 0 = unlimited */
     uint32_t read_ahead_bytes;  /* body bytes read before HttpExtensionProc (IIS UploadReadAheadSize) */
     uint32_t min_body_rate;     /* bytes per second a request body must bring in every window of
-                                 * waiting (src/bodyrate.h); 0 = off */
+                                 * waiting (src/http/bodyrate.h); 0 = off */
     uint32_t min_send_rate;     /* bytes per second a client must take of a response in every
-                                 * window of waiting for it (src/sendrate.h); 0 = off */
+                                 * window of waiting for it (src/http/sendrate.h); 0 = off */
 
     /* timeouts, milliseconds */
     uint32_t header_timeout_ms;    /* whole request head must arrive within this */
@@ -75,7 +75,7 @@ typedef struct config {
     uint32_t handoff_after_ms;     /* the hand-off watchdog's tick: a call seen on two is taken */
     uint32_t body_rate_window_ms;  /* window of the minimum body rate; the first is the grace period */
     uint32_t pending_report_ms;    /* sessions pending longer than this are counted and logged,
-                                    * once per this period (src/parked.h); 0 = off */
+                                    * once per this period (src/isapi/parked.h); 0 = off */
     uint32_t send_rate_window_ms;  /* window of the minimum send rate; the first is the grace period */
 
     bool follow_script_symlinks; /* load an extension whose file is reached through a symlink

@@ -39,7 +39,7 @@ typedef struct netloop {
     unsigned index;
     timeq_t tq_header, tq_keepalive, tq_body, tq_send, tq_linger;
     timeq_t tq_rate;          /* minimum body rate checks of waits without bytes (conn rate_timer) */
-    timeq_t tq_send_rate;     /* minimum send rate checks of waits to write (src/sendrate.h) */
+    timeq_t tq_send_rate;     /* minimum send rate checks of waits to write (src/http/sendrate.h) */
     listener_t listeners[CONFIG_MAX_LISTEN];
     size_t n_listeners;
     bool accept_paused;       /* out of descriptors: accepting resumes at accept_resume_ms
@@ -51,9 +51,9 @@ typedef struct netloop {
                                * without one land here, and it is handed over only when bytes
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
-    ecb_cursor_t ecb_cells;   /* where this loop's requests take their ECBs (src/ecbcell.h) */
+    ecb_cursor_t ecb_cells;   /* where this loop's requests take their ECBs (src/isapi/ecbcell.h) */
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
-    uint64_t census_next_ms;  /* the next count of long-pending sessions (src/parked.h) */
+    uint64_t census_next_ms;  /* the next count of long-pending sessions (src/isapi/parked.h) */
     atomic_uint pending_long, pending_long_gone; /* its last result (read by any thread) */
     bool trim_wanted;         /* sockets were released: give the freed memory back (parked.c) */
     uint64_t trim_next_ms;

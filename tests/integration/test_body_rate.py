@@ -1,4 +1,4 @@
-"""The minimum request-body data rate (--min-body-rate, --body-rate-window; src/bodyrate.h):
+"""The minimum request-body data rate (--min-body-rate, --body-rate-window; src/http/bodyrate.h):
 counting only the time the server waits for body bytes, every window must bring rate × window
 bytes, else the body is cut. Here 1000 bytes in every 1 s window, with a body timeout far longer
 (10 s), so that every cut seen within a few seconds is the rate's.

@@ -1,4 +1,4 @@
-/* The minimum body rate's rule (src/bodyrate.h), driven with explicit times: the quota, the
+/* The minimum body rate's rule (src/http/bodyrate.h), driven with explicit times: the quota, the
  * grace period (the first window), paced clients above, at and under the rate, a burst followed
  * by a trickle, waiting time only (pauses between waits do not count), a late reader, several
  * windows ending in one wait, the failure being sticky, and the rule off. */

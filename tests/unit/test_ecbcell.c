@@ -1,4 +1,4 @@
-/* ECB cells (src/ecbcell.h): hand-out order, validation from the address alone, the call count
+/* ECB cells (src/isapi/ecbcell.h): hand-out order, validation from the address alone, the call count
  * of the state word, giving blocks back, renewing chunks, the wrap that skips live chunks, and
  * what a dead cell reads as: a tombstone when freed, and after its memory was given back
  * (userfaultfd), or kept until its time or the budget is up (the fallback). */

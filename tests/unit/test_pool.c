@@ -1,4 +1,4 @@
-/* Worker pool shares (src/pool.h): one share's items beyond its limit are held back while
+/* Worker pool shares (src/core/pool.h): one share's items beyond its limit are held back while
  * another share's work runs; held items start as the share's running items finish;
  * a share at the pool's maximum (--extension-share 100) is not held back; pool_share_max's
  * arithmetic. Items block on a gate the test opens, so nothing depends on timing; every wait is

@@ -23,7 +23,7 @@
  *
  * What given-back memory reads as depends on the arena's mode (ecb_arena_mode):
  *   ECB_MODE_USERFAULTFD: tombstones, always. The range is registered with a userfaultfd
- *       (src/ecbfault.h); a read of a missing page is answered with a page of tombstones built
+ *       (src/isapi/ecbfault.h); a read of a missing page is answered with a page of tombstones built
  *       for its address (headers zero). Fresh blocks are filled (zeros, one ioctl) before
  *       they are handed out, so requests never wait for the handler. Chunks are renewed by
  *       moving a registered spare over them (mremap).
@@ -35,8 +35,8 @@
  *
  * Validation (ecb_cell_lookup) is arithmetic: in the committed part of the range, cell-aligned,
  * not a header. The cell's state word then says whether it is live; what the state means
- * beyond "0 is dead" is the owner's (src/isapi.c). The callbacks get only a ConnID, so the
- * server uses one process-wide arena (src/connid.c); the type is an object so tests can make
+ * beyond "0 is dead" is the owner's (src/isapi/isapi.c). The callbacks get only a ConnID, so the
+ * server uses one process-wide arena (src/isapi/connid.c); the type is an object so tests can make
  * small ones. Locking: a mutex per arena for block hand-out, the chunk table, commits and the
  * kept blocks (once per 255 cells); a cell is taken through a cursor owned by one thread at a
  * time (an event loop's) and freed by any thread with a copy of the tombstone and one atomic
@@ -70,7 +70,7 @@ _Static_assert(sizeof(ecb_cell_t) == ECB_CELL_SIZE, "an ECB cell is 256 bytes");
 
 typedef struct ecb_arena ecb_arena_t;
 
-/* The callbacks a tombstone points to: the server's own (src/isapi.c), which refuse a dead
+/* The callbacks a tombstone points to: the server's own (src/isapi/isapi.c), which refuse a dead
  * cell with FALSE + ERROR_INVALID_PARAMETER. */
 typedef struct ecb_callbacks {
     __typeof__(((EXTENSION_CONTROL_BLOCK *)0)->GetServerVariable) GetServerVariable;

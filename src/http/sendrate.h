@@ -4,7 +4,7 @@
  * hold its connection, and, for a synchronous WriteClient, the extension's thread, for as long
  * as the response lasts.
  *
- * The rule is the minimum body rate's (src/bodyrate.h), with "bytes consumed" being the bytes of
+ * The rule is the minimum body rate's (src/http/bodyrate.h), with "bytes consumed" being the bytes of
  * the response the socket has taken (head and framing included): only time during which the
  * server waits for the socket to drain counts (a send found it full), cut into windows of
  * send_rate_window_ms, each of which must see rate × window bytes taken, else the client is cut

@@ -1,10 +1,10 @@
 /* ISAPI requests: creation (the ECB and the head copied out of the connection), the session's
  * lifetime and who posts its end (exactly once), running HttpExtensionProc inline or on the pool,
  * the ECB callback table (cb_*: ConnID check, hold / unhold) and the end of the request on the
- * loop. The rest of the request code is in src/isapi_plan.c (response composition),
- * src/isapi_op.c (asynchronous operations, GetServerVariable / WriteClient / ReadClient) and
- * src/isapi_ssf.c (ServerSupportFunction); what they share is in src/isapi_internal.h.
- * Invariants and ownership of a request_t: src/isapi.h. */
+ * loop. The rest of the request code is in src/isapi/isapi_plan.c (response composition),
+ * src/isapi/isapi_op.c (asynchronous operations, GetServerVariable / WriteClient / ReadClient) and
+ * src/isapi/isapi_ssf.c (ServerSupportFunction); what they share is in src/isapi/isapi_internal.h.
+ * Invariants and ownership of a request_t: src/isapi/isapi.h. */
 #define _GNU_SOURCE
 #include "isapi.h"
 
@@ -37,7 +37,7 @@ static BOOL WINAPI cb_write_client(HCONN h, LPVOID buf, LPDWORD bytes, DWORD fla
 static BOOL WINAPI cb_read_client(HCONN h, LPVOID buf, LPDWORD size);
 static BOOL WINAPI cb_server_support_function(HCONN h, DWORD code, LPVOID buf, LPDWORD size,
                                               LPDWORD data_type);
-/* The ECB's callbacks, in every live ECB and in every ended one (src/ecbcell.h tombstones). */
+/* The ECB's callbacks, in every live ECB and in every ended one (src/isapi/ecbcell.h tombstones). */
 static const ecb_callbacks_t ecb_callbacks = {
     .GetServerVariable = cb_get_server_variable,
     .WriteClient = cb_write_client,
@@ -303,7 +303,7 @@ static void request_run(pool_work_t *w)
     request_returned(r, request_call(r, NULL));
 }
 
-/* On the call pool, within the extension's share of it (src/pool.h): an extension whose calls
+/* On the call pool, within the extension's share of it (src/core/pool.h): an extension whose calls
  * block cannot take the workers other extensions' calls need. */
 static void request_submit(request_t *r)
 {

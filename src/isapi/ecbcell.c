@@ -104,7 +104,7 @@ static void tombstone_make(ecb_arena_t *a, const ecb_callbacks_t *cb)
     }
 }
 
-/* The fault handler's page (src/ecbfault.h): a tombstone in every cell, headers zero (a fresh
+/* The fault handler's page (src/isapi/ecbfault.h): a tombstone in every cell, headers zero (a fresh
  * header and a dead cell, which is also right for a block never handed out). */
 static void tombstones_fill(void *arg, uintptr_t page, unsigned char *out)
 {
@@ -411,7 +411,7 @@ static void block_filled_locked(ecb_arena_t *a, uint64_t block)
     }
 }
 
-/* Once per block: the fault handler logs nothing itself (src/ecbfault.h). */
+/* Once per block: the fault handler logs nothing itself (src/isapi/ecbfault.h). */
 static void fault_errors_report(ecb_arena_t *a)
 {
     ecb_fault_stats_t fs;

@@ -10,7 +10,7 @@
  *                PENDING and DONE_WITH_SESSION came, in either order) → exactly one post of
  *                end_task to the connection's loop
  *   loop thread: isapi_request_end() writes the access log, composes the response tail, frees.
- * The ECB lives in an ECB cell (src/ecbcell.h), not in the request: ConnID == &ecb (ISAPI-NOTES
+ * The ECB lives in an ECB cell (src/isapi/ecbcell.h), not in the request: ConnID == &ecb (ISAPI-NOTES
  * §7.2) == the cell's address, which is not handed out again while a stale ConnID could name
  * it, so every callback checks its ConnID from the address alone. A call from a thread other
  * than the request's own HttpExtensionProc or completion callback holds the request while it
@@ -95,7 +95,7 @@ struct request {
     unsigned callbacks_running;
     bool sync_reading;            /* a ReadClient is in progress */
     bool kick_posted;
-    /* The connection's socket (src/parked.h): extension threads using it now; whether the loop
+    /* The connection's socket (src/isapi/parked.h): extension threads using it now; whether the loop
      * released it (the client had gone); whether the release is queued on the loop. */
     unsigned sock_users;
     bool sock_released, release_posted;
@@ -129,7 +129,7 @@ struct request {
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
 };
 
-/* Once, before any request: the address range of ECBs (src/connid.h). False if it cannot be had. */
+/* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */
 bool isapi_init(void);
 /* Loop thread, at head-complete: copy what the request needs from the connection's head (c->ri)
  * and take ownership of *route (left zeroed). NULL on ENOMEM. */

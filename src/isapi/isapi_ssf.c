@@ -1,11 +1,11 @@
-/* ISAPI ServerSupportFunction (split out of src/isapi.c; no change in behaviour). Holds: the
+/* ISAPI ServerSupportFunction (split out of src/isapi/isapi.c; no change in behaviour). Holds: the
  * support functions — response headers, redirects, log appends, URL mapping, TransmitFile,
  * vector send, close connection, send-URL with its child requests (request_child, child_ended)
  * and asynchronous ReadClient — and the dispatcher server_support_function.
- * Invariants: writes go through the output plan (src/isapi_plan.c) under io_lock; asynchronous
- * ones claim the request's single operation slot (src/isapi_op.c).
+ * Invariants: writes go through the output plan (src/isapi/isapi_plan.c) under io_lock; asynchronous
+ * ones claim the request's single operation slot (src/isapi/isapi_op.c).
  * Ownership: a child request is owned by its parent until child_ended frees it on the loop; the
- * parent request_t is owned by src/isapi.c's lifecycle. */
+ * parent request_t is owned by src/isapi/isapi.c's lifecycle. */
 #define _GNU_SOURCE
 #include "isapi.h"
 

@@ -1,6 +1,6 @@
-/* Private to the pieces of src/conn.c (conn.c, conn_parse.c, conn_io.c, conn_out.c,
+/* Private to the pieces of src/http/conn.c (conn.c, conn_parse.c, conn_io.c, conn_out.c,
  * conn_timers.c): the functions they share. Not for use outside them.
- * Ownership and invariants are those of src/conn.h: the loop thread owns a connection, except
+ * Ownership and invariants are those of src/http/conn.h: the loop thread owns a connection, except
  * while an extension owns its current request. */
 #ifndef ISAPID_CONN_INTERNAL_H
 #define ISAPID_CONN_INTERNAL_H

@@ -32,7 +32,7 @@ typedef struct extension {
     atomic_int calls_taken;
     _Atomic uint64_t pool_until_ms;
     atomic_bool handoff_logged; /* the first hand-off of its calls was logged */
-    /* Its parts of the two worker pools (src/pool.h): how many workers its HttpExtensionProc
+    /* Its parts of the two worker pools (src/core/pool.h): how many workers its HttpExtensionProc
      * calls and its completion callbacks may hold. They exist before it is loaded, so calls
      * that wait for the load count against it too. */
     pool_share_t call_share, completion_share;

@@ -1,5 +1,5 @@
 /* Alternate signal stacks for every thread in the process, so that a fatal signal caused by a
- * stack overflow can still run the crash handler (src/crash.c), which the kernel delivers on
+ * stack overflow can still run the crash handler (src/core/crash.c), which the kernel delivers on
  * the alternate stack (SA_ONSTACK).
  *
  * Which threads get one:

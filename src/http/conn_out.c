@@ -1,6 +1,6 @@
 /* Output from the loop for a connection: queueing buffers and file ranges, flushing them to the
  * socket, and building complete responses (conn_respond, conn_respond_error). Moved out of
- * src/conn.c.
+ * src/http/conn.c.
  *
  * Invariants: a queued buffer is taken over by the connection and freed once sent or when the
  * output is dropped; a queued file descriptor is owned (closed) by the connection.

@@ -1,7 +1,7 @@
-/* Internals shared by the pieces of the ISAPI request code (src/isapi.c, src/isapi_plan.c,
- * src/isapi_op.c, src/isapi_ssf.c), split from one file with no change in behaviour. Private:
- * include only from those files. It declares no state; the request_t (src/isapi.h) and the locks
- * in it (lock, io_lock) keep the rules documented in src/isapi.h and at each definition. */
+/* Internals shared by the pieces of the ISAPI request code (src/isapi/isapi.c, src/isapi/isapi_plan.c,
+ * src/isapi/isapi_op.c, src/isapi/isapi_ssf.c), split from one file with no change in behaviour. Private:
+ * include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
+ * in it (lock, io_lock) keep the rules documented in src/isapi/isapi.h and at each definition. */
 #ifndef ISAPID_ISAPI_INTERNAL_H
 #define ISAPID_ISAPI_INTERNAL_H
 
@@ -26,7 +26,7 @@ static inline BOOL fail(DWORD win32)
 
 static inline bool is_head_method(const request_t *r) { return strcmp(r->ri.method, "HEAD") == 0; }
 
-/* src/isapi.c */
+/* src/isapi/isapi.c */
 request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t *src,
                           route_t *route, uint32_t readahead_cap);
 void plan_free(out_plan_t *p);
@@ -35,7 +35,7 @@ void post_end(request_t *r);
 BOOL session_done(request_t *r, DWORD status);
 bool request_keep_alive_possible(request_t *r);
 
-/* src/isapi_plan.c */
+/* src/isapi/isapi_plan.c */
 BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
                   char **head, size_t *head_len);
 BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
@@ -44,7 +44,7 @@ BOOL plan_send_sync(request_t *r, out_plan_t *p);
 void deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
 
-/* src/isapi_op.c */
+/* src/isapi/isapi_op.c */
 bool op_busy(request_t *r);
 DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
 void op_unclaim(request_t *r);
@@ -56,7 +56,7 @@ bool async_write_outstanding(request_t *r);
 BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags);
 BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
 
-/* src/isapi_ssf.c */
+/* src/isapi/isapi_ssf.c */
 void child_ended(loop_task_t *t);
 BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
                              LPDWORD data_type);

@@ -1,5 +1,5 @@
 /* HSE_REQ_MAP_URL_TO_PATH(_EX): where a URL lies on disk, under the rules static files obey
- * (src/route.h), so that an extension that opens what it is given cannot be led where a static
+ * (src/http/route.h), so that an extension that opens what it is given cannot be led where a static
  * request could not go. */
 #ifndef ISAPID_URLMAP_H
 #define ISAPID_URLMAP_H

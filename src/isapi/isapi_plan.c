@@ -1,10 +1,10 @@
-/* ISAPI response composition (split out of src/isapi.c; no change in behaviour).
+/* ISAPI response composition (split out of src/isapi/isapi.c; no change in behaviour).
  * Holds: the output plan of every write (WriteClient, TransmitFile, vector send, send-URL) —
  * prepare_head / plan_build frame the response and build its head, plan_send_sync and
  * plan_write send or buffer it, deferred_flush sends what a buffered response held back.
  * Invariants: everything here runs under the request's io_lock; a plan owns the head buffer
- * and the pieces it was built with until plan_free (src/isapi.c) releases them.
- * Ownership: the request_t is owned by src/isapi.c's lifecycle; nothing here frees it. */
+ * and the pieces it was built with until plan_free (src/isapi/isapi.c) releases them.
+ * Ownership: the request_t is owned by src/isapi/isapi.c's lifecycle; nothing here frees it. */
 #define _GNU_SOURCE
 #include "isapi.h"
 

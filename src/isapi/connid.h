@@ -1,8 +1,8 @@
-/* ConnIDs: the server's ECB cells (src/ecbcell.h) and the check every ECB callback makes.
+/* ConnIDs: the server's ECB cells (src/isapi/ecbcell.h) and the check every ECB callback makes.
  *
  * The one process-wide object of the server: a callback gets nothing but a ConnID, so the
  * arena its cell belongs to must be found from the address alone. A cell's owner is the
- * request (src/isapi.c), which decides when its session is over and when it ends.
+ * request (src/isapi/isapi.c), which decides when its session is over and when it ends.
  *
  * Who holds a request during a callback:
  *   - the request's own HttpExtensionProc or completion callback, on the thread running it
@@ -20,7 +20,7 @@
 
 /* Reserve the range (once per process; later calls return the first result), with tombstones
  * pointing to the server's callbacks. False when even the minimum cannot be reserved: then no
- * extension request can be made. Logs the arena's mode (src/ecbcell.h). */
+ * extension request can be made. Logs the arena's mode (src/isapi/ecbcell.h). */
 bool connid_init(const ecb_callbacks_t *callbacks);
 
 /* A dead cell for a new request, from the cursor of the calling thread's loop, or (NULL) from

@@ -1,6 +1,6 @@
-/* Request body reading and blocking output of a connection (src/conn.h): conn_body_read and the
+/* Request body reading and blocking output of a connection (src/http/conn.h): conn_body_read and the
  * waits for body bytes, the minimum body rate checks, out_send and conn_send_blocking, used by
- * the loop thread or by the thread owning an extension request. Moved out of src/conn.c.
+ * the loop thread or by the thread owning an extension request. Moved out of src/http/conn.c.
  *
  * Ownership: the body fields and c->body_rate belong to the thread reading the body (the loop
  * thread, or the thread owning an extension request), c->rate_timer to the loop; see the
@@ -135,7 +135,7 @@ int conn_wait_readable(conn_t *c, uint32_t timeout_ms)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Minimum body rate (src/bodyrate.h). c->body_rate belongs to the thread reading the body, as
+/* Minimum body rate (src/http/bodyrate.h). c->body_rate belongs to the thread reading the body, as
  * the other body fields do; c->rate_timer to the loop. */
 
 /* Judges the windows that have ended by now (the reader has consumed what there was, or its

@@ -4,7 +4,7 @@
  * request, and the handler writes one line to stderr naming the signal, that context when there
  * is one, the module holding the faulting instruction (and the faulting address), and the
  * module that started the thread if it was not the server; then the signal takes its default
- * course (core dump where enabled). The handler runs on an alternate stack (src/altstack.h), so
+ * course (core dump where enabled). The handler runs on an alternate stack (src/core/altstack.h), so
  * a stack overflow is reported too. */
 #ifndef ISAPID_CRASH_H
 #define ISAPID_CRASH_H

@@ -1,6 +1,6 @@
 /* Fatal signals: one line on stderr saying what died where, then the signal's default action.
  *
- * The handler runs on the thread's alternate stack (SA_ONSTACK; src/altstack.h gives every
+ * The handler runs on the thread's alternate stack (SA_ONSTACK; src/core/altstack.h gives every
  * thread one), so a stack overflow is reported like any other fault. The line is built in a
  * local buffer and written with one write(2). Everything here is async-signal-safe except
  * dladdr(), which may take the dynamic loader's lock: a crash inside dlopen/dlclose could then

@@ -1,6 +1,6 @@
 /* Timers and shutdown of a loop's connections: expiry of the timeout queues, the body-rate and
  * send-rate timers (conn_timers_run), closing idle connections and closing all of them.
- * Moved out of src/conn.c.
+ * Moved out of src/http/conn.c.
  *
  * Invariants and ownership: loop thread only; a connection is in at most one timeout queue. */
 

@@ -5,7 +5,7 @@
  * Ownership: the loop thread owns a connection, except while an extension owns its current
  * request (state CONN_EXTENSION): then the request's threads may read the body and write the
  * response through the functions below, and the loop only watches for the peer going away (and
- * then releases the socket as soon as nothing uses it: src/parked.h).
+ * then releases the socket as soon as nothing uses it: src/isapi/parked.h).
  * The request hands the connection back with conn_request_ended() (posted to the loop). */
 #ifndef ISAPID_CONN_H
 #define ISAPID_CONN_H
@@ -77,7 +77,7 @@ typedef struct conn_head {
     llhttp_t parser;    /* initialised when the block is taken for a connection's first read */
     send_rate_t send_rate; /* the minimum send rate's account of the current response: here,
                             * not in conn_t, because only a connection with a request in
-                            * progress writes (src/sendrate.h) */
+                            * progress writes (src/http/sendrate.h) */
 } conn_head_t;
 
 struct conn {
@@ -167,7 +167,7 @@ ssize_t conn_body_read(conn_t *c, void *dst, size_t cap);
 /* Wait until the socket is readable (poll); 0, -ETIMEDOUT, or -errno. */
 int conn_wait_readable(conn_t *c, uint32_t timeout_ms);
 /* A synchronous read found no body bytes: wait for more (poll), up to timeout_ms without any,
- * under the minimum body rate (src/bodyrate.h). 0 readable, -ETIMEDOUT (no data for
+ * under the minimum body rate (src/http/bodyrate.h). 0 readable, -ETIMEDOUT (no data for
  * timeout_ms, or the body fell under the minimum rate: logged), or -errno. */
 int conn_body_wait(conn_t *c, uint32_t timeout_ms);
 /* The event loop's side of the minimum body rate, for a read the loop drives (an asynchronous
@@ -183,14 +183,14 @@ void conn_body_wait_over(conn_t *c);
 /* Send segments without blocking: 1 all sent, 0 the socket is full, -errno on failure. */
 int out_send(int fd, out_cursor_t *cur);
 /* Send segments, blocking the calling thread (poll on a full socket; the send timeout applies
- * per stall, and the minimum send rate to the time spent waiting: src/sendrate.h): 0 or -errno
+ * per stall, and the minimum send rate to the time spent waiting: src/http/sendrate.h): 0 or -errno
  * (-ETIMEDOUT: a stall, or the client under the minimum send rate, logged; -EPIPE,
  * -ECONNRESET). */
 int conn_send_blocking(conn_t *c, out_cursor_t *cur);
 /* The peer has closed or reset (checked without blocking). */
 bool conn_peer_gone(conn_t *c);
 
-/* Loop thread, under the request's lock (src/parked.h): the client of a parked session has gone;
+/* Loop thread, under the request's lock (src/isapi/parked.h): the client of a parked session has gone;
  * close the descriptor, free the input buffer and head block. The connection object stays until
  * the session ends, and is then freed without a response. */
 void conn_release_socket(conn_t *c);

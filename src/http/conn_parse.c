@@ -1,6 +1,6 @@
-/* Parsing the request head of a connection (src/conn.h): the llhttp callbacks that record the
+/* Parsing the request head of a connection (src/http/conn.h): the llhttp callbacks that record the
  * head's spans as offsets into c->in, and the building of c->hd->ri (the request info) and its
- * checks of the parsed head (header names, Host, server name). Moved out of src/conn.c.
+ * checks of the parsed head (header names, Host, server name). Moved out of src/http/conn.c.
  *
  * Invariants: the head is parsed in place; c->in is never moved while a head is being parsed,
  * so the successive pieces of one field are adjacent. The llhttp settings are initialised once
