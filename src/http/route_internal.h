@@ -10,12 +10,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <time.h>
 
 #include "log.h"
@@ -103,10 +103,9 @@ void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const c
  * handlers (the files that are never sent as bytes). Built per thread, rebuilt after
  * ROUTE_CACHE_TTL seconds (a root or script directory re-pointed is seen within that time) or
  * when the configuration's root, script or map arrays differ from those it was built from. Each
- * rebuild takes a new generation
- * number; a cached static resolution records the generation it was checked against and is used
- * with no other, so its canonical path is always opened below the very root descriptor, and
- * judged against the very real paths, it was resolved with.
+ * rebuild takes a new generation number; a cached static resolution records the generation it
+ * was checked against and is used with no other, so its canonical path is always opened below
+ * the very root descriptor, and judged against the very real paths, it was resolved with.
  *
  * Ownership: the thread's route_site_t (in its router_thread_t) owns its reference to the root
  * handle and the two arrays; the thread-exit destructor of the router's key releases them, so

@@ -25,12 +25,12 @@
  * system calls per request; so does a static file reached through a symlink (realpath).
  * Results are kept per thread (in its router_thread_t) for ROUTE_CACHE_TTL seconds: a file
  * added, removed or re-pointed is seen within that time. Only successful lookups are cached.
- * Per thread, so loops and workers never contend. Entries are tagged by what they hold, so the key spaces never mix:
- * CACHE_EXTENSION maps an extension's URL to the real path of its .so; CACHE_STATIC maps a
- * static URL to the canonical path of its file relative to the root, and is only valid with
- * the site generation it was checked against (see route_site_t). Static URLs are cached only
- * when they needed realpath(): one that opens as it is written costs no more than a cache hit,
- * and leaving it out keeps the slots for the lookups that save system calls. */
+ * Per thread, so loops and workers never contend. Entries are tagged by what they hold, so the
+ * key spaces never mix: CACHE_EXTENSION maps an extension's URL to the real path of its .so;
+ * CACHE_STATIC maps a static URL to the canonical path of its file relative to the root, and is
+ * only valid with the site generation it was checked against (see route_site_t). Static URLs
+ * are cached only when they needed realpath(): one that opens as it is written costs no more
+ * than a cache hit, and leaving it out keeps the slots for the lookups that save system calls. */
 #define ROUTE_CACHE_SLOTS 16
 #define ROUTE_CACHE_TTL 1
 #define ROUTE_CACHE_URL 200
@@ -113,11 +113,11 @@ void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const c
 /* ---- the root: one descriptor for the router ----
  * Static files are opened below a descriptor of the root (rule 4). One descriptor serves every
  * thread, so the process holds one more descriptor than before, from start-up (router_new), not
- * one per thread that ever served a file. The root may be re-pointed (a
- * symlink swapped to another release): a thread that finds, at its once-a-second site rebuild,
- * that the root's real path changed opens a new handle and makes it the current one; threads
- * move to it at their own next rebuild, and the old descriptor is closed when the last of them
- * lets go (an idle thread holds it until it next resolves a URL or exits).
+ * one per thread that ever served a file. The root may be re-pointed (a symlink swapped to
+ * another release): a thread that finds, at its once-a-second site rebuild, that the root's real
+ * path changed opens a new handle and makes it the current one; threads move to it at their own
+ * next rebuild, and the old descriptor is closed when the last of them lets go (an idle thread
+ * holds it until it next resolves a URL or exits).
  *
  * Ownership: handles are reference-counted; the router's root_current holds one reference, each
  * thread's site one. The router's root_lock guards root_current and handle creation; refs is
@@ -131,10 +131,6 @@ typedef struct root_handle {
                           * are then opened by path) */
     char real[PATH_MAX]; /* realpath of the root when it was opened */
 } root_handle_t;
-
-/* The openat2 probe (the router's openat2_state): an older kernel (ENOSYS) or a seccomp filter
- * that refuses the call makes every static file open by path as before: realpath, checks,
- * open(O_NOFOLLOW). */
 
 static long sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
@@ -157,7 +153,9 @@ static void root_release(root_handle_t *h)
 
 /* The descriptor is opened from real refusing symlinks, so it is the directory real names (a
  * root re-pointed between realpath and here gives ELOOP or ENOENT: no descriptor this time).
- * This is also where openat2 is probed. */
+ * This is also where openat2 is probed (the router's openat2_state): an older kernel (ENOSYS) or
+ * a seccomp filter that refuses the call makes every static file open by path as before:
+ * realpath, checks, open(O_NOFOLLOW). */
 static int root_open(router_t *rt, const char *real)
 {
     if (atomic_load(&rt->openat2_state) == OPENAT2_NO)

@@ -1,8 +1,8 @@
 /* Routing rule 4 (split from route.c): static files below the root. A static file is opened
  * here, below the site's descriptor of the root and refusing every symlink on the way, so the
  * file served is the one checked; without openat2 it is opened by path after realpath() and the
- * checks. Holds no state of its own: the cache and the site are the router's (route_site.c). A route_t filled
- * here owns its fd and strings (route_free releases them). */
+ * checks. Holds no state of its own: the cache and the site are the router's (route_site.c). A
+ * route_t filled here owns its fd and strings (route_free releases them). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -28,10 +28,11 @@ typedef struct urlmap {
 
 /* path: a normalised URL path (output of path_normalize), mapped under rt's configuration.
  * Under a script prefix (the one routing picks, route_match_prefix; "/" counts for every URL
- * here) the path lies in that script directory, else below the root. Like IIS, the path need not exist: the longest existing ancestor is resolved
- * (realpath) and the missing rest appended as written. The path returned is canonical, with no
- * symlink in it, so the extension can open it refusing every symlink (RESOLVE_NO_SYMLINKS, or
- * O_NOFOLLOW for the last component): what it opens is then what was checked here.
+ * here) the path lies in that script directory, else below the root. Like IIS, the path need
+ * not exist: the longest existing ancestor is resolved (realpath) and the missing rest appended
+ * as written. The path returned is canonical, with no symlink in it, so the extension can open
+ * it refusing every symlink (RESOLVE_NO_SYMLINKS, or O_NOFOLLOW for the last component): what it
+ * opens is then what was checked here.
  * Refused (URLMAP_FORBIDDEN), whether or not the file exists:
  * - a dot segment below the prefix or root, as written or once resolved (route rule 2);
  * - a canonical path outside the directory: a symlink leading out (route rule 4), except in a
