@@ -32,9 +32,10 @@ enum {
  * (or a thread-specific key) runs out. */
 router_t *router_new(const config_t *cfg, unsigned flags);
 /* Closes the root's descriptor and frees the caches. No other thread may use the router any
- * more; the caches of threads that used it and have exited were freed when they exited (those
- * of a thread still alive, other than the caller, are left to it: that thread never sees them
- * again). NULL is ignored. */
+ * more. The caches of the threads that used it and have exited were freed when they exited, the
+ * caller's are freed here; those of any other thread still alive are never reached again and
+ * leak (with their reference to the root's descriptor), so the server frees its router only
+ * after joining the threads that route. NULL is ignored. */
 void router_free(router_t *rt);
 /* The configuration the router was created from. */
 const config_t *router_config(const router_t *rt);
