@@ -47,6 +47,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "mime.h"
+#include "route.h"
 #include "server.h"
 
 #define TURNS_AFTER_EOF 2000         /* loop turns the server gets to finish after the client's EOF */
@@ -153,6 +154,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char err[128];
     srv.access_log = accesslog_open("/dev/null", err, sizeof err);
     FUZZ_REQUIRE(srv.access_log);
+    srv.router = router_new(&cfg, 0);
+    FUZZ_REQUIRE(srv.router);
     srv.pool = NULL;
     srv.loops = &nl;
     srv.n_loops = 1;

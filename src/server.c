@@ -197,7 +197,9 @@ int server_init(server_t *s, config_t *cfg)
     s->mime = mime_load("/etc/mime.types");
     if (!s->mime)
         goto fail;
-    route_prepare(cfg); /* the root's descriptor, opened once for every thread */
+    s->router = router_new(cfg, 0); /* opens the root's descriptor, once for every thread */
+    if (!s->router)
+        goto fail;
     if (!isapi_init()) /* the address range of ECBs, reserved before any request */
         goto fail;
     if (cfg->access_log) {
@@ -416,6 +418,7 @@ void server_free(server_t *s)
     if (s->completions)
         pool_free(s->completions);
     handoff_free(s->handoff);
+    router_free(s->router); /* after the threads that route: loops, pools, hand-off helpers */
     if (s->extensions)
         extensions_free(s->extensions);
     if (s->access_log)

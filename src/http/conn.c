@@ -206,7 +206,7 @@ static void conn_route(conn_t *c)
         return;
     }
     route_t route;
-    route_resolve(conn_cfg(c), c->hd->ri.path, &route);
+    route_resolve(c->nl->srv->router, c->hd->ri.path, &route);
     if (drain_first && route.kind != ROUTE_EXTENSION) {
         route_free(&route); /* resolved again once the body is in */
         conn_start_drain(c);

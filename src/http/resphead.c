@@ -8,6 +8,7 @@
  *
  * All character tests are ASCII-only: a loaded extension may change the process locale. */
 #include "resphead.h"
+#include "resphead_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

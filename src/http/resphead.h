@@ -99,8 +99,4 @@ typedef enum {
 int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
                    bool keep_alive, const char *server, char **out, size_t *out_len);
 
-/* Tests only: the clock the builder reads for Date (NULL restores time()). Not thread-safe:
- * set it before building heads. */
-void resphead_set_clock_for_tests(time_t (*now)(void));
-
 #endif

@@ -5,8 +5,9 @@
  *
  * Split into three files: this one holds the rules in their order (1: script directories, 2: dot
  * segments, 3: script maps) and the public entry points; route_static.c holds rule 4 (static
- * files); route_site.c the resolution cache, the root descriptor and the per-thread site;
- * route_internal.h what they share. A route_t filled here owns its strings (route_free). */
+ * files); route_site.c the router object: the per-thread resolution cache and site, and the root
+ * descriptor; route_internal.h what they share. A route_t filled here owns its strings
+ * (route_free). */
 #define _GNU_SOURCE /* O_PATH */
 #include "route_internal.h"
 
@@ -60,13 +61,6 @@ static size_t prefix_len(const char *prefix)
     while (n > 1 && prefix[n - 1] == '/')
         n--;
     return n;
-}
-
-static bool prefix_matches(const char *path, const char *prefix, size_t n)
-{
-    if (n == 1 && prefix[0] == '/')
-        return true;
-    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 /* out := EXTENSION with these strings, copied into one allocation (out->strings). Each string
@@ -205,16 +199,15 @@ static bool resolve_dir_ci(const char *base, const char *rel, strbuf_t *out)
  * (--follow-script-symlinks). A refusal is logged (rate-limited: any client can repeat it);
  * url[0..url_len) is the extension's URL. Only successes are cached, so a refusal is checked
  * again on every request, and a symlink fixed by the operator is seen at once. */
-static bool script_contained(const config_t *cfg, const script_dir_t *sd, const char *url,
+static bool script_contained(router_t *rt, const script_dir_t *sd, const char *url,
                              size_t url_len, const char *real)
 {
-    static log_limiter_t refused = LOG_LIMITER_INIT;
-    if (cfg->follow_script_symlinks)
+    if (rt->cfg->follow_script_symlinks)
         return true;
     strbuf_t dir_real;
     if (realpath(sd->dir, dir_real.s) != NULL && is_under(real, dir_real.s))
         return true;
-    log_limited(&refused, LOG_WARN,
+    log_limited(&rt->script_refused, LOG_WARN,
                 "refusing to load %.*s: the extension's file is %s, outside the script "
                 "directory %s (a symlink leads out of it; --follow-script-symlinks allows that)",
                 (int)url_len, url, real, sd->dir);
@@ -223,11 +216,13 @@ static bool script_contained(const config_t *cfg, const script_dir_t *sd, const 
 
 /* Returns false when the path names no extension and the prefix is "/", which then leaves the
  * rest of the URL space to the other rules. Otherwise fills out and returns true. */
-static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t plen,
+static bool route_script(router_t *rt, router_thread_t *t, const route_prefix_t *m,
                          const char *path, time_t now, route_t *out)
 {
-    bool is_slash = plen == 1 && sd->prefix[0] == '/';
-    const char *rest = is_slash ? path : path + plen; /* "" or "/..." */
+    const config_t *cfg = rt->cfg;
+    const script_dir_t *sd = m->dir;
+    bool is_slash = m->url_len == 0;
+    const char *rest = m->rest; /* "" or "/..." */
 
     /* The first segment whose name ends in .dll or .so, with something before the suffix. */
     size_t seg = 0, end = 0, suffix_len = 0;
@@ -275,7 +270,7 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
     size_t stem_len = end - seg - suffix_len;
     rel.s[seg] = '\0'; /* rel.s is now the sub-directory part */
     size_t url_len = (size_t)(rest - path) + end; /* the extension's URL: the cache key */
-    bool cached = route_cache_get(cfg, CACHE_EXTENSION, 0, path, url_len, now, real.s, sizeof real.s);
+    bool cached = route_cache_get(t, CACHE_EXTENSION, 0, path, url_len, now, real.s, sizeof real.s);
     bool have = false;
     if (!cached && end - seg <= NAME_MAX && resolve_dir_ci(sd->dir, rel.s, &dirpath)) {
         /* The name as written, then with the suffix in lower case, then with the other suffix,
@@ -300,11 +295,11 @@ static bool route_script(const config_t *cfg, const script_dir_t *sd, size_t ple
             out->kind = ROUTE_NOT_FOUND;
             return true;
         }
-        if (!script_contained(cfg, sd, path, url_len, real.s)) {
+        if (!script_contained(rt, sd, path, url_len, real.s)) {
             out->kind = ROUTE_FORBIDDEN;
             return true;
         }
-        route_cache_put(cfg, CACHE_EXTENSION, 0, path, url_len, now, real.s);
+        route_cache_put(t, CACHE_EXTENSION, 0, path, url_len, now, real.s);
     }
 
     strbuf_t pt;
@@ -369,19 +364,22 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
     return false;
 }
 
-const script_dir_t *route_script_dir_of(const config_t *cfg, const char *path, size_t *prefix_length)
+void route_match_prefix(const router_t *rt, const char *path, route_prefix_t *out)
 {
+    const config_t *cfg = rt->cfg;
     const script_dir_t *best = NULL;
     size_t best_len = 0;
     for (size_t i = 0; i < cfg->n_scripts; i++) {
         size_t n = prefix_len(cfg->scripts[i].prefix);
-        if ((best == NULL || n > best_len) && prefix_matches(path, cfg->scripts[i].prefix, n)) {
+        if ((best == NULL || n > best_len) && is_under_n(path, cfg->scripts[i].prefix, n)) {
             best = &cfg->scripts[i];
             best_len = n;
         }
     }
-    *prefix_length = best_len;
-    return best;
+    /* "/" (length 1) leaves the whole path below it */
+    out->dir = best;
+    out->url_len = best != NULL && !(best_len == 1 && best->prefix[0] == '/') ? best_len : 0;
+    out->rest = path + out->url_len;
 }
 
 bool route_contained(const char *real, const char *dir_real)
@@ -389,9 +387,10 @@ bool route_contained(const char *real, const char *dir_real)
     return is_under(real, dir_real) && !path_has_dot_segment(below(real, dir_real));
 }
 
-bool route_root_real(const config_t *cfg, char *out, size_t n)
+bool route_root_real(router_t *rt, char *out, size_t n)
 {
-    const route_site_t *site = route_site_get(cfg, time(NULL));
+    router_thread_t *t = router_thread(rt);
+    const route_site_t *site = t ? route_site_get(rt, t, time(NULL)) : NULL;
     size_t len = site ? strlen(site->root_real) : 0;
     if (site == NULL || len >= n)
         return false;
@@ -399,16 +398,20 @@ bool route_root_real(const config_t *cfg, char *out, size_t n)
     return true;
 }
 
-void route_resolve(const config_t *cfg, const char *path, route_t *out)
+void route_resolve(router_t *rt, const char *path, route_t *out)
 {
+    const config_t *cfg = rt->cfg;
     route_clear(out);
     if (path == NULL || path[0] != '/' || cfg->root == NULL)
         return;
+    router_thread_t *t = router_thread(rt);
+    if (t == NULL)
+        return; /* out of memory: NOT_FOUND */
     time_t now = time(NULL);
 
-    size_t best_len;
-    const script_dir_t *best = route_script_dir_of(cfg, path, &best_len);
-    if (best != NULL && route_script(cfg, best, best_len, path, now, out))
+    route_prefix_t m;
+    route_match_prefix(rt, path, &m);
+    if (m.dir != NULL && route_script(rt, t, &m, path, now, out))
         return;
 
     if (path_has_dot_segment(path)) {
@@ -416,13 +419,13 @@ void route_resolve(const config_t *cfg, const char *path, route_t *out)
         return;
     }
 
-    const route_site_t *site = route_site_get(cfg, now);
+    const route_site_t *site = route_site_get(rt, t, now);
     if (site == NULL) {
         out->kind = ROUTE_NOT_FOUND;
         return;
     }
     if (cfg->n_maps > 0 && route_map(cfg, site->root_real, path, out))
         return;
-    route_static(cfg, site, path, now, out);
+    route_static(rt, t, site, path, now, out);
 }
 

@@ -1,6 +1,7 @@
 /* Routing: what a decoded, normalised URL path names. Consults the configuration (script dirs,
  * script maps, root) and the file system; for a static file it also opens the file, since the
- * open is what enforces containment (rule 4). */
+ * open is what enforces containment (rule 4). The state routing keeps (the root's descriptor,
+ * caches of resolutions and real paths) lives in a router_t, one per server. */
 #ifndef ISAPID_ROUTE_H
 #define ISAPID_ROUTE_H
 
@@ -9,6 +10,35 @@
 #include <sys/stat.h>
 
 #include "config.h"
+
+/* The router: the configuration's rules plus what routing remembers between requests (the
+ * root's descriptor, shared by every thread; per-thread caches of resolutions and real paths,
+ * route_site.c). Created from the configuration by router_new, owned by the server, freed by
+ * router_free. Any number of threads may use one router at once; each thread's caches are its
+ * own and are freed when it exits. */
+typedef struct router router_t;
+
+/* Options of router_new (flags, or-ed). */
+enum {
+    /* Open static files by path (realpath, the checks, then open with O_NOFOLLOW), as on
+     * kernels without openat2, even where openat2 is available; nothing static is cached. */
+    ROUTER_OPEN_BY_PATH = 1u << 0,
+};
+
+/* A router for cfg, which must outlive it. cfg is read at every resolution: a change of its
+ * root, script or map arrays is seen at the next one (cached resolutions of URLs last up to a
+ * second). Opens the root's descriptor now (when the root exists), so the process holds that one
+ * extra descriptor from start-up (a new one only when the root is re-pointed). NULL when memory
+ * (or a thread-specific key) runs out. */
+router_t *router_new(const config_t *cfg, unsigned flags);
+/* Closes the root's descriptor and frees the caches. No other thread may use the router any
+ * more. The caches of the threads that used it and have exited were freed when they exited, the
+ * caller's are freed here; those of any other thread still alive are never reached again and
+ * leak (with their reference to the root's descriptor), so the server frees its router only
+ * after joining the threads that route. NULL is ignored. */
+void router_free(router_t *rt);
+/* The configuration the router was created from. */
+const config_t *router_config(const router_t *rt);
 
 typedef enum {
     ROUTE_STATIC,       /* file: a regular file below the root (index.html already appended) */
@@ -113,38 +143,32 @@ typedef struct route {
  * O_NOFOLLOW, and nothing static is cached: containment then relies on realpath() just before
  * the open, as before openat2.
  * The real paths of the root, script dirs and handlers are resolved per thread once a second
- * (route.c: route_site_t); the root descriptor is one for the process, replaced when the root's
- * real path changes (route.c: root_handle_t). */
-void route_resolve(const config_t *cfg, const char *path, route_t *out);
+ * (route_internal.h: route_site_t); the root descriptor is one for the router, shared by every
+ * thread, replaced when the root's real path changes (route_site.c: root_handle_t). */
+void route_resolve(router_t *rt, const char *path, route_t *out);
 /* Releases the strings and, for STATIC, closes fd if it is still owned (>= 0). */
 void route_free(route_t *r);
 
 /* The rules above for code outside routing that applies them (urlmap.c). */
-/* The script directory whose prefix owns path (the longest, as in rule 1; "/" owns every path
- * here), NULL for none; *prefix_len := the prefix's length without trailing '/'. */
-const script_dir_t *route_script_dir_of(const config_t *cfg, const char *path, size_t *prefix_len);
+
+/* Which script prefix owns a path (rule 1: the longest; on segment boundaries and
+ * case-sensitively). */
+typedef struct route_prefix {
+    const script_dir_t *dir; /* NULL: no script prefix owns the path */
+    size_t url_len;          /* length of the prefix in the URL, without trailing '/'; 0 for the
+                              * prefix "/" and for none */
+    const char *rest;        /* the path below the prefix: path + url_len ("" or "/...") */
+} route_prefix_t;
+/* The script prefix that owns path ("/" owns every path here; route_resolve lets the paths that
+ * name no extension fall through from it to rules 2-4). path: as for route_resolve. */
+void route_match_prefix(const router_t *rt, const char *path, route_prefix_t *out);
 /* Canonical path real lies in canonical directory dir_real (or is it), with no dot segment below
  * it (rules 2 and 4). */
 bool route_contained(const char *real, const char *dir_real);
 /* The root's canonical path into out[n]; false when it has none (gone) or it does not fit. */
-bool route_root_real(const config_t *cfg, char *out, size_t n);
+bool route_root_real(router_t *rt, char *out, size_t n);
 /* Canonical path real is code the server runs: inside a script directory, or a --map handler
  * (never served as bytes). true also when the real paths cannot be had (out of memory). */
-bool route_is_server_code(const config_t *cfg, const char *real);
-
-/* Opens the root's descriptor (one for the whole process, shared by every thread) now, at
- * start-up, rather than at the first request: the process then holds that one extra descriptor
- * for its whole life (a new one only if the root is re-pointed). Optional: route_resolve does
- * the same lazily. */
-void route_prepare(const config_t *cfg);
-
-/* Forgets the calling thread's cached resolutions and site, and the process's current root
- * handle (its descriptor is closed once no thread holds it): the next resolution starts afresh.
- * For tests, whose configurations change under one pointer; the server never needs it (a
- * configuration lives as long as the server). */
-void route_cache_flush(void);
-/* Tests: false makes static files open by path as on kernels without openat2 (and flushes the
- * calling thread's caches); true lets the next resolution probe for openat2 again. */
-void route_use_openat2_for_tests(bool use);
+bool route_is_server_code(router_t *rt, const char *real);
 
 #endif

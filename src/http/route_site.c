@@ -1,7 +1,8 @@
-/* Routing's memory (split from route.c): the per-thread resolution cache, the process-wide
- * root descriptor (reference-counted handles, root_lock, the openat2 probe) and the per-thread
- * site. The ownership and invariants of each are in the comment above it. All of the state here
- * is static to this file; route.c and route_static.c reach it through route_internal.h. */
+/* Routing's memory (split from route.c): the router object (router_new, router_free), each
+ * thread's resolution cache and site, and the router's root descriptor (reference-counted
+ * handles, root_lock, the openat2 probe). The ownership and invariants of each are in the comment
+ * above it, and the router's at struct router (route_internal.h). No state is static here:
+ * everything is the router's, or a thread's for one router. */
 #define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,54 +23,59 @@
 /* ---- resolution cache ----
  * Resolving an extension's file (stat + realpath: a readlink per path component) costs several
  * system calls per request; so does a static file reached through a symlink (realpath).
- * Results are kept per thread for ROUTE_CACHE_TTL seconds: a file added, removed or re-pointed
- * is seen within that time. Only successful lookups are cached. Thread-local, so loops and
- * workers never contend. Entries are tagged by what they hold, so the key spaces never mix:
- * CACHE_EXTENSION maps an extension's URL to the real path of its .so; CACHE_STATIC maps a
- * static URL to the canonical path of its file relative to the root, and is only valid with
- * the site generation it was checked against (see route_site_t). Static URLs are cached only
- * when they needed realpath(): one that opens as it is written costs no more than a cache hit,
- * and leaving it out keeps the slots for the lookups that save system calls. */
+ * Results are kept per thread (in its router_thread_t) for ROUTE_CACHE_TTL seconds: a file
+ * added, removed or re-pointed is seen within that time. Only successful lookups are cached.
+ * Per thread, so loops and workers never contend. Entries are tagged by what they hold, so the
+ * key spaces never mix: CACHE_EXTENSION maps an extension's URL to the real path of its .so;
+ * CACHE_STATIC maps a static URL to the canonical path of its file relative to the root, and is
+ * only valid with the site generation it was checked against (see route_site_t). Static URLs
+ * are cached only when they needed realpath(): one that opens as it is written costs no more
+ * than a cache hit, and leaving it out keeps the slots for the lookups that save system calls. */
 #define ROUTE_CACHE_SLOTS 16
 #define ROUTE_CACHE_TTL 1
 #define ROUTE_CACHE_URL 200
 #define ROUTE_CACHE_REAL 512
 
 typedef struct route_cache_entry {
-    const config_t *cfg; /* NULL: empty slot */
-    cache_tag_t tag;
+    cache_tag_t tag;     /* CACHE_EMPTY: an empty slot */
     unsigned gen;        /* CACHE_STATIC: the site generation; 0 for the others */
     time_t at;
     char url[ROUTE_CACHE_URL];
     char real[ROUTE_CACHE_REAL];
 } route_cache_entry_t;
 
-static __thread route_cache_entry_t route_cache[ROUTE_CACHE_SLOTS];
-static __thread unsigned route_cache_next;
+/* One thread's state for one router, reached through the router's key (router_thread). Touched
+ * by that thread only; freed by thread_state_free, at the thread's exit or by router_free. */
+struct router_thread {
+    route_cache_entry_t cache[ROUTE_CACHE_SLOTS];
+    unsigned cache_next;
+    route_site_t site;
+    unsigned site_gen;   /* the last generation this thread's site took */
+};
 
 static bool fresh(time_t at, time_t now)
 {
     return now - at < ROUTE_CACHE_TTL && now >= at;
 }
 
-static route_cache_entry_t *route_cache_find(const config_t *cfg, cache_tag_t tag, unsigned gen,
+static route_cache_entry_t *route_cache_find(router_thread_t *t, cache_tag_t tag, unsigned gen,
                                              const char *url, size_t url_len, time_t now)
 {
     if (url_len >= ROUTE_CACHE_URL)
         return NULL;
     for (unsigned i = 0; i < ROUTE_CACHE_SLOTS; i++) {
-        route_cache_entry_t *e = &route_cache[i];
-        if (e->cfg == cfg && e->tag == tag && e->gen == gen && fresh(e->at, now) &&
+        route_cache_entry_t *e = &t->cache[i];
+        if (e->tag == tag && e->gen == gen && fresh(e->at, now) &&
             strncmp(e->url, url, url_len) == 0 && e->url[url_len] == '\0')
             return e;
     }
     return NULL;
 }
 
-bool route_cache_get(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+bool route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
                      size_t url_len, time_t now, char *real, size_t real_size)
 {
-    const route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    const route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
     if (e == NULL)
         return false;
     size_t n = strlen(e->real);
@@ -79,16 +85,15 @@ bool route_cache_get(const config_t *cfg, cache_tag_t tag, unsigned gen, const c
     return true;
 }
 
-void route_cache_put(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+void route_cache_put(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
                      size_t url_len, time_t now, const char *real)
 {
     size_t n = strlen(real);
     if (url_len >= ROUTE_CACHE_URL || n >= ROUTE_CACHE_REAL)
         return;
-    route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
     if (e == NULL)
-        e = &route_cache[route_cache_next++ % ROUTE_CACHE_SLOTS];
-    e->cfg = cfg;
+        e = &t->cache[t->cache_next++ % ROUTE_CACHE_SLOTS];
     e->tag = tag;
     e->gen = gen;
     e->at = now;
@@ -97,44 +102,35 @@ void route_cache_put(const config_t *cfg, cache_tag_t tag, unsigned gen, const c
     memcpy(e->real, real, n + 1);
 }
 
-void route_cache_drop(const config_t *cfg, cache_tag_t tag, unsigned gen, const char *url,
+void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
                       size_t url_len, time_t now)
 {
-    route_cache_entry_t *e = route_cache_find(cfg, tag, gen, url, url_len, now);
+    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
     if (e != NULL)
-        e->cfg = NULL;
+        e->tag = CACHE_EMPTY;
 }
 
-/* ---- the root: one descriptor for the process ----
+/* ---- the root: one descriptor for the router ----
  * Static files are opened below a descriptor of the root (rule 4). One descriptor serves every
- * thread, so the process holds one more descriptor than before, from start-up
- * (route_prepare), not one per thread that ever served a file. The root may be re-pointed (a
- * symlink swapped to another release): a thread that finds, at its once-a-second site rebuild,
- * that the root's real path changed opens a new handle and makes it the current one; threads
- * move to it at their own next rebuild, and the old descriptor is closed when the last of them
- * lets go (an idle thread holds it until it next resolves a URL or exits).
+ * thread, so the process holds one more descriptor than before, from start-up (router_new), not
+ * one per thread that ever served a file. The root may be re-pointed (a symlink swapped to
+ * another release): a thread that finds, at its once-a-second site rebuild, that the root's real
+ * path changed opens a new handle and makes it the current one; threads move to it at their own
+ * next rebuild, and the old descriptor is closed when the last of them lets go (an idle thread
+ * holds it until it next resolves a URL or exits).
  *
- * Ownership: handles are reference-counted; root_current holds one reference, each thread's
- * site one. root_lock guards root_current and handle creation; refs is atomic so a thread can
- * let go without the lock. fd and real never change after creation. */
+ * Ownership: handles are reference-counted; the router's root_current holds one reference, each
+ * thread's site one. The router's root_lock guards root_current and handle creation; refs is
+ * atomic so a thread can let go without the lock (and without the router: a thread's exit may
+ * come after router_free). fd and real never change after creation. */
 typedef struct root_handle {
     atomic_uint refs;
-    const config_t *cfg; /* what it was opened for: cfg and its root string */
-    const char *root;
+    const char *root;    /* what it was opened for: the router's cfg->root string */
     int fd;              /* O_PATH|O_DIRECTORY of real, opened refusing symlinks; -1 when
                           * openat2 is unavailable or the root changed under us (static files
                           * are then opened by path) */
     char real[PATH_MAX]; /* realpath of the root when it was opened */
 } root_handle_t;
-
-static pthread_mutex_t root_lock = PTHREAD_MUTEX_INITIALIZER;
-static root_handle_t *root_current;
-
-/* openat2 and its RESOLVE_ flags (Linux 5.6): unknown until the first root handle probes it.
- * An older kernel (ENOSYS) or a seccomp filter that refuses the call makes every static file
- * open by path as before: realpath, checks, open(O_NOFOLLOW). */
-enum { OPENAT2_UNKNOWN = 0, OPENAT2_YES = 1, OPENAT2_NO = -1 };
-static atomic_int openat2_state;
 
 static long sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
@@ -157,55 +153,54 @@ static void root_release(root_handle_t *h)
 
 /* The descriptor is opened from real refusing symlinks, so it is the directory real names (a
  * root re-pointed between realpath and here gives ELOOP or ENOENT: no descriptor this time).
- * This is also where openat2 is probed. */
-static int root_open(const char *real)
+ * This is also where openat2 is probed (the router's openat2_state): an older kernel (ENOSYS) or
+ * a seccomp filter that refuses the call makes every static file open by path as before:
+ * realpath, checks, open(O_NOFOLLOW). */
+static int root_open(router_t *rt, const char *real)
 {
-    if (atomic_load(&openat2_state) == OPENAT2_NO)
+    if (atomic_load(&rt->openat2_state) == OPENAT2_NO)
         return -1;
     long fd = sys_openat2(AT_FDCWD, real, O_PATH | O_DIRECTORY | O_CLOEXEC,
                           RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
     if (fd >= 0) {
-        atomic_store(&openat2_state, OPENAT2_YES);
+        atomic_store(&rt->openat2_state, OPENAT2_YES);
         return (int)fd;
     }
     if (errno == ENOSYS || errno == EPERM || errno == EINVAL || errno == E2BIG ||
         errno == EOPNOTSUPP)
-        atomic_store(&openat2_state, OPENAT2_NO);
+        atomic_store(&rt->openat2_state, OPENAT2_NO);
     return -1;
 }
 
-/* A reference to the current handle for cfg's root, whose real path is real; a new handle when
- * the root changed (or its descriptor could not be opened last time). NULL on ENOMEM. */
-static root_handle_t *root_acquire(const config_t *cfg, const char *real)
+/* A reference to the router's current handle for its root, whose real path is real; a new
+ * handle when the root changed (or its descriptor could not be opened last time). NULL on
+ * ENOMEM. */
+static root_handle_t *root_acquire(router_t *rt, const char *real)
 {
-    pthread_mutex_lock(&root_lock);
-    root_handle_t *h = root_current;
-    if (h == NULL || h->cfg != cfg || h->root != cfg->root || strcmp(h->real, real) != 0 ||
-        (h->fd < 0 && atomic_load(&openat2_state) != OPENAT2_NO)) {
+    const config_t *cfg = rt->cfg;
+    pthread_mutex_lock(&rt->root_lock);
+    root_handle_t *h = rt->root_current;
+    if (h == NULL || h->root != cfg->root || strcmp(h->real, real) != 0 ||
+        (h->fd < 0 && atomic_load(&rt->openat2_state) != OPENAT2_NO)) {
         h = malloc(sizeof *h);
         if (h == NULL) {
-            pthread_mutex_unlock(&root_lock);
+            pthread_mutex_unlock(&rt->root_lock);
             return NULL;
         }
         atomic_init(&h->refs, 1); /* root_current's */
-        h->cfg = cfg;
         h->root = cfg->root;
         memcpy(h->real, real, strlen(real) + 1); /* real is a realpath result: < PATH_MAX */
-        h->fd = root_open(real);
-        root_release(root_current);
-        root_current = h;
+        h->fd = root_open(rt, real);
+        root_release(rt->root_current);
+        rt->root_current = h;
     }
     atomic_fetch_add(&h->refs, 1);
-    pthread_mutex_unlock(&root_lock);
+    pthread_mutex_unlock(&rt->root_lock);
     return h;
 }
 
 /* ---- the site: the root and configured real paths, per thread ----
  * route_site_t and its ownership are described in route_internal.h. */
-static __thread route_site_t route_site;
-static __thread unsigned route_site_gen;
-static pthread_key_t route_site_key;
-static pthread_once_t route_site_once = PTHREAD_ONCE_INIT;
 
 static void site_release(route_site_t *s)
 {
@@ -220,18 +215,32 @@ static void site_release(route_site_t *s)
     free(s->script_real);
     free(s->handler_real);
     s->script_real = s->handler_real = NULL;
-    s->cfg = NULL;
     s->ok = false;
 }
 
-static void site_destructor(void *p)
+/* The destructor of the router's key, and router_free's for the calling thread: touches nothing
+ * but the thread's state and the reference-counted root handle. */
+static void thread_state_free(void *p)
 {
-    site_release(p);
+    router_thread_t *t = p;
+    site_release(&t->site);
+    free(t);
 }
 
-static void site_key_create(void)
+router_thread_t *router_thread(router_t *rt)
 {
-    pthread_key_create(&route_site_key, site_destructor);
+    router_thread_t *t = pthread_getspecific(rt->thread_key);
+    if (t != NULL)
+        return t;
+    t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->site.root_fd = -1;
+    if (pthread_setspecific(rt->thread_key, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
 }
 
 /* realpath() of each path into a new array of n strings (NULL where realpath fails). false on
@@ -262,33 +271,29 @@ static const char *handler_of(const config_t *cfg, size_t i)
 
 static bool site_current(const route_site_t *s, const config_t *cfg, time_t now)
 {
-    return s->ok && s->cfg == cfg && s->root == cfg->root && s->scripts == cfg->scripts &&
+    return s->ok && s->root == cfg->root && s->scripts == cfg->scripts &&
            s->n_scripts == cfg->n_scripts && s->maps == cfg->maps && s->n_maps == cfg->n_maps &&
            fresh(s->at, now);
 }
 
-/* This thread's site for cfg, rebuilt when stale. NULL when the root has no real path (missing)
- * or memory ran out. */
-const route_site_t *route_site_get(const config_t *cfg, time_t now)
+const route_site_t *route_site_get(router_t *rt, router_thread_t *t, time_t now)
 {
-    route_site_t *s = &route_site;
+    const config_t *cfg = rt->cfg;
+    route_site_t *s = &t->site;
     if (site_current(s, cfg, now))
         return s;
-    pthread_once(&route_site_once, site_key_create);
     site_release(s);
-    s->cfg = cfg;
     s->root = cfg->root;
     s->scripts = cfg->scripts;
     s->n_scripts = cfg->n_scripts;
     s->maps = cfg->maps;
     s->n_maps = cfg->n_maps;
     s->at = now;
-    if (++route_site_gen == 0)
-        route_site_gen = 1;
-    s->gen = route_site_gen;
-    pthread_setspecific(route_site_key, s);
+    if (++t->site_gen == 0)
+        t->site_gen = 1;
+    s->gen = t->site_gen;
     strbuf_t real;
-    if (realpath(cfg->root, real.s) == NULL || (s->root_h = root_acquire(cfg, real.s)) == NULL ||
+    if (realpath(cfg->root, real.s) == NULL || (s->root_h = root_acquire(rt, real.s)) == NULL ||
         !realpaths(&s->script_real, cfg->n_scripts, script_dir_of, cfg) ||
         !realpaths(&s->handler_real, cfg->n_maps, handler_of, cfg)) {
         site_release(s);
@@ -300,37 +305,54 @@ const route_site_t *route_site_get(const config_t *cfg, time_t now)
     return s;
 }
 
-void route_prepare(const config_t *cfg)
-{
-    strbuf_t real;
-    if (cfg->root != NULL && realpath(cfg->root, real.s) != NULL)
-        root_release(root_acquire(cfg, real.s)); /* root_current keeps it */
-}
-
-void route_cache_flush(void)
-{
-    site_release(&route_site);
-    memset(route_cache, 0, sizeof route_cache);
-    pthread_mutex_lock(&root_lock);
-    root_release(root_current);
-    root_current = NULL;
-    pthread_mutex_unlock(&root_lock);
-}
-
-void route_use_openat2_for_tests(bool use)
-{
-    atomic_store(&openat2_state, use ? OPENAT2_UNKNOWN : OPENAT2_NO);
-    route_cache_flush();
-}
-
-bool route_site_openat2(const route_site_t *site)
+bool route_site_openat2(router_t *rt, const route_site_t *site)
 {
     return site->root_fd >= 0 &&
-           atomic_load_explicit(&openat2_state, memory_order_relaxed) == OPENAT2_YES;
+           atomic_load_explicit(&rt->openat2_state, memory_order_relaxed) == OPENAT2_YES;
 }
 
 /* rel: a path relative to the root (no leading '/'). */
 int route_site_open_beneath(const route_site_t *site, const char *rel)
 {
     return (int)sys_openat2(site->root_fd, rel, STATIC_OPEN_FLAGS, STATIC_RESOLVE);
+}
+
+/* ---- the router ---- */
+
+router_t *router_new(const config_t *cfg, unsigned flags)
+{
+    router_t *rt = calloc(1, sizeof *rt);
+    if (rt == NULL)
+        return NULL;
+    if (pthread_key_create(&rt->thread_key, thread_state_free) != 0) {
+        free(rt);
+        return NULL;
+    }
+    pthread_mutex_init(&rt->root_lock, NULL);
+    rt->cfg = cfg;
+    atomic_init(&rt->openat2_state, flags & ROUTER_OPEN_BY_PATH ? OPENAT2_NO : OPENAT2_UNKNOWN);
+    /* calloc left script_refused as LOG_LIMITER_INIT would: all zero */
+    /* The root's descriptor, opened once for every thread. */
+    strbuf_t real;
+    if (cfg->root != NULL && realpath(cfg->root, real.s) != NULL)
+        root_release(root_acquire(rt, real.s)); /* root_current keeps it */
+    return rt;
+}
+
+void router_free(router_t *rt)
+{
+    if (rt == NULL)
+        return;
+    router_thread_t *mine = pthread_getspecific(rt->thread_key);
+    pthread_key_delete(rt->thread_key); /* no destructor runs for it after this */
+    if (mine != NULL)
+        thread_state_free(mine);
+    root_release(rt->root_current);
+    pthread_mutex_destroy(&rt->root_lock);
+    free(rt);
+}
+
+const config_t *router_config(const router_t *rt)
+{
+    return rt->cfg;
 }

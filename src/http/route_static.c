@@ -1,8 +1,8 @@
 /* Routing rule 4 (split from route.c): static files below the root. A static file is opened
  * here, below the site's descriptor of the root and refusing every symlink on the way, so the
  * file served is the one checked; without openat2 it is opened by path after realpath() and the
- * checks. Holds no state of its own: the cache and the site are route_site.c's. A route_t filled
- * here owns its fd and strings (route_free releases them). */
+ * checks. Holds no state of its own: the cache and the site are the router's (route_site.c). A
+ * route_t filled here owns its fd and strings (route_free releases them). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -177,9 +177,10 @@ static bool static_direct(const config_t *cfg, const route_site_t *site, const c
  * symlinks (a symlink swapped in after realpath() gives ELOOP: 403), or, without openat2, by
  * path with O_NOFOLLOW (which guards the last component only). With openat2, a file found is
  * cached: the next request for the URL opens its canonical path directly. */
-static void static_full(const config_t *cfg, const route_site_t *site, const char *path,
-                        time_t now, route_t *out)
+static void static_full(router_t *rt, router_thread_t *t, const route_site_t *site,
+                        const char *path, time_t now, route_t *out)
 {
+    const config_t *cfg = rt->cfg;
     const char *rootreal = site->root_real;
     strbuf_t full, real;
     if (path_join(rootreal, path, full.s, sizeof full.s) != 0) {
@@ -224,7 +225,7 @@ static void static_full(const config_t *cfg, const route_site_t *site, const cha
         return;
     }
 
-    bool beneath = route_site_openat2(site);
+    bool beneath = route_site_openat2(rt, site);
     const char *rel = below(real.s, rootreal); /* "/..." (real is a file, the root a directory) */
     while (*rel == '/')
         rel++;
@@ -243,28 +244,29 @@ static void static_full(const config_t *cfg, const route_site_t *site, const cha
     }
     static_found(out, real.s, fd, &st);
     if (beneath && out->kind == ROUTE_STATIC)
-        route_cache_put(cfg, CACHE_STATIC, site->gen, path, strlen(path), now, rel);
+        route_cache_put(t, CACHE_STATIC, site->gen, path, strlen(path), now, rel);
 }
 
-void route_static(const config_t *cfg, const route_site_t *site, const char *path,
+void route_static(router_t *rt, router_thread_t *t, const route_site_t *site, const char *path,
                   time_t now, route_t *out)
 {
-    if (route_site_openat2(site)) {
+    if (route_site_openat2(rt, site)) {
         size_t n = strlen(path);
         strbuf_t rel;
-        if (route_cache_get(cfg, CACHE_STATIC, site->gen, path, n, now, rel.s, sizeof rel.s)) {
+        if (route_cache_get(t, CACHE_STATIC, site->gen, path, n, now, rel.s, sizeof rel.s)) {
             if (static_cached(site, rel.s, out))
                 return;
-            route_cache_drop(cfg, CACHE_STATIC, site->gen, path, n, now);
+            route_cache_drop(t, CACHE_STATIC, site->gen, path, n, now);
         }
-        if (static_direct(cfg, site, path, out))
+        if (static_direct(rt->cfg, site, path, out))
             return;
     }
-    static_full(cfg, site, path, now, out);
+    static_full(rt, t, site, path, now, out);
 }
 
-bool route_is_server_code(const config_t *cfg, const char *real)
+bool route_is_server_code(router_t *rt, const char *real)
 {
-    const route_site_t *site = route_site_get(cfg, time(NULL));
-    return site == NULL || is_server_code(cfg, site, real); /* no site: nothing is known safe */
+    router_thread_t *t = router_thread(rt);
+    const route_site_t *site = t ? route_site_get(rt, t, time(NULL)) : NULL;
+    return site == NULL || is_server_code(rt->cfg, site, real); /* no site: nothing is known safe */
 }

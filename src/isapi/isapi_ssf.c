@@ -168,7 +168,7 @@ static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, 
     if (path_normalize(url, len, norm, len + 2) != PATH_OK) {
         result = ERROR_INVALID_PARAMETER;
     } else {
-        switch (urlmap_resolve(r->srv->cfg, norm, m)) {
+        switch (urlmap_resolve(r->srv->router, norm, m)) {
         case URLMAP_OK:
             break;
         case URLMAP_FORBIDDEN:
@@ -600,7 +600,7 @@ static BOOL ssf_send_url(request_t *r, const char *url)
         return fail(ERROR_INVALID_PARAMETER);
     }
     route_t route;
-    route_resolve(cfg, norm, &route);
+    route_resolve(r->srv->router, norm, &route);
     if (route.kind == ROUTE_EXTENSION) {
         PVOID cctx;
         PFN_HSE_IO_COMPLETION cfn = registered_callback(r, &cctx);

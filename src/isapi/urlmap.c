@@ -1,7 +1,7 @@
 /* HSE_REQ_MAP_URL_TO_PATH: URL → canonical path, refused where a static request would be
- * (urlmap.h). The rules themselves are routing's (route.h: route_contained,
- * route_is_server_code, route_script_dir_of); this file only finds the canonical path of
- * something that need not exist yet. */
+ * (urlmap.h). The rules themselves are routing's (route.h: route_match_prefix, route_contained,
+ * route_is_server_code); this file only finds the canonical path of something that need not
+ * exist yet. */
 #define _GNU_SOURCE
 #include "urlmap.h"
 
@@ -59,23 +59,23 @@ static urlmap_status_t canonical_of(const char *full, strbuf_t *real)
     return URLMAP_OK;
 }
 
-urlmap_status_t urlmap_resolve(const config_t *cfg, const char *path, urlmap_t *out)
+urlmap_status_t urlmap_resolve(router_t *rt, const char *path, urlmap_t *out)
 {
+    const config_t *cfg = router_config(rt);
     memset(out, 0, sizeof *out);
     if (path == NULL || path[0] != '/' || cfg->root == NULL)
         return URLMAP_NO_PATH;
-    size_t plen;
-    const script_dir_t *sd = route_script_dir_of(cfg, path, &plen);
-    bool is_slash = sd != NULL && plen == 1 && sd->prefix[0] == '/';
-    const char *rest = sd == NULL || is_slash ? path : path + plen; /* "" or "/..." */
-    if (path_has_dot_segment(rest))
+    route_prefix_t m;
+    route_match_prefix(rt, path, &m);
+    const script_dir_t *sd = m.dir;
+    if (path_has_dot_segment(m.rest))
         return URLMAP_FORBIDDEN;
 
     strbuf_t base_real, full, real;
     if (sd != NULL ? realpath(sd->dir, base_real.s) == NULL
-                   : !route_root_real(cfg, base_real.s, sizeof base_real.s))
+                   : !route_root_real(rt, base_real.s, sizeof base_real.s))
         return URLMAP_NO_PATH;
-    if (path_join(base_real.s, rest, full.s, sizeof full.s) != 0)
+    if (path_join(base_real.s, m.rest, full.s, sizeof full.s) != 0)
         return URLMAP_TOO_LONG;
     urlmap_status_t st = canonical_of(full.s, &real);
     if (st != URLMAP_OK)
@@ -83,9 +83,9 @@ urlmap_status_t urlmap_resolve(const config_t *cfg, const char *path, urlmap_t *
     bool contained = route_contained(real.s, base_real.s);
     memcpy(out->path, real.s, strlen(real.s) + 1);
     out->script = sd != NULL;
-    out->match_url = sd == NULL || is_slash ? 0 : plen;
+    out->match_url = m.url_len;
     out->match_path = contained ? strlen(base_real.s) : 0;
     if (sd != NULL) /* the script directory's rule: no way out but the operator's */
         return contained || cfg->follow_script_symlinks ? URLMAP_OK : URLMAP_FORBIDDEN;
-    return contained && !route_is_server_code(cfg, real.s) ? URLMAP_OK : URLMAP_FORBIDDEN;
+    return contained && !route_is_server_code(rt, real.s) ? URLMAP_OK : URLMAP_FORBIDDEN;
 }

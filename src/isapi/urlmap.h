@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "route.h"
 
 typedef enum {
     URLMAP_OK = 0,
@@ -26,12 +26,13 @@ typedef struct urlmap {
     bool script;       /* in a script directory (HSE_URL_FLAGS_EXECUTE | SCRIPT) */
 } urlmap_t;
 
-/* path: a normalised URL path (output of path_normalize). Under a script prefix (the one
- * routing picks; "/" counts for every URL here) the path lies in that script directory, else
- * below the root. Like IIS, the path need not exist: the longest existing ancestor is resolved
- * (realpath) and the missing rest appended as written. The path returned is canonical, with no
- * symlink in it, so the extension can open it refusing every symlink (RESOLVE_NO_SYMLINKS, or
- * O_NOFOLLOW for the last component): what it opens is then what was checked here.
+/* path: a normalised URL path (output of path_normalize), mapped under rt's configuration.
+ * Under a script prefix (the one routing picks, route_match_prefix; "/" counts for every URL
+ * here) the path lies in that script directory, else below the root. Like IIS, the path need
+ * not exist: the longest existing ancestor is resolved (realpath) and the missing rest appended
+ * as written. The path returned is canonical, with no symlink in it, so the extension can open
+ * it refusing every symlink (RESOLVE_NO_SYMLINKS, or O_NOFOLLOW for the last component): what it
+ * opens is then what was checked here.
  * Refused (URLMAP_FORBIDDEN), whether or not the file exists:
  * - a dot segment below the prefix or root, as written or once resolved (route rule 2);
  * - a canonical path outside the directory: a symlink leading out (route rule 4), except in a
@@ -40,6 +41,6 @@ typedef struct urlmap {
  *   bytes either). Files of mapped types do map: their handlers map their own URLs;
  * - a component that exists but does not resolve (a dangling symlink, a loop, EACCES): nobody
  *   can tell where it leads. */
-urlmap_status_t urlmap_resolve(const config_t *cfg, const char *path, urlmap_t *out);
+urlmap_status_t urlmap_resolve(router_t *rt, const char *path, urlmap_t *out);
 
 #endif

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "httputil.h"
 #include "resphead.h"
+#include "resphead_internal.h"
 
 #define S(lit) lit, sizeof lit - 1
 

@@ -148,6 +148,19 @@ static script_dir_t scripts[3];
 static script_map_t maps[1];
 static config_t cfg;
 
+/* The router under test, over cfg; renew_router gives a fresh one (empty caches, the root's
+ * descriptor opened anew) after cfg changed in ways the caches cannot see, in the mode under
+ * test. */
+static router_t *rt;
+
+static void renew_router(void)
+{
+    router_free(rt);
+    rt = router_new(&cfg, want_openat2 ? 0 : ROUTER_OPEN_BY_PATH);
+    CHECK(rt != NULL);
+    CHECK(router_config(rt) == &cfg);
+}
+
 static void setup_config(void)
 {
     memset(&cfg, 0, sizeof cfg);
@@ -165,7 +178,7 @@ static void setup_config(void)
 static route_kind_t kind_of(const char *path)
 {
     route_t r;
-    route_resolve(&cfg, path, &r);
+    route_resolve(rt, path, &r);
     route_kind_t k = r.kind;
     route_free(&r);
     return k;
@@ -175,7 +188,7 @@ static void check_ext(const char *path, const char *handler, const char *script_
                       const char *path_info, const char *path_translated)
 {
     route_t r;
-    route_resolve(&cfg, path, &r);
+    route_resolve(rt, path, &r);
     CHECK_INT(r.kind, ROUTE_EXTENSION);
     if (r.kind == ROUTE_EXTENSION) {
         CHECK_STR(r.handler, handler);
@@ -197,7 +210,7 @@ static void check_ext(const char *path, const char *handler, const char *script_
 static void check_static(const char *path, const char *file)
 {
     route_t r;
-    route_resolve(&cfg, path, &r);
+    route_resolve(rt, path, &r);
     CHECK_INT(r.kind, ROUTE_STATIC);
     if (r.kind == ROUTE_STATIC) {
         CHECK_STR(r.file, file);
@@ -258,7 +271,7 @@ static void test_scripts(void)
     cfg.follow_script_symlinks = true;
     check_ext("/scripts/linked.so", at(O, "real.so"), "/scripts/linked.so", "", "");
     cfg.follow_script_symlinks = false;
-    route_cache_flush(); /* the resolution allowed above is cached */
+    renew_router(); /* the resolution allowed above is cached */
     check_kind("/scripts/linked.so", ROUTE_FORBIDDEN);
     /* longest prefix first */
     check_ext("/scripts/deep/x.dll", at(S2, "x.so"), "/scripts/deep/x.dll", "", "");
@@ -294,15 +307,15 @@ static void test_static(void)
     check_static("/adir.asp/x.txt", at(R, "adir.asp/x.txt"));
 
     route_t r;
-    route_resolve(&cfg, "/dir", &r);
+    route_resolve(rt, "/dir", &r);
     CHECK_INT(r.kind, ROUTE_REDIRECT);
     CHECK_STR(r.location, "/dir/");
     route_free(&r);
-    route_resolve(&cfg, "/my dir", &r);
+    route_resolve(rt, "/my dir", &r);
     CHECK_INT(r.kind, ROUTE_REDIRECT);
     CHECK_STR(r.location, "/my%20dir/");
     route_free(&r);
-    route_resolve(&cfg, "/link-dir", &r);
+    route_resolve(rt, "/link-dir", &r);
     CHECK_INT(r.kind, ROUTE_REDIRECT);
     CHECK_STR(r.location, "/link-dir/");
     route_free(&r);
@@ -360,7 +373,7 @@ static void test_refusals(void)
 static void test_maps(void)
 {
     route_t r;
-    route_resolve(&cfg, "/page.asp", &r);
+    route_resolve(rt, "/page.asp", &r);
     CHECK_INT(r.kind, ROUTE_EXTENSION);
     CHECK_STR(r.handler, H);
     CHECK_STR(r.script_name, "/page.asp");
@@ -370,7 +383,7 @@ static void test_maps(void)
     CHECK_STR(r.appl_physical_path, at(R, ""));
     route_free(&r);
 
-    route_resolve(&cfg, "/page.asp/extra/x", &r);
+    route_resolve(rt, "/page.asp/extra/x", &r);
     CHECK_INT(r.kind, ROUTE_EXTENSION);
     CHECK_STR(r.handler, H);
     CHECK_STR(r.script_name, "/page.asp");
@@ -378,7 +391,7 @@ static void test_maps(void)
     CHECK_STR(r.path_translated, at(R, "page.asp"));
     route_free(&r);
 
-    route_resolve(&cfg, "/Page2.ASP", &r);
+    route_resolve(rt, "/Page2.ASP", &r);
     CHECK_INT(r.kind, ROUTE_EXTENSION);
     CHECK_STR(r.script_filename, at(R, "Page2.ASP"));
     route_free(&r);
@@ -487,11 +500,11 @@ static void test_swaps(void)
     check_static("/alias3.txt", at(R, "t3.txt"));
     swap_to_symlink(at(O, "secret.txt"), at(R, "alias3.txt"));
     route_t r;
-    route_resolve(&cfg, "/alias3.txt", &r);
+    route_resolve(rt, "/alias3.txt", &r);
     CHECK(r.kind == ROUTE_FORBIDDEN ||
           (r.kind == ROUTE_STATIC && r.file != NULL && strcmp(r.file, at(R, "t3.txt")) == 0));
     route_free(&r);
-    route_cache_flush();
+    renew_router();
     check_kind("/alias3.txt", ROUTE_FORBIDDEN);
 
     /* protected files stay protected: the script dir through a symlink, a served file swapped
@@ -512,7 +525,7 @@ static void test_swaps(void)
     if (geteuid() != 0) {
         touch(at(R, "unreadable.txt"));
         CHECK_INT(chmod(at(R, "unreadable.txt"), 0), 0);
-        route_resolve(&cfg, "/unreadable.txt", &r);
+        route_resolve(rt, "/unreadable.txt", &r);
         CHECK_INT(r.kind, ROUTE_STATIC);
         CHECK_INT(r.fd, -1);
         CHECK_INT(r.fd_errno, EACCES);
@@ -525,7 +538,7 @@ static void test_swaps(void)
 static void test_fd_ownership(void)
 {
     route_t r;
-    route_resolve(&cfg, "/a.txt", &r);
+    route_resolve(rt, "/a.txt", &r);
     CHECK_INT(r.kind, ROUTE_STATIC);
     int fd = r.fd;
     CHECK(fd >= 0);
@@ -533,7 +546,7 @@ static void test_fd_ownership(void)
     CHECK_INT(r.fd, -1);
     CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF);
 
-    route_resolve(&cfg, "/scripts/hello.so", &r);
+    route_resolve(rt, "/scripts/hello.so", &r);
     CHECK_INT(r.fd, -1);
     route_free(&r);
     memset(&r, 0, sizeof r);
@@ -558,18 +571,20 @@ static int open_fds(void)
 static void *resolve_a_txt(void *arg)
 {
     route_t r;
-    route_resolve(&cfg, "/a.txt", &r);
+    route_resolve(rt, "/a.txt", &r);
     *(bool *)arg = r.kind == ROUTE_STATIC && r.fd >= 0;
     route_free(&r);
     return NULL;
 }
 
-/* One root descriptor for the process, opened by route_prepare, shared by every thread. */
+/* One root descriptor for the router, opened by router_new, shared by every thread; closed by
+ * router_free, with the calling thread's caches (the other threads' went when they exited). */
 static void test_one_root_descriptor(void)
 {
-    route_cache_flush();
+    router_free(rt);
+    rt = NULL;
     int before = open_fds();
-    route_prepare(&cfg);
+    renew_router();
     int root_fds = want_openat2 && have_openat2 ? 1 : 0;
     CHECK_INT(open_fds(), before + root_fds);
     pthread_t t[4];
@@ -582,8 +597,10 @@ static void test_one_root_descriptor(void)
     }
     check_static("/a.txt", at(R, "a.txt"));
     CHECK_INT(open_fds(), before + root_fds);
-    route_cache_flush();
+    router_free(rt);
+    rt = NULL;
     CHECK_INT(open_fds(), before);
+    renew_router();
 }
 
 /* The root re-pointed (its symlink swapped to another tree, as deployments do): seen within the
@@ -599,14 +616,14 @@ static void test_root_repointed(void)
     CHECK_INT(symlink(R, link), 0);
     config_t saved = cfg;
     cfg.root = link;
-    route_cache_flush();
+    renew_router();
     check_static("/a.txt", at(R, "a.txt"));
     int fds = open_fds();
     swap_to_symlink(R2, link);
     bool moved = false;
     for (int i = 0; i < 500 && !moved; i++) { /* the site's second, with room for a slow machine */
         route_t r;
-        route_resolve(&cfg, "/a.txt", &r);
+        route_resolve(rt, "/a.txt", &r);
         moved = r.kind == ROUTE_STATIC && strcmp(r.file, at(R2, "a.txt")) == 0;
         if (!moved)
             CHECK(r.kind == ROUTE_STATIC && strcmp(r.file, at(R, "a.txt")) == 0);
@@ -618,14 +635,14 @@ static void test_root_repointed(void)
     check_static("/a.txt", at(R2, "a.txt"));
     CHECK_INT(open_fds(), fds);
     cfg = saved;
-    route_cache_flush();
+    renew_router();
 }
 
 /* HSE_REQ_MAP_URL_TO_PATH (urlmap.c): the static-file rules, on paths that need not exist. */
 static void check_map(const char *url, urlmap_status_t want, const char *path)
 {
     urlmap_t m;
-    urlmap_status_t st = urlmap_resolve(&cfg, url, &m);
+    urlmap_status_t st = urlmap_resolve(rt, url, &m);
     CHECK_INT(st, want);
     if (st == URLMAP_OK && path != NULL)
         CHECK_STR(m.path, path);
@@ -662,21 +679,56 @@ static void test_map_url(void)
     check_map("/scripts/linked.so", URLMAP_OK, at(O, "real.so"));
     cfg.follow_script_symlinks = false;
     urlmap_t m;
-    CHECK_INT(urlmap_resolve(&cfg, "/scripts/deep/x.so", &m), URLMAP_OK);
+    CHECK_INT(urlmap_resolve(rt, "/scripts/deep/x.so", &m), URLMAP_OK);
     CHECK_STR(m.path, at(S2, "x.so"));
     CHECK_INT(m.match_url, strlen("/scripts/deep"));
     CHECK_INT(m.match_path, strlen(S2));
     CHECK(m.script);
-    CHECK_INT(urlmap_resolve(&cfg, "/dir/b.txt", &m), URLMAP_OK);
+    CHECK_INT(urlmap_resolve(rt, "/dir/b.txt", &m), URLMAP_OK);
     CHECK_INT(m.match_url, 0);
     CHECK_INT(m.match_path, strlen(R));
     CHECK(!m.script);
 }
 
+/* The one prefix matcher, as route_resolve (rule 1) and MAP_URL_TO_PATH use it. */
+static void check_prefix(const char *path, const script_dir_t *dir, size_t url_len)
+{
+    route_prefix_t m;
+    route_match_prefix(rt, path, &m);
+    CHECK(m.dir == dir);
+    CHECK_INT(m.url_len, url_len);
+    CHECK(m.rest == path + url_len);
+    if (m.dir != dir || m.url_len != url_len)
+        fprintf(stderr, "  for %s\n", path);
+}
+
+static void test_match_prefix(void)
+{
+    check_prefix("/scripts/hello.so", &scripts[0], strlen("/scripts"));
+    check_prefix("/scripts", &scripts[0], strlen("/scripts"));
+    check_prefix("/scripts/", &scripts[0], strlen("/scripts"));
+    check_prefix("/scripts/deep/x.so", &scripts[1], strlen("/scripts/deep")); /* the longest */
+    check_prefix("/scripts/deeper/x.so", &scripts[0], strlen("/scripts"));  /* segments */
+    check_prefix("/scriptsX/hello.so", NULL, 0);
+    check_prefix("/Scripts/hello.so", NULL, 0); /* case-sensitive */
+    check_prefix("/a.txt", NULL, 0);
+
+    /* "/" owns every path and leaves it whole; a longer prefix still wins */
+    script_dir_t two[2] = {{.prefix = "/", .dir = RS}, {.prefix = "/cgi/", .dir = CGI}};
+    config_t saved = cfg;
+    cfg.scripts = two;
+    cfg.n_scripts = 2;
+    check_prefix("/top.dll", &two[0], 0);
+    check_prefix("/", &two[0], 0);
+    check_prefix("/cgi/hello.so", &two[1], strlen("/cgi")); /* trailing '/' left out */
+    check_prefix("/cgix", &two[0], 0);
+    cfg = saved;
+}
+
 static void test_free(void)
 {
     route_t r;
-    route_resolve(&cfg, "/scripts/hello.dll/x", &r);
+    route_resolve(rt, "/scripts/hello.dll/x", &r);
     route_free(&r);
     CHECK(r.handler == NULL && r.path_info == NULL);
     route_free(&r); /* harmless twice */
@@ -701,9 +753,9 @@ int main(void)
         printf("test_route: no openat2 here: both runs test the by-path fallback\n");
     for (int mode = 0; mode < 2; mode++) {
         want_openat2 = mode == 0;
-        route_use_openat2_for_tests(want_openat2);
         setup();
         setup_config();
+        renew_router();
         test_scripts();
         test_static();
         test_refusals();
@@ -714,9 +766,10 @@ int main(void)
         test_one_root_descriptor();
         test_root_repointed();
         test_map_url();
+        test_match_prefix();
         test_free();
         teardown();
     }
-    route_cache_flush();
+    router_free(rt);
     return check_report("test_route");
 }
