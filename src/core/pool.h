@@ -65,4 +65,10 @@ void pool_free(pool_t *p);
 /* workers one share may hold in a pool of max_threads: percent of it, at least 1. */
 unsigned pool_share_max(unsigned max_threads, unsigned percent);
 
+/* Workers the pool has now: started, and not exited or retired. Thread-safe. */
+unsigned pool_thread_count(pool_t *p);
+/* How long a worker above min waits for work before it exits (30 s unless set; tests shorten
+ * it). Thread-safe: workers waiting now start their wait again with the new period. */
+void pool_set_idle_exit(pool_t *p, unsigned ms);
+
 #endif
