@@ -10,8 +10,8 @@
  * - add, mod and del return 0 or -errno with epoll_ctl's meaning (a watch added with
  *   EPOLLEXCLUSIVE can only be deleted, not modified: -EINVAL), and may be called from any
  *   thread, also while another thread is inside wait.
- * - wait fills at most max entries of the caller's batch and returns how many (0 on timeout or
- *   interruption, never negative); timeout_ms < 0 waits without a bound. Each readiness it
+ * - wait fills at most max entries of the caller's batch and returns how many (0 on timeout,
+ *   interruption or error: never negative); timeout_ms < 0 waits without a bound. Each readiness it
  *   reports is reported once, in the caller's batch and nowhere else: the loop keeps that batch
  *   in the loop object, so whichever thread runs the loop next delivers what is left of it
  *   (edge-triggered events are not reported again).
