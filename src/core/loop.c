@@ -232,7 +232,7 @@ static void loop_acquire(loop_t *l)
         if ((OWNER_STATE(w) == OWNER_FREE || OWNER_STATE(w) == OWNER_TAKEN) &&
             atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
             break;
-        /* A helper runs it: wake it from the backend's wait so it sees home_waiting and hands back. */
+        /* A helper runs it: wake it from its wait so it sees home_waiting and hands back. */
         loop_wake(l);
         pthread_cond_wait(&l->owner_free, &l->lock);
     }

@@ -231,7 +231,8 @@ static void *monitor_main(void *arg)
         /* One worker per tick: enough for blocked workers (a burst of blocking calls is
          * covered within a few ticks), while a CPU-bound burst, where more threads would only
          * contend, adds few. */
-        if (clock_now_ms() - p->head->queued_at < POOL_GROW_AFTER_MS || p->queued <= p->workers.idle)
+        if (clock_now_ms() - p->head->queued_at < POOL_GROW_AFTER_MS ||
+            p->queued <= p->workers.idle)
             continue;
         if (p->workers.running < p->max) {
             spawn_locked(p);
