@@ -8,17 +8,11 @@
 #include <time.h>
 
 #include "log.h"
+#include "threads.h"
 
 #define QUIET_MS 1000            /* a second without calls: sleep until the next call */
 #define HELPER_IDLE_EXIT_MS 30000
 #define MAX_HELPERS 256
-
-typedef struct helper {
-    struct handoff *h;
-    pthread_t tid;
-    bool in_use;   /* a thread was started in this slot and not joined yet */
-    bool exited;   /* it has left helper_main's loop: joining it does not wait */
-} helper_t;
 
 /* Lock order: h->lock, then a loop's own lock (inside loop_take_if_stuck). */
 struct handoff {
@@ -27,7 +21,7 @@ struct handoff {
     pthread_cond_t tick;      /* the watchdog's sleep through a quiet spell: wake-ups, stop
                                * (its ticks are plain clock_nanosleep) */
     pthread_cond_t work;      /* idle helpers wait here */
-    pthread_cond_t exited;    /* n_helpers dropped */
+    pthread_cond_t exited;    /* the last helper exited */
     loop_t **loops;
     size_t n_loops;
     bool *pending;            /* loops taken, waiting for a helper */
@@ -35,24 +29,11 @@ struct handoff {
     uint64_t *last_seen;      /* watchdog: each loop's loop_activity() at the previous tick */
     bool wake_pending, stopping, watchdog_started, cap_logged;
     pthread_t watchdog;
-    helper_t helpers[MAX_HELPERS];
-    unsigned n_helpers, idle_helpers;
-    size_t stack_size;
+    thread_set_t helpers;     /* MAX_HELPERS slots; .idle: those waiting for a loop */
     void (*on_taken)(void *ctx);
     long tick_ns;             /* a call is taken after one to two ticks */
     unsigned quiet_ticks;
 };
-
-static void deadline_after_ns(struct timespec *ts, long ns)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ns / 1000000000L;
-    ts->tv_nsec += ns % 1000000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
 
 static void watcher_wake(loop_watcher_t *w)
 {
@@ -64,6 +45,8 @@ static void watcher_wake(loop_watcher_t *w)
     pthread_mutex_unlock(&h->lock);
 }
 
+static void helper_main(thread_slot_t *self);
+
 handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, size_t stack_size,
                        void (*on_taken)(void *ctx))
 {
@@ -73,7 +56,9 @@ handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, s
     h->loops = calloc(n_loops ? n_loops : 1, sizeof *h->loops);
     h->pending = calloc(n_loops ? n_loops : 1, sizeof *h->pending);
     h->last_seen = calloc(n_loops ? n_loops : 1, sizeof *h->last_seen);
-    if (!h->loops || !h->pending || !h->last_seen) {
+    if (!h->loops || !h->pending || !h->last_seen ||
+        thread_set_init(&h->helpers, &h->lock, &h->exited, h, helper_main, "isapid-helper",
+                        MAX_HELPERS, stack_size, HELPER_IDLE_EXIT_MS) < 0) {
         free(h->loops);
         free(h->pending);
         free(h->last_seen);
@@ -82,7 +67,6 @@ handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, s
     }
     memcpy(h->loops, loops, n_loops * sizeof *loops);
     h->n_loops = n_loops;
-    h->stack_size = stack_size;
     h->on_taken = on_taken;
     h->tick_ns = (long)(tick_ms ? tick_ms : 1) * 1000000L;
     h->quiet_ticks = QUIET_MS / (tick_ms ? tick_ms : 1) + 1;
@@ -102,11 +86,9 @@ handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, s
 
 /* ---- helpers ---- */
 
-static void *helper_main(void *arg)
+static void helper_main(thread_slot_t *self)
 {
-    helper_t *self = arg;
-    handoff_t *h = self->h;
-    pthread_setname_np(pthread_self(), "isapid-helper");
+    handoff_t *h = self->set->owner;
     pthread_mutex_lock(&h->lock);
     for (;;) {
         if (h->n_pending > 0) {
@@ -122,34 +104,11 @@ static void *helper_main(void *arg)
         }
         if (h->stopping)
             break;
-        struct timespec ts;
-        deadline_after_ns(&ts, HELPER_IDLE_EXIT_MS * 1000000L);
-        h->idle_helpers++;
-        int rc = pthread_cond_timedwait(&h->work, &h->lock, &ts);
-        h->idle_helpers--;
-        if (rc == ETIMEDOUT && h->n_pending == 0)
+        if (thread_set_idle_wait(self, &h->work) && h->n_pending == 0)
             break;
     }
-    self->exited = true;
-    h->n_helpers--;
-    pthread_cond_broadcast(&h->exited);
+    thread_set_exit_locked(self); /* joined by the next spawn that needs its slot, or the stop */
     pthread_mutex_unlock(&h->lock);
-    return NULL;
-}
-
-/* Under h->lock: a slot whose thread has ended (joined now) or was never used. */
-static helper_t *free_slot_locked(handoff_t *h)
-{
-    for (unsigned i = 0; i < MAX_HELPERS; i++) {
-        helper_t *s = &h->helpers[i];
-        if (s->in_use && s->exited) {
-            pthread_join(s->tid, NULL); /* past its last touch of h: returns at once */
-            s->in_use = false;
-        }
-        if (!s->in_use)
-            return s;
-    }
-    return NULL;
 }
 
 /* Under h->lock: loop i was taken; make sure a helper will run it. */
@@ -159,32 +118,19 @@ static void assign_locked(handoff_t *h, size_t i)
         h->pending[i] = true;
         h->n_pending++;
     }
-    if (h->idle_helpers >= h->n_pending) {
+    if (h->helpers.idle >= h->n_pending) {
         pthread_cond_signal(&h->work);
         return;
     }
-    helper_t *s = free_slot_locked(h);
-    int rc = ENOSPC;
-    if (s) {
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, h->stack_size);
-        s->h = h;
-        s->exited = false;
-        rc = pthread_create(&s->tid, &attr, helper_main, s);
-        pthread_attr_destroy(&attr);
-        if (rc == 0) {
-            s->in_use = true;
-            h->n_helpers++;
-            return;
-        }
-    }
+    int rc = thread_set_spawn_locked(&h->helpers);
+    if (rc == 0)
+        return;
     /* The loop stays taken until its home thread comes back from its call. */
     if (!h->cap_logged) {
         h->cap_logged = true;
         log_error("loop hand-off: cannot start a helper thread (%s); a loop waits for its "
                   "blocked extension call",
-                  rc == ENOSPC ? "all helper slots are busy" : strerror(rc));
+                  rc == -ENOSPC ? "all helper slots are busy" : strerror(-rc));
     }
 }
 
@@ -256,31 +202,19 @@ int handoff_start(handoff_t *h)
 bool handoff_stop(handoff_t *h, unsigned timeout_ms)
 {
     struct timespec ts;
-    deadline_after_ns(&ts, (long)timeout_ms * 1000000L);
+    thread_deadline_in(&ts, timeout_ms);
     pthread_mutex_lock(&h->lock);
     h->stopping = true;
     pthread_cond_broadcast(&h->tick);
     pthread_cond_broadcast(&h->work);
-    while (h->n_helpers > 0)
-        if (pthread_cond_timedwait(&h->exited, &h->lock, &ts) == ETIMEDOUT)
-            break;
-    bool all = h->n_helpers == 0;
+    bool all = thread_set_wait_locked(&h->helpers, &ts);
     pthread_mutex_unlock(&h->lock);
     if (h->watchdog_started) {
         pthread_join(h->watchdog, NULL);
         h->watchdog_started = false;
     }
     pthread_mutex_lock(&h->lock);
-    for (unsigned i = 0; i < MAX_HELPERS; i++) {
-        helper_t *s = &h->helpers[i];
-        if (!s->in_use)
-            continue;
-        if (s->exited)
-            pthread_join(s->tid, NULL);
-        else
-            pthread_detach(s->tid); /* stuck in extension code: the process exits without it */
-        s->in_use = false;
-    }
+    thread_set_reap_locked(&h->helpers); /* a helper still in extension code is detached */
     pthread_mutex_unlock(&h->lock);
     return all;
 }
@@ -293,6 +227,7 @@ void handoff_free(handoff_t *h)
     pthread_cond_destroy(&h->tick);
     pthread_cond_destroy(&h->work);
     pthread_cond_destroy(&h->exited);
+    thread_set_destroy(&h->helpers);
     free(h->loops);
     free(h->pending);
     free(h->last_seen);

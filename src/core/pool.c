@@ -9,66 +9,42 @@
 
 #include "log.h"
 #include "loop.h"
+#include "threads.h"
 
 #define POOL_IDLE_EXIT_MS 30000
 #define POOL_GROW_AFTER_MS 2
-
-/* A worker's slot: its thread stays joinable while it is in the pool, so pool_stop can join it
- * (a process must not exit while a worker is still inside the thread-exit path: sanitizers'
- * exit-time checks stop every thread and crash on one that is half gone). A worker that retires
- * on idle frees its slot and detaches itself. */
-typedef struct worker {
-    struct pool *p;
-    pthread_t tid;
-    bool in_use;
-    pool_share_t *running; /* the share of the item it runs, under p->lock (for the log) */
-} worker_t;
 
 /* Lock order: p->lock only; work functions run without it, and log lines are written after
  * it is released. */
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t work_ready;   /* signalled when work is queued or stop begins */
-    pthread_cond_t all_exited;   /* signalled when threads drops to 0 after stop */
+    pthread_cond_t all_exited;   /* signalled when the last worker or the monitor exits */
     pthread_cond_t monitor_wake; /* signalled when work arrives while the monitor sleeps, or stop */
     bool monitor_alive;
     bool monitor_sleeping;       /* in its untimed wait: the queue was empty */
     pool_work_t *head, *tail;    /* ready to run: no share over its limit */
-    unsigned threads, idle, min, max;
+    thread_set_t workers;        /* max slots; .running counts the workers, .idle those waiting;
+                                  * a slot's .running is the share of the item it runs (for the
+                                  * log) */
+    unsigned min, max;
     unsigned queued;             /* work items waiting in the queue */
     unsigned share_max;          /* workers one share may hold */
-    size_t stack_size;
-    const char *name, *thread_name;
+    const char *name;
     log_limiter_t full_log;      /* at max_threads with work waiting */
     bool stopping;
-    worker_t *workers;           /* max slots */
     pthread_t monitor_tid;
 };
 
-static void *worker_main(void *arg);
+static void worker_main(thread_slot_t *self);
 static void *monitor_main(void *arg);
 
 static int spawn_locked(pool_t *p)
 {
-    worker_t *slot = NULL;
-    for (unsigned i = 0; i < p->max && !slot; i++)
-        if (!p->workers[i].in_use)
-            slot = &p->workers[i];
-    if (!slot)
-        return -EAGAIN;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, p->stack_size);
-    slot->p = p;
-    int rc = pthread_create(&slot->tid, &attr, worker_main, slot);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        log_error("worker pool: cannot start a thread: %s", strerror(rc));
-        return -rc;
-    }
-    slot->in_use = true;
-    p->threads++;
-    return 0;
+    int rc = thread_set_spawn_locked(&p->workers);
+    if (rc < 0 && rc != -ENOSPC)
+        log_error("worker pool: cannot start a thread: %s", strerror(-rc));
+    return rc;
 }
 
 unsigned pool_share_max(unsigned max_threads, unsigned percent)
@@ -95,14 +71,12 @@ pool_t *pool_new(const char *name, const char *thread_name, unsigned min_threads
     pthread_condattr_destroy(&ca);
     p->min = min_threads ? min_threads : 1;
     p->max = max_threads < p->min ? p->min : max_threads;
-    p->workers = calloc(p->max, sizeof *p->workers);
-    if (!p->workers) {
+    if (thread_set_init(&p->workers, &p->lock, &p->all_exited, p, worker_main, thread_name,
+                        p->max, stack_size, POOL_IDLE_EXIT_MS) < 0) {
         free(p);
         return NULL;
     }
-    p->stack_size = stack_size;
     p->name = name;
-    p->thread_name = thread_name;
     p->share_max = share_max < 1 ? 1 : share_max > p->max ? p->max : share_max;
     pthread_mutex_lock(&p->lock);
     for (unsigned i = 0; i < p->min; i++)
@@ -112,7 +86,7 @@ pool_t *pool_new(const char *name, const char *thread_name, unsigned min_threads
         p->monitor_alive = true;
     else
         p->monitor_tid = 0;
-    bool ok = p->threads > 0 && p->monitor_alive;
+    bool ok = p->workers.running > 0 && p->monitor_alive;
     pthread_mutex_unlock(&p->lock);
     if (!ok) {
         if (!pool_stop(p, 1000))
@@ -177,22 +151,9 @@ bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn, pool_share_t *share
     return true;
 }
 
-static void deadline_in(struct timespec *ts, unsigned ms)
+static void worker_main(thread_slot_t *self)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-static void *worker_main(void *arg)
-{
-    worker_t *self = arg;
-    pool_t *p = self->p;
-    pthread_setname_np(pthread_self(), p->thread_name);
+    pool_t *p = self->set->owner;
     pthread_mutex_lock(&p->lock);
     for (;;) {
         if (p->head) {
@@ -223,7 +184,7 @@ static void *worker_main(void *arg)
                     /* This worker takes the queue's head next; with more queued, wake another
                      * (or the monitor, to grow the pool). */
                     if (p->queued > 1) {
-                        if (p->idle)
+                        if (p->workers.idle)
                             pthread_cond_signal(&p->work_ready);
                         else if (p->monitor_sleeping) {
                             p->monitor_sleeping = false;
@@ -236,23 +197,15 @@ static void *worker_main(void *arg)
         }
         if (p->stopping)
             break;
-        struct timespec ts;
-        deadline_in(&ts, POOL_IDLE_EXIT_MS);
-        p->idle++;
-        int rc = pthread_cond_timedwait(&p->work_ready, &p->lock, &ts);
-        p->idle--;
-        if (rc == ETIMEDOUT && !p->head && p->threads > p->min && !p->stopping) {
-            /* Retiring: nobody will join this thread. */
-            self->in_use = false;
-            pthread_detach(pthread_self());
-            break;
+        if (thread_set_idle_wait(self, &p->work_ready) && !p->head &&
+            p->workers.running > p->min && !p->stopping) {
+            thread_set_retire_locked(self);
+            pthread_mutex_unlock(&p->lock);
+            return;
         }
     }
-    p->threads--;
-    if (p->threads == 0)
-        pthread_cond_broadcast(&p->all_exited);
+    thread_set_exit_locked(self); /* joined by pool_stop */
     pthread_mutex_unlock(&p->lock);
-    return NULL;
 }
 
 /* Grows the pool when work has waited POOL_GROW_AFTER_MS: every worker is busy (blocked in an
@@ -271,24 +224,26 @@ static void *monitor_main(void *arg)
             continue;
         }
         struct timespec ts;
-        deadline_in(&ts, POOL_GROW_AFTER_MS);
+        thread_deadline_in(&ts, POOL_GROW_AFTER_MS);
         pthread_cond_timedwait(&p->monitor_wake, &p->lock, &ts);
         if (p->stopping || !p->head)
             continue;
         /* One worker per tick: enough for blocked workers (a burst of blocking calls is
          * covered within a few ticks), while a CPU-bound burst, where more threads would only
          * contend, adds few. */
-        if (clock_now_ms() - p->head->queued_at < POOL_GROW_AFTER_MS || p->queued <= p->idle)
+        if (clock_now_ms() - p->head->queued_at < POOL_GROW_AFTER_MS ||
+            p->queued <= p->workers.idle)
             continue;
-        if (p->threads < p->max) {
+        if (p->workers.running < p->max) {
             spawn_locked(p);
             continue;
         }
         /* At the maximum with work waiting: say so, and who holds the workers. */
         const pool_share_t *top = NULL;
-        unsigned waiting = p->queued, busy = p->threads - p->idle;
+        unsigned waiting = p->queued, busy = p->workers.running - p->workers.idle;
         for (unsigned i = 0; i < p->max; i++) {
-            const pool_share_t *sh = p->workers[i].in_use ? p->workers[i].running : NULL;
+            const thread_slot_t *w = &p->workers.slots[i];
+            const pool_share_t *sh = w->in_use ? w->running : NULL;
             if (sh && (!top || sh->running > top->running))
                 top = sh;
         }
@@ -315,47 +270,46 @@ static void *monitor_main(void *arg)
 bool pool_stop(pool_t *p, unsigned timeout_ms)
 {
     struct timespec ts;
-    deadline_in(&ts, timeout_ms);
+    thread_deadline_in(&ts, timeout_ms);
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
     pthread_cond_broadcast(&p->work_ready);
     pthread_cond_broadcast(&p->monitor_wake);
-    while (p->threads > 0 || p->monitor_alive) {
+    bool all = thread_set_wait_locked(&p->workers, &ts);
+    while (p->monitor_alive)
         if (pthread_cond_timedwait(&p->all_exited, &p->lock, &ts) == ETIMEDOUT)
             break;
-    }
-    bool all = p->threads == 0 && !p->monitor_alive;
+    all = all && !p->monitor_alive;
+    /* Every worker that has left its loop is joined, so none is still ending when the process
+     * exits; one stuck in extension code is detached: the process exits without it. */
+    thread_set_reap_locked(&p->workers);
+    pthread_t monitor = p->monitor_tid;
+    bool monitor_gone = !p->monitor_alive;
+    p->monitor_tid = 0;
     pthread_mutex_unlock(&p->lock);
-    if (all) {
-        /* Every worker has left its loop: wait until each thread has really ended. Stuck
-         * workers (all == false) are left alone: the process exits without them. */
-        for (unsigned i = 0; i < p->max; i++) {
-            if (p->workers[i].in_use) {
-                pthread_join(p->workers[i].tid, NULL);
-                p->workers[i].in_use = false;
-            }
-        }
-        if (p->monitor_tid) {
-            pthread_join(p->monitor_tid, NULL);
-            p->monitor_tid = 0;
-        }
-    } else {
-        /* Some worker is stuck in extension code: the process will exit without it. Nobody
-         * will join these threads any more. */
-        pthread_mutex_lock(&p->lock);
-        for (unsigned i = 0; i < p->max; i++) {
-            if (p->workers[i].in_use) {
-                pthread_detach(p->workers[i].tid);
-                p->workers[i].in_use = false;
-            }
-        }
-        if (p->monitor_tid) {
-            pthread_detach(p->monitor_tid);
-            p->monitor_tid = 0;
-        }
-        pthread_mutex_unlock(&p->lock);
+    if (monitor) {
+        if (monitor_gone)
+            pthread_join(monitor, NULL); /* it released the lock last: returns at once */
+        else
+            pthread_detach(monitor);
     }
     return all;
+}
+
+unsigned pool_thread_count(pool_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    unsigned n = p->workers.running;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+void pool_set_idle_exit(pool_t *p, unsigned ms)
+{
+    pthread_mutex_lock(&p->lock);
+    p->workers.idle_exit_ms = ms;
+    pthread_cond_broadcast(&p->work_ready);
+    pthread_mutex_unlock(&p->lock);
 }
 
 void pool_free(pool_t *p)
@@ -366,7 +320,7 @@ void pool_free(pool_t *p)
     pthread_cond_destroy(&p->work_ready);
     pthread_cond_destroy(&p->all_exited);
     pthread_cond_destroy(&p->monitor_wake);
-    free(p->workers);
+    thread_set_destroy(&p->workers);
     free(p);
 }
 

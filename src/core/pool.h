@@ -57,12 +57,21 @@ pool_t *pool_new(const char *name, const char *thread_name, unsigned min_threads
                  unsigned max_threads, unsigned share_max, size_t stack_size);
 /* Thread-safe. share may be NULL. Fails (returns false) only after pool_stop has begun. */
 bool pool_submit(pool_t *p, pool_work_t *w, pool_work_fn fn, pool_share_t *share);
-/* Stop accepting work, let queued work run, wait up to timeout_ms for the workers to exit.
- * Returns true when every worker has exited (then pool_free may be called). */
+/* Stop accepting work (pool_submit fails from now on), let the work submitted before run (queued,
+ * or held back by its share), and wait up to timeout_ms for the workers to exit. Returns true
+ * when every worker has exited (then pool_free may be called). False when some worker was still
+ * running work at the timeout: the pool must then never be freed; its workers go on with the
+ * queue as they get free, and exit when it is empty. */
 bool pool_stop(pool_t *p, unsigned timeout_ms);
 void pool_free(pool_t *p);
 
 /* workers one share may hold in a pool of max_threads: percent of it, at least 1. */
 unsigned pool_share_max(unsigned max_threads, unsigned percent);
+
+/* Workers the pool has now: started, and not exited or retired. Thread-safe. */
+unsigned pool_thread_count(pool_t *p);
+/* How long a worker above min waits for work before it exits (30 s unless set; tests shorten
+ * it). Thread-safe: workers waiting now start their wait again with the new period. */
+void pool_set_idle_exit(pool_t *p, unsigned ms);
 
 #endif

@@ -1,15 +1,17 @@
+/* The loop core (loop.h): the task queue and its eventfd wake-up, the iteration that any thread
+ * can resume, the owner word and the hand-off, the tick. Watching descriptors is the backend's
+ * (loop_backend.h): one call per wait, none per event. */
 #include "loop.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
+#include <sys/epoll.h> /* the event bits (loop_backend.h) */
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#define LOOP_EVENTS 128
+#include "loop_backend.h"
 
 /* Who runs the loop: the low two bits of l->owner. Exactly one thread runs a loop in RUNNING,
  * and it is the thread whose tls_running points at it; IN_CALL keeps that thread the owner as
@@ -22,11 +24,11 @@ enum { OWNER_FREE, OWNER_RUNNING, OWNER_IN_CALL, OWNER_TAKEN };
 #define OWNER_WORD(call, state) (((uint64_t)(call) << 2) | (uint64_t)(state))
 
 /* Where the iteration in progress stands, so that whichever thread runs the loop next finishes
- * it: events fetched by epoll_wait are edge-triggered and would be lost otherwise. */
+ * it: events fetched by the backend are edge-triggered and would be lost otherwise. */
 enum { PHASE_WAIT, PHASE_EVENTS, PHASE_TASKS };
 
 struct loop {
-    int epfd;
+    loop_backend_t *backend;
     loop_watch_t wake;        /* eventfd: readable when tasks were posted or stop was asked */
     pthread_mutex_t lock;     /* guards tasks_head/tail and the hand-back (owner_free) */
     loop_task_t *tasks_head, *tasks_tail;
@@ -38,7 +40,7 @@ struct loop {
 
     /* The iteration (touched only by the running thread). */
     int phase;
-    struct epoll_event events[LOOP_EVENTS];
+    loop_ready_t events[LOOP_BACKEND_BATCH];
     int ev_next, ev_count;
     loop_task_t *task_next;   /* taken from the queue, not run yet */
     bool self_posted;         /* a task was posted by the running thread without a wake-up */
@@ -75,12 +77,12 @@ loop_t *loop_new(void)
     loop_t *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
-    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->backend = loop_backend_create();
     l->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     l->wake.on_event = wake_drain;
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->owner_free, NULL);
-    if (l->epfd < 0 || l->wake.fd < 0 || loop_add(l, &l->wake, EPOLLIN) < 0) {
+    if (!l->backend || l->wake.fd < 0 || loop_add(l, &l->wake, EPOLLIN) < 0) {
         loop_free(l);
         return NULL;
     }
@@ -95,8 +97,7 @@ void loop_free(loop_t *l)
 {
     if (!l)
         return;
-    if (l->epfd >= 0)
-        close(l->epfd);
+    loop_backend_destroy(l->backend);
     if (l->wake.fd >= 0)
         close(l->wake.fd);
     pthread_mutex_destroy(&l->lock);
@@ -106,19 +107,17 @@ void loop_free(loop_t *l)
 
 int loop_add(loop_t *l, loop_watch_t *w, uint32_t events)
 {
-    struct epoll_event ev = {.events = events, .data.ptr = w};
-    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
+    return loop_backend_add(l->backend, w, events);
 }
 
 int loop_mod(loop_t *l, loop_watch_t *w, uint32_t events)
 {
-    struct epoll_event ev = {.events = events, .data.ptr = w};
-    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
+    return loop_backend_mod(l->backend, w, events);
 }
 
 int loop_del(loop_t *l, loop_watch_t *w)
 {
-    return epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0 ? -errno : 0;
+    return loop_backend_del(l->backend, w);
 }
 
 static void loop_wake(loop_t *l)
@@ -173,9 +172,8 @@ loop_t *loop_current(void) { return tls_running; }
 static bool loop_continue(loop_t *l)
 {
     while (l->ev_next < l->ev_count) {
-        struct epoll_event *e = &l->events[l->ev_next++];
-        loop_watch_t *w = e->data.ptr;
-        w->on_event(w, e->events);
+        const loop_ready_t *e = &l->events[l->ev_next++];
+        e->watch->on_event(e->watch, e->events);
         if (tls_running != l)
             return false;
     }
@@ -212,9 +210,9 @@ static bool loop_iterate(loop_t *l, int timeout_ms)
         }
         if (l->self_posted) /* tasks this thread posted after the last drain: do not sleep */
             timeout_ms = 0;
-        int n = epoll_wait(l->epfd, l->events, LOOP_EVENTS, timeout_ms);
+        int n = loop_backend_wait(l->backend, l->events, LOOP_BACKEND_BATCH, timeout_ms);
         l->now_ms = clock_now_ms();
-        l->ev_count = n > 0 ? n : 0;
+        l->ev_count = n;
         l->ev_next = 0;
         l->phase = PHASE_EVENTS;
     }
@@ -234,7 +232,7 @@ static void loop_acquire(loop_t *l)
         if ((OWNER_STATE(w) == OWNER_FREE || OWNER_STATE(w) == OWNER_TAKEN) &&
             atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
             break;
-        /* A helper runs it: wake it from epoll_wait so it sees home_waiting and hands back. */
+        /* A helper runs it: wake it from its wait so it sees home_waiting and hands back. */
         loop_wake(l);
         pthread_cond_wait(&l->owner_free, &l->lock);
     }
