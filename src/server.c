@@ -18,6 +18,7 @@
 #include "extension.h"
 #include "handoff.h"
 #include "isapi.h"
+#include "isapi_host.h"
 #include "log.h"
 #include "parked.h"
 #include "route.h"
@@ -183,6 +184,34 @@ static int listen_on(const listen_addr_t *la)
     return fd;
 }
 
+/* What the ISAPI layer uses of the server, borrowed from it, and its handler for the
+ * transport. False on ENOMEM. */
+static bool server_isapi_host_new(server_t *s)
+{
+    isapi_host_t *h = calloc(1, sizeof *h);
+    ecb_cursor_t *cells = calloc(s->n_loops, sizeof *cells);
+    if (!h || !cells) {
+        free(h);
+        free(cells);
+        return false;
+    }
+    *h = (isapi_host_t){
+        .cfg = s->cfg,
+        .pool = s->pool,
+        .completions = s->completions,
+        .extensions = s->extensions,
+        .mime = s->mime,
+        .access_log = s->access_log,
+        .software = s->software,
+        .stopping = &s->stopping,
+        .cells = cells,
+        .n_cells = s->n_loops,
+    };
+    s->isapi = h;
+    s->handler = isapi_handler(h);
+    return true;
+}
+
 int server_init(server_t *s, config_t *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -256,6 +285,8 @@ int server_init(server_t *s, config_t *cfg)
         }
         nl->n_listeners = s->n_listen;
     }
+    if (!server_isapi_host_new(s))
+        goto fail;
     if (cfg->extensions_inline) {
         loop_t *loops[s->n_loops];
         for (unsigned i = 0; i < s->n_loops; i++)
@@ -416,6 +447,10 @@ void server_free(server_t *s)
     if (s->completions)
         pool_free(s->completions);
     handoff_free(s->handoff);
+    if (s->isapi) {
+        free(s->isapi->cells);
+        free(s->isapi);
+    }
     if (s->extensions)
         extensions_free(s->extensions);
     if (s->access_log)

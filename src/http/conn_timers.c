@@ -2,6 +2,9 @@
  * send-rate timers (conn_timers_run), closing idle connections and closing all of them.
  * Moved out of src/http/conn.c.
  *
+ * Also the timers of a handler's loop-driven operation (conn_async_*) and the walk over the
+ * handler's requests (conn_for_each_request).
+ *
  * Invariants and ownership: loop thread only; a connection is in at most one timeout queue. */
 
 #define _GNU_SOURCE
@@ -25,9 +28,7 @@
 
 #include "accesslog.h"
 #include "httputil.h"
-#include "isapi.h"
 #include "log.h"
-#include "parked.h"
 #include "path.h"
 #include "resphead.h"
 #include "route.h"
@@ -44,7 +45,7 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
         timeq_disarm(n);
         if (c->state == CONN_EXTENSION) { /* an asynchronous operation's timer */
             if (c->op_req)
-                isapi_op_timeout(c->op_req);
+                conn_handler(c)->async_timeout(c->op_req);
             continue;
         }
         if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
@@ -63,7 +64,7 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
             if (c->state == CONN_READAHEAD) {
                 request_t *r = c->req;
                 c->req = NULL;
-                isapi_request_discard(r);
+                conn_handler(c)->request_discard(r);
             }
             conn_respond_error(c, 408, true);
             c->writable = true;
@@ -110,7 +111,7 @@ static void expire_rate(netloop_t *nl, uint64_t now)
             break;
         case CONN_EXTENSION: /* an asynchronous read: its completion reports the timeout */
             if (c->op_req)
-                isapi_op_timeout(c->op_req);
+                conn_handler(c)->async_timeout(c->op_req);
             break;
         default: /* not reached: the timer is armed only while the loop waits for body bytes */
             body_rate_stop(&c->body_rate, now);
@@ -136,7 +137,7 @@ static void expire_send_rate(netloop_t *nl, uint64_t now)
         timeq_disarm(n);
         if (c->state == CONN_EXTENSION) { /* an asynchronous write */
             if (c->op_req)
-                isapi_op_drive(c->op_req);
+                conn_handler(c)->async_ready(c->op_req);
         } else if (conn_output_pending(c)) {
             c->writable = true;
             conn_drive(c);
@@ -189,11 +190,48 @@ void conn_close_all(netloop_t *nl)
                 shutdown(c->watch.fd, SHUT_RDWR);
             atomic_store(&c->peer_gone, true);
             if (c->op_req)
-                isapi_op_drive(c->op_req);
+                conn_handler(c)->async_ready(c->op_req);
         } else {
             conn_close(c);
         }
         c = next;
     }
     conn_reap(nl);
+}
+
+void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, void *arg),
+                           void *arg)
+{
+    for (conn_t *c = nl->conns; c; c = c->next) {
+        request_t *r = conn_request(c);
+        if (r)
+            fn(c, r, arg);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* A handler's operation driven by the loop: its timer is the connection's (c->timer) */
+
+void conn_async_end(conn_t *c)
+{
+    c->op_req = NULL;
+    timeq_disarm(&c->timer);
+}
+
+void conn_async_wait_body(conn_t *c)
+{
+    if (!timeq_node_armed(&c->timer))
+        conn_timer(c, &c->nl->tq_body);
+}
+
+void conn_async_wait_send(conn_t *c, bool progress)
+{
+    if (progress || !timeq_node_armed(&c->timer))
+        conn_timer(c, &c->nl->tq_send);
+}
+
+void conn_async_sent(conn_t *c, uint64_t bytes)
+{
+    if (c->hd)
+        send_rate_took(&c->hd->send_rate, bytes);
 }

@@ -112,8 +112,7 @@ static void op_complete_work(pool_work_t *w)
 static void op_finish(request_t *r, DWORD bytes, DWORD err)
 {
     conn_t *c = r->conn;
-    c->op_req = NULL;
-    timeq_disarm(&c->timer);
+    conn_async_end(c);
     if (r->op.kind == OP_READ)
         conn_body_wait_over(c); /* however the read ended, the loop waits no more */
     else
@@ -127,7 +126,7 @@ static void op_finish(request_t *r, DWORD bytes, DWORD err)
      * its own workers, so completions never wait behind blocked HttpExtensionProc calls, and
      * within the extension's share, so one extension's blocking callbacks cannot starve the
      * others' completions. */
-    if (!pool_submit(r->srv->completions, &r->op_work, op_complete_work,
+    if (!pool_submit(r->host->completions, &r->op_work, op_complete_work,
                      r->ext ? &r->ext->completion_share : NULL))
         op_complete_work(&r->op_work); /* only while stopping, after the loops are gone */
 }
@@ -140,10 +139,10 @@ static DWORD op_abort_error(request_t *r)
 void isapi_op_drive(request_t *r)
 {
     conn_t *c = r->conn;
-    if (c->op_req != r)
+    if (conn_async_owner(c) != r)
         return;
-    netloop_t *nl = c->nl;
-    if (c->watch.fd < 0) { /* released (the client left): fails on the pool like a reset */
+    int fd = conn_fd(c);
+    if (fd < 0) { /* released (the client left): fails on the pool like a reset */
         op_finish(r, r->op.kind == OP_READ ? 0 : (DWORD)r->op.cur.payload_sent, op_abort_error(r));
         return;
     }
@@ -156,8 +155,8 @@ void isapi_op_drive(request_t *r)
         } else if (n == -EAGAIN) {
             if (!conn_body_sleep(c))
                 op_finish(r, 0, ERROR_TIMEOUT); /* under the minimum body rate */
-            else if (!timeq_node_armed(&c->timer))
-                timeq_arm(&nl->tq_body, &c->timer, loop_now(nl->loop));
+            else
+                conn_async_wait_body(c);
         } else if (n == -EPROTO || n == -EFBIG) {
             op_finish(r, 0, ERROR_INVALID_DATA);
         } else {
@@ -169,13 +168,12 @@ void isapi_op_drive(request_t *r)
     uint64_t before = r->op.cur.payload_sent;
     size_t before_i = r->op.cur.i;
     uint64_t before_done = r->op.cur.seg_done, before_bytes = r->op.cur.bytes;
-    int rc = out_send(c->watch.fd, &r->op.cur);
-    if (c->hd)
-        send_rate_took(&c->hd->send_rate, r->op.cur.bytes - before_bytes);
+    int rc = out_send(fd, &r->op.cur);
+    conn_async_sent(c, r->op.cur.bytes - before_bytes);
     if (rc == 1) {
         if (r->op.disconnect_after) {
             atomic_store(&r->must_close, true);
-            shutdown(c->watch.fd, SHUT_WR); /* the client sees the end of the response now */
+            shutdown(fd, SHUT_WR); /* the client sees the end of the response now */
         }
         op_finish(r, r->op.report_bytes, 0);
     } else if (rc == 0) {
@@ -185,10 +183,9 @@ void isapi_op_drive(request_t *r)
         }
         bool progress = r->op.cur.payload_sent != before || r->op.cur.i != before_i ||
                         r->op.cur.seg_done != before_done;
-        if (progress || !timeq_node_armed(&c->timer))
-            timeq_arm(&nl->tq_send, &c->timer, loop_now(nl->loop));
+        conn_async_wait_send(c, progress);
     } else {
-        log_debug("%s: asynchronous send failed: %s", c->peer_text, strerror(-rc));
+        log_debug("%s: asynchronous send failed: %s", conn_peer_text(c), strerror(-rc));
         op_finish(r, (DWORD)r->op.cur.payload_sent, op_abort_error(r));
     }
 }
@@ -196,17 +193,16 @@ void isapi_op_drive(request_t *r)
 void isapi_op_timeout(request_t *r)
 {
     conn_t *c = r->conn;
-    if (c->op_req != r)
+    if (conn_async_owner(c) != r)
         return;
-    log_debug("%s: asynchronous %s timed out", c->peer_text, r->op.kind == OP_READ ? "read" : "write");
+    log_debug("%s: asynchronous %s timed out", conn_peer_text(c), r->op.kind == OP_READ ? "read" : "write");
     op_finish(r, r->op.kind == OP_READ ? 0 : (DWORD)r->op.cur.payload_sent, ERROR_TIMEOUT);
 }
 
 static void op_start_task(loop_task_t *t)
 {
     request_t *r = (request_t *)((char *)t - offsetof(request_t, op_task));
-    conn_t *c = r->conn;
-    c->op_req = r;
+    conn_async_begin(r->conn, r);
     r->op.cur = (out_cursor_t){.segs = r->op.plan.segs, .n = r->op.plan.n};
     isapi_op_drive(r);
 }
@@ -214,7 +210,7 @@ static void op_start_task(loop_task_t *t)
 /* The operation is claimed and prepared: hand it to the loop. */
 void op_launch(request_t *r)
 {
-    loop_post(r->conn->nl->loop, &r->op_task, op_start_task);
+    loop_post(conn_loop(r->conn), &r->op_task, op_start_task);
 }
 
 /* CLOSE_CONNECTION: the loop re-drives a pending operation so that it fails now. */
@@ -334,24 +330,23 @@ BOOL read_client(request_t *r, LPVOID buf, LPDWORD size)
     bool entered = parked_socket_enter(r);
     for (;;) {
         /* Released socket: the rest of the body is lost with the client. */
-        conn_t *c = r->conn;
-        ssize_t n = entered                                  ? conn_body_read(c, buf, *size)
-                    : c->body_done || c->body_mode == BODY_NONE ? 0
-                                                             : -ECONNRESET;
+        ssize_t n = entered                  ? conn_body_read(r->conn, buf, *size)
+                    : conn_body_over(r->conn) ? 0
+                                             : -ECONNRESET;
         if (n >= 0) {
             got = (DWORD)n;
             break;
         }
         if (n == -EAGAIN) {
             /* The body timeout, and the minimum body rate over the time spent waiting here. */
-            int w = conn_body_wait(r->conn, r->srv->cfg->body_timeout_ms);
+            int w = conn_body_wait(r->conn, r->host->cfg->body_timeout_ms);
             if (w == 0)
                 continue;
             n = w;
         }
         if (n == -EFBIG)
             log_warn("%s: request body over the %llu byte limit", r->ri.raw_target,
-                     (unsigned long long)r->srv->cfg->max_body_bytes);
+                     (unsigned long long)r->host->cfg->max_body_bytes);
         atomic_store(&r->must_close, true); /* the body's framing is lost */
         ok = fail(atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED
                                                         : isapi_win32_error_from_socket_errno((int)n));
