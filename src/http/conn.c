@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "conn.h"
 #include "conn_internal.h"
+#include "conn_async.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -632,13 +633,12 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     if (c->state == CONN_EXTENSION) {
         /* The extension owns the socket's I/O, except for an asynchronous operation it handed
          * to this loop; otherwise only note that the peer went away. */
-        const handler_t *h = conn_handler(c);
         if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             atomic_store(&c->peer_gone, true);
-        if (c->op_req)
-            h->async_ready(c->op_req);
+        if (c->op)
+            conn_async_drive(c);
         if (atomic_load(&c->peer_gone))
-            h->peer_left(c->req); /* the socket goes now, or when its last use ends */
+            conn_handler(c)->peer_left(c->req); /* the socket goes now, or when its last use ends */
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))

@@ -37,6 +37,8 @@ typedef struct out_seg {
     bool payload;
 } out_seg_t;
 
+typedef struct conn_async conn_async_t;
+
 /* Progress through a list of segments. */
 typedef struct out_cursor {
     out_seg_t *segs;
@@ -87,7 +89,7 @@ typedef struct conn_head {
  *   (in*, body_*, chunked, body_rate, expect_continue, sent_continue) through conn_body_read,
  *   conn_body_wait, conn_send_blocking and conn_peer_gone, between parked_socket_enter and
  *   parked_socket_leave (src/isapi/parked.h); the loop then reads the body only for the
- *   handler's own loop-driven operation (op_req), which excludes those threads' reads;
+ *   handler's own loop-driven operation (op), which excludes those threads' reads;
  * - peer_gone is atomic: set by the loop, read by any thread;
  * - keep_alive, peer_text, local_text, the ports and nl do not change: any thread may read them
  *   (conn_keep_alive, conn_peer_text, ...);
@@ -140,9 +142,9 @@ struct conn {
                                  * wait ends with conn_body_wake, conn_body_wait_over or the
                                  * connection's close */
     request_t *req;             /* the handler's request, while there is one */
-    request_t *op_req;          /* the request whose asynchronous operation this loop drives
-                                 * (req, or a child request of req's HSE_REQ_SEND_URL):
-                                 * conn_async_begin / conn_async_end */
+    conn_async_t *op;           /* the asynchronous operation this loop drives for req (or a
+                                 * child request of req's HSE_REQ_SEND_URL): owned by the
+                                 * request, NULL when none (src/http/conn_async.h) */
     char *readahead;            /* the handler's read-ahead buffer (owned by req) */
     uint32_t readahead_want, readahead_got;
 
@@ -246,18 +248,5 @@ static inline request_t *conn_request(const conn_t *c)
 void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, void *arg),
                            void *arg);
 
-/* --- the handler's operation driven by the loop (loop thread only) ---
- * Between conn_async_begin and conn_async_end, readiness of the socket and expiry of the
- * operation's timers come to the handler as async_ready / async_timeout of r. */
-static inline request_t *conn_async_owner(const conn_t *c) { return c->op_req; }
-static inline void conn_async_begin(conn_t *c, request_t *r) { c->op_req = r; }
-/* The operation is over: its timer is disarmed. */
-void conn_async_end(conn_t *c);
-/* A read found nothing: the body timeout runs (armed now unless it already runs). */
-void conn_async_wait_body(conn_t *c);
-/* A send found the socket full: the send timeout runs, from now when the send made progress. */
-void conn_async_wait_send(conn_t *c, bool progress);
-/* bytes (framing included) the socket took for the loop-driven send: the send rate's account. */
-void conn_async_sent(conn_t *c, uint64_t bytes);
 
 #endif

@@ -2,14 +2,15 @@
  * send-rate timers (conn_timers_run), closing idle connections and closing all of them.
  * Moved out of src/http/conn.c.
  *
- * Also the timers of a handler's loop-driven operation (conn_async_*) and the walk over the
- * handler's requests (conn_for_each_request).
+ * Also the timers of a handler's loop-driven operation (src/http/conn_async.c) and the walk
+ * over the handler's requests (conn_for_each_request).
  *
  * Invariants and ownership: loop thread only; a connection is in at most one timeout queue. */
 
 #define _GNU_SOURCE
 #include "conn.h"
 #include "conn_internal.h"
+#include "conn_async.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,8 +45,8 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
         conn_t *c = (conn_t *)((char *)n - offsetof(conn_t, timer));
         timeq_disarm(n);
         if (c->state == CONN_EXTENSION) { /* an asynchronous operation's timer */
-            if (c->op_req)
-                conn_handler(c)->async_timeout(c->op_req);
+            if (c->op)
+                conn_async_timeout(c);
             continue;
         }
         if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
@@ -110,8 +111,8 @@ static void expire_rate(netloop_t *nl, uint64_t now)
             conn_close(c);
             break;
         case CONN_EXTENSION: /* an asynchronous read: its completion reports the timeout */
-            if (c->op_req)
-                conn_handler(c)->async_timeout(c->op_req);
+            if (c->op)
+                conn_async_timeout(c);
             break;
         default: /* not reached: the timer is armed only while the loop waits for body bytes */
             body_rate_stop(&c->body_rate, now);
@@ -136,8 +137,8 @@ static void expire_send_rate(netloop_t *nl, uint64_t now)
         conn_t *c = ((send_rate_t *)((char *)n - offsetof(send_rate_t, timer)))->conn;
         timeq_disarm(n);
         if (c->state == CONN_EXTENSION) { /* an asynchronous write */
-            if (c->op_req)
-                conn_handler(c)->async_ready(c->op_req);
+            if (c->op)
+                conn_async_drive(c);
         } else if (conn_output_pending(c)) {
             c->writable = true;
             conn_drive(c);
@@ -189,8 +190,8 @@ void conn_close_all(netloop_t *nl)
             if (c->watch.fd >= 0) /* not released already */
                 shutdown(c->watch.fd, SHUT_RDWR);
             atomic_store(&c->peer_gone, true);
-            if (c->op_req)
-                conn_handler(c)->async_ready(c->op_req);
+            if (c->op)
+                conn_async_drive(c);
         } else {
             conn_close(c);
         }
@@ -207,31 +208,4 @@ void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, vo
         if (r)
             fn(c, r, arg);
     }
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* A handler's operation driven by the loop: its timer is the connection's (c->timer) */
-
-void conn_async_end(conn_t *c)
-{
-    c->op_req = NULL;
-    timeq_disarm(&c->timer);
-}
-
-void conn_async_wait_body(conn_t *c)
-{
-    if (!timeq_node_armed(&c->timer))
-        conn_timer(c, &c->nl->tq_body);
-}
-
-void conn_async_wait_send(conn_t *c, bool progress)
-{
-    if (progress || !timeq_node_armed(&c->timer))
-        conn_timer(c, &c->nl->tq_send);
-}
-
-void conn_async_sent(conn_t *c, uint64_t bytes)
-{
-    if (c->hd)
-        send_rate_took(&c->hd->send_rate, bytes);
 }

@@ -14,8 +14,8 @@
  *   request_discard instead of start: the request never reached the handler's code (the body
  *                   was bad or too slow, the client left, the server closed the connection).
  *   peer_left       a hang-up came while the handler owns the request.
- *   async_ready     the socket of the handler's loop-driven operation (conn_async_begin) is ready,
- *   async_timeout   or that operation's timer expired.
+ * Meanwhile the handler may have the loop drive an operation on the socket for it
+ * (src/http/conn_async.h).
  * The handler ends its request with conn_request_ended(), on the loop thread, exactly once per
  * started request; it frees its request itself. */
 #ifndef ISAPID_HANDLER_H
@@ -44,8 +44,6 @@ typedef struct handler {
     bool (*request_start)(request_t *r, uint32_t readahead_len);
     void (*request_discard)(request_t *r);
     void (*peer_left)(request_t *r);
-    void (*async_ready)(request_t *r);
-    void (*async_timeout)(request_t *r);
 } handler_t;
 
 /* How a request ended: what the loop still has to send, and whether the connection may carry

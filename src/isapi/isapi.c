@@ -563,7 +563,5 @@ handler_t isapi_handler(isapi_host_t *host)
         .request_start = isapi_request_start,
         .request_discard = isapi_request_discard,
         .peer_left = parked_peer_left,
-        .async_ready = isapi_op_drive,
-        .async_timeout = isapi_op_timeout,
     };
 }

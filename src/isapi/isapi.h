@@ -33,6 +33,7 @@
 #include <httpext.h>
 
 #include "conn.h"
+#include "conn_async.h"
 #include "ecbcell.h"
 #include "extension.h"
 #include "handler.h"
@@ -62,11 +63,10 @@ typedef struct async_op {
     op_kind_t kind;               /* OP_NONE: nothing outstanding */
     PFN_HSE_IO_COMPLETION fn;     /* snapshot at start; NULL: no callback (SEND_URL) */
     PVOID ctx;
-    char *rbuf;                   /* OP_READ destination (the extension's) */
-    size_t rcap;
     out_plan_t plan;              /* write kinds */
-    out_cursor_t cur;
-    bool disconnect_after;        /* HSE_IO_DISCONNECT_AFTER_SEND */
+    conn_async_t io;              /* what the loop does (src/http/conn_async.h): OP_READ's
+                                   * destination (the extension's buffer), a write's segments
+                                   * (the plan's), HSE_IO_DISCONNECT_AFTER_SEND (shut_after) */
     DWORD report_bytes;           /* cbIO on success */
     DWORD result_bytes, result_error;
 } async_op_t;
@@ -157,9 +157,5 @@ void isapi_request_discard(request_t *r);
  * (request_end_t: src/http/handler.h). */
 void isapi_request_end(request_t *r, request_end_t *out);
 
-/* Loop thread: the connection of a request with an operation on the loop became ready, or the
- * operation's timer expired. */
-void isapi_op_drive(request_t *r);
-void isapi_op_timeout(request_t *r);
 
 #endif

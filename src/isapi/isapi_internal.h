@@ -49,6 +49,7 @@ bool op_busy(request_t *r);
 DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
 void op_unclaim(request_t *r);
 void op_launch(request_t *r);
+void op_start(request_t *r);
 void kick_task(loop_task_t *t);
 BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size);
 PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx);

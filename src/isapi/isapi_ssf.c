@@ -345,7 +345,7 @@ static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
     }
     size_t text_len = head_text ? strlen(head_text) : raw_len;
     r->op.report_bytes = (DWORD)(text_len + len + tail_len);
-    r->op.disconnect_after = disconnect;
+    r->op.io.shut_after = disconnect;
     pthread_mutex_unlock(&r->io_lock);
     op_launch(r);
     return TRUE;
@@ -444,7 +444,7 @@ static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
     }
     if (async) {
         r->op.report_bytes = (DWORD)total;
-        r->op.disconnect_after = disconnect;
+        r->op.io.shut_after = disconnect;
     }
     pthread_mutex_unlock(&r->io_lock);
     if (async)
@@ -503,10 +503,8 @@ void child_ended(loop_task_t *t)
         free(end.tail);
     }
     parent->op.report_bytes = (DWORD)end.body_bytes;
-    parent->op.disconnect_after = false;
-    conn_async_begin(parent->conn, parent);
-    parent->op.cur = (out_cursor_t){.segs = p->segs, .n = p->n};
-    isapi_op_drive(parent);
+    parent->op.io.shut_after = false;
+    op_start(parent);
 }
 
 /* A GET (HEAD for a HEAD) of url on the parent's connection, with the parent's headers minus
@@ -667,7 +665,7 @@ static BOOL ssf_send_url(request_t *r, const char *url)
     }
     r->op.plan.owned_fd = sr.fd; /* closed with the plan */
     r->op.report_bytes = (DWORD)sr.length;
-    r->op.disconnect_after = false;
+    r->op.io.shut_after = false;
     pthread_mutex_unlock(&r->io_lock);
     op_launch(r);
     return TRUE;
@@ -684,8 +682,8 @@ static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_
     DWORD err = op_claim(r, OP_READ, fn, ctx);
     if (err)
         return fail(err);
-    r->op.rbuf = buf;
-    r->op.rcap = *size;
+    r->op.io.buf = buf;
+    r->op.io.cap = *size;
     op_launch(r);
     return TRUE;
 }

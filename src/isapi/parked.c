@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "conn_async.h"
 #include "log.h"
 
 /* The request whose lock guards the connection's socket: a SEND_URL child shares its parent's
@@ -66,9 +67,9 @@ static void release_now_if_idle(request_t *r)
 {
     conn_t *c = r->conn;
     pthread_mutex_lock(&r->lock);
-    /* conn_request and conn_async_owner are the loop's, read on the loop. */
+    /* conn_request and conn_async_busy are the loop's, read on the loop. */
     bool idle = conn_request(c) == r && !r->sock_released && !r->finalized &&
-                r->op.kind == OP_NONE && conn_async_owner(c) == NULL && r->sock_users == 0 &&
+                r->op.kind == OP_NONE && !conn_async_busy(c) && r->sock_users == 0 &&
                 conn_peer_gone_seen(c);
     if (idle) {
         conn_release_socket(c);
