@@ -142,7 +142,7 @@ static uint64_t netloop_tick(void *arg, uint64_t now)
         accept_resume(nl, now);
     if (nl->accept_paused && nl->accept_resume_ms < next)
         next = nl->accept_resume_ms;
-    uint64_t parked = parked_tick(nl, now);
+    uint64_t parked = parked_tick(nl->srv->isapi, nl, now);
     return parked < next ? parked : next;
 }
 
@@ -189,10 +189,10 @@ static int listen_on(const listen_addr_t *la)
 static bool server_isapi_host_new(server_t *s)
 {
     isapi_host_t *h = calloc(1, sizeof *h);
-    ecb_cursor_t *cells = calloc(s->n_loops, sizeof *cells);
-    if (!h || !cells) {
+    isapi_loop_t *loops = calloc(s->n_loops, sizeof *loops);
+    if (!h || !loops) {
         free(h);
-        free(cells);
+        free(loops);
         return false;
     }
     *h = (isapi_host_t){
@@ -204,8 +204,8 @@ static bool server_isapi_host_new(server_t *s)
         .access_log = s->access_log,
         .software = s->software,
         .stopping = &s->stopping,
-        .cells = cells,
-        .n_cells = s->n_loops,
+        .loops = loops,
+        .n_loops = s->n_loops,
     };
     s->isapi = h;
     s->handler = isapi_handler(h);
@@ -448,7 +448,7 @@ void server_free(server_t *s)
         pool_free(s->completions);
     handoff_free(s->handoff);
     if (s->isapi) {
-        free(s->isapi->cells);
+        free(s->isapi->loops);
         free(s->isapi);
     }
     if (s->extensions)

@@ -52,10 +52,6 @@ typedef struct netloop {
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
-    uint64_t census_next_ms;  /* the next count of long-pending sessions (src/isapi/parked.h) */
-    atomic_uint pending_long, pending_long_gone; /* its last result (read by any thread) */
-    bool trim_wanted;         /* sockets were released: give the freed memory back (parked.c) */
-    uint64_t trim_next_ms;
     loop_task_t drain_task, force_task, stop_task;
 } netloop_t;
 

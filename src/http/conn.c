@@ -719,7 +719,6 @@ void conn_release_socket(conn_t *c)
     conn_release_input(c);
     free(c->pathbuf); /* the request has its own copies of the head */
     c->pathbuf = NULL;
-    c->nl->trim_wanted = true; /* give the memory back (src/isapi/parked.c) */
     netloop_descriptor_freed(c->nl);
 }
 

@@ -219,8 +219,9 @@ void conn_request_ended(conn_t *c, request_end_t *end);
 /* --- what a handler reads of its connection (any thread: these do not change while it owns
  * the request, or are atomic) --- */
 
-static inline netloop_t *conn_netloop(const conn_t *c) { return c->nl; }
 static inline loop_t *conn_loop(const conn_t *c) { return c->nl->loop; }
+/* Which of the server's event loops c lives on: 0 .. n_loops - 1. */
+static inline unsigned conn_loop_index(const conn_t *c) { return c->nl->index; }
 /* The socket; -1 once released (conn_release_socket). Used by the request's threads only
  * between parked_socket_enter and parked_socket_leave, or on the loop. */
 static inline int conn_fd(const conn_t *c) { return c->watch.fd; }

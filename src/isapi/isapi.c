@@ -171,7 +171,7 @@ request_t *isapi_request_new(void *ctx, conn_t *c, const reqinfo_t *head, route_
 {
     isapi_host_t *host = ctx;
     uint32_t ra = conn_readahead_size(c, host->cfg->read_ahead_bytes);
-    request_t *r = request_create(host, c, &host->cells[conn_netloop(c)->index], head, route, ra);
+    request_t *r = request_create(host, c, &host->loops[conn_loop_index(c)].cells, head, route, ra);
     if (r) {
         *readahead = r->readahead;
         *readahead_cap = r->readahead_cap;

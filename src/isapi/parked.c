@@ -74,6 +74,7 @@ static void release_now_if_idle(request_t *r)
     if (idle) {
         conn_release_socket(c);
         r->sock_released = true;
+        r->host->loops[conn_loop_index(c)].trim_wanted = true;
     }
     pthread_mutex_unlock(&r->lock);
     if (idle)
@@ -101,17 +102,17 @@ void parked_peer_left(request_t *r) { release_now_if_idle(socket_owner(r)); }
  * the system, at most once a second per loop, and only after releases. */
 #define TRIM_INTERVAL_MS 1000
 
-static uint64_t trim_tick(netloop_t *nl, uint64_t now)
+static uint64_t trim_tick(isapi_loop_t *il, uint64_t now)
 {
-    if (!nl->trim_wanted)
+    if (!il->trim_wanted)
         return UINT64_MAX;
-    if (now < nl->trim_next_ms)
-        return nl->trim_next_ms;
+    if (now < il->trim_next_ms)
+        return il->trim_next_ms;
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
-    nl->trim_wanted = false;
-    nl->trim_next_ms = now + TRIM_INTERVAL_MS;
+    il->trim_wanted = false;
+    il->trim_next_ms = now + TRIM_INTERVAL_MS;
     return UINT64_MAX;
 }
 
@@ -142,24 +143,24 @@ static void census_count(conn_t *c, request_t *r, void *arg)
     }
 }
 
-static uint64_t census_tick(netloop_t *nl, uint64_t now)
+static uint64_t census_tick(isapi_host_t *host, netloop_t *nl, uint64_t now)
 {
-    server_t *s = nl->srv;
-    uint32_t period = s->cfg->pending_report_ms;
+    isapi_loop_t *il = &host->loops[nl->index];
+    uint32_t period = host->cfg->pending_report_ms;
     if (period == 0)
         return UINT64_MAX;
-    if (nl->census_next_ms == 0)
-        nl->census_next_ms = now + period;
-    if (now < nl->census_next_ms)
-        return nl->census_next_ms;
-    nl->census_next_ms = now + period;
+    if (il->census_next_ms == 0)
+        il->census_next_ms = now + period;
+    if (now < il->census_next_ms)
+        return il->census_next_ms;
+    il->census_next_ms = now + period;
     census_t census = {.wall = time(NULL), .min_age = (time_t)((period + 999) / 1000)};
     conn_for_each_request(nl, census_count, &census);
-    atomic_store(&nl->pending_long, census.pending);
-    atomic_store(&nl->pending_long_gone, census.gone);
+    atomic_store(&il->pending_long, census.pending);
+    atomic_store(&il->pending_long_gone, census.gone);
     if (nl->index == 0) {
         static log_limiter_t limiter = LOG_LIMITER_INIT;
-        unsigned total_gone, total = server_sessions_pending_long(s, &total_gone);
+        unsigned total_gone, total = parked_sessions_pending_long(host, &total_gone);
         if (total)
             log_limited(&limiter, LOG_WARN,
                         "%u session(s) pending for more than %u ms (HSE_STATUS_PENDING without "
@@ -167,21 +168,21 @@ static uint64_t census_tick(netloop_t *nl, uint64_t now)
                         "socket released; each keeps its request until its extension ends it",
                         total, period, total_gone);
     }
-    return nl->census_next_ms;
+    return il->census_next_ms;
 }
 
-uint64_t parked_tick(netloop_t *nl, uint64_t now)
+uint64_t parked_tick(isapi_host_t *host, netloop_t *nl, uint64_t now)
 {
-    uint64_t census = census_tick(nl, now), trim = trim_tick(nl, now);
+    uint64_t census = census_tick(host, nl, now), trim = trim_tick(&host->loops[nl->index], now);
     return census < trim ? census : trim;
 }
 
-unsigned server_sessions_pending_long(server_t *s, unsigned *client_gone)
+unsigned parked_sessions_pending_long(isapi_host_t *host, unsigned *client_gone)
 {
     unsigned total = 0, gone = 0;
-    for (unsigned i = 0; i < s->n_loops; i++) {
-        total += atomic_load(&s->loops[i].pending_long);
-        gone += atomic_load(&s->loops[i].pending_long_gone);
+    for (unsigned i = 0; i < host->n_loops; i++) {
+        total += atomic_load(&host->loops[i].pending_long);
+        gone += atomic_load(&host->loops[i].pending_long_gone);
     }
     if (client_gone)
         *client_gone = gone;
