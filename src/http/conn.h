@@ -37,8 +37,6 @@ typedef struct out_seg {
     bool payload;
 } out_seg_t;
 
-typedef struct conn_async conn_async_t;
-
 /* Progress through a list of segments. */
 typedef struct out_cursor {
     out_seg_t *segs;
@@ -82,6 +80,8 @@ typedef struct conn_head {
                             * not in conn_t, because only a connection with a request in
                             * progress writes (src/http/sendrate.h) */
 } conn_head_t;
+
+typedef struct conn_async conn_async_t;
 
 /* Every field is the loop thread's, with these exceptions while a handler owns the request
  * (CONN_EXTENSION):
@@ -233,7 +233,10 @@ static inline bool conn_keep_alive(const conn_t *c) { return c->keep_alive; }
 static inline bool conn_peer_gone_seen(conn_t *c) { return atomic_load(&c->peer_gone); }
 static inline void conn_note_peer_gone(conn_t *c) { atomic_store(&c->peer_gone, true); }
 /* The request body is over: none, or all of it read (the handler's threads, or the loop). */
-static inline bool conn_body_over(const conn_t *c) { return c->body_mode == BODY_NONE || c->body_done; }
+static inline bool conn_body_over(const conn_t *c)
+{
+    return c->body_mode == BODY_NONE || c->body_done;
+}
 
 /* Loop thread, in request_new: how many body bytes to read ahead, at most max: 0 without a
  * body, the rest of a known length if shorter. */
@@ -248,6 +251,5 @@ static inline request_t *conn_request(const conn_t *c)
  * close connections. */
 void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, void *arg),
                            void *arg);
-
 
 #endif

@@ -1,8 +1,8 @@
 /* ISAPI asynchronous operations and the ECB's I/O callbacks (split out of src/isapi/isapi.c; no
  * change in behaviour). Holds: the single operation slot of a request (op_claim / op_unclaim /
  * op_launch, started on any thread, driven by the connection's loop (src/http/conn_async.h),
- * completed on the pool), and the callback bodies GetServerVariable, WriteClient and ReadClient behind the
- * ConnID check (the cb_* wrappers stay in src/isapi/isapi.c).
+ * completed on the pool), and the callback bodies GetServerVariable, WriteClient and ReadClient
+ * behind the ConnID check (the cb_* wrappers stay in src/isapi/isapi.c).
  * Invariants: at most one operation in flight per request (op_busy); its completion runs once,
  * on the pool; the end of the request is posted through finish_due_locked / post_end only.
  * Ownership: the request_t and its plan are owned by src/isapi/isapi.c's lifecycle. */

@@ -536,7 +536,8 @@ static request_t *request_child(request_t *parent, const char *url, const char *
     ri.n_headers = m;
     ri.has_content_length = ri.chunked = false;
     ri.content_length = 0;
-    request_t *child = request_create(parent->host, parent->conn, NULL, &ri, route, 0); /* any thread */
+    /* any thread */
+    request_t *child = request_create(parent->host, parent->conn, NULL, &ri, route, 0);
     free(raw_path);
     free(hs);
     if (child) {
