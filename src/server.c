@@ -18,6 +18,7 @@
 #include "extension.h"
 #include "handoff.h"
 #include "isapi.h"
+#include "isapi_host.h"
 #include "log.h"
 #include "parked.h"
 #include "route.h"
@@ -141,7 +142,7 @@ static uint64_t netloop_tick(void *arg, uint64_t now)
         accept_resume(nl, now);
     if (nl->accept_paused && nl->accept_resume_ms < next)
         next = nl->accept_resume_ms;
-    uint64_t parked = parked_tick(nl, now);
+    uint64_t parked = parked_tick(nl->srv->isapi, nl, now);
     return parked < next ? parked : next;
 }
 
@@ -181,6 +182,35 @@ static int listen_on(const listen_addr_t *la)
         return -1;
     }
     return fd;
+}
+
+/* What the ISAPI layer uses of the server, borrowed from it, and its handler for the
+ * transport. False on ENOMEM. */
+static bool server_isapi_host_new(server_t *s)
+{
+    isapi_host_t *h = calloc(1, sizeof *h);
+    isapi_loop_t *loops = calloc(s->n_loops, sizeof *loops);
+    if (!h || !loops) {
+        free(h);
+        free(loops);
+        return false;
+    }
+    *h = (isapi_host_t){
+        .cfg = s->cfg,
+        .pool = s->pool,
+        .completions = s->completions,
+        .extensions = s->extensions,
+        .mime = s->mime,
+        .router = s->router,
+        .access_log = s->access_log,
+        .software = s->software,
+        .stopping = &s->stopping,
+        .loops = loops,
+        .n_loops = s->n_loops,
+    };
+    s->isapi = h;
+    s->handler = isapi_handler(h);
+    return true;
 }
 
 int server_init(server_t *s, config_t *cfg)
@@ -258,6 +288,8 @@ int server_init(server_t *s, config_t *cfg)
         }
         nl->n_listeners = s->n_listen;
     }
+    if (!server_isapi_host_new(s))
+        goto fail;
     if (cfg->extensions_inline) {
         loop_t *loops[s->n_loops];
         for (unsigned i = 0; i < s->n_loops; i++)
@@ -418,6 +450,10 @@ void server_free(server_t *s)
     if (s->completions)
         pool_free(s->completions);
     handoff_free(s->handoff);
+    if (s->isapi) {
+        free(s->isapi->loops);
+        free(s->isapi);
+    }
     router_free(s->router); /* after the threads that route: loops, pools, hand-off helpers */
     if (s->extensions)
         extensions_free(s->extensions);

@@ -9,7 +9,7 @@
 
 #include "accesslog.h"
 #include "config.h"
-#include "ecbcell.h"
+#include "handler.h"
 #include "loop.h"
 #include "mime.h"
 #include "pool.h"
@@ -51,12 +51,7 @@ typedef struct netloop {
                                * without one land here, and it is handed over only when bytes
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
-    ecb_cursor_t ecb_cells;   /* where this loop's requests take their ECBs (src/isapi/ecbcell.h) */
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
-    uint64_t census_next_ms;  /* the next count of long-pending sessions (src/isapi/parked.h) */
-    atomic_uint pending_long, pending_long_gone; /* its last result (read by any thread) */
-    bool trim_wanted;         /* sockets were released: give the freed memory back (parked.c) */
-    uint64_t trim_next_ms;
     loop_task_t drain_task, force_task, stop_task;
 } netloop_t;
 
@@ -69,6 +64,8 @@ struct server {
     pool_t *completions;      /* completion callbacks (--completion-workers) */
     struct handoff *handoff;  /* NULL when extensions run on the pool only */
     extensions_t *extensions;
+    struct isapi_host *isapi; /* what the ISAPI layer uses of the server (src/isapi/isapi_host.h) */
+    handler_t handler;        /* serves extension routes: the ISAPI host's (src/http/handler.h) */
     netloop_t *loops;
     unsigned n_loops;
     int listen_fds[CONFIG_MAX_LISTEN];

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "conn.h"
 #include "conn_internal.h"
+#include "conn_async.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +20,7 @@
 
 #include "accesslog.h"
 #include "httputil.h"
-#include "isapi.h"
 #include "log.h"
-#include "parked.h"
 #include "path.h"
 #include "resphead.h"
 #include "route.h"
@@ -120,6 +119,15 @@ static int conn_fill(conn_t *c)
         return 0;
     }
     return -1;
+}
+
+uint32_t conn_readahead_size(const conn_t *c, uint32_t max)
+{
+    if (c->body_mode == BODY_NONE)
+        return 0;
+    if (c->body_mode == BODY_LENGTH && c->body_left < max)
+        return (uint32_t)c->body_left;
+    return max;
 }
 
 bool conn_body_pending(const conn_t *c)
@@ -246,13 +254,15 @@ static void conn_route(conn_t *c)
             }
             c->in_keep = c->in_start;
         }
-        request_t *r = isapi_request_new(c, &route);
+        const handler_t *h = conn_handler(c);
+        uint32_t want = 0;
+        request_t *r = h->request_new(h->ctx, c, &c->hd->ri, &route, &c->readahead, &want);
         if (!r) {
             conn_respond_error(c, 503, true);
             break;
         }
         c->req = r;
-        c->readahead_want = r->readahead_cap; /* decided by isapi_request_new */
+        c->readahead_want = want; /* decided by the handler */
         c->readahead_got = 0;
         c->state = CONN_READAHEAD;
         conn_timer(c, &c->nl->tq_body);
@@ -358,7 +368,7 @@ void conn_readahead_too_slow(conn_t *c)
 {
     request_t *r = c->req;
     c->req = NULL;
-    isapi_request_discard(r);
+    conn_handler(c)->request_discard(r);
     conn_respond_error(c, 408, true);
 }
 
@@ -369,7 +379,7 @@ static bool conn_step_readahead(conn_t *c)
     request_t *r = c->req;
     conn_body_wake(c);
     while (c->readahead_got < c->readahead_want) {
-        ssize_t n = conn_body_read(c, r->readahead + c->readahead_got,
+        ssize_t n = conn_body_read(c, c->readahead + c->readahead_got,
                                    c->readahead_want - c->readahead_got);
         if (n > 0) {
             c->readahead_got += (uint32_t)n;
@@ -386,7 +396,7 @@ static bool conn_step_readahead(conn_t *c)
         }
         /* The request never reaches the extension. */
         c->req = NULL;
-        isapi_request_discard(r);
+        conn_handler(c)->request_discard(r);
         if (n == -ECONNRESET) {
             conn_close(c);
             return true;
@@ -396,7 +406,7 @@ static bool conn_step_readahead(conn_t *c)
     }
     timeq_disarm(&c->timer);
     c->state = CONN_EXTENSION;
-    return isapi_request_start(r, c->readahead_got);
+    return conn_handler(c)->request_start(r, c->readahead_got);
 }
 
 /* Read and drop a body: the rest of it after its response (CONN_DISCARD), or all of it before
@@ -625,10 +635,10 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
          * to this loop; otherwise only note that the peer went away. */
         if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             atomic_store(&c->peer_gone, true);
-        if (c->op_req)
-            isapi_op_drive(c->op_req);
+        if (c->op)
+            conn_async_drive(c);
         if (atomic_load(&c->peer_gone))
-            parked_peer_left(c->req); /* the socket goes now, or when its last use ends */
+            conn_handler(c)->peer_left(c->req); /* the socket goes now, or when its last use ends */
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -728,7 +738,7 @@ void conn_close(conn_t *c)
     }
     conn_output_free(c);
     if (c->req) { /* only in READAHEAD: the extension never saw it */
-        isapi_request_discard(c->req);
+        conn_handler(c)->request_discard(c->req);
         c->req = NULL;
     }
     if (c->prev)
@@ -756,16 +766,11 @@ void conn_reap(netloop_t *nl)
     }
 }
 
-/* Called by the request (posted to the loop) when the extension's session has ended. */
-void conn_request_ended(loop_task_t *t)
+void conn_request_ended(conn_t *c, request_end_t *end)
 {
-    request_t *r = (request_t *)((char *)t - offsetof(request_t, end_task));
-    conn_t *c = r->conn;
-    request_end_t end;
-    isapi_request_end(r, &end); /* frees r */
     c->req = NULL;
     if (c->watch.fd < 0) { /* released: the client left while the session was pending */
-        free(end.tail);
+        free(end->tail);
         conn_close(c);
         return;
     }
@@ -773,13 +778,13 @@ void conn_request_ended(loop_task_t *t)
     c->readable = c->writable = true;
     c->state = CONN_SENDING;
     c->log_status = 0; /* the request wrote its own access log line */
-    if (!end.keep_alive)
+    if (!end->keep_alive)
         c->close_after = true;
-    if (atomic_load(&c->peer_gone) && !end.tail) {
+    if (atomic_load(&c->peer_gone) && !end->tail) {
         conn_close(c);
         return;
     }
-    if (end.tail)
-        conn_queue(c, end.tail, end.tail_len, -1, 0, 0);
+    if (end->tail)
+        conn_queue(c, end->tail, end->tail_len, -1, 0, 0);
     conn_drive(c);
 }

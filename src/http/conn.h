@@ -2,11 +2,13 @@
  * (Content-Length and chunked), responses written from the loop (static files, errors) and
  * timeouts. Lives on one event loop.
  *
- * Ownership: the loop thread owns a connection, except while an extension owns its current
- * request (state CONN_EXTENSION): then the request's threads may read the body and write the
- * response through the functions below, and the loop only watches for the peer going away (and
- * then releases the socket as soon as nothing uses it: src/isapi/parked.h).
- * The request hands the connection back with conn_request_ended() (posted to the loop). */
+ * Ownership: the loop thread owns a connection, except while a handler (src/http/handler.h: the
+ * ISAPI host) owns its current request (state CONN_EXTENSION): then the request's threads may
+ * read the body and write the response through the functions below, and the loop only watches
+ * for the peer going away (and then releases the socket as soon as nothing uses it:
+ * src/isapi/parked.h). The handler reaches the connection only through the functions and
+ * accessors of this header, never through conn_t's fields (who may touch which: at the type).
+ * The handler hands the connection back with conn_request_ended() (on the loop thread). */
 #ifndef ISAPID_CONN_H
 #define ISAPID_CONN_H
 
@@ -20,11 +22,10 @@
 
 #include "bodyrate.h"
 #include "chunked.h"
+#include "handler.h"
 #include "reqinfo.h"
 #include "sendrate.h"
 #include "server.h"
-
-typedef struct request request_t;
 
 /* One piece of outgoing data: memory (mem != NULL) or a range of a file (fd, off). `payload`
  * marks the extension's own bytes, as opposed to the server's framing (heads, chunk lines). */
@@ -80,6 +81,20 @@ typedef struct conn_head {
                             * progress writes (src/http/sendrate.h) */
 } conn_head_t;
 
+typedef struct conn_async conn_async_t;
+
+/* Every field is the loop thread's, with these exceptions while a handler owns the request
+ * (CONN_EXTENSION):
+ * - the request's threads use the socket (watch.fd), the input buffer and the body fields
+ *   (in*, body_*, chunked, body_rate, expect_continue, sent_continue) through conn_body_read,
+ *   conn_body_wait, conn_send_blocking and conn_peer_gone, between parked_socket_enter and
+ *   parked_socket_leave (src/isapi/parked.h); the loop then reads the body only for the
+ *   handler's own loop-driven operation (op), which excludes those threads' reads;
+ * - peer_gone is atomic: set by the loop, read by any thread;
+ * - keep_alive, peer_text, local_text, the ports and nl do not change: any thread may read them
+ *   (conn_keep_alive, conn_peer_text, ...);
+ * - hd->send_rate belongs to the thread that writes the response (src/http/sendrate.h).
+ * The handler never touches the fields themselves: the accessors below do. */
 struct conn {
     loop_watch_t watch;
     netloop_t *nl;
@@ -126,9 +141,11 @@ struct conn {
                                  * (read-ahead, discard, an asynchronous read): every such
                                  * wait ends with conn_body_wake, conn_body_wait_over or the
                                  * connection's close */
-    request_t *req;             /* extension request, while there is one */
-    request_t *op_req;          /* the request whose asynchronous operation this loop drives
-                                 * (req, or a child request of req's HSE_REQ_SEND_URL) */
+    request_t *req;             /* the handler's request, while there is one */
+    conn_async_t *op;           /* the asynchronous operation this loop drives for req (or a
+                                 * child request of req's HSE_REQ_SEND_URL): owned by the
+                                 * request, NULL when none (src/http/conn_async.h) */
+    char *readahead;            /* the handler's read-ahead buffer (owned by req) */
     uint32_t readahead_want, readahead_got;
 
     /* output written by the loop: a head/memory buffer, then a file range */
@@ -195,7 +212,44 @@ bool conn_peer_gone(conn_t *c);
  * the session ends, and is then freed without a response. */
 void conn_release_socket(conn_t *c);
 
-/* Posted to the loop by the request when its session ends (any thread). */
-void conn_request_ended(loop_task_t *t);
+/* Loop thread: the handler's request is over (it has freed it); send end->tail (taken over),
+ * then the next request or the close. */
+void conn_request_ended(conn_t *c, request_end_t *end);
+
+/* --- what a handler reads of its connection (any thread: these do not change while it owns
+ * the request, or are atomic) --- */
+
+static inline loop_t *conn_loop(const conn_t *c) { return c->nl->loop; }
+/* Which of the server's event loops c lives on: 0 .. n_loops - 1. */
+static inline unsigned conn_loop_index(const conn_t *c) { return c->nl->index; }
+/* The socket; -1 once released (conn_release_socket). Used by the request's threads only
+ * between parked_socket_enter and parked_socket_leave, or on the loop. */
+static inline int conn_fd(const conn_t *c) { return c->watch.fd; }
+static inline const char *conn_peer_text(const conn_t *c) { return c->peer_text; }
+static inline const char *conn_local_text(const conn_t *c) { return c->local_text; }
+/* The client allows another request on this connection, and the server agreed so far. */
+static inline bool conn_keep_alive(const conn_t *c) { return c->keep_alive; }
+/* A hang-up was seen (an event, conn_close_all, or a census that looked: conn_note_peer_gone). */
+static inline bool conn_peer_gone_seen(conn_t *c) { return atomic_load(&c->peer_gone); }
+static inline void conn_note_peer_gone(conn_t *c) { atomic_store(&c->peer_gone, true); }
+/* The request body is over: none, or all of it read (the handler's threads, or the loop). */
+static inline bool conn_body_over(const conn_t *c)
+{
+    return c->body_mode == BODY_NONE || c->body_done;
+}
+
+/* Loop thread, in request_new: how many body bytes to read ahead, at most max: 0 without a
+ * body, the rest of a known length if shorter. */
+uint32_t conn_readahead_size(const conn_t *c, uint32_t max);
+
+/* Loop thread: the handler's request that owns c now (CONN_EXTENSION), else NULL. */
+static inline request_t *conn_request(const conn_t *c)
+{
+    return c->state == CONN_EXTENSION ? c->req : NULL;
+}
+/* Loop thread: call fn for each of nl's connections whose request a handler owns. fn must not
+ * close connections. */
+void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, void *arg),
+                           void *arg);
 
 #endif

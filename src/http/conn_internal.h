@@ -15,6 +15,7 @@
 
 /* conn.c: buffers, timers, the state machine */
 static inline config_t *conn_cfg(conn_t *c) { return c->nl->srv->cfg; }
+static inline const handler_t *conn_handler(conn_t *c) { return &c->nl->srv->handler; }
 void conn_timer(conn_t *c, timeq_t *q);
 bool conn_body_pending(const conn_t *c);
 void conn_readahead_too_slow(conn_t *c);

@@ -28,9 +28,7 @@
 
 #include "accesslog.h"
 #include "httputil.h"
-#include "isapi.h"
 #include "log.h"
-#include "parked.h"
 #include "path.h"
 #include "resphead.h"
 #include "route.h"

@@ -2,11 +2,15 @@
  * send-rate timers (conn_timers_run), closing idle connections and closing all of them.
  * Moved out of src/http/conn.c.
  *
+ * Also the timers of a handler's loop-driven operation (src/http/conn_async.c) and the walk
+ * over the handler's requests (conn_for_each_request).
+ *
  * Invariants and ownership: loop thread only; a connection is in at most one timeout queue. */
 
 #define _GNU_SOURCE
 #include "conn.h"
 #include "conn_internal.h"
+#include "conn_async.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,9 +29,7 @@
 
 #include "accesslog.h"
 #include "httputil.h"
-#include "isapi.h"
 #include "log.h"
-#include "parked.h"
 #include "path.h"
 #include "resphead.h"
 #include "route.h"
@@ -43,8 +45,8 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
         conn_t *c = (conn_t *)((char *)n - offsetof(conn_t, timer));
         timeq_disarm(n);
         if (c->state == CONN_EXTENSION) { /* an asynchronous operation's timer */
-            if (c->op_req)
-                isapi_op_timeout(c->op_req);
+            if (c->op)
+                conn_async_timeout(c);
             continue;
         }
         if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
@@ -63,7 +65,7 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
             if (c->state == CONN_READAHEAD) {
                 request_t *r = c->req;
                 c->req = NULL;
-                isapi_request_discard(r);
+                conn_handler(c)->request_discard(r);
             }
             conn_respond_error(c, 408, true);
             c->writable = true;
@@ -109,8 +111,8 @@ static void expire_rate(netloop_t *nl, uint64_t now)
             conn_close(c);
             break;
         case CONN_EXTENSION: /* an asynchronous read: its completion reports the timeout */
-            if (c->op_req)
-                isapi_op_timeout(c->op_req);
+            if (c->op)
+                conn_async_timeout(c);
             break;
         default: /* not reached: the timer is armed only while the loop waits for body bytes */
             body_rate_stop(&c->body_rate, now);
@@ -135,8 +137,8 @@ static void expire_send_rate(netloop_t *nl, uint64_t now)
         conn_t *c = ((send_rate_t *)((char *)n - offsetof(send_rate_t, timer)))->conn;
         timeq_disarm(n);
         if (c->state == CONN_EXTENSION) { /* an asynchronous write */
-            if (c->op_req)
-                isapi_op_drive(c->op_req);
+            if (c->op)
+                conn_async_drive(c);
         } else if (conn_output_pending(c)) {
             c->writable = true;
             conn_drive(c);
@@ -188,12 +190,22 @@ void conn_close_all(netloop_t *nl)
             if (c->watch.fd >= 0) /* not released already */
                 shutdown(c->watch.fd, SHUT_RDWR);
             atomic_store(&c->peer_gone, true);
-            if (c->op_req)
-                isapi_op_drive(c->op_req);
+            if (c->op)
+                conn_async_drive(c);
         } else {
             conn_close(c);
         }
         c = next;
     }
     conn_reap(nl);
+}
+
+void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, void *arg),
+                           void *arg)
+{
+    for (conn_t *c = nl->conns; c; c = c->next) {
+        request_t *r = conn_request(c);
+        if (r)
+            fn(c, r, arg);
+    }
 }

@@ -13,7 +13,7 @@
  *
  * Every write path applies it: the event loop's responses (static files, errors, the tail of an
  * extension's response: conn_flush), asynchronous writes, TransmitFile and vector sends on the
- * loop (isapi_op_drive), synchronous WriteClient and vector sends on the extension's thread
+ * loop (src/http/conn_async.c), synchronous WriteClient and vector sends on the extension's thread
  * (conn_send_blocking, whose poll ends no later than the current window). A wait that goes on
  * without the socket draining is judged by the loop's send-rate timer (tq_send_rate, every
  * window, at most every second), which first tries to send: bytes the socket would take count

@@ -68,8 +68,8 @@ static char *put(char **cursor, const char *s, size_t n)
 
 /* A request on connection c from the head in src (its strings are copied) and the route (taken
  * over, left zeroed). The body read-ahead buffer holds readahead_cap bytes (+ NUL). */
-request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t *src,
-                          route_t *route, uint32_t readahead_cap)
+request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
+                          const reqinfo_t *src, route_t *route, uint32_t readahead_cap)
 {
     const char *const strs[] = {src->method, src->raw_target, src->raw_path,
                                 src->path,   src->query,      src->server_name};
@@ -119,8 +119,8 @@ request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t *src,
     }
     ri->headers = r->headers;
     /* The connection outlives the request (it is not freed while an extension owns it). */
-    ri->remote_addr = c->peer_text;
-    ri->local_addr = c->local_text;
+    ri->remote_addr = conn_peer_text(c);
+    ri->local_addr = conn_local_text(c);
 
     r->route = *route;
     memset(route, 0, sizeof *route);
@@ -131,7 +131,7 @@ request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t *src,
     ri->path_translated = r->route.path_translated ? r->route.path_translated : "";
     ri->appl_physical_path = r->route.appl_physical_path ? r->route.appl_physical_path : "";
 
-    r->srv = c->nl->srv;
+    r->host = host;
     r->conn = c;
     r->start_time = time(NULL);
     pthread_mutex_init(&r->lock, NULL);
@@ -166,14 +166,17 @@ request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t *src,
 
 bool isapi_init(void) { return connid_init(&ecb_callbacks); }
 
-request_t *isapi_request_new(conn_t *c, route_t *route)
+request_t *isapi_request_new(void *ctx, conn_t *c, const reqinfo_t *head, route_t *route,
+                             char **readahead, uint32_t *readahead_cap)
 {
-    uint32_t ra = c->nl->srv->cfg->read_ahead_bytes;
-    if (c->body_mode == BODY_NONE)
-        ra = 0;
-    else if (c->body_mode == BODY_LENGTH && c->body_left < ra)
-        ra = (uint32_t)c->body_left;
-    return request_create(c, &c->nl->ecb_cells, &c->hd->ri, route, ra);
+    isapi_host_t *host = ctx;
+    uint32_t ra = conn_readahead_size(c, host->cfg->read_ahead_bytes);
+    request_t *r = request_create(host, c, &host->loops[conn_loop_index(c)].cells, head, route, ra);
+    if (r) {
+        *readahead = r->readahead;
+        *readahead_cap = r->readahead_cap;
+    }
+    return r;
 }
 
 void plan_free(out_plan_t *p)
@@ -223,9 +226,19 @@ bool finish_due_locked(request_t *r)
 }
 
 
+/* Loop thread: the request's end, posted once; the connection goes back to the transport. */
+static void request_ended(loop_task_t *t)
+{
+    request_t *r = (request_t *)((char *)t - offsetof(request_t, end_task));
+    conn_t *c = r->conn;
+    request_end_t end;
+    isapi_request_end(r, &end); /* frees r */
+    conn_request_ended(c, &end);
+}
+
 void post_end(request_t *r)
 {
-    loop_post(r->conn->nl->loop, &r->end_task, r->parent ? child_ended : conn_request_ended);
+    loop_post(conn_loop(r->conn), &r->end_task, r->parent ? child_ended : request_ended);
 }
 
 static void session_returned(request_t *r, DWORD status)
@@ -271,7 +284,7 @@ static DWORD request_call(request_t *r, extension_t *ext)
     char err[512];
     bool out_of_fds = false;
     if (!ext)
-        ext = extensions_acquire(r->srv->extensions, r->route.handler, err, sizeof err, &out_of_fds);
+        ext = extensions_acquire(r->host->extensions, r->route.handler, err, sizeof err, &out_of_fds);
     if (!ext) {
         if (out_of_fds)
             r->refused = true; /* 503: retried by the next request */
@@ -307,8 +320,8 @@ static void request_run(pool_work_t *w)
  * block cannot take the workers other extensions' calls need. */
 static void request_submit(request_t *r)
 {
-    extension_t *ext = extensions_entry(r->srv->extensions, r->route.handler);
-    if (!pool_submit(r->srv->pool, &r->work, request_run, ext ? &ext->call_share : NULL)) {
+    extension_t *ext = extensions_entry(r->host->extensions, r->route.handler);
+    if (!pool_submit(r->host->pool, &r->work, request_run, ext ? &ext->call_share : NULL)) {
         r->refused = true;
         session_returned(r, HSE_STATUS_ERROR);
     }
@@ -353,9 +366,9 @@ bool isapi_request_start(request_t *r, uint32_t readahead_len)
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
     r->cell->ecb.cbAvailable = readahead_len;
     loop_t *l = loop_current();
-    if (l && r->srv->cfg->extensions_inline && !r->parent) {
+    if (l && r->host->cfg->extensions_inline && !r->parent) {
         /* Not loaded yet: loading (DllMain, GetExtensionVersion) happens inside the call. */
-        extension_t *ext = extensions_peek(r->srv->extensions, r->route.handler);
+        extension_t *ext = extensions_peek(r->host->extensions, r->route.handler);
         if (!ext || (atomic_load(&ext->calls_taken) == 0 &&
                      atomic_load(&ext->pool_until_ms) <= loop_now(l)))
             return request_run_inline(r, l, ext);
@@ -365,10 +378,11 @@ bool isapi_request_start(request_t *r, uint32_t readahead_len)
 }
 
 /* Called from extension threads: reads only what the loop does not change while the extension
- * owns the request (conn->keep_alive) and atomics. */
+ * owns the request (conn_keep_alive) and atomics. */
 bool request_keep_alive_possible(request_t *r)
 {
-    return r->conn->keep_alive && !atomic_load(&r->srv->stopping) && !atomic_load(&r->must_close);
+    return conn_keep_alive(r->conn) && !atomic_load(r->host->stopping) &&
+           !atomic_load(&r->must_close);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -421,7 +435,7 @@ static char *build_response(request_t *r, resphead_t *h, const char *body, size_
     char *head = NULL;
     size_t head_len = 0;
     if (resphead_build(h, r->ri.http_minor, no_body ? FRAME_NONE : FRAME_LENGTH, keep,
-                       r->srv->software, &head, &head_len) < 0)
+                       r->host->software, &head, &head_len) < 0)
         return NULL;
     if (body_len && !no_body && !is_head_method(r)) {
         char *all = realloc(head, head_len + body_len);
@@ -515,7 +529,7 @@ void isapi_request_end(request_t *r, request_end_t *out)
     pthread_mutex_unlock(&r->io_lock);
     out->keep_alive = keep;
 
-    accesslog_t *log = r->parent ? NULL : r->srv->access_log; /* a child's line is its parent's */
+    accesslog_t *log = r->parent ? NULL : r->host->access_log; /* a child's line is its parent's */
     if (log) {
         char param[HSE_LOG_BUFFER_LEN + 1024];
         size_t n = strnlen(r->cell->ecb.lpszLogData, HSE_LOG_BUFFER_LEN);
@@ -539,4 +553,15 @@ void isapi_request_end(request_t *r, request_end_t *out)
         accesslog_write(log, &e);
     }
     request_free(r);
+}
+
+handler_t isapi_handler(isapi_host_t *host)
+{
+    return (handler_t){
+        .ctx = host,
+        .request_new = isapi_request_new,
+        .request_start = isapi_request_start,
+        .request_discard = isapi_request_discard,
+        .peer_left = parked_peer_left,
+    };
 }

@@ -2,6 +2,9 @@
  * ReadClient, WriteClient, ServerSupportFunction), the session state machine
  * (HSE_STATUS_PENDING / HSE_REQ_DONE_WITH_SESSION from any thread), and response framing.
  *
+ * The ISAPI host is the transport's handler (src/http/handler.h: isapi_handler() fills the table);
+ * it reaches the connection through src/http/conn.h and the server through isapi_host_t.
+ *
  * Life of a request_t:
  *   loop thread: isapi_request_new() at head-complete → read-ahead → isapi_request_start()
  *   loop thread or worker: load the extension, HttpExtensionProc (on the loop's thread unless
@@ -9,7 +12,8 @@
  *   any thread:  the session ends (HttpExtensionProc returned a final status, or returned
  *                PENDING and DONE_WITH_SESSION came, in either order) → exactly one post of
  *                end_task to the connection's loop
- *   loop thread: isapi_request_end() writes the access log, composes the response tail, frees.
+ *   loop thread: isapi_request_end() writes the access log, composes the response tail, frees;
+ *                conn_request_ended() gives the connection back with that tail.
  * The ECB lives in an ECB cell (src/isapi/ecbcell.h), not in the request: ConnID == &ecb (ISAPI-NOTES
  * §7.2) == the cell's address, which is not handed out again while a stale ConnID could name
  * it, so every callback checks its ConnID from the address alone. A call from a thread other
@@ -29,8 +33,11 @@
 #include <httpext.h>
 
 #include "conn.h"
+#include "conn_async.h"
 #include "ecbcell.h"
 #include "extension.h"
+#include "handler.h"
+#include "isapi_host.h"
 #include "loop.h"
 #include "pool.h"
 #include "reqinfo.h"
@@ -56,19 +63,18 @@ typedef struct async_op {
     op_kind_t kind;               /* OP_NONE: nothing outstanding */
     PFN_HSE_IO_COMPLETION fn;     /* snapshot at start; NULL: no callback (SEND_URL) */
     PVOID ctx;
-    char *rbuf;                   /* OP_READ destination (the extension's) */
-    size_t rcap;
     out_plan_t plan;              /* write kinds */
-    out_cursor_t cur;
-    bool disconnect_after;        /* HSE_IO_DISCONNECT_AFTER_SEND */
+    conn_async_t io;              /* what the loop does (src/http/conn_async.h): OP_READ's
+                                   * destination (the extension's buffer), a write's segments
+                                   * (the plan's), HSE_IO_DISCONNECT_AFTER_SEND (shut_after) */
     DWORD report_bytes;           /* cbIO on success */
     DWORD result_bytes, result_error;
 } async_op_t;
 
 struct request {
     ecb_cell_t *cell;             /* the ECB (cell->ecb) and the request's identity: owned */
-    server_t *srv;
-    conn_t *conn;
+    isapi_host_t *host;           /* borrowed: outlives every request */
+    conn_t *conn;                 /* outlives the request; reached through src/http/conn.h */
     extension_t *ext;             /* set once loaded (never unloaded while running) */
     route_t route;                /* owned */
     request_t *parent;            /* HSE_REQ_SEND_URL of an extension URL: this child's response
@@ -131,9 +137,12 @@ struct request {
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */
 bool isapi_init(void);
-/* Loop thread, at head-complete: copy what the request needs from the connection's head (c->ri)
- * and take ownership of *route (left zeroed). NULL on ENOMEM. */
-request_t *isapi_request_new(conn_t *c, route_t *route);
+/* The handler table the transport calls (src/http/handler.h), for requests served with host. */
+handler_t isapi_handler(isapi_host_t *host);
+/* Loop thread, at head-complete: copy what the request needs from the connection's head
+ * and take ownership of *route (left zeroed). NULL on ENOMEM. The handler's request_new. */
+request_t *isapi_request_new(void *host, conn_t *c, const reqinfo_t *head, route_t *route,
+                             char **readahead, uint32_t *readahead_cap);
 /* Loop thread: the read-ahead is in r->readahead (len bytes); run the extension, on this thread
  * (extensions_inline) or the pool. False when this thread lost its loop during the call (a
  * hand-off): the caller must return at once without touching the connection. */
@@ -144,20 +153,9 @@ void isapi_call_taken(void *ctx);
 /* Loop thread: the request never started (client gone during read-ahead): free it. */
 void isapi_request_discard(request_t *r);
 
-typedef struct request_end {
-    char *tail;       /* bytes the loop still has to send (head / last chunk), malloc'ed or NULL */
-    size_t tail_len;
-    bool keep_alive;  /* the connection may carry another request */
-    unsigned status;  /* the response's status, for the log */
-    uint64_t body_bytes;
-} request_end_t;
-
-/* Loop thread, after end_task: finish the response framing, log, free the request. */
+/* Loop thread, after end_task: finish the response framing, log, free the request
+ * (request_end_t: src/http/handler.h). */
 void isapi_request_end(request_t *r, request_end_t *out);
 
-/* Loop thread: the connection of a request with an operation on the loop became ready, or the
- * operation's timer expired. */
-void isapi_op_drive(request_t *r);
-void isapi_op_timeout(request_t *r);
 
 #endif

@@ -27,8 +27,8 @@ static inline BOOL fail(DWORD win32)
 static inline bool is_head_method(const request_t *r) { return strcmp(r->ri.method, "HEAD") == 0; }
 
 /* src/isapi/isapi.c */
-request_t *request_create(conn_t *c, ecb_cursor_t *cells, const reqinfo_t *src,
-                          route_t *route, uint32_t readahead_cap);
+request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
+                          const reqinfo_t *src, route_t *route, uint32_t readahead_cap);
 void plan_free(out_plan_t *p);
 bool finish_due_locked(request_t *r);
 void post_end(request_t *r);
@@ -49,6 +49,7 @@ bool op_busy(request_t *r);
 DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
 void op_unclaim(request_t *r);
 void op_launch(request_t *r);
+void op_start(request_t *r);
 void kick_task(loop_task_t *t);
 BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size);
 PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx);

@@ -1,8 +1,8 @@
 /* ISAPI asynchronous operations and the ECB's I/O callbacks (split out of src/isapi/isapi.c; no
  * change in behaviour). Holds: the single operation slot of a request (op_claim / op_unclaim /
- * op_launch, started on any thread, driven by the connection's loop in isapi_op_drive, completed
- * on the pool), and the callback bodies GetServerVariable, WriteClient and ReadClient behind the
- * ConnID check (the cb_* wrappers stay in src/isapi/isapi.c).
+ * op_launch, started on any thread, driven by the connection's loop (src/http/conn_async.h),
+ * completed on the pool), and the callback bodies GetServerVariable, WriteClient and ReadClient
+ * behind the ConnID check (the cb_* wrappers stay in src/isapi/isapi.c).
  * Invariants: at most one operation in flight per request (op_busy); its completion runs once,
  * on the pool; the end of the request is posted through finish_due_locked / post_end only.
  * Ownership: the request_t and its plan are owned by src/isapi/isapi.c's lifecycle. */
@@ -108,113 +108,60 @@ static void op_complete_work(pool_work_t *w)
         post_end(r);
 }
 
-/* Loop thread: the operation is over; queue its completion. */
-static void op_finish(request_t *r, DWORD bytes, DWORD err)
+/* The Win32 code of an operation's end, from the loop's status (src/http/conn_async.h): the one
+ * table (runtime/errors.c) names timeouts and broken bodies; a connection that failed under the
+ * operation aborts it, as IIS reports to a completion. */
+static DWORD op_error(request_t *r, int status)
 {
-    conn_t *c = r->conn;
-    c->op_req = NULL;
-    timeq_disarm(&c->timer);
-    if (r->op.kind == OP_READ)
-        conn_body_wait_over(c); /* however the read ended, the loop waits no more */
-    else
-        conn_send_drained(c);
+    if (status == -ECONNRESET)
+        return atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED
+                                                    : ERROR_OPERATION_ABORTED;
+    return isapi_win32_error_from_socket_errno(status);
+}
+
+/* Loop thread: the operation is over; queue its completion. */
+static void op_done(conn_t *c, conn_async_t *io, int status)
+{
+    request_t *r = (request_t *)((char *)io - offsetof(request_t, op.io));
     plan_free(&r->op.plan);
-    r->op.result_bytes = bytes;
+    DWORD err = op_error(r, status);
+    if (io->read)
+        r->op.result_bytes = err ? 0 : (DWORD)io->got;
+    else
+        r->op.result_bytes = err ? (DWORD)io->cur.payload_sent : r->op.report_bytes;
     r->op.result_error = err;
-    if (err)
+    if (err || (io->shut_after && !io->read)) /* HSE_IO_DISCONNECT_AFTER_SEND: shut, sent */
         atomic_store(&r->must_close, true);
     /* Never inline: the completion pool runs the callback, even when the I/O finished at once;
      * its own workers, so completions never wait behind blocked HttpExtensionProc calls, and
      * within the extension's share, so one extension's blocking callbacks cannot starve the
      * others' completions. */
-    if (!pool_submit(r->srv->completions, &r->op_work, op_complete_work,
+    if (!pool_submit(r->host->completions, &r->op_work, op_complete_work,
                      r->ext ? &r->ext->completion_share : NULL))
         op_complete_work(&r->op_work); /* only while stopping, after the loops are gone */
 }
 
-static DWORD op_abort_error(request_t *r)
+/* Loop thread: the operation, claimed and prepared, goes to the loop (a write sends the plan). */
+void op_start(request_t *r)
 {
-    return atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED : ERROR_OPERATION_ABORTED;
-}
-
-void isapi_op_drive(request_t *r)
-{
-    conn_t *c = r->conn;
-    if (c->op_req != r)
-        return;
-    netloop_t *nl = c->nl;
-    if (c->watch.fd < 0) { /* released (the client left): fails on the pool like a reset */
-        op_finish(r, r->op.kind == OP_READ ? 0 : (DWORD)r->op.cur.payload_sent, op_abort_error(r));
-        return;
-    }
-    if (r->op.kind == OP_READ) {
-        /* Only the time the read is outstanding counts for the minimum body rate. */
-        conn_body_wake(c);
-        ssize_t n = r->no_body ? 0 : conn_body_read(c, r->op.rbuf, r->op.rcap);
-        if (n >= 0) {
-            op_finish(r, (DWORD)n, 0);
-        } else if (n == -EAGAIN) {
-            if (!conn_body_sleep(c))
-                op_finish(r, 0, ERROR_TIMEOUT); /* under the minimum body rate */
-            else if (!timeq_node_armed(&c->timer))
-                timeq_arm(&nl->tq_body, &c->timer, loop_now(nl->loop));
-        } else if (n == -EPROTO || n == -EFBIG) {
-            op_finish(r, 0, ERROR_INVALID_DATA);
-        } else {
-            op_finish(r, 0, op_abort_error(r));
-        }
-        return;
-    }
-    conn_send_drained(c); /* a wait for the socket, if one went on, is over */
-    uint64_t before = r->op.cur.payload_sent;
-    size_t before_i = r->op.cur.i;
-    uint64_t before_done = r->op.cur.seg_done, before_bytes = r->op.cur.bytes;
-    int rc = out_send(c->watch.fd, &r->op.cur);
-    if (c->hd)
-        send_rate_took(&c->hd->send_rate, r->op.cur.bytes - before_bytes);
-    if (rc == 1) {
-        if (r->op.disconnect_after) {
-            atomic_store(&r->must_close, true);
-            shutdown(c->watch.fd, SHUT_WR); /* the client sees the end of the response now */
-        }
-        op_finish(r, r->op.report_bytes, 0);
-    } else if (rc == 0) {
-        if (!conn_send_full(c)) { /* under the minimum send rate: logged */
-            op_finish(r, (DWORD)r->op.cur.payload_sent, ERROR_TIMEOUT);
-            return;
-        }
-        bool progress = r->op.cur.payload_sent != before || r->op.cur.i != before_i ||
-                        r->op.cur.seg_done != before_done;
-        if (progress || !timeq_node_armed(&c->timer))
-            timeq_arm(&nl->tq_send, &c->timer, loop_now(nl->loop));
-    } else {
-        log_debug("%s: asynchronous send failed: %s", c->peer_text, strerror(-rc));
-        op_finish(r, (DWORD)r->op.cur.payload_sent, op_abort_error(r));
-    }
-}
-
-void isapi_op_timeout(request_t *r)
-{
-    conn_t *c = r->conn;
-    if (c->op_req != r)
-        return;
-    log_debug("%s: asynchronous %s timed out", c->peer_text, r->op.kind == OP_READ ? "read" : "write");
-    op_finish(r, r->op.kind == OP_READ ? 0 : (DWORD)r->op.cur.payload_sent, ERROR_TIMEOUT);
+    conn_async_t *io = &r->op.io;
+    io->read = r->op.kind == OP_READ;
+    io->empty = r->no_body;
+    io->got = 0;
+    io->cur = (out_cursor_t){.segs = r->op.plan.segs, .n = r->op.plan.n};
+    io->done = op_done;
+    conn_async_start(r->conn, io);
 }
 
 static void op_start_task(loop_task_t *t)
 {
-    request_t *r = (request_t *)((char *)t - offsetof(request_t, op_task));
-    conn_t *c = r->conn;
-    c->op_req = r;
-    r->op.cur = (out_cursor_t){.segs = r->op.plan.segs, .n = r->op.plan.n};
-    isapi_op_drive(r);
+    op_start((request_t *)((char *)t - offsetof(request_t, op_task)));
 }
 
 /* The operation is claimed and prepared: hand it to the loop. */
 void op_launch(request_t *r)
 {
-    loop_post(r->conn->nl->loop, &r->op_task, op_start_task);
+    loop_post(conn_loop(r->conn), &r->op_task, op_start_task);
 }
 
 /* CLOSE_CONNECTION: the loop re-drives a pending operation so that it fails now. */
@@ -224,7 +171,7 @@ void kick_task(loop_task_t *t)
     pthread_mutex_lock(&r->lock);
     r->kick_posted = false;
     pthread_mutex_unlock(&r->lock);
-    isapi_op_drive(r);
+    conn_async_kick(r->conn, &r->op.io);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -280,7 +227,7 @@ static BOOL write_async(request_t *r, const char *buf, size_t len)
         return fail(e);
     }
     r->op.report_bytes = (DWORD)len;
-    r->op.disconnect_after = false;
+    r->op.io.shut_after = false;
     pthread_mutex_unlock(&r->io_lock);
     op_launch(r);
     return TRUE;
@@ -334,24 +281,23 @@ BOOL read_client(request_t *r, LPVOID buf, LPDWORD size)
     bool entered = parked_socket_enter(r);
     for (;;) {
         /* Released socket: the rest of the body is lost with the client. */
-        conn_t *c = r->conn;
-        ssize_t n = entered                                  ? conn_body_read(c, buf, *size)
-                    : c->body_done || c->body_mode == BODY_NONE ? 0
-                                                             : -ECONNRESET;
+        ssize_t n = entered                  ? conn_body_read(r->conn, buf, *size)
+                    : conn_body_over(r->conn) ? 0
+                                             : -ECONNRESET;
         if (n >= 0) {
             got = (DWORD)n;
             break;
         }
         if (n == -EAGAIN) {
             /* The body timeout, and the minimum body rate over the time spent waiting here. */
-            int w = conn_body_wait(r->conn, r->srv->cfg->body_timeout_ms);
+            int w = conn_body_wait(r->conn, r->host->cfg->body_timeout_ms);
             if (w == 0)
                 continue;
             n = w;
         }
         if (n == -EFBIG)
             log_warn("%s: request body over the %llu byte limit", r->ri.raw_target,
-                     (unsigned long long)r->srv->cfg->max_body_bytes);
+                     (unsigned long long)r->host->cfg->max_body_bytes);
         atomic_store(&r->must_close, true); /* the body's framing is lost */
         ok = fail(atomic_load(&r->closed_by_extension) ? ERROR_NETNAME_DELETED
                                                         : isapi_win32_error_from_socket_errno((int)n));

@@ -65,7 +65,7 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
     if (h->conn_close)
         atomic_store(&r->must_close, true);
     if (resphead_build(h, r->ri.http_minor, r->framing, request_keep_alive_possible(r),
-                       r->srv->software, head, head_len) < 0)
+                       r->host->software, head, head_len) < 0)
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     r->head_sent = true;
     r->status_sent = st;

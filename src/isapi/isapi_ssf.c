@@ -168,7 +168,7 @@ static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, 
     if (path_normalize(url, len, norm, len + 2) != PATH_OK) {
         result = ERROR_INVALID_PARAMETER;
     } else {
-        switch (urlmap_resolve(r->srv->router, norm, m)) {
+        switch (urlmap_resolve(r->host->router, norm, m)) {
         case URLMAP_OK:
             break;
         case URLMAP_FORBIDDEN:
@@ -345,7 +345,7 @@ static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
     }
     size_t text_len = head_text ? strlen(head_text) : raw_len;
     r->op.report_bytes = (DWORD)(text_len + len + tail_len);
-    r->op.disconnect_after = disconnect;
+    r->op.io.shut_after = disconnect;
     pthread_mutex_unlock(&r->io_lock);
     op_launch(r);
     return TRUE;
@@ -430,7 +430,7 @@ static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
         if (ok && disconnect) {
             atomic_store(&r->must_close, true);
             if (parked_socket_enter(r)) {
-                shutdown(r->conn->watch.fd, SHUT_WR);
+                shutdown(conn_fd(r->conn), SHUT_WR);
                 parked_socket_leave(r);
             }
         }
@@ -444,7 +444,7 @@ static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
     }
     if (async) {
         r->op.report_bytes = (DWORD)total;
-        r->op.disconnect_after = disconnect;
+        r->op.io.shut_after = disconnect;
     }
     pthread_mutex_unlock(&r->io_lock);
     if (async)
@@ -459,7 +459,7 @@ static BOOL ssf_close_connection(request_t *r)
     /* Shut down now, even under a pending operation: the loop sees the socket fail and completes
      * the operation with ERROR_NETNAME_DELETED; the kick makes sure it looks at once. */
     if (parked_socket_enter(r)) { /* else released: nothing left to shut down */
-        shutdown(r->conn->watch.fd, SHUT_RDWR);
+        shutdown(conn_fd(r->conn), SHUT_RDWR);
         parked_socket_leave(r);
     }
     /* Posted under the lock: the end of the request is only ever posted after a later
@@ -468,7 +468,7 @@ static BOOL ssf_close_connection(request_t *r)
     pthread_mutex_lock(&r->lock);
     if (!r->kick_posted && r->op.kind != OP_NONE) {
         r->kick_posted = true;
-        loop_post(r->conn->nl->loop, &r->kick_task, kick_task);
+        loop_post(conn_loop(r->conn), &r->kick_task, kick_task);
     }
     pthread_mutex_unlock(&r->lock);
     return TRUE;
@@ -503,10 +503,8 @@ void child_ended(loop_task_t *t)
         free(end.tail);
     }
     parent->op.report_bytes = (DWORD)end.body_bytes;
-    parent->op.disconnect_after = false;
-    parent->conn->op_req = parent;
-    parent->op.cur = (out_cursor_t){.segs = p->segs, .n = p->n};
-    isapi_op_drive(parent);
+    parent->op.io.shut_after = false;
+    op_start(parent);
 }
 
 /* A GET (HEAD for a HEAD) of url on the parent's connection, with the parent's headers minus
@@ -538,7 +536,8 @@ static request_t *request_child(request_t *parent, const char *url, const char *
     ri.n_headers = m;
     ri.has_content_length = ri.chunked = false;
     ri.content_length = 0;
-    request_t *child = request_create(parent->conn, NULL, &ri, route, 0); /* any thread */
+    /* any thread */
+    request_t *child = request_create(parent->host, parent->conn, NULL, &ri, route, 0);
     free(raw_path);
     free(hs);
     if (child) {
@@ -582,7 +581,7 @@ static BOOL ssf_send_url(request_t *r, const char *url)
 {
     if (!url || url[0] != '/' || strpbrk(url, "\r\n"))
         return fail(ERROR_INVALID_PARAMETER);
-    config_t *cfg = r->srv->cfg;
+    config_t *cfg = r->host->cfg;
     if (cfg->send_url_redirect) {
         char abs[4096];
         const http_header_t *host = reqinfo_header(&r->ri, "Host");
@@ -600,7 +599,7 @@ static BOOL ssf_send_url(request_t *r, const char *url)
         return fail(ERROR_INVALID_PARAMETER);
     }
     route_t route;
-    route_resolve(r->srv->router, norm, &route);
+    route_resolve(r->host->router, norm, &route);
     if (route.kind == ROUTE_EXTENSION) {
         PVOID cctx;
         PFN_HSE_IO_COMPLETION cfn = registered_callback(r, &cctx);
@@ -618,7 +617,7 @@ static BOOL ssf_send_url(request_t *r, const char *url)
     reqinfo_t get = {.method = "GET", .raw_target = url, .path = url, .query = "",
                      .http_major = 1, .http_minor = r->ri.http_minor};
     static_response_t sr;
-    static_file_respond_route(r->srv->mime, &get, &route, &sr);
+    static_file_respond_route(r->host->mime, &get, &route, &sr);
     route_free(&route);
     if (sr.status != 200) {
         if (sr.fd >= 0)
@@ -667,7 +666,7 @@ static BOOL ssf_send_url(request_t *r, const char *url)
     }
     r->op.plan.owned_fd = sr.fd; /* closed with the plan */
     r->op.report_bytes = (DWORD)sr.length;
-    r->op.disconnect_after = false;
+    r->op.io.shut_after = false;
     pthread_mutex_unlock(&r->io_lock);
     op_launch(r);
     return TRUE;
@@ -684,8 +683,8 @@ static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_
     DWORD err = op_claim(r, OP_READ, fn, ctx);
     if (err)
         return fail(err);
-    r->op.rbuf = buf;
-    r->op.rcap = *size;
+    r->op.io.buf = buf;
+    r->op.io.cap = *size;
     op_launch(r);
     return TRUE;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "conn_async.h"
 #include "log.h"
 
 /* The request whose lock guards the connection's socket: a SEND_URL child shares its parent's
@@ -37,10 +38,10 @@ static void release_task(loop_task_t *t);
 void parked_release_if_due_locked(request_t *r)
 {
     if (r->parent || r->sock_released || r->release_posted || r->finalized ||
-        r->op.kind != OP_NONE || r->sock_users || !atomic_load(&r->conn->peer_gone))
+        r->op.kind != OP_NONE || r->sock_users || !conn_peer_gone_seen(r->conn))
         return;
     r->release_posted = true;
-    loop_post(r->conn->nl->loop, &r->release_task, release_task);
+    loop_post(conn_loop(r->conn), &r->release_task, release_task);
 }
 
 void parked_socket_leave(request_t *r)
@@ -61,24 +62,25 @@ bool parked_peer_gone(request_t *r)
     return gone;
 }
 
-/* Loop thread; r is its connection's request (c->req) and alive (its end has not run). */
+/* Loop thread; r is its connection's request (conn_request) and alive (its end has not run). */
 static void release_now_if_idle(request_t *r)
 {
     conn_t *c = r->conn;
     pthread_mutex_lock(&r->lock);
-    /* c->state and c->op_req are the loop's, read on the loop. */
-    bool idle = c->state == CONN_EXTENSION && c->req == r && !r->sock_released && !r->finalized &&
-                r->op.kind == OP_NONE && c->op_req == NULL && r->sock_users == 0 &&
-                atomic_load(&c->peer_gone);
+    /* conn_request and conn_async_busy are the loop's, read on the loop. */
+    bool idle = conn_request(c) == r && !r->sock_released && !r->finalized &&
+                r->op.kind == OP_NONE && !conn_async_busy(c) && r->sock_users == 0 &&
+                conn_peer_gone_seen(c);
     if (idle) {
         conn_release_socket(c);
         r->sock_released = true;
-        c->nl->trim_wanted = true;
+        r->host->loops[conn_loop_index(c)].trim_wanted = true;
     }
     pthread_mutex_unlock(&r->lock);
     if (idle)
         log_debug("%s: %s: the client left while the session is pending; its socket is released, "
-                  "the request waits for HSE_REQ_DONE_WITH_SESSION", c->peer_text, r->ri.raw_target);
+                  "the request waits for HSE_REQ_DONE_WITH_SESSION", conn_peer_text(c),
+                  r->ri.raw_target);
 }
 
 static void release_task(loop_task_t *t)
@@ -100,59 +102,65 @@ void parked_peer_left(request_t *r) { release_now_if_idle(socket_owner(r)); }
  * the system, at most once a second per loop, and only after releases. */
 #define TRIM_INTERVAL_MS 1000
 
-static uint64_t trim_tick(netloop_t *nl, uint64_t now)
+static uint64_t trim_tick(isapi_loop_t *il, uint64_t now)
 {
-    if (!nl->trim_wanted)
+    if (!il->trim_wanted)
         return UINT64_MAX;
-    if (now < nl->trim_next_ms)
-        return nl->trim_next_ms;
+    if (now < il->trim_next_ms)
+        return il->trim_next_ms;
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
-    nl->trim_wanted = false;
-    nl->trim_next_ms = now + TRIM_INTERVAL_MS;
+    il->trim_wanted = false;
+    il->trim_next_ms = now + TRIM_INTERVAL_MS;
     return UINT64_MAX;
 }
 
-static uint64_t census_tick(netloop_t *nl, uint64_t now)
+typedef struct census {
+    time_t wall, min_age; /* now, and the age that counts, in wall-clock seconds */
+    unsigned pending, gone;
+} census_t;
+
+/* Requests keep their start as wall-clock seconds: "longer than the period" to the second. */
+static void census_count(conn_t *c, request_t *r, void *arg)
 {
-    server_t *s = nl->srv;
-    uint32_t period = s->cfg->pending_report_ms;
+    census_t *census = arg;
+    /* r is freed only by this loop: alive */
+    pthread_mutex_lock(&r->lock);
+    bool parked = r->returned && r->proc_status == HSE_STATUS_PENDING && !r->session_over;
+    bool released = r->sock_released;
+    pthread_mutex_unlock(&r->lock);
+    /* A client whose hang-up came before the extension owned the request (with the head,
+     * say) caused no event since: look now (a poll, no wait), and release it. */
+    if (parked && !released && !conn_peer_gone_seen(c) && conn_peer_gone(c)) {
+        conn_note_peer_gone(c);
+        release_now_if_idle(r);
+        released = conn_fd(c) < 0;
+    }
+    if (parked && census->wall - r->start_time >= census->min_age) {
+        census->pending++;
+        census->gone += released;
+    }
+}
+
+static uint64_t census_tick(isapi_host_t *host, netloop_t *nl, uint64_t now)
+{
+    isapi_loop_t *il = &host->loops[nl->index];
+    uint32_t period = host->cfg->pending_report_ms;
     if (period == 0)
         return UINT64_MAX;
-    if (nl->census_next_ms == 0)
-        nl->census_next_ms = now + period;
-    if (now < nl->census_next_ms)
-        return nl->census_next_ms;
-    nl->census_next_ms = now + period;
-    /* Requests keep their start as wall-clock seconds: "longer than the period" to the second. */
-    time_t wall = time(NULL), min_age = (time_t)((period + 999) / 1000);
-    unsigned pending = 0, gone = 0;
-    for (conn_t *c = nl->conns; c; c = c->next) {
-        if (c->state != CONN_EXTENSION || !c->req)
-            continue;
-        request_t *r = c->req; /* freed only by this loop: alive */
-        pthread_mutex_lock(&r->lock);
-        bool parked = r->returned && r->proc_status == HSE_STATUS_PENDING && !r->session_over;
-        bool released = r->sock_released;
-        pthread_mutex_unlock(&r->lock);
-        /* A client whose hang-up came before the extension owned the request (with the head,
-         * say) caused no event since: look now (a poll, no wait), and release it. */
-        if (parked && !released && !atomic_load(&c->peer_gone) && conn_peer_gone(c)) {
-            atomic_store(&c->peer_gone, true);
-            release_now_if_idle(r);
-            released = c->watch.fd < 0;
-        }
-        if (parked && wall - r->start_time >= min_age) {
-            pending++;
-            gone += released;
-        }
-    }
-    atomic_store(&nl->pending_long, pending);
-    atomic_store(&nl->pending_long_gone, gone);
+    if (il->census_next_ms == 0)
+        il->census_next_ms = now + period;
+    if (now < il->census_next_ms)
+        return il->census_next_ms;
+    il->census_next_ms = now + period;
+    census_t census = {.wall = time(NULL), .min_age = (time_t)((period + 999) / 1000)};
+    conn_for_each_request(nl, census_count, &census);
+    atomic_store(&il->pending_long, census.pending);
+    atomic_store(&il->pending_long_gone, census.gone);
     if (nl->index == 0) {
         static log_limiter_t limiter = LOG_LIMITER_INIT;
-        unsigned total_gone, total = server_sessions_pending_long(s, &total_gone);
+        unsigned total_gone, total = parked_sessions_pending_long(host, &total_gone);
         if (total)
             log_limited(&limiter, LOG_WARN,
                         "%u session(s) pending for more than %u ms (HSE_STATUS_PENDING without "
@@ -160,21 +168,21 @@ static uint64_t census_tick(netloop_t *nl, uint64_t now)
                         "socket released; each keeps its request until its extension ends it",
                         total, period, total_gone);
     }
-    return nl->census_next_ms;
+    return il->census_next_ms;
 }
 
-uint64_t parked_tick(netloop_t *nl, uint64_t now)
+uint64_t parked_tick(isapi_host_t *host, netloop_t *nl, uint64_t now)
 {
-    uint64_t census = census_tick(nl, now), trim = trim_tick(nl, now);
+    uint64_t census = census_tick(host, nl, now), trim = trim_tick(&host->loops[nl->index], now);
     return census < trim ? census : trim;
 }
 
-unsigned server_sessions_pending_long(server_t *s, unsigned *client_gone)
+unsigned parked_sessions_pending_long(isapi_host_t *host, unsigned *client_gone)
 {
     unsigned total = 0, gone = 0;
-    for (unsigned i = 0; i < s->n_loops; i++) {
-        total += atomic_load(&s->loops[i].pending_long);
-        gone += atomic_load(&s->loops[i].pending_long_gone);
+    for (unsigned i = 0; i < host->n_loops; i++) {
+        total += atomic_load(&host->loops[i].pending_long);
+        gone += atomic_load(&host->loops[i].pending_long_gone);
     }
     if (client_gone)
         *client_gone = gone;

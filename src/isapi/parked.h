@@ -45,12 +45,12 @@ void parked_peer_left(request_t *r);
  * again): posts the release to the loop if it is due. */
 void parked_release_if_due_locked(request_t *r);
 
-/* Loop thread, from its tick: the census when due, and the return of memory freed by releases
- * (at most once a second); returns when it next needs a tick (UINT64_MAX: never). */
-uint64_t parked_tick(netloop_t *nl, uint64_t now_ms);
+/* Loop thread (nl's), from its tick: the census when due, and the return of memory freed by
+ * releases (at most once a second); returns when it next needs a tick (UINT64_MAX: never). */
+uint64_t parked_tick(isapi_host_t *host, netloop_t *nl, uint64_t now_ms);
 
 /* The last census's count over all loops: sessions pending longer than --pending-report, and how
  * many of them have lost their client (socket released). Any thread. */
-unsigned server_sessions_pending_long(server_t *s, unsigned *client_gone);
+unsigned parked_sessions_pending_long(isapi_host_t *host, unsigned *client_gone);
 
 #endif
