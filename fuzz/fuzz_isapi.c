@@ -471,13 +471,15 @@ static size_t chunked_length(const char *p, size_t len)
     }
 }
 
-/* Checks the responses in buf against the log; true when they end where a response ends
- * (false: the last one is cut short, or its body runs to the close). */
+/* Checks the responses in buf against the log. True when they end where a response ends and
+ * the last final one said "Connection: close": a server that closes while the client is still
+ * there must have said so, or a client that pipelined another request cannot tell a refusal
+ * from a lost connection (a response cut short, or whose body runs to the close, shows it). */
 static bool check_responses(const char *buf, size_t len, const char *log, size_t log_len,
                             bool complete)
 {
     size_t pos = 0, finals = 0;
-    bool closing = false;
+    bool closing = false, final_closing = false;
     while (pos < len) {
         /* Nothing may follow a response that said the connection closes. */
         FUZZ_CHECK(!closing);
@@ -485,11 +487,11 @@ static bool check_responses(const char *buf, size_t len, const char *log, size_t
         FUZZ_CHECK(memcmp(buf + pos, "HTTP/1.", left < 7 ? left : 7) == 0);
         const char *end = memmem(buf + pos, left, "\r\n\r\n", 4);
         if (!end)
-            return false; /* cut short by the kept-bytes limit, or the connection was cut */
+            return true; /* cut short by the kept-bytes limit, or the connection was cut */
         size_t head_len = (size_t)(end - (buf + pos)) + 4;
         const char *h = buf + pos;
         FUZZ_CHECK(head_len >= 16 && (h[7] == '0' || h[7] == '1') && h[8] == ' ');
-        FUZZ_CHECK(h[9] >= '1' && h[9] <= '5' && h[10] >= '0' && h[10] <= '9' &&
+        FUZZ_CHECK(h[9] >= '1' && h[9] <= '9' && h[10] >= '0' && h[10] <= '9' &&
                    h[11] >= '0' && h[11] <= '9' && h[12] == ' ');
         unsigned status = (unsigned)((h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0'));
         bool has_length = false, chunked = false;
@@ -520,6 +522,7 @@ static bool check_responses(const char *buf, size_t len, const char *log, size_t
         pos += head_len;
         if (status < 200)
             continue; /* 100 Continue: the final response follows */
+        final_closing = closing;
         log_line_t entry;
         bool logged = log_line(log, log_len, finals++, &entry);
         if (complete) {
@@ -531,41 +534,30 @@ static bool check_responses(const char *buf, size_t len, const char *log, size_t
                         entry.status);
             FUZZ_CHECK(entry.status == status);
         }
-        if ((logged && entry.head) || status == 204 || status == 304)
+        if (status == 204 || status == 304)
             continue;
         left = len - pos;
+        if (logged && entry.head) {
+            /* No body, except on an error page the loop sent for a HEAD whose head it could not
+             * take in (is_head is set once the head is complete, src/http/conn.c). */
+            if (left == 0 || memcmp(buf + pos, "HTTP/1.", left < 7 ? left : 7) == 0)
+                continue;
+            FUZZ_CHECK(status >= 400);
+        }
         if (chunked) {
             size_t body = chunked_length(buf + pos, left);
             if (body == 0)
-                return false;
+                return true;
             pos += body;
         } else if (has_length) {
             if (length > left)
-                return false;
+                return true;
             pos += length;
         } else {
-            return false; /* the body runs to the close */
+            return true; /* the body runs to the close */
         }
     }
-    return true;
-}
-
-/* The client keeps its side open and the server closed the connection anyway: the last final
- * response must have said so ("Connection: close"), or a client that pipelined another request
- * cannot tell a refusal from a lost connection. */
-static bool close_announced(const char *buf, size_t len)
-{
-    const char *last = NULL;
-    for (const char *p = buf; p; p = memmem(p + 1, len - (size_t)(p + 1 - buf), "HTTP/1.", 7)) {
-        if ((size_t)(p - buf) + 12 <= len && p[9] != '1')
-            last = p;
-        if ((size_t)(p + 1 - buf) >= len)
-            break;
-    }
-    if (!last)
-        return false;
-    const char *end = memmem(last, len - (size_t)(last - buf), "\r\n\r\n", 4);
-    return end && memmem(last, (size_t)(end - last) + 4, "\r\nConnection: close\r\n", 21);
+    return final_closing;
 }
 
 /* ---- one input ---- */
@@ -653,11 +645,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (int)rd.out_len, rd.out_buf, log_buf);
     /* The log is checked against the responses only when the client took all of them. */
     bool complete = mode != MODE_ABORT && rd.out_len < OUT_KEEP && (size_t)log_len < LOG_KEEP;
-    bool whole = check_responses(rd.out_buf, rd.out_len, log_buf, (size_t)log_len, complete);
-    /* Exempt: a response cut short (the client sees it), and an extension that closed the
-     * connection or failed (the fixture says so in the log), possibly after its head. */
-    if (closed_before_end && whole && !close_announced(rd.out_buf, rd.out_len) &&
-        !strstr(log_buf, FIXTURE_CLOSES)) {
+    bool announced = check_responses(rd.out_buf, rd.out_len, log_buf, (size_t)log_len, complete);
+    /* Exempt: an extension that closed the connection or failed (the fixture says so in the
+     * log), possibly after its head had gone out. */
+    if (closed_before_end && !announced && !strstr(log_buf, FIXTURE_CLOSES)) {
         fprintf(stderr, "the server closed while the client was there, unannounced\n");
         abort();
     }
