@@ -15,32 +15,39 @@
  *
  * Input: byte 0 chooses how the rest reaches the server. Bits 0-2 and 3-5 place two cuts (in
  * eighths of what is left), so that the request bytes arrive in up to three writes with a loop
- * turn between them. Bits 6-7 pick the mode:
- *   0  extensions run on the call pool; after the last write the client shuts its writing
- *      side down and waits until the server has closed;
- *   1  extensions run on the loop's thread (the harness's, as --run-extensions loop without the
- *      hand-off watchdog): the client writes everything and shuts its writing side down before
- *      the first turn (a call reading a body that has not come would otherwise wait for a write
- *      only this thread could make), then as 0;
- *   2  as 0, but the client stays a few more turns after its last write first;
- *   3  as 0, but after the last write the client shuts both sides down and closes at once.
+ * turn between them. The client then keeps its side open until the server can do nothing more
+ * without it (see "When the server waits for the client" below), and ends as bits 6-7 say:
+ *   0  extensions run on the call pool; the client shuts its writing side down and reads until
+ *      the server has closed;
+ *   1  extensions run on the loop's thread (the harness's, as --run-extensions loop without
+ *      the hand-off watchdog), then as 0;
+ *   2  as 0, but first a day passes (every timer of what the server waits for expires: header
+ *      408, keep-alive, read-ahead and discarded bodies, asynchronous reads);
+ *   3  as 0, but the client shuts both sides down (a client gone while the server waits).
  * A thread of the client reads all the time (so that a synchronous WriteClient on a full socket
  * always gets room; the server's send buffer is small, so large responses stall and resume).
  *
  * Checked:
- * - every request ends and the connection with it: within a bounded time after the client's EOF
- *   (the harness turns the loop, blocking in it, until no connection is left), every connection
- *   is freed, every timer disarmed, no descriptor is left behind (and, under LeakSanitizer, no
+ * - every request ends and the connection with it: the server waits for the client or ends
+ *   within a bounded time after the last write, and closes within a bounded time after the
+ *   client's end (the harness turns the loop, blocking in it, meanwhile); every connection is
+ *   freed, every timer disarmed, no descriptor is left behind (and, under LeakSanitizer, no
  *   request, ECB or buffer);
  * - what the server wrote is a sequence of well-formed responses: "HTTP/1.x NNN" heads of CRLF
  *   lines without control bytes (whatever header text the extension gave), at most one
  *   Content-Length and never one with chunked framing, bodies exactly that long or well-formed
- *   chunks, no body after the head of a response to HEAD, and nothing after a response that
- *   announced "Connection: close";
- * - the access log has one line for each final response, in order, with its status.
+ *   chunks, no body after the head of a response to HEAD (except on the loop's error page for
+ *   a HEAD whose head it could not take in), and nothing after a response that announced
+ *   "Connection: close";
+ * - the access log has one line for each final response, in order, with its status (not in
+ *   mode 3, where responses may be cut);
+ * - a server that closes while the client is still there has said so in its last response,
+ *   unless it could not: the extension closed or failed (the fixture logs "fuzz-close"), wrote
+ *   past its Content-Length, or a chunked body proved bad while discarded after its response.
  * Whether a request is HEAD is read from the access log. Time never decides anything here: the
- * timeouts are long and no timer is made to fire; the calls on the pools depend on the request
- * bytes only (the fixture accumulates what it reads, whatever the pieces). */
+ * timeouts are long, timers fire only in mode 2 and only once the server waits, and what the
+ * extension does depends on the request bytes only (the fixture accumulates what it reads,
+ * whatever the pieces), so every input runs the same way each time. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -375,7 +382,15 @@ static bool server_waits_for_client(void)
     case CONN_LINGER:
         return true;
     case CONN_EXTENSION:
-        return atomic_load(&client_waits) > 0 || (c->op_req && c->op_req->op.kind == OP_READ);
+        if (atomic_load(&client_waits) > 0)
+            return true;
+        if (!c->op_req)
+            return false;
+        /* An asynchronous read the loop drives (op.kind is under the request's lock). */
+        pthread_mutex_lock(&c->op_req->lock);
+        bool reading = c->op_req->op.kind == OP_READ;
+        pthread_mutex_unlock(&c->op_req->lock);
+        return reading;
     default:
         return false;
     }
