@@ -75,24 +75,23 @@
 #include "route.h"
 #include "server.h"
 
-#define WAIT_END_MS 5000            /* how long the requests get to end after the client's EOF */
-#define WAIT_TURN_MS 50             /* one blocking turn while waiting for them */
-#define HOLD_TURNS 20               /* mode 2: turns the client stays after writing */
-#define SERVER_SNDBUF 4096          /* the server socket's send buffer (the kernel doubles it) */
-#define OUT_KEEP (1u << 20)         /* response bytes kept for checking; the rest is only counted */
-#define LOG_KEEP (256u << 10)       /* access log bytes read for checking */
+#define WAIT_END_MS 5000      /* how long the requests get to end after the client's EOF */
+#define WAIT_TURN_MS 50       /* one blocking turn while waiting for them */
+#define SERVER_SNDBUF 4096    /* the server socket's send buffer (the kernel doubles it) */
+#define OUT_KEEP (1u << 20)   /* response bytes kept for checking; the rest is only counted */
+#define LOG_KEEP (256u << 10) /* access log bytes read for checking */
 #define STACK_SIZE (8u << 20)
 #define DAY_MS (24u * 3600u * 1000u)
-#define FIXTURE_CLOSES "fuzz-close"  /* the fixture's log parameter when it closes or fails */
+#define FIXTURE_CLOSES "fuzz-close" /* the fixture's log parameter when it closes or fails */
 
 static config_t cfg;
 static server_t srv;
 static netloop_t nl;
-static char scratch[128];           /* the scratch directory: www/, scripts/, access.log */
-static int log_fd = -1;             /* the access log, opened for reading and truncating */
+static char scratch[128]; /* the scratch directory: www/, scripts/, access.log */
+static int log_fd = -1;   /* the access log, opened for reading and truncating */
 static int fd_baseline = -1;
 static char *log_buf;
-static bool dump_responses;         /* ISAPID_FUZZ_DUMP set: print responses and the log */
+static bool dump_responses; /* ISAPID_FUZZ_DUMP set: print responses and the log */
 
 /* The client's reading side: a thread, so that it reads while the harness's thread runs the
  * loop (and possibly an extension on it). out_buf is the reader's until it is joined. */
@@ -129,7 +128,8 @@ static void copy_fixture(const char *from, const char *name)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
-        fprintf(stderr, "fuzz_isapi: cannot open the fixture %s (build the fixtures first)\n", from);
+        fprintf(stderr, "fuzz_isapi: cannot open the fixture %s (build the fixtures first)\n",
+                from);
         abort();
     }
     struct stat st;
@@ -307,15 +307,15 @@ static bool client_write(int fd, const uint8_t *p, size_t len)
  * socket is empty and the server waits" stays true until the client acts: the moment is the
  * same whatever the threads' timing. */
 
-static atomic_int server_fd = -1;        /* the connection's socket, for the poll wrapper */
-static atomic_int client_waits;          /* threads in a poll for bytes on it that finds none */
+static atomic_int server_fd = -1; /* the connection's socket, for the poll wrapper */
+static atomic_int client_waits;   /* threads in a poll for bytes on it that finds none */
 static atomic_bool wake_posted;
 static loop_task_t wake_task;
 static pthread_t harness_thread;
 static int client_fd = -1;
 static int client_mode;
-static bool client_ended;                /* shut down: the client sends nothing more */
-static bool closed_before_end;           /* the server closed before that */
+static bool client_ended;      /* shut down: the client sends nothing more */
+static bool closed_before_end; /* the server closed before that */
 
 enum { MODE_POOL, MODE_INLINE, MODE_TIMERS, MODE_ABORT };
 
@@ -402,9 +402,10 @@ static void wait_for_client_needed(void)
     while (!server_waits_for_client()) {
         if (clock_now_ms() >= deadline) {
             const conn_t *c = nl.conns;
-            fprintf(stderr, "the server neither waits for the client nor ends, %d ms after the "
-                    "last write: state %d, request %s\n", WAIT_END_MS, (int)c->state,
-                    c->req ? "in progress" : "none");
+            fprintf(stderr,
+                    "the server neither waits for the client nor ends, %d ms after the "
+                    "last write: state %d, request %s\n",
+                    WAIT_END_MS, (int)c->state, c->req ? "in progress" : "none");
             abort();
         }
         turn(WAIT_TURN_MS);
@@ -420,8 +421,10 @@ static void wait_closed(void)
         turn(WAIT_TURN_MS);
     if (nl.conns) {
         const conn_t *c = nl.conns;
-        fprintf(stderr, "connection still open %d ms after the client's EOF: state %d, request %s, "
-                "output pending %d\n", WAIT_END_MS, (int)c->state, c->req ? "in progress" : "none",
+        fprintf(stderr,
+                "connection still open %d ms after the client's EOF: state %d, request %s, "
+                "output pending %d\n",
+                WAIT_END_MS, (int)c->state, c->req ? "in progress" : "none",
                 c->out != NULL || c->out_fd >= 0);
         FUZZ_CHECK(nl.conns == NULL);
     }
@@ -430,9 +433,9 @@ static void wait_closed(void)
 /* ---- the access log ---- */
 
 typedef struct log_line {
-    bool head;                      /* the request was HEAD */
+    bool head; /* the request was HEAD */
     unsigned status;
-    uint64_t body_bytes;            /* what the extension gave, which may be more than it said */
+    uint64_t body_bytes; /* what the extension gave, which may be more than it said */
 } log_line_t;
 
 /* Line k of the access log ("host - user [date] \"METHOD target HTTP/1.1\" status bytes ..."):
@@ -509,8 +512,8 @@ static bool check_responses(const char *buf, size_t len, const char *log, size_t
         size_t head_len = (size_t)(end - (buf + pos)) + 4;
         const char *h = buf + pos;
         FUZZ_CHECK(head_len >= 16 && (h[7] == '0' || h[7] == '1') && h[8] == ' ');
-        FUZZ_CHECK(h[9] >= '1' && h[9] <= '9' && h[10] >= '0' && h[10] <= '9' &&
-                   h[11] >= '0' && h[11] <= '9' && h[12] == ' ');
+        FUZZ_CHECK(h[9] >= '1' && h[9] <= '9' && h[10] >= '0' && h[10] <= '9' && h[11] >= '0' &&
+                   h[11] <= '9' && h[12] == ' ');
         unsigned status = (unsigned)((h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0'));
         bool has_length = false, chunked = false;
         uint64_t length = 0;
@@ -545,7 +548,8 @@ static bool check_responses(const char *buf, size_t len, const char *log, size_t
         bool logged = log_line(log, log_len, finals++, &entry);
         if (complete) {
             if (!logged)
-                fprintf(stderr, "response %zu (status %u) has no access log line\n", finals, status);
+                fprintf(stderr, "response %zu (status %u) has no access log line\n", finals,
+                        status);
             FUZZ_CHECK(logged);
             if (entry.status != status)
                 fprintf(stderr, "response %zu: status %u, logged as %u\n", finals, status,
