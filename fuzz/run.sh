@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
-FUZZ_TARGETS=${FUZZ_TARGETS:-"request chunked resphead path config"}
+FUZZ_TARGETS=${FUZZ_TARGETS:-"request isapi chunked resphead path config"}
 JOBS=${JOBS:-$(nproc)}
 
 # Debian packages for this step only (the server itself builds with gcc): clang and its
@@ -65,7 +65,7 @@ for name in $FUZZ_TARGETS; do
     [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
     # Requests: room for a full head (2048) plus a body over the limit (4096) plus pipelining.
     max_len=4096
-    [ "$name" = request ] && max_len=8192
+    case $name in request | isapi) max_len=8192 ;; esac
     if [ "$FUZZ_SECONDS" = 0 ]; then
         set -- -runs=0 "$seeds"
     else

@@ -488,7 +488,7 @@ void isapi_request_end(request_t *r, request_end_t *out)
         } else {
             /* Nothing sent: an empty response with the status the extension left in the ECB. */
             DWORD st = r->cell->ecb.dwHttpStatusCode;
-            resphead_set_status(&h, st >= 100 && st <= 999 ? st : 200);
+            resphead_set_status(&h, st >= 200 && st <= 999 ? st : 200); /* 1xx: not final */
             out->tail = build_response(r, &h, NULL, 0, keep, &out->tail_len);
         }
         resphead_free(&h);

@@ -42,6 +42,10 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
                   char **head, size_t *head_len)
 {
     unsigned st = h->status;
+    /* A 1xx is interim: sent as the only response, it would make the client take the next
+     * request's response for this one's. */
+    if (st < 200)
+        return fail(ERROR_INVALID_PARAMETER);
     if (!h->has_content_length && final && !h->chunked) {
         /* Nothing follows this write: the length is known. */
         h->has_content_length = true;
