@@ -68,7 +68,9 @@
 #include "conn.h"
 #include "extension.h"
 #include "fuzz.h"
+#include "conn_async.h"
 #include "isapi.h"
+#include "isapi_host.h"
 #include "log.h"
 #include "mime.h"
 #include "pool.h"
@@ -87,6 +89,8 @@
 static config_t cfg;
 static server_t srv;
 static netloop_t nl;
+static isapi_host_t host;
+static isapi_loop_t host_loop;
 static char scratch[128]; /* the scratch directory: www/, scripts/, access.log */
 static int log_fd = -1;   /* the access log, opened for reading and truncating */
 static int fd_baseline = -1;
@@ -210,7 +214,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     srv.cfg = &cfg;
     srv.mime = mime_load(NULL);
     FUZZ_REQUIRE(srv.mime);
-    route_prepare(&cfg);
+    srv.router = router_new(&cfg, 0);
+    FUZZ_REQUIRE(srv.router);
     FUZZ_REQUIRE(isapi_init());
     char err[128];
     path_in(path, sizeof path, "access.log");
@@ -227,6 +232,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     srv.loops = &nl;
     srv.n_loops = 1;
     snprintf(srv.software, sizeof srv.software, "isapid/%s", ISAPID_VERSION);
+
+    /* The ISAPI host and its handler table, as server.c wires them. */
+    host = (isapi_host_t){
+        .cfg = &cfg,
+        .pool = srv.pool,
+        .completions = srv.completions,
+        .extensions = srv.extensions,
+        .mime = srv.mime,
+        .router = srv.router,
+        .access_log = srv.access_log,
+        .software = srv.software,
+        .stopping = &srv.stopping,
+        .loops = &host_loop,
+        .n_loops = 1,
+    };
+    srv.isapi = &host;
+    srv.handler = isapi_handler(&host);
 
     nl.srv = &srv;
     nl.loop = loop_new();
@@ -384,13 +406,9 @@ static bool server_waits_for_client(void)
     case CONN_EXTENSION:
         if (atomic_load(&client_waits) > 0)
             return true;
-        if (!c->op_req)
-            return false;
-        /* An asynchronous read the loop drives (op.kind is under the request's lock). */
-        pthread_mutex_lock(&c->op_req->lock);
-        bool reading = c->op_req->op.kind == OP_READ;
-        pthread_mutex_unlock(&c->op_req->lock);
-        return reading;
+        /* An asynchronous read the loop drives (c->op is the loop's: this is the loop's
+         * thread). */
+        return c->op != NULL && c->op->read;
     default:
         return false;
     }
