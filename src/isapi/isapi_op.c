@@ -169,7 +169,7 @@ void isapi_op_drive(request_t *r)
     uint64_t before = r->op.cur.payload_sent;
     size_t before_i = r->op.cur.i;
     uint64_t before_done = r->op.cur.seg_done, before_bytes = r->op.cur.bytes;
-    int rc = out_send(c->watch.fd, &r->op.cur);
+    int rc = out_chain_send(c->watch.fd, &r->op.cur);
     if (c->hd)
         send_rate_took(&c->hd->send_rate, r->op.cur.bytes - before_bytes);
     if (rc == 1) {
@@ -207,7 +207,7 @@ static void op_start_task(loop_task_t *t)
     request_t *r = (request_t *)((char *)t - offsetof(request_t, op_task));
     conn_t *c = r->conn;
     c->op_req = r;
-    r->op.cur = (out_cursor_t){.segs = r->op.plan.segs, .n = r->op.plan.n};
+    out_chain_init(&r->op.cur, r->op.plan.segs, r->op.plan.n);
     isapi_op_drive(r);
 }
 

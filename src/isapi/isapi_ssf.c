@@ -493,19 +493,16 @@ void child_ended(loop_task_t *t)
     if (closed)
         atomic_store(&parent->closed_by_extension, true);
     out_plan_t *p = &parent->op.plan;
-    memset(p, 0, sizeof *p);
-    p->owned_fd = -1;
-    p->segs = malloc(sizeof *p->segs);
-    if (p->segs && end.tail) {
+    plan_init(p);
+    p->segs = p->inline_segs;
+    if (end.tail) {
         p->head = end.tail;
         p->segs[p->n++] = (out_seg_t){.mem = end.tail, .fd = -1, .len = end.tail_len};
-    } else {
-        free(end.tail);
     }
     parent->op.report_bytes = (DWORD)end.body_bytes;
     parent->op.disconnect_after = false;
     parent->conn->op_req = parent;
-    parent->op.cur = (out_cursor_t){.segs = p->segs, .n = p->n};
+    out_chain_init(&parent->op.cur, p->segs, p->n);
     isapi_op_drive(parent);
 }
 
