@@ -40,7 +40,8 @@
 
 /* One response (or response tail) at a time: the state machine flushes it before it queues
  * anything else. buf (taken over, may be NULL) holds head_len bytes of framing, then body up to
- * len; fd (taken over, or -1) count bytes of body from off. */
+ * len; fd (taken over, or -1) count bytes of body from off. The body is in the buffer or in the
+ * file, never both (conn_respond's callers). */
 static void conn_queue_response(conn_t *c, char *buf, size_t head_len, size_t len, int fd,
                                 uint64_t off, uint64_t count)
 {
@@ -117,7 +118,8 @@ void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsig
     }
 }
 
-/* Build and queue a complete response from the loop. body may be NULL. */
+/* Build and queue a complete response from the loop: body (may be NULL) or a file range,
+ * not both. */
 void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t extra_len,
                   const char *body, size_t body_len, int fd, uint64_t file_off,
                   uint64_t file_len, bool has_length)
