@@ -91,7 +91,7 @@ static size_t drain(int fd, stream_t *s, size_t k)
     return got;
 }
 
-/* What the segments amount to: the whole stream, and the payload in its first `upto` bytes. */
+/* The stream the segments make (file_content[i]: segment i's file, whole). */
 static void expected(const out_seg_t *segs, size_t n, char *const *file_content, stream_t *want)
 {
     for (size_t i = 0; i < n; i++)
@@ -99,6 +99,7 @@ static void expected(const out_seg_t *segs, size_t n, char *const *file_content,
                    (size_t)segs[i].len);
 }
 
+/* Payload bytes among the stream's first `upto`. */
 static uint64_t payload_in_prefix(const out_seg_t *segs, size_t n, uint64_t upto)
 {
     uint64_t at = 0, payload = 0;
