@@ -394,7 +394,7 @@ static bool server_waits_for_client(void)
     int queued = 0;
     if (c->watch.fd < 0 || ioctl(c->watch.fd, FIONREAD, &queued) < 0 || queued > 0)
         return false;
-    if (c->out != NULL || c->out_fd >= 0)
+    if (c->out_buf != NULL || c->out_fd >= 0)
         return false; /* the loop is writing: the reader takes it */
     switch (c->state) {
     case CONN_HEAD:
@@ -443,7 +443,7 @@ static void wait_closed(void)
                 "connection still open %d ms after the client's EOF: state %d, request %s, "
                 "output pending %d\n",
                 WAIT_END_MS, (int)c->state, c->req ? "in progress" : "none",
-                c->out != NULL || c->out_fd >= 0);
+                c->out_buf != NULL || c->out_fd >= 0);
         FUZZ_CHECK(nl.conns == NULL);
     }
 }

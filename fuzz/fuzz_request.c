@@ -405,7 +405,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const conn_t *c = nl.conns;
         fprintf(stderr, "connection still open %d loop turns after the client's EOF: state %d, "
                 "readable %d, writable %d, output pending %d\n", TURNS_AFTER_EOF, (int)c->state,
-                c->readable, c->writable, c->out != NULL || c->out_fd >= 0);
+                c->readable, c->writable, c->out_buf != NULL || c->out_fd >= 0);
         FUZZ_CHECK(nl.conns == NULL);
     }
     if (mode != MODE_ABORT)

@@ -144,6 +144,27 @@ static void put_time(line_t *l, time_t when)
     put(l, t, n > 0 ? (size_t)n : 0);
 }
 
+void accesslog_entry_fill(accesslog_entry_t *e, const reqinfo_t *ri, const char *remote_addr,
+                          time_t when, unsigned status, uint64_t body_bytes,
+                          const char *log_param)
+{
+    const http_header_t *ref = ri->n_headers ? reqinfo_header(ri, "Referer") : NULL;
+    const http_header_t *ua = ri->n_headers ? reqinfo_header(ri, "User-Agent") : NULL;
+    *e = (accesslog_entry_t){
+        .remote_addr = remote_addr,
+        .when = when,
+        .method = ri->method ? ri->method : "-",
+        .target = ri->raw_target ? ri->raw_target : "-",
+        .http_major = ri->http_major ? ri->http_major : 1,
+        .http_minor = ri->http_minor,
+        .status = status,
+        .body_bytes = body_bytes,
+        .referer = ref ? ref->value : NULL,
+        .user_agent = ua ? ua->value : NULL,
+        .log_param = log_param,
+    };
+}
+
 void accesslog_write(accesslog_t *log, const accesslog_entry_t *e)
 {
     if (!log || !e)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "reqinfo.h"
+
 typedef struct accesslog accesslog_t;
 
 typedef struct accesslog_entry {
@@ -26,6 +28,15 @@ typedef struct accesslog_entry {
     const char *user_agent;    /* NULL or "" → "-" */
     const char *log_param;     /* NULL or "" → field omitted */
 } accesslog_entry_t;
+
+/* The entry of the request ri describes, as both the loop (its own responses) and the ISAPI
+ * host (an extension's) log it: method, target, version, Referer and User-Agent from ri, the rest
+ * from the caller (log_param: NULL, or the extension's text). ri may be a head that was never
+ * parsed through (a 400, 408, 414 or 431 of the loop): its missing method and target log as
+ * "-", its missing version as HTTP/1.x. */
+void accesslog_entry_fill(accesslog_entry_t *e, const reqinfo_t *ri, const char *remote_addr,
+                          time_t when, unsigned status, uint64_t body_bytes,
+                          const char *log_param);
 
 /* Opens (creates, mode 0644) path for appending; "-" = standard output, which accesslog_close
  * leaves open. On failure: NULL, and err holds the reason alone (strerror text, e.g. "Permission

@@ -493,22 +493,9 @@ static void conn_log(conn_t *c)
     accesslog_t *log = c->nl->srv->access_log;
     if (!log || c->log_status == 0)
         return;
-    const reqinfo_t *ri = &c->hd->ri;
-    const http_header_t *ref = ri->n_headers ? reqinfo_header(ri, "Referer") : NULL;
-    const http_header_t *ua = ri->n_headers ? reqinfo_header(ri, "User-Agent") : NULL;
-    uint64_t body = c->log_bytes > c->log_head_len ? c->log_bytes - c->log_head_len : 0;
-    accesslog_entry_t e = {
-        .remote_addr = c->peer_text,
-        .when = c->log_time ? c->log_time : time(NULL),
-        .method = ri->method ? ri->method : "-",
-        .target = ri->raw_target ? ri->raw_target : "-",
-        .http_major = ri->http_major ? ri->http_major : 1,
-        .http_minor = ri->http_minor,
-        .status = c->log_status,
-        .body_bytes = body,
-        .referer = ref ? ref->value : NULL,
-        .user_agent = ua ? ua->value : NULL,
-    };
+    accesslog_entry_t e;
+    accesslog_entry_fill(&e, &c->hd->ri, c->peer_text, c->log_time ? c->log_time : time(NULL),
+                         c->log_status, c->log_bytes, NULL);
     accesslog_write(log, &e);
 }
 
@@ -555,7 +542,7 @@ static void conn_next_request(conn_t *c)
         send_rate_reset(&c->hd->send_rate, c);
     }
     c->close_after = false;
-    c->log_bytes = c->log_head_len = 0;
+    c->log_bytes = 0;
     c->log_time = 0;
     if (c->hd)
         llhttp_reset(&c->hd->parser);

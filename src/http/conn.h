@@ -23,29 +23,11 @@
 #include "bodyrate.h"
 #include "chunked.h"
 #include "handler.h"
+#include "outchain.h"
 #include "reqinfo.h"
 #include "sendrate.h"
 #include "server.h"
 
-/* One piece of outgoing data: memory (mem != NULL) or a range of a file (fd, off). `payload`
- * marks the extension's own bytes, as opposed to the server's framing (heads, chunk lines). */
-typedef struct out_seg {
-    const char *mem;
-    int fd;
-    uint64_t off;
-    uint64_t len;
-    bool payload;
-} out_seg_t;
-
-/* Progress through a list of segments. */
-typedef struct out_cursor {
-    out_seg_t *segs;
-    size_t n, i;
-    uint64_t seg_done;      /* bytes of segs[i] already sent */
-    uint64_t payload_sent;  /* payload bytes sent so far */
-    uint64_t bytes;         /* every byte sent so far, framing included (the send rate's) */
-    bool corked;            /* TCP_CORK set: a file range is followed by more segments */
-} out_cursor_t;
 
 typedef enum {
     CONN_HEAD,       /* reading a request head */
@@ -148,18 +130,20 @@ struct conn {
     char *readahead;            /* the handler's read-ahead buffer (owned by req) */
     uint32_t readahead_want, readahead_got;
 
-    /* output written by the loop: a head/memory buffer, then a file range */
-    char *out;
-    size_t out_len, out_off;
-    int out_fd;                 /* -1 when none; closed when sent */
-    uint64_t file_off, file_left;
+    /* Output written by the loop (src/http/conn_out.c): one response, or the tail of an
+     * extension's, at a time, as a chain of at most two segments: a buffer's framing and its
+     * body, the buffer's framing and a file range, or a tail. The connection owns what the
+     * segments point into; both are freed once the chain is sent or dropped. */
+    out_chain_t out;            /* nothing pending: out.n == 0 */
+    out_seg_t out_segs[2];
+    char *out_buf;              /* the buffer behind out_segs, or NULL */
+    int out_fd;                 /* the file behind out_segs, or -1 */
     bool close_after;           /* close once the output is written */
     size_t linger_read;
 
     /* access log for loop-served responses */
     unsigned log_status;
-    uint64_t log_bytes;         /* bytes written by conn_flush for the current response */
-    size_t log_head_len;        /* of which head bytes (not counted as body in the log) */
+    uint64_t log_bytes;         /* body bytes of the current response conn_flush wrote */
     time_t log_time;
 };
 
@@ -197,13 +181,11 @@ int conn_body_wait(conn_t *c, uint32_t timeout_ms);
 void conn_body_wake(conn_t *c);
 bool conn_body_sleep(conn_t *c);
 void conn_body_wait_over(conn_t *c);
-/* Send segments without blocking: 1 all sent, 0 the socket is full, -errno on failure. */
-int out_send(int fd, out_cursor_t *cur);
-/* Send segments, blocking the calling thread (poll on a full socket; the send timeout applies
- * per stall, and the minimum send rate to the time spent waiting: src/http/sendrate.h): 0 or -errno
- * (-ETIMEDOUT: a stall, or the client under the minimum send rate, logged; -EPIPE,
- * -ECONNRESET). */
-int conn_send_blocking(conn_t *c, out_cursor_t *cur);
+/* Send a chain (src/http/outchain.h), blocking the calling thread (poll on a full socket; the
+ * send timeout applies per stall, and the minimum send rate to the time spent waiting:
+ * src/http/sendrate.h): 0 or -errno (-ETIMEDOUT: a stall, or the client under the minimum send
+ * rate, logged; -EPIPE, -ECONNRESET, -EIO: out_chain_send's). */
+int conn_send_blocking(conn_t *c, out_chain_t *ch);
 /* The peer has closed or reset (checked without blocking). */
 bool conn_peer_gone(conn_t *c);
 

@@ -48,11 +48,11 @@ static void async_read(conn_t *c, conn_async_t *op)
 static void async_send(conn_t *c, conn_async_t *op)
 {
     conn_send_drained(c); /* a wait for the socket, if one went on, is over */
-    out_cursor_t *cur = &op->cur;
+    out_chain_t *cur = &op->cur;
     uint64_t before = cur->payload_sent;
     size_t before_i = cur->i;
     uint64_t before_done = cur->seg_done, before_bytes = cur->bytes;
-    int rc = out_send(c->watch.fd, cur);
+    int rc = out_chain_send(c->watch.fd, cur);
     if (c->hd)
         send_rate_took(&c->hd->send_rate, cur->bytes - before_bytes);
     if (rc == 1) {

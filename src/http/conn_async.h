@@ -24,7 +24,7 @@ struct conn_async {
     char *buf;            /* read: the destination, cap bytes */
     size_t cap;
     size_t got;           /* read: the bytes read, when done with status 0 */
-    out_cursor_t cur;     /* send: the segments and how far they went (cur.payload_sent) */
+    out_chain_t cur;     /* send: the segments and how far they went (cur.payload_sent) */
     bool shut_after;      /* send: shut the write side once everything is sent */
     /* The operation is over: status 0, -ETIMEDOUT (the body or send timeout, or under the
      * minimum rate: logged), -EPROTO (a malformed chunked body), -EFBIG (over the body limit),

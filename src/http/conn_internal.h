@@ -30,7 +30,10 @@ unsigned conn_build_reqinfo(conn_t *c);
 bool conn_body_rate_ok(conn_t *c, uint64_t now);
 
 /* conn_out.c: output from the loop (loop thread only) */
-static inline bool conn_output_pending(const conn_t *c) { return c->out != NULL || c->out_fd >= 0; }
+static inline bool conn_output_pending(const conn_t *c)
+{
+    return c->out_buf != NULL || c->out_fd >= 0;
+}
 void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count);
 void conn_output_free(conn_t *c);
 int conn_flush(conn_t *c);

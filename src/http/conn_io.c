@@ -1,5 +1,5 @@
 /* Request body reading and blocking output of a connection (src/http/conn.h): conn_body_read and the
- * waits for body bytes, the minimum body rate checks, out_send and conn_send_blocking, used by
+ * waits for body bytes, the minimum body rate checks, and conn_send_blocking, used by
  * the loop thread or by the thread owning an extension request. Moved out of src/http/conn.c.
  *
  * Ownership: the body fields and c->body_rate belong to the thread reading the body (the loop
@@ -216,84 +216,17 @@ void conn_body_wait_over(conn_t *c)
     body_rate_stop(&c->body_rate, loop_now(c->nl->loop));
 }
 
-int out_send(int fd, out_cursor_t *cur)
-{
-    while (cur->i < cur->n) {
-        out_seg_t *seg = &cur->segs[cur->i];
-        ssize_t n;
-        if (seg->len == cur->seg_done) {
-            cur->i++;
-            cur->seg_done = 0;
-            continue;
-        }
-        if (seg->mem) {
-            /* Gather consecutive memory segments into one sendmsg. */
-            struct iovec iov[16];
-            int cnt = 0;
-            size_t k = cur->i;
-            for (; k < cur->n && cnt < 16 && cur->segs[k].mem; k++) {
-                uint64_t skip = k == cur->i ? cur->seg_done : 0;
-                iov[cnt].iov_base = (char *)cur->segs[k].mem + skip;
-                iov[cnt].iov_len = (size_t)(cur->segs[k].len - skip);
-                cnt++;
-            }
-            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
-            n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < cur->n ? MSG_MORE : 0));
-        } else {
-            /* sendfile has no MSG_MORE: cork so that what follows the file (a tail, the chunk's
-             * CRLF) shares its last packet. */
-            if (!cur->corked && cur->i + 1 < cur->n) {
-                int one = 1;
-                setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
-                cur->corked = true;
-            }
-            off_t off = (off_t)(seg->off + cur->seg_done);
-            uint64_t left = seg->len - cur->seg_done;
-            n = sendfile(fd, seg->fd, &off, left > (1u << 30) ? (1u << 30) : (size_t)left);
-            if (n == 0)
-                return -EIO; /* the file is shorter than the range promised */
-        }
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno == EAGAIN ? 0 : -errno;
-        }
-        /* Account the bytes over the segments they covered. */
-        uint64_t left = (uint64_t)n;
-        while (left > 0 && cur->i < cur->n) {
-            out_seg_t *s2 = &cur->segs[cur->i];
-            uint64_t room = s2->len - cur->seg_done;
-            uint64_t take = left < room ? left : room;
-            cur->seg_done += take;
-            if (s2->payload)
-                cur->payload_sent += take;
-            cur->bytes += take;
-            left -= take;
-            if (cur->seg_done == s2->len) {
-                cur->i++;
-                cur->seg_done = 0;
-            }
-        }
-    }
-    if (cur->corked) {
-        int zero = 0;
-        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
-        cur->corked = false;
-    }
-    return 1;
-}
-
-int conn_send_blocking(conn_t *c, out_cursor_t *cur)
+int conn_send_blocking(conn_t *c, out_chain_t *ch)
 {
     uint32_t timeout = conn_cfg(c)->send_timeout_ms;
     send_rate_t *rate = c->hd ? &c->hd->send_rate : NULL;
     uint64_t stall_start = 0;
     bool stalled = false;
     for (;;) {
-        uint64_t before = cur->bytes;
-        int r = out_send(c->watch.fd, cur);
+        uint64_t before = ch->bytes;
+        int r = out_chain_send(c->watch.fd, ch);
         if (rate)
-            send_rate_took(rate, cur->bytes - before);
+            send_rate_took(rate, ch->bytes - before);
         if (r == 1)
             return 0;
         if (r < 0)
@@ -302,7 +235,7 @@ int conn_send_blocking(conn_t *c, out_cursor_t *cur)
          * ends with the minimum send rate's current window, which is then judged. The clock
          * is read only here, on a full socket. */
         uint64_t now = clock_now_ms();
-        if (!stalled || cur->bytes != before) {
+        if (!stalled || ch->bytes != before) {
             stalled = true;
             stall_start = now;
         }

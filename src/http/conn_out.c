@@ -1,6 +1,6 @@
-/* Output from the loop for a connection: queueing buffers and file ranges, flushing them to the
- * socket, and building complete responses (conn_respond, conn_respond_error). Moved out of
- * src/http/conn.c.
+/* Output from the loop for a connection: queueing a response's buffer and file range on the
+ * connection's output chain (src/http/outchain.h), flushing it to the socket, and building
+ * complete responses (conn_respond, conn_respond_error).
  *
  * Invariants: a queued buffer is taken over by the connection and freed once sent or when the
  * output is dropped; a queued file descriptor is owned (closed) by the connection.
@@ -36,75 +36,55 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Output from the loop */
 
-/* Queue a buffer (taken over) and optionally a file range for sending. */
+/* One response (or response tail) at a time: the state machine flushes it before it queues
+ * anything else. buf (taken over, may be NULL) holds head_len bytes of framing, then body up to
+ * len; fd (taken over, or -1) count bytes of body from off. The body is in the buffer or in the
+ * file, never both (conn_respond's callers). */
+static void conn_queue_response(conn_t *c, char *buf, size_t head_len, size_t len, int fd,
+                                uint64_t off, uint64_t count)
+{
+    size_t n = 0;
+    c->out_segs[n++] = (out_seg_t){.mem = buf, .len = head_len, .fd = -1};
+    if (len > head_len)
+        c->out_segs[n++] = (out_seg_t){.mem = buf + head_len, .len = len - head_len, .fd = -1,
+                                       .payload = true};
+    else if (fd >= 0 && count > 0)
+        c->out_segs[n++] = (out_seg_t){.off = off, .len = count, .fd = fd, .payload = true};
+    out_chain_init(&c->out, c->out_segs, n);
+    c->out_buf = buf;
+    c->out_fd = fd;
+}
+
 void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count)
 {
-    /* One response (or response tail) at a time: the state machine flushes it before it
-     * queues anything else. */
-    c->out = buf;
-    c->out_len = len;
-    c->out_off = 0;
-    c->out_fd = fd;
-    c->file_off = off;
-    c->file_left = count;
+    conn_queue_response(c, buf, len, len, fd, off, count);
 }
 
 void conn_output_free(conn_t *c)
 {
-    free(c->out);
-    c->out = NULL;
-    c->out_len = c->out_off = 0;
+    free(c->out_buf);
+    c->out_buf = NULL;
     if (c->out_fd >= 0) {
         close(c->out_fd);
         netloop_descriptor_freed(c->nl);
     }
     c->out_fd = -1;
-    c->file_left = 0;
+    out_chain_init(&c->out, NULL, 0);
 }
 
 /* 1 everything sent, 0 the socket is full (wait for EPOLLOUT), -1 failed. */
 int conn_flush(conn_t *c)
 {
-    bool progress = false;
-    int result = 1;
-    uint64_t sent_before = c->log_bytes;
+    uint64_t sent_before = c->out.bytes, payload_before = c->out.payload_sent;
     conn_send_drained(c); /* a wait for the socket, if one went on, is over */
-    while (c->out && c->out_off < c->out_len) {
-        int flags = MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0);
-        ssize_t n = send(c->watch.fd, c->out + c->out_off, c->out_len - c->out_off, flags);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            result = errno == EAGAIN ? 0 : -1;
-            goto out;
-        }
-        c->out_off += (size_t)n;
-        c->log_bytes += (uint64_t)n;
-        progress = true;
-    }
-    while (c->file_left > 0) {
-        off_t off = (off_t)c->file_off;
-        size_t chunk = c->file_left > (1u << 30) ? (1u << 30) : (size_t)c->file_left;
-        ssize_t n = sendfile(c->watch.fd, c->out_fd, &off, chunk);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            result = errno == EAGAIN ? 0 : -1;
-            goto out;
-        }
-        if (n == 0) { /* the file shrank under us: the promised length cannot be kept */
-            log_warn("%s: file shorter than announced, closing", c->peer_text);
-            result = -1;
-            goto out;
-        }
-        c->file_off += (uint64_t)n;
-        c->file_left -= (uint64_t)n;
-        c->log_bytes += (uint64_t)n;
-        progress = true;
-    }
-out:
+    int rc = out_chain_send(c->watch.fd, &c->out);
+    bool progress = c->out.bytes != sent_before;
+    c->log_bytes += c->out.payload_sent - payload_before;
     if (c->hd)
-        send_rate_took(&c->hd->send_rate, c->log_bytes - sent_before);
+        send_rate_took(&c->hd->send_rate, c->out.bytes - sent_before);
+    if (rc == -EIO) /* the file shrank under us: the promised length cannot be kept */
+        log_warn("%s: file shorter than announced, closing", c->peer_text);
+    int result = rc > 0 ? 1 : rc == 0 ? 0 : -1;
     if (result == 1) {
         conn_output_free(c);
         timeq_disarm(&c->timer);
@@ -136,7 +116,8 @@ void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsig
     }
 }
 
-/* Build and queue a complete response from the loop. body may be NULL. */
+/* Build and queue a complete response from the loop: body (may be NULL) or a file range,
+ * not both. */
 void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t extra_len,
                   const char *body, size_t body_len, int fd, uint64_t file_off,
                   uint64_t file_len, bool has_length)
@@ -163,10 +144,12 @@ void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t ex
         c->close_after = true;
     if (!c->keep_alive)
         c->close_after = true;
-    char *head = NULL;
-    size_t head_len = 0;
-    int rc = resphead_build(&h, c->hd->ri.http_minor, framing, !c->close_after, c->nl->srv->software,
-                            &head, &head_len);
+    bool send_body = !c->is_head;
+    char *buf = NULL;
+    size_t head_len = 0, len = 0;
+    int rc = resphead_build_response(&h, c->hd->ri.http_minor, framing, !c->close_after,
+                                     c->nl->srv->software, send_body ? body : NULL, body_len,
+                                     &buf, &head_len, &len);
     resphead_free(&h);
     if (rc < 0) {
         if (fd >= 0)
@@ -175,30 +158,14 @@ void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t ex
         c->log_status = status;
         return;
     }
-    bool send_body = !c->is_head;
-    if (body && body_len && send_body) {
-        char *all = realloc(head, head_len + body_len);
-        if (!all) {
-            free(head);
-            if (fd >= 0)
-                close(fd);
-            c->close_after = true;
-            return;
-        }
-        memcpy(all + head_len, body, body_len);
-        head = all;
-        head_len += body_len;
-    }
     if (fd >= 0 && (!send_body || file_len == 0)) {
         close(fd);
         fd = -1;
         file_len = 0;
     }
     c->log_status = status;
-    conn_queue(c, head, head_len, fd, file_off, file_len);
-    /* conn_flush counts the head too; the access log wants body bytes. */
-    c->log_bytes = 0;
-    c->log_head_len = head_len - ((body && send_body) ? body_len : 0);
+    conn_queue_response(c, buf, head_len, len, fd, file_off, file_len);
+    c->log_bytes = 0; /* the body bytes conn_flush sends of this response */
     c->state = CONN_SENDING;
 }
 

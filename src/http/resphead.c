@@ -504,8 +504,10 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
-int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
-                   bool keep_alive, const char *server, char **out, size_t *out_len)
+/* The head into a malloc'ed buffer with room for `room` more bytes (and a NUL) behind it. */
+static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
+                      bool keep_alive, const char *server, size_t room, char **out,
+                      size_t *out_len)
 {
     if (h->status < 100 || h->status > 999) {
         errno = EINVAL;
@@ -548,7 +550,7 @@ int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t fram
                    sizeof "Date: \r\n" - 1 + HTTP_DATE_LEN +
                    (slen ? sizeof "Server: \r\n" - 1 + slen : 0) +
                    h->lines_len + flen + clen + 2;
-    char *buf = malloc(total + 1);
+    char *buf = malloc(total + room + 1);
     if (!buf)
         return -1;
 
@@ -588,5 +590,28 @@ int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t fram
 
     *out = buf;
     *out_len = (size_t)(p - buf);
+    return 0;
+}
+
+int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
+                   bool keep_alive, const char *server, char **out, size_t *out_len)
+{
+    return build_head(h, http_minor, framing, keep_alive, server, 0, out, out_len);
+}
+
+int resphead_build_response(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
+                            bool keep_alive, const char *server, const char *body,
+                            size_t body_len, char **out, size_t *head_len, size_t *len)
+{
+    if (!body)
+        body_len = 0;
+    char *buf;
+    if (build_head(h, http_minor, framing, keep_alive, server, body_len, &buf, head_len) < 0)
+        return -1;
+    if (body_len)
+        memcpy(buf + *head_len, body, body_len);
+    buf[*head_len + body_len] = '\0';
+    *out = buf;
+    *len = *head_len + body_len;
     return 0;
 }

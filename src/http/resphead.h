@@ -99,4 +99,13 @@ typedef enum {
 int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
                    bool keep_alive, const char *server, char **out, size_t *out_len);
 
+/* A whole response in one malloc'ed buffer (*out, *len): the head resphead_build makes of the
+ * same arguments (*head_len bytes), then body_len bytes of body unless body is NULL. The
+ * caller decides the framing and whether a body goes (not for HEAD, 1xx, 204, 304): the loop's
+ * own responses (src/http/conn_out.c) and those the ISAPI host makes for an extension that sent
+ * none (src/isapi/isapi.c). 0, or -1 with errno as resphead_build. */
+int resphead_build_response(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
+                            bool keep_alive, const char *server, const char *body,
+                            size_t body_len, char **out, size_t *head_len, size_t *len);
+
 #endif

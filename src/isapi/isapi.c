@@ -179,16 +179,6 @@ request_t *isapi_request_new(void *ctx, conn_t *c, const reqinfo_t *head, route_
     return r;
 }
 
-void plan_free(out_plan_t *p)
-{
-    free(p->segs);
-    free(p->head);
-    if (p->owned_fd >= 0)
-        close(p->owned_fd);
-    memset(p, 0, sizeof *p);
-    p->owned_fd = -1;
-}
-
 static void request_free(request_t *r)
 {
     connid_cell_free(r->cell); /* dead now: a late call fails from here on */
@@ -430,28 +420,20 @@ static char *build_response(request_t *r, resphead_t *h, const char *body, size_
                             bool keep, size_t *len)
 {
     bool no_body = h->status < 200 || h->status == 204 || h->status == 304;
+    bool send_body = body_len && !no_body && !is_head_method(r);
     h->has_content_length = true;
     h->content_length = body_len;
-    char *head = NULL;
-    size_t head_len = 0;
-    if (resphead_build(h, r->ri.http_minor, no_body ? FRAME_NONE : FRAME_LENGTH, keep,
-                       r->host->software, &head, &head_len) < 0)
+    char *out = NULL;
+    size_t head_len;
+    if (resphead_build_response(h, r->ri.http_minor, no_body ? FRAME_NONE : FRAME_LENGTH, keep,
+                                r->host->software, send_body ? body : NULL, body_len, &out,
+                                &head_len, len) < 0)
         return NULL;
-    if (body_len && !no_body && !is_head_method(r)) {
-        char *all = realloc(head, head_len + body_len);
-        if (!all) {
-            free(head);
-            return NULL;
-        }
-        memcpy(all + head_len, body, body_len);
-        head = all;
-        head_len += body_len;
+    if (send_body)
         r->body_sent = body_len;
-    }
     r->head_sent = true;
     r->status_sent = h->status;
-    *len = head_len;
-    return head;
+    return out;
 }
 
 static char *error_page(request_t *r, unsigned status, size_t *len)
@@ -535,21 +517,9 @@ void isapi_request_end(request_t *r, request_end_t *out)
         size_t n = strnlen(r->cell->ecb.lpszLogData, HSE_LOG_BUFFER_LEN);
         snprintf(param, sizeof param, "%.*s%s%s", (int)n, r->cell->ecb.lpszLogData,
                  n && r->log_param ? " " : "", r->log_param ? r->log_param : "");
-        const http_header_t *ref = reqinfo_header(&r->ri, "Referer");
-        const http_header_t *ua = reqinfo_header(&r->ri, "User-Agent");
-        accesslog_entry_t e = {
-            .remote_addr = r->ri.remote_addr,
-            .when = r->start_time,
-            .method = r->ri.method,
-            .target = r->ri.raw_target,
-            .http_major = r->ri.http_major,
-            .http_minor = r->ri.http_minor,
-            .status = r->status_sent,
-            .body_bytes = r->body_sent,
-            .referer = ref ? ref->value : NULL,
-            .user_agent = ua ? ua->value : NULL,
-            .log_param = param,
-        };
+        accesslog_entry_t e;
+        accesslog_entry_fill(&e, &r->ri, r->ri.remote_addr, r->start_time, r->status_sent,
+                             r->body_sent, param);
         accesslog_write(log, &e);
     }
     request_free(r);

@@ -46,11 +46,19 @@
 
 typedef enum { OP_NONE, OP_READ, OP_WRITE, OP_TRANSMIT, OP_VECTOR, OP_SENDURL } op_kind_t;
 
+/* Segments a plan holds in itself: a write has at most a head, a chunk line, its pieces and a
+ * tail (plan_build), and the common ones have at most three pieces (WriteClient and a
+ * send-URL one, SEND_RESPONSE_HEADER two, TransmitFile its head, file and tail), so only a
+ * vector send of more elements allocates. */
+#define OUT_PLAN_INLINE_SEGS 6
+
 /* What one write sends: segments (server framing + the extension's pieces) and the memory they
- * own. Built under io_lock by the thread that calls, sent by it (synchronous) or by the loop. */
+ * own. Built under io_lock by the thread that calls, sent by it (synchronous) or by the loop.
+ * A plan is not moved once built: segs may point into it. */
 typedef struct out_plan {
-    out_seg_t *segs;        /* malloc'ed */
+    out_seg_t *segs;        /* inline_segs, or malloc'ed for more; NULL in an empty plan */
     size_t n;
+    out_seg_t inline_segs[OUT_PLAN_INLINE_SEGS];
     char *head;             /* malloc'ed response head, or NULL */
     char chunk_line[24];    /* "<hex>\r\n" */
     int owned_fd;           /* a descriptor the plan owns (SEND_URL's file), or -1 */

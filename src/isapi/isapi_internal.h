@@ -29,13 +29,14 @@ static inline bool is_head_method(const request_t *r) { return strcmp(r->ri.meth
 /* src/isapi/isapi.c */
 request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap);
-void plan_free(out_plan_t *p);
 bool finish_due_locked(request_t *r);
 void post_end(request_t *r);
 BOOL session_done(request_t *r, DWORD status);
 bool request_keep_alive_possible(request_t *r);
 
 /* src/isapi/isapi_plan.c */
+void plan_init(out_plan_t *p); /* empty: nothing to send, nothing owned */
+void plan_free(out_plan_t *p); /* releases what it owns; empty after */
 BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
                   char **head, size_t *head_len);
 BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,

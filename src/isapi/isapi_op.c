@@ -148,7 +148,7 @@ void op_start(request_t *r)
     io->read = r->op.kind == OP_READ;
     io->empty = r->no_body;
     io->got = 0;
-    io->cur = (out_cursor_t){.segs = r->op.plan.segs, .n = r->op.plan.n};
+    out_chain_init(&io->cur, r->op.plan.segs, r->op.plan.n);
     io->done = op_done;
     conn_async_start(r->conn, io);
 }

@@ -3,7 +3,7 @@
  * prepare_head / plan_build frame the response and build its head, plan_send_sync and
  * plan_write send or buffer it, deferred_flush sends what a buffered response held back.
  * Invariants: everything here runs under the request's io_lock; a plan owns the head buffer
- * and the pieces it was built with until plan_free (src/isapi/isapi.c) releases them.
+ * and the pieces it was built with until plan_free releases them.
  * Ownership: the request_t is owned by src/isapi/isapi.c's lifecycle; nothing here frees it. */
 #define _GNU_SOURCE
 #include "isapi.h"
@@ -36,6 +36,24 @@
 /* Response composition (under io_lock). Every write — synchronous or not, WriteClient,
  * TransmitFile, vector send, send-URL — becomes a plan: the head if this write carries it, then
  * the extension's pieces with the response's framing. */
+
+void plan_init(out_plan_t *p)
+{
+    p->segs = NULL;
+    p->n = 0;
+    p->head = NULL;
+    p->owned_fd = -1;
+}
+
+void plan_free(out_plan_t *p)
+{
+    if (p->segs != p->inline_segs)
+        free(p->segs);
+    free(p->head);
+    if (p->owned_fd >= 0)
+        close(p->owned_fd);
+    plan_init(p);
+}
 
 /* Decide the framing for h and build the head into *head. */
 BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
@@ -82,10 +100,11 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
 BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
                 const piece_t *pieces, size_t n, bool final)
 {
-    memset(p, 0, sizeof *p);
-    p->owned_fd = -1;
-    p->segs = malloc((n + 4) * sizeof *p->segs);
-    if (!p->segs) {
+    plan_init(p);
+    /* At most a head, a chunk line, the pieces and a tail. */
+    if (n + 3 <= OUT_PLAN_INLINE_SEGS) {
+        p->segs = p->inline_segs;
+    } else if (!(p->segs = malloc((n + 3) * sizeof *p->segs))) {
         free(head);
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     }
@@ -152,11 +171,12 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
 /* Send a plan on the calling thread. Frees it. */
 BOOL plan_send_sync(request_t *r, out_plan_t *p)
 {
-    out_cursor_t cur = {.segs = p->segs, .n = p->n};
+    out_chain_t ch;
+    out_chain_init(&ch, p->segs, p->n);
     int rc = 0;
     if (p->n) {
         if (parked_socket_enter(r)) {
-            rc = conn_send_blocking(r->conn, &cur);
+            rc = conn_send_blocking(r->conn, &ch);
             parked_socket_leave(r);
         } else {
             rc = -ENOTCONN; /* the client left and its socket was released */
@@ -197,8 +217,7 @@ BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *
         return plan_build(r, p, NULL, 0, &pc, len ? 1 : 0, false);
     }
     if (len == 0 && !r->pending) {
-        memset(p, 0, sizeof *p);
-        p->owned_fd = -1;
+        plan_init(p);
         return TRUE;
     }
     const char *d = buf;
@@ -227,8 +246,7 @@ BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *
         r->pending = joined;
         r->pending_len = n;
         *buffered = true;
-        memset(p, 0, sizeof *p);
-        p->owned_fd = -1;
+        plan_init(p);
         return TRUE;
     }
     if (raw != 0) {

@@ -493,14 +493,11 @@ void child_ended(loop_task_t *t)
     if (closed)
         atomic_store(&parent->closed_by_extension, true);
     out_plan_t *p = &parent->op.plan;
-    memset(p, 0, sizeof *p);
-    p->owned_fd = -1;
-    p->segs = malloc(sizeof *p->segs);
-    if (p->segs && end.tail) {
+    plan_init(p);
+    p->segs = p->inline_segs;
+    if (end.tail) {
         p->head = end.tail;
         p->segs[p->n++] = (out_seg_t){.mem = end.tail, .fd = -1, .len = end.tail_len};
-    } else {
-        free(end.tail);
     }
     parent->op.report_bytes = (DWORD)end.body_bytes;
     parent->op.io.shut_after = false;

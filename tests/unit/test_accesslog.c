@@ -128,6 +128,34 @@ static void test_missing_request_line(void)
     free(got);
 }
 
+/* The entry both layers log, from the request's view: a parsed head, and one that never was. */
+static void test_entry_fill(void)
+{
+    http_header_t hs[3] = {
+        {.name = "Host", .name_len = 4, .value = "h", .value_len = 1},
+        {.name = "user-agent", .name_len = 10, .value = "curl/8.0", .value_len = 8},
+        {.name = "Referer", .name_len = 7, .value = "http://example.com/", .value_len = 19},
+    };
+    reqinfo_t ri = {.method = "GET", .raw_target = "/x?y", .http_major = 1, .http_minor = 1,
+                    .headers = hs, .n_headers = 3};
+    accesslog_entry_t e;
+    accesslog_entry_fill(&e, &ri, "192.0.2.1", 1795341600, 200, 1234, "param");
+    char *got = log_lines(&e, 1);
+    CHECK_STR(got, "192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /x?y HTTP/1.1\" 200 1234 "
+                   "\"http://example.com/\" \"curl/8.0\" \"param\"\n");
+    free(got);
+
+    reqinfo_t none = {0};
+    accesslog_entry_fill(&e, &none, "::1", 1795341600, 400, 0, NULL);
+    CHECK_STR(e.method, "-");
+    CHECK_STR(e.target, "-");
+    CHECK_INT(e.http_major, 1);
+    CHECK(e.referer == NULL && e.user_agent == NULL && e.log_param == NULL);
+    got = log_lines(&e, 1);
+    CHECK_STR(got, "::1 - - [22/Nov/2026:10:00:00 +0000] \"- - HTTP/1.0\" 400 - \"-\" \"-\"\n");
+    free(got);
+}
+
 /* A field is cut to at most 2048 bytes, at a whole escape, with "..." at the end. */
 static void test_truncation(void)
 {
@@ -303,6 +331,7 @@ int main(void)
     test_format();
     test_escaping();
     test_missing_request_line();
+    test_entry_fill();
     test_truncation();
     test_append_and_mode();
     test_open_errors();

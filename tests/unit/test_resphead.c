@@ -563,6 +563,46 @@ static void test_build(void)
     CHECK(out == NULL);
 }
 
+/* A whole response: the same head, the body behind it in the same buffer. */
+static void test_build_response(void)
+{
+    resphead_set_clock_for_tests(fixed_clock);
+    resphead_t h;
+    resphead_init(&h);
+    CHECK_INT(resphead_add(&h, "Content-Type", "text/html"), 0);
+    h.content_length = 5;
+    char *out = NULL;
+    size_t head_len = 0, len = 0;
+    CHECK_INT(resphead_build_response(&h, 1, FRAME_LENGTH, false, "isapid/0.1", "hello", 5, &out,
+                                      &head_len, &len), 0);
+    static const char want_head[] = "HTTP/1.1 200 OK\r\n" DATE "Server: isapid/0.1\r\n"
+                                    "Content-Type: text/html\r\nContent-Length: 5\r\n"
+                                    "Connection: close\r\n\r\n";
+    CHECK_INT(head_len, sizeof want_head - 1);
+    CHECK_INT(len, head_len + 5);
+    CHECK_STR(out, "HTTP/1.1 200 OK\r\n" DATE "Server: isapid/0.1\r\nContent-Type: text/html\r\n"
+                   "Content-Length: 5\r\nConnection: close\r\n\r\nhello");
+    free(out);
+
+    /* No body (HEAD, 304): the head alone, as resphead_build makes it. */
+    out = NULL;
+    CHECK_INT(resphead_build_response(&h, 0, FRAME_LENGTH, true, "isapid/0.1", NULL, 5, &out,
+                                      &head_len, &len), 0);
+    CHECK_INT(len, head_len);
+    CHECK_STR(out, build(&h, 0, FRAME_LENGTH, true, "isapid/0.1"));
+    free(out);
+
+    h.status = 42;
+    out = NULL;
+    errno = 0;
+    CHECK_INT(resphead_build_response(&h, 1, FRAME_NONE, true, NULL, "x", 1, &out, &head_len,
+                                      &len), -1);
+    CHECK_INT(errno, EINVAL);
+    CHECK(out == NULL);
+    resphead_free(&h);
+    resphead_set_clock_for_tests(NULL);
+}
+
 static void test_date(void)
 {
     resphead_t h;
@@ -599,6 +639,7 @@ int main(void)
     test_raw();
     test_looks_like_headers();
     test_build();
+    test_build_response();
     test_date();
     free(built);
     return check_report("test_resphead");

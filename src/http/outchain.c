@@ -1,0 +1,93 @@
+/* The output chain (src/http/outchain.h): sendmsg / sendfile from a list of segments, keeping
+ * the unsent tail across a full socket. */
+#define _GNU_SOURCE
+#include "outchain.h"
+#include "outchain_internal.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Memory segments gathered into one sendmsg at most. */
+#define OUT_CHAIN_IOV_MAX 16
+
+static size_t sendfile_max = OUT_CHAIN_SENDFILE_MAX;
+
+void out_chain_set_sendfile_max_for_tests(size_t max)
+{
+    sendfile_max = max ? max : OUT_CHAIN_SENDFILE_MAX;
+}
+
+/* n bytes went out from the position: move it over the segments they covered. */
+static void out_chain_advance(out_chain_t *ch, uint64_t n)
+{
+    while (n > 0 && ch->i < ch->n) {
+        const out_seg_t *s = &ch->segs[ch->i];
+        uint64_t room = s->len - ch->seg_done;
+        uint64_t take = n < room ? n : room;
+        ch->seg_done += take;
+        if (s->payload)
+            ch->payload_sent += take;
+        ch->bytes += take;
+        n -= take;
+        if (ch->seg_done == s->len) {
+            ch->i++;
+            ch->seg_done = 0;
+        }
+    }
+}
+
+static void out_chain_cork(int fd, out_chain_t *ch, bool on)
+{
+    int v = on;
+    /* A socket without TCP (a test's socketpair) refuses it: nothing to share packets then. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+    ch->corked = on;
+}
+
+int out_chain_send(int fd, out_chain_t *ch)
+{
+    while (ch->i < ch->n) {
+        const out_seg_t *seg = &ch->segs[ch->i];
+        ssize_t n;
+        if (seg->len == ch->seg_done) {
+            ch->i++;
+            ch->seg_done = 0;
+            continue;
+        }
+        if (seg->mem) {
+            struct iovec iov[OUT_CHAIN_IOV_MAX];
+            int cnt = 0;
+            size_t k = ch->i;
+            for (; k < ch->n && cnt < OUT_CHAIN_IOV_MAX && ch->segs[k].mem; k++) {
+                uint64_t skip = k == ch->i ? ch->seg_done : 0;
+                iov[cnt].iov_base = (char *)ch->segs[k].mem + skip;
+                iov[cnt].iov_len = (size_t)(ch->segs[k].len - skip);
+                cnt++;
+            }
+            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+            n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < ch->n ? MSG_MORE : 0));
+        } else {
+            if (!ch->corked && ch->i + 1 < ch->n)
+                out_chain_cork(fd, ch, true);
+            off_t off = (off_t)(seg->off + ch->seg_done);
+            uint64_t left = seg->len - ch->seg_done;
+            n = sendfile(fd, seg->fd, &off, left > sendfile_max ? sendfile_max : (size_t)left);
+            if (n == 0)
+                return -EIO; /* the file is shorter than its range */
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN ? 0 : -errno;
+        }
+        out_chain_advance(ch, (uint64_t)n);
+    }
+    if (ch->corked)
+        out_chain_cork(fd, ch, false);
+    return 1;
+}

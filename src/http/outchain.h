@@ -1,0 +1,63 @@
+/* The output chain: the one way response bytes reach a socket, for the loop's own responses
+ * (static files, errors, the tail of an extension's response: src/http/conn_out.c) and for an
+ * extension's writes (WriteClient, TransmitFile, vector send, send-URL: src/isapi/isapi_plan.c,
+ * driven by src/isapi/isapi_op.c or src/http/conn_io.c).
+ *
+ * A chain is a list of segments, memory or a range of a file, and a position in it.
+ * out_chain_send sends from the position without blocking: consecutive memory segments are
+ * gathered into one sendmsg (MSG_MORE while anything follows them), a file range goes with
+ * sendfile, and TCP_CORK is set while a file range is followed by more segments (sendfile has
+ * no MSG_MORE), so a head, a file and a tail share packets; it is cleared when the chain is
+ * sent. A full socket leaves the position where the socket stopped taking bytes: the next call
+ * goes on from there.
+ *
+ * Ownership: a chain owns nothing. The segments' array, their memory and their descriptors
+ * belong to whoever built the chain (conn_t's output, out_plan_t) and must outlive its sending.
+ * One thread sends a chain at a time. */
+#ifndef ISAPID_OUTCHAIN_H
+#define ISAPID_OUTCHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One piece of outgoing data: memory (mem != NULL) or len bytes of file fd from off.
+ * `payload` marks the response's own bytes (the body; for an extension, what it wrote), as
+ * opposed to the server's framing (heads, chunk lines): the access log and WriteClient's byte
+ * counts are payload, the send rate counts both. */
+typedef struct out_seg {
+    const char *mem;
+    uint64_t off;
+    uint64_t len;
+    int fd;
+    bool payload;
+} out_seg_t;
+
+typedef struct out_chain {
+    out_seg_t *segs;
+    size_t n, i;            /* segments; the one being sent */
+    uint64_t seg_done;      /* bytes of segs[i] already sent */
+    uint64_t payload_sent;  /* payload bytes sent so far */
+    uint64_t bytes;         /* every byte sent so far, framing included */
+    bool corked;            /* TCP_CORK set: a file range is followed by more segments */
+} out_chain_t;
+
+/* The most one sendfile call is asked to send (the kernel's own limit is about 2 GiB). */
+#define OUT_CHAIN_SENDFILE_MAX ((size_t)1 << 30)
+
+/* A chain at the start of segs[0..n). */
+static inline void out_chain_init(out_chain_t *ch, out_seg_t *segs, size_t n)
+{
+    *ch = (out_chain_t){.segs = segs, .n = n};
+}
+
+/* Something is left to send. */
+static inline bool out_chain_pending(const out_chain_t *ch) { return ch->i < ch->n; }
+
+/* Send what is left of ch on socket fd, without blocking: 1 all sent (the cork, if set, is
+ * cleared), 0 the socket is full (call again when it is writable), -EIO a file ended before
+ * its range did (the length the head promised cannot be kept), or another -errno of
+ * sendmsg/sendfile (-EPIPE, -ECONNRESET...). EINTR is retried. */
+int out_chain_send(int fd, out_chain_t *ch);
+
+#endif
