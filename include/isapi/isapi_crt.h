@@ -135,7 +135,8 @@ ISAPI_CRT_API int _snprintf_s(char *dst, size_t size, size_t count, const char *
 ISAPI_CRT_API int _vsnprintf_s(char *dst, size_t size, size_t count, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 /* _snprintf: writes at most count bytes, NUL-terminated only if it fits; returns the length,
- * or -1 when the output was longer than count (MSVC's behaviour, not C99 snprintf's). */
+ * or -1 when the output was longer than count (MSVC's behaviour, not C99 snprintf's). With
+ * a NULL buffer and count 0 it returns the length the output needs, as MSVC documents. */
 ISAPI_CRT_API int _snprintf(char *dst, size_t count, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 ISAPI_CRT_API int _vsnprintf(char *dst, size_t count, const char *fmt, va_list ap)
