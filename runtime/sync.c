@@ -1,16 +1,19 @@
 /* libisapi: Win32 kernel objects (threads, events, semaphores, mutexes), the handle registry,
  * waits, CloseHandle and the small thread calls (Sleep, thread and process ids).
  *
- * One lock for all kernel objects. `objects_lock` guards the registry and every object's state
- * (an event's flag, a semaphore's count, a mutex's owner, a thread's end), and one condition
- * variable, `objects_changed`, is broadcast whenever any object becomes signalled. A wait
- * checks its objects under the lock and sleeps on that condition until they are signalled or
- * its deadline passes. This makes WaitForMultipleObjects (any and all) exact and simple: every
- * check and every acquisition happens under the one lock, so "wait all" acquires its objects
- * atomically. The cost: each SetEvent/ReleaseSemaphore/ReleaseMutex/thread end wakes every
- * waiting thread of the process to re-check, which is fine for the handful of waiters an
- * extension has, and the lock is shared by unrelated objects. CRITICAL_SECTION and SRWLOCK do
- * not use it: they are pthread locks in place (runtime/locks.c).
+ * One lock for all kernel objects. `objects_lock` guards the registry, every object's state
+ * (an event's flag, a semaphore's count, a mutex's owner, a thread's end) and the queue of
+ * pending waits. A wait first tries to take its objects; if it cannot, it joins the queue
+ * (FIFO) and sleeps on the one condition variable, `objects_changed`. Waits are satisfied by
+ * the call that signals, as Windows's kernel does: SetEvent, ReleaseSemaphore, ReleaseMutex and
+ * a thread's end walk the queue in order and give the objects to each wait that can now
+ * complete (satisfy_pending_waits), then broadcast. So an auto-reset event set twice while two
+ * threads wait releases both, a semaphore released by n releases n waiters, PulseEvent
+ * releases the threads waiting at that moment, and "wait all" acquires its objects atomically,
+ * since every check and acquisition happens under the one lock. The cost: each signal wakes
+ * every waiting thread of the process to look at its own wait, which is fine for the handful of
+ * waiters an extension has, and the lock is shared by unrelated objects. CRITICAL_SECTION and
+ * SRWLOCK do not use it: they are pthread locks in place (runtime/locks.c).
  *
  * Ownership. An object carries a reference count: one for its open handle, one for a running
  * thread (its own object), one for each wait in progress. CloseHandle unregisters the handle
@@ -242,6 +245,56 @@ static BOOL acquire(struct kernel_object *o, DWORD self)
     return FALSE;
 }
 
+/* Under objects_lock: takes the objects if the wait can complete now, and sets *result
+ * (WAIT_OBJECT_0 + i, the lowest signalled index for "any"; WAIT_ABANDONED_0 + i). */
+static BOOL try_satisfy(struct kernel_object *const *objects, DWORD count, BOOL wait_all, DWORD self,
+                        DWORD *result)
+{
+    if (wait_all) {
+        for (DWORD i = 0; i < count; i++)
+            if (!is_signalled(objects[i], self))
+                return FALSE;
+        /* WAIT_ABANDONED_0 + the first abandoned mutex's index, if any. */
+        *result = WAIT_OBJECT_0;
+        for (DWORD i = 0; i < count; i++)
+            if (acquire(objects[i], self) && *result == WAIT_OBJECT_0)
+                *result = WAIT_ABANDONED_0 + i;
+        return TRUE;
+    }
+    for (DWORD i = 0; i < count; i++)
+        if (is_signalled(objects[i], self)) {
+            *result = (acquire(objects[i], self) ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + i;
+            return TRUE;
+        }
+    return FALSE;
+}
+
+/* A wait that could not complete at once, queued until a signal satisfies it or its deadline
+ * passes. It lives on the waiting thread's stack; the thread unlinks it before returning. */
+struct pending_wait {
+    struct kernel_object **objects;
+    DWORD count;
+    BOOL wait_all;
+    DWORD self;
+    BOOL satisfied; /* set, with result, by satisfy_pending_waits */
+    DWORD result;
+    struct pending_wait *next;
+};
+static struct pending_wait *pending_waits; /* oldest first; guarded by objects_lock */
+
+/* Under objects_lock, after an object became signalled: satisfies the queued waits that can
+ * complete, oldest first (an auto-reset event or a semaphore's last count goes to the first),
+ * and wakes the waiting threads. */
+static void satisfy_pending_waits(void)
+{
+    BOOL any = FALSE;
+    for (struct pending_wait *w = pending_waits; w != NULL; w = w->next)
+        if (!w->satisfied && try_satisfy(w->objects, w->count, w->wait_all, w->self, &w->result))
+            w->satisfied = any = TRUE;
+    if (any)
+        pthread_cond_broadcast(&objects_changed);
+}
+
 static void deadline_after(struct timespec *deadline, DWORD ms)
 {
     clock_gettime(CLOCK_MONOTONIC, deadline);
@@ -281,40 +334,27 @@ __attribute__((visibility("default"))) DWORD WINAPI WaitForMultipleObjects(DWORD
     for (DWORD i = 0; i < count; i++)
         objects[i]->refs++; /* held for the wait: CloseHandle meanwhile frees nothing under us */
 
-    struct timespec deadline;
-    if (ms != INFINITE)
-        deadline_after(&deadline, ms);
     DWORD result = WAIT_TIMEOUT;
-    for (;;) {
-        if (wait_all) {
-            DWORD ready = 0;
-            while (ready < count && is_signalled(objects[ready], self))
-                ready++;
-            if (ready == count) {
-                /* WAIT_ABANDONED_0 + the first abandoned mutex's index, if any. */
-                result = WAIT_OBJECT_0;
-                for (DWORD i = 0; i < count; i++)
-                    if (acquire(objects[i], self) && result == WAIT_OBJECT_0)
-                        result = WAIT_ABANDONED_0 + i;
-                break;
-            }
-        } else {
-            DWORD i = 0;
-            while (i < count && !is_signalled(objects[i], self))
-                i++;
-            if (i < count) {
-                result = (acquire(objects[i], self) ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + i;
-                break;
-            }
+    if (!try_satisfy(objects, count, wait_all, self, &result) && ms != 0) {
+        struct pending_wait wait = {.objects = objects, .count = count, .wait_all = wait_all, .self = self};
+        struct pending_wait **link = &pending_waits;
+        while (*link != NULL)
+            link = &(*link)->next;
+        *link = &wait;
+        struct timespec deadline;
+        if (ms != INFINITE)
+            deadline_after(&deadline, ms);
+        while (!wait.satisfied) {
+            int rc = ms == INFINITE ? pthread_cond_wait(&objects_changed, &objects_lock)
+                                    : pthread_cond_timedwait(&objects_changed, &objects_lock, &deadline);
+            if (rc == ETIMEDOUT)
+                break; /* satisfied meanwhile or not: the flag, read under the lock, tells */
         }
-        if (ms == 0)
-            break;
-        int rc = ms == INFINITE ? pthread_cond_wait(&objects_changed, &objects_lock)
-                                : pthread_cond_timedwait(&objects_changed, &objects_lock, &deadline);
-        if (rc == ETIMEDOUT) {
-            /* One last look: a signal may have raced with the deadline. */
-            ms = 0;
-        }
+        for (link = &pending_waits; *link != &wait; link = &(*link)->next)
+            ;
+        *link = wait.next;
+        if (wait.satisfied)
+            result = wait.result;
     }
     for (DWORD i = 0; i < count; i++)
         release_object(objects[i]);
@@ -370,16 +410,10 @@ static BOOL set_event_state(HANDLE h, BOOL signalled, BOOL pulse)
     }
     o->event.signalled = signalled;
     if (signalled)
-        pthread_cond_broadcast(&objects_changed);
+        satisfy_pending_waits();
+    if (pulse) /* PulseEvent: the waits it could satisfy are; then it is reset */
+        o->event.signalled = FALSE;
     unlock_objects();
-    if (pulse) {
-        /* PulseEvent (unreliable on Windows too): let the woken waiters run, then reset. */
-        sched_yield();
-        lock_objects();
-        if (find_object(h) == o)
-            o->event.signalled = FALSE;
-        unlock_objects();
-    }
     return TRUE;
 }
 
@@ -429,7 +463,7 @@ __attribute__((visibility("default"))) BOOL WINAPI ReleaseSemaphore(HANDLE h, LO
     if (previous != NULL)
         *previous = o->semaphore.count;
     o->semaphore.count += release_count;
-    pthread_cond_broadcast(&objects_changed);
+    satisfy_pending_waits();
     unlock_objects();
     return TRUE;
 }
@@ -457,7 +491,7 @@ __attribute__((visibility("default"))) BOOL WINAPI ReleaseMutex(HANDLE h)
     }
     if (--o->mutex.recursion == 0) {
         o->mutex.owner = 0;
-        pthread_cond_broadcast(&objects_changed);
+        satisfy_pending_waits();
     }
     unlock_objects();
     return TRUE;
@@ -479,7 +513,7 @@ static void thread_ended(void *arg)
                 o->mutex.recursion = 0;
                 o->mutex.abandoned = TRUE;
             }
-    pthread_cond_broadcast(&objects_changed);
+    satisfy_pending_waits();
     current_thread_object = NULL;
     release_object(self);
     unlock_objects();

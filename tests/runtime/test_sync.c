@@ -219,6 +219,196 @@ static void test_wait_multiple(void)
     CHECK(!SetEvent(e[0]));
 }
 
+/* Waiters of one event: each waits, then counts itself in `released`. */
+static HANDLE waiters_event;
+static volatile LONG waiting, released;
+
+static DWORD WINAPI count_release(LPVOID arg)
+{
+    InterlockedIncrement(&waiting);
+    if (WaitForSingleObject(waiters_event, 5000) != WAIT_OBJECT_0)
+        return 1;
+    InterlockedIncrement(&released);
+    return 0;
+}
+
+static LONG released_count(void)
+{
+    return InterlockedCompareExchange(&released, 0, 0);
+}
+
+static void wait_until_blocked(LONG threads)
+{
+    while (InterlockedCompareExchange(&waiting, 0, 0) < threads)
+        Sleep(1);
+    Sleep(50); /* they are now inside WaitForSingleObject */
+}
+
+static void test_reset_modes_release(void)
+{
+    /* Auto reset: each SetEvent releases exactly one of three waiters. */
+    waiting = released = 0;
+    waiters_event = CreateEventA(NULL, FALSE, FALSE, NULL);
+    HANDLE t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = CreateThread(NULL, 0, count_release, NULL, 0, NULL);
+    wait_until_blocked(3);
+    CHECK(SetEvent(waiters_event));
+    Sleep(100);
+    CHECK_INT(released_count(), 1);
+    CHECK_INT(WaitForSingleObject(waiters_event, 0), WAIT_TIMEOUT); /* consumed by the one */
+    CHECK(SetEvent(waiters_event));
+    CHECK(SetEvent(waiters_event));
+    CHECK_INT(WaitForMultipleObjects(3, t, TRUE, 5000), WAIT_OBJECT_0);
+    CHECK_INT(released_count(), 3);
+    for (int i = 0; i < 3; i++)
+        CloseHandle(t[i]);
+    CloseHandle(waiters_event);
+
+    /* Manual reset: one SetEvent releases all of them, and the event stays set. */
+    waiting = released = 0;
+    waiters_event = CreateEventA(NULL, TRUE, FALSE, NULL);
+    for (int i = 0; i < 3; i++)
+        t[i] = CreateThread(NULL, 0, count_release, NULL, 0, NULL);
+    wait_until_blocked(3);
+    CHECK(SetEvent(waiters_event));
+    CHECK_INT(WaitForMultipleObjects(3, t, TRUE, 5000), WAIT_OBJECT_0);
+    CHECK_INT(released_count(), 3);
+    CHECK_INT(WaitForSingleObject(waiters_event, 0), WAIT_OBJECT_0);
+    for (int i = 0; i < 3; i++)
+        CloseHandle(t[i]);
+    CloseHandle(waiters_event);
+
+    /* PulseEvent releases the threads waiting at that moment (all of them for manual reset,
+     * one for auto reset) and leaves the event reset. */
+    waiting = released = 0;
+    waiters_event = CreateEventA(NULL, TRUE, FALSE, NULL);
+    for (int i = 0; i < 3; i++)
+        t[i] = CreateThread(NULL, 0, count_release, NULL, 0, NULL);
+    wait_until_blocked(3);
+    CHECK(PulseEvent(waiters_event));
+    CHECK_INT(WaitForSingleObject(waiters_event, 0), WAIT_TIMEOUT);
+    CHECK_INT(WaitForMultipleObjects(3, t, TRUE, 5000), WAIT_OBJECT_0);
+    CHECK_INT(released_count(), 3);
+    for (int i = 0; i < 3; i++)
+        CloseHandle(t[i]);
+    CloseHandle(waiters_event);
+
+    waiting = released = 0;
+    waiters_event = CreateEventA(NULL, FALSE, FALSE, NULL);
+    for (int i = 0; i < 2; i++)
+        t[i] = CreateThread(NULL, 0, count_release, NULL, 0, NULL);
+    wait_until_blocked(2);
+    CHECK(PulseEvent(waiters_event));
+    Sleep(100);
+    CHECK_INT(released_count(), 1);
+    CHECK_INT(WaitForSingleObject(waiters_event, 0), WAIT_TIMEOUT);
+    CHECK(PulseEvent(waiters_event));
+    CHECK_INT(WaitForMultipleObjects(2, t, TRUE, 5000), WAIT_OBJECT_0);
+    CHECK_INT(released_count(), 2);
+    CHECK(PulseEvent(waiters_event)); /* nobody waits: nothing stays signalled */
+    CHECK_INT(WaitForSingleObject(waiters_event, 0), WAIT_TIMEOUT);
+    for (int i = 0; i < 2; i++)
+        CloseHandle(t[i]);
+    CloseHandle(waiters_event);
+
+    /* A semaphore released by 2 while three threads wait releases exactly two. */
+    waiting = released = 0;
+    waiters_event = CreateSemaphoreA(NULL, 0, 10, NULL);
+    for (int i = 0; i < 3; i++)
+        t[i] = CreateThread(NULL, 0, count_release, NULL, 0, NULL);
+    wait_until_blocked(3);
+    CHECK(ReleaseSemaphore(waiters_event, 2, NULL));
+    Sleep(100);
+    CHECK_INT(released_count(), 2);
+    CHECK(ReleaseSemaphore(waiters_event, 1, NULL));
+    CHECK_INT(WaitForMultipleObjects(3, t, TRUE, 5000), WAIT_OBJECT_0);
+    CHECK_INT(released_count(), 3);
+    CHECK_INT(WaitForSingleObject(waiters_event, 0), WAIT_TIMEOUT);
+    for (int i = 0; i < 3; i++)
+        CloseHandle(t[i]);
+    CloseHandle(waiters_event);
+}
+
+/* A wait for all that cannot complete takes nothing: another thread can take its semaphore. */
+static HANDLE all_pair[2];
+
+static DWORD WINAPI wait_for_all_pair(LPVOID arg)
+{
+    return WaitForMultipleObjects(2, all_pair, TRUE, 5000);
+}
+
+static DWORD WINAPI release_not_owned(LPVOID mutex)
+{
+    return ReleaseMutex((HANDLE)mutex) ? 0 : GetLastError();
+}
+
+static void test_wait_all_atomic_and_ownership(void)
+{
+    all_pair[0] = CreateSemaphoreA(NULL, 1, 1, NULL);
+    all_pair[1] = CreateEventA(NULL, FALSE, FALSE, NULL);
+    HANDLE t = CreateThread(NULL, 0, wait_for_all_pair, NULL, 0, NULL);
+    Sleep(50);
+    CHECK_INT(WaitForSingleObject(all_pair[0], 0), WAIT_OBJECT_0); /* not held by the waiter */
+    CHECK(SetEvent(all_pair[1]));
+    Sleep(50);
+    DWORD code = 0;
+    CHECK(GetExitCodeThread(t, &code));
+    CHECK_INT(code, STILL_ACTIVE); /* the event is set, the semaphore is not */
+    CHECK_INT(STILL_ACTIVE, 259);
+    CHECK(ReleaseSemaphore(all_pair[0], 1, NULL));
+    CHECK_INT(WaitForSingleObject(t, 5000), WAIT_OBJECT_0);
+    CHECK(GetExitCodeThread(t, &code));
+    CHECK_INT(code, WAIT_OBJECT_0);
+    CHECK_INT(WaitForSingleObject(all_pair[0], 0), WAIT_TIMEOUT); /* both taken together */
+    CHECK_INT(WaitForSingleObject(all_pair[1], 0), WAIT_TIMEOUT);
+    CloseHandle(t);
+
+    /* Semaphore arguments. */
+    CHECK(!ReleaseSemaphore(all_pair[0], 0, NULL));
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
+    LONG previous = -1;
+    CHECK(ReleaseSemaphore(all_pair[0], 1, &previous));
+    CHECK_INT(previous, 0);
+    CHECK(!ReleaseSemaphore(all_pair[0], 1, NULL));
+    CHECK_INT(GetLastError(), ERROR_TOO_MANY_POSTS);
+    CHECK(CreateSemaphoreA(NULL, 0, 0, NULL) == NULL);
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
+    CHECK(CreateSemaphoreA(NULL, -1, 2, NULL) == NULL);
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
+
+    /* A mutex: only its owner releases it, once per acquisition. */
+    HANDLE m = CreateMutexA(NULL, FALSE, NULL);
+    CHECK_INT(WaitForSingleObject(m, 0), WAIT_OBJECT_0);
+    CHECK_INT(WaitForSingleObject(m, 0), WAIT_OBJECT_0);
+    t = CreateThread(NULL, 0, release_not_owned, m, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    CHECK(GetExitCodeThread(t, &code));
+    CHECK_INT(code, ERROR_NOT_OWNER);
+    CloseHandle(t);
+    CHECK(ReleaseMutex(m));
+    CHECK(ReleaseMutex(m));
+    CHECK(!ReleaseMutex(m));
+    CHECK_INT(GetLastError(), ERROR_NOT_OWNER);
+
+    /* Every kind of handle closes once; a second close fails without harm. */
+    HANDLE ended = CreateThread(NULL, 0, return_42, NULL, 0, NULL);
+    WaitForSingleObject(ended, 5000);
+    HANDLE kinds[4] = {ended, all_pair[0], all_pair[1], m};
+    for (int i = 0; i < 4; i++) {
+        CHECK(CloseHandle(kinds[i]));
+        SetLastError(0);
+        CHECK(!CloseHandle(kinds[i]));
+        CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+        CHECK_INT(WaitForSingleObject(kinds[i], 0), WAIT_FAILED);
+        CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+    }
+    CHECK(!CloseHandle(NULL));
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+    CHECK(!CloseHandle(INVALID_HANDLE_VALUE));
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+}
+
 static CRITICAL_SECTION counter_lock; /* static storage, initialised at run time */
 static long long guarded_counter;
 static DWORD dword_counter;
@@ -241,6 +431,14 @@ static DWORD WINAPI hammer(LPVOID arg)
 static DWORD WINAPI try_section(LPVOID arg)
 {
     return TryEnterCriticalSection(&counter_lock);
+}
+
+static DWORD WINAPI try_section_and_leave(LPVOID arg)
+{
+    if (!TryEnterCriticalSection(&counter_lock))
+        return FALSE;
+    LeaveCriticalSection(&counter_lock);
+    return TRUE;
 }
 
 static void test_critical_sections_and_interlocked(void)
@@ -267,6 +465,43 @@ static void test_critical_sections_and_interlocked(void)
     LeaveCriticalSection(&counter_lock);
     LeaveCriticalSection(&counter_lock);
     DeleteCriticalSection(&counter_lock);
+
+    /* The owner's recursion count: the section is free only after as many leaves as enters. */
+    InitializeCriticalSection(&counter_lock);
+    for (int i = 0; i < 3; i++)
+        EnterCriticalSection(&counter_lock);
+    LeaveCriticalSection(&counter_lock);
+    LeaveCriticalSection(&counter_lock);
+    other = CreateThread(NULL, 0, try_section_and_leave, NULL, 0, NULL);
+    WaitForSingleObject(other, 5000);
+    GetExitCodeThread(other, &code);
+    CHECK_INT(code, FALSE);
+    CloseHandle(other);
+    LeaveCriticalSection(&counter_lock);
+    other = CreateThread(NULL, 0, try_section_and_leave, NULL, 0, NULL);
+    WaitForSingleObject(other, 5000);
+    GetExitCodeThread(other, &code);
+    CHECK_INT(code, TRUE);
+    CloseHandle(other);
+    DeleteCriticalSection(&counter_lock);
+
+    /* Return values: Increment/Decrement/Add give the new value, the others the old one. */
+    LONG v = 5;
+    CHECK_INT(InterlockedIncrement(&v), 6);
+    CHECK_INT(InterlockedExchangeAdd(&v, 4), 6);
+    CHECK_INT(v, 10);
+    CHECK_INT(InterlockedAdd(&v, 5), 15);
+    CHECK_INT(InterlockedAnd(&v, 6), 15);
+    CHECK_INT(v, 6);
+    CHECK_INT(InterlockedOr(&v, 9), 6);
+    CHECK_INT(v, 15);
+    CHECK_INT(InterlockedXor(&v, 1), 15);
+    CHECK_INT(v, 14);
+    DWORD dw = 3;
+    CHECK_INT(InterlockedExchange(&dw, 8), 3);
+    CHECK_INT(InterlockedCompareExchange(&dw, 1, 8), 8);
+    CHECK_INT(dw, 1);
+    CHECK_INT(InterlockedDecrement(&dw), 0);
 
     LONG l = 5;
     CHECK_INT(InterlockedDecrement(&l), 4);
@@ -384,6 +619,8 @@ int main(void)
     test_semaphores();
     test_mutexes();
     test_wait_multiple();
+    test_reset_modes_release();
+    test_wait_all_atomic_and_ownership();
     test_critical_sections_and_interlocked();
     test_tls_and_sleep();
     test_init_once();
