@@ -52,6 +52,21 @@ static char *posix_path(LPCSTR name)
     return path;
 }
 
+/* The errno to report for a failed call on `path` (modified in place): a missing directory on
+ * the way is ENOTDIR, ERROR_PATH_NOT_FOUND, as on Windows, where a missing file is ENOENT,
+ * ERROR_FILE_NOT_FOUND. */
+static int path_error(char *path, int err)
+{
+    char *slash = strrchr(path, '/');
+    if (err == ENOENT && slash != NULL && slash != path) {
+        *slash = '\0';
+        if (access(path, F_OK) != 0)
+            err = ENOTDIR;
+        *slash = '/';
+    }
+    return err;
+}
+
 /* The open(2) flags for a desired access and creation disposition, or -1. */
 static int open_flags(DWORD access, DWORD disposition)
 {
@@ -108,14 +123,7 @@ __attribute__((visibility("default"))) HANDLE WINAPI CreateFileA(LPCSTR name, DW
     if (fd < 0 && errno == EISDIR && (flags_and_attributes & FILE_FLAG_BACKUP_SEMANTICS))
         fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        int err = errno;
-        /* A missing directory on the way is ERROR_PATH_NOT_FOUND, as on Windows. */
-        char *slash = strrchr(path, '/');
-        if (err == ENOENT && slash != NULL && slash != path) {
-            *slash = '\0';
-            if (access(path, F_OK) != 0)
-                err = ENOTDIR;
-        }
+        int err = path_error(path, errno);
         free(path);
         isapi_set_last_error_from_errno(err);
         return INVALID_HANDLE_VALUE;
@@ -392,7 +400,7 @@ static BOOL stat_path(LPCSTR name, struct stat *st, DWORD *attributes)
     if (ok)
         *attributes = attributes_of(path, st);
     else
-        isapi_set_last_error_from_errno(errno);
+        isapi_set_last_error_from_errno(path_error(path, errno));
     free(path);
     return ok;
 }
@@ -445,7 +453,7 @@ __attribute__((visibility("default"))) BOOL WINAPI DeleteFileA(LPCSTR name)
         return FALSE;
     BOOL ok = unlink(path) == 0;
     if (!ok)
-        isapi_set_last_error_from_errno(errno);
+        isapi_set_last_error_from_errno(path_error(path, errno));
     free(path);
     return ok;
 }

@@ -92,8 +92,30 @@ static void test_dispositions(void)
     CHECK(WriteFile(h, "abc", 3, &n, NULL));
     CloseHandle(h);
     h = CreateFileA(path, GENERIC_WRITE, 0, NULL, TRUNCATE_EXISTING, 0, NULL);
+    CHECK_INT(GetLastError(), ERROR_SUCCESS);
     CHECK_INT(GetFileSize(h, NULL), 0);
     CloseHandle(h);
+
+    /* The FILE_GENERIC_* access masks map as GENERIC_READ/GENERIC_WRITE do. */
+    h = CreateFileA(path, FILE_GENERIC_WRITE, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    CHECK(WriteFile(h, "xyz", 3, &n, NULL));
+    CloseHandle(h);
+    h = CreateFileA(path, FILE_GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    memset(buf, 0, sizeof buf);
+    CHECK(ReadFile(h, buf, sizeof buf, &n, NULL));
+    CHECK_STR(buf, "xyz");
+    CHECK(!WriteFile(h, "x", 1, &n, NULL));
+    CHECK_INT(GetLastError(), ERROR_ACCESS_DENIED);
+    CloseHandle(h);
+    h = CreateFileA(path, FILE_ALL_ACCESS, 0, NULL, TRUNCATE_EXISTING, 0, NULL);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    CloseHandle(h);
+
+    /* GetFileSize's failure: INVALID_FILE_SIZE and a last error, also without a high word. */
+    SetLastError(0);
+    CHECK_INT(GetFileSize(INVALID_HANDLE_VALUE, NULL), INVALID_FILE_SIZE);
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
     CHECK(CreateFileA(path, GENERIC_READ, 0, NULL, TRUNCATE_EXISTING, 0, NULL) == INVALID_HANDLE_VALUE);
     CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
     CHECK(CreateFileA(path, GENERIC_READ, 0, NULL, 42, 0, NULL) == INVALID_HANDLE_VALUE);
@@ -195,6 +217,15 @@ static void test_attributes_and_delete(void)
     CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
     CHECK(!DeleteFileA(path));
     CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
+    /* A missing directory on the way is 3, ERROR_PATH_NOT_FOUND, as for CreateFile. */
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s\\nodir\\file.txt", dir);
+    CHECK_INT(GetFileAttributesA(missing), INVALID_FILE_ATTRIBUTES);
+    CHECK_INT(GetLastError(), ERROR_PATH_NOT_FOUND);
+    CHECK(!GetFileAttributesExA(missing, GetFileExInfoStandard, &data));
+    CHECK_INT(GetLastError(), ERROR_PATH_NOT_FOUND);
+    CHECK(!DeleteFileA(missing));
+    CHECK_INT(GetLastError(), ERROR_PATH_NOT_FOUND);
 
     HANDLE h = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_FLAG_DELETE_ON_CLOSE, NULL);
     CHECK(h != INVALID_HANDLE_VALUE);
