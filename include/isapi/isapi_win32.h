@@ -245,7 +245,36 @@ ISAPI_RUNTIME_API BOOL WINAPI TlsFree(DWORD dwTlsIndex);
 #define InterlockedExchange64 InterlockedExchange
 #define InterlockedExchangeAdd64 InterlockedExchangeAdd
 #define InterlockedAdd64 InterlockedAdd
+#define InterlockedAnd64 InterlockedAnd
+#define InterlockedOr64 InterlockedOr
+#define InterlockedXor64 InterlockedXor
 #define InterlockedCompareExchange64 InterlockedCompareExchange
+/* The Acquire/Release/NoFence forms: sequentially consistent too (stronger than asked). */
+#define InterlockedIncrementAcquire InterlockedIncrement
+#define InterlockedIncrementRelease InterlockedIncrement
+#define InterlockedIncrementNoFence InterlockedIncrement
+#define InterlockedDecrementAcquire InterlockedDecrement
+#define InterlockedDecrementRelease InterlockedDecrement
+#define InterlockedDecrementNoFence InterlockedDecrement
+#define InterlockedExchangeAcquire InterlockedExchange
+#define InterlockedExchangeNoFence InterlockedExchange
+#define InterlockedCompareExchangeAcquire InterlockedCompareExchange
+#define InterlockedCompareExchangeRelease InterlockedCompareExchange
+#define InterlockedCompareExchangeNoFence InterlockedCompareExchange
+/* MSVC's intrinsic names, which code calls directly (often after #pragma intrinsic). */
+#define _InterlockedIncrement InterlockedIncrement
+#define _InterlockedDecrement InterlockedDecrement
+#define _InterlockedExchange InterlockedExchange
+#define _InterlockedExchangeAdd InterlockedExchangeAdd
+#define _InterlockedCompareExchange InterlockedCompareExchange
+#define _InterlockedAnd InterlockedAnd
+#define _InterlockedOr InterlockedOr
+#define _InterlockedXor InterlockedXor
+#define _InterlockedIncrement64 InterlockedIncrement
+#define _InterlockedDecrement64 InterlockedDecrement
+#define _InterlockedExchange64 InterlockedExchange
+#define _InterlockedExchangeAdd64 InterlockedExchangeAdd
+#define _InterlockedCompareExchange64 InterlockedCompareExchange
 #define InterlockedExchangePointer(p, v) ((PVOID)__atomic_exchange_n((PVOID volatile *)(p), (PVOID)(v), __ATOMIC_SEQ_CST))
 #define InterlockedCompareExchangePointer(p, exchange, comparand)                                  \
     __extension__({                                                                                \

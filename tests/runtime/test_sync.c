@@ -502,6 +502,20 @@ static void test_critical_sections_and_interlocked(void)
     CHECK_INT(InterlockedCompareExchange(&dw, 1, 8), 8);
     CHECK_INT(dw, 1);
     CHECK_INT(InterlockedDecrement(&dw), 0);
+    /* The other spellings of the family. */
+    LONGLONG q = 12;
+    CHECK_INT(InterlockedAnd64(&q, 4), 12);
+    CHECK_INT(InterlockedOr64(&q, 1), 4);
+    CHECK_INT(InterlockedXor64(&q, 5), 5);
+    CHECK_INT(q, 0);
+    CHECK_INT(InterlockedIncrementAcquire(&v), 15);
+    CHECK_INT(InterlockedDecrementRelease(&v), 14);
+    CHECK_INT(InterlockedCompareExchangeAcquire(&v, 2, 14), 14);
+    CHECK_INT(_InterlockedIncrement(&v), 3);
+    CHECK_INT(_InterlockedExchange(&v, 9), 3);
+    CHECK_INT(_InterlockedCompareExchange(&v, 1, 9), 9);
+    CHECK_INT(_InterlockedExchangeAdd(&v, 1), 1);
+    CHECK_INT(v, 2);
 
     LONG l = 5;
     CHECK_INT(InterlockedDecrement(&l), 4);
