@@ -293,6 +293,7 @@ __attribute__((visibility("default"))) LPVOID WINAPI VirtualAlloc(LPVOID address
                                                                   DWORD protect)
 {
     int prot = protection_of(protect);
+    type &= ~(DWORD)MEM_TOP_DOWN;
     if (size == 0 || prot < 0 || !(type & (MEM_RESERVE | MEM_COMMIT)) ||
         (type & ~(DWORD)(MEM_RESERVE | MEM_COMMIT))) {
         SetLastError(ERROR_INVALID_PARAMETER);

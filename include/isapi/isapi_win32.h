@@ -307,6 +307,7 @@ ISAPI_RUNTIME_API BOOL WINAPI TlsFree(DWORD dwTlsIndex);
 #define MEM_RESERVE 0x00002000u
 #define MEM_DECOMMIT 0x00004000u
 #define MEM_RELEASE 0x00008000u
+#define MEM_TOP_DOWN 0x00100000u /* a placement hint: accepted, the kernel places the mapping */
 #define PAGE_NOACCESS 0x01u
 #define PAGE_READONLY 0x02u
 #define PAGE_READWRITE 0x04u

@@ -85,6 +85,11 @@ static void test_virtual(void)
     CHECK(VirtualAlloc(NULL, 0, MEM_COMMIT, PAGE_READWRITE) == NULL);
     CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
     CHECK(VirtualAlloc(NULL, 4096, MEM_COMMIT, 0x12345) == NULL);
+    p = VirtualAlloc(NULL, 4096, MEM_COMMIT | MEM_RESERVE | MEM_TOP_DOWN, PAGE_READWRITE);
+    CHECK(p != NULL && all_zero(p, 4096));
+    CHECK(VirtualFree(p, 0, MEM_RELEASE));
+    CHECK(VirtualAlloc(NULL, 4096, MEM_TOP_DOWN, PAGE_READWRITE) == NULL); /* neither reserve nor commit */
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
 
     char buf[8];
     ZeroMemory(buf, sizeof buf);
