@@ -409,6 +409,51 @@ static void test_wait_all_atomic_and_ownership(void)
     CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
 }
 
+/* A pool of workers fed by a semaphore, stopped by a manual-reset event: the pattern IIS
+ * extensions use. Every job is taken exactly once, and since the semaphore has the lower index,
+ * workers drain the jobs before they see the stop event. */
+static HANDLE pool_wait[2]; /* jobs, stop */
+static volatile LONG jobs_done;
+
+static DWORD WINAPI pool_worker(LPVOID arg)
+{
+    for (;;) {
+        DWORD r = WaitForMultipleObjects(2, pool_wait, FALSE, INFINITE);
+        if (r == WAIT_OBJECT_0 + 1)
+            return 0;
+        if (r != WAIT_OBJECT_0)
+            return 1;
+        InterlockedIncrement(&jobs_done);
+    }
+}
+
+static void test_worker_pool(void)
+{
+    enum { WORKERS = 4, BATCHES = 50, PER_BATCH = 8 };
+    pool_wait[0] = CreateSemaphoreA(NULL, 0, BATCHES * PER_BATCH, NULL);
+    pool_wait[1] = CreateEventA(NULL, TRUE, FALSE, NULL);
+    HANDLE t[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        t[i] = CreateThread(NULL, 0, pool_worker, NULL, 0, NULL);
+    for (int b = 0; b < BATCHES; b++) {
+        CHECK(ReleaseSemaphore(pool_wait[0], PER_BATCH, NULL));
+        if (b % 10 == 0)
+            Sleep(1);
+    }
+    CHECK(SetEvent(pool_wait[1])); /* jobs still queued are taken first */
+    CHECK_INT(WaitForMultipleObjects(WORKERS, t, TRUE, 10000), WAIT_OBJECT_0);
+    CHECK_INT(InterlockedCompareExchange(&jobs_done, 0, 0), BATCHES * PER_BATCH);
+    CHECK_INT(WaitForSingleObject(pool_wait[0], 0), WAIT_TIMEOUT);
+    for (int i = 0; i < WORKERS; i++) {
+        DWORD code = 99;
+        GetExitCodeThread(t[i], &code);
+        CHECK_INT(code, 0);
+        CloseHandle(t[i]);
+    }
+    CloseHandle(pool_wait[0]);
+    CloseHandle(pool_wait[1]);
+}
+
 static CRITICAL_SECTION counter_lock; /* static storage, initialised at run time */
 static long long guarded_counter;
 static DWORD dword_counter;
@@ -635,6 +680,7 @@ int main(void)
     test_wait_multiple();
     test_reset_modes_release();
     test_wait_all_atomic_and_ownership();
+    test_worker_pool();
     test_critical_sections_and_interlocked();
     test_tls_and_sleep();
     test_init_once();
