@@ -15,10 +15,12 @@
  * waiters an extension has, and the lock is shared by unrelated objects. CRITICAL_SECTION and
  * SRWLOCK do not use it: they are pthread locks in place (runtime/locks.c).
  *
- * Ownership. An object carries a reference count: one for its open handle, one for a running
- * thread (its own object), one for each wait in progress. CloseHandle unregisters the handle
- * (later calls with it fail with ERROR_INVALID_HANDLE) and drops its reference; the last
- * reference frees the object. */
+ * Ownership. An object carries a reference count: one for its open handles, one for a running
+ * thread (its own object), one for each wait in progress. A HANDLE is the object's address, so
+ * every handle to a named object (each Create* or Open* of its name) is the same value, and
+ * `handles` counts them. CloseHandle drops one; the last unregisters the object (later calls
+ * with it fail with ERROR_INVALID_HANDLE, and its name is free again) and drops the handles'
+ * reference; the last reference frees the object. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -36,8 +38,10 @@ enum object_kind { OBJECT_THREAD = 1, OBJECT_EVENT, OBJECT_SEMAPHORE, OBJECT_MUT
 struct kernel_object {
     enum object_kind kind;
     unsigned refs;                     /* guarded by objects_lock, as is everything below */
-    struct kernel_object *next_in_bucket; /* registry chain, while the handle is open */
+    struct kernel_object *next_in_bucket; /* registry chain, while a handle is open */
     BOOL registered;
+    DWORD handles; /* open handles: Create and Open calls not yet closed */
+    char *name;    /* an event's, semaphore's or mutex's name without Global\ or Local\; or NULL */
     union {
         struct {
             BOOL manual_reset;
@@ -131,25 +135,107 @@ static struct kernel_object *find_object(HANDLE h)
 /* Under objects_lock. */
 static void release_object(struct kernel_object *o)
 {
-    if (--o->refs == 0)
+    if (--o->refs == 0) {
+        free(o->name);
         free(o);
+    }
 }
 
-static HANDLE new_object(enum object_kind kind, struct kernel_object *init)
+/* Windows's namespaces of a session: here one process, so "Global\x", "Local\x" and "x" are
+ * the same name. */
+static const char *object_name(LPCSTR name)
 {
+    if (name == NULL || name[0] == '\0')
+        return NULL;
+    if (strncmp(name, "Global\\", 7) == 0)
+        return name + 7;
+    if (strncmp(name, "Local\\", 6) == 0)
+        return name + 6;
+    return name;
+}
+
+/* Under objects_lock: the live object of that name, or NULL. */
+static struct kernel_object *find_named(const char *name)
+{
+    for (size_t b = 0; b < REGISTRY_BUCKETS; b++)
+        for (struct kernel_object *o = registry[b]; o != NULL; o = o->next_in_bucket)
+            if (o->name != NULL && strcmp(o->name, name) == 0)
+                return o;
+    return NULL;
+}
+
+/* Under objects_lock: another handle to a named object of that kind, with Windows's last
+ * errors: ERROR_ALREADY_EXISTS (`created` FALSE) or ERROR_INVALID_HANDLE (another kind). */
+static HANDLE open_existing(struct kernel_object *o, enum object_kind kind)
+{
+    if (o->kind != kind) {
+        SetLastError(ERROR_INVALID_HANDLE);
+        return NULL;
+    }
+    o->handles++;
+    SetLastError(ERROR_ALREADY_EXISTS);
+    return (HANDLE)o;
+}
+
+/* A new object from `init`, or, when `name` names a live object, another handle to it (its
+ * state is left alone, as Windows ignores the Create* arguments then). */
+static HANDLE new_object(enum object_kind kind, struct kernel_object *init, LPCSTR name)
+{
+    const char *wanted = object_name(name);
+    if (wanted != NULL) {
+        lock_objects();
+        struct kernel_object *existing = find_named(wanted);
+        HANDLE h = existing != NULL ? open_existing(existing, kind) : NULL;
+        unlock_objects();
+        if (existing != NULL)
+            return h;
+    }
     struct kernel_object *o = malloc(sizeof *o);
-    if (o == NULL) {
+    char *copy = wanted != NULL ? strdup(wanted) : NULL;
+    if (o == NULL || (wanted != NULL && copy == NULL)) {
+        free(o);
+        free(copy);
         SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return NULL;
     }
     *o = *init;
     o->kind = kind;
     o->refs = 1;
+    o->handles = 1;
+    o->name = copy;
     lock_objects();
-    register_object(o);
+    /* Another thread may have created the name meanwhile: the first one wins. */
+    struct kernel_object *raced = copy != NULL ? find_named(copy) : NULL;
+    HANDLE h = raced != NULL ? open_existing(raced, kind) : NULL;
+    if (raced == NULL)
+        register_object(o);
     unlock_objects();
+    if (raced != NULL) {
+        free(copy);
+        free(o);
+        return h;
+    }
     SetLastError(ERROR_SUCCESS);
     return (HANDLE)o;
+}
+
+/* OpenEvent, OpenSemaphore, OpenMutex: ERROR_FILE_NOT_FOUND when no object has the name. */
+static HANDLE open_named(enum object_kind kind, LPCSTR name)
+{
+    const char *wanted = object_name(name);
+    if (wanted == NULL) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return NULL;
+    }
+    lock_objects();
+    struct kernel_object *o = find_named(wanted);
+    HANDLE h = o != NULL ? open_existing(o, kind) : NULL;
+    unlock_objects();
+    if (o == NULL)
+        SetLastError(ERROR_FILE_NOT_FOUND);
+    else if (h != NULL)
+        SetLastError(ERROR_SUCCESS);
+    return h;
 }
 
 __attribute__((visibility("default"))) int isapi_handle_to_fd(HANDLE h)
@@ -184,8 +270,10 @@ __attribute__((visibility("default"))) BOOL WINAPI CloseHandle(HANDLE h)
     lock_objects();
     struct kernel_object *o = find_object(h);
     if (o != NULL) {
-        unregister_object(o);
-        release_object(o);
+        if (--o->handles == 0) {
+            unregister_object(o);
+            release_object(o);
+        }
         unlock_objects();
         return TRUE;
     }
@@ -391,13 +479,28 @@ static struct kernel_object *find_kind(HANDLE h, enum object_kind kind)
     return o;
 }
 
-/* Named objects would be shared between processes on Windows; here a name is ignored (each
- * call creates a new object), so they are shared only through their handle. */
+/* A name is shared within the process (there is no other process to share it with). */
 __attribute__((visibility("default"))) HANDLE WINAPI CreateEventA(LPSECURITY_ATTRIBUTES sa, BOOL manual_reset,
                                                                   BOOL initial_state, LPCSTR name)
 {
     struct kernel_object init = {.event = {.manual_reset = manual_reset, .signalled = initial_state != FALSE}};
-    return new_object(OBJECT_EVENT, &init);
+    return new_object(OBJECT_EVENT, &init, name);
+}
+
+/* The access and inheritance arguments mean nothing here: every handle has all access. */
+__attribute__((visibility("default"))) HANDLE WINAPI OpenEventA(DWORD access, BOOL inherit, LPCSTR name)
+{
+    return open_named(OBJECT_EVENT, name);
+}
+
+__attribute__((visibility("default"))) HANDLE WINAPI OpenSemaphoreA(DWORD access, BOOL inherit, LPCSTR name)
+{
+    return open_named(OBJECT_SEMAPHORE, name);
+}
+
+__attribute__((visibility("default"))) HANDLE WINAPI OpenMutexA(DWORD access, BOOL inherit, LPCSTR name)
+{
+    return open_named(OBJECT_MUTEX, name);
 }
 
 static BOOL set_event_state(HANDLE h, BOOL signalled, BOOL pulse)
@@ -440,7 +543,7 @@ __attribute__((visibility("default"))) HANDLE WINAPI CreateSemaphoreA(LPSECURITY
         return NULL;
     }
     struct kernel_object init = {.semaphore = {.count = initial, .maximum = maximum}};
-    return new_object(OBJECT_SEMAPHORE, &init);
+    return new_object(OBJECT_SEMAPHORE, &init, name);
 }
 
 __attribute__((visibility("default"))) BOOL WINAPI ReleaseSemaphore(HANDLE h, LONG release_count, LPLONG previous)
@@ -473,7 +576,7 @@ __attribute__((visibility("default"))) HANDLE WINAPI CreateMutexA(LPSECURITY_ATT
 {
     struct kernel_object init = {.mutex = {.owner = initial_owner ? GetCurrentThreadId() : 0,
                                            .recursion = initial_owner ? 1 : 0}};
-    return new_object(OBJECT_MUTEX, &init);
+    return new_object(OBJECT_MUTEX, &init, name);
 }
 
 __attribute__((visibility("default"))) BOOL WINAPI ReleaseMutex(HANDLE h)
@@ -551,7 +654,7 @@ static HANDLE start_thread(SIZE_T stack_size, DWORD (*start)(void *), unsigned (
                                             .arg = arg,
                                             .exit_code = STILL_ACTIVE,
                                             .suspend_count = (flags & CREATE_SUSPENDED) ? 1 : 0}};
-    HANDLE h = new_object(OBJECT_THREAD, &init);
+    HANDLE h = new_object(OBJECT_THREAD, &init, NULL);
     if (h == NULL)
         return NULL;
     struct kernel_object *o = h;

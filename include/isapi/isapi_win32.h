@@ -150,10 +150,30 @@ ISAPI_RUNTIME_API HANDLE WINAPI CreateMutexA(LPSECURITY_ATTRIBUTES lpMutexAttrib
                                              LPCSTR lpName);
 ISAPI_RUNTIME_API BOOL WINAPI ReleaseMutex(HANDLE hMutex);
 
+/* Named objects. A name is shared within the process: a Create* call with the name of a live
+ * object of the same kind returns a handle to it (its other arguments ignored) with
+ * GetLastError() == ERROR_ALREADY_EXISTS; of another kind, NULL and ERROR_INVALID_HANDLE. The
+ * Open* calls find a live one (else NULL and ERROR_FILE_NOT_FOUND). "Global\" and "Local\"
+ * name the same namespace. Every handle to one object is the same HANDLE value; the object
+ * and its name live until each of them is closed. dwDesiredAccess and bInheritHandle are
+ * ignored. */
+#define EVENT_MODIFY_STATE 0x0002u
+#define EVENT_ALL_ACCESS 0x001F0003u
+#define SEMAPHORE_MODIFY_STATE 0x0002u
+#define SEMAPHORE_ALL_ACCESS 0x001F0003u
+#define MUTEX_MODIFY_STATE 0x0001u
+#define MUTEX_ALL_ACCESS 0x001F0001u
+ISAPI_RUNTIME_API HANDLE WINAPI OpenEventA(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCSTR lpName);
+ISAPI_RUNTIME_API HANDLE WINAPI OpenSemaphoreA(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCSTR lpName);
+ISAPI_RUNTIME_API HANDLE WINAPI OpenMutexA(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCSTR lpName);
+
 #ifndef UNICODE
 #define CreateEvent CreateEventA
 #define CreateSemaphore CreateSemaphoreA
 #define CreateMutex CreateMutexA
+#define OpenEvent OpenEventA
+#define OpenSemaphore OpenSemaphoreA
+#define OpenMutex OpenMutexA
 #endif
 
 /* ---- Critical sections and slim reader/writer locks ----------------------------------- */

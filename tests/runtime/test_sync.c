@@ -409,6 +409,83 @@ static void test_wait_all_atomic_and_ownership(void)
     CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
 }
 
+/* A named mutex used as a process-wide lock, opened afresh by each caller (the pattern of
+ * SDK-era logging code): every CreateMutex of the name is the same mutex. */
+static volatile LONG inside, overlaps;
+
+static DWORD WINAPI named_lock_user(LPVOID arg)
+{
+    for (int i = 0; i < 200; i++) {
+        HANDLE m = CreateMutexA(NULL, FALSE, "Local\\isapi-test-log-lock");
+        if (m == NULL || WaitForSingleObject(m, 5000) != WAIT_OBJECT_0)
+            return 1;
+        if (InterlockedIncrement(&inside) != 1)
+            InterlockedIncrement(&overlaps);
+        SwitchToThread();
+        InterlockedDecrement(&inside);
+        ReleaseMutex(m);
+        CloseHandle(m);
+    }
+    return 0;
+}
+
+static void test_named_objects(void)
+{
+    HANDLE a = CreateEventA(NULL, TRUE, FALSE, "isapi-test-event");
+    CHECK(a != NULL);
+    CHECK_INT(GetLastError(), ERROR_SUCCESS);
+    HANDLE b = CreateEventA(NULL, FALSE, TRUE, "isapi-test-event"); /* the same event */
+    CHECK(b != NULL);
+    CHECK_INT(GetLastError(), ERROR_ALREADY_EXISTS);
+    CHECK_INT(WaitForSingleObject(b, 0), WAIT_TIMEOUT); /* bInitialState of the second ignored */
+    CHECK(SetEvent(a));
+    CHECK_INT(WaitForSingleObject(b, 0), WAIT_OBJECT_0);
+    CHECK_INT(WaitForSingleObject(b, 0), WAIT_OBJECT_0); /* still manual reset */
+    HANDLE opened = OpenEventA(EVENT_ALL_ACCESS, FALSE, "isapi-test-event");
+    CHECK(opened != NULL);
+    CHECK(ResetEvent(opened));
+    CHECK_INT(WaitForSingleObject(a, 0), WAIT_TIMEOUT);
+    /* A name of another kind, and a name nobody created. */
+    CHECK(CreateMutexA(NULL, FALSE, "isapi-test-event") == NULL);
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+    CHECK(OpenMutexA(SYNCHRONIZE, FALSE, "isapi-test-event") == NULL);
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+    CHECK(OpenSemaphoreA(SYNCHRONIZE, FALSE, "isapi-test-nobody") == NULL);
+    CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
+    /* The object lives while a handle to it is open; the name goes with the last one. */
+    CHECK(CloseHandle(a));
+    CHECK(CloseHandle(b));
+    CHECK(SetEvent(opened));
+    CHECK(CloseHandle(opened));
+    CHECK(OpenEventA(EVENT_ALL_ACCESS, FALSE, "isapi-test-event") == NULL);
+    CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
+    HANDLE fresh = CreateEventA(NULL, TRUE, FALSE, "isapi-test-event");
+    CHECK_INT(GetLastError(), ERROR_SUCCESS);
+    CHECK_INT(WaitForSingleObject(fresh, 0), WAIT_TIMEOUT);
+    CloseHandle(fresh);
+
+    HANDLE s1 = CreateSemaphoreA(NULL, 1, 5, "Global\\isapi-test-sem");
+    HANDLE s2 = CreateSemaphoreA(NULL, 0, 1, "Global\\isapi-test-sem");
+    CHECK_INT(GetLastError(), ERROR_ALREADY_EXISTS);
+    CHECK_INT(WaitForSingleObject(s2, 0), WAIT_OBJECT_0);
+    CHECK_INT(WaitForSingleObject(s1, 0), WAIT_TIMEOUT);
+    CloseHandle(s1);
+    CloseHandle(s2);
+
+    inside = overlaps = 0;
+    HANDLE t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = CreateThread(NULL, 0, named_lock_user, NULL, 0, NULL);
+    CHECK_INT(WaitForMultipleObjects(3, t, TRUE, 30000), WAIT_OBJECT_0);
+    for (int i = 0; i < 3; i++) {
+        DWORD code = 99;
+        GetExitCodeThread(t[i], &code);
+        CHECK_INT(code, 0);
+        CloseHandle(t[i]);
+    }
+    CHECK_INT(InterlockedCompareExchange(&overlaps, 0, 0), 0);
+}
+
 /* A pool of workers fed by a semaphore, stopped by a manual-reset event: the pattern IIS
  * extensions use. Every job is taken exactly once, and since the semaphore has the lower index,
  * workers drain the jobs before they see the stop event. */
@@ -681,6 +758,7 @@ int main(void)
     test_reset_modes_release();
     test_wait_all_atomic_and_ownership();
     test_worker_pool();
+    test_named_objects();
     test_critical_sections_and_interlocked();
     test_tls_and_sleep();
     test_init_once();
