@@ -1,7 +1,8 @@
 /* libisapi: Win32 files over POSIX descriptors. A file HANDLE is its descriptor cast to HANDLE
  * (include/isapi/isapi_win32.h), so it can go to HSE_REQ_TRANSMIT_FILE and CloseHandle
  * (runtime/sync.c) closes it. All I/O is synchronous; an OVERLAPPED gives the offset
- * (pread/pwrite) and receives the result. Failures set GetLastError through the errno table
+ * (pread/pwrite) and receives the result; the file pointer then moves as on Windows
+ * (overlapped_fds). Failures set GetLastError through the errno table
  * (runtime/errors.c).
  *
  * Paths: a `\` in a path is taken as a separator and becomes `/` (Windows code builds paths
@@ -50,6 +51,32 @@ static char *posix_path(LPCSTR name)
         if (*c == '\\')
             *c = '/';
     return path;
+}
+
+/* Descriptors below OVERLAPPED_FD_LIMIT that CreateFile opened with FILE_FLAG_OVERLAPPED (one
+ * bit each, set or cleared by CreateFileA for the descriptor it returns). Windows keeps no file
+ * pointer for such a handle, so an OVERLAPPED read or write leaves it alone; on any other
+ * handle it leaves the pointer after the bytes transferred, as Windows does for a synchronous
+ * handle. A descriptor at or above the limit is taken as overlapped. */
+#define OVERLAPPED_FD_LIMIT 65536
+static unsigned char overlapped_fds[OVERLAPPED_FD_LIMIT / 8]; /* __atomic builtins only */
+
+static void mark_overlapped(int fd, BOOL overlapped)
+{
+    if (fd < 0 || fd >= OVERLAPPED_FD_LIMIT)
+        return;
+    unsigned char bit = (unsigned char)(1u << (fd % 8));
+    if (overlapped)
+        __atomic_fetch_or(&overlapped_fds[fd / 8], bit, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(&overlapped_fds[fd / 8], (unsigned char)~bit, __ATOMIC_RELAXED);
+}
+
+static BOOL keeps_file_pointer(int fd)
+{
+    if (fd < 0 || fd >= OVERLAPPED_FD_LIMIT)
+        return FALSE;
+    return (__atomic_load_n(&overlapped_fds[fd / 8], __ATOMIC_RELAXED) & (1u << (fd % 8))) == 0;
 }
 
 /* The errno to report for a failed call on `path` (modified in place): a missing directory on
@@ -150,6 +177,7 @@ __attribute__((visibility("default"))) HANDLE WINAPI CreateFileA(LPCSTR name, DW
     if (flags_and_attributes & FILE_FLAG_DELETE_ON_CLOSE)
         unlink(path);
     free(path);
+    mark_overlapped(fd, (flags_and_attributes & FILE_FLAG_OVERLAPPED) != 0);
     SetLastError(existed ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
     return (HANDLE)(intptr_t)fd;
 }
@@ -200,6 +228,8 @@ __attribute__((visibility("default"))) BOOL WINAPI ReadFile(HANDLE h, LPVOID buf
     }
     if (bytes_read != NULL)
         *bytes_read = (DWORD)got;
+    if (ov != NULL && keeps_file_pointer(fd))
+        lseek(fd, overlapped_offset(ov) + got, SEEK_SET);
     if (ov != NULL && got == 0 && n > 0) {
         complete_overlapped(ov, ERROR_HANDLE_EOF, 0);
         SetLastError(ERROR_HANDLE_EOF);
@@ -242,6 +272,8 @@ __attribute__((visibility("default"))) BOOL WINAPI WriteFile(HANDLE h, LPCVOID b
         }
         done += (DWORD)put;
     }
+    if (ov != NULL && keeps_file_pointer(fd))
+        lseek(fd, offset + done, SEEK_SET);
     if (bytes_written != NULL)
         *bytes_written = done;
     complete_overlapped(ov, ERROR_SUCCESS, done);

@@ -63,7 +63,9 @@ typedef struct _SECURITY_ATTRIBUTES {
     BOOL bInheritHandle;
 } SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
 
-/* I/O here is synchronous: ReadFile/WriteFile take the offset from Offset/OffsetHigh, and
+/* I/O here is synchronous: ReadFile/WriteFile take the offset from Offset/OffsetHigh (and
+ * leave the file pointer after the bytes transferred unless the handle was opened with
+ * FILE_FLAG_OVERLAPPED, as Windows does), and
  * leave the outcome in Internal (a Win32 error code, 0 on success) and InternalHigh (the byte
  * count) for GetOverlappedResult; hEvent, when set, is signalled when the call returns. */
 typedef struct _OVERLAPPED {

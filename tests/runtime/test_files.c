@@ -180,6 +180,26 @@ static void test_overlapped_and_pointers(void)
     CHECK_INT(size.QuadPart, 3);
     CloseHandle(h);
 
+    /* A synchronous handle (no FILE_FLAG_OVERLAPPED): an OVERLAPPED read or write starts at
+     * its offset and leaves the file pointer after the bytes transferred, as on Windows. */
+    h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+    CHECK(WriteFile(h, "0123456789", 10, &n, NULL));
+    ZeroMemory(&ov, sizeof ov);
+    ov.Offset = 2;
+    memset(buf, 0, sizeof buf);
+    CHECK(ReadFile(h, buf, 3, &n, &ov));
+    CHECK_STR(buf, "234");
+    CHECK_INT(SetFilePointer(h, 0, NULL, FILE_CURRENT), 5);
+    memset(buf, 0, sizeof buf);
+    CHECK(ReadFile(h, buf, sizeof buf, &n, NULL));
+    CHECK_STR(buf, "56789");
+    ov.Offset = 0;
+    CHECK(WriteFile(h, "AB", 2, &n, &ov));
+    CHECK_INT(SetFilePointer(h, 0, NULL, FILE_CURRENT), 2);
+    CHECK_INT(SetFilePointer(h, 3, NULL, FILE_BEGIN), 3);
+    CHECK(SetEndOfFile(h)); /* 3 bytes, as the tests after this one expect */
+    CloseHandle(h);
+
     CHECK(!ReadFile(INVALID_HANDLE_VALUE, buf, 1, &n, NULL));
     CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
     CHECK(!CloseHandle(h)); /* already closed */
