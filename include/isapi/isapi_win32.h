@@ -63,11 +63,11 @@ typedef struct _SECURITY_ATTRIBUTES {
     BOOL bInheritHandle;
 } SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
 
-/* I/O here is synchronous: ReadFile/WriteFile take the offset from Offset/OffsetHigh (and
- * leave the file pointer after the bytes transferred unless the handle was opened with
- * FILE_FLAG_OVERLAPPED, as Windows does), and
+/* I/O here is synchronous: ReadFile/WriteFile take the offset from Offset/OffsetHigh, and
  * leave the outcome in Internal (a Win32 error code, 0 on success) and InternalHigh (the byte
- * count) for GetOverlappedResult; hEvent, when set, is signalled when the call returns. */
+ * count) for GetOverlappedResult; hEvent, when set, is signalled when the call returns. As on
+ * Windows, the file pointer ends after the bytes transferred, unless the handle was opened
+ * with FILE_FLAG_OVERLAPPED (then it does not move). */
 typedef struct _OVERLAPPED {
     ULONG_PTR Internal;
     ULONG_PTR InternalHigh;
