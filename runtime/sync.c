@@ -661,7 +661,13 @@ static HANDLE start_thread(SIZE_T stack_size, DWORD (*start)(void *), unsigned (
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (stack_size >= (SIZE_T)PTHREAD_STACK_MIN)
+    /* As on Windows, dwStackSize alone is an initial commit: the stack is never smaller than
+     * the default (extensions keep large buffers on the stacks of threads they create with
+     * small sizes). With STACK_SIZE_PARAM_IS_A_RESERVATION it is the whole size. */
+    size_t default_size = 0;
+    pthread_attr_getstacksize(&attr, &default_size);
+    if ((flags & STACK_SIZE_PARAM_IS_A_RESERVATION) ? stack_size >= (SIZE_T)PTHREAD_STACK_MIN
+                                                    : stack_size > default_size)
         pthread_attr_setstacksize(&attr, stack_size);
     lock_objects();
     o->refs++; /* the thread's own reference, dropped by thread_ended */

@@ -1,5 +1,7 @@
 /* libisapi: threads, kernel objects, waits, critical sections, Interlocked and TLS. */
+#define _GNU_SOURCE
 #include <windows.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "check.h"
@@ -30,6 +32,45 @@ static unsigned __stdcall crt_thread(void *arg)
 {
     *(DWORD *)arg = GetCurrentThreadId();
     return 9u;
+}
+
+/* The calling thread's stack size in bytes. */
+static DWORD WINAPI own_stack_size(LPVOID arg)
+{
+    pthread_attr_t attr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return 0;
+    pthread_attr_getstacksize(&attr, &size);
+    pthread_attr_destroy(&attr);
+    return (DWORD)size;
+}
+
+/* Windows: dwStackSize is the initial commit, and the stack never gets smaller than the
+ * default; with STACK_SIZE_PARAM_IS_A_RESERVATION it is the stack's whole size. */
+static void test_stack_sizes(void)
+{
+    DWORD default_size = 0, size = 0;
+    HANDLE t = CreateThread(NULL, 0, own_stack_size, NULL, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    GetExitCodeThread(t, &default_size);
+    CloseHandle(t);
+    CHECK(default_size >= 256 * 1024);
+    t = CreateThread(NULL, 32 * 1024, own_stack_size, NULL, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    GetExitCodeThread(t, &size);
+    CloseHandle(t);
+    CHECK(size >= default_size); /* a small commit size does not shrink the stack */
+    t = CreateThread(NULL, default_size + 4 * 1024 * 1024, own_stack_size, NULL, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    GetExitCodeThread(t, &size);
+    CloseHandle(t);
+    CHECK(size >= default_size + 4 * 1024 * 1024); /* a larger one grows it */
+    t = CreateThread(NULL, 256 * 1024, own_stack_size, NULL, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    WaitForSingleObject(t, 5000);
+    GetExitCodeThread(t, &size);
+    CloseHandle(t);
+    CHECK(size >= 256 * 1024 && size < 512 * 1024); /* a reservation is the size */
 }
 
 static void test_threads(void)
@@ -439,6 +480,7 @@ static void test_tls_and_sleep(void)
 int main(void)
 {
     test_threads();
+    test_stack_sizes();
     test_events();
     test_semaphores();
     test_mutexes();
