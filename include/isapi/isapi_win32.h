@@ -353,6 +353,15 @@ ISAPI_RUNTIME_API HGLOBAL WINAPI GlobalAlloc(UINT uFlags, SIZE_T dwBytes);
 ISAPI_RUNTIME_API HGLOBAL WINAPI GlobalFree(HGLOBAL hMem);
 ISAPI_RUNTIME_API LPVOID WINAPI GlobalLock(HGLOBAL hMem);
 ISAPI_RUNTIME_API BOOL WINAPI GlobalUnlock(HGLOBAL hMem);
+ISAPI_RUNTIME_API LPVOID WINAPI LocalLock(HLOCAL hMem);
+ISAPI_RUNTIME_API BOOL WINAPI LocalUnlock(HLOCAL hMem);
+/* The block's size; 0 for NULL. */
+ISAPI_RUNTIME_API SIZE_T WINAPI LocalSize(HLOCAL hMem);
+ISAPI_RUNTIME_API SIZE_T WINAPI GlobalSize(HGLOBAL hMem);
+/* Without LMEM_MOVEABLE/GMEM_MOVEABLE a block is resized in place only (NULL if it cannot
+ * be); LMEM_ZEROINIT/GMEM_ZEROINIT zero the growth. The result is the new handle. */
+ISAPI_RUNTIME_API HLOCAL WINAPI LocalReAlloc(HLOCAL hMem, SIZE_T uBytes, UINT uFlags);
+ISAPI_RUNTIME_API HGLOBAL WINAPI GlobalReAlloc(HGLOBAL hMem, SIZE_T dwBytes, UINT uFlags);
 ISAPI_RUNTIME_API LPVOID WINAPI VirtualAlloc(LPVOID lpAddress, SIZE_T dwSize, DWORD flAllocationType,
                                              DWORD flProtect);
 ISAPI_RUNTIME_API BOOL WINAPI VirtualFree(LPVOID lpAddress, SIZE_T dwSize, DWORD dwFreeType);
