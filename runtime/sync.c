@@ -164,8 +164,9 @@ static struct kernel_object *find_named(const char *name)
     return NULL;
 }
 
-/* Under objects_lock: another handle to a named object of that kind, with Windows's last
- * errors: ERROR_ALREADY_EXISTS (`created` FALSE) or ERROR_INVALID_HANDLE (another kind). */
+/* Under objects_lock: another handle to the named object o if it is of that kind (last error
+ * ERROR_ALREADY_EXISTS, as a Create* call of an existing name gives), else NULL with
+ * ERROR_INVALID_HANDLE, as Windows answers for a name of another kind. */
 static HANDLE open_existing(struct kernel_object *o, enum object_kind kind)
 {
     if (o->kind != kind) {
