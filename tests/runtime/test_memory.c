@@ -125,6 +125,13 @@ static void test_virtual(void)
     CHECK_STR(buf, "zzzzabc");
     MoveMemory(buf + 1, buf, 3);
     CHECK_STR(buf, "zzzzabc");
+    CHECK(SecureZeroMemory(buf, 4) == buf);
+    CHECK(all_zero(buf, 4) && buf[4] == 'a');
+    RtlZeroMemory(buf, sizeof buf);
+    CHECK(all_zero(buf, sizeof buf));
+    CHECK_INT(ARRAYSIZE(buf), 8);
+    DWORD words[5];
+    CHECK_INT(RTL_NUMBER_OF(words), 5);
 }
 
 int main(void)
