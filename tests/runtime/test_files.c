@@ -172,6 +172,17 @@ static void test_overlapped_and_pointers(void)
     CHECK(SetFilePointerEx(h, to, &at, FILE_BEGIN));
     CHECK_INT(at.QuadPart, 5LL << 32);
     LONG high = 0;
+    /* A position whose low word is 0xFFFFFFFF: the caller tells it from a failure by
+     * GetLastError() == NO_ERROR. */
+    SetLastError(ERROR_ACCESS_DENIED);
+    CHECK_INT(SetFilePointer(h, (LONG)0xFFFFFFFFu, &high, FILE_BEGIN), INVALID_SET_FILE_POINTER);
+    CHECK_INT(GetLastError(), NO_ERROR);
+    CHECK_INT(high, 0);
+    high = 1;
+    CHECK_INT(SetFilePointer(h, 2, &high, FILE_BEGIN), 2); /* 4 GiB + 2 */
+    CHECK_INT(high, 1);
+    CHECK_INT(SetFilePointer(h, -4, NULL, FILE_CURRENT), 0xFFFFFFFEu); /* low word, as Windows */
+    high = 0;
     CHECK_INT(SetFilePointer(h, 3, &high, FILE_BEGIN), 3);
     CHECK_INT(high, 0);
     CHECK(SetEndOfFile(h));
