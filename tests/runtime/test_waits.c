@@ -30,11 +30,20 @@ static LONG released_count(void)
     return InterlockedCompareExchange(&released, 0, 0);
 }
 
+/* Gives the released threads time to count themselves (at least `n` of them, within 5 s),
+ * and a little more for any that should not have been released to show up. */
+static void settle_released(LONG n)
+{
+    for (int i = 0; i < 5000 && released_count() < n; i++)
+        Sleep(1);
+    Sleep(50);
+}
+
 static void wait_until_blocked(LONG threads)
 {
     while (InterlockedCompareExchange(&waiting, 0, 0) < threads)
         Sleep(1);
-    Sleep(50); /* they are now inside WaitForSingleObject */
+    Sleep(100); /* they are now inside WaitForSingleObject (PulseEvent misses a late one) */
 }
 
 static void test_reset_modes_release(void)
@@ -47,7 +56,7 @@ static void test_reset_modes_release(void)
         t[i] = CreateThread(NULL, 0, count_release, NULL, 0, NULL);
     wait_until_blocked(3);
     CHECK(SetEvent(waiters_event));
-    Sleep(100);
+    settle_released(1);
     CHECK_INT(released_count(), 1);
     CHECK_INT(WaitForSingleObject(waiters_event, 0), WAIT_TIMEOUT); /* consumed by the one */
     CHECK(SetEvent(waiters_event));
@@ -93,7 +102,7 @@ static void test_reset_modes_release(void)
         t[i] = CreateThread(NULL, 0, count_release, NULL, 0, NULL);
     wait_until_blocked(2);
     CHECK(PulseEvent(waiters_event));
-    Sleep(100);
+    settle_released(1);
     CHECK_INT(released_count(), 1);
     CHECK_INT(WaitForSingleObject(waiters_event, 0), WAIT_TIMEOUT);
     CHECK(PulseEvent(waiters_event));
@@ -112,7 +121,7 @@ static void test_reset_modes_release(void)
         t[i] = CreateThread(NULL, 0, count_release, NULL, 0, NULL);
     wait_until_blocked(3);
     CHECK(ReleaseSemaphore(waiters_event, 2, NULL));
-    Sleep(100);
+    settle_released(2);
     CHECK_INT(released_count(), 2);
     CHECK(ReleaseSemaphore(waiters_event, 1, NULL));
     CHECK_INT(WaitForMultipleObjects(3, t, TRUE, 5000), WAIT_OBJECT_0);
