@@ -130,7 +130,8 @@ static errno_t crt_append(const char *fn, const void *caller, char *dst, size_t 
     dst[bound - 1] = '\0';
     if (count == _TRUNCATE)
         return STRUNCATE;
-    size_t full = used + strlen(src) + 1;
+    /* src need not be NUL-terminated within count (strncpy_s from a fixed-size field). */
+    size_t full = used + strnlen(src, count) + 1;
     crt_report(fn, caller, "%zu bytes do not fit the destination's %zu: truncated, returned ERANGE", full, bound);
     return crt_fail(ERANGE);
 }
@@ -155,6 +156,8 @@ static errno_t crt_check_args(const char *fn, const void *caller, char *dst, siz
 static errno_t crt_copy(const char *fn, const void *caller, char *dst, size_t size, const char *src,
                         size_t count, size_t known)
 {
+    if (count == 0 && dst == NULL && size == 0)
+        return 0; /* allowed by MSVC: nothing to do */
     errno_t e = crt_check_args(fn, caller, dst, size, known, src, count);
     if (e != 0)
         return e;
@@ -168,6 +171,8 @@ static errno_t crt_copy(const char *fn, const void *caller, char *dst, size_t si
 static errno_t crt_cat(const char *fn, const void *caller, char *dst, size_t size, const char *src,
                        size_t count, size_t known)
 {
+    if (count == 0 && dst == NULL && size == 0)
+        return 0; /* allowed by MSVC: nothing to do */
     errno_t e = crt_check_args(fn, caller, dst, size, known, src, count);
     if (e != 0)
         return e;
@@ -376,6 +381,8 @@ static int crt_vsnprintf_s(const char *fn, const void *caller, char *dst, size_t
 static int crt_vsnprintf_s(const char *fn, const void *caller, char *dst, size_t size, size_t count,
                            size_t known, const char *fmt, va_list ap)
 {
+    if (count == 0 && dst == NULL && size == 0)
+        return 0; /* _snprintf_s(NULL, 0, 0, ...): allowed by MSVC, nothing to do */
     size_t bound = crt_bound(size, known);
     if (dst == NULL || bound == 0 || fmt == NULL) {
         if (dst != NULL && bound != 0)
@@ -477,7 +484,9 @@ static int crt_vsnprintf(const void *caller, char *dst, size_t count, size_t kno
         return -1;
     }
     int result;
-    if (known != ISAPI_SIZE_UNKNOWN && count > known && (size_t)length >= known) {
+    if (dst == NULL) {
+        result = length; /* _snprintf(NULL, 0, ...): the length needed, as MSVC documents */
+    } else if (known != ISAPI_SIZE_UNKNOWN && count > known && (size_t)length >= known) {
         vsnprintf(dst, known, fmt, again);
         crt_report("_snprintf", caller, "count %zu is larger than the destination (%zu bytes) and %d bytes do not fit: truncated, returned -1",
                    count, known, length + 1);

@@ -1,7 +1,8 @@
 /* libisapi: Win32 files over POSIX descriptors. A file HANDLE is its descriptor cast to HANDLE
  * (include/isapi/isapi_win32.h), so it can go to HSE_REQ_TRANSMIT_FILE and CloseHandle
  * (runtime/sync.c) closes it. All I/O is synchronous; an OVERLAPPED gives the offset
- * (pread/pwrite) and receives the result. Failures set GetLastError through the errno table
+ * (pread/pwrite) and receives the result; the file pointer then moves as on Windows
+ * (overlapped_fds). Failures set GetLastError through the errno table
  * (runtime/errors.c).
  *
  * Paths: a `\` in a path is taken as a separator and becomes `/` (Windows code builds paths
@@ -50,6 +51,47 @@ static char *posix_path(LPCSTR name)
         if (*c == '\\')
             *c = '/';
     return path;
+}
+
+/* Descriptors below OVERLAPPED_FD_LIMIT that CreateFile opened with FILE_FLAG_OVERLAPPED (one
+ * bit each, set or cleared by CreateFileA for the descriptor it returns). Windows keeps no file
+ * pointer for such a handle, so an OVERLAPPED read or write leaves it alone; on any other
+ * handle it leaves the pointer after the bytes transferred, as Windows does for a synchronous
+ * handle. A descriptor at or above the limit is taken as overlapped. */
+#define OVERLAPPED_FD_LIMIT 65536
+static unsigned char overlapped_fds[OVERLAPPED_FD_LIMIT / 8]; /* __atomic builtins only */
+
+static void mark_overlapped(int fd, BOOL overlapped)
+{
+    if (fd < 0 || fd >= OVERLAPPED_FD_LIMIT)
+        return;
+    unsigned char bit = (unsigned char)(1u << (fd % 8));
+    if (overlapped)
+        __atomic_fetch_or(&overlapped_fds[fd / 8], bit, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(&overlapped_fds[fd / 8], (unsigned char)~bit, __ATOMIC_RELAXED);
+}
+
+static BOOL keeps_file_pointer(int fd)
+{
+    if (fd < 0 || fd >= OVERLAPPED_FD_LIMIT)
+        return FALSE;
+    return (__atomic_load_n(&overlapped_fds[fd / 8], __ATOMIC_RELAXED) & (1u << (fd % 8))) == 0;
+}
+
+/* The errno to report for a failed call on `path` (modified in place): a missing directory on
+ * the way is ENOTDIR, ERROR_PATH_NOT_FOUND, as on Windows, where a missing file is ENOENT,
+ * ERROR_FILE_NOT_FOUND. */
+static int path_error(char *path, int err)
+{
+    char *slash = strrchr(path, '/');
+    if (err == ENOENT && slash != NULL && slash != path) {
+        *slash = '\0';
+        if (access(path, F_OK) != 0)
+            err = ENOTDIR;
+        *slash = '/';
+    }
+    return err;
 }
 
 /* The open(2) flags for a desired access and creation disposition, or -1. */
@@ -108,14 +150,7 @@ __attribute__((visibility("default"))) HANDLE WINAPI CreateFileA(LPCSTR name, DW
     if (fd < 0 && errno == EISDIR && (flags_and_attributes & FILE_FLAG_BACKUP_SEMANTICS))
         fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        int err = errno;
-        /* A missing directory on the way is ERROR_PATH_NOT_FOUND, as on Windows. */
-        char *slash = strrchr(path, '/');
-        if (err == ENOENT && slash != NULL && slash != path) {
-            *slash = '\0';
-            if (access(path, F_OK) != 0)
-                err = ENOTDIR;
-        }
+        int err = path_error(path, errno);
         free(path);
         isapi_set_last_error_from_errno(err);
         return INVALID_HANDLE_VALUE;
@@ -142,6 +177,7 @@ __attribute__((visibility("default"))) HANDLE WINAPI CreateFileA(LPCSTR name, DW
     if (flags_and_attributes & FILE_FLAG_DELETE_ON_CLOSE)
         unlink(path);
     free(path);
+    mark_overlapped(fd, (flags_and_attributes & FILE_FLAG_OVERLAPPED) != 0);
     SetLastError(existed ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
     return (HANDLE)(intptr_t)fd;
 }
@@ -192,6 +228,8 @@ __attribute__((visibility("default"))) BOOL WINAPI ReadFile(HANDLE h, LPVOID buf
     }
     if (bytes_read != NULL)
         *bytes_read = (DWORD)got;
+    if (ov != NULL && keeps_file_pointer(fd))
+        lseek(fd, overlapped_offset(ov) + got, SEEK_SET);
     if (ov != NULL && got == 0 && n > 0) {
         complete_overlapped(ov, ERROR_HANDLE_EOF, 0);
         SetLastError(ERROR_HANDLE_EOF);
@@ -234,6 +272,8 @@ __attribute__((visibility("default"))) BOOL WINAPI WriteFile(HANDLE h, LPCVOID b
         }
         done += (DWORD)put;
     }
+    if (ov != NULL && keeps_file_pointer(fd))
+        lseek(fd, offset + done, SEEK_SET);
     if (bytes_written != NULL)
         *bytes_written = done;
     complete_overlapped(ov, ERROR_SUCCESS, done);
@@ -392,7 +432,7 @@ static BOOL stat_path(LPCSTR name, struct stat *st, DWORD *attributes)
     if (ok)
         *attributes = attributes_of(path, st);
     else
-        isapi_set_last_error_from_errno(errno);
+        isapi_set_last_error_from_errno(path_error(path, errno));
     free(path);
     return ok;
 }
@@ -445,7 +485,7 @@ __attribute__((visibility("default"))) BOOL WINAPI DeleteFileA(LPCSTR name)
         return FALSE;
     BOOL ok = unlink(path) == 0;
     if (!ok)
-        isapi_set_last_error_from_errno(errno);
+        isapi_set_last_error_from_errno(path_error(path, errno));
     free(path);
     return ok;
 }

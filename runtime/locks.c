@@ -63,8 +63,9 @@ __attribute__((visibility("default"))) VOID WINAPI DeleteCriticalSection(LPCRITI
 }
 
 /* glibc's PTHREAD_RWLOCK_INITIALIZER is all zeros, so SRWLOCK_INIT (zeros) is an initialised
- * lock, and so is a zeroed static SRWLOCK, as on Windows. Writers are preferred, so a stream
- * of readers cannot starve a writer. */
+ * lock, and so is a zeroed static SRWLOCK, as on Windows. That zeroed lock is glibc's default
+ * kind, which prefers readers: a steady stream of overlapping readers can keep a writer
+ * waiting (a writer-preferring kind would need a non-zero initialiser). */
 static pthread_rwlock_t *srw_rwlock(PSRWLOCK l)
 {
     return (pthread_rwlock_t *)(void *)l->isapi_rwlock.storage;

@@ -243,6 +243,39 @@ __attribute__((visibility("default"))) BOOL WINAPI GlobalUnlock(HGLOBAL mem)
     return FALSE;
 }
 
+__attribute__((visibility("default"))) LPVOID WINAPI LocalLock(HLOCAL mem)
+{
+    return GlobalLock(mem);
+}
+
+__attribute__((visibility("default"))) BOOL WINAPI LocalUnlock(HLOCAL mem)
+{
+    return GlobalUnlock(mem);
+}
+
+__attribute__((visibility("default"))) SIZE_T WINAPI LocalSize(HLOCAL mem)
+{
+    return mem != NULL ? header_of(mem)->size : 0;
+}
+
+__attribute__((visibility("default"))) SIZE_T WINAPI GlobalSize(HGLOBAL mem)
+{
+    return LocalSize(mem);
+}
+
+/* LMEM_ and GMEM_ flags have the same values. */
+__attribute__((visibility("default"))) HLOCAL WINAPI LocalReAlloc(HLOCAL mem, SIZE_T n, UINT flags)
+{
+    DWORD heap_flags = ((flags & LMEM_ZEROINIT) ? HEAP_ZERO_MEMORY : 0) |
+                       ((flags & LMEM_MOVEABLE) ? 0 : HEAP_REALLOC_IN_PLACE_ONLY);
+    return HeapReAlloc(&process_heap, heap_flags, mem, n);
+}
+
+__attribute__((visibility("default"))) HGLOBAL WINAPI GlobalReAlloc(HGLOBAL mem, SIZE_T n, UINT flags)
+{
+    return LocalReAlloc(mem, n, flags);
+}
+
 /* ---- VirtualAlloc ------------------------------------------------------------------------ */
 
 struct reservation {
@@ -293,6 +326,7 @@ __attribute__((visibility("default"))) LPVOID WINAPI VirtualAlloc(LPVOID address
                                                                   DWORD protect)
 {
     int prot = protection_of(protect);
+    type &= ~(DWORD)MEM_TOP_DOWN;
     if (size == 0 || prot < 0 || !(type & (MEM_RESERVE | MEM_COMMIT)) ||
         (type & ~(DWORD)(MEM_RESERVE | MEM_COMMIT))) {
         SetLastError(ERROR_INVALID_PARAMETER);

@@ -185,20 +185,23 @@ struct profile_out {
     BOOL truncated;
 };
 
+/* Invariant: used <= size - 1, the last byte being kept for the list's final NUL. */
 static void out_append_item(struct profile_out *out, const char *text, size_t len)
 {
     if (out->truncated || out->size < 2)
         return;
-    DWORD room = out->size - 2 - out->used; /* keep two bytes for the item's NUL and the list's */
-    if (len > room) {
-        len = room;
+    DWORD room = out->size - 1 - out->used; /* for the item and its NUL */
+    if (len + 1 > room) {
+        /* Cut to end at size - 3; out_finish_list writes the two NULs. */
+        if (room > 1)
+            memcpy(out->buf + out->used, text, room - 1);
         out->truncated = TRUE;
+        out->used = out->size - 1;
+        return;
     }
     memcpy(out->buf + out->used, text, len);
     out->used += (DWORD)len;
     out->buf[out->used++] = '\0';
-    if (out->truncated)
-        out->used = out->size - 1;
 }
 
 static DWORD out_finish_list(struct profile_out *out)

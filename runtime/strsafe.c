@@ -8,13 +8,15 @@
 #include "crt_internal.h"
 
 /* Validates the destination; on success *bound is the number of CHARs that may be written. A
- * caller's size is checked only when it is the bound (a known size replaces it). */
+ * caller's size is checked only when it is the bound (a known size replaces it). On failure
+ * the copy and printf forms (`empty`) empty a destination of size > 0, as the Windows SDK's
+ * strsafe.h does; the cat forms leave it. */
 static HRESULT strsafe_dest(const char *fn, const void *caller, char *dst, size_t cch, size_t known,
-                            size_t *bound)
+                            BOOL empty, size_t *bound)
 {
     *bound = crt_bound(cch, known);
     if (dst == NULL || *bound == 0 || *bound > STRSAFE_MAX_CCH) {
-        if (dst != NULL && *bound != 0 && known != ISAPI_SIZE_UNKNOWN)
+        if (dst != NULL && *bound != 0 && empty)
             dst[0] = '\0';
         crt_report(fn, caller, "%s: returned STRSAFE_E_INVALID_PARAMETER",
                    dst == NULL ? "NULL destination" : *bound == 0 ? "size 0" : "size above STRSAFE_MAX_CCH");
@@ -49,9 +51,14 @@ static HRESULT strsafe_copy(const char *fn, const void *caller, char *dst, size_
                             size_t count, size_t known)
 {
     size_t bound;
-    HRESULT hr = strsafe_dest(fn, caller, dst, cch, known, &bound);
+    HRESULT hr = strsafe_dest(fn, caller, dst, cch, known, TRUE, &bound);
     if (FAILED(hr))
         return hr;
+    if (count > STRSAFE_MAX_CCH) { /* StringCchCopyN's cchToCopy */
+        dst[0] = '\0';
+        crt_report(fn, caller, "count above STRSAFE_MAX_CCH: returned STRSAFE_E_INVALID_PARAMETER");
+        return STRSAFE_E_INVALID_PARAMETER;
+    }
     return strsafe_append(fn, caller, dst, 0, bound, cch, known, src, count);
 }
 
@@ -59,7 +66,7 @@ static HRESULT strsafe_cat(const char *fn, const void *caller, char *dst, size_t
                            size_t known)
 {
     size_t bound;
-    HRESULT hr = strsafe_dest(fn, caller, dst, cch, known, &bound);
+    HRESULT hr = strsafe_dest(fn, caller, dst, cch, known, FALSE, &bound);
     if (FAILED(hr))
         return hr;
     size_t used = strnlen(dst, bound);
@@ -77,7 +84,7 @@ static HRESULT strsafe_vprintf(const char *fn, const void *caller, char *dst, si
                                const char *fmt, va_list ap)
 {
     size_t bound;
-    HRESULT hr = strsafe_dest(fn, caller, dst, cch, known, &bound);
+    HRESULT hr = strsafe_dest(fn, caller, dst, cch, known, TRUE, &bound);
     if (FAILED(hr))
         return hr;
     if (fmt == NULL) {

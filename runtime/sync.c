@@ -1,21 +1,26 @@
 /* libisapi: Win32 kernel objects (threads, events, semaphores, mutexes), the handle registry,
  * waits, CloseHandle and the small thread calls (Sleep, thread and process ids).
  *
- * One lock for all kernel objects. `objects_lock` guards the registry and every object's state
- * (an event's flag, a semaphore's count, a mutex's owner, a thread's end), and one condition
- * variable, `objects_changed`, is broadcast whenever any object becomes signalled. A wait
- * checks its objects under the lock and sleeps on that condition until they are signalled or
- * its deadline passes. This makes WaitForMultipleObjects (any and all) exact and simple: every
- * check and every acquisition happens under the one lock, so "wait all" acquires its objects
- * atomically. The cost: each SetEvent/ReleaseSemaphore/ReleaseMutex/thread end wakes every
- * waiting thread of the process to re-check, which is fine for the handful of waiters an
- * extension has, and the lock is shared by unrelated objects. CRITICAL_SECTION and SRWLOCK do
- * not use it: they are pthread locks in place (runtime/locks.c).
+ * One lock for all kernel objects. `objects_lock` guards the registry, every object's state
+ * (an event's flag, a semaphore's count, a mutex's owner, a thread's end) and the queue of
+ * pending waits. A wait first tries to take its objects; if it cannot, it joins the queue
+ * (FIFO) and sleeps on the one condition variable, `objects_changed`. Waits are satisfied by
+ * the call that signals, as Windows's kernel does: SetEvent, ReleaseSemaphore, ReleaseMutex and
+ * a thread's end walk the queue in order and give the objects to each wait that can now
+ * complete (satisfy_pending_waits), then broadcast. So an auto-reset event set twice while two
+ * threads wait releases both, a semaphore released by n releases n waiters, PulseEvent
+ * releases the threads waiting at that moment, and "wait all" acquires its objects atomically,
+ * since every check and acquisition happens under the one lock. The cost: each signal wakes
+ * every waiting thread of the process to look at its own wait, which is fine for the handful of
+ * waiters an extension has, and the lock is shared by unrelated objects. CRITICAL_SECTION and
+ * SRWLOCK do not use it: they are pthread locks in place (runtime/locks.c).
  *
- * Ownership. An object carries a reference count: one for its open handle, one for a running
- * thread (its own object), one for each wait in progress. CloseHandle unregisters the handle
- * (later calls with it fail with ERROR_INVALID_HANDLE) and drops its reference; the last
- * reference frees the object. */
+ * Ownership. An object carries a reference count: one for its open handles, one for a running
+ * thread (its own object), one for each wait in progress. A HANDLE is the object's address, so
+ * every handle to a named object (each Create* or Open* of its name) is the same value, and
+ * `handles` counts them. CloseHandle drops one; the last unregisters the object (later calls
+ * with it fail with ERROR_INVALID_HANDLE, and its name is free again) and drops the handles'
+ * reference; the last reference frees the object. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -33,8 +38,10 @@ enum object_kind { OBJECT_THREAD = 1, OBJECT_EVENT, OBJECT_SEMAPHORE, OBJECT_MUT
 struct kernel_object {
     enum object_kind kind;
     unsigned refs;                     /* guarded by objects_lock, as is everything below */
-    struct kernel_object *next_in_bucket; /* registry chain, while the handle is open */
+    struct kernel_object *next_in_bucket; /* registry chain, while a handle is open */
     BOOL registered;
+    DWORD handles; /* open handles: Create and Open calls not yet closed */
+    char *name;    /* an event's, semaphore's or mutex's name without Global\ or Local\; or NULL */
     union {
         struct {
             BOOL manual_reset;
@@ -128,25 +135,108 @@ static struct kernel_object *find_object(HANDLE h)
 /* Under objects_lock. */
 static void release_object(struct kernel_object *o)
 {
-    if (--o->refs == 0)
+    if (--o->refs == 0) {
+        free(o->name);
         free(o);
+    }
 }
 
-static HANDLE new_object(enum object_kind kind, struct kernel_object *init)
+/* Windows's namespaces of a session: here one process, so "Global\x", "Local\x" and "x" are
+ * the same name. */
+static const char *object_name(LPCSTR name)
 {
+    if (name == NULL || name[0] == '\0')
+        return NULL;
+    if (strncmp(name, "Global\\", 7) == 0)
+        return name + 7;
+    if (strncmp(name, "Local\\", 6) == 0)
+        return name + 6;
+    return name;
+}
+
+/* Under objects_lock: the live object of that name, or NULL. */
+static struct kernel_object *find_named(const char *name)
+{
+    for (size_t b = 0; b < REGISTRY_BUCKETS; b++)
+        for (struct kernel_object *o = registry[b]; o != NULL; o = o->next_in_bucket)
+            if (o->name != NULL && strcmp(o->name, name) == 0)
+                return o;
+    return NULL;
+}
+
+/* Under objects_lock: another handle to the named object o if it is of that kind (last error
+ * ERROR_ALREADY_EXISTS, as a Create* call of an existing name gives), else NULL with
+ * ERROR_INVALID_HANDLE, as Windows answers for a name of another kind. */
+static HANDLE open_existing(struct kernel_object *o, enum object_kind kind)
+{
+    if (o->kind != kind) {
+        SetLastError(ERROR_INVALID_HANDLE);
+        return NULL;
+    }
+    o->handles++;
+    SetLastError(ERROR_ALREADY_EXISTS);
+    return (HANDLE)o;
+}
+
+/* A new object from `init`, or, when `name` names a live object, another handle to it (its
+ * state is left alone, as Windows ignores the Create* arguments then). */
+static HANDLE new_object(enum object_kind kind, struct kernel_object *init, LPCSTR name)
+{
+    const char *wanted = object_name(name);
+    if (wanted != NULL) {
+        lock_objects();
+        struct kernel_object *existing = find_named(wanted);
+        HANDLE h = existing != NULL ? open_existing(existing, kind) : NULL;
+        unlock_objects();
+        if (existing != NULL)
+            return h;
+    }
     struct kernel_object *o = malloc(sizeof *o);
-    if (o == NULL) {
+    char *copy = wanted != NULL ? strdup(wanted) : NULL;
+    if (o == NULL || (wanted != NULL && copy == NULL)) {
+        free(o);
+        free(copy);
         SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return NULL;
     }
     *o = *init;
     o->kind = kind;
     o->refs = 1;
+    o->handles = 1;
+    o->name = copy;
     lock_objects();
-    register_object(o);
+    /* Another thread may have created the name meanwhile: the first one wins. */
+    struct kernel_object *raced = copy != NULL ? find_named(copy) : NULL;
+    HANDLE h = raced != NULL ? open_existing(raced, kind) : NULL;
+    if (raced == NULL)
+        register_object(o);
     unlock_objects();
+    if (raced != NULL) {
+        free(copy);
+        free(o);
+        return h;
+    }
     SetLastError(ERROR_SUCCESS);
     return (HANDLE)o;
+}
+
+/* OpenEvent, OpenSemaphore, OpenMutex: ERROR_FILE_NOT_FOUND when no object has the name. */
+static HANDLE open_named(enum object_kind kind, LPCSTR name)
+{
+    const char *wanted = object_name(name);
+    if (wanted == NULL) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return NULL;
+    }
+    lock_objects();
+    struct kernel_object *o = find_named(wanted);
+    HANDLE h = o != NULL ? open_existing(o, kind) : NULL;
+    unlock_objects();
+    if (o == NULL)
+        SetLastError(ERROR_FILE_NOT_FOUND);
+    else if (h != NULL)
+        SetLastError(ERROR_SUCCESS);
+    return h;
 }
 
 __attribute__((visibility("default"))) int isapi_handle_to_fd(HANDLE h)
@@ -181,8 +271,10 @@ __attribute__((visibility("default"))) BOOL WINAPI CloseHandle(HANDLE h)
     lock_objects();
     struct kernel_object *o = find_object(h);
     if (o != NULL) {
-        unregister_object(o);
-        release_object(o);
+        if (--o->handles == 0) {
+            unregister_object(o);
+            release_object(o);
+        }
         unlock_objects();
         return TRUE;
     }
@@ -242,6 +334,56 @@ static BOOL acquire(struct kernel_object *o, DWORD self)
     return FALSE;
 }
 
+/* Under objects_lock: takes the objects if the wait can complete now, and sets *result
+ * (WAIT_OBJECT_0 + i, the lowest signalled index for "any"; WAIT_ABANDONED_0 + i). */
+static BOOL try_satisfy(struct kernel_object *const *objects, DWORD count, BOOL wait_all, DWORD self,
+                        DWORD *result)
+{
+    if (wait_all) {
+        for (DWORD i = 0; i < count; i++)
+            if (!is_signalled(objects[i], self))
+                return FALSE;
+        /* WAIT_ABANDONED_0 + the first abandoned mutex's index, if any. */
+        *result = WAIT_OBJECT_0;
+        for (DWORD i = 0; i < count; i++)
+            if (acquire(objects[i], self) && *result == WAIT_OBJECT_0)
+                *result = WAIT_ABANDONED_0 + i;
+        return TRUE;
+    }
+    for (DWORD i = 0; i < count; i++)
+        if (is_signalled(objects[i], self)) {
+            *result = (acquire(objects[i], self) ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + i;
+            return TRUE;
+        }
+    return FALSE;
+}
+
+/* A wait that could not complete at once, queued until a signal satisfies it or its deadline
+ * passes. It lives on the waiting thread's stack; the thread unlinks it before returning. */
+struct pending_wait {
+    struct kernel_object **objects;
+    DWORD count;
+    BOOL wait_all;
+    DWORD self;
+    BOOL satisfied; /* set, with result, by satisfy_pending_waits */
+    DWORD result;
+    struct pending_wait *next;
+};
+static struct pending_wait *pending_waits; /* oldest first; guarded by objects_lock */
+
+/* Under objects_lock, after an object became signalled: satisfies the queued waits that can
+ * complete, oldest first (an auto-reset event or a semaphore's last count goes to the first),
+ * and wakes the waiting threads. */
+static void satisfy_pending_waits(void)
+{
+    BOOL any = FALSE;
+    for (struct pending_wait *w = pending_waits; w != NULL; w = w->next)
+        if (!w->satisfied && try_satisfy(w->objects, w->count, w->wait_all, w->self, &w->result))
+            w->satisfied = any = TRUE;
+    if (any)
+        pthread_cond_broadcast(&objects_changed);
+}
+
 static void deadline_after(struct timespec *deadline, DWORD ms)
 {
     clock_gettime(CLOCK_MONOTONIC, deadline);
@@ -281,40 +423,27 @@ __attribute__((visibility("default"))) DWORD WINAPI WaitForMultipleObjects(DWORD
     for (DWORD i = 0; i < count; i++)
         objects[i]->refs++; /* held for the wait: CloseHandle meanwhile frees nothing under us */
 
-    struct timespec deadline;
-    if (ms != INFINITE)
-        deadline_after(&deadline, ms);
     DWORD result = WAIT_TIMEOUT;
-    for (;;) {
-        if (wait_all) {
-            DWORD ready = 0;
-            while (ready < count && is_signalled(objects[ready], self))
-                ready++;
-            if (ready == count) {
-                /* WAIT_ABANDONED_0 + the first abandoned mutex's index, if any. */
-                result = WAIT_OBJECT_0;
-                for (DWORD i = 0; i < count; i++)
-                    if (acquire(objects[i], self) && result == WAIT_OBJECT_0)
-                        result = WAIT_ABANDONED_0 + i;
-                break;
-            }
-        } else {
-            DWORD i = 0;
-            while (i < count && !is_signalled(objects[i], self))
-                i++;
-            if (i < count) {
-                result = (acquire(objects[i], self) ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + i;
-                break;
-            }
+    if (!try_satisfy(objects, count, wait_all, self, &result) && ms != 0) {
+        struct pending_wait wait = {.objects = objects, .count = count, .wait_all = wait_all, .self = self};
+        struct pending_wait **link = &pending_waits;
+        while (*link != NULL)
+            link = &(*link)->next;
+        *link = &wait;
+        struct timespec deadline;
+        if (ms != INFINITE)
+            deadline_after(&deadline, ms);
+        while (!wait.satisfied) {
+            int rc = ms == INFINITE ? pthread_cond_wait(&objects_changed, &objects_lock)
+                                    : pthread_cond_timedwait(&objects_changed, &objects_lock, &deadline);
+            if (rc == ETIMEDOUT)
+                break; /* satisfied meanwhile or not: the flag, read under the lock, tells */
         }
-        if (ms == 0)
-            break;
-        int rc = ms == INFINITE ? pthread_cond_wait(&objects_changed, &objects_lock)
-                                : pthread_cond_timedwait(&objects_changed, &objects_lock, &deadline);
-        if (rc == ETIMEDOUT) {
-            /* One last look: a signal may have raced with the deadline. */
-            ms = 0;
-        }
+        for (link = &pending_waits; *link != &wait; link = &(*link)->next)
+            ;
+        *link = wait.next;
+        if (wait.satisfied)
+            result = wait.result;
     }
     for (DWORD i = 0; i < count; i++)
         release_object(objects[i]);
@@ -351,13 +480,28 @@ static struct kernel_object *find_kind(HANDLE h, enum object_kind kind)
     return o;
 }
 
-/* Named objects would be shared between processes on Windows; here a name is ignored (each
- * call creates a new object), so they are shared only through their handle. */
+/* A name is shared within the process (there is no other process to share it with). */
 __attribute__((visibility("default"))) HANDLE WINAPI CreateEventA(LPSECURITY_ATTRIBUTES sa, BOOL manual_reset,
                                                                   BOOL initial_state, LPCSTR name)
 {
     struct kernel_object init = {.event = {.manual_reset = manual_reset, .signalled = initial_state != FALSE}};
-    return new_object(OBJECT_EVENT, &init);
+    return new_object(OBJECT_EVENT, &init, name);
+}
+
+/* The access and inheritance arguments mean nothing here: every handle has all access. */
+__attribute__((visibility("default"))) HANDLE WINAPI OpenEventA(DWORD access, BOOL inherit, LPCSTR name)
+{
+    return open_named(OBJECT_EVENT, name);
+}
+
+__attribute__((visibility("default"))) HANDLE WINAPI OpenSemaphoreA(DWORD access, BOOL inherit, LPCSTR name)
+{
+    return open_named(OBJECT_SEMAPHORE, name);
+}
+
+__attribute__((visibility("default"))) HANDLE WINAPI OpenMutexA(DWORD access, BOOL inherit, LPCSTR name)
+{
+    return open_named(OBJECT_MUTEX, name);
 }
 
 static BOOL set_event_state(HANDLE h, BOOL signalled, BOOL pulse)
@@ -370,16 +514,10 @@ static BOOL set_event_state(HANDLE h, BOOL signalled, BOOL pulse)
     }
     o->event.signalled = signalled;
     if (signalled)
-        pthread_cond_broadcast(&objects_changed);
+        satisfy_pending_waits();
+    if (pulse) /* PulseEvent: the waits it could satisfy are; then it is reset */
+        o->event.signalled = FALSE;
     unlock_objects();
-    if (pulse) {
-        /* PulseEvent (unreliable on Windows too): let the woken waiters run, then reset. */
-        sched_yield();
-        lock_objects();
-        if (find_object(h) == o)
-            o->event.signalled = FALSE;
-        unlock_objects();
-    }
     return TRUE;
 }
 
@@ -406,7 +544,7 @@ __attribute__((visibility("default"))) HANDLE WINAPI CreateSemaphoreA(LPSECURITY
         return NULL;
     }
     struct kernel_object init = {.semaphore = {.count = initial, .maximum = maximum}};
-    return new_object(OBJECT_SEMAPHORE, &init);
+    return new_object(OBJECT_SEMAPHORE, &init, name);
 }
 
 __attribute__((visibility("default"))) BOOL WINAPI ReleaseSemaphore(HANDLE h, LONG release_count, LPLONG previous)
@@ -429,7 +567,7 @@ __attribute__((visibility("default"))) BOOL WINAPI ReleaseSemaphore(HANDLE h, LO
     if (previous != NULL)
         *previous = o->semaphore.count;
     o->semaphore.count += release_count;
-    pthread_cond_broadcast(&objects_changed);
+    satisfy_pending_waits();
     unlock_objects();
     return TRUE;
 }
@@ -439,7 +577,7 @@ __attribute__((visibility("default"))) HANDLE WINAPI CreateMutexA(LPSECURITY_ATT
 {
     struct kernel_object init = {.mutex = {.owner = initial_owner ? GetCurrentThreadId() : 0,
                                            .recursion = initial_owner ? 1 : 0}};
-    return new_object(OBJECT_MUTEX, &init);
+    return new_object(OBJECT_MUTEX, &init, name);
 }
 
 __attribute__((visibility("default"))) BOOL WINAPI ReleaseMutex(HANDLE h)
@@ -457,7 +595,7 @@ __attribute__((visibility("default"))) BOOL WINAPI ReleaseMutex(HANDLE h)
     }
     if (--o->mutex.recursion == 0) {
         o->mutex.owner = 0;
-        pthread_cond_broadcast(&objects_changed);
+        satisfy_pending_waits();
     }
     unlock_objects();
     return TRUE;
@@ -479,7 +617,7 @@ static void thread_ended(void *arg)
                 o->mutex.recursion = 0;
                 o->mutex.abandoned = TRUE;
             }
-    pthread_cond_broadcast(&objects_changed);
+    satisfy_pending_waits();
     current_thread_object = NULL;
     release_object(self);
     unlock_objects();
@@ -517,14 +655,20 @@ static HANDLE start_thread(SIZE_T stack_size, DWORD (*start)(void *), unsigned (
                                             .arg = arg,
                                             .exit_code = STILL_ACTIVE,
                                             .suspend_count = (flags & CREATE_SUSPENDED) ? 1 : 0}};
-    HANDLE h = new_object(OBJECT_THREAD, &init);
+    HANDLE h = new_object(OBJECT_THREAD, &init, NULL);
     if (h == NULL)
         return NULL;
     struct kernel_object *o = h;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (stack_size >= (SIZE_T)PTHREAD_STACK_MIN)
+    /* As on Windows, dwStackSize alone is an initial commit: the stack is never smaller than
+     * the default (extensions keep large buffers on the stacks of threads they create with
+     * small sizes). With STACK_SIZE_PARAM_IS_A_RESERVATION it is the whole size. */
+    size_t default_size = 0;
+    pthread_attr_getstacksize(&attr, &default_size);
+    if ((flags & STACK_SIZE_PARAM_IS_A_RESERVATION) ? stack_size >= (SIZE_T)PTHREAD_STACK_MIN
+                                                    : stack_size > default_size)
         pthread_attr_setstacksize(&attr, stack_size);
     lock_objects();
     o->refs++; /* the thread's own reference, dropped by thread_ended */

@@ -64,7 +64,10 @@ int WINAPI MultiByteToWideChar(UINT CodePage, DWORD dwFlags, LPCSTR lpMultiByteS
         cchWideChar < 0 || (lpWideCharStr == NULL && cchWideChar != 0) ||
         (void *)lpMultiByteStr == (void *)lpWideCharStr)
         return fail(ERROR_INVALID_PARAMETER);
-    if ((dwFlags & ~(DWORD)(MB_PRECOMPOSED | MB_ERR_INVALID_CHARS)) != 0)
+    DWORD allowed = MB_PRECOMPOSED | MB_ERR_INVALID_CHARS;
+    if (CodePage != CP_UTF8)
+        allowed |= MB_COMPOSITE | MB_USEGLYPHCHARS;
+    if ((dwFlags & ~allowed) != 0 || (dwFlags & (MB_PRECOMPOSED | MB_COMPOSITE)) == (MB_PRECOMPOSED | MB_COMPOSITE))
         return fail(ERROR_INVALID_FLAGS);
     const unsigned char *in = (const unsigned char *)lpMultiByteStr;
     size_t n = cbMultiByte == -1 ? strlen(lpMultiByteStr) + 1 : (size_t)cbMultiByte;
@@ -155,7 +158,10 @@ int WINAPI WideCharToMultiByte(UINT CodePage, DWORD dwFlags, LPCWSTR lpWideCharS
         (void *)lpMultiByteStr == (void *)lpWideCharStr ||
         (CodePage == CP_UTF8 && (lpDefaultChar != NULL || lpUsedDefaultChar != NULL)))
         return fail(ERROR_INVALID_PARAMETER);
-    if ((dwFlags & ~(DWORD)WC_ERR_INVALID_CHARS) != 0)
+    DWORD allowed = WC_ERR_INVALID_CHARS;
+    if (CodePage != CP_UTF8)
+        allowed |= WC_COMPOSITECHECK | WC_DISCARDNS | WC_SEPCHARS | WC_DEFAULTCHAR | WC_NO_BEST_FIT_CHARS;
+    if ((dwFlags & ~allowed) != 0)
         return fail(ERROR_INVALID_FLAGS);
     size_t n = (size_t)cchWideChar;
     if (cchWideChar == -1) {

@@ -135,7 +135,8 @@ ISAPI_CRT_API int _snprintf_s(char *dst, size_t size, size_t count, const char *
 ISAPI_CRT_API int _vsnprintf_s(char *dst, size_t size, size_t count, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 /* _snprintf: writes at most count bytes, NUL-terminated only if it fits; returns the length,
- * or -1 when the output was longer than count (MSVC's behaviour, not C99 snprintf's). */
+ * or -1 when the output was longer than count (MSVC's behaviour, not C99 snprintf's). With
+ * a NULL buffer and count 0 it returns the length the output needs, as MSVC documents. */
 ISAPI_CRT_API int _snprintf(char *dst, size_t count, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 ISAPI_CRT_API int _vsnprintf(char *dst, size_t count, const char *fmt, va_list ap)
@@ -178,8 +179,15 @@ ISAPI_CRT_API char *_ui64toa(unsigned long long value, char *dst, int radix);
 #define CP_THREAD_ACP 3
 #define CP_UTF8 65001
 #define MB_PRECOMPOSED 0x00000001
+#define MB_COMPOSITE 0x00000002
+#define MB_USEGLYPHCHARS 0x00000004
 #define MB_ERR_INVALID_CHARS 0x00000008
+#define WC_DISCARDNS 0x00000010
+#define WC_SEPCHARS 0x00000020
+#define WC_DEFAULTCHAR 0x00000040
 #define WC_ERR_INVALID_CHARS 0x00000080
+#define WC_COMPOSITECHECK 0x00000200
+#define WC_NO_BEST_FIT_CHARS 0x00000400
 #ifndef ERROR_INVALID_FLAGS
 #define ERROR_INVALID_FLAGS 1004
 #endif
@@ -191,7 +199,11 @@ ISAPI_CRT_API char *_ui64toa(unsigned long long value, char *dst, int radix);
  * counted); an output size of 0 returns the size needed; 0 on failure, with
  * ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_PARAMETER, ERROR_INVALID_FLAGS or (with the
  * *_ERR_INVALID_CHARS flag) ERROR_NO_UNICODE_TRANSLATION. Without that flag, malformed input
- * becomes U+FFFD. */
+ * becomes U+FFFD. Flags: CP_UTF8 takes MB_ERR_INVALID_CHARS (and MB_PRECOMPOSED) or
+ * WC_ERR_INVALID_CHARS; the other code pages also take the flags Windows accepts for an ANSI
+ * code page (MB_COMPOSITE or MB_PRECOMPOSED, MB_USEGLYPHCHARS; WC_COMPOSITECHECK,
+ * WC_DISCARDNS, WC_SEPCHARS, WC_DEFAULTCHAR, WC_NO_BEST_FIT_CHARS), which change nothing
+ * in UTF-8. Anything else is ERROR_INVALID_FLAGS. */
 ISAPI_CRT_API int WINAPI MultiByteToWideChar(UINT CodePage, DWORD dwFlags, LPCSTR lpMultiByteStr,
                                              int cbMultiByte, LPWSTR lpWideCharStr, int cchWideChar);
 ISAPI_CRT_API int WINAPI WideCharToMultiByte(UINT CodePage, DWORD dwFlags, LPCWSTR lpWideCharStr,

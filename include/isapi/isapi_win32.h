@@ -65,7 +65,9 @@ typedef struct _SECURITY_ATTRIBUTES {
 
 /* I/O here is synchronous: ReadFile/WriteFile take the offset from Offset/OffsetHigh, and
  * leave the outcome in Internal (a Win32 error code, 0 on success) and InternalHigh (the byte
- * count) for GetOverlappedResult; hEvent, when set, is signalled when the call returns. */
+ * count) for GetOverlappedResult; hEvent, when set, is signalled when the call returns. As on
+ * Windows, the file pointer ends after the bytes transferred, unless the handle was opened
+ * with FILE_FLAG_OVERLAPPED (then it does not move). */
 typedef struct _OVERLAPPED {
     ULONG_PTR Internal;
     ULONG_PTR InternalHigh;
@@ -150,10 +152,30 @@ ISAPI_RUNTIME_API HANDLE WINAPI CreateMutexA(LPSECURITY_ATTRIBUTES lpMutexAttrib
                                              LPCSTR lpName);
 ISAPI_RUNTIME_API BOOL WINAPI ReleaseMutex(HANDLE hMutex);
 
+/* Named objects. A name is shared within the process: a Create* call with the name of a live
+ * object of the same kind returns a handle to it (its other arguments ignored) with
+ * GetLastError() == ERROR_ALREADY_EXISTS; of another kind, NULL and ERROR_INVALID_HANDLE. The
+ * Open* calls find a live one (else NULL and ERROR_FILE_NOT_FOUND). "Global\" and "Local\"
+ * name the same namespace. Every handle to one object is the same HANDLE value; the object
+ * and its name live until each of them is closed. dwDesiredAccess and bInheritHandle are
+ * ignored. */
+#define EVENT_MODIFY_STATE 0x0002u
+#define EVENT_ALL_ACCESS 0x001F0003u
+#define SEMAPHORE_MODIFY_STATE 0x0002u
+#define SEMAPHORE_ALL_ACCESS 0x001F0003u
+#define MUTEX_MODIFY_STATE 0x0001u
+#define MUTEX_ALL_ACCESS 0x001F0001u
+ISAPI_RUNTIME_API HANDLE WINAPI OpenEventA(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCSTR lpName);
+ISAPI_RUNTIME_API HANDLE WINAPI OpenSemaphoreA(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCSTR lpName);
+ISAPI_RUNTIME_API HANDLE WINAPI OpenMutexA(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCSTR lpName);
+
 #ifndef UNICODE
 #define CreateEvent CreateEventA
 #define CreateSemaphore CreateSemaphoreA
 #define CreateMutex CreateMutexA
+#define OpenEvent OpenEventA
+#define OpenSemaphore OpenSemaphoreA
+#define OpenMutex OpenMutexA
 #endif
 
 /* ---- Critical sections and slim reader/writer locks ----------------------------------- */
@@ -245,7 +267,36 @@ ISAPI_RUNTIME_API BOOL WINAPI TlsFree(DWORD dwTlsIndex);
 #define InterlockedExchange64 InterlockedExchange
 #define InterlockedExchangeAdd64 InterlockedExchangeAdd
 #define InterlockedAdd64 InterlockedAdd
+#define InterlockedAnd64 InterlockedAnd
+#define InterlockedOr64 InterlockedOr
+#define InterlockedXor64 InterlockedXor
 #define InterlockedCompareExchange64 InterlockedCompareExchange
+/* The Acquire/Release/NoFence forms: sequentially consistent too (stronger than asked). */
+#define InterlockedIncrementAcquire InterlockedIncrement
+#define InterlockedIncrementRelease InterlockedIncrement
+#define InterlockedIncrementNoFence InterlockedIncrement
+#define InterlockedDecrementAcquire InterlockedDecrement
+#define InterlockedDecrementRelease InterlockedDecrement
+#define InterlockedDecrementNoFence InterlockedDecrement
+#define InterlockedExchangeAcquire InterlockedExchange
+#define InterlockedExchangeNoFence InterlockedExchange
+#define InterlockedCompareExchangeAcquire InterlockedCompareExchange
+#define InterlockedCompareExchangeRelease InterlockedCompareExchange
+#define InterlockedCompareExchangeNoFence InterlockedCompareExchange
+/* MSVC's intrinsic names, which code calls directly (often after #pragma intrinsic). */
+#define _InterlockedIncrement InterlockedIncrement
+#define _InterlockedDecrement InterlockedDecrement
+#define _InterlockedExchange InterlockedExchange
+#define _InterlockedExchangeAdd InterlockedExchangeAdd
+#define _InterlockedCompareExchange InterlockedCompareExchange
+#define _InterlockedAnd InterlockedAnd
+#define _InterlockedOr InterlockedOr
+#define _InterlockedXor InterlockedXor
+#define _InterlockedIncrement64 InterlockedIncrement
+#define _InterlockedDecrement64 InterlockedDecrement
+#define _InterlockedExchange64 InterlockedExchange
+#define _InterlockedExchangeAdd64 InterlockedExchangeAdd
+#define _InterlockedCompareExchange64 InterlockedCompareExchange
 #define InterlockedExchangePointer(p, v) ((PVOID)__atomic_exchange_n((PVOID volatile *)(p), (PVOID)(v), __ATOMIC_SEQ_CST))
 #define InterlockedCompareExchangePointer(p, exchange, comparand)                                  \
     __extension__({                                                                                \
@@ -278,6 +329,7 @@ ISAPI_RUNTIME_API BOOL WINAPI TlsFree(DWORD dwTlsIndex);
 #define MEM_RESERVE 0x00002000u
 #define MEM_DECOMMIT 0x00004000u
 #define MEM_RELEASE 0x00008000u
+#define MEM_TOP_DOWN 0x00100000u /* a placement hint: accepted, the kernel places the mapping */
 #define PAGE_NOACCESS 0x01u
 #define PAGE_READONLY 0x02u
 #define PAGE_READWRITE 0x04u
@@ -301,6 +353,15 @@ ISAPI_RUNTIME_API HGLOBAL WINAPI GlobalAlloc(UINT uFlags, SIZE_T dwBytes);
 ISAPI_RUNTIME_API HGLOBAL WINAPI GlobalFree(HGLOBAL hMem);
 ISAPI_RUNTIME_API LPVOID WINAPI GlobalLock(HGLOBAL hMem);
 ISAPI_RUNTIME_API BOOL WINAPI GlobalUnlock(HGLOBAL hMem);
+ISAPI_RUNTIME_API LPVOID WINAPI LocalLock(HLOCAL hMem);
+ISAPI_RUNTIME_API BOOL WINAPI LocalUnlock(HLOCAL hMem);
+/* The block's size; 0 for NULL. */
+ISAPI_RUNTIME_API SIZE_T WINAPI LocalSize(HLOCAL hMem);
+ISAPI_RUNTIME_API SIZE_T WINAPI GlobalSize(HGLOBAL hMem);
+/* Without LMEM_MOVEABLE/GMEM_MOVEABLE a block is resized in place only (NULL if it cannot
+ * be); LMEM_ZEROINIT/GMEM_ZEROINIT zero the growth. The result is the new handle. */
+ISAPI_RUNTIME_API HLOCAL WINAPI LocalReAlloc(HLOCAL hMem, SIZE_T uBytes, UINT uFlags);
+ISAPI_RUNTIME_API HGLOBAL WINAPI GlobalReAlloc(HGLOBAL hMem, SIZE_T dwBytes, UINT uFlags);
 ISAPI_RUNTIME_API LPVOID WINAPI VirtualAlloc(LPVOID lpAddress, SIZE_T dwSize, DWORD flAllocationType,
                                              DWORD flProtect);
 ISAPI_RUNTIME_API BOOL WINAPI VirtualFree(LPVOID lpAddress, SIZE_T dwSize, DWORD dwFreeType);
@@ -314,6 +375,25 @@ ISAPI_RUNTIME_API BOOL WINAPI VirtualFree(LPVOID lpAddress, SIZE_T dwSize, DWORD
 #define FILE_READ_DATA 0x0001u
 #define FILE_WRITE_DATA 0x0002u
 #define FILE_APPEND_DATA 0x0004u
+#define FILE_READ_EA 0x0008u
+#define FILE_WRITE_EA 0x0010u
+#define FILE_EXECUTE 0x0020u
+#define FILE_READ_ATTRIBUTES 0x0080u
+#define FILE_WRITE_ATTRIBUTES 0x0100u
+#define DELETE 0x00010000u
+#define READ_CONTROL 0x00020000u
+#define SYNCHRONIZE 0x00100000u
+#define STANDARD_RIGHTS_REQUIRED 0x000F0000u
+#define STANDARD_RIGHTS_READ READ_CONTROL
+#define STANDARD_RIGHTS_WRITE READ_CONTROL
+#define STANDARD_RIGHTS_EXECUTE READ_CONTROL
+/* The combined masks Windows code passes to CreateFile: they hold FILE_READ_DATA and
+ * FILE_WRITE_DATA, which choose the open mode (the other rights mean nothing here). */
+#define FILE_GENERIC_READ (STANDARD_RIGHTS_READ | FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA | SYNCHRONIZE)
+#define FILE_GENERIC_WRITE                                                                                       \
+    (STANDARD_RIGHTS_WRITE | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA | FILE_APPEND_DATA | SYNCHRONIZE)
+#define FILE_GENERIC_EXECUTE (STANDARD_RIGHTS_EXECUTE | FILE_READ_ATTRIBUTES | FILE_EXECUTE | SYNCHRONIZE)
+#define FILE_ALL_ACCESS (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FFu)
 
 #define FILE_SHARE_READ 0x00000001u
 #define FILE_SHARE_WRITE 0x00000002u

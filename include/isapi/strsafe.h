@@ -4,8 +4,9 @@
  * As in the Windows SDK: sizes are counts of characters (Cch) or bytes (Cb; the same for
  * CHAR), the result is always NUL-terminated when the size is not 0, and a result that does
  * not fit is truncated and returns STRSAFE_E_INSUFFICIENT_BUFFER. A size of 0 or above
- * STRSAFE_MAX_CCH, and (unlike Windows, where it crashes) a NULL pointer, return
- * STRSAFE_E_INVALID_PARAMETER.
+ * STRSAFE_MAX_CCH, a StringCchCopyN count above it, and (unlike Windows, where it crashes) a
+ * NULL pointer, return STRSAFE_E_INVALID_PARAMETER; the Copy and Printf functions then empty
+ * a destination whose size is not 0, as Windows's do (the Cat functions leave it).
  *
  * The bound policy of isapi_crt.h applies: when the compiler knows the destination's size,
  * that size is the bound, whatever the caller passed. Without UNICODE the generic names

@@ -280,6 +280,25 @@ typedef HANDLE HINSTANCE;
 #define FillMemory(dst, n, fill) memset((dst), (fill), (n))
 #define CopyMemory(dst, src, n) memcpy((dst), (src), (n))
 #define MoveMemory(dst, src, n) memmove((dst), (src), (n))
+#define RtlZeroMemory ZeroMemory
+#define RtlFillMemory FillMemory
+#define RtlCopyMemory CopyMemory
+#define RtlMoveMemory MoveMemory
+
+/* Zeroes memory the compiler may not skip (a password about to go out of scope); returns dst. */
+static inline void *SecureZeroMemory(void *dst, size_t n)
+{
+    volatile unsigned char *p = (volatile unsigned char *)dst;
+    while (n-- > 0)
+        *p++ = 0;
+    return dst;
+}
+#define RtlSecureZeroMemory SecureZeroMemory
+
+/* The number of elements of an array (winnt.h's names for _countof, isapi_crt.h). */
+#define ARRAYSIZE(a) _countof(a)
+#define _ARRAYSIZE(a) _countof(a)
+#define RTL_NUMBER_OF(a) _countof(a)
 
 #ifdef __cplusplus
 extern "C" {

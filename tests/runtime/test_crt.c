@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -144,6 +146,34 @@ static void test_strncpy_strncat(void)
     CHECK_STR(g.buf, "0123456");
 }
 
+/* A source array without a NUL, at the very end of a readable page: strncpy_s/strncat_s
+ * with a count read at most count characters of it, also when they fail. */
+static void test_unterminated_source(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *pages = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(pages != MAP_FAILED);
+    if (pages == MAP_FAILED)
+        return;
+    CHECK(mprotect(pages + page, page, PROT_NONE) == 0);
+    char *src = pages + page - 8;
+    memcpy(src, "abcdefgh", 8);
+    char buf[16];
+    CHECK_INT(strncpy_s(opaque(buf), 4, src, 8), ERANGE);
+    CHECK_STR(buf, "abc");
+    CHECK_INT(strncpy_s(opaque(buf), 16, src, 8), 0);
+    CHECK_STR(buf, "abcdefgh");
+    strcpy(buf, "xy");
+    CHECK_INT(strncat_s(opaque(buf), 6, src, 8), ERANGE);
+    CHECK_STR(buf, "xyabc");
+    munmap(pages, 2 * page);
+
+    /* MSVC's "nothing to do" case: no destination, size 0 and count 0. */
+    CHECK_INT(strncpy_s(NULL, 0, "x", 0), 0);
+    CHECK_INT(strncat_s(NULL, 0, "x", 0), 0);
+    CHECK_INT(_snprintf_s(NULL, 0, 0, "%s", "x"), 0);
+}
+
 static void test_memcpy_s(void)
 {
     struct guarded g;
@@ -229,7 +259,12 @@ static void test_sprintf_family(void)
     CHECK_INT(_snprintf(g.buf, 100, "%s", "0123456789abcdefXYZ"), -1);
     CHECK_STR(g.buf, "0123456789abcde");
     CHECK(guard_intact(&g));
-    CHECK_INT(_snprintf(NULL, 0, "%s", "abc"), -1);
+    /* No buffer and count 0: the length the output needs (MSVC documents it). */
+    CHECK_INT(_snprintf(NULL, 0, "%s", "abc"), 3);
+    CHECK_INT(_snprintf(opaque(NULL), 0, "%d", 12345), 5);
+    memset(g.buf, 'Z', sizeof g.buf);
+    CHECK_INT(_snprintf(g.buf, 0, "%s", "abc"), -1); /* a buffer and count 0: nothing written */
+    CHECK(g.buf[0] == 'Z');
 }
 
 static int call_vsprintf_s(char *dst, size_t size, const char *fmt, ...)
@@ -317,6 +352,7 @@ int main(void)
     test_strcpy_s();
     test_strcat_s();
     test_strncpy_strncat();
+    test_unterminated_source();
     test_memcpy_s();
     test_itoa_s();
     test_sprintf_family();

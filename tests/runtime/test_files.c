@@ -92,8 +92,30 @@ static void test_dispositions(void)
     CHECK(WriteFile(h, "abc", 3, &n, NULL));
     CloseHandle(h);
     h = CreateFileA(path, GENERIC_WRITE, 0, NULL, TRUNCATE_EXISTING, 0, NULL);
+    CHECK_INT(GetLastError(), ERROR_SUCCESS);
     CHECK_INT(GetFileSize(h, NULL), 0);
     CloseHandle(h);
+
+    /* The FILE_GENERIC_* access masks map as GENERIC_READ/GENERIC_WRITE do. */
+    h = CreateFileA(path, FILE_GENERIC_WRITE, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    CHECK(WriteFile(h, "xyz", 3, &n, NULL));
+    CloseHandle(h);
+    h = CreateFileA(path, FILE_GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    memset(buf, 0, sizeof buf);
+    CHECK(ReadFile(h, buf, sizeof buf, &n, NULL));
+    CHECK_STR(buf, "xyz");
+    CHECK(!WriteFile(h, "x", 1, &n, NULL));
+    CHECK_INT(GetLastError(), ERROR_ACCESS_DENIED);
+    CloseHandle(h);
+    h = CreateFileA(path, FILE_ALL_ACCESS, 0, NULL, TRUNCATE_EXISTING, 0, NULL);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    CloseHandle(h);
+
+    /* GetFileSize's failure: INVALID_FILE_SIZE and a last error, also without a high word. */
+    SetLastError(0);
+    CHECK_INT(GetFileSize(INVALID_HANDLE_VALUE, NULL), INVALID_FILE_SIZE);
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
     CHECK(CreateFileA(path, GENERIC_READ, 0, NULL, TRUNCATE_EXISTING, 0, NULL) == INVALID_HANDLE_VALUE);
     CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
     CHECK(CreateFileA(path, GENERIC_READ, 0, NULL, 42, 0, NULL) == INVALID_HANDLE_VALUE);
@@ -150,12 +172,43 @@ static void test_overlapped_and_pointers(void)
     CHECK(SetFilePointerEx(h, to, &at, FILE_BEGIN));
     CHECK_INT(at.QuadPart, 5LL << 32);
     LONG high = 0;
+    /* A position whose low word is 0xFFFFFFFF: the caller tells it from a failure by
+     * GetLastError() == NO_ERROR. */
+    SetLastError(ERROR_ACCESS_DENIED);
+    CHECK_INT(SetFilePointer(h, (LONG)0xFFFFFFFFu, &high, FILE_BEGIN), INVALID_SET_FILE_POINTER);
+    CHECK_INT(GetLastError(), NO_ERROR);
+    CHECK_INT(high, 0);
+    high = 1;
+    CHECK_INT(SetFilePointer(h, 2, &high, FILE_BEGIN), 2); /* 4 GiB + 2 */
+    CHECK_INT(high, 1);
+    CHECK_INT(SetFilePointer(h, -4, NULL, FILE_CURRENT), 0xFFFFFFFEu); /* low word, as Windows */
+    high = 0;
     CHECK_INT(SetFilePointer(h, 3, &high, FILE_BEGIN), 3);
     CHECK_INT(high, 0);
     CHECK(SetEndOfFile(h));
     LARGE_INTEGER size;
     CHECK(GetFileSizeEx(h, &size));
     CHECK_INT(size.QuadPart, 3);
+    CloseHandle(h);
+
+    /* A synchronous handle (no FILE_FLAG_OVERLAPPED): an OVERLAPPED read or write starts at
+     * its offset and leaves the file pointer after the bytes transferred, as on Windows. */
+    h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+    CHECK(WriteFile(h, "0123456789", 10, &n, NULL));
+    ZeroMemory(&ov, sizeof ov);
+    ov.Offset = 2;
+    memset(buf, 0, sizeof buf);
+    CHECK(ReadFile(h, buf, 3, &n, &ov));
+    CHECK_STR(buf, "234");
+    CHECK_INT(SetFilePointer(h, 0, NULL, FILE_CURRENT), 5);
+    memset(buf, 0, sizeof buf);
+    CHECK(ReadFile(h, buf, sizeof buf, &n, NULL));
+    CHECK_STR(buf, "56789");
+    ov.Offset = 0;
+    CHECK(WriteFile(h, "AB", 2, &n, &ov));
+    CHECK_INT(SetFilePointer(h, 0, NULL, FILE_CURRENT), 2);
+    CHECK_INT(SetFilePointer(h, 3, NULL, FILE_BEGIN), 3);
+    CHECK(SetEndOfFile(h)); /* 3 bytes, as the tests after this one expect */
     CloseHandle(h);
 
     CHECK(!ReadFile(INVALID_HANDLE_VALUE, buf, 1, &n, NULL));
@@ -195,6 +248,15 @@ static void test_attributes_and_delete(void)
     CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
     CHECK(!DeleteFileA(path));
     CHECK_INT(GetLastError(), ERROR_FILE_NOT_FOUND);
+    /* A missing directory on the way is 3, ERROR_PATH_NOT_FOUND, as for CreateFile. */
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s\\nodir\\file.txt", dir);
+    CHECK_INT(GetFileAttributesA(missing), INVALID_FILE_ATTRIBUTES);
+    CHECK_INT(GetLastError(), ERROR_PATH_NOT_FOUND);
+    CHECK(!GetFileAttributesExA(missing, GetFileExInfoStandard, &data));
+    CHECK_INT(GetLastError(), ERROR_PATH_NOT_FOUND);
+    CHECK(!DeleteFileA(missing));
+    CHECK_INT(GetLastError(), ERROR_PATH_NOT_FOUND);
 
     HANDLE h = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_FLAG_DELETE_ON_CLOSE, NULL);
     CHECK(h != INVALID_HANDLE_VALUE);

@@ -56,6 +56,33 @@ static void test_local_global(void)
     GlobalUnlock(g);
     CHECK(GlobalFree(g) == NULL);
     CHECK(LocalFree(NULL) == NULL);
+
+    /* Moveable memory: lock it to use it; its size; reallocation (in place only for a block
+     * that is not moveable, as Windows does; LMEM_ZEROINIT zeroes the growth). */
+    HLOCAL h = LocalAlloc(LHND, 16);
+    char *p = LocalLock(h);
+    CHECK(p != NULL && all_zero(p, 16));
+    memset(p, 'x', 16);
+    CHECK(LocalUnlock(h) == FALSE);
+    CHECK_INT(GetLastError(), ERROR_SUCCESS);
+    CHECK_INT(LocalSize(h), 16);
+    h = LocalReAlloc(h, 4000, LMEM_MOVEABLE | LMEM_ZEROINIT);
+    p = LocalLock(h);
+    CHECK(p != NULL && p[15] == 'x' && all_zero(p + 16, 4000 - 16));
+    CHECK_INT(LocalSize(h), 4000);
+    CHECK(LocalReAlloc(h, 100000, LMEM_FIXED) == NULL); /* may not move */
+    CHECK(LocalReAlloc(h, 10, LMEM_FIXED) == h); /* shrinking in place */
+    CHECK_INT(LocalSize(h), 10);
+    CHECK(LocalFree(h) == NULL);
+    HGLOBAL gh = GlobalAlloc(GHND, 8);
+    CHECK_INT(GlobalSize(gh), 8);
+    gh = GlobalReAlloc(gh, 64, GMEM_MOVEABLE | GMEM_ZEROINIT);
+    CHECK(gh != NULL && all_zero(GlobalLock(gh), 64));
+    GlobalUnlock(gh);
+    CHECK(GlobalFree(gh) == NULL);
+    CHECK(LocalLock(NULL) == NULL);
+    CHECK_INT(GetLastError(), ERROR_INVALID_HANDLE);
+    CHECK_INT(LocalSize(NULL), 0);
 }
 
 static void test_virtual(void)
@@ -85,6 +112,11 @@ static void test_virtual(void)
     CHECK(VirtualAlloc(NULL, 0, MEM_COMMIT, PAGE_READWRITE) == NULL);
     CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
     CHECK(VirtualAlloc(NULL, 4096, MEM_COMMIT, 0x12345) == NULL);
+    p = VirtualAlloc(NULL, 4096, MEM_COMMIT | MEM_RESERVE | MEM_TOP_DOWN, PAGE_READWRITE);
+    CHECK(p != NULL && all_zero(p, 4096));
+    CHECK(VirtualFree(p, 0, MEM_RELEASE));
+    CHECK(VirtualAlloc(NULL, 4096, MEM_TOP_DOWN, PAGE_READWRITE) == NULL); /* neither reserve nor commit */
+    CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
 
     char buf[8];
     ZeroMemory(buf, sizeof buf);
@@ -93,6 +125,13 @@ static void test_virtual(void)
     CHECK_STR(buf, "zzzzabc");
     MoveMemory(buf + 1, buf, 3);
     CHECK_STR(buf, "zzzzabc");
+    CHECK(SecureZeroMemory(buf, 4) == buf);
+    CHECK(all_zero(buf, 4) && buf[4] == 'a');
+    RtlZeroMemory(buf, sizeof buf);
+    CHECK(all_zero(buf, sizeof buf));
+    CHECK_INT(ARRAYSIZE(buf), 8);
+    DWORD words[5];
+    CHECK_INT(RTL_NUMBER_OF(words), 5);
 }
 
 int main(void)

@@ -105,6 +105,20 @@ static void test_lists(void)
     n = GetPrivateProfileString(NULL, NULL, "", buf, 12, path);
     CHECK_INT(n, 10);
     CHECK(memcmp(buf, "Settings\0E\0\0", 12) == 0);
+    /* An item that fills the buffer up to the list's last byte: the next one cannot fit, and
+     * nothing is written past nSize. */
+    memset(buf, 'Z', sizeof buf);
+    n = GetPrivateProfileString(NULL, NULL, "", buf, 10, path);
+    CHECK_INT(n, 8);
+    CHECK(memcmp(buf, "Settings\0\0Z", 11) == 0);
+    memset(buf, 'Z', sizeof buf);
+    n = GetPrivateProfileSection("Settings", buf, 24, path);
+    CHECK_INT(n, 22);
+    CHECK(memcmp(buf, "Name = Hello World\0Quo\0\0Z", 25) == 0);
+    memset(buf, 'Z', sizeof buf);
+    n = GetPrivateProfileSection("Settings", buf, 20, path);
+    CHECK_INT(n, 18);
+    CHECK(memcmp(buf, "Name = Hello World\0\0Z", 21) == 0);
     n = GetPrivateProfileSection("other", buf, sizeof buf, path);
     CHECK_INT(n, 4);
     CHECK(memcmp(buf, "k=v\0\0", 5) == 0);

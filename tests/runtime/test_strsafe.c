@@ -66,7 +66,20 @@ static void test_copy_cat(void)
     strcpy(g.buf, "keep");
     CHECK_INT(StringCchCopy(dst, 0, "x"), STRSAFE_E_INVALID_PARAMETER);
     CHECK_STR(g.buf, "keep");
+    /* A size above STRSAFE_MAX_CCH: invalid, and the copy and printf forms empty the
+     * destination (cch > 0), as the Windows SDK's do; the cat forms leave it. */
     CHECK_INT(StringCchCopy(dst, (size_t)STRSAFE_MAX_CCH + 1, "x"), STRSAFE_E_INVALID_PARAMETER);
+    CHECK_STR(g.buf, "");
+    strcpy(g.buf, "keep");
+    CHECK_INT(StringCchPrintf(dst, (size_t)STRSAFE_MAX_CCH + 1, "%s", "x"), STRSAFE_E_INVALID_PARAMETER);
+    CHECK_STR(g.buf, "");
+    strcpy(g.buf, "keep");
+    CHECK_INT(StringCchCat(dst, (size_t)STRSAFE_MAX_CCH + 1, "x"), STRSAFE_E_INVALID_PARAMETER);
+    CHECK_STR(g.buf, "keep");
+    CHECK_INT(StringCchCopyN(dst, 8, "abc", (size_t)STRSAFE_MAX_CCH + 1), STRSAFE_E_INVALID_PARAMETER);
+    CHECK_STR(g.buf, "");
+    CHECK_INT(StringCchCopyN(dst, 8, "abc", 0), S_OK);
+    CHECK_STR(g.buf, "");
     CHECK_INT(StringCchCopy(NULL, 4, "x"), STRSAFE_E_INVALID_PARAMETER);
     CHECK_INT(StringCchCopy(dst, 4, NULL), STRSAFE_E_INVALID_PARAMETER);
     CHECK_STR(g.buf, "");

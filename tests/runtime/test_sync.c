@@ -1,5 +1,7 @@
 /* libisapi: threads, kernel objects, waits, critical sections, Interlocked and TLS. */
+#define _GNU_SOURCE
 #include <windows.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "check.h"
@@ -30,6 +32,46 @@ static unsigned __stdcall crt_thread(void *arg)
 {
     *(DWORD *)arg = GetCurrentThreadId();
     return 9u;
+}
+
+/* The calling thread's stack size in bytes. */
+static DWORD WINAPI own_stack_size(LPVOID arg)
+{
+    pthread_attr_t attr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return 0;
+    pthread_attr_getstacksize(&attr, &size);
+    pthread_attr_destroy(&attr);
+    return (DWORD)size;
+}
+
+/* Windows: dwStackSize is the initial commit, and the stack never gets smaller than the
+ * default; with STACK_SIZE_PARAM_IS_A_RESERVATION it is the stack's whole size. */
+static void test_stack_sizes(void)
+{
+    DWORD default_size = 0, size = 0;
+    HANDLE t = CreateThread(NULL, 0, own_stack_size, NULL, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    GetExitCodeThread(t, &default_size);
+    CloseHandle(t);
+    CHECK(default_size >= 256 * 1024);
+    t = CreateThread(NULL, 32 * 1024, own_stack_size, NULL, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    GetExitCodeThread(t, &size);
+    CloseHandle(t);
+    CHECK(size >= default_size); /* a small commit size does not shrink the stack */
+    t = CreateThread(NULL, default_size + 4 * 1024 * 1024, own_stack_size, NULL, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    GetExitCodeThread(t, &size);
+    CloseHandle(t);
+    CHECK(size >= default_size + 4 * 1024 * 1024); /* a larger one grows it */
+    t = CreateThread(NULL, 256 * 1024, own_stack_size, NULL, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    WaitForSingleObject(t, 5000);
+    GetExitCodeThread(t, &size);
+    CloseHandle(t);
+    /* A reservation is the size (sanitizers add their thread-local storage to it). */
+    CHECK(size >= 256 * 1024 && size < default_size);
 }
 
 static void test_threads(void)
@@ -243,6 +285,14 @@ static DWORD WINAPI try_section(LPVOID arg)
     return TryEnterCriticalSection(&counter_lock);
 }
 
+static DWORD WINAPI try_section_and_leave(LPVOID arg)
+{
+    if (!TryEnterCriticalSection(&counter_lock))
+        return FALSE;
+    LeaveCriticalSection(&counter_lock);
+    return TRUE;
+}
+
 static void test_critical_sections_and_interlocked(void)
 {
     CHECK(InitializeCriticalSectionAndSpinCount(&counter_lock, 4000));
@@ -267,6 +317,57 @@ static void test_critical_sections_and_interlocked(void)
     LeaveCriticalSection(&counter_lock);
     LeaveCriticalSection(&counter_lock);
     DeleteCriticalSection(&counter_lock);
+
+    /* The owner's recursion count: the section is free only after as many leaves as enters. */
+    InitializeCriticalSection(&counter_lock);
+    for (int i = 0; i < 3; i++)
+        EnterCriticalSection(&counter_lock);
+    LeaveCriticalSection(&counter_lock);
+    LeaveCriticalSection(&counter_lock);
+    other = CreateThread(NULL, 0, try_section_and_leave, NULL, 0, NULL);
+    WaitForSingleObject(other, 5000);
+    GetExitCodeThread(other, &code);
+    CHECK_INT(code, FALSE);
+    CloseHandle(other);
+    LeaveCriticalSection(&counter_lock);
+    other = CreateThread(NULL, 0, try_section_and_leave, NULL, 0, NULL);
+    WaitForSingleObject(other, 5000);
+    GetExitCodeThread(other, &code);
+    CHECK_INT(code, TRUE);
+    CloseHandle(other);
+    DeleteCriticalSection(&counter_lock);
+
+    /* Return values: Increment/Decrement/Add give the new value, the others the old one. */
+    LONG v = 5;
+    CHECK_INT(InterlockedIncrement(&v), 6);
+    CHECK_INT(InterlockedExchangeAdd(&v, 4), 6);
+    CHECK_INT(v, 10);
+    CHECK_INT(InterlockedAdd(&v, 5), 15);
+    CHECK_INT(InterlockedAnd(&v, 6), 15);
+    CHECK_INT(v, 6);
+    CHECK_INT(InterlockedOr(&v, 9), 6);
+    CHECK_INT(v, 15);
+    CHECK_INT(InterlockedXor(&v, 1), 15);
+    CHECK_INT(v, 14);
+    DWORD dw = 3;
+    CHECK_INT(InterlockedExchange(&dw, 8), 3);
+    CHECK_INT(InterlockedCompareExchange(&dw, 1, 8), 8);
+    CHECK_INT(dw, 1);
+    CHECK_INT(InterlockedDecrement(&dw), 0);
+    /* The other spellings of the family. */
+    LONGLONG q = 12;
+    CHECK_INT(InterlockedAnd64(&q, 4), 12);
+    CHECK_INT(InterlockedOr64(&q, 1), 4);
+    CHECK_INT(InterlockedXor64(&q, 5), 5);
+    CHECK_INT(q, 0);
+    CHECK_INT(InterlockedIncrementAcquire(&v), 15);
+    CHECK_INT(InterlockedDecrementRelease(&v), 14);
+    CHECK_INT(InterlockedCompareExchangeAcquire(&v, 2, 14), 14);
+    CHECK_INT(_InterlockedIncrement(&v), 3);
+    CHECK_INT(_InterlockedExchange(&v, 9), 3);
+    CHECK_INT(_InterlockedCompareExchange(&v, 1, 9), 9);
+    CHECK_INT(_InterlockedExchangeAdd(&v, 1), 1);
+    CHECK_INT(v, 2);
 
     LONG l = 5;
     CHECK_INT(InterlockedDecrement(&l), 4);
@@ -380,6 +481,7 @@ static void test_tls_and_sleep(void)
 int main(void)
 {
     test_threads();
+    test_stack_sizes();
     test_events();
     test_semaphores();
     test_mutexes();

@@ -45,6 +45,13 @@ static void test_multibyte_to_wide(void)
     CHECK_INT(GetLastError(), ERROR_INVALID_FLAGS);
     CHECK_INT(MultiByteToWideChar(CP_UTF8, 0, "a", 1, NULL, 4), 0);
     CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
+
+    /* The ANSI code page takes Windows's other flags (no-ops for UTF-8), not both forms. */
+    CHECK_INT(MultiByteToWideChar(CP_ACP, MB_PRECOMPOSED | MB_USEGLYPHCHARS, text, -1, out, 16), 6);
+    CHECK(wide_equals(out, want, 6));
+    CHECK_INT(MultiByteToWideChar(CP_ACP, MB_COMPOSITE, "ab", 2, out, 16), 2);
+    CHECK_INT(MultiByteToWideChar(CP_ACP, MB_PRECOMPOSED | MB_COMPOSITE, "ab", 2, out, 16), 0);
+    CHECK_INT(GetLastError(), ERROR_INVALID_FLAGS);
 }
 
 static void test_wide_to_multibyte(void)
@@ -80,6 +87,14 @@ static void test_wide_to_multibyte(void)
     CHECK_INT(GetLastError(), ERROR_INVALID_PARAMETER);
     CHECK_INT(WideCharToMultiByte(CP_UTF8, 0, text, 0, out, sizeof out, NULL, NULL), 0);
     CHECK_INT(WideCharToMultiByte(CP_UTF8, 1, text, 1, out, sizeof out, NULL, NULL), 0);
+    CHECK_INT(GetLastError(), ERROR_INVALID_FLAGS);
+    /* CP_ACP takes the flags Windows code passes it; CP_UTF8 refuses them, as on Windows. */
+    CHECK_INT(WideCharToMultiByte(CP_ACP, WC_NO_BEST_FIT_CHARS, text, -1, out, sizeof out, NULL, NULL), 11);
+    CHECK_STR(out, "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+    CHECK_INT(WideCharToMultiByte(CP_ACP, WC_COMPOSITECHECK | WC_DEFAULTCHAR, lone, 3, out, sizeof out, "?", &used), 3);
+    CHECK(memcmp(out, "a?b", 3) == 0);
+    CHECK_INT(WideCharToMultiByte(CP_ACP, WC_COMPOSITECHECK | WC_SEPCHARS | WC_DISCARDNS, text, 1, out, sizeof out, NULL, NULL), 1);
+    CHECK_INT(WideCharToMultiByte(CP_UTF8, WC_NO_BEST_FIT_CHARS, text, 1, out, sizeof out, NULL, NULL), 0);
     CHECK_INT(GetLastError(), ERROR_INVALID_FLAGS);
 
     /* Round trip of every BMP code point but the surrogates, and one astral one. */
