@@ -90,6 +90,7 @@ static int conn_first_read(conn_t *c)
     c->hd->parser.lenient_flags |= LENIENT_VERSION;
     c->hd->parser.data = c;
     send_rate_reset(&c->hd->send_rate, c);
+    out_chain_init(&c->hd->out, NULL, 0);
     c->in = nl->spare_in;
     nl->spare_in = NULL;
     c->in_cap = cap;

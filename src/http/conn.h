@@ -61,6 +61,11 @@ typedef struct conn_head {
     send_rate_t send_rate; /* the minimum send rate's account of the current response: here,
                             * not in conn_t, because only a connection with a request in
                             * progress writes (src/http/sendrate.h) */
+    /* The loop's output (src/http/conn_out.c), here for the same reason: a chain of at most
+     * two segments (a buffer's framing and its body, the framing and a file range, or a
+     * tail); nothing pending: out.n == 0. */
+    out_chain_t out;
+    out_seg_t out_segs[2];
 } conn_head_t;
 
 typedef struct conn_async conn_async_t;
@@ -131,13 +136,10 @@ struct conn {
     uint32_t readahead_want, readahead_got;
 
     /* Output written by the loop (src/http/conn_out.c): one response, or the tail of an
-     * extension's, at a time, as a chain of at most two segments: a buffer's framing and its
-     * body, the buffer's framing and a file range, or a tail. The connection owns what the
-     * segments point into; both are freed once the chain is sent or dropped. */
-    out_chain_t out;            /* nothing pending: out.n == 0 */
-    out_seg_t out_segs[2];
-    char *out_buf;              /* the buffer behind out_segs, or NULL */
-    int out_fd;                 /* the file behind out_segs, or -1 */
+     * extension's, at a time, as hd->out. The connection owns what its segments point into;
+     * both are freed once the chain is sent or dropped. */
+    char *out_buf;              /* the buffer behind hd->out_segs, or NULL */
+    int out_fd;                 /* the file behind hd->out_segs, or -1 */
     bool close_after;           /* close once the output is written */
     size_t linger_read;
 

@@ -43,14 +43,15 @@
 static void conn_queue_response(conn_t *c, char *buf, size_t head_len, size_t len, int fd,
                                 uint64_t off, uint64_t count)
 {
+    out_seg_t *segs = c->hd->out_segs; /* a response belongs to a request: hd is there */
     size_t n = 0;
-    c->out_segs[n++] = (out_seg_t){.mem = buf, .len = head_len, .fd = -1};
+    segs[n++] = (out_seg_t){.mem = buf, .len = head_len, .fd = -1};
     if (len > head_len)
-        c->out_segs[n++] = (out_seg_t){.mem = buf + head_len, .len = len - head_len, .fd = -1,
+        segs[n++] = (out_seg_t){.mem = buf + head_len, .len = len - head_len, .fd = -1,
                                        .payload = true};
     else if (fd >= 0 && count > 0)
-        c->out_segs[n++] = (out_seg_t){.off = off, .len = count, .fd = fd, .payload = true};
-    out_chain_init(&c->out, c->out_segs, n);
+        segs[n++] = (out_seg_t){.off = off, .len = count, .fd = fd, .payload = true};
+    out_chain_init(&c->hd->out, segs, n);
     c->out_buf = buf;
     c->out_fd = fd;
 }
@@ -69,19 +70,24 @@ void conn_output_free(conn_t *c)
         netloop_descriptor_freed(c->nl);
     }
     c->out_fd = -1;
-    out_chain_init(&c->out, NULL, 0);
+    if (c->hd)
+        out_chain_init(&c->hd->out, NULL, 0);
 }
 
 /* 1 everything sent, 0 the socket is full (wait for EPOLLOUT), -1 failed. */
 int conn_flush(conn_t *c)
 {
-    uint64_t sent_before = c->out.bytes, payload_before = c->out.payload_sent;
+    if (!c->hd) { /* no request in progress, so nothing queued */
+        conn_output_free(c);
+        return 1;
+    }
+    out_chain_t *out = &c->hd->out;
+    uint64_t sent_before = out->bytes, payload_before = out->payload_sent;
     conn_send_drained(c); /* a wait for the socket, if one went on, is over */
-    int rc = out_chain_send(c->watch.fd, &c->out);
-    bool progress = c->out.bytes != sent_before;
-    c->log_bytes += c->out.payload_sent - payload_before;
-    if (c->hd)
-        send_rate_took(&c->hd->send_rate, c->out.bytes - sent_before);
+    int rc = out_chain_send(c->watch.fd, out);
+    bool progress = out->bytes != sent_before;
+    c->log_bytes += out->payload_sent - payload_before;
+    send_rate_took(&c->hd->send_rate, out->bytes - sent_before);
     if (rc == -EIO) /* the file shrank under us: the promised length cannot be kept */
         log_warn("%s: file shorter than announced, closing", c->peer_text);
     int result = rc > 0 ? 1 : rc == 0 ? 0 : -1;
