@@ -89,8 +89,6 @@
 static config_t cfg;
 static server_t srv;
 static netloop_t nl;
-static isapi_host_t host;
-static isapi_loop_t host_loop;
 static char scratch[128]; /* the scratch directory: www/, scripts/, access.log */
 static int log_fd = -1;   /* the access log, opened for reading and truncating */
 static int fd_baseline = -1;
@@ -233,33 +231,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     srv.n_loops = 1;
     snprintf(srv.software, sizeof srv.software, "isapid/%s", ISAPID_VERSION);
 
-    /* The ISAPI host and its handler table, as server.c wires them. */
-    host = (isapi_host_t){
-        .cfg = &cfg,
-        .pool = srv.pool,
-        .completions = srv.completions,
-        .extensions = srv.extensions,
-        .mime = srv.mime,
-        .router = srv.router,
-        .access_log = srv.access_log,
-        .software = srv.software,
-        .stopping = &srv.stopping,
-        .loops = &host_loop,
-        .n_loops = 1,
-    };
-    srv.isapi = &host;
-    srv.handler = isapi_handler(&host);
+    FUZZ_REQUIRE(server_isapi_host_new(&srv)); /* as server_init wires the layers */
 
     nl.srv = &srv;
     nl.loop = loop_new();
     FUZZ_REQUIRE(nl.loop);
-    timeq_init(&nl.tq_header, cfg.header_timeout_ms);
-    timeq_init(&nl.tq_keepalive, cfg.keepalive_timeout_ms);
-    timeq_init(&nl.tq_body, cfg.body_timeout_ms);
-    timeq_init(&nl.tq_send, cfg.send_timeout_ms);
-    timeq_init(&nl.tq_linger, 2000);
-    timeq_init(&nl.tq_rate, body_rate_tick_ms(cfg.body_rate_window_ms));
-    timeq_init(&nl.tq_send_rate, body_rate_tick_ms(cfg.send_rate_window_ms));
+    netloop_timers_init(&nl, &cfg);
 
     dump_responses = getenv("ISAPID_FUZZ_DUMP") != NULL;
     rd.out_buf = malloc(OUT_KEEP);

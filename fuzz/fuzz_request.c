@@ -164,13 +164,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     nl.srv = &srv;
     nl.loop = loop_new();
     FUZZ_REQUIRE(nl.loop);
-    timeq_init(&nl.tq_header, cfg.header_timeout_ms);
-    timeq_init(&nl.tq_keepalive, cfg.keepalive_timeout_ms);
-    timeq_init(&nl.tq_body, cfg.body_timeout_ms);
-    timeq_init(&nl.tq_send, cfg.send_timeout_ms);
-    timeq_init(&nl.tq_linger, 2000);
-    timeq_init(&nl.tq_rate, body_rate_tick_ms(cfg.body_rate_window_ms));
-    timeq_init(&nl.tq_send_rate, body_rate_tick_ms(cfg.send_rate_window_ms));
+    netloop_timers_init(&nl, &cfg);
 
     dump_responses = getenv("ISAPID_FUZZ_DUMP") != NULL;
     out_buf = malloc(OUT_KEEP);

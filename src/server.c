@@ -184,9 +184,18 @@ static int listen_on(const listen_addr_t *la)
     return fd;
 }
 
-/* What the ISAPI layer uses of the server, borrowed from it, and its handler for the
- * transport. False on ENOMEM. */
-static bool server_isapi_host_new(server_t *s)
+void netloop_timers_init(netloop_t *nl, const config_t *cfg)
+{
+    timeq_init(&nl->tq_header, cfg->header_timeout_ms);
+    timeq_init(&nl->tq_keepalive, cfg->keepalive_timeout_ms);
+    timeq_init(&nl->tq_body, cfg->body_timeout_ms);
+    timeq_init(&nl->tq_send, cfg->send_timeout_ms);
+    timeq_init(&nl->tq_linger, LINGER_TIMEOUT_MS);
+    timeq_init(&nl->tq_rate, body_rate_tick_ms(cfg->body_rate_window_ms));
+    timeq_init(&nl->tq_send_rate, body_rate_tick_ms(cfg->send_rate_window_ms));
+}
+
+bool server_isapi_host_new(server_t *s)
 {
     isapi_host_t *h = calloc(1, sizeof *h);
     isapi_loop_t *loops = calloc(s->n_loops, sizeof *loops);
@@ -265,13 +274,7 @@ int server_init(server_t *s, config_t *cfg)
             log_error("cannot create an event loop: %s", strerror(errno));
             goto fail;
         }
-        timeq_init(&nl->tq_header, cfg->header_timeout_ms);
-        timeq_init(&nl->tq_keepalive, cfg->keepalive_timeout_ms);
-        timeq_init(&nl->tq_body, cfg->body_timeout_ms);
-        timeq_init(&nl->tq_send, cfg->send_timeout_ms);
-        timeq_init(&nl->tq_linger, LINGER_TIMEOUT_MS);
-        timeq_init(&nl->tq_rate, body_rate_tick_ms(cfg->body_rate_window_ms));
-        timeq_init(&nl->tq_send_rate, body_rate_tick_ms(cfg->send_rate_window_ms));
+        netloop_timers_init(nl, cfg);
         loop_set_tick(nl->loop, netloop_tick, nl);
         for (size_t k = 0; k < s->n_listen; k++) {
             listener_t *ls = &nl->listeners[k];

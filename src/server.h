@@ -89,6 +89,15 @@ int server_start(server_t *s);
 void server_shutdown(server_t *s);
 void server_free(server_t *s);
 
+/* The parts of server_init that the fuzz harnesses, which build a server by hand around one
+ * loop and a socket pair, share with it.
+ * netloop_timers_init: nl's timer queues, with the timeouts of cfg.
+ * server_isapi_host_new: what the ISAPI layer uses of s (s->isapi, borrowed from s: its pools,
+ * tables, router, log, once those exist) and its handler table (s->handler). False on ENOMEM;
+ * server_free frees it. */
+void netloop_timers_init(netloop_t *nl, const config_t *cfg);
+bool server_isapi_host_new(server_t *s);
+
 /* Loop thread: one of nl's descriptors was closed; if accepting was paused for want of
  * descriptors, it resumes at the end of this loop iteration. */
 void netloop_descriptor_freed(netloop_t *nl);
