@@ -18,6 +18,8 @@
 
 #include <dlfcn.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +133,8 @@ static errno_t crt_append(const char *fn, const void *caller, char *dst, size_t 
     if (count == _TRUNCATE)
         return STRUNCATE;
     /* src need not be NUL-terminated within count (strncpy_s from a fixed-size field). */
-    size_t full = used + strnlen(src, count) + 1;
+    /* count is a length (strncpy_s) or "the whole string" (strcpy_s passes SIZE_MAX - 1). */
+    size_t full = used + (count > PTRDIFF_MAX ? strlen(src) : strnlen(src, count)) + 1;
     crt_report(fn, caller, "%zu bytes do not fit the destination's %zu: truncated, returned ERANGE", full, bound);
     return crt_fail(ERANGE);
 }
