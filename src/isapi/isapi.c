@@ -233,7 +233,7 @@ static void request_ended(loop_task_t *t)
     conn_t *c = r->conn;
     request_end_t end;
     isapi_request_end(r, &end); /* frees r */
-    conn_request_ended(c, &end);
+    (void)conn_request_ended(c, &end); /* a loop task: the loop tells whether it lost the loop */
 }
 
 void post_end(request_t *r)
@@ -331,16 +331,15 @@ static void request_submit(request_t *r)
  * on the loop's thread"). An extension one of whose calls had to be handed off runs on the pool
  * while that call lasts and for EXT_POOL_AFTER_HANDOFF_MS after: it is likely to block again.
  * ext is NULL for the call that loads the extension (a one-off cost, not held against it).
- * False when the loop was handed off during the call: the caller must unwind without touching
- * the connection. */
+ * A call that lost the loop still ends its session (posted to the loop like any thread's). */
 #define EXT_POOL_AFTER_HANDOFF_MS 1000
 
-static bool request_run_inline(request_t *r, loop_t *l, extension_t *ext)
+static loop_kept_t request_run_inline(request_t *r, loop_t *l, extension_t *ext)
 {
     uint64_t call = loop_call_begin(l, ext);
     DWORD status = request_call(r, ext); /* ext found already: no second lookup */
-    bool kept = loop_call_end(l, call);
-    if (!kept && ext) {
+    loop_kept_t kept = loop_call_end(l, call);
+    if (kept == LOOP_LOST && ext) {
         atomic_store(&ext->pool_until_ms, clock_now_ms() + EXT_POOL_AFTER_HANDOFF_MS);
         atomic_fetch_sub(&ext->calls_taken, 1); /* counted by isapi_call_taken */
     }
@@ -361,7 +360,7 @@ void isapi_call_taken(void *ctx)
         log_debug("%s: a call ran past --handoff-after: loop handed off", ext->path);
 }
 
-bool isapi_request_start(request_t *r, uint32_t readahead_len)
+loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len)
 {
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
     r->cell->ecb.cbAvailable = readahead_len;
@@ -374,7 +373,7 @@ bool isapi_request_start(request_t *r, uint32_t readahead_len)
             return request_run_inline(r, l, ext);
     }
     request_submit(r);
-    return true;
+    return LOOP_KEPT;
 }
 
 /* Called from extension threads: reads only what the loop does not change while the extension

@@ -144,9 +144,9 @@ handler_t isapi_handler(isapi_host_t *host);
 request_t *isapi_request_new(void *host, conn_t *c, const reqinfo_t *head, route_t *route,
                              char **readahead, uint32_t *readahead_cap);
 /* Loop thread: the read-ahead is in r->readahead (len bytes); run the extension, on this thread
- * (extensions_inline) or the pool. False when this thread lost its loop during the call (a
- * hand-off): the caller must return at once without touching the connection. */
-bool isapi_request_start(request_t *r, uint32_t readahead_len);
+ * (extensions_inline: it may lose the loop, loop_kept_t) or the pool. A SEND_URL child (made on
+ * any thread) always goes to the pool. */
+loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len);
 /* The hand-off watchdog took a loop during an extension's call (ctx: its extension_t): until
  * that call returns, the extension's requests go to the pool. */
 void isapi_call_taken(void *ctx);

@@ -571,7 +571,7 @@ static BOOL send_url_child(request_t *r, const char *url, const char *path, rout
         op_unclaim(r);
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     }
-    (void)isapi_request_start(child, 0); /* inside an extension's call: runs on the pool */
+    (void)isapi_request_start(child, 0); /* a child runs on the pool: LOOP_KEPT */
     return TRUE;
 }
 
