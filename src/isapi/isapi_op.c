@@ -164,6 +164,39 @@ void op_launch(request_t *r)
     loop_post(conn_loop(r->conn), &r->op_task, op_start_task);
 }
 
+BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
+              const op_builder_t *b, void *arg)
+{
+    /* A write composes the response: under io_lock. A read takes no io_lock: it must not wait
+     * behind a synchronous write. */
+    bool write = op_is_write(kind);
+    if (write)
+        pthread_mutex_lock(&r->io_lock);
+    DWORD err = !b->whole_response ? 0 : op_busy(r) ? ERROR_BUSY : r->head_sent ? ERROR_INVALID_PARAMETER : 0;
+    if (!err)
+        err = op_claim(r, kind, fn, ctx);
+    if (err) {
+        if (write)
+            pthread_mutex_unlock(&r->io_lock);
+        return fail(err);
+    }
+    BOOL ok = b->build(r, arg);
+    DWORD e = ok ? 0 : GetLastError();
+    if (write)
+        pthread_mutex_unlock(&r->io_lock);
+    if (ok && b->launch) {
+        ok = b->launch(r, arg);
+        e = ok ? 0 : GetLastError();
+    } else if (ok) {
+        op_launch(r);
+    }
+    if (!ok) {
+        op_unclaim(r);
+        return fail(e);
+    }
+    return TRUE;
+}
+
 /* CLOSE_CONNECTION: the loop re-drives a pending operation so that it fails now. */
 void kick_task(loop_task_t *t)
 {
@@ -207,30 +240,31 @@ bool async_write_outstanding(request_t *r)
     return busy;
 }
 
+typedef struct write_args {
+    const char *buf;
+    size_t len;
+} write_args_t;
+
+static BOOL write_build(request_t *r, void *arg)
+{
+    const write_args_t *w = arg;
+    bool buffered;
+    if (!plan_write(r, w->buf, w->len, &r->op.plan, &buffered))
+        return FALSE;
+    r->op.report_bytes = (DWORD)w->len;
+    r->op.io.shut_after = false;
+    return TRUE;
+}
+
 static BOOL write_async(request_t *r, const char *buf, size_t len)
 {
     PVOID ctx;
     PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
     if (!fn)
         return fail(ERROR_INVALID_PARAMETER);
-    pthread_mutex_lock(&r->io_lock);
-    DWORD err = op_claim(r, OP_WRITE, fn, ctx);
-    if (err) {
-        pthread_mutex_unlock(&r->io_lock);
-        return fail(err);
-    }
-    bool buffered;
-    if (!plan_write(r, buf, len, &r->op.plan, &buffered)) {
-        DWORD e = GetLastError();
-        pthread_mutex_unlock(&r->io_lock);
-        op_unclaim(r);
-        return fail(e);
-    }
-    r->op.report_bytes = (DWORD)len;
-    r->op.io.shut_after = false;
-    pthread_mutex_unlock(&r->io_lock);
-    op_launch(r);
-    return TRUE;
+    static const op_builder_t builder = {.build = write_build};
+    write_args_t w = {.buf = buf, .len = len};
+    return op_issue(r, OP_WRITE, fn, ctx, &builder, &w);
 }
 
 BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags)
