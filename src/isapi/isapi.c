@@ -136,6 +136,8 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     r->start_time = time(NULL);
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->io_lock, NULL);
+    r->session = SESSION_RUNNING;
+    r->refs = 1; /* the open session's */
     r->op.plan.owned_fd = -1;
 
     EXTENSION_CONTROL_BLOCK *ecb = &cell->ecb;
@@ -205,24 +207,60 @@ static void request_free(request_t *r)
 void isapi_request_discard(request_t *r) { request_free(r); }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Lifetime: the session, the operation slot, running callbacks and calls in flight from other
- * threads. Whoever makes the last condition true posts the end, exactly once: under the lock
- * for the first three (`finalized`), then through the cell's state word for the calls in flight
- * (ecb_cell_end_due here, or the last call's unhold). After that post the loop may free the
- * request at any moment, so the poster touches nothing more. */
+/* Lifetime: the references on the request (request_t.refs) and the session's states
+ * (session_state_t). Whoever drops the last reference, or is the last call out after that,
+ * posts the end, exactly once. After that post the loop may free the request at any moment, so
+ * the poster touches nothing more. */
 
-static void session_over_locked(request_t *r)
+/* Under lock, by a thread that holds the request already (a reference, or a call). */
+void request_ref_locked(request_t *r) { r->refs++; }
+
+/* Under lock. True when this was the last reference and no call from another thread is in
+ * flight: the caller posts the end (post_end) once it has unlocked. */
+bool request_unref_locked(request_t *r)
 {
-    r->session_over = true;
-    ecb_cell_close(r->cell); /* calls from other threads fail from now on */
+    if (--r->refs)
+        return false;
+    return ecb_cell_end_due(r->cell); /* else the last call out posts it (connid_unhold) */
 }
 
-bool finish_due_locked(request_t *r)
+typedef enum { SESSION_RETURNED, SESSION_DONE } session_event_t;
+
+/* Under lock: the one place the session changes state (the diagram at session_state_t). status:
+ * what HttpExtensionProc returned, or DONE_WITH_SESSION's. True when the end is due (post it). */
+static bool session_advance_locked(request_t *r, session_event_t ev, DWORD status)
 {
-    if (r->finalized || !r->session_over || r->op.kind != OP_NONE || r->callbacks_running)
+    session_state_t next;
+    switch (r->session) {
+    case SESSION_RUNNING:
+        next = ev == SESSION_DONE                ? SESSION_DONE_EARLY
+               : status == HSE_STATUS_PENDING ? SESSION_PENDING
+                                              : SESSION_OVER;
+        break;
+    case SESSION_DONE_EARLY: /* waits for the return */
+        if (ev != SESSION_RETURNED)
+            return false; /* a duplicate DONE */
+        next = SESSION_OVER;
+        break;
+    case SESSION_PENDING: /* waits for DONE */
+        if (ev != SESSION_DONE)
+            return false; /* not reached: HttpExtensionProc returns once */
+        next = SESSION_OVER;
+        break;
+    default: /* SESSION_OVER: a DONE after the end is ignored */
         return false;
-    r->finalized = true;
-    return ecb_cell_end_due(r->cell);
+    }
+    if (ev == SESSION_RETURNED)
+        r->proc_status = status;
+    else
+        r->done_status = status;
+    r->session = next;
+    if (next == SESSION_PENDING)
+        return false;
+    /* The extension is done with it: later calls from other threads are late, even while
+     * HttpExtensionProc has not returned yet (its own calls still work). */
+    ecb_cell_close(r->cell);
+    return next == SESSION_OVER && request_unref_locked(r); /* the session's reference */
 }
 
 
@@ -244,11 +282,7 @@ void post_end(request_t *r)
 static void session_returned(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
-    r->returned = true;
-    r->proc_status = status;
-    if (status != HSE_STATUS_PENDING || r->done_called)
-        session_over_locked(r);
-    bool end = finish_due_locked(r);
+    bool end = session_advance_locked(r, SESSION_RETURNED, status);
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
@@ -257,23 +291,11 @@ static void session_returned(request_t *r, DWORD status)
 BOOL session_done(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
-    if (r->done_called || r->session_over) { /* duplicates are ignored */
-        pthread_mutex_unlock(&r->lock);
-        return TRUE;
-    }
-    r->done_called = true;
-    r->done_status = status;
-    /* The extension is done with it: later calls from other threads are late, even while
-     * HttpExtensionProc has not returned yet (its own calls still work). */
-    ecb_cell_close(r->cell);
-    /* Before HttpExtensionProc has returned, this is only recorded: the return ends it. */
-    if (r->returned && r->proc_status == HSE_STATUS_PENDING)
-        session_over_locked(r);
-    bool end = finish_due_locked(r);
+    bool end = session_advance_locked(r, SESSION_DONE, status);
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
-    return TRUE;
+    return TRUE; /* duplicates too: they are ignored */
 }
 
 

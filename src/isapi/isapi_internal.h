@@ -30,7 +30,8 @@ static inline bool is_head_method(const request_t *r) { return strcmp(r->ri.meth
 request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap);
 void plan_free(out_plan_t *p);
-bool finish_due_locked(request_t *r);
+void request_ref_locked(request_t *r);
+bool request_unref_locked(request_t *r);
 void post_end(request_t *r);
 BOOL session_done(request_t *r, DWORD status);
 bool request_keep_alive_possible(request_t *r);

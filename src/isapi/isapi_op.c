@@ -4,7 +4,8 @@
  * completed on the pool), and the callback bodies GetServerVariable, WriteClient and ReadClient
  * behind the ConnID check (the cb_* wrappers stay in src/isapi/isapi.c).
  * Invariants: at most one operation in flight per request (op_busy); its completion runs once,
- * on the pool; the end of the request is posted through finish_due_locked / post_end only.
+ * on the pool; the operation, then its callback, holds a reference on the request (refs), and
+ * the end of the request is posted through request_unref_locked / post_end only.
  * Ownership: the request_t and its plan are owned by src/isapi/isapi.c's lifecycle. */
 #define _GNU_SOURCE
 #include "isapi.h"
@@ -53,7 +54,7 @@ DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx
 {
     DWORD err = 0;
     pthread_mutex_lock(&r->lock);
-    if (r->finalized) /* a call from another thread that was in flight when the session ended */
+    if (r->refs == 0) /* the end is due: a call from another thread, in flight since before it */
         err = ERROR_INVALID_PARAMETER;
     else if (r->op.kind != OP_NONE || (kind == OP_READ && r->sync_reading))
         err = ERROR_BUSY;
@@ -63,6 +64,7 @@ DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx
         r->op.kind = kind;
         r->op.fn = fn;
         r->op.ctx = ctx;
+        request_ref_locked(r); /* the operation's */
     }
     pthread_mutex_unlock(&r->lock);
     return err;
@@ -74,7 +76,7 @@ void op_unclaim(request_t *r)
     pthread_mutex_lock(&r->lock);
     r->op.kind = OP_NONE;
     parked_release_if_due_locked(r);
-    bool end = finish_due_locked(r);
+    bool end = request_unref_locked(r); /* the operation's */
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
@@ -87,9 +89,9 @@ static void op_complete_work(pool_work_t *w)
     PFN_HSE_IO_COMPLETION fn = r->op.fn;
     PVOID ctx = r->op.ctx;
     DWORD bytes = r->op.result_bytes, err = r->op.result_error;
-    /* No longer outstanding: the callback may start the next operation. */
+    /* No longer outstanding: the callback may start the next operation. The operation's
+     * reference on the request is now the callback's. */
     r->op.kind = OP_NONE;
-    r->callbacks_running++;
     parked_release_if_due_locked(r); /* a client that left waited for this operation */
     pthread_mutex_unlock(&r->lock);
     if (fn) {
@@ -98,11 +100,10 @@ static void op_complete_work(pool_work_t *w)
         fn(&r->cell->ecb, ctx, bytes, err);
         connid_own_leave(outer);
         crash_context_leave();
-        deferred_flush(r); /* still alive: callbacks_running holds the request */
+        deferred_flush(r); /* still alive: the callback's reference holds the request */
     }
     pthread_mutex_lock(&r->lock);
-    r->callbacks_running--;
-    bool end = finish_due_locked(r);
+    bool end = request_unref_locked(r); /* the callback's */
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
