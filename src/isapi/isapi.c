@@ -1,9 +1,10 @@
 /* ISAPI requests: creation (the ECB and the head copied out of the connection), the session's
- * lifetime and who posts its end (exactly once), running HttpExtensionProc inline or on the pool,
- * the ECB callback table (cb_*: ConnID check, hold / unhold) and the end of the request on the
- * loop. The rest of the request code is in src/isapi/isapi_plan.c (response composition),
- * src/isapi/isapi_op.c (asynchronous operations, GetServerVariable / WriteClient / ReadClient) and
- * src/isapi/isapi_ssf.c (ServerSupportFunction); what they share is in src/isapi/isapi_internal.h.
+ * states and the request's references, which decide who posts its end (exactly once), running
+ * HttpExtensionProc inline or on the pool, the ECB callback table (cb_*: ConnID check, hold /
+ * unhold) and the end of the request on the loop. The rest of the request code is in
+ * src/isapi/isapi_plan.c (response composition), src/isapi/isapi_op.c (asynchronous operations,
+ * GetServerVariable / WriteClient / ReadClient), src/isapi/isapi_ssf.c (ServerSupportFunction) and
+ * src/isapi/isapi_sendurl.c (send-URL); what they share is in src/isapi/isapi_internal.h.
  * Invariants and ownership of a request_t: src/isapi/isapi.h. */
 #define _GNU_SOURCE
 #include "isapi.h"
