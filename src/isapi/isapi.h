@@ -114,7 +114,7 @@ struct request {
      * hold the request as one more reference: when refs reaches 0 the request hands its end to
      * the cell (ecb_cell_end_due), and whichever of that and the last call out comes second
      * posts the end, exactly once (request_unref_locked; connid_unhold). refs == 0: the end is
-     * due, and a call still in flight may start nothing more. */
+     * due, and a call still in flight may start no operation (op_issue). */
     pthread_mutex_t lock;
     session_state_t session;
     unsigned refs;

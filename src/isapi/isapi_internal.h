@@ -1,6 +1,6 @@
-/* Internals shared by the pieces of the ISAPI request code (src/isapi/isapi.c, src/isapi/isapi_plan.c,
- * src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_sendurl.c), split from one file with no change in behaviour. Private:
- * include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
+/* Internals shared by the pieces of the ISAPI request code (src/isapi/isapi.c,
+ * src/isapi/isapi_plan.c, src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_sendurl.c),
+ * split from one file with no change in behaviour. Private: include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
  * in it (lock, io_lock) keep the rules documented in src/isapi/isapi.h and at each definition. */
 #ifndef ISAPID_ISAPI_INTERNAL_H
 #define ISAPID_ISAPI_INTERNAL_H
@@ -46,28 +46,26 @@ void deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
 
 /* src/isapi/isapi_op.c */
-bool op_busy(request_t *r);
-DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
-void op_unclaim(request_t *r);
-void op_launch(request_t *r);
 /* How one kind of asynchronous operation is made, for op_issue. */
 typedef struct op_builder {
     /* The slot is claimed (and io_lock held, for a write kind): fill in r->op (a write's plan,
      * report_bytes, io.shut_after; a read's buffer). FALSE + SetLastError on failure. */
     BOOL (*build)(request_t *r, void *arg);
-    /* NULL: op_launch. Else called after io_lock is released, instead of op_launch, to set the
-     * operation going; FALSE + SetLastError on failure (having undone what it changed). */
+    /* NULL: post the operation to the connection's loop. Else called after io_lock is released,
+     * instead, to set the operation going; FALSE + SetLastError on failure (having undone what
+     * it changed). */
     BOOL (*launch)(request_t *r, void *arg);
     /* The operation is the whole response: refused with ERROR_INVALID_PARAMETER once a head was
      * sent (after ERROR_BUSY, before the claim's own errors). */
     bool whole_response;
 } op_builder_t;
 /* The one sequence of every asynchronous operation (WriteClient(HSE_IO_ASYNC), TransmitFile,
- * vector send, send-URL, asynchronous ReadClient): claim the slot, build, launch; on a failure
- * after the claim the slot is given back (op_unclaim). TRUE, or FALSE + SetLastError; the
- * completion callback then comes from the pool, never from inside this call. */
+ * vector send, send-URL, asynchronous ReadClient): claim the request's one operation slot, build,
+ * launch; on a failure after the claim the slot is given back. TRUE, or FALSE + SetLastError;
+ * the completion callback then comes from the pool, never from inside this call. */
 BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
               const op_builder_t *b, void *arg);
+/* Loop thread: a claimed and built operation goes to the connection (SEND_URL's child_ended). */
 void op_start(request_t *r);
 void kick_task(loop_task_t *t);
 BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size);

@@ -41,7 +41,7 @@
 static bool op_is_write(op_kind_t k) { return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL; }
 
 /* Whether an operation is outstanding (checked first, so that "busy" wins over other errors). */
-bool op_busy(request_t *r)
+static bool op_busy(request_t *r)
 {
     pthread_mutex_lock(&r->lock);
     bool busy = r->op.kind != OP_NONE;
@@ -50,7 +50,7 @@ bool op_busy(request_t *r)
 }
 
 /* Reserve the operation slot. 0, or a Win32 error. */
-DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx)
+static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx)
 {
     DWORD err = 0;
     pthread_mutex_lock(&r->lock);
@@ -71,7 +71,7 @@ DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx
 }
 
 /* Give the slot back when the start failed after claiming it. */
-void op_unclaim(request_t *r)
+static void op_unclaim(request_t *r)
 {
     pthread_mutex_lock(&r->lock);
     r->op.kind = OP_NONE;
@@ -160,7 +160,7 @@ static void op_start_task(loop_task_t *t)
 }
 
 /* The operation is claimed and prepared: hand it to the loop. */
-void op_launch(request_t *r)
+static void op_launch(request_t *r)
 {
     loop_post(conn_loop(r->conn), &r->op_task, op_start_task);
 }
@@ -173,8 +173,12 @@ BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
     bool write = op_is_write(kind);
     if (write)
         pthread_mutex_lock(&r->io_lock);
-    DWORD err = !b->whole_response ? 0 : op_busy(r) ? ERROR_BUSY : r->head_sent ? ERROR_INVALID_PARAMETER : 0;
-    if (!err)
+    DWORD err;
+    if (b->whole_response && op_busy(r))
+        err = ERROR_BUSY;
+    else if (b->whole_response && r->head_sent)
+        err = ERROR_INVALID_PARAMETER;
+    else
         err = op_claim(r, kind, fn, ctx);
     if (err) {
         if (write)

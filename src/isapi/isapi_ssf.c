@@ -2,8 +2,9 @@
  * support functions — response headers, redirects, log appends, URL mapping, TransmitFile,
  * vector send, close connection and asynchronous ReadClient — and the dispatcher
  * server_support_function; send-URL is in src/isapi/isapi_sendurl.c.
- * Invariants: writes go through the output plan (src/isapi/isapi_plan.c) under io_lock; asynchronous
- * ones go through op_issue (src/isapi/isapi_op.c), which claims the request's single operation slot.
+ * Invariants: writes go through the output plan (src/isapi/isapi_plan.c) under io_lock;
+ * asynchronous ones go through op_issue (src/isapi/isapi_op.c), which claims the request's single
+ * operation slot.
  * Ownership: the request_t is owned by src/isapi/isapi.c's lifecycle. */
 #define _GNU_SOURCE
 #include "isapi.h"
@@ -304,11 +305,13 @@ static BOOL transmit_build(request_t *r, void *arg)
     char *head;
     size_t head_len, consumed;
     BOOL ok = head_for(r, t->send_headers, t->tf->pszStatusCode, t->head_text, t->raw, t->raw_len,
-                       t->raw_len + t->len + t->tail_len, t->disconnect, &head, &head_len, &consumed);
+                       t->raw_len + t->len + t->tail_len, t->disconnect, &head, &head_len,
+                       &consumed);
     if (ok) {
-        piece_t pcs[3] = {{.mem = t->raw ? t->raw + consumed : NULL, .fd = -1, .len = t->raw_len - consumed},
-                          {.mem = NULL, .fd = t->fd, .off = t->off, .len = t->len},
-                          {.mem = t->tf->pTail, .fd = -1, .len = t->tail_len}};
+        piece_t pcs[3] = {
+            {.mem = t->raw ? t->raw + consumed : NULL, .fd = -1, .len = t->raw_len - consumed},
+            {.mem = NULL, .fd = t->fd, .off = t->off, .len = t->len},
+            {.mem = t->tf->pTail, .fd = -1, .len = t->tail_len}};
         ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3, t->disconnect);
     }
     if (!ok)
