@@ -225,7 +225,7 @@ bool request_unref_locked(request_t *r)
     return ecb_cell_end_due(r->cell); /* else the last call out posts it (connid_unhold) */
 }
 
-typedef enum { SESSION_RETURNED, SESSION_DONE } session_event_t;
+typedef enum { SESSION_EVENT_RETURN, SESSION_EVENT_DONE } session_event_t;
 
 /* Under lock: the one place the session changes state (the diagram at session_state_t). status:
  * what HttpExtensionProc returned, or DONE_WITH_SESSION's. True when the end is due (post it). */
@@ -234,24 +234,25 @@ static bool session_advance_locked(request_t *r, session_event_t ev, DWORD statu
     session_state_t next;
     switch (r->session) {
     case SESSION_RUNNING:
-        next = ev == SESSION_DONE                ? SESSION_DONE_EARLY
-               : status == HSE_STATUS_PENDING ? SESSION_PENDING
-                                              : SESSION_OVER;
+        if (ev == SESSION_EVENT_DONE)
+            next = SESSION_DONE_EARLY;
+        else
+            next = status == HSE_STATUS_PENDING ? SESSION_PENDING : SESSION_OVER;
         break;
     case SESSION_DONE_EARLY: /* waits for the return */
-        if (ev != SESSION_RETURNED)
+        if (ev != SESSION_EVENT_RETURN)
             return false; /* a duplicate DONE */
         next = SESSION_OVER;
         break;
     case SESSION_PENDING: /* waits for DONE */
-        if (ev != SESSION_DONE)
+        if (ev != SESSION_EVENT_DONE)
             return false; /* not reached: HttpExtensionProc returns once */
         next = SESSION_OVER;
         break;
     default: /* SESSION_OVER: a DONE after the end is ignored */
         return false;
     }
-    if (ev == SESSION_RETURNED)
+    if (ev == SESSION_EVENT_RETURN)
         r->proc_status = status;
     else
         r->done_status = status;
@@ -283,7 +284,7 @@ void post_end(request_t *r)
 static void session_returned(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
-    bool end = session_advance_locked(r, SESSION_RETURNED, status);
+    bool end = session_advance_locked(r, SESSION_EVENT_RETURN, status);
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
@@ -292,7 +293,7 @@ static void session_returned(request_t *r, DWORD status)
 BOOL session_done(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
-    bool end = session_advance_locked(r, SESSION_DONE, status);
+    bool end = session_advance_locked(r, SESSION_EVENT_DONE, status);
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
