@@ -106,8 +106,7 @@ static void on_accept(loop_watch_t *w, uint32_t events)
         socklen_t len = sizeof peer;
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            conn_accept(nl, fd, &peer, ls->local);
-            if (loop_current() != nl->loop)
+            if (conn_accept(nl, fd, &peer, ls->local) == LOOP_LOST)
                 return; /* an extension it ran was handed off with the loop: not ours now */
             continue;
         }

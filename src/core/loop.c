@@ -167,15 +167,15 @@ loop_t *loop_current(void) { return tls_running; }
 /* ------------------------------------------------------------------------------------------ */
 /* The iteration, resumable by another thread */
 
-/* Events, tasks and the tick of the current iteration, from wherever it stands. False when
- * this thread lost the loop inside a callback: it must then touch nothing of the loop's. */
-static bool loop_continue(loop_t *l)
+/* Events, tasks and the tick of the current iteration, from wherever it stands. A callback
+ * that lost the loop returns to it like any other: the loop tells by loop_current(). */
+static loop_kept_t loop_continue(loop_t *l)
 {
     while (l->ev_next < l->ev_count) {
         const loop_ready_t *e = &l->events[l->ev_next++];
         e->watch->on_event(e->watch, e->events);
         if (tls_running != l)
-            return false;
+            return LOOP_LOST;
     }
     if (l->phase == PHASE_EVENTS) {
         pthread_mutex_lock(&l->lock);
@@ -190,15 +190,15 @@ static bool loop_continue(loop_t *l)
         l->task_next = t->next; /* before the call: the task may free itself */
         t->fn(t);
         if (tls_running != l)
-            return false;
+            return LOOP_LOST;
     }
     /* The tick only runs timers, never extension code: it cannot lose the loop. */
     l->next_deadline = l->tick ? l->tick(l->tick_arg, l->now_ms) : UINT64_MAX;
     l->phase = PHASE_WAIT;
-    return true;
+    return LOOP_KEPT;
 }
 
-static bool loop_iterate(loop_t *l, int timeout_ms)
+static loop_kept_t loop_iterate(loop_t *l, int timeout_ms)
 {
     if (l->phase == PHASE_WAIT) {
         if (l->next_deadline != UINT64_MAX) {
@@ -264,14 +264,14 @@ uint64_t loop_call_begin(loop_t *l, void *ctx)
     return call;
 }
 
-bool loop_call_end(loop_t *l, uint64_t call)
+loop_kept_t loop_call_end(loop_t *l, uint64_t call)
 {
     uint64_t w = OWNER_WORD(call, OWNER_IN_CALL);
     if (atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(call, OWNER_RUNNING))) {
         tls_running = l;
-        return true;
+        return LOOP_KEPT;
     }
-    return false;
+    return LOOP_LOST;
 }
 
 void loop_set_watcher(loop_t *l, loop_watcher_t *w) { l->watcher = w; }
@@ -306,10 +306,10 @@ void loop_run_taken(loop_t *l)
         !atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
         return; /* the home thread came back first and runs it */
     tls_running = l;
-    if (!loop_continue(l))
+    if (loop_continue(l) == LOOP_LOST)
         return; /* lost again in a call: the next helper goes on */
     while (!atomic_load(&l->stopping) && atomic_load(&l->home_waiting) == 0) {
-        if (!loop_iterate(l, -1))
+        if (loop_iterate(l, -1) == LOOP_LOST)
             return;
     }
     loop_release(l);
@@ -325,7 +325,7 @@ void loop_run_once(loop_t *l, int timeout_ms)
             return; /* another thread runs it */
         tls_running = l;
     }
-    if (loop_iterate(l, timeout_ms) && !mine)
+    if (loop_iterate(l, timeout_ms) == LOOP_KEPT && !mine)
         loop_release(l);
 }
 
@@ -333,7 +333,7 @@ void loop_run(loop_t *l)
 {
     loop_acquire(l);
     while (!atomic_load(&l->stopping)) {
-        if (!loop_iterate(l, -1))
+        if (loop_iterate(l, -1) == LOOP_LOST)
             loop_acquire(l); /* it was taken while this thread was in a call: get it back */
     }
     /* Tasks posted before the stop: the iteration's own (if a helper left one half done), then

@@ -7,8 +7,7 @@
  * HttpExtensionProc) between loop_call_begin() and loop_call_end(); a watchdog that finds one
  * call still running on two of its ticks takes the loop (loop_take_if_stuck) and has a helper
  * thread finish the iteration and run it (loop_run_taken) until the home thread, the one in
- * loop_run(), is back from its call. A thread whose loop_call_end() returns false lost the loop:
- * from then on it must not touch anything the loop owns, and unwinds to its caller at once.
+ * loop_run(), is back from its call (loop_kept_t below says what the thread that lost it does).
  *
  * Ownership: the loop owns neither watches nor tasks: both are embedded in their owners'
  * structures (connections, listeners, requests), which must outlive their registration. */
@@ -20,6 +19,21 @@
 #include <stdint.h>
 
 typedef struct loop loop_t;
+
+/* Whether the calling thread still runs its loop after a call that may have lost it (a call
+ * made between loop_call_begin and loop_call_end, or anything that may make one: running an
+ * extension on the loop's thread). Every function that can lose the loop returns this, and only
+ * such functions do.
+ *
+ * The rule, for every caller of such a function: after LOOP_LOST the loop belongs to another
+ * thread, which may already have freed what the loop owns (connections, watches, their
+ * requests, the iteration in progress). Touch none of it, not even to read, and return
+ * LOOP_LOST to your own caller at once; the loop's iteration (an event or task callback that
+ * lost it returns, and the loop sees loop_current() change) and loop_run (which waits to get
+ * the loop back) end the unwinding. Whatever the thread still had to do for its own call (the
+ * end of an extension's request) it does before returning, as any worker thread would, through
+ * loop_post. */
+typedef enum { LOOP_KEPT, LOOP_LOST } loop_kept_t;
 
 typedef struct loop_watch loop_watch_t;
 typedef void (*loop_event_fn)(loop_watch_t *w, uint32_t events);
@@ -64,10 +78,10 @@ void loop_stop(loop_t *l); /* thread-safe */
 loop_t *loop_current(void);
 
 /* A call that may block, made by the thread running l; loop_call_end takes what loop_call_begin
- * returned. After loop_call_end() returns false the loop belongs to another thread. ctx is
+ * returned and says whether the loop was taken meanwhile (LOOP_LOST: see loop_kept_t). ctx is
  * handed to the watchdog if it takes the loop during the call (loop_take_if_stuck). */
 uint64_t loop_call_begin(loop_t *l, void *ctx);
-bool loop_call_end(loop_t *l, uint64_t call);
+loop_kept_t loop_call_end(loop_t *l, uint64_t call);
 
 /* The watchdog's side. It sets asleep before its last look at the loops when it wants to stop
  * ticking; loop_call_begin then calls wake (rarely: only the first call after a quiet spell). */

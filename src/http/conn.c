@@ -373,9 +373,8 @@ void conn_readahead_too_slow(conn_t *c)
     conn_respond_error(c, 408, true);
 }
 
-/* False when the extension ran on this thread and the loop was handed off meanwhile: c may be
- * gone already, and the caller returns without touching it. */
-static bool conn_step_readahead(conn_t *c)
+/* Starts the extension once the read-ahead is in: it may run on this thread (loop_kept_t). */
+static loop_kept_t conn_step_readahead(conn_t *c)
 {
     request_t *r = c->req;
     conn_body_wake(c);
@@ -393,17 +392,17 @@ static bool conn_step_readahead(conn_t *c)
             c->readable = false;
             if (!conn_body_sleep(c))
                 conn_readahead_too_slow(c);
-            return true;
+            return LOOP_KEPT;
         }
         /* The request never reaches the extension. */
         c->req = NULL;
         conn_handler(c)->request_discard(r);
         if (n == -ECONNRESET) {
             conn_close(c);
-            return true;
+            return LOOP_KEPT;
         }
         conn_respond_error(c, n == -EFBIG ? 413 : 400, true);
-        return true;
+        return LOOP_KEPT;
     }
     timeq_disarm(&c->timer);
     c->state = CONN_EXTENSION;
@@ -568,33 +567,33 @@ static void conn_next_request(conn_t *c)
 /* ------------------------------------------------------------------------------------------ */
 /* The state machine */
 
-void conn_drive(conn_t *c)
+loop_kept_t conn_drive(conn_t *c)
 {
     for (;;) {
         if (conn_output_pending(c)) {
             if (!c->writable)
-                return;
+                return LOOP_KEPT;
             int r = conn_flush(c);
             if (r == 0)
-                return;
+                return LOOP_KEPT;
             if (r < 0) {
                 conn_close(c);
-                return;
+                return LOOP_KEPT;
             }
         }
         switch (c->state) {
         case CONN_HEAD:
             if (!conn_step_head(c))
-                return;
+                return LOOP_KEPT;
             break;
         case CONN_READAHEAD:
-            if (!conn_step_readahead(c))
-                return; /* the loop went to another thread: c is not ours any more */
+            if (conn_step_readahead(c) == LOOP_LOST)
+                return LOOP_LOST; /* c may be gone already */
             if (c->state == CONN_READAHEAD)
-                return;
+                return LOOP_KEPT;
             break;
         case CONN_EXTENSION:
-            return;
+            return LOOP_KEPT;
         case CONN_SENDING:
             conn_response_done(c);
             break;
@@ -602,16 +601,16 @@ void conn_drive(conn_t *c)
         case CONN_DRAIN:
             conn_step_discard(c);
             if (c->state == CONN_DISCARD || c->state == CONN_DRAIN)
-                return;
+                return LOOP_KEPT;
             break;
         case CONN_LINGER:
             conn_step_linger(c);
-            return;
+            return LOOP_KEPT;
         case CONN_CLOSED:
-            return;
+            return LOOP_KEPT;
         }
         if (c->state == CONN_CLOSED)
-            return;
+            return LOOP_KEPT;
     }
 }
 
@@ -638,11 +637,11 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
         conn_close(c);
         return;
     }
-    conn_drive(c);
+    (void)conn_drive(c); /* a loop callback: the loop sees for itself whether it lost the loop */
 }
 
-void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                 const struct sockaddr_storage *local)
+loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                        const struct sockaddr_storage *local)
 {
     static log_limiter_t no_conn = LOG_LIMITER_INIT;
     (void)conn_parser_settings();
@@ -650,7 +649,7 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     if (!c) {
         log_limited(&no_conn, LOG_ERROR, "out of memory for a new connection: closing it");
         close(fd);
-        return;
+        return LOOP_KEPT;
     }
     c->watch.fd = fd;
     c->watch.on_event = conn_on_event;
@@ -676,7 +675,7 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
                     strerror(-rc));
         close(fd);
         free(c);
-        return;
+        return LOOP_KEPT;
     }
     c->next = nl->conns;
     if (nl->conns)
@@ -684,7 +683,7 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     nl->conns = c;
     atomic_fetch_add(&nl->srv->open_conns, 1);
     conn_timer(c, &nl->tq_header);
-    conn_drive(c);
+    return conn_drive(c);
 }
 
 /* Out of the epoll set, then closed. */
@@ -754,13 +753,13 @@ void conn_reap(netloop_t *nl)
     }
 }
 
-void conn_request_ended(conn_t *c, request_end_t *end)
+loop_kept_t conn_request_ended(conn_t *c, request_end_t *end)
 {
     c->req = NULL;
     if (c->watch.fd < 0) { /* released: the client left while the session was pending */
         free(end->tail);
         conn_close(c);
-        return;
+        return LOOP_KEPT;
     }
     /* The extension's threads may have read the socket: readiness is unknown. */
     c->readable = c->writable = true;
@@ -770,9 +769,9 @@ void conn_request_ended(conn_t *c, request_end_t *end)
         c->close_after = true;
     if (atomic_load(&c->peer_gone) && !end->tail) {
         conn_close(c);
-        return;
+        return LOOP_KEPT;
     }
     if (end->tail)
         conn_queue(c, end->tail, end->tail_len, -1, 0, 0);
-    conn_drive(c);
+    return conn_drive(c); /* a pipelined request may run an extension on this thread */
 }

@@ -151,9 +151,9 @@ struct conn {
 
 /* Accept path (loop thread). */
 /* local: the listener's own address when it names one (saves a getsockname); NULL for a
- * wildcard listener. */
-void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                 const struct sockaddr_storage *local);
+ * wildcard listener. The request already waiting may run an extension here (loop_kept_t). */
+loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                        const struct sockaddr_storage *local);
 /* Shutdown (loop thread): close idle keep-alive connections / force-close everything. */
 void conn_close_idle(netloop_t *nl);
 void conn_close_all(netloop_t *nl);
@@ -197,8 +197,8 @@ bool conn_peer_gone(conn_t *c);
 void conn_release_socket(conn_t *c);
 
 /* Loop thread: the handler's request is over (it has freed it); send end->tail (taken over),
- * then the next request or the close. */
-void conn_request_ended(conn_t *c, request_end_t *end);
+ * then the next request or the close, which may run an extension here (loop_kept_t). */
+loop_kept_t conn_request_ended(conn_t *c, request_end_t *end);
 
 /* --- what a handler reads of its connection (any thread: these do not change while it owns
  * the request, or are atomic) --- */

@@ -19,7 +19,7 @@ static inline const handler_t *conn_handler(conn_t *c) { return &c->nl->srv->han
 void conn_timer(conn_t *c, timeq_t *q);
 bool conn_body_pending(const conn_t *c);
 void conn_readahead_too_slow(conn_t *c);
-void conn_drive(conn_t *c);
+loop_kept_t conn_drive(conn_t *c);
 void conn_close(conn_t *c);
 
 /* conn_parse.c: the request head */

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loop.h"
 #include "reqinfo.h"
 #include "route.h"
 
@@ -38,10 +39,9 @@ typedef struct handler {
      * owned by the request, of *readahead_cap bytes (0: none). */
     request_t *(*request_new)(void *ctx, conn_t *c, const reqinfo_t *head, route_t *route,
                               char **readahead, uint32_t *readahead_cap);
-    /* readahead_len bytes are in the buffer. False when this thread lost its loop during the
-     * call (a hand-off, src/core/handoff.h): the caller returns at once, without touching the
-     * connection. */
-    bool (*request_start)(request_t *r, uint32_t readahead_len);
+    /* readahead_len bytes are in the buffer. The handler may run its code on this thread, and
+     * lose the loop meanwhile (a hand-off, src/core/handoff.h; the rule: loop_kept_t). */
+    loop_kept_t (*request_start)(request_t *r, uint32_t readahead_len);
     void (*request_discard)(request_t *r);
     void (*peer_left)(request_t *r);
 } handler_t;

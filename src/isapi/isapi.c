@@ -1,9 +1,10 @@
 /* ISAPI requests: creation (the ECB and the head copied out of the connection), the session's
- * lifetime and who posts its end (exactly once), running HttpExtensionProc inline or on the pool,
- * the ECB callback table (cb_*: ConnID check, hold / unhold) and the end of the request on the
- * loop. The rest of the request code is in src/isapi/isapi_plan.c (response composition),
- * src/isapi/isapi_op.c (asynchronous operations, GetServerVariable / WriteClient / ReadClient) and
- * src/isapi/isapi_ssf.c (ServerSupportFunction); what they share is in src/isapi/isapi_internal.h.
+ * states and the request's references, which decide who posts its end (exactly once), running
+ * HttpExtensionProc inline or on the pool, the ECB callback table (cb_*: ConnID check, hold /
+ * unhold) and the end of the request on the loop. The rest of the request code is in
+ * src/isapi/isapi_plan.c (response composition), src/isapi/isapi_op.c (asynchronous operations,
+ * GetServerVariable / WriteClient / ReadClient), src/isapi/isapi_ssf.c (ServerSupportFunction) and
+ * src/isapi/isapi_sendurl.c (send-URL); what they share is in src/isapi/isapi_internal.h.
  * Invariants and ownership of a request_t: src/isapi/isapi.h. */
 #define _GNU_SOURCE
 #include "isapi.h"
@@ -136,6 +137,8 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     r->start_time = time(NULL);
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->io_lock, NULL);
+    r->session = SESSION_RUNNING;
+    r->refs = 1; /* the open session's */
     r->op.plan.owned_fd = -1;
 
     EXTENSION_CONTROL_BLOCK *ecb = &cell->ecb;
@@ -195,24 +198,61 @@ static void request_free(request_t *r)
 void isapi_request_discard(request_t *r) { request_free(r); }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Lifetime: the session, the operation slot, running callbacks and calls in flight from other
- * threads. Whoever makes the last condition true posts the end, exactly once: under the lock
- * for the first three (`finalized`), then through the cell's state word for the calls in flight
- * (ecb_cell_end_due here, or the last call's unhold). After that post the loop may free the
- * request at any moment, so the poster touches nothing more. */
+/* Lifetime: the references on the request (request_t.refs) and the session's states
+ * (session_state_t). Whoever drops the last reference, or is the last call out after that,
+ * posts the end, exactly once. After that post the loop may free the request at any moment, so
+ * the poster touches nothing more. */
 
-static void session_over_locked(request_t *r)
+/* Under lock, by a thread that holds the request already (a reference, or a call). */
+void request_ref_locked(request_t *r) { r->refs++; }
+
+/* Under lock. True when this was the last reference and no call from another thread is in
+ * flight: the caller posts the end (post_end) once it has unlocked. */
+bool request_unref_locked(request_t *r)
 {
-    r->session_over = true;
-    ecb_cell_close(r->cell); /* calls from other threads fail from now on */
+    if (--r->refs)
+        return false;
+    return ecb_cell_end_due(r->cell); /* else the last call out posts it (connid_unhold) */
 }
 
-bool finish_due_locked(request_t *r)
+typedef enum { SESSION_EVENT_RETURN, SESSION_EVENT_DONE } session_event_t;
+
+/* Under lock: the one place the session changes state (the diagram at session_state_t). status:
+ * what HttpExtensionProc returned, or DONE_WITH_SESSION's. True when the end is due (post it). */
+static bool session_advance_locked(request_t *r, session_event_t ev, DWORD status)
 {
-    if (r->finalized || !r->session_over || r->op.kind != OP_NONE || r->callbacks_running)
+    session_state_t next;
+    switch (r->session) {
+    case SESSION_RUNNING:
+        if (ev == SESSION_EVENT_DONE)
+            next = SESSION_DONE_EARLY;
+        else
+            next = status == HSE_STATUS_PENDING ? SESSION_PENDING : SESSION_OVER;
+        break;
+    case SESSION_DONE_EARLY: /* waits for the return */
+        if (ev != SESSION_EVENT_RETURN)
+            return false; /* a duplicate DONE */
+        next = SESSION_OVER;
+        break;
+    case SESSION_PENDING: /* waits for DONE */
+        if (ev != SESSION_EVENT_DONE)
+            return false; /* not reached: HttpExtensionProc returns once */
+        next = SESSION_OVER;
+        break;
+    default: /* SESSION_OVER: a DONE after the end is ignored */
         return false;
-    r->finalized = true;
-    return ecb_cell_end_due(r->cell);
+    }
+    if (ev == SESSION_EVENT_RETURN)
+        r->proc_status = status;
+    else
+        r->done_status = status;
+    r->session = next;
+    if (next == SESSION_PENDING)
+        return false;
+    /* The extension is done with it: later calls from other threads are late, even while
+     * HttpExtensionProc has not returned yet (its own calls still work). */
+    ecb_cell_close(r->cell);
+    return next == SESSION_OVER && request_unref_locked(r); /* the session's reference */
 }
 
 
@@ -223,7 +263,7 @@ static void request_ended(loop_task_t *t)
     conn_t *c = r->conn;
     request_end_t end;
     isapi_request_end(r, &end); /* frees r */
-    conn_request_ended(c, &end);
+    (void)conn_request_ended(c, &end); /* a loop task: the loop tells whether it lost the loop */
 }
 
 void post_end(request_t *r)
@@ -234,11 +274,7 @@ void post_end(request_t *r)
 static void session_returned(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
-    r->returned = true;
-    r->proc_status = status;
-    if (status != HSE_STATUS_PENDING || r->done_called)
-        session_over_locked(r);
-    bool end = finish_due_locked(r);
+    bool end = session_advance_locked(r, SESSION_EVENT_RETURN, status);
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
@@ -247,23 +283,11 @@ static void session_returned(request_t *r, DWORD status)
 BOOL session_done(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
-    if (r->done_called || r->session_over) { /* duplicates are ignored */
-        pthread_mutex_unlock(&r->lock);
-        return TRUE;
-    }
-    r->done_called = true;
-    r->done_status = status;
-    /* The extension is done with it: later calls from other threads are late, even while
-     * HttpExtensionProc has not returned yet (its own calls still work). */
-    ecb_cell_close(r->cell);
-    /* Before HttpExtensionProc has returned, this is only recorded: the return ends it. */
-    if (r->returned && r->proc_status == HSE_STATUS_PENDING)
-        session_over_locked(r);
-    bool end = finish_due_locked(r);
+    bool end = session_advance_locked(r, SESSION_EVENT_DONE, status);
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
-    return TRUE;
+    return TRUE; /* duplicates too: they are ignored */
 }
 
 
@@ -321,16 +345,15 @@ static void request_submit(request_t *r)
  * on the loop's thread"). An extension one of whose calls had to be handed off runs on the pool
  * while that call lasts and for EXT_POOL_AFTER_HANDOFF_MS after: it is likely to block again.
  * ext is NULL for the call that loads the extension (a one-off cost, not held against it).
- * False when the loop was handed off during the call: the caller must unwind without touching
- * the connection. */
+ * A call that lost the loop still ends its session (posted to the loop like any thread's). */
 #define EXT_POOL_AFTER_HANDOFF_MS 1000
 
-static bool request_run_inline(request_t *r, loop_t *l, extension_t *ext)
+static loop_kept_t request_run_inline(request_t *r, loop_t *l, extension_t *ext)
 {
     uint64_t call = loop_call_begin(l, ext);
     DWORD status = request_call(r, ext); /* ext found already: no second lookup */
-    bool kept = loop_call_end(l, call);
-    if (!kept && ext) {
+    loop_kept_t kept = loop_call_end(l, call);
+    if (kept == LOOP_LOST && ext) {
         atomic_store(&ext->pool_until_ms, clock_now_ms() + EXT_POOL_AFTER_HANDOFF_MS);
         atomic_fetch_sub(&ext->calls_taken, 1); /* counted by isapi_call_taken */
     }
@@ -351,7 +374,7 @@ void isapi_call_taken(void *ctx)
         log_debug("%s: a call ran past --handoff-after: loop handed off", ext->path);
 }
 
-bool isapi_request_start(request_t *r, uint32_t readahead_len)
+loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len)
 {
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
     r->cell->ecb.cbAvailable = readahead_len;
@@ -364,7 +387,7 @@ bool isapi_request_start(request_t *r, uint32_t readahead_len)
             return request_run_inline(r, l, ext);
     }
     request_submit(r);
-    return true;
+    return LOOP_KEPT;
 }
 
 /* Called from extension threads: reads only what the loop does not change while the extension

@@ -79,6 +79,26 @@ typedef struct async_op {
     DWORD result_bytes, result_error;
 } async_op_t;
 
+/* The session: how far HttpExtensionProc and HSE_REQ_DONE_WITH_SESSION have got (docs/design.md,
+ * "Life of a request" 7). Under the request's lock, and changed only by session_advance_locked
+ * (src/isapi/isapi.c), the one place of these transitions:
+ *
+ *   RUNNING ──returns PENDING──▶ PENDING ──DONE──────────▶ OVER
+ *      │ └────returns anything else───────────────────────▶ OVER
+ *      └──DONE──▶ DONE_EARLY ──returns (any status)────────▶ OVER
+ *
+ * DONE in DONE_EARLY or OVER is a duplicate, ignored. Entering DONE_EARLY or OVER closes the
+ * ECB cell: calls from other threads fail from then on, while the extension's own
+ * HttpExtensionProc and completion callbacks may still call. Entering OVER drops the session's
+ * reference on the request (refs). The response's status comes from done_status after a PENDING
+ * return, else from proc_status. */
+typedef enum session_state {
+    SESSION_RUNNING,    /* HttpExtensionProc has not returned; no DONE_WITH_SESSION yet */
+    SESSION_DONE_EARLY, /* DONE_WITH_SESSION came before the return, which ends the session */
+    SESSION_PENDING,    /* returned HSE_STATUS_PENDING: waits for DONE_WITH_SESSION */
+    SESSION_OVER,       /* the extension is done with the request */
+} session_state_t;
+
 struct request {
     ecb_cell_t *cell;             /* the ECB (cell->ecb) and the request's identity: owned */
     isapi_host_t *host;           /* borrowed: outlives every request */
@@ -93,12 +113,19 @@ struct request {
     http_header_t *headers;       /* in the request's own block */
     time_t start_time;
 
-    /* Under lock: the session, the operation slot, callbacks, and when to free.
-     * The request ends (end_task posted, exactly once) when the session is over, no operation
-     * is outstanding, no completion callback is running (`finalized` once all three hold) and
-     * no call from another thread is in flight (the cell's count). */
+    /* Under lock: the session, the operation slot, callbacks, and when the request ends.
+     * refs counts what holds the request: one reference for the open session (until
+     * SESSION_OVER), one for the outstanding operation (op.kind != OP_NONE; at its completion it
+     * passes to the callback), one for each completion callback running. The calls in flight
+     * from other threads are counted in the cell's state word instead, because a stale ConnID
+     * must be checked there without touching the request (src/isapi/connid.h); together they
+     * hold the request as one more reference: when refs reaches 0 the request hands its end to
+     * the cell (ecb_cell_end_due), and whichever of that and the last call out comes second
+     * posts the end, exactly once (request_unref_locked; connid_unhold). refs == 0: the end is
+     * due, and a call still in flight may start no operation (op_issue). */
     pthread_mutex_t lock;
-    bool returned, done_called, session_over, finalized;
+    session_state_t session;
+    unsigned refs;
     DWORD proc_status;            /* HttpExtensionProc's return */
     DWORD done_status;            /* DONE_WITH_SESSION's status (HSE_STATUS_SUCCESS if NULL) */
     bool load_failed;             /* the extension could not be loaded: 500 */
@@ -106,7 +133,6 @@ struct request {
                                    * loaded for want of descriptors */
     PFN_HSE_IO_COMPLETION io_fn;  /* HSE_REQ_IO_COMPLETION */
     PVOID io_ctx;
-    unsigned callbacks_running;
     bool sync_reading;            /* a ReadClient is in progress */
     bool kick_posted;
     /* The connection's socket (src/isapi/parked.h): extension threads using it now; whether the loop
@@ -152,9 +178,9 @@ handler_t isapi_handler(isapi_host_t *host);
 request_t *isapi_request_new(void *host, conn_t *c, const reqinfo_t *head, route_t *route,
                              char **readahead, uint32_t *readahead_cap);
 /* Loop thread: the read-ahead is in r->readahead (len bytes); run the extension, on this thread
- * (extensions_inline) or the pool. False when this thread lost its loop during the call (a
- * hand-off): the caller must return at once without touching the connection. */
-bool isapi_request_start(request_t *r, uint32_t readahead_len);
+ * (extensions_inline: it may lose the loop, loop_kept_t) or the pool. A SEND_URL child (made on
+ * any thread) always goes to the pool. */
+loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len);
 /* The hand-off watchdog took a loop during an extension's call (ctx: its extension_t): until
  * that call returns, the extension's requests go to the pool. */
 void isapi_call_taken(void *ctx);

@@ -1,6 +1,6 @@
-/* Internals shared by the pieces of the ISAPI request code (src/isapi/isapi.c, src/isapi/isapi_plan.c,
- * src/isapi/isapi_op.c, src/isapi/isapi_ssf.c), split from one file with no change in behaviour. Private:
- * include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
+/* Internals shared by the pieces of the ISAPI request code (src/isapi/isapi.c,
+ * src/isapi/isapi_plan.c, src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_sendurl.c),
+ * split from one file with no change in behaviour. Private: include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
  * in it (lock, io_lock) keep the rules documented in src/isapi/isapi.h and at each definition. */
 #ifndef ISAPID_ISAPI_INTERNAL_H
 #define ISAPID_ISAPI_INTERNAL_H
@@ -29,7 +29,8 @@ static inline bool is_head_method(const request_t *r) { return strcmp(r->ri.meth
 /* src/isapi/isapi.c */
 request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap);
-bool finish_due_locked(request_t *r);
+void request_ref_locked(request_t *r);
+bool request_unref_locked(request_t *r);
 void post_end(request_t *r);
 BOOL session_done(request_t *r, DWORD status);
 bool request_keep_alive_possible(request_t *r);
@@ -46,10 +47,26 @@ void deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
 
 /* src/isapi/isapi_op.c */
-bool op_busy(request_t *r);
-DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
-void op_unclaim(request_t *r);
-void op_launch(request_t *r);
+/* How one kind of asynchronous operation is made, for op_issue. */
+typedef struct op_builder {
+    /* The slot is claimed (and io_lock held, for a write kind): fill in r->op (a write's plan,
+     * report_bytes, io.shut_after; a read's buffer). FALSE + SetLastError on failure. */
+    BOOL (*build)(request_t *r, void *arg);
+    /* NULL: post the operation to the connection's loop. Else called after io_lock is released,
+     * instead, to set the operation going; FALSE + SetLastError on failure (having undone what
+     * it changed). */
+    BOOL (*launch)(request_t *r, void *arg);
+    /* The operation is the whole response: refused with ERROR_INVALID_PARAMETER once a head was
+     * sent (after ERROR_BUSY, before the claim's own errors). */
+    bool whole_response;
+} op_builder_t;
+/* The one sequence of every asynchronous operation (WriteClient(HSE_IO_ASYNC), TransmitFile,
+ * vector send, send-URL, asynchronous ReadClient): claim the request's one operation slot, build,
+ * launch; on a failure after the claim the slot is given back. TRUE, or FALSE + SetLastError;
+ * the completion callback then comes from the pool, never from inside this call. */
+BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
+              const op_builder_t *b, void *arg);
+/* Loop thread: a claimed and built operation goes to the connection (SEND_URL's child_ended). */
 void op_start(request_t *r);
 void kick_task(loop_task_t *t);
 BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size);
@@ -59,8 +76,12 @@ BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags);
 BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
 
 /* src/isapi/isapi_ssf.c */
-void child_ended(loop_task_t *t);
+BOOL ssf_redirect(request_t *r, const char *url);
 BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
                              LPDWORD data_type);
+
+/* src/isapi/isapi_sendurl.c */
+void child_ended(loop_task_t *t);
+BOOL ssf_send_url(request_t *r, const char *url);
 
 #endif

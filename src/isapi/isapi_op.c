@@ -4,7 +4,8 @@
  * completed on the pool), and the callback bodies GetServerVariable, WriteClient and ReadClient
  * behind the ConnID check (the cb_* wrappers stay in src/isapi/isapi.c).
  * Invariants: at most one operation in flight per request (op_busy); its completion runs once,
- * on the pool; the end of the request is posted through finish_due_locked / post_end only.
+ * on the pool; the operation, then its callback, holds a reference on the request (refs), and
+ * the end of the request is posted through request_unref_locked / post_end only.
  * Ownership: the request_t and its plan are owned by src/isapi/isapi.c's lifecycle. */
 #define _GNU_SOURCE
 #include "isapi.h"
@@ -40,7 +41,7 @@
 static bool op_is_write(op_kind_t k) { return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL; }
 
 /* Whether an operation is outstanding (checked first, so that "busy" wins over other errors). */
-bool op_busy(request_t *r)
+static bool op_busy(request_t *r)
 {
     pthread_mutex_lock(&r->lock);
     bool busy = r->op.kind != OP_NONE;
@@ -49,11 +50,11 @@ bool op_busy(request_t *r)
 }
 
 /* Reserve the operation slot. 0, or a Win32 error. */
-DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx)
+static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx)
 {
     DWORD err = 0;
     pthread_mutex_lock(&r->lock);
-    if (r->finalized) /* a call from another thread that was in flight when the session ended */
+    if (r->refs == 0) /* the end is due: a call from another thread, in flight since before it */
         err = ERROR_INVALID_PARAMETER;
     else if (r->op.kind != OP_NONE || (kind == OP_READ && r->sync_reading))
         err = ERROR_BUSY;
@@ -63,18 +64,19 @@ DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx
         r->op.kind = kind;
         r->op.fn = fn;
         r->op.ctx = ctx;
+        request_ref_locked(r); /* the operation's */
     }
     pthread_mutex_unlock(&r->lock);
     return err;
 }
 
 /* Give the slot back when the start failed after claiming it. */
-void op_unclaim(request_t *r)
+static void op_unclaim(request_t *r)
 {
     pthread_mutex_lock(&r->lock);
     r->op.kind = OP_NONE;
     parked_release_if_due_locked(r);
-    bool end = finish_due_locked(r);
+    bool end = request_unref_locked(r); /* the operation's */
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
@@ -87,9 +89,9 @@ static void op_complete_work(pool_work_t *w)
     PFN_HSE_IO_COMPLETION fn = r->op.fn;
     PVOID ctx = r->op.ctx;
     DWORD bytes = r->op.result_bytes, err = r->op.result_error;
-    /* No longer outstanding: the callback may start the next operation. */
+    /* No longer outstanding: the callback may start the next operation. The operation's
+     * reference on the request is now the callback's. */
     r->op.kind = OP_NONE;
-    r->callbacks_running++;
     parked_release_if_due_locked(r); /* a client that left waited for this operation */
     pthread_mutex_unlock(&r->lock);
     if (fn) {
@@ -98,11 +100,10 @@ static void op_complete_work(pool_work_t *w)
         fn(&r->cell->ecb, ctx, bytes, err);
         connid_own_leave(outer);
         crash_context_leave();
-        deferred_flush(r); /* still alive: callbacks_running holds the request */
+        deferred_flush(r); /* still alive: the callback's reference holds the request */
     }
     pthread_mutex_lock(&r->lock);
-    r->callbacks_running--;
-    bool end = finish_due_locked(r);
+    bool end = request_unref_locked(r); /* the callback's */
     pthread_mutex_unlock(&r->lock);
     if (end)
         post_end(r);
@@ -159,9 +160,46 @@ static void op_start_task(loop_task_t *t)
 }
 
 /* The operation is claimed and prepared: hand it to the loop. */
-void op_launch(request_t *r)
+static void op_launch(request_t *r)
 {
     loop_post(conn_loop(r->conn), &r->op_task, op_start_task);
+}
+
+BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
+              const op_builder_t *b, void *arg)
+{
+    /* A write composes the response: under io_lock. A read takes no io_lock: it must not wait
+     * behind a synchronous write. */
+    bool write = op_is_write(kind);
+    if (write)
+        pthread_mutex_lock(&r->io_lock);
+    DWORD err;
+    if (b->whole_response && op_busy(r))
+        err = ERROR_BUSY;
+    else if (b->whole_response && r->head_sent)
+        err = ERROR_INVALID_PARAMETER;
+    else
+        err = op_claim(r, kind, fn, ctx);
+    if (err) {
+        if (write)
+            pthread_mutex_unlock(&r->io_lock);
+        return fail(err);
+    }
+    BOOL ok = b->build(r, arg);
+    DWORD e = ok ? 0 : GetLastError();
+    if (write)
+        pthread_mutex_unlock(&r->io_lock);
+    if (ok && b->launch) {
+        ok = b->launch(r, arg);
+        e = ok ? 0 : GetLastError();
+    } else if (ok) {
+        op_launch(r);
+    }
+    if (!ok) {
+        op_unclaim(r);
+        return fail(e);
+    }
+    return TRUE;
 }
 
 /* CLOSE_CONNECTION: the loop re-drives a pending operation so that it fails now. */
@@ -207,30 +245,31 @@ bool async_write_outstanding(request_t *r)
     return busy;
 }
 
+typedef struct write_args {
+    const char *buf;
+    size_t len;
+} write_args_t;
+
+static BOOL write_build(request_t *r, void *arg)
+{
+    const write_args_t *w = arg;
+    bool buffered;
+    if (!plan_write(r, w->buf, w->len, &r->op.plan, &buffered))
+        return FALSE;
+    r->op.report_bytes = (DWORD)w->len;
+    r->op.io.shut_after = false;
+    return TRUE;
+}
+
 static BOOL write_async(request_t *r, const char *buf, size_t len)
 {
     PVOID ctx;
     PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
     if (!fn)
         return fail(ERROR_INVALID_PARAMETER);
-    pthread_mutex_lock(&r->io_lock);
-    DWORD err = op_claim(r, OP_WRITE, fn, ctx);
-    if (err) {
-        pthread_mutex_unlock(&r->io_lock);
-        return fail(err);
-    }
-    bool buffered;
-    if (!plan_write(r, buf, len, &r->op.plan, &buffered)) {
-        DWORD e = GetLastError();
-        pthread_mutex_unlock(&r->io_lock);
-        op_unclaim(r);
-        return fail(e);
-    }
-    r->op.report_bytes = (DWORD)len;
-    r->op.io.shut_after = false;
-    pthread_mutex_unlock(&r->io_lock);
-    op_launch(r);
-    return TRUE;
+    static const op_builder_t builder = {.build = write_build};
+    write_args_t w = {.buf = buf, .len = len};
+    return op_issue(r, OP_WRITE, fn, ctx, &builder, &w);
 }
 
 BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags)

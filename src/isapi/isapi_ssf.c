@@ -1,11 +1,11 @@
 /* ISAPI ServerSupportFunction (split out of src/isapi/isapi.c; no change in behaviour). Holds: the
  * support functions — response headers, redirects, log appends, URL mapping, TransmitFile,
- * vector send, close connection, send-URL with its child requests (request_child, child_ended)
- * and asynchronous ReadClient — and the dispatcher server_support_function.
- * Invariants: writes go through the output plan (src/isapi/isapi_plan.c) under io_lock; asynchronous
- * ones claim the request's single operation slot (src/isapi/isapi_op.c).
- * Ownership: a child request is owned by its parent until child_ended frees it on the loop; the
- * parent request_t is owned by src/isapi/isapi.c's lifecycle. */
+ * vector send, close connection and asynchronous ReadClient — and the dispatcher
+ * server_support_function; send-URL is in src/isapi/isapi_sendurl.c.
+ * Invariants: writes go through the output plan (src/isapi/isapi_plan.c) under io_lock;
+ * asynchronous ones go through op_issue (src/isapi/isapi_op.c), which claims the request's single
+ * operation slot.
+ * Ownership: the request_t is owned by src/isapi/isapi.c's lifecycle. */
 #define _GNU_SOURCE
 #include "isapi.h"
 
@@ -116,7 +116,7 @@ static BOOL send_whole_response(request_t *r, resphead_t *h, const char *body, s
     return ok;
 }
 
-static BOOL ssf_redirect(request_t *r, const char *url)
+BOOL ssf_redirect(request_t *r, const char *url)
 {
     if (!url || !url[0] || strpbrk(url, "\r\n"))
         return fail(ERROR_INVALID_PARAMETER);
@@ -287,6 +287,41 @@ static BOOL head_for(request_t *r, bool send_headers, const char *status, const 
     return ok;
 }
 
+typedef struct transmit_args {
+    const HSE_TF_INFO *tf;
+    int fd;
+    uint64_t off, len;
+    bool send_headers, disconnect;
+    const char *head_text, *raw;
+    size_t raw_len, tail_len;
+} transmit_args_t;
+
+static BOOL transmit_build(request_t *r, void *arg)
+{
+    const transmit_args_t *t = arg;
+    /* Disconnecting ends the response: a head sent now says so and gets its length. */
+    if (t->disconnect)
+        atomic_store(&r->must_close, true);
+    char *head;
+    size_t head_len, consumed;
+    BOOL ok = head_for(r, t->send_headers, t->tf->pszStatusCode, t->head_text, t->raw, t->raw_len,
+                       t->raw_len + t->len + t->tail_len, t->disconnect, &head, &head_len,
+                       &consumed);
+    if (ok) {
+        piece_t pcs[3] = {
+            {.mem = t->raw ? t->raw + consumed : NULL, .fd = -1, .len = t->raw_len - consumed},
+            {.mem = NULL, .fd = t->fd, .off = t->off, .len = t->len},
+            {.mem = t->tf->pTail, .fd = -1, .len = t->tail_len}};
+        ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3, t->disconnect);
+    }
+    if (!ok)
+        return FALSE;
+    size_t text_len = t->head_text ? strlen(t->head_text) : t->raw_len;
+    r->op.report_bytes = (DWORD)(text_len + t->len + t->tail_len);
+    r->op.io.shut_after = t->disconnect;
+    return TRUE;
+}
+
 static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
 {
     if (!tf)
@@ -317,38 +352,72 @@ static BOOL ssf_transmit_file(request_t *r, HSE_TF_INFO *tf)
     size_t tail_len = tf->pTail ? tf->TailLength : 0;
     if ((!raw && raw_len) || (!tf->pTail && tf->TailLength))
         return fail(ERROR_INVALID_PARAMETER);
+    static const op_builder_t builder = {.build = transmit_build};
+    transmit_args_t t = {.tf = tf, .fd = fd, .off = off, .len = len, .send_headers = send_headers,
+                         .disconnect = disconnect, .head_text = head_text, .raw = raw,
+                         .raw_len = raw_len, .tail_len = tail_len};
+    return op_issue(r, OP_TRANSMIT, fn, ctx, &builder, &t);
+}
 
-    pthread_mutex_lock(&r->io_lock);
-    DWORD err = op_claim(r, OP_TRANSMIT, fn, ctx);
-    if (err) {
-        pthread_mutex_unlock(&r->io_lock);
-        return fail(err);
-    }
-    /* Disconnecting ends the response: a head sent now says so and gets its length. */
-    if (disconnect)
+typedef struct vector_args {
+    const HSE_RESPONSE_VECTOR *v;
+    const piece_t *pcs;
+    size_t n;
+    uint64_t total;
+    bool send_headers, final, disconnect;
+} vector_args_t;
+
+/* Under io_lock: the vector's plan (HSE_IO_DISCONNECT_AFTER_SEND makes the send final). */
+static BOOL vector_plan(request_t *r, const vector_args_t *a, out_plan_t *plan)
+{
+    bool final = a->final;
+    if (a->disconnect) {
+        final = true;
         atomic_store(&r->must_close, true);
+    }
     char *head;
     size_t head_len, consumed;
-    BOOL ok = head_for(r, send_headers, tf->pszStatusCode, head_text, raw, raw_len,
-                       raw_len + len + tail_len, disconnect, &head, &head_len, &consumed);
-    if (ok) {
-        piece_t pcs[3] = {{.mem = raw ? raw + consumed : NULL, .fd = -1, .len = raw_len - consumed},
-                          {.mem = NULL, .fd = fd, .off = off, .len = len},
-                          {.mem = tf->pTail, .fd = -1, .len = tail_len}};
-        ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3, disconnect);
-    }
-    if (!ok) {
-        DWORD e = GetLastError();
-        pthread_mutex_unlock(&r->io_lock);
-        op_unclaim(r);
-        return fail(e);
-    }
-    size_t text_len = head_text ? strlen(head_text) : raw_len;
-    r->op.report_bytes = (DWORD)(text_len + len + tail_len);
-    r->op.io.shut_after = disconnect;
-    pthread_mutex_unlock(&r->io_lock);
-    op_launch(r);
+    BOOL ok = head_for(r, a->send_headers, a->v->pszStatus, a->v->pszHeaders, NULL, 0, a->total,
+                       final, &head, &head_len, &consumed);
+    if (ok)
+        ok = plan_build(r, plan, head, head_len, a->pcs, a->n, final);
+    return ok;
+}
+
+static BOOL vector_build(request_t *r, void *arg)
+{
+    const vector_args_t *a = arg;
+    if (!vector_plan(r, a, &r->op.plan))
+        return FALSE;
+    r->op.report_bytes = (DWORD)a->total;
+    r->op.io.shut_after = a->disconnect;
     return TRUE;
+}
+
+/* A synchronous vector send. */
+static BOOL vector_send_sync(request_t *r, const vector_args_t *a)
+{
+    pthread_mutex_lock(&r->io_lock);
+    BOOL ok;
+    if (async_write_outstanding(r)) {
+        ok = fail(ERROR_BUSY);
+    } else if (r->io_failed || atomic_load(&r->closed_by_extension)) {
+        ok = fail(ERROR_NETNAME_DELETED);
+    } else {
+        out_plan_t plan;
+        ok = vector_plan(r, a, &plan);
+        if (ok)
+            ok = plan_send_sync(r, &plan);
+        if (ok && a->disconnect) {
+            atomic_store(&r->must_close, true);
+            if (parked_socket_enter(r)) {
+                shutdown(conn_fd(r->conn), SHUT_WR);
+                parked_socket_leave(r);
+            }
+        }
+    }
+    pthread_mutex_unlock(&r->io_lock);
+    return ok;
 }
 
 static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
@@ -399,57 +468,13 @@ static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
         total += pcs[i].len;
     }
 
-    pthread_mutex_lock(&r->io_lock);
-    DWORD err = 0;
-    if (async)
-        err = op_claim(r, OP_VECTOR, fn, ctx);
-    else if (async_write_outstanding(r))
-        err = ERROR_BUSY;
-    else if (r->io_failed || atomic_load(&r->closed_by_extension))
-        err = ERROR_NETNAME_DELETED;
-    if (err) {
-        pthread_mutex_unlock(&r->io_lock);
-        free(pcs);
-        return fail(err);
-    }
-    bool disconnect = (v->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0;
-    if (disconnect) {
-        final = true;
-        atomic_store(&r->must_close, true);
-    }
-    char *head;
-    size_t head_len, consumed;
-    out_plan_t local, *plan = async ? &r->op.plan : &local;
-    BOOL ok = head_for(r, send_headers, v->pszStatus, v->pszHeaders, NULL, 0, total, final, &head,
-                       &head_len, &consumed);
-    if (ok)
-        ok = plan_build(r, plan, head, head_len, pcs, n, final);
-    free(pcs);
-    if (ok && !async) {
-        ok = plan_send_sync(r, plan);
-        if (ok && disconnect) {
-            atomic_store(&r->must_close, true);
-            if (parked_socket_enter(r)) {
-                shutdown(conn_fd(r->conn), SHUT_WR);
-                parked_socket_leave(r);
-            }
-        }
-    }
-    if (!ok) {
-        DWORD e = GetLastError();
-        pthread_mutex_unlock(&r->io_lock);
-        if (async)
-            op_unclaim(r);
-        return fail(e);
-    }
-    if (async) {
-        r->op.report_bytes = (DWORD)total;
-        r->op.io.shut_after = disconnect;
-    }
-    pthread_mutex_unlock(&r->io_lock);
-    if (async)
-        op_launch(r);
-    return TRUE;
+    vector_args_t a = {.v = v, .pcs = pcs, .n = n, .total = total, .send_headers = send_headers,
+                       .final = final,
+                       .disconnect = (v->dwFlags & HSE_IO_DISCONNECT_AFTER_SEND) != 0};
+    static const op_builder_t builder = {.build = vector_build};
+    BOOL ok = async ? op_issue(r, OP_VECTOR, fn, ctx, &builder, &a) : vector_send_sync(r, &a);
+    free(pcs); /* the plan holds copies of the pieces */
+    return ok;
 }
 
 static BOOL ssf_close_connection(request_t *r)
@@ -474,198 +499,16 @@ static BOOL ssf_close_connection(request_t *r)
     return TRUE;
 }
 
-/* Loop thread: a SEND_URL child's session is over. Its last bytes become the parent's
- * operation, which completes once they are out. */
-void child_ended(loop_task_t *t)
-{
-    request_t *child = (request_t *)((char *)t - offsetof(request_t, end_task));
-    request_t *parent = child->parent;
-    bool closed = atomic_load(&child->closed_by_extension);
-    request_end_t end;
-    isapi_request_end(child, &end); /* frees child */
-    pthread_mutex_lock(&parent->io_lock);
-    parent->status_sent = end.status;
-    parent->cell->ecb.dwHttpStatusCode = end.status;
-    parent->body_sent = end.body_bytes;
-    pthread_mutex_unlock(&parent->io_lock);
-    if (!end.keep_alive)
-        atomic_store(&parent->must_close, true);
-    if (closed)
-        atomic_store(&parent->closed_by_extension, true);
-    out_plan_t *p = &parent->op.plan;
-    plan_init(p);
-    p->segs = p->inline_segs;
-    if (end.tail) {
-        p->head = end.tail;
-        p->segs[p->n++] = (out_seg_t){.mem = end.tail, .fd = -1, .len = end.tail_len};
-    }
-    parent->op.report_bytes = (DWORD)end.body_bytes;
-    parent->op.io.shut_after = false;
-    op_start(parent);
-}
+typedef struct read_args {
+    void *buf;
+    DWORD cap;
+} read_args_t;
 
-/* A GET (HEAD for a HEAD) of url on the parent's connection, with the parent's headers minus
- * those about a body: the child reads none. */
-static request_t *request_child(request_t *parent, const char *url, const char *path, route_t *route)
+static BOOL read_build(request_t *r, void *arg)
 {
-    reqinfo_t ri = parent->ri;
-    size_t plen = strcspn(url, "?");
-    char *raw_path = strndup(url, plen);
-    http_header_t *hs = calloc(parent->ri.n_headers ? parent->ri.n_headers : 1, sizeof *hs);
-    if (!raw_path || !hs) {
-        free(raw_path);
-        free(hs);
-        return NULL;
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < parent->ri.n_headers; i++) {
-        const char *n = parent->ri.headers[i].name;
-        if (strcasecmp(n, "Content-Length") && strcasecmp(n, "Transfer-Encoding") &&
-            strcasecmp(n, "Content-Type") && strcasecmp(n, "Expect"))
-            hs[m++] = parent->ri.headers[i];
-    }
-    ri.method = is_head_method(parent) ? "HEAD" : "GET";
-    ri.raw_target = url;
-    ri.raw_path = raw_path;
-    ri.path = path;
-    ri.query = url[plen] == '?' ? url + plen + 1 : "";
-    ri.headers = hs;
-    ri.n_headers = m;
-    ri.has_content_length = ri.chunked = false;
-    ri.content_length = 0;
-    /* any thread */
-    request_t *child = request_create(parent->host, parent->conn, NULL, &ri, route, 0);
-    free(raw_path);
-    free(hs);
-    if (child) {
-        child->parent = parent;
-        child->no_body = true;
-    }
-    return child;
-}
-
-/* SEND_URL of an extension URL: run it as a child request whose response is this one. */
-static BOOL send_url_child(request_t *r, const char *url, const char *path, route_t *route,
-                           PFN_HSE_IO_COMPLETION fn, PVOID ctx)
-{
-    pthread_mutex_lock(&r->io_lock);
-    DWORD err = op_busy(r)      ? ERROR_BUSY
-                : r->head_sent ? ERROR_INVALID_PARAMETER
-                               : op_claim(r, OP_SENDURL, fn, ctx);
-    if (!err) {
-        /* The child writes the head; this request writes nothing more. */
-        r->head_sent = true;
-        r->framing = FRAME_NONE;
-    }
-    pthread_mutex_unlock(&r->io_lock);
-    if (err)
-        return fail(err);
-    request_t *child = request_child(r, url, path, route);
-    if (!child) {
-        pthread_mutex_lock(&r->io_lock);
-        r->head_sent = false;
-        pthread_mutex_unlock(&r->io_lock);
-        op_unclaim(r);
-        return fail(ERROR_NOT_ENOUGH_MEMORY);
-    }
-    (void)isapi_request_start(child, 0); /* inside an extension's call: runs on the pool */
-    return TRUE;
-}
-
-/* HSE_REQ_SEND_URL: internal (the URL's static file, or the extension it names, is this
- * response, as an operation) or, with --send-url-redirect, IIS 6's 302. */
-static BOOL ssf_send_url(request_t *r, const char *url)
-{
-    if (!url || url[0] != '/' || strpbrk(url, "\r\n"))
-        return fail(ERROR_INVALID_PARAMETER);
-    config_t *cfg = r->host->cfg;
-    if (cfg->send_url_redirect) {
-        char abs[4096];
-        const http_header_t *host = reqinfo_header(&r->ri, "Host");
-        char local[80];
-        snprintf(local, sizeof local, "%s:%u", r->ri.local_addr, r->ri.local_port);
-        snprintf(abs, sizeof abs, "http://%s%s", host ? host->value : local, url);
-        return ssf_redirect(r, abs);
-    }
-    size_t len = strcspn(url, "?");
-    char *norm = malloc(len + 2);
-    if (!norm)
-        return fail(ERROR_NOT_ENOUGH_MEMORY);
-    if (path_normalize(url, len, norm, len + 2) != PATH_OK) {
-        free(norm);
-        return fail(ERROR_INVALID_PARAMETER);
-    }
-    route_t route;
-    route_resolve(r->host->router, norm, &route);
-    if (route.kind == ROUTE_EXTENSION) {
-        PVOID cctx;
-        PFN_HSE_IO_COMPLETION cfn = registered_callback(r, &cctx);
-        BOOL ok = send_url_child(r, url, norm, &route, cfn, cctx);
-        route_free(&route);
-        free(norm);
-        return ok;
-    }
-    free(norm);
-    if (route.kind != ROUTE_STATIC) {
-        route_free(&route);
-        return fail(ERROR_FILE_NOT_FOUND);
-    }
-    /* The file as a plain GET of it: no conditional or range headers of this request apply. */
-    reqinfo_t get = {.method = "GET", .raw_target = url, .path = url, .query = "",
-                     .http_major = 1, .http_minor = r->ri.http_minor};
-    static_response_t sr;
-    static_file_respond_route(r->host->mime, &get, &route, &sr);
-    route_free(&route);
-    if (sr.status != 200) {
-        if (sr.fd >= 0)
-            close(sr.fd);
-        /* 503: the file could not be opened for want of descriptors (logged) */
-        return fail(sr.status == 503 ? ERROR_TOO_MANY_OPEN_FILES : ERROR_FILE_NOT_FOUND);
-    }
-    PVOID ctx;
-    PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
-    pthread_mutex_lock(&r->io_lock);
-    DWORD err = op_busy(r)      ? ERROR_BUSY
-                : r->head_sent ? ERROR_INVALID_PARAMETER
-                               : op_claim(r, OP_SENDURL, fn, ctx);
-    if (err) {
-        pthread_mutex_unlock(&r->io_lock);
-        close(sr.fd);
-        return fail(err);
-    }
-    resphead_t h;
-    resphead_init(&h);
-    char *head = NULL;
-    size_t head_len = 0;
-    BOOL ok = TRUE;
-    if (sr.headers_len) {
-        h.lines = malloc(sr.headers_len);
-        if (h.lines) {
-            memcpy(h.lines, sr.headers, sr.headers_len);
-            h.lines_len = sr.headers_len;
-        } else {
-            ok = fail(ERROR_NOT_ENOUGH_MEMORY);
-        }
-    }
-    if (ok)
-        ok = prepare_head(r, &h, sr.length, true, &head, &head_len);
-    resphead_free(&h);
-    if (ok) {
-        piece_t pc = {.mem = NULL, .fd = sr.fd, .off = sr.offset, .len = sr.length};
-        ok = plan_build(r, &r->op.plan, head, head_len, &pc, 1, true);
-    }
-    if (!ok) {
-        DWORD e = GetLastError();
-        pthread_mutex_unlock(&r->io_lock);
-        close(sr.fd);
-        op_unclaim(r);
-        return fail(e);
-    }
-    r->op.plan.owned_fd = sr.fd; /* closed with the plan */
-    r->op.report_bytes = (DWORD)sr.length;
-    r->op.io.shut_after = false;
-    pthread_mutex_unlock(&r->io_lock);
-    op_launch(r);
+    const read_args_t *a = arg;
+    r->op.io.buf = a->buf;
+    r->op.io.cap = a->cap;
     return TRUE;
 }
 
@@ -677,13 +520,9 @@ static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_
     PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
     if (!fn)
         return fail(ERROR_INVALID_PARAMETER);
-    DWORD err = op_claim(r, OP_READ, fn, ctx);
-    if (err)
-        return fail(err);
-    r->op.io.buf = buf;
-    r->op.io.cap = *size;
-    op_launch(r);
-    return TRUE;
+    static const op_builder_t builder = {.build = read_build};
+    read_args_t a = {.buf = buf, .cap = *size};
+    return op_issue(r, OP_READ, fn, ctx, &builder, &a);
 }
 
 BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,

@@ -37,7 +37,7 @@ static void release_task(loop_task_t *t);
  * request freed. (Lock order: r->lock, then the loop's queue lock.) */
 void parked_release_if_due_locked(request_t *r)
 {
-    if (r->parent || r->sock_released || r->release_posted || r->finalized ||
+    if (r->parent || r->sock_released || r->release_posted || r->refs == 0 ||
         r->op.kind != OP_NONE || r->sock_users || !conn_peer_gone_seen(r->conn))
         return;
     r->release_posted = true;
@@ -68,7 +68,7 @@ static void release_now_if_idle(request_t *r)
     conn_t *c = r->conn;
     pthread_mutex_lock(&r->lock);
     /* conn_request and conn_async_busy are the loop's, read on the loop. */
-    bool idle = conn_request(c) == r && !r->sock_released && !r->finalized &&
+    bool idle = conn_request(c) == r && !r->sock_released && r->refs != 0 &&
                 r->op.kind == OP_NONE && !conn_async_busy(c) && r->sock_users == 0 &&
                 conn_peer_gone_seen(c);
     if (idle) {
@@ -127,7 +127,7 @@ static void census_count(conn_t *c, request_t *r, void *arg)
     census_t *census = arg;
     /* r is freed only by this loop: alive */
     pthread_mutex_lock(&r->lock);
-    bool parked = r->returned && r->proc_status == HSE_STATUS_PENDING && !r->session_over;
+    bool parked = r->session == SESSION_PENDING;
     bool released = r->sock_released;
     pthread_mutex_unlock(&r->lock);
     /* A client whose hang-up came before the extension owned the request (with the head,

@@ -197,7 +197,7 @@ static void blocking_call_task(loop_task_t *t)
     while (!gate_open)
         pthread_cond_wait(&gate_changed, &gate_lock);
     pthread_mutex_unlock(&gate_lock);
-    bool kept = loop_call_end(l, call);
+    bool kept = loop_call_end(l, call) == LOOP_KEPT;
     /* Lost: from here on nothing of the loop's may be touched. */
     atomic_store(&call_end_result, kept);
     atomic_store(&call_returned, true);
@@ -405,7 +405,7 @@ static void short_call_task(loop_task_t *t)
 {
     (void)t;
     uint64_t call = loop_call_begin(call_loop, NULL);
-    atomic_store(&short_call_kept, loop_call_end(call_loop, call));
+    atomic_store(&short_call_kept, loop_call_end(call_loop, call) == LOOP_KEPT);
 }
 
 static void test_short_call_kept(void)
