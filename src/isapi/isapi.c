@@ -499,10 +499,13 @@ void isapi_request_end(request_t *r, request_end_t *out)
         resphead_free(&h);
         if (!out->tail)
             keep = false;
-    } else if (r->deferred_head || (r->framing == FRAME_CHUNKED && !r->io_failed && !r->body_ended)) {
-        /* The held-back head, if any, then the last chunk if the body is chunked. */
+    } else if (r->deferred_head ||
+               (r->framing == FRAME_CHUNKED && !r->io_failed && !r->body_ended && !error)) {
+        /* The held-back head, if any, then the last chunk if the body is chunked. Not after
+         * HSE_STATUS_ERROR: the connection closes without it, so the client sees a truncated
+         * body, not a complete one. */
         static const char last[] = "0\r\n\r\n";
-        bool chunk_end = r->framing == FRAME_CHUNKED && !r->io_failed && !r->body_ended;
+        bool chunk_end = r->framing == FRAME_CHUNKED && !r->io_failed && !r->body_ended && !error;
         size_t n = r->deferred_len + (chunk_end ? sizeof last - 1 : 0);
         out->tail = malloc(n ? n : 1);
         if (out->tail) {

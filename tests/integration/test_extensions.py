@@ -20,7 +20,8 @@ FILES = {
 
 def scripts():
     s = {name + ".so": fixture(name) for name in
-         ("vars", "echo", "big", "rawhead", "hdrbody", "slow", "failver", "noproc", "dllmainfail")}
+         ("vars", "echo", "big", "rawhead", "hdrbody", "slow", "failver", "noproc", "dllmainfail",
+          "fuzz_echo")}
     s["hello.so"] = example("hello")
     return s
 
@@ -80,6 +81,22 @@ class ExtensionTest(unittest.TestCase):
         self.assertEqual(self.get("/a.txt").status, 200)
 
     # ---- framing of extension responses -------------------------------------------------
+    def test_error_after_a_chunked_body_is_not_a_complete_response(self):
+        """HSE_STATUS_ERROR after part of a chunked body: the connection closes without the last
+        chunk, so the client sees a truncated response, not a complete one."""
+        with self.srv.conn() as c:
+            c.send(build_request("GET", "/scripts/fuzz_echo.dll?h=Content-Type:+text/plain%0d%0a%0d%0a"
+                                 "&w=partial&ret=4"))
+            raw = c.read_to_close()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        self.assertIn(b"200", head.split(b"\r\n")[0], raw)
+        self.assertIn(b"transfer-encoding: chunked", head.lower(), raw)
+        self.assertEqual(body, b"7\r\npartial\r\n", raw)  # no "0\r\n\r\n"
+        # ... while a success ends the body properly
+        with self.srv.conn() as c:
+            r = c.request("GET", "/scripts/fuzz_echo.dll?h=Content-Type:+text/plain%0d%0a%0d%0a&w=partial")
+            self.assertEqual((r.status, r.framing, r.body), (200, "chunked", b"partial"))
+
     def test_chunked_when_no_length(self):
         with self.srv.conn() as c:
             r = c.request("GET", "/scripts/big.dll?n=100000&chunk=7000")
