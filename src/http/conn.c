@@ -24,7 +24,7 @@
 #include "path.h"
 #include "resphead.h"
 #include "route.h"
-#include "static_file.h"
+#include "loop_handler.h"
 
 #define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 #define LINGER_DISCARD_MAX (256 * 1024)
@@ -137,31 +137,6 @@ bool conn_body_pending(const conn_t *c)
 }
 
 
-/* route: ROUTE_STATIC, its file already open; the response takes the descriptor over. */
-static void conn_serve_static(conn_t *c, route_t *route)
-{
-    static_response_t sr;
-    static_file_respond_route(c->nl->srv->mime, &c->hd->ri, route, &sr);
-    if (sr.status >= 400 && sr.fd < 0 && sr.status != 416 && sr.status != 405) {
-        conn_respond_error(c, sr.status, false);
-        return;
-    }
-    if (sr.status == 405) {
-        char body[256];
-        size_t n = http_error_body(405, body, sizeof body);
-        char lines[sizeof sr.headers + 32];
-        int m = snprintf(lines, sizeof lines, "%.*sContent-Type: text/html\r\n",
-                         (int)sr.headers_len, sr.headers);
-        if (sr.fd >= 0)
-            close(sr.fd);
-        conn_respond(c, 405, lines, (size_t)m, body, n, -1, 0, 0, true);
-        return;
-    }
-    bool has_length = sr.has_body_length;
-    conn_respond(c, sr.status, sr.headers, sr.headers_len, NULL, 0, sr.fd, sr.offset, sr.length,
-                 has_length);
-}
-
 /* What `OPTIONS *` answers: the methods the server itself implements for static files, and
  * those it passes on to extensions as well (which receive any method the parser knows). */
 static const char options_allow[] = "Allow: OPTIONS, GET, HEAD, POST, PUT, DELETE\r\n";
@@ -216,61 +191,41 @@ static void conn_route(conn_t *c)
     }
     route_t route;
     route_resolve(c->nl->srv->router, c->hd->ri.path, &route);
-    if (drain_first && route.kind != ROUTE_EXTENSION) {
+    const handler_t *h = route.kind == ROUTE_EXTENSION ? conn_handler(c) : &loop_handler;
+    if (drain_first && h->respond) {
         route_free(&route); /* resolved again once the body is in */
         conn_start_drain(c);
         return;
     }
-    switch (route.kind) {
-    case ROUTE_STATIC:
-        conn_serve_static(c, &route);
-        break;
-    case ROUTE_REDIRECT: {
-        size_t n = strlen(route.location) + strlen(c->hd->ri.query) + 32;
-        char *lines = malloc(n);
-        if (!lines) {
-            conn_respond_error(c, 503, true);
-            break;
-        }
-        int m = snprintf(lines, n, "Location: %s%s%s\r\n", route.location,
-                         c->hd->ri.query[0] ? "?" : "", c->hd->ri.query);
-        conn_respond(c, 301, lines, (size_t)m, NULL, 0, -1, 0, 0, true);
-        free(lines);
-        break;
+    if (h->respond) {
+        h->respond(h->ctx, c, &route);
+        route_free(&route);
+        return;
     }
-    case ROUTE_FORBIDDEN:
-        conn_respond_error(c, 403, false);
-        break;
-    case ROUTE_NOT_FOUND:
-        conn_respond_error(c, 404, false);
-        break;
-    case ROUTE_EXTENSION: {
-        /* A chunked body is decoded through the input buffer; the head's strings there stay
-         * in use until the extension has the request (a 408, 413 or 400 of the read-ahead
-         * is logged from them): body bytes land behind the head, as for a drain. */
-        if (c->body_mode == BODY_CHUNKED && !c->body_done) {
-            if (c->in_cap - c->in_start < DRAIN_MIN_ROOM) {
-                conn_respond_error(c, 431, true);
-                break;
-            }
-            c->in_keep = c->in_start;
+    /* A handler that takes the request over: first the body read-ahead. A chunked body is
+     * decoded through the input buffer; the head's strings there stay in use until the
+     * extension has the request (a 408, 413 or 400 of the read-ahead is logged from them): body
+     * bytes land behind the head, as for a drain. */
+    if (c->body_mode == BODY_CHUNKED && !c->body_done) {
+        if (c->in_cap - c->in_start < DRAIN_MIN_ROOM) {
+            conn_respond_error(c, 431, true);
+            route_free(&route);
+            return;
         }
-        const handler_t *h = conn_handler(c);
-        uint32_t want = 0;
-        request_t *r = h->request_new(h->ctx, c, &c->hd->ri, &route, &c->readahead, &want);
-        if (!r) {
-            conn_respond_error(c, 503, true);
-            break;
-        }
-        c->req = r;
-        c->readahead_want = want; /* decided by the handler */
-        c->readahead_got = 0;
-        c->state = CONN_READAHEAD;
-        conn_timer(c, &c->nl->tq_body);
-        break;
+        c->in_keep = c->in_start;
     }
+    uint32_t want = 0;
+    request_t *r = h->request_new(h->ctx, c, &c->hd->ri, &route, &c->readahead, &want);
+    route_free(&route); /* what the handler did not take over */
+    if (!r) {
+        conn_respond_error(c, 503, true);
+        return;
     }
-    route_free(&route);
+    c->req = r;
+    c->readahead_want = want; /* decided by the handler */
+    c->readahead_got = 0;
+    c->state = CONN_READAHEAD;
+    conn_timer(c, &c->nl->tq_body);
 }
 
 /* Parse what is buffered; read more when needed. Returns false when it must wait. */
@@ -662,8 +617,8 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
         getsockname(fd, (struct sockaddr *)&own, &len);
         local = &own;
     }
-    sockaddr_text(peer, c->peer_text, sizeof c->peer_text, &c->peer_port);
-    sockaddr_text(local, c->local_text, sizeof c->local_text, &c->local_port);
+    conn_sockaddr_text(peer, c->peer_text, sizeof c->peer_text, &c->peer_port);
+    conn_sockaddr_text(local, c->local_text, sizeof c->local_text, &c->local_port);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->state = CONN_HEAD;

@@ -37,7 +37,7 @@ static inline bool conn_output_pending(const conn_t *c)
 void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count);
 void conn_output_free(conn_t *c);
 int conn_flush(conn_t *c);
-void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port);
+void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port);
 void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t extra_len,
                   const char *body, size_t body_len, int fd, uint64_t file_off,
                   uint64_t file_len, bool has_length);

@@ -104,7 +104,7 @@ int conn_flush(conn_t *c)
     return result;
 }
 
-void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port)
+void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port)
 {
     out[0] = '\0';
     *port = 0;

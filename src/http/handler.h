@@ -1,9 +1,14 @@
-/* The seam between the transport (src/http) and what serves a route the loop does not answer
- * itself (an extension route: ROUTE_EXTENSION). The connection layer calls the handler only
- * through this table; the handler reaches the connection only through the functions of
- * src/http/conn.h. The ISAPI host (src/isapi) is the one handler today; server.c fills the
- * table (src/isapi/isapi.h: isapi_handler) and keeps it in server_t. Static files, redirects,
- * OPTIONS * and error responses stay loop-served by src/http/conn.c.
+/* The seam between the transport (src/http) and what serves a route. The connection layer
+ * calls a handler only through this table; the handler reaches the connection only through the
+ * functions of src/http/conn.h. Two kinds:
+ * - a handler that answers at once, on the loop (respond set, the request_* entries NULL): the
+ *   loop's own for static files, redirects and the router's 403/404 (src/http/loop_handler.h);
+ *   it queues the response on the connection, which the loop writes;
+ * - a handler that takes the request over (respond NULL): an extension route's, the ISAPI host
+ *   (src/isapi); server.c fills its table (src/isapi/isapi.h: isapi_handler) and keeps it in
+ *   server_t.
+ * Errors of the head itself (400, 413, 431 ...) and OPTIONS * are answered by the connection
+ * before any route exists.
  *
  * Life of a handler's request on a connection (loop thread unless noted):
  *   request_new     at head-complete: the handler copies what it needs of the head (it must not
@@ -34,7 +39,11 @@ typedef struct conn conn_t;
 typedef struct request request_t;
 
 typedef struct handler {
-    void *ctx; /* the handler's (the ISAPI host): passed to request_new */
+    void *ctx; /* the handler's (the ISAPI host): passed to respond and request_new */
+    /* Answer route on c now (loop thread; the connection's state is the loop's, the response
+     * goes out with conn_respond or conn_respond_error); the route's descriptor is taken over
+     * or closed. */
+    void (*respond)(void *ctx, conn_t *c, route_t *route);
     /* NULL on ENOMEM (the loop answers 503). *readahead: the buffer for the body read-ahead,
      * owned by the request, of *readahead_cap bytes (0: none). */
     request_t *(*request_new)(void *ctx, conn_t *c, const reqinfo_t *head, route_t *route,

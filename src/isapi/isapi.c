@@ -51,7 +51,7 @@ static const ecb_callbacks_t ecb_callbacks = {
 static BOOL unhold(connid_held_t *h, BOOL result)
 {
     if (connid_unhold(h))
-        post_end(h->owner);
+        request_post_end(h->owner);
     return result;
 }
 
@@ -207,7 +207,7 @@ void isapi_request_discard(request_t *r) { request_free(r); }
 void request_ref_locked(request_t *r) { r->refs++; }
 
 /* Under lock. True when this was the last reference and no call from another thread is in
- * flight: the caller posts the end (post_end) once it has unlocked. */
+ * flight: the caller posts the end (request_post_end) once it has unlocked. */
 bool request_unref_locked(request_t *r)
 {
     if (--r->refs)
@@ -266,9 +266,9 @@ static void request_ended(loop_task_t *t)
     (void)conn_request_ended(c, &end); /* a loop task: the loop tells whether it lost the loop */
 }
 
-void post_end(request_t *r)
+void request_post_end(request_t *r)
 {
-    loop_post(conn_loop(r->conn), &r->end_task, r->parent ? child_ended : request_ended);
+    loop_post(conn_loop(r->conn), &r->end_task, r->parent ? sendurl_child_ended : request_ended);
 }
 
 static void session_returned(request_t *r, DWORD status)
@@ -277,7 +277,7 @@ static void session_returned(request_t *r, DWORD status)
     bool end = session_advance_locked(r, SESSION_EVENT_RETURN, status);
     pthread_mutex_unlock(&r->lock);
     if (end)
-        post_end(r);
+        request_post_end(r);
 }
 
 BOOL session_done(request_t *r, DWORD status)
@@ -286,7 +286,7 @@ BOOL session_done(request_t *r, DWORD status)
     bool end = session_advance_locked(r, SESSION_EVENT_DONE, status);
     pthread_mutex_unlock(&r->lock);
     if (end)
-        post_end(r);
+        request_post_end(r);
     return TRUE; /* duplicates too: they are ignored */
 }
 
@@ -320,7 +320,7 @@ static DWORD request_call(request_t *r, extension_t *ext)
 static void request_returned(request_t *r, DWORD status)
 {
     if (status == HSE_STATUS_PENDING)
-        deferred_flush(r);
+        request_deferred_flush(r);
     session_returned(r, status);
 }
 
@@ -415,7 +415,7 @@ static BOOL WINAPI cb_write_client(HCONN hc, LPVOID buf, LPDWORD bytes, DWORD fl
     connid_held_t h;
     if (!connid_hold(hc, &h))
         return fail(ERROR_INVALID_PARAMETER);
-    return unhold(&h, write_client(h.owner, buf, bytes, flags));
+    return unhold(&h, request_write_client(h.owner, buf, bytes, flags));
 }
 
 static BOOL WINAPI cb_read_client(HCONN hc, LPVOID buf, LPDWORD size)

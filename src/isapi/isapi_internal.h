@@ -31,7 +31,7 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap);
 void request_ref_locked(request_t *r);
 bool request_unref_locked(request_t *r);
-void post_end(request_t *r);
+void request_post_end(request_t *r);
 BOOL session_done(request_t *r, DWORD status);
 bool request_keep_alive_possible(request_t *r);
 
@@ -43,7 +43,7 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
 BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
                 const piece_t *pieces, size_t n, bool final);
 BOOL plan_send_sync(request_t *r, out_plan_t *p);
-void deferred_flush(request_t *r);
+void request_deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
 
 /* src/isapi/isapi_op.c */
@@ -66,13 +66,13 @@ typedef struct op_builder {
  * the completion callback then comes from the pool, never from inside this call. */
 BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
               const op_builder_t *b, void *arg);
-/* Loop thread: a claimed and built operation goes to the connection (SEND_URL's child_ended). */
+/* Loop thread: a claimed and built operation goes to the connection (SEND_URL's sendurl_child_ended). */
 void op_start(request_t *r);
-void kick_task(loop_task_t *t);
+void op_kick_task(loop_task_t *t);
 BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size);
 PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx);
-bool async_write_outstanding(request_t *r);
-BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags);
+bool op_write_outstanding(request_t *r);
+BOOL request_write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags);
 BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
 
 /* src/isapi/isapi_ssf.c */
@@ -81,7 +81,7 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
                              LPDWORD data_type);
 
 /* src/isapi/isapi_sendurl.c */
-void child_ended(loop_task_t *t);
+void sendurl_child_ended(loop_task_t *t);
 BOOL ssf_send_url(request_t *r, const char *url);
 
 #endif

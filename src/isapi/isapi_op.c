@@ -5,7 +5,7 @@
  * behind the ConnID check (the cb_* wrappers stay in src/isapi/isapi.c).
  * Invariants: at most one operation in flight per request (op_busy); its completion runs once,
  * on the pool; the operation, then its callback, holds a reference on the request (refs), and
- * the end of the request is posted through request_unref_locked / post_end only.
+ * the end of the request is posted through request_unref_locked / request_post_end only.
  * Ownership: the request_t and its plan are owned by src/isapi/isapi.c's lifecycle. */
 #define _GNU_SOURCE
 #include "isapi.h"
@@ -79,7 +79,7 @@ static void op_unclaim(request_t *r)
     bool end = request_unref_locked(r); /* the operation's */
     pthread_mutex_unlock(&r->lock);
     if (end)
-        post_end(r);
+        request_post_end(r);
 }
 
 static void op_complete_work(pool_work_t *w)
@@ -100,13 +100,13 @@ static void op_complete_work(pool_work_t *w)
         fn(&r->cell->ecb, ctx, bytes, err);
         connid_own_leave(outer);
         crash_context_leave();
-        deferred_flush(r); /* still alive: the callback's reference holds the request */
+        request_deferred_flush(r); /* still alive: the callback's reference holds the request */
     }
     pthread_mutex_lock(&r->lock);
     bool end = request_unref_locked(r); /* the callback's */
     pthread_mutex_unlock(&r->lock);
     if (end)
-        post_end(r);
+        request_post_end(r);
 }
 
 /* The Win32 code of an operation's end, from the loop's status (src/http/conn_async.h): the one
@@ -203,7 +203,7 @@ BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
 }
 
 /* CLOSE_CONNECTION: the loop re-drives a pending operation so that it fails now. */
-void kick_task(loop_task_t *t)
+void op_kick_task(loop_task_t *t)
 {
     request_t *r = (request_t *)((char *)t - offsetof(request_t, kick_task));
     pthread_mutex_lock(&r->lock);
@@ -237,7 +237,7 @@ PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx)
 }
 
 /* A write-type operation outstanding: a synchronous write now would interleave with it. */
-bool async_write_outstanding(request_t *r)
+bool op_write_outstanding(request_t *r)
 {
     pthread_mutex_lock(&r->lock);
     bool busy = op_is_write(r->op.kind);
@@ -272,7 +272,7 @@ static BOOL write_async(request_t *r, const char *buf, size_t len)
     return op_issue(r, OP_WRITE, fn, ctx, &builder, &w);
 }
 
-BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags)
+BOOL request_write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags)
 {
     if (!bytes || (!buf && *bytes))
         return fail(ERROR_INVALID_PARAMETER);
@@ -281,7 +281,7 @@ BOOL write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags)
         return write_async(r, buf, len); /* *lpdwBytes means nothing for asynchronous writes */
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (async_write_outstanding(r)) {
+    if (op_write_outstanding(r)) {
         ok = fail(ERROR_BUSY);
     } else if (r->io_failed || atomic_load(&r->closed_by_extension)) {
         ok = fail(ERROR_NETNAME_DELETED);

@@ -1,7 +1,7 @@
 /* ISAPI response composition (split out of src/isapi/isapi.c; no change in behaviour).
  * Holds: the output plan of every write (WriteClient, TransmitFile, vector send, send-URL) —
  * prepare_head / plan_build frame the response and build its head, plan_send_sync and
- * plan_write send or buffer it, deferred_flush sends what a buffered response held back.
+ * plan_write send or buffer it, request_deferred_flush sends what a buffered response held back.
  * Invariants: everything here runs under the request's io_lock; a plan owns the head buffer
  * and the pieces it was built with until plan_free releases them.
  * Ownership: the request_t is owned by src/isapi/isapi.c's lifecycle; nothing here frees it. */
@@ -194,7 +194,7 @@ BOOL plan_send_sync(request_t *r, out_plan_t *p)
 
 /* An extension call (HttpExtensionProc returning PENDING, a completion callback) is over: a
  * head it held back goes out now, so a client of a long-running session sees it promptly. */
-void deferred_flush(request_t *r)
+void request_deferred_flush(request_t *r)
 {
     pthread_mutex_lock(&r->io_lock);
     if (r->deferred_head && !r->io_failed) {

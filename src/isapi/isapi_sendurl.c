@@ -1,8 +1,8 @@
 /* HSE_REQ_SEND_URL (split out of src/isapi/isapi_ssf.c; no change in behaviour): the URL's static
  * file sent as the request's operation, or the extension it names run as a child request
- * (request_child) whose response is this one's and whose end (child_ended) completes the
+ * (request_child) whose response is this one's and whose end (sendurl_child_ended) completes the
  * parent's operation; with --send-url-redirect, IIS 6's 302.
- * Ownership: a child request is owned by its parent until child_ended frees it on the loop; the
+ * Ownership: a child request is owned by its parent until sendurl_child_ended frees it on the loop; the
  * parent's operation (OP_SENDURL) is outstanding for the child's whole life. */
 #define _GNU_SOURCE
 #include "isapi.h"
@@ -21,7 +21,7 @@
 
 /* Loop thread: a SEND_URL child's session is over. Its last bytes become the parent's
  * operation, which completes once they are out. */
-void child_ended(loop_task_t *t)
+void sendurl_child_ended(loop_task_t *t)
 {
     request_t *child = (request_t *)((char *)t - offsetof(request_t, end_task));
     request_t *parent = child->parent;
@@ -103,7 +103,7 @@ static BOOL child_build(request_t *r, void *arg)
     return TRUE;
 }
 
-/* The operation is the child's whole life: it ends with child_ended. */
+/* The operation is the child's whole life: it ends with sendurl_child_ended. */
 static BOOL child_launch(request_t *r, void *arg)
 {
     const child_args_t *a = arg;

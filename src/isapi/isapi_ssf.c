@@ -42,7 +42,7 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
 {
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (async_write_outstanding(r)) {
+    if (op_write_outstanding(r)) {
         ok = fail(ERROR_BUSY);
         goto out;
     }
@@ -71,7 +71,7 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
     ok = prepare_head(r, &h, 0, false, &head, &head_len);
     resphead_free(&h);
     if (ok && body_len == 0 && !r->pending) {
-        /* Header only: hold it for the next write or the end of the call (deferred_flush). */
+        /* Header only: hold it for the next write or the end of the call (request_deferred_flush). */
         r->deferred_head = head;
         r->deferred_len = head_len;
     } else if (ok) {
@@ -96,7 +96,7 @@ static BOOL send_whole_response(request_t *r, resphead_t *h, const char *body, s
 {
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (async_write_outstanding(r)) {
+    if (op_write_outstanding(r)) {
         ok = fail(ERROR_BUSY);
     } else if (r->head_sent) {
         ok = fail(ERROR_INVALID_PARAMETER);
@@ -399,7 +399,7 @@ static BOOL vector_send_sync(request_t *r, const vector_args_t *a)
 {
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (async_write_outstanding(r)) {
+    if (op_write_outstanding(r)) {
         ok = fail(ERROR_BUSY);
     } else if (r->io_failed || atomic_load(&r->closed_by_extension)) {
         ok = fail(ERROR_NETNAME_DELETED);
@@ -493,7 +493,7 @@ static BOOL ssf_close_connection(request_t *r)
     pthread_mutex_lock(&r->lock);
     if (!r->kick_posted && r->op.kind != OP_NONE) {
         r->kick_posted = true;
-        loop_post(conn_loop(r->conn), &r->kick_task, kick_task);
+        loop_post(conn_loop(r->conn), &r->kick_task, op_kick_task);
     }
     pthread_mutex_unlock(&r->lock);
     return TRUE;
