@@ -280,7 +280,7 @@ class HAProxyTest(unittest.TestCase):
             args_b = ["--listen", "127.0.0.1:%d" % pb, "--trust-proxy", "127.0.0.2"]
             # The client's address and port, appended to whatever the client sent.
             opts = "source 127.0.0.2"
-            extra = "    http-request add-header X-Forwarded-For %[src]:%[src_port]"
+            extra = "    http-request add-header X-Forwarded-For [%[src]]:%[src_port]"
         with Server(files={"who.txt": "a"}, args=args_a, **common) as a, \
                 Server(files={"who.txt": "b"}, args=args_b, **common) as b:
             hp = HAProxy(HAPROXY_CONFIG % dict(fport=fport, pa=pa, pb=pb, opts=opts, extra=extra))
@@ -317,6 +317,69 @@ class HAProxyTest(unittest.TestCase):
                         self.assertEqual(r.body, b"a")
             finally:
                 hp.close()
+
+    def test_tls_terminated_at_haproxy(self):
+        """HTTPS=on behind HAProxy's TLS: by the PROXY v2 SSL TLV, and by X-Forwarded-Proto."""
+        if not shutil.which("openssl"):
+            self.skipTest("openssl is not installed (Debian package openssl)")
+        tmp = tempfile.mkdtemp(prefix="isapid-tls-")
+        try:
+            key, crt, pem = (os.path.join(tmp, n) for n in ("key.pem", "crt.pem", "haproxy.pem"))
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=localhost", "-keyout", key, "-out", crt],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            with open(pem, "wb") as out:
+                for part in (crt, key):
+                    with open(part, "rb") as f:
+                        out.write(f.read())
+            pp, px, fport = free_port(), free_port(), free_port()
+            config = """
+global
+    stats socket {stats} mode 600 level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind 127.0.0.1:%(fport)d ssl crt %(pem)s
+    default_backend be
+backend be
+    balance roundrobin
+    option forwardfor
+    http-request set-header X-Forwarded-Proto https if { ssl_fc }
+    server a 127.0.0.1:%(pp)d send-proxy-v2 proxy-v2-options ssl check inter 100ms rise 1
+    server b 127.0.0.1:%(px)d source 127.0.0.2 check inter 100ms rise 1
+""" % dict(fport=fport, pem=pem, pp=pp, px=px)
+            args = ["--listen", "127.0.0.1:%d,proxy-protocol" % pp, "--listen", "127.0.0.1:%d" % px,
+                    "--trust-proxy", "127.0.0.2"]
+            with Server(scripts={"vars.so": fixture("vars")}, args=args):
+                hp = HAProxy(config)
+                try:
+                    hp.wait_states({"a": "UP", "b": "UP"})
+                    import ssl
+                    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                    ports = set()
+                    for _ in range(4):  # round robin: both servers, two each
+                        with RawConn(fport) as c:
+                            client_port = c.sock.getsockname()[1]
+                            c.sock = ctx.wrap_socket(c.sock)
+                            kv = get_vars(c, [("Connection", "close")])
+                            self.assertEqual(kv["HTTPS"], "on")
+                            self.assertEqual(kv["SERVER_PORT_SECURE"], "1")
+                            self.assertEqual(kv["REMOTE_ADDR"], "127.0.0.1")
+                            ports.add(kv["SERVER_PORT"])
+                            if kv["SERVER_PORT"] == str(fport):  # the PROXY header's
+                                self.assertEqual(kv["REMOTE_PORT"], str(client_port))
+                            else:  # option forwardfor: an address without a port
+                                self.assertEqual(kv["REMOTE_PORT"], "0")
+                    self.assertEqual(ports, {str(fport), str(px)})
+                finally:
+                    hp.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_send_proxy_v2(self):
         self.run_pair(proxy_protocol=True)
