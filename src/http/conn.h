@@ -94,9 +94,6 @@ struct conn {
                                          * PROXY protocol header replaces them before the
                                          * first request */
     unsigned peer_port, local_port;
-    bool proxy_pending;         /* the PROXY protocol header has yet to arrive (a listener
-                                 * with proxy-protocol): no byte goes to the HTTP parser */
-    bool proxy_ssl;             /* the PROXY header said the proxy terminated TLS */
 
     /* input: [0, in_start) consumed, [in_start, in_end) unparsed */
     char *in;
@@ -116,6 +113,10 @@ struct conn {
     bool url_done;
     bool head_started;          /* a byte of the current request arrived */
     bool head_done;
+    bool proxy_pending;         /* the PROXY protocol header has yet to arrive (a listener
+                                 * with proxy-protocol): no byte goes to the HTTP parser */
+    bool proxy_ssl;             /* the PROXY header said the proxy terminated TLS (here, with
+                                 * the head's flags, where the padding has room) */
     int parse_error_status;     /* set by callbacks: 414, 431 */
     char *pathbuf;              /* decoded path, then the raw path, of the current request */
 
