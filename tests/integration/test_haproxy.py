@@ -51,7 +51,7 @@ class ProxyProtocolRawTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pport = free_port()
+        cls.pport, cls.pport2 = free_port(), free_port()
         # 10.0.0.0/8 is trusted, the loopback peer is not.
         cls.srv = Server(scripts={"vars.so": fixture("vars")},
                          args=["--listen", "127.0.0.1:%d,proxy-protocol" % cls.pport,
@@ -133,6 +133,19 @@ class ProxyProtocolRawTest(unittest.TestCase):
         with RawConn(self.srv.port) as c:
             kv = get_vars(c)
             self.assertEqual(kv["REMOTE_ADDR"], "127.0.0.1")
+
+    def test_send_url_redirect_keeps_https(self):
+        # Behind a proxy that terminated TLS, IIS 6's 302 of HSE_REQ_SEND_URL points to https.
+        with Server(scripts={"ssf.so": fixture("ssf")}, args=["--send-url-redirect",
+                    "--listen", "127.0.0.1:%d,proxy-protocol" % self.pport2]) as srv:
+            for tlvs, scheme in ((b"\x20\x00\x05\x01\x00\x00\x00\x00", "https"), (b"", "http")):
+                with RawConn(self.pport2) as c:
+                    c.send(v2_tcp4("192.0.2.5", "198.51.100.3", 1111, 443, tlvs))
+                    r = c.request("GET", "/scripts/ssf.so?op=sendurl&url=/x.html",
+                                  headers=[("Host", "www.example")])
+                    self.assertEqual(r.status, 302)
+                    self.assertEqual(r.get("Location"), "%s://www.example/x.html" % scheme)
+            self.assertTrue(srv.alive())
 
     def test_untrusted_peer_forwarded_headers_ignored(self):
         with RawConn(self.srv.port) as c:
