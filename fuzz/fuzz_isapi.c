@@ -632,7 +632,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sockaddr_storage peer;
     memset(&peer, 0, sizeof peer);
     atomic_store(&server_fd, sv[1]);
-    conn_accept(&nl, sv[1], &peer, NULL); /* the connection owns sv[1] from here */
+    conn_accept(&nl, sv[1], &peer, NULL, false); /* the connection owns sv[1] from here */
 
     size_t cuts[] = {0, cut1, cut2, len};
     for (size_t i = 0; i < 3 && !client_ended && !server_closed(); i++) {

@@ -349,7 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct sockaddr_storage peer;
     memset(&peer, 0, sizeof peer);
-    conn_accept(&nl, sv[1], &peer, NULL); /* the connection owns sv[1] from here */
+    conn_accept(&nl, sv[1], &peer, NULL, false); /* the connection owns sv[1] from here */
 
     /* The client's side stays open until every piece is written (and, in modes 2 and 3, for
      * some more turns): a close seen until then is the server's own decision. */

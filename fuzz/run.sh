@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
-FUZZ_TARGETS=${FUZZ_TARGETS:-"request isapi chunked resphead path config"}
+FUZZ_TARGETS=${FUZZ_TARGETS:-"request isapi chunked resphead path config proxyproto"}
 JOBS=${JOBS:-$(nproc)}
 
 # Debian packages for this step only (the server itself builds with gcc): clang and its

@@ -66,6 +66,8 @@ static const opt_t opts[] = {
     {"body-rate-window", "timeouts", "body_rate_window", K_MS, AT(body_rate_window_ms), 1},
     {"pending-report", "timeouts", "pending_report", K_MS, AT(pending_report_ms), 0},
     {"send-rate-window", "timeouts", "send_rate_window", K_MS, AT(send_rate_window_ms), 1},
+    {"trust-proxy", "server", "trust_proxy", K_TRUST_PROXY, 0, 0},
+    {"reuse-port", "server", "reuse_port", K_REUSE_PORT, 0, 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
@@ -75,7 +77,8 @@ static const char *const sections[] = {"server", "limits", "timeouts", "scripts"
 static bool takes_value(const opt_t *o)
 {
     return o->kind != K_HELP && o->kind != K_VERSION && o->kind != K_TEST_CONFIG &&
-           o->kind != K_SEND_URL_REDIRECT && o->kind != K_FOLLOW_SCRIPT_SYMLINKS;
+           o->kind != K_SEND_URL_REDIRECT && o->kind != K_FOLLOW_SCRIPT_SYMLINKS &&
+           o->kind != K_REUSE_PORT;
 }
 
 static FILE *err_stream(const config_t *cfg) { return cfg->errors ? cfg->errors : stderr; }
@@ -207,7 +210,7 @@ static int on_ini_value(void *user, const char *section, const char *name, const
         if (!o)
             config_fail(src, "%s:%d: unknown key '%s' in [%s]", src->file, src->line, name,
                         section);
-        else if (o->kind != K_LISTEN && src->seen[o - opts])
+        else if (o->kind != K_LISTEN && o->kind != K_TRUST_PROXY && src->seen[o - opts])
             config_fail(src, "%s:%d: duplicate key '%s' in [%s] (first set on line %d)", src->file,
                         src->line, name, section, src->seen[o - opts]);
         else {
@@ -557,6 +560,14 @@ void config_usage(FILE *to)
           "  --config FILE           read settings from an INI file first\n"
           "  --listen ADDR:PORT      address to listen on, e.g. 127.0.0.1:8080, [::1]:8080,\n"
           "                          *:8080 (all IPv4); repeatable (default 127.0.0.1:8080)\n"
+          "  --listen ADDR:PORT,proxy-protocol\n"
+          "                          the same, and every connection must start with a\n"
+          "                          PROXY protocol header (v1 or v2), as HAProxy sends\n"
+          "  --trust-proxy CIDR      believe X-Forwarded-For and X-Forwarded-Proto from\n"
+          "                          peers in this range (e.g. 10.0.0.0/8, ::1);\n"
+          "                          repeatable (default none)\n"
+          "  --reuse-port            SO_REUSEPORT on the listeners: several instances\n"
+          "                          may listen on the same port\n"
           "  --root DIR              document root (default ../www next to the binary,\n"
           "                          else ./www)\n"
           "  --scripts /PREFIX=DIR   URLs under /PREFIX run the extensions DIR/NAME.so\n"

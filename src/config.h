@@ -15,12 +15,23 @@
 #include <sys/socket.h>
 
 #define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_TRUST_PROXY 32
 
 typedef struct listen_addr {
     struct sockaddr_storage addr; /* AF_INET or AF_INET6, port set */
     socklen_t addr_len;
     char text[64];                /* as given, e.g. "127.0.0.1:8080" or "[::1]:8080" */
+    bool proxy_protocol;          /* ",proxy-protocol": every connection starts with a PROXY
+                                   * protocol header (src/http/proxyproto.h) */
 } listen_addr_t;
+
+/* --trust-proxy CIDR: a range of peers whose X-Forwarded-For and X-Forwarded-Proto are
+ * believed (src/http/forwarded.h parses and matches them). */
+typedef struct net_range {
+    int family;                   /* AF_INET or AF_INET6 */
+    uint8_t addr[16];             /* network byte order; host bits zero */
+    unsigned bits;                /* prefix length */
+} net_range_t;
 
 /* --scripts /PREFIX=DIR: URL prefix (starts with '/', no trailing '/', "/" itself is allowed)
  * mapped to a directory whose X.so / X.dll files are extensions. */
@@ -52,6 +63,10 @@ typedef struct config {
     unsigned completion_workers_min; /* completion callbacks' pool */
     unsigned completion_workers_max;
     unsigned extension_share;   /* percent of each pool's max that one extension may hold */
+
+    net_range_t trust_proxy[CONFIG_MAX_TRUST_PROXY]; /* --trust-proxy, in the order given */
+    size_t n_trust_proxy;
+    bool reuse_port;            /* --reuse-port: SO_REUSEPORT on every listener */
 
     char *access_log;           /* NULL = off, "-" = stdout, else a file path (not opened here) */
     char *server_name;          /* SERVER_NAME when the request has no Host; NULL = local address */

@@ -8,6 +8,7 @@
  * a file. No global state: everything lives in the config_t and the caller's source_t. */
 #define _GNU_SOURCE
 #include "config_internal.h"
+#include "forwarded.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -347,10 +348,22 @@ static int add_listen(source_t *src, const char *value, const char *origin)
         cfg->n_listen = 0;
         src->replaced_listen = true;
     }
+    /* ADDR:PORT[,proxy-protocol] */
+    const char *comma = strchr(value, ',');
+    char addr[sizeof cfg->listen[0].text];
+    size_t alen = comma ? (size_t)(comma - value) : strlen(value);
+    if (alen >= sizeof addr)
+        return config_fail(src, "%s: too long for an address", origin);
+    memcpy(addr, value, alen);
+    addr[alen] = '\0';
     listen_addr_t la;
-    const char *why = parse_listen(value, &la);
+    const char *why = parse_listen(addr, &la);
     if (why)
         return config_fail(src, "%s: %s", origin, why);
+    if (comma && strcmp(comma + 1, "proxy-protocol") != 0)
+        return config_fail(src, "%s: unknown listen option '%s' (known: proxy-protocol)", origin,
+                           comma + 1);
+    la.proxy_protocol = comma != NULL;
     for (size_t i = 0; i < cfg->n_listen; i++)
         if (same_addr(&cfg->listen[i], &la))
             return config_fail(src, "%s: the same address as %s, given earlier", origin,
@@ -359,6 +372,24 @@ static int add_listen(source_t *src, const char *value, const char *origin)
         return config_fail(src, "%s: too many listen addresses (at most %d)", origin,
                            CONFIG_MAX_LISTEN);
     cfg->listen[cfg->n_listen++] = la;
+    return 0;
+}
+
+static int add_trust_proxy(source_t *src, const char *value, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    if (!src->replaced_trust_proxy) {
+        cfg->n_trust_proxy = 0;
+        src->replaced_trust_proxy = true;
+    }
+    net_range_t r;
+    const char *why = forwarded_parse_range(value, &r);
+    if (why)
+        return config_fail(src, "%s: %s", origin, why);
+    if (cfg->n_trust_proxy == CONFIG_MAX_TRUST_PROXY)
+        return config_fail(src, "%s: too many trusted proxy ranges (at most %d)", origin,
+                           CONFIG_MAX_TRUST_PROXY);
+    cfg->trust_proxy[cfg->n_trust_proxy++] = r;
     return 0;
 }
 
@@ -598,6 +629,16 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
             cfg->follow_script_symlinks = true;
         else if (strcmp(value, "no") == 0)
             cfg->follow_script_symlinks = false;
+        else
+            return config_fail(src, "%s: expected yes or no", origin);
+        return 0;
+    case K_TRUST_PROXY:
+        return add_trust_proxy(src, value, origin);
+    case K_REUSE_PORT: /* the command line's is a flag */
+        if (src->file == NULL || strcmp(value, "yes") == 0)
+            cfg->reuse_port = true;
+        else if (strcmp(value, "no") == 0)
+            cfg->reuse_port = false;
         else
             return config_fail(src, "%s: expected yes or no", origin);
         return 0;

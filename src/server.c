@@ -106,7 +106,7 @@ static void on_accept(loop_watch_t *w, uint32_t events)
         socklen_t len = sizeof peer;
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            if (conn_accept(nl, fd, &peer, ls->local) == LOOP_LOST)
+            if (conn_accept(nl, fd, &peer, ls->local, ls->proxy_protocol) == LOOP_LOST)
                 return; /* an extension it ran was handed off with the loop: not ours now */
             continue;
         }
@@ -154,7 +154,7 @@ static bool is_wildcard(const struct sockaddr_storage *ss)
     return true;
 }
 
-static int listen_on(const listen_addr_t *la)
+static int listen_on(const listen_addr_t *la, bool reuse_port)
 {
     int fd = socket(la->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -163,6 +163,12 @@ static int listen_on(const listen_addr_t *la)
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* Several instances on one port (--reuse-port): the kernel spreads connections over them. */
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        log_error("cannot listen on %s: SO_REUSEPORT: %s", la->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (la->addr.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, (const struct sockaddr *)&la->addr, la->addr_len) < 0) {
@@ -227,7 +233,7 @@ int server_init(server_t *s, config_t *cfg)
     s->cfg = cfg;
     snprintf(s->software, sizeof s->software, "isapid/%s", ISAPID_VERSION);
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        int fd = listen_on(&cfg->listen[i]);
+        int fd = listen_on(&cfg->listen[i], cfg->reuse_port);
         if (fd < 0)
             goto fail;
         s->listen_fds[s->n_listen++] = fd;
@@ -279,6 +285,7 @@ int server_init(server_t *s, config_t *cfg)
             listener_t *ls = &nl->listeners[k];
             ls->watch.fd = s->listen_fds[k];
             ls->local = is_wildcard(&cfg->listen[k].addr) ? NULL : &cfg->listen[k].addr;
+            ls->proxy_protocol = cfg->listen[k].proxy_protocol;
             ls->watch.on_event = on_accept;
             ls->nl = nl;
             /* EPOLLEXCLUSIVE: one loop wakes per incoming connection, not all of them. */

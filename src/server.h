@@ -27,6 +27,7 @@ typedef struct listener {
     bool watched;       /* in the loop's epoll set: registered and not watched = paused */
     const struct sockaddr_storage *local; /* the address it is bound to, when that is not a
                                            * wildcard: every connection's local address */
+    bool proxy_protocol; /* connections start with a PROXY protocol header */
 } listener_t;
 
 /* One event loop and everything it owns. Only its own thread touches its fields, except

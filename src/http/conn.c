@@ -243,7 +243,11 @@ static bool conn_step_head(conn_t *c)
         }
     }
     for (;;) {
-        if (c->in_end > c->in_start) {
+        if (c->proxy_pending && c->in_end > c->in_start && conn_proxy_header(c) < 0) {
+            conn_close(c);
+            return false;
+        }
+        if (!c->proxy_pending && c->in_end > c->in_start) {
             if (!c->head_started)
                 conn_timer(c, &c->nl->tq_header);
             const char *start = c->in + c->in_start;
@@ -309,6 +313,10 @@ static bool conn_step_head(conn_t *c)
         if (r == 0)
             return false;
         if (r < 0) {
+            static log_limiter_t cut = LOG_LIMITER_INIT;
+            if (c->proxy_pending)
+                log_limited(&cut, LOG_WARN, "%s:%u: connection closed in the middle of its "
+                            "PROXY protocol header", c->peer_text, c->peer_port);
             conn_close(c);
             return false;
         }
@@ -449,7 +457,9 @@ static void conn_log(conn_t *c)
     if (!log || c->log_status == 0)
         return;
     accesslog_entry_t e;
-    accesslog_entry_fill(&e, &c->hd->ri, c->peer_text, c->log_time ? c->log_time : time(NULL),
+    /* The request's client: a trusted proxy's X-Forwarded-For, else the peer. */
+    const char *client = c->hd->ri.remote_addr ? c->hd->ri.remote_addr : c->peer_text;
+    accesslog_entry_fill(&e, &c->hd->ri, client, c->log_time ? c->log_time : time(NULL),
                          c->log_status, c->log_bytes, NULL);
     accesslog_write(log, &e);
 }
@@ -596,7 +606,7 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
 }
 
 loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                        const struct sockaddr_storage *local)
+                        const struct sockaddr_storage *local, bool proxy_protocol)
 {
     static log_limiter_t no_conn = LOG_LIMITER_INIT;
     (void)conn_parser_settings();
@@ -610,6 +620,7 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
     c->watch.on_event = conn_on_event;
     c->nl = nl;
     c->out_fd = -1;
+    c->proxy_pending = proxy_protocol;
     struct sockaddr_storage own;
     if (!local) {
         socklen_t len = sizeof own;

@@ -56,6 +56,7 @@ typedef struct conn_head {
     span_t hname[CONN_MAX_HEADERS], hvalue[CONN_MAX_HEADERS];
     http_header_t headers[CONN_MAX_HEADERS];
     char host_buf[256]; /* SERVER_NAME from the Host header */
+    char client_addr[48]; /* REMOTE_ADDR from a trusted proxy's X-Forwarded-For */
     reqinfo_t ri;       /* view of the current request (points into in/pathbuf and the above) */
     llhttp_t parser;    /* initialised when the block is taken for a connection's first read */
     send_rate_t send_rate; /* the minimum send rate's account of the current response: here,
@@ -89,7 +90,9 @@ struct conn {
     conn_state_t state;
     timeq_node_t timer;
 
-    char peer_text[48], local_text[48]; /* the addresses, kept only as text (and ports) */
+    char peer_text[48], local_text[48]; /* the addresses, kept only as text (and ports); a
+                                         * PROXY protocol header replaces them before the
+                                         * first request */
     unsigned peer_port, local_port;
 
     /* input: [0, in_start) consumed, [in_start, in_end) unparsed */
@@ -110,6 +113,10 @@ struct conn {
     bool url_done;
     bool head_started;          /* a byte of the current request arrived */
     bool head_done;
+    bool proxy_pending;         /* the PROXY protocol header has yet to arrive (a listener
+                                 * with proxy-protocol): no byte goes to the HTTP parser */
+    bool proxy_ssl;             /* the PROXY header said the proxy terminated TLS (here, with
+                                 * the head's flags, where the padding has room) */
     int parse_error_status;     /* set by callbacks: 414, 431 */
     char *pathbuf;              /* decoded path, then the raw path, of the current request */
 
@@ -151,9 +158,11 @@ struct conn {
 
 /* Accept path (loop thread). */
 /* local: the listener's own address when it names one (saves a getsockname); NULL for a
- * wildcard listener. The request already waiting may run an extension here (loop_kept_t). */
+ * wildcard listener. proxy_protocol: the connection must start with a PROXY protocol header
+ * (src/http/proxyproto.h), else it is closed. The request already waiting may run an extension
+ * here (loop_kept_t). */
 loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                        const struct sockaddr_storage *local);
+                        const struct sockaddr_storage *local, bool proxy_protocol);
 /* Shutdown (loop thread): close idle keep-alive connections / force-close everything. */
 void conn_close_idle(netloop_t *nl);
 void conn_close_all(netloop_t *nl);

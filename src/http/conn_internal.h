@@ -25,6 +25,10 @@ void conn_close(conn_t *c);
 /* conn_parse.c: the request head */
 const llhttp_settings_t *conn_parser_settings(void);
 unsigned conn_build_reqinfo(conn_t *c);
+/* The PROXY protocol header at the start of the input (c->proxy_pending): 1 taken (the
+ * addresses replaced, the bytes after it moved to the buffer's start), 0 more bytes needed,
+ * -1 refused (logged: the caller closes). */
+int conn_proxy_header(conn_t *c);
 
 /* conn_io.c: body reading (c->body_rate belongs to the thread reading the body) */
 bool conn_body_rate_ok(conn_t *c, uint64_t now);

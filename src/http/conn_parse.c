@@ -27,9 +27,11 @@
 #include <unistd.h>
 
 #include "accesslog.h"
+#include "forwarded.h"
 #include "httputil.h"
 #include "log.h"
 #include "path.h"
+#include "proxyproto.h"
 #include "resphead.h"
 #include "route.h"
 #include "static_file.h"
@@ -225,6 +227,67 @@ static bool host_valid(const char *v)
     return v[strcspn(v, " \t/\\?#@")] == '\0';
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The client behind a proxy */
+
+_Static_assert(sizeof ((conn_t *)0)->peer_text >= PROXY_ADDR_TEXT &&
+               sizeof ((conn_head_t *)0)->client_addr >= FORWARDED_ADDR_TEXT,
+               "the connection's address texts hold any address");
+
+int conn_proxy_header(conn_t *c)
+{
+    static log_limiter_t refused = LOG_LIMITER_INIT;
+    proxy_header_t h;
+    size_t used = 0;
+    const char *why = NULL;
+    proxy_status_t st = proxy_parse(c->in + c->in_start, c->in_end - c->in_start, &h, &used, &why);
+    if (st == PROXY_MORE) {
+        if (c->in_end < c->in_cap)
+            return 0;
+        st = PROXY_BAD;
+        why = "v2: longer than the input buffer (--max-header-size)";
+    }
+    if (st == PROXY_BAD) {
+        log_limited(&refused, LOG_WARN, "%s:%u: PROXY protocol header refused: %s; closing the "
+                    "connection", c->peer_text, c->peer_port, why);
+        return -1;
+    }
+    c->proxy_pending = false;
+    c->proxy_ssl = h.ssl;
+    if (!h.local) {
+        memcpy(c->peer_text, h.src_addr, sizeof h.src_addr);
+        memcpy(c->local_text, h.dst_addr, sizeof h.dst_addr);
+        c->peer_port = h.src_port;
+        c->local_port = h.dst_port;
+    }
+    /* The request head is parsed from the buffer's start (conn_build_reqinfo relies on it). */
+    c->in_start += (uint32_t)used;
+    memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+    c->in_end -= c->in_start;
+    c->in_start = 0;
+    return 1;
+}
+
+/* REMOTE_ADDR, REMOTE_PORT and HTTPS from a trusted proxy's X-Forwarded-For and -Proto. */
+static void apply_forwarded(conn_t *c, reqinfo_t *ri)
+{
+    static log_limiter_t malformed = LOG_LIMITER_INIT;
+    const config_t *cfg = conn_cfg(c);
+    forwarded_client_t fc;
+    const char *why = NULL;
+    if (forwarded_resolve(ri, cfg->trust_proxy, cfg->n_trust_proxy, c->peer_text, c->peer_port,
+                          &fc, &why)) {
+        memcpy(c->hd->client_addr, fc.addr, sizeof fc.addr);
+        ri->remote_addr = c->hd->client_addr;
+        ri->remote_port = fc.port;
+        if (fc.https == 1)
+            ri->https = true;
+    }
+    if (why)
+        log_limited(&malformed, LOG_WARN, "%s:%u: a request from a trusted proxy has %s",
+                    c->peer_text, c->peer_port, why);
+}
+
 /* Fill c->hd->ri from the parsed head. Returns an HTTP error status, or 0. */
 unsigned conn_build_reqinfo(conn_t *c)
 {
@@ -270,7 +333,10 @@ unsigned conn_build_reqinfo(conn_t *c)
     ri->remote_port = c->peer_port;
     ri->local_addr = c->local_text;
     ri->local_port = c->local_port;
+    ri->https = c->proxy_ssl;
     server_t *srv = c->nl->srv;
+    if (srv->cfg->n_trust_proxy)
+        apply_forwarded(c, ri);
     ri->document_root = srv->cfg->root;
     ri->server_software = srv->software;
     ri->instance_id = 1;

@@ -60,6 +60,14 @@ static void expire_queue(netloop_t *nl, timeq_t *q, uint64_t now)
                 conn_async_timeout(c);
             continue;
         }
+        if (q == &nl->tq_header && c->proxy_pending) {
+            static log_limiter_t late = LOG_LIMITER_INIT;
+            log_limited(&late, LOG_WARN, "%s:%u: no complete PROXY protocol header within %u ms "
+                        "(%s); closing the connection", c->peer_text, c->peer_port, q->timeout_ms,
+                        c->in_end > c->in_start ? "part of one came" : "nothing came");
+            conn_close(c);
+            continue;
+        }
         if (q == &nl->tq_header && c->head_started && c->state == CONN_HEAD && !conn_output_pending(c)) {
             log_debug("%s: request head not complete within %u ms", c->peer_text, q->timeout_ms);
             c->hd->ri.http_major = 1;

@@ -28,8 +28,9 @@ typedef struct reqinfo {
     const http_header_t *headers; /* in received order */
     size_t n_headers;
 
-    const char *remote_addr;      /* "127.0.0.1" or "::1" */
-    unsigned remote_port;
+    const char *remote_addr;      /* "127.0.0.1" or "::1": the client, as a PROXY protocol
+                                   * header or a trusted proxy's X-Forwarded-For names it */
+    unsigned remote_port;         /* 0 when a forwarded address came without a port */
     const char *local_addr;
     unsigned local_port;
     const char *server_name;      /* Host header without port, else config server_name, else local_addr */
@@ -45,7 +46,8 @@ typedef struct reqinfo {
     uint64_t content_length;      /* valid when has_content_length */
     bool chunked;                 /* Transfer-Encoding: chunked */
     const char *content_type;     /* Content-Type header or "" */
-    bool https;                   /* always false for now */
+    bool https;                   /* a proxy in front terminated TLS: the PROXY v2 SSL TLV, or
+                                   * X-Forwarded-Proto: https from a trusted peer */
     const char *server_software;  /* "isapid/VERSION" */
     uint64_t instance_id;         /* 1 */
 } reqinfo_t;

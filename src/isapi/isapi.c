@@ -72,8 +72,8 @@ static char *put(char **cursor, const char *s, size_t n)
 request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap)
 {
-    const char *const strs[] = {src->method, src->raw_target, src->raw_path,
-                                src->path,   src->query,      src->server_name};
+    const char *const strs[] = {src->method, src->raw_target, src->raw_path,  src->path,
+                                src->query,  src->server_name, src->remote_addr};
     size_t lens[sizeof strs / sizeof strs[0]];
     size_t total = 0;
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
@@ -109,6 +109,7 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     ri->path = put(&cur, strs[3], lens[3]);
     ri->query = put(&cur, strs[4], lens[4]);
     ri->server_name = put(&cur, strs[5], lens[5]);
+    ri->remote_addr = put(&cur, strs[6], lens[6]); /* may be the head's X-Forwarded-For */
     ri->content_type = "";
     for (size_t i = 0; i < src->n_headers; i++) {
         http_header_t *h = &r->headers[i];
@@ -120,7 +121,6 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     }
     ri->headers = r->headers;
     /* The connection outlives the request (it is not freed while an extension owns it). */
-    ri->remote_addr = conn_peer_text(c);
     ri->local_addr = conn_local_text(c);
 
     r->route = *route;

@@ -177,7 +177,9 @@ BOOL ssf_send_url(request_t *r, const char *url)
         const http_header_t *host = reqinfo_header(&r->ri, "Host");
         char local[80];
         snprintf(local, sizeof local, "%s:%u", r->ri.local_addr, r->ri.local_port);
-        snprintf(abs, sizeof abs, "http://%s%s", host ? host->value : local, url);
+        /* https when a proxy in front terminated TLS: the client must not be sent to http. */
+        snprintf(abs, sizeof abs, "%s://%s%s", r->ri.https ? "https" : "http",
+                 host ? host->value : local, url);
         return ssf_redirect(r, abs);
     }
     size_t len = strcspn(url, "?");

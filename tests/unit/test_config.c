@@ -1002,6 +1002,52 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+/* Behind a load balancer: proxy-protocol listeners, trusted proxies, SO_REUSEPORT. */
+static void test_proxy_options(void)
+{
+    config_t cfg;
+    config_defaults(&cfg, at("bin"));
+    CHECK(!cfg.reuse_port && cfg.n_trust_proxy == 0 && !cfg.listen[0].proxy_protocol);
+    CHECK_INT(parse(&cfg, "--listen", "127.0.0.1:9100,proxy-protocol", "--listen", "[::1]:9101",
+                    "--trust-proxy", "10.0.0.0/8", "--trust-proxy=::1", "--reuse-port", NULL),
+              CONFIG_OK);
+    CHECK_INT(cfg.n_listen, 2);
+    CHECK(cfg.listen[0].proxy_protocol);
+    CHECK(!cfg.listen[1].proxy_protocol);
+    CHECK_STR(cfg.listen[0].text, "127.0.0.1:9100");
+    CHECK_INT(cfg.n_trust_proxy, 2);
+    CHECK_INT(cfg.trust_proxy[0].bits, 8);
+    CHECK_INT(cfg.trust_proxy[1].family, AF_INET6);
+    CHECK(cfg.reuse_port);
+    config_free(&cfg);
+
+    write_file("conf/p.ini", "[server]\nlisten = 127.0.0.1:9102,proxy-protocol\n"
+                             "trust_proxy = 192.168.0.0/16\ntrust_proxy = fd00::/8\n"
+                             "reuse_port = yes\n");
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(load(&cfg, "conf/p.ini"), CONFIG_OK);
+    CHECK(cfg.listen[0].proxy_protocol);
+    CHECK_INT(cfg.n_trust_proxy, 2);
+    CHECK(cfg.reuse_port);
+    /* The command line's list replaces the file's. */
+    CHECK_INT(parse(&cfg, "--config", "conf/p.ini", "--trust-proxy", "127.0.0.1", NULL), CONFIG_OK);
+    CHECK_INT(cfg.n_trust_proxy, 1);
+    CHECK_INT(cfg.trust_proxy[0].bits, 32);
+    config_free(&cfg);
+    unlink(at("conf/p.ini"));
+
+    expect_error("isapid: --listen 127.0.0.1:9100,proxy: unknown listen option 'proxy' (known: "
+                 "proxy-protocol)\n", "--listen", "127.0.0.1:9100,proxy", NULL);
+    expect_error("isapid: --trust-proxy 10.0.0.1/8: the address has bits set past the prefix "
+                 "length (write the network address, e.g. 10.0.0.0/8)\n",
+                 "--trust-proxy", "10.0.0.1/8", NULL);
+    expect_error("isapid: --trust-proxy proxy.example: not a numeric IPv4 or IPv6 address (host "
+                 "names are not resolved)\n", "--trust-proxy", "proxy.example", NULL);
+    expect_error("isapid: --reuse-port takes no value\n", "--reuse-port=yes", NULL, NULL);
+    expect_ini_error("[server]\nreuse_port = maybe\n",
+                     "isapid: conf/t.ini:2: reuse_port = maybe: expected yes or no\n");
+}
+
 int main(void)
 {
     char cwd[PATH_MAX];
@@ -1037,6 +1083,7 @@ int main(void)
     test_ini_errors();
     test_ini_duplicate_prefix();
     test_cli_overrides_file();
+    test_proxy_options();
 
     if (chdir(cwd) != 0)
         return 1;
