@@ -22,12 +22,15 @@
 #include "log.h"
 #include "parked.h"
 #include "route.h"
+#include "status.h"
+#include "statusboard.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY_MS 100
 #define LINGER_TIMEOUT_MS 2000
 #define UNLOAD_MIN_MS 1000 /* each extension's unload calls get the grace period, at least this */
 #define WORKER_STACK_SIZE (8u << 20)
+#define STATUS_MAX_EXTENSIONS 256u /* extensions the status board has room for */
 
 /* ---- Pausing accepts ----
  * Out of descriptors (or kernel memory) for a new connection, accept4 fails while the connection
@@ -142,7 +145,14 @@ static uint64_t netloop_tick(void *arg, uint64_t now)
     if (nl->accept_paused && nl->accept_resume_ms < next)
         next = nl->accept_resume_ms;
     uint64_t parked = parked_tick(nl->srv->isapi, nl, now);
-    return parked < next ? parked : next;
+    if (parked < next)
+        next = parked;
+    if (nl->srv->status) {
+        uint64_t status = status_loop_tick(nl->srv->status, nl, now);
+        if (status < next)
+            next = status;
+    }
+    return next;
 }
 
 static bool is_wildcard(const struct sockaddr_storage *ss)
@@ -292,6 +302,22 @@ int server_init(server_t *s, config_t *cfg)
     }
     if (!server_isapi_host_new(s))
         goto fail;
+    /* One process: a board of one slot, this process's. */
+    s->status_board = status_board_new(1, STATUS_MAX_EXTENSIONS);
+    s->status_slot = s->status_board ? status_board_claim(s->status_board, getpid()) : NULL;
+    if (!s->status_slot) {
+        log_error("cannot create the status board: %s", strerror(errno));
+        goto fail;
+    }
+    s->status_board_owned = true;
+    if (cfg->status_path) {
+        s->status = status_new(s, s->status_board, s->status_slot);
+        if (!s->status) {
+            log_error("cannot start the status page: out of memory");
+            goto fail;
+        }
+        s->status_handler = status_handler(s->status);
+    }
     if (cfg->extensions_inline) {
         loop_t *loops[s->n_loops];
         for (unsigned i = 0; i < s->n_loops; i++)
@@ -456,6 +482,9 @@ void server_free(server_t *s)
         free(s->isapi->loops);
         free(s->isapi);
     }
+    status_free(s->status); /* after the loops, which publish through it */
+    if (s->status_board_owned)
+        status_board_free(s->status_board);
     router_free(s->router); /* after the threads that route: loops, pools, hand-off helpers */
     if (s->extensions)
         extensions_free(s->extensions);

@@ -144,6 +144,13 @@ extension_t *extensions_peek(extensions_t *t, const char *path)
                                                                                     : NULL;
 }
 
+void extensions_for_each(extensions_t *t, void (*fn)(extension_t *e, bool loaded, void *arg),
+                         void *arg)
+{
+    for (ext_entry_t *e = atomic_load_explicit(&t->list, memory_order_acquire); e; e = e->next)
+        fn(&e->pub, atomic_load_explicit(&e->state, memory_order_acquire) == EXT_LOADED, arg);
+}
+
 extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size,
                                 bool *out_of_descriptors)
 {
