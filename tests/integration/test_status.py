@@ -126,6 +126,23 @@ class StatusPageTest(unittest.TestCase):
             self.assertEqual(after["requests"], before["requests"] + 9)
             self.assertEqual(after["workers"][0]["requests"], after["requests"])
 
+    def test_requests_on_several_loops(self):
+        # Another loop's count reaches the page after that loop's next iteration: poll, and
+        # count the pages polled (each is a response too, once it is over).
+        with Server(files={"a.txt": "a"}, args=["--status", PATH], threads=3) as srv:
+            before = status_json(srv)["requests"]
+            for _ in range(12):     # new connections: spread over the loops
+                self.assertEqual(get(srv.port, "/a.txt")[0], 200)
+            polls = 0
+
+            def counted():
+                nonlocal polls
+                shown = status_json(srv)["requests"]
+                polls += 1
+                # the first page, the 12 requests and the pages before this one
+                return shown == before + 1 + 12 + (polls - 1)
+            wait_for(counted, message="every loop's requests counted")
+
     def test_parked_long_poll_and_extension(self):
         with Server(scripts={"longpoll.so": example("longpoll")},
                     args=["--status", PATH], threads=1) as srv:
