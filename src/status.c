@@ -71,42 +71,14 @@ void status_free(status_t *st)
 
 /* ---- publishing ---- */
 
-/* serving: the connection the page is answering, counted as writing */
-static void sample_connections(netloop_t *nl, const conn_t *serving, status_loop_sample_t *v)
-{
-    for (conn_t *c = nl->conns; c; c = c->next) {
-        v->active++;
-        if (c == serving) {
-            v->writing++;
-            continue;
-        }
-        switch (c->state) {
-        case CONN_HEAD:
-            if (c->head_started || c->in_end > c->in_start)
-                v->reading++;
-            else
-                v->idle++; /* waiting for a request: a new or keep-alive connection */
-            break;
-        case CONN_READAHEAD:
-        case CONN_DRAIN:
-        case CONN_DISCARD:
-            v->reading++;
-            break;
-        case CONN_EXTENSION:
-        case CONN_SENDING:
-        case CONN_LINGER:
-        case CONN_CLOSED:
-            v->writing++; /* its request is being answered, or its response finished off */
-            break;
-        }
-    }
-}
-
 static void publish_loop(status_t *st, netloop_t *nl, const conn_t *serving, uint64_t now)
 {
     status_loop_t *sl = &st->loops[nl->index];
-    status_loop_sample_t v = {.requests = nl->requests_served};
-    sample_connections(nl, serving, &v);
+    conn_census_t census;
+    conn_census(nl, serving, &census);
+    status_loop_sample_t v = {.requests = nl->requests_served, .active = census.active,
+                              .reading = census.reading, .writing = census.writing,
+                              .idle = census.idle};
     time_t oldest = 0;
     v.parked = parked_sample(nl, &oldest);
     v.parked_oldest = (int64_t)oldest;
@@ -389,7 +361,7 @@ static void status_respond(void *ctx, conn_t *c, route_t *route)
     }
     uint64_t now = loop_now(conn_loop(c));
     /* This loop's numbers and the worker's are fresh; the other loops' a tick old. */
-    publish_loop(st, c->nl, c, now);
+    publish_loop(st, &st->srv->loops[conn_loop_index(c)], c, now);
     publish_worker(st, now);
     unsigned max_w = status_board_max_workers(st->board);
     unsigned max_x = status_board_max_extensions(st->board);

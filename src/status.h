@@ -4,10 +4,12 @@
  * ?json. Only peers inside --status-allow (default: loopback) get it; others get 403.
  *
  * What each loop publishes, and when: status_loop_tick runs on every tick of every loop while
- * the page is on. It stores the loop's count of responses every tick (a plain store when it
- * changed), and every STATUS_SAMPLE_MS its connections by state and its parked sessions; the
- * first loop also samples the worker's pools, RSS and extensions then. The request path itself
- * only increments netloop_t.requests_served and an extension's two counters (extension.h).
+ * the page is on. It stores the loop's count of responses every tick (a relaxed store when it
+ * changed), and every STATUS_SAMPLE_MS (status.c) its connections by state (conn_census) and
+ * its parked sessions (parked_sample); the first loop also samples the worker's pools, RSS and
+ * extensions then, and so does the loop serving the page, before it answers. The request path
+ * itself only increments netloop_t.requests_served (a plain add by the loop's thread) and an
+ * extension's two counters (extension.h).
  *
  * Ownership: server.c creates it after the loops, pools and extension table, which it borrows,
  * and frees it after the loops have stopped. Loop i's part (loops[i]) is loop i's thread's; the

@@ -243,6 +243,15 @@ static inline request_t *conn_request(const conn_t *c)
 {
     return c->state == CONN_EXTENSION ? c->req : NULL;
 }
+/* Loop thread: nl's connections, all and by state (the status page's: src/status.h). idle:
+ * waiting for a request; reading: a head or a body being read; writing: a handler owns the
+ * request, or its response is being written or finished off. serving (may be NULL): the
+ * connection being answered right now, counted as writing. */
+typedef struct conn_census {
+    unsigned active, reading, writing, idle;
+} conn_census_t;
+void conn_census(netloop_t *nl, const conn_t *serving, conn_census_t *out);
+
 /* Loop thread: call fn for each of nl's connections whose request a handler owns. fn must not
  * close connections. */
 void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, void *arg),
