@@ -231,6 +231,34 @@ bool server_isapi_host_new(server_t *s)
     return true;
 }
 
+bool server_status_init(server_t *s, struct status_board *shared)
+{
+    if (!shared) { /* one process: a board of one slot, this process's */
+        shared = status_board_new(1, STATUS_MAX_EXTENSIONS);
+        if (!shared) {
+            log_error("cannot create the status board: %s", strerror(errno));
+            return false;
+        }
+        s->status_board_owned = true;
+    }
+    s->status_board = shared;
+    s->status_slot = status_board_claim(shared, getpid());
+    if (!s->status_slot) {
+        log_error("cannot take a slot of the status board: all %u are taken (a dead worker's "
+                  "not released?)", status_board_max_workers(shared));
+        return false;
+    }
+    if (s->cfg->status_path) {
+        s->status = status_new(s, s->status_board, s->status_slot);
+        if (!s->status) {
+            log_error("cannot start the status page: out of memory");
+            return false;
+        }
+        s->status_handler = status_handler(s->status);
+    }
+    return true;
+}
+
 int server_init(server_t *s, config_t *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -302,22 +330,8 @@ int server_init(server_t *s, config_t *cfg)
     }
     if (!server_isapi_host_new(s))
         goto fail;
-    /* One process: a board of one slot, this process's. */
-    s->status_board = status_board_new(1, STATUS_MAX_EXTENSIONS);
-    s->status_slot = s->status_board ? status_board_claim(s->status_board, getpid()) : NULL;
-    if (!s->status_slot) {
-        log_error("cannot create the status board: %s", strerror(errno));
+    if (!server_status_init(s, NULL))
         goto fail;
-    }
-    s->status_board_owned = true;
-    if (cfg->status_path) {
-        s->status = status_new(s, s->status_board, s->status_slot);
-        if (!s->status) {
-            log_error("cannot start the status page: out of memory");
-            goto fail;
-        }
-        s->status_handler = status_handler(s->status);
-    }
     if (cfg->extensions_inline) {
         loop_t *loops[s->n_loops];
         for (unsigned i = 0; i < s->n_loops; i++)

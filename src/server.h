@@ -103,6 +103,11 @@ void server_free(server_t *s);
  * server_free frees it. */
 void netloop_timers_init(netloop_t *nl, const config_t *cfg);
 bool server_isapi_host_new(server_t *s);
+/* The status board and page (src/statusboard.h, src/status.h), once the loops, pools and
+ * extension table exist: this process claims a slot of shared (a worker: the master's board,
+ * created before the fork), or of a board of its own when shared is NULL (one process; freed by
+ * server_free). server_init calls it with NULL. False after logging why. */
+bool server_status_init(server_t *s, struct status_board *shared);
 
 /* Loop thread: one of nl's descriptors was closed; if accepting was paused for want of
  * descriptors, it resumes at the end of this loop iteration. */

@@ -14,12 +14,12 @@
  * Nothing on the request path locks or makes a system call; adding an extension to the table
  * (once per extension and worker) takes the board's process-shared robust mutex.
  *
- * How the master uses it (src/master.c, once it exists; until then src/server.c does the
- * single-process part itself):
+ * How the master uses it (src/master.c, once it exists; until then server_init makes a board of
+ * one slot for the single process: server_status_init in src/server.h):
  *   1. status_board_new(max_workers, max_extensions) before the first fork, so every worker
  *      inherits the same mapping;
- *   2. each worker calls status_board_claim(board, getpid()) when it starts, and publishes into
- *      its slot from then on;
+ *   2. each worker claims its slot when it starts (server_status_init(server, board) calls
+ *      status_board_claim(board, getpid())) and publishes into it from then on;
  *   3. after waitpid() reports a worker gone (any exit, any signal), the master calls
  *      status_board_release(board, pid): the slot is free for the replacement, and the dead
  *      worker's numbers leave the page;

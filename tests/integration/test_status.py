@@ -209,6 +209,13 @@ class StatusAllowTest(unittest.TestCase):
             self.assertEqual(get(srv.port, PATH, source="127.0.0.1")[0], 403)
 
 
+    def test_command_line_list_replaces_the_file_list(self):
+        with Server(config="[server]\nstatus = " + PATH + "\nstatus_allow = 127.0.0.2\n",
+                    args=["--status-allow", "127.0.0.1"]) as srv:
+            self.assertEqual(get(srv.port, PATH, source="127.0.0.2")[0], 403)
+            self.assertEqual(get(srv.port, PATH, source="127.0.0.1")[0], 200)
+
+
 class StatusOffAndConfigTest(unittest.TestCase):
     def test_off_by_default(self):
         with Server() as srv:
