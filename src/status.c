@@ -2,6 +2,7 @@
 #include "status.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #define STATUS_SAMPLE_MS 250u
 #define RSS_SAMPLE_MS 1000u
 
-/* The first loop's cache of where each of this worker's extensions is in the board's table. */
+/* Where each of this worker's extensions is in the board's table (under worker_busy). */
 typedef struct ext_index {
     const extension_t *ext;
     int index; /* -1: the table is full */
