@@ -65,7 +65,9 @@ static ext_entry_t *entry_find_or_add(extensions_t *t, const char *path)
     pthread_mutex_lock(&t->lock);
     e = entry_find(t, path);
     if (!e) {
-        e = calloc(1, sizeof *e);
+        e = aligned_alloc(_Alignof(ext_entry_t), sizeof *e); /* extension_t's counters' line */
+        if (e)
+            memset(e, 0, sizeof *e);
         if (e && !(e->pub.path = strdup(path))) {
             free(e);
             e = NULL;
