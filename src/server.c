@@ -255,6 +255,9 @@ bool server_status_init(server_t *s, struct status_board *shared)
             return false;
         }
         s->status_handler = status_handler(s->status);
+        log_info("status page at %s (JSON: %s?json), for %s", s->cfg->status_path,
+                 s->cfg->status_path, s->cfg->n_status_allow ? "the --status-allow ranges"
+                                                             : "loopback peers only");
     }
     return true;
 }

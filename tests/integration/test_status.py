@@ -88,6 +88,8 @@ class StatusPageTest(unittest.TestCase):
             self.assertIsNotNone(m, text)
             self.assertIn(int(m.group(1)), server_pids(srv))
             self.assertIn("\nExtensions: 0\n", text)
+            srv.wait_stderr(r"status page at /server-status \(JSON: /server-status\?json\), "
+                            r"for loopback peers only")
             # HEAD has the head only; other methods are refused
             status, headers, body = get(srv.port, PATH, method="HEAD")
             self.assertEqual((status, body), (200, b""))
