@@ -201,6 +201,32 @@ class StatusPageTest(unittest.TestCase):
             wait_for(settled, message="the session ended and counted")
             self.assertEqual(status_json(srv)["parked"]["oldest_age_s"], 0)
 
+    def test_reading_and_busy_pool_threads(self):
+        with Server(scripts={"longpoll.so": example("longpoll")},
+                    args=["--status", PATH, "--run-extensions", "pool"], threads=1) as srv:
+            slow = socket.create_connection(("127.0.0.1", srv.port), timeout=DEFAULT_TIMEOUT)
+            blocked = socket.create_connection(("127.0.0.1", srv.port), timeout=DEFAULT_TIMEOUT)
+            try:
+                slow.sendall(b"GET /a HTTP/1.1\r\nHost:")          # a head not finished
+                wait_for(lambda: status_json(srv)["connections"]["reading"] == 1,
+                         message="the unfinished head counted as reading")
+                # a synchronous wait holds a call-pool thread
+                blocked.sendall(b"GET /scripts/longpoll.so?wait=st2&mode=sync&timeout=60000 "
+                                b"HTTP/1.1\r\nHost: x\r\n\r\n")
+                wait_for(lambda: status_json(srv)["pools"]["calls"]["busy"] == 1,
+                         message="a call-pool thread busy")
+                doc = status_json(srv)
+                self.assertGreaterEqual(doc["pools"]["calls"]["threads"], 1)
+                self.assertEqual(doc["parked"]["sessions"], 0)     # blocked, not parked
+                status, _, body = get(srv.port, "/scripts/longpoll.so?notify=st2&msg=go")
+                self.assertEqual(status, 200, body)
+                self.assertIn(b"go", blocked.recv(4096))
+                wait_for(lambda: status_json(srv)["pools"]["calls"]["busy"] == 0,
+                         message="the pool thread free again")
+            finally:
+                slow.close()
+                blocked.close()
+
 
 @unittest.skipUnless(can_bind("127.0.0.2"), "no 127.0.0.2 to bind the client to")
 class StatusAllowTest(unittest.TestCase):
