@@ -7,9 +7,9 @@
  * (requests served, connections by state, parked sessions), and one entry per extension of the
  * table (loaded here, requests, in flight).
  *
- * Writers. Each number has one writer: a loop's block is stored by that loop's thread, the rest of
- * a slot by the worker's first loop (status.c samples on the loops' ticks), the extension table's
- * crash counts and disabled flags by the master. Every field is an atomic written and read with
+ * Writers. Each number has one writer at a time: a loop's block is stored by that loop's thread,
+ * the rest of a slot by one loop of the worker at a time (status.c samples on the loops' ticks),
+ * the extension table's crash counts and disabled flags by the master. Every field is an atomic written and read with
  * relaxed order: a reader may see one number a tick older than its neighbour, never a torn one.
  * Nothing on the request path locks or makes a system call; adding an extension to the table
  * (once per extension and worker) takes the board's process-shared robust mutex.
