@@ -68,6 +68,8 @@ static const opt_t opts[] = {
     {"send-rate-window", "timeouts", "send_rate_window", K_MS, AT(send_rate_window_ms), 1},
     {"trust-proxy", "server", "trust_proxy", K_TRUST_PROXY, 0, 0},
     {"reuse-port", "server", "reuse_port", K_REUSE_PORT, 0, 0},
+    {"status", "server", "status", K_STATUS, 0, 0},
+    {"status-allow", "server", "status_allow", K_STATUS_ALLOW, 0, 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
@@ -210,7 +212,8 @@ static int on_ini_value(void *user, const char *section, const char *name, const
         if (!o)
             config_fail(src, "%s:%d: unknown key '%s' in [%s]", src->file, src->line, name,
                         section);
-        else if (o->kind != K_LISTEN && o->kind != K_TRUST_PROXY && src->seen[o - opts])
+        else if (o->kind != K_LISTEN && o->kind != K_TRUST_PROXY && o->kind != K_STATUS_ALLOW &&
+                 src->seen[o - opts])
             config_fail(src, "%s:%d: duplicate key '%s' in [%s] (first set on line %d)", src->file,
                         src->line, name, section, src->seen[o - opts]);
         else {
@@ -334,6 +337,11 @@ static int validate(const config_t *cfg, const track_t *t)
         if (check_path(cfg, cfg->maps[i].handler, i < t->n_maps ? t->maps[i] : NULL, "handler",
                        false) < 0)
             return -1;
+    if (cfg->n_status_allow && !cfg->status_path) {
+        say(cfg, "--status-allow (status_allow) is given without --status /PATH: there is no "
+                 "status page to allow");
+        return -1;
+    }
     if (cfg->workers_max == 0 || cfg->workers_min > cfg->workers_max) {
         say(cfg, "workers %u:%u: the maximum must be at least 1 and not below the minimum",
             cfg->workers_min, cfg->workers_max);
@@ -548,7 +556,11 @@ void config_free(config_t *cfg)
     free(cfg->root);
     free(cfg->access_log);
     free(cfg->server_name);
-    cfg->root = cfg->access_log = cfg->server_name = NULL;
+    free(cfg->status_path);
+    free(cfg->status_allow);
+    cfg->status_allow = NULL;
+    cfg->n_status_allow = 0;
+    cfg->root = cfg->access_log = cfg->server_name = cfg->status_path = NULL;
     cfg->n_listen = 0;
 }
 
@@ -595,6 +607,10 @@ void config_usage(FILE *to)
           "                          that read the request, and a call that blocks hands\n"
           "                          the event loop to another thread; pool: always on\n"
           "                          the worker pool\n"
+          "  --status /PATH          serve the server's status page at /PATH (text; JSON\n"
+          "                          with ?json); default off\n"
+          "  --status-allow CIDR     peers that may see the status page, e.g. 10.0.0.0/8;\n"
+          "                          repeatable (default: loopback only; others get 403)\n"
           "  --follow-script-symlinks\n"
           "                          load extensions reached through a symlink that\n"
           "                          leads out of their --scripts directory (default:\n"
@@ -637,8 +653,9 @@ void config_usage(FILE *to)
           "  -h, --help              print this help and exit\n"
           "\n"
           "Every option also takes the form --option=VALUE. Command-line options override\n"
-          "the config file; a repeatable option (--listen, --scripts, --map) given on the\n"
-          "command line replaces the file's whole list. Relative paths are relative to the\n"
-          "working directory on the command line, and to the file's directory in the file.\n",
+          "the config file; a repeatable option (--listen, --scripts, --map, --status-allow)\n"
+          "given on the command line replaces the file's whole list. Relative paths are\n"
+          "relative to the working directory on the command line, and to the file's\n"
+          "directory in the file.\n",
           to);
 }

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "cidr.h"
+
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_TRUST_PROXY 32
 
@@ -70,6 +72,9 @@ typedef struct config {
 
     char *access_log;           /* NULL = off, "-" = stdout, else a file path (not opened here) */
     char *server_name;          /* SERVER_NAME when the request has no Host; NULL = local address */
+    char *status_path;          /* --status: the status page's URL path; NULL = off */
+    cidr_t *status_allow;       /* --status-allow: who may see it; none = loopback only */
+    size_t n_status_allow;
 
     /* limits */
     uint32_t max_header_bytes;  /* request line + headers; over → 431 (414 when the URI alone is too long) */

@@ -47,6 +47,8 @@ enum kind {
     K_RATE,   /* uint32_t bytes per second at off, k/m/g suffixes */
     K_TRUST_PROXY, /* repeatable CIDR */
     K_REUSE_PORT,  /* a flag on the command line, yes/no in the file */
+    K_STATUS,       /* the status page's path; empty = off */
+    K_STATUS_ALLOW, /* repeatable CIDR */
 };
 
 typedef struct opt {
@@ -59,7 +61,7 @@ typedef struct opt {
 } opt_t;
 
 /* Number of entries in opts[] (config.c checks it against the table). */
-#define N_OPTS 35u
+#define N_OPTS 37u
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
  * that the existence checks at the end of config_parse_args can name the option or the file
@@ -83,6 +85,7 @@ typedef struct source {
     bool replaced_scripts;
     bool replaced_maps;
     bool replaced_trust_proxy;
+    bool replaced_status_allow;
     int seen[N_OPTS]; /* file: line where each single-valued key was set, 0 = not yet */
     bool failed;      /* file: the first error is kept and reported after parsing */
     char *error;

@@ -551,6 +551,27 @@ static int set_string(source_t *src, char **slot, const char *value)
     return 0;
 }
 
+static int add_status_allow(source_t *src, const char *value, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    if (!src->replaced_status_allow) {
+        free(cfg->status_allow);
+        cfg->status_allow = NULL;
+        cfg->n_status_allow = 0;
+        src->replaced_status_allow = true;
+    }
+    cidr_t range;
+    const char *why = cidr_parse(value, &range);
+    if (why)
+        return config_fail(src, "%s: %s", origin, why);
+    cidr_t *grown = realloc(cfg->status_allow, (cfg->n_status_allow + 1) * sizeof *grown);
+    if (!grown)
+        return config_fail_oom(src);
+    grown[cfg->n_status_allow++] = range;
+    cfg->status_allow = grown;
+    return 0;
+}
+
 int config_set_value(source_t *src, const opt_t *o, const char *value, const char *origin)
 {
     config_t *cfg = src->cfg;
@@ -568,6 +589,16 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         return 0;
     case K_LISTEN:
         return add_listen(src, value, origin);
+    case K_STATUS_ALLOW:
+        return add_status_allow(src, value, origin);
+    case K_STATUS: {
+        char *p = NULL;
+        if (*value && !(p = normalize_prefix(src, value, origin)))
+            return -1;
+        free(cfg->status_path);
+        cfg->status_path = p;
+        return 0;
+    }
     case K_SCRIPTS:
     case K_MAP: {
         const char *eq = strchr(value, '=');

@@ -22,12 +22,15 @@
 #include "log.h"
 #include "parked.h"
 #include "route.h"
+#include "status.h"
+#include "statusboard.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY_MS 100
 #define LINGER_TIMEOUT_MS 2000
 #define UNLOAD_MIN_MS 1000 /* each extension's unload calls get the grace period, at least this */
 #define WORKER_STACK_SIZE (8u << 20)
+#define STATUS_MAX_EXTENSIONS 256u /* extensions the status board has room for */
 
 /* ---- Pausing accepts ----
  * Out of descriptors (or kernel memory) for a new connection, accept4 fails while the connection
@@ -142,7 +145,14 @@ static uint64_t netloop_tick(void *arg, uint64_t now)
     if (nl->accept_paused && nl->accept_resume_ms < next)
         next = nl->accept_resume_ms;
     uint64_t parked = parked_tick(nl->srv->isapi, nl, now);
-    return parked < next ? parked : next;
+    if (parked < next)
+        next = parked;
+    if (nl->srv->status) {
+        uint64_t status = status_loop_tick(nl->srv->status, nl, now);
+        if (status < next)
+            next = status;
+    }
+    return next;
 }
 
 static bool is_wildcard(const struct sockaddr_storage *ss)
@@ -227,6 +237,37 @@ bool server_isapi_host_new(server_t *s)
     return true;
 }
 
+bool server_status_init(server_t *s, struct status_board *shared)
+{
+    if (!shared) { /* one process: a board of one slot, this process's */
+        shared = status_board_new(1, STATUS_MAX_EXTENSIONS);
+        if (!shared) {
+            log_error("cannot create the status board: %s", strerror(errno));
+            return false;
+        }
+        s->status_board_owned = true;
+    }
+    s->status_board = shared;
+    s->status_slot = status_board_claim(shared, getpid());
+    if (!s->status_slot) {
+        log_error("cannot take a slot of the status board: all %u are taken (a dead worker's "
+                  "not released?)", status_board_max_workers(shared));
+        return false;
+    }
+    if (s->cfg->status_path) {
+        s->status = status_new(s, s->status_board, s->status_slot);
+        if (!s->status) {
+            log_error("cannot start the status page: out of memory");
+            return false;
+        }
+        s->status_handler = status_handler(s->status);
+        log_info("status page at %s (JSON: %s?json), for %s", s->cfg->status_path,
+                 s->cfg->status_path, s->cfg->n_status_allow ? "the --status-allow ranges"
+                                                             : "loopback peers only");
+    }
+    return true;
+}
+
 int server_init(server_t *s, config_t *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -298,6 +339,8 @@ int server_init(server_t *s, config_t *cfg)
         nl->n_listeners = s->n_listen;
     }
     if (!server_isapi_host_new(s))
+        goto fail;
+    if (!server_status_init(s, NULL))
         goto fail;
     if (cfg->extensions_inline) {
         loop_t *loops[s->n_loops];
@@ -463,6 +506,9 @@ void server_free(server_t *s)
         free(s->isapi->loops);
         free(s->isapi);
     }
+    status_free(s->status); /* after the loops, which publish through it */
+    if (s->status_board_owned)
+        status_board_free(s->status_board);
     router_free(s->router); /* after the threads that route: loops, pools, hand-off helpers */
     if (s->extensions)
         extensions_free(s->extensions);

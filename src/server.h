@@ -54,6 +54,7 @@ typedef struct netloop {
     conn_head_t *spare_hd;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     loop_task_t drain_task, force_task, stop_task;
+    uint64_t requests_served; /* responses completed (the status page's; src/status.h) */
 } netloop_t;
 
 struct server {
@@ -67,6 +68,11 @@ struct server {
     extensions_t *extensions;
     struct isapi_host *isapi; /* what the ISAPI layer uses of the server (src/isapi/isapi_host.h) */
     handler_t handler;        /* serves extension routes: the ISAPI host's (src/http/handler.h) */
+    handler_t status_handler; /* --status: the page's (src/status.h); respond NULL when off */
+    struct status_board *status_board; /* the numbers of every worker (src/statusboard.h) */
+    struct status_slot *status_slot;   /* this process's slot in it */
+    bool status_board_owned;  /* created by server_init (one process), freed by server_free */
+    struct status *status;    /* the page's publisher; NULL when --status is off */
     netloop_t *loops;
     unsigned n_loops;
     int listen_fds[CONFIG_MAX_LISTEN];
@@ -98,6 +104,11 @@ void server_free(server_t *s);
  * server_free frees it. */
 void netloop_timers_init(netloop_t *nl, const config_t *cfg);
 bool server_isapi_host_new(server_t *s);
+/* The status board and page (src/statusboard.h, src/status.h), once the loops, pools and
+ * extension table exist: this process claims a slot of shared (a worker: the master's board,
+ * created before the fork), or of a board of its own when shared is NULL (one process; freed by
+ * server_free). server_init calls it with NULL. False after logging why. */
+bool server_status_init(server_t *s, struct status_board *shared);
 
 /* Loop thread: one of nl's descriptors was closed; if accepting was paused for want of
  * descriptors, it resumes at the end of this loop iteration. */

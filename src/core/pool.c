@@ -304,6 +304,15 @@ unsigned pool_thread_count(pool_t *p)
     return n;
 }
 
+unsigned pool_busy_count(pool_t *p, unsigned *threads)
+{
+    pthread_mutex_lock(&p->lock);
+    unsigned n = p->workers.running, busy = n - p->workers.idle;
+    pthread_mutex_unlock(&p->lock);
+    *threads = n;
+    return busy;
+}
+
 void pool_set_idle_exit(pool_t *p, unsigned ms)
 {
     pthread_mutex_lock(&p->lock);

@@ -70,6 +70,8 @@ unsigned pool_share_max(unsigned max_threads, unsigned percent);
 
 /* Workers the pool has now: started, and not exited or retired. Thread-safe. */
 unsigned pool_thread_count(pool_t *p);
+/* Workers running work now; *threads: the workers it has (pool_thread_count). Thread-safe. */
+unsigned pool_busy_count(pool_t *p, unsigned *threads);
 /* How long a worker above min waits for work before it exits (30 s unless set; tests shorten
  * it). Thread-safe: workers waiting now start their wait again with the new period. */
 void pool_set_idle_exit(pool_t *p, unsigned ms);

@@ -190,8 +190,16 @@ static void conn_route(conn_t *c)
         return;
     }
     route_t route;
-    route_resolve(c->nl->srv->router, c->hd->ri.path, &route);
-    const handler_t *h = route.kind == ROUTE_EXTENSION ? conn_handler(c) : &loop_handler;
+    const handler_t *h;
+    const server_t *srv = c->nl->srv;
+    if (srv->status_handler.respond && strcmp(c->hd->ri.path, srv->cfg->status_path) == 0) {
+        /* --status: before every rule of the router (the page is the server's own) */
+        route = (route_t){.kind = ROUTE_NOT_FOUND, .fd = -1};
+        h = &srv->status_handler;
+    } else {
+        route_resolve(srv->router, c->hd->ri.path, &route);
+        h = route.kind == ROUTE_EXTENSION ? conn_handler(c) : &loop_handler;
+    }
     if (drain_first && h->respond) {
         route_free(&route); /* resolved again once the body is in */
         conn_start_drain(c);
@@ -466,6 +474,7 @@ static void conn_log(conn_t *c)
 
 static void conn_response_done(conn_t *c)
 {
+    c->nl->requests_served++;
     conn_log(c);
     c->log_status = 0;
     if (c->close_after || !c->keep_alive || c->nl->draining) {

@@ -235,11 +235,32 @@ static inline bool conn_body_over(const conn_t *c)
  * body, the rest of a known length if shorter. */
 uint32_t conn_readahead_size(const conn_t *c, uint32_t max);
 
+/* --- for a handler that answers at once (handler_t.respond; loop thread) --- */
+
+/* The request being answered (valid during respond). */
+static inline const reqinfo_t *conn_reqinfo(const conn_t *c) { return &c->hd->ri; }
+/* Queue a complete response: extra header lines (CRLF-terminated), then body (copied) or a file
+ * range (fd taken over), not both; has_length false: no Content-Length, close after. */
+void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t extra_len,
+                  const char *body, size_t body_len, int fd, uint64_t file_off,
+                  uint64_t file_len, bool has_length);
+/* The status's standard HTML error page. */
+void conn_respond_error(conn_t *c, unsigned status, bool close_after);
+
 /* Loop thread: the handler's request that owns c now (CONN_EXTENSION), else NULL. */
 static inline request_t *conn_request(const conn_t *c)
 {
     return c->state == CONN_EXTENSION ? c->req : NULL;
 }
+/* Loop thread: nl's connections, all and by state (the status page's: src/status.h). idle:
+ * waiting for a request; reading: a head or a body being read; writing: a handler owns the
+ * request, or its response is being written or finished off. serving (may be NULL): the
+ * connection being answered right now, counted as writing. */
+typedef struct conn_census {
+    unsigned active, reading, writing, idle;
+} conn_census_t;
+void conn_census(netloop_t *nl, const conn_t *serving, conn_census_t *out);
+
 /* Loop thread: call fn for each of nl's connections whose request a handler owns. fn must not
  * close connections. */
 void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, void *arg),

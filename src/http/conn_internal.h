@@ -42,9 +42,6 @@ void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t
 void conn_output_free(conn_t *c);
 int conn_flush(conn_t *c);
 void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port);
-void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t extra_len,
-                  const char *body, size_t body_len, int fd, uint64_t file_off,
-                  uint64_t file_len, bool has_length);
-void conn_respond_error(conn_t *c, unsigned status, bool close_after);
+/* conn_respond, conn_respond_error: conn.h (a respond handler's) */
 
 #endif

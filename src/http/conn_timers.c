@@ -3,7 +3,8 @@
  * Moved out of src/http/conn.c.
  *
  * Also the timers of a handler's loop-driven operation (src/http/conn_async.c) and the walk
- * over the handler's requests (conn_for_each_request).
+ * over the handler's requests (conn_for_each_request), and the census of the loop's
+ * connections by state (conn_census).
  *
  * Invariants and ownership: loop thread only; a connection is in at most one timeout queue. */
 
@@ -220,6 +221,37 @@ void conn_close_all(netloop_t *nl)
         c = next;
     }
     conn_reap(nl);
+}
+
+void conn_census(netloop_t *nl, const conn_t *serving, conn_census_t *out)
+{
+    *out = (conn_census_t){0};
+    for (conn_t *c = nl->conns; c; c = c->next) {
+        out->active++;
+        if (c == serving) {
+            out->writing++;
+            continue;
+        }
+        switch (c->state) {
+        case CONN_HEAD:
+            if (c->head_started || c->in_end > c->in_start)
+                out->reading++;
+            else
+                out->idle++; /* no byte of a request yet: new, or kept alive */
+            break;
+        case CONN_READAHEAD:
+        case CONN_DRAIN:
+        case CONN_DISCARD:
+            out->reading++;
+            break;
+        case CONN_EXTENSION:
+        case CONN_SENDING:
+        case CONN_LINGER:
+        case CONN_CLOSED:
+            out->writing++; /* being answered, or its response finished off */
+            break;
+        }
+    }
 }
 
 void conn_for_each_request(netloop_t *nl, void (*fn)(conn_t *c, request_t *r, void *arg),

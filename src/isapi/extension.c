@@ -65,7 +65,9 @@ static ext_entry_t *entry_find_or_add(extensions_t *t, const char *path)
     pthread_mutex_lock(&t->lock);
     e = entry_find(t, path);
     if (!e) {
-        e = calloc(1, sizeof *e);
+        e = aligned_alloc(_Alignof(ext_entry_t), sizeof *e); /* extension_t's counters' line */
+        if (e)
+            memset(e, 0, sizeof *e);
         if (e && !(e->pub.path = strdup(path))) {
             free(e);
             e = NULL;
@@ -142,6 +144,13 @@ extension_t *extensions_peek(extensions_t *t, const char *path)
     ext_entry_t *e = entry_find(t, path);
     return e && atomic_load_explicit(&e->state, memory_order_acquire) == EXT_LOADED ? &e->pub
                                                                                     : NULL;
+}
+
+void extensions_for_each(extensions_t *t, void (*fn)(extension_t *e, bool loaded, void *arg),
+                         void *arg)
+{
+    for (ext_entry_t *e = atomic_load_explicit(&t->list, memory_order_acquire); e; e = e->next)
+        fn(&e->pub, atomic_load_explicit(&e->state, memory_order_acquire) == EXT_LOADED, arg);
 }
 
 extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size,

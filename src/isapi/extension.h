@@ -36,6 +36,12 @@ typedef struct extension {
      * calls and its completion callbacks may hold. They exist before it is loaded, so calls
      * that wait for the load count against it too. */
     pool_share_t call_share, completion_share;
+    /* Requests that called its HttpExtensionProc, and those of them that have ended (in flight:
+     * the difference); relaxed atomics, read by the status page's sampling (src/status.h). On
+     * a cache line of their own: every request writes them, and the fields above are read by
+     * every request on every loop. */
+    _Alignas(64) _Atomic uint64_t requests_started;
+    _Atomic uint64_t requests_ended;
 } extension_t;
 
 extensions_t *extensions_new(void);
@@ -49,6 +55,10 @@ extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, si
 extension_t *extensions_entry(extensions_t *t, const char *path);
 /* The extension at path if it is loaded already, else NULL; never loads (cheap, no lock). */
 extension_t *extensions_peek(extensions_t *t, const char *path);
+/* Calls fn for every entry of the table, loaded or not (any thread; entries added meanwhile may
+ * be missed). */
+void extensions_for_each(extensions_t *t, void (*fn)(extension_t *e, bool loaded, void *arg),
+                         void *arg);
 /* Shutdown: TerminateExtension(HSE_TERM_MUST_UNLOAD) then DllMain(DLL_PROCESS_DETACH) for every
  * loaded extension, one extension after the other, each on a thread of its own that is waited
  * for at most timeout_ms (a call that never returns is logged and left running). Returns how

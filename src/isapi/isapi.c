@@ -307,6 +307,7 @@ static DWORD request_call(request_t *r, extension_t *ext)
         return HSE_STATUS_ERROR;
     }
     r->ext = ext;
+    atomic_fetch_add_explicit(&ext->requests_started, 1, memory_order_relaxed);
     SetLastError(0);
     crash_context_enter(ext->path, r->ri.raw_target);
     ecb_cell_t *outer = connid_own_enter(r->cell);
@@ -548,6 +549,8 @@ void isapi_request_end(request_t *r, request_end_t *out)
                              r->body_sent, param);
         accesslog_write(log, &e);
     }
+    if (r->ext)
+        atomic_fetch_add_explicit(&r->ext->requests_ended, 1, memory_order_relaxed);
     request_free(r);
 }
 

@@ -171,6 +171,33 @@ static uint64_t census_tick(isapi_host_t *host, netloop_t *nl, uint64_t now)
     return il->census_next_ms;
 }
 
+typedef struct parked_count {
+    unsigned n;
+    time_t oldest;
+} parked_count_t;
+
+static void parked_count_one(conn_t *c, request_t *r, void *arg)
+{
+    (void)c;
+    parked_count_t *pc = arg;
+    pthread_mutex_lock(&r->lock);
+    bool parked = r->session == SESSION_PENDING;
+    pthread_mutex_unlock(&r->lock);
+    if (!parked)
+        return;
+    pc->n++;
+    if (!pc->oldest || r->start_time < pc->oldest)
+        pc->oldest = r->start_time;
+}
+
+unsigned parked_sample(netloop_t *nl, time_t *oldest)
+{
+    parked_count_t pc = {0, 0};
+    conn_for_each_request(nl, parked_count_one, &pc);
+    *oldest = pc.oldest;
+    return pc.n;
+}
+
 uint64_t parked_tick(isapi_host_t *host, netloop_t *nl, uint64_t now)
 {
     uint64_t census = census_tick(host, nl, now), trim = trim_tick(&host->loops[nl->index], now);

@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "isapi.h"
 #include "server.h"
@@ -48,6 +49,10 @@ void parked_release_if_due_locked(request_t *r);
 /* Loop thread (nl's), from its tick: the census when due, and the return of memory freed by
  * releases (at most once a second); returns when it next needs a tick (UINT64_MAX: never). */
 uint64_t parked_tick(isapi_host_t *host, netloop_t *nl, uint64_t now_ms);
+
+/* Loop thread (nl's): its sessions left pending now, and in *oldest the wall-clock second the
+ * oldest of them began (0: none). For the status page (src/status.h). */
+unsigned parked_sample(netloop_t *nl, time_t *oldest);
 
 /* The last census's count over all loops: sessions pending longer than --pending-report, and how
  * many of them have lost their client (socket released). Any thread. */
