@@ -27,14 +27,6 @@ typedef struct listen_addr {
                                    * protocol header (src/http/proxyproto.h) */
 } listen_addr_t;
 
-/* --trust-proxy CIDR: a range of peers whose X-Forwarded-For and X-Forwarded-Proto are
- * believed (src/http/forwarded.h parses and matches them). */
-typedef struct net_range {
-    int family;                   /* AF_INET or AF_INET6 */
-    uint8_t addr[16];             /* network byte order; host bits zero */
-    unsigned bits;                /* prefix length */
-} net_range_t;
-
 /* --scripts /PREFIX=DIR: URL prefix (starts with '/', no trailing '/', "/" itself is allowed)
  * mapped to a directory whose X.so / X.dll files are extensions. */
 typedef struct script_dir {
@@ -66,7 +58,9 @@ typedef struct config {
     unsigned completion_workers_max;
     unsigned extension_share;   /* percent of each pool's max that one extension may hold */
 
-    net_range_t trust_proxy[CONFIG_MAX_TRUST_PROXY]; /* --trust-proxy, in the order given */
+    cidr_t trust_proxy[CONFIG_MAX_TRUST_PROXY]; /* --trust-proxy, in the order given: peers
+                                                 * whose X-Forwarded-* are believed
+                                                 * (src/http/forwarded.h) */
     size_t n_trust_proxy;
     bool reuse_port;            /* --reuse-port: SO_REUSEPORT on every listener */
 

@@ -8,7 +8,6 @@
  * a file. No global state: everything lives in the config_t and the caller's source_t. */
 #define _GNU_SOURCE
 #include "config_internal.h"
-#include "forwarded.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -382,8 +381,8 @@ static int add_trust_proxy(source_t *src, const char *value, const char *origin)
         cfg->n_trust_proxy = 0;
         src->replaced_trust_proxy = true;
     }
-    net_range_t r;
-    const char *why = forwarded_parse_range(value, &r);
+    cidr_t r;
+    const char *why = cidr_parse(value, &r);
     if (why)
         return config_fail(src, "%s: %s", origin, why);
     if (cfg->n_trust_proxy == CONFIG_MAX_TRUST_PROXY)

@@ -1,30 +1,35 @@
 #include "cidr.h"
 
 #include <arpa/inet.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-bool cidr_addr_parse(const char *text, struct in6_addr *out)
+static bool addr_parse(const char *text, struct in6_addr *out, bool *written_as_ipv4)
 {
-    char buf[INET6_ADDRSTRLEN + 2];
-    size_t len = strlen(text);
-    if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
-        text++;
-        len -= 2;
-    }
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
     struct in_addr v4;
-    if (inet_pton(AF_INET, buf, &v4) == 1) {
+    *written_as_ipv4 = inet_pton(AF_INET, text, &v4) == 1;
+    if (*written_as_ipv4) {
         memset(out, 0, sizeof *out);
         out->s6_addr[10] = out->s6_addr[11] = 0xff;
         memcpy(&out->s6_addr[12], &v4, 4);
         return true;
     }
-    return inet_pton(AF_INET6, buf, out) == 1;
+    return inet_pton(AF_INET6, text, out) == 1;
+}
+
+bool cidr_addr_parse(const char *text, struct in6_addr *out)
+{
+    bool ipv4;
+    return addr_parse(text, out, &ipv4);
+}
+
+void cidr_addr_text(const struct in6_addr *addr, char *out, size_t size)
+{
+    if (IN6_IS_ADDR_V4MAPPED(addr))
+        inet_ntop(AF_INET, &addr->s6_addr[12], out, (socklen_t)size);
+    else
+        inet_ntop(AF_INET6, addr, out, (socklen_t)size);
 }
 
 static void mask_to_prefix(struct in6_addr *a, unsigned prefix)
@@ -36,36 +41,54 @@ static void mask_to_prefix(struct in6_addr *a, unsigned prefix)
     }
 }
 
+/* Decimal, no sign, no leading zero (but "0"), at most max. */
+static bool prefix_parse(const char *digits, unsigned max, unsigned *out)
+{
+    size_t n = strlen(digits);
+    if (n == 0 || n > 3 || strspn(digits, "0123456789") != n || (digits[0] == '0' && n > 1))
+        return false;
+    *out = (unsigned)atoi(digits);
+    return *out <= max;
+}
+
 const char *cidr_parse(const char *text, cidr_t *out)
 {
-    char addr[INET6_ADDRSTRLEN + 2];
+    char host[INET6_ADDRSTRLEN];
     const char *slash = strchr(text, '/');
     size_t len = slash ? (size_t)(slash - text) : strlen(text);
-    if (len == 0 || len >= sizeof addr)
-        return "expected ADDRESS or ADDRESS/PREFIX (e.g. 10.0.0.0/8, ::1/128)";
-    memcpy(addr, text, len);
-    addr[len] = '\0';
-    if (!cidr_addr_parse(addr, &out->addr))
-        return "not a numeric IPv4 or IPv6 address";
-    bool v4 = IN6_IS_ADDR_V4MAPPED(&out->addr) && !strchr(addr, ':');
-    unsigned max = v4 ? 32 : 128;
-    unsigned prefix = max;
-    if (slash) {
-        char *end;
-        const char *digits = slash + 1;
-        unsigned long n = strtoul(digits, &end, 10);
-        if (*digits < '0' || *digits > '9' || *end || n > max)
-            return v4 ? "the prefix length must be 0-32 for an IPv4 address"
-                      : "the prefix length must be 0-128 for an IPv6 address";
-        prefix = (unsigned)n;
+    if (len == 0)
+        return "expected ADDRESS/PREFIX or ADDRESS, e.g. 10.0.0.0/8, 127.0.0.1 or fd00::/8";
+    struct in6_addr addr;
+    bool ipv4 = false;
+    if (len < sizeof host) {
+        memcpy(host, text, len);
+        host[len] = '\0';
     }
-    out->prefix = v4 ? prefix + 96 : prefix;
-    mask_to_prefix(&out->addr, out->prefix);
+    if (len >= sizeof host || !addr_parse(host, &addr, &ipv4))
+        return "not a numeric IPv4 or IPv6 address (host names are not resolved)";
+    unsigned prefix = ipv4 ? 32 : 128;
+    if (slash && !prefix_parse(slash + 1, prefix, &prefix))
+        return ipv4 ? "the prefix length must be a number 0-32 for an IPv4 address"
+                    : "the prefix length must be a number 0-128 for an IPv6 address";
+    if (ipv4)
+        prefix += 96;
+    else if (IN6_IS_ADDR_V4MAPPED(&addr) && prefix < 96)
+        return "an IPv4-mapped range must have a prefix of at least 96 bits";
+    struct in6_addr network = addr;
+    mask_to_prefix(&network, prefix);
+    if (memcmp(&network, &addr, sizeof addr) != 0)
+        return "the address has bits set past the prefix length (write the network address, "
+               "e.g. 10.0.0.0/8)";
+    out->addr = addr;
+    out->prefix = prefix;
     return NULL;
 }
 
 bool cidr_contains(const cidr_t *range, const struct in6_addr *addr)
 {
+    /* Only an IPv4 range (prefix 96 or more, all mapped) holds an IPv4 address. */
+    if (range->prefix < 96 && IN6_IS_ADDR_V4MAPPED(addr))
+        return false;
     struct in6_addr a = *addr;
     mask_to_prefix(&a, range->prefix);
     return memcmp(&a, &range->addr, sizeof a) == 0;

@@ -1,13 +1,12 @@
 /* Trusted proxies and X-Forwarded-For / X-Forwarded-Proto (src/http/forwarded.h). */
 #include "forwarded.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+_Static_assert(FORWARDED_ADDR_TEXT >= INET6_ADDRSTRLEN, "a client's text fits cidr_addr_text");
 
 static unsigned char ascii_lower(unsigned char c)
 {
@@ -25,101 +24,22 @@ static bool name_is(const http_header_t *h, const char *name)
     return true;
 }
 
-/* Text to bytes; an IPv4-mapped IPv6 address becomes IPv4. */
-static bool parse_addr(const char *text, int *family, uint8_t bytes[16])
-{
-    if (inet_pton(AF_INET, text, bytes) == 1) {
-        *family = AF_INET;
-        return true;
-    }
-    if (inet_pton(AF_INET6, text, bytes) != 1)
-        return false;
-    if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)bytes)) {
-        memmove(bytes, bytes + 12, 4);
-        *family = AF_INET;
-    } else {
-        *family = AF_INET6;
-    }
-    return true;
-}
-
-const char *forwarded_parse_range(const char *text, net_range_t *out)
-{
-    char host[64];
-    const char *slash = strchr(text, '/');
-    size_t hlen = slash ? (size_t)(slash - text) : strlen(text);
-    if (hlen == 0 || hlen >= sizeof host)
-        return "expected ADDR/BITS or ADDR, e.g. 10.0.0.0/8, 127.0.0.1 or fd00::/8";
-    memcpy(host, text, hlen);
-    host[hlen] = '\0';
-    net_range_t r = {0};
-    bool mapped = false;
-    if (inet_pton(AF_INET, host, r.addr) == 1) {
-        r.family = AF_INET;
-    } else if (inet_pton(AF_INET6, host, r.addr) == 1) {
-        r.family = AF_INET6;
-        mapped = IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)r.addr);
-    } else {
-        return "not a numeric IPv4 or IPv6 address (host names are not resolved)";
-    }
-    unsigned max = r.family == AF_INET ? 32 : 128;
-    r.bits = max;
-    if (slash) {
-        const char *b = slash + 1;
-        size_t n = strlen(b);
-        if (n == 0 || n > 3 || strspn(b, "0123456789") != n || (b[0] == '0' && n > 1))
-            return "the prefix length after '/' must be a number";
-        r.bits = (unsigned)atoi(b);
-        if (r.bits > max)
-            return r.family == AF_INET ? "an IPv4 prefix length is at most 32"
-                                       : "an IPv6 prefix length is at most 128";
-    }
-    for (unsigned i = r.bits; i < max; i++)
-        if (r.addr[i / 8] & (0x80u >> (i % 8)))
-            return "the address has bits set past the prefix length (write the network "
-                   "address, e.g. 10.0.0.0/8)";
-    if (mapped) {
-        if (r.bits < 96)
-            return "an IPv4-mapped range must have a prefix of at least 96 bits";
-        memmove(r.addr, r.addr + 12, 4);
-        memset(r.addr + 4, 0, 12);
-        r.family = AF_INET;
-        r.bits -= 96;
-    }
-    *out = r;
-    return NULL;
-}
-
-static bool in_range(const net_range_t *r, int family, const uint8_t *a)
-{
-    if (r->family != family)
-        return false;
-    unsigned full = r->bits / 8, rest = r->bits % 8;
-    if (memcmp(r->addr, a, full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xFFu << (8 - rest));
-    return (r->addr[full] & mask) == (a[full] & mask);
-}
-
-static bool trusted_bytes(const net_range_t *ranges, size_t n, int family, const uint8_t *a)
+static bool trusted_addr(const cidr_t *ranges, size_t n, const struct in6_addr *addr)
 {
     for (size_t i = 0; i < n; i++)
-        if (in_range(&ranges[i], family, a))
+        if (cidr_contains(&ranges[i], addr))
             return true;
     return false;
 }
 
-bool forwarded_trusted(const net_range_t *ranges, size_t n, const char *addr)
+bool forwarded_trusted(const cidr_t *ranges, size_t n, const char *addr)
 {
-    int family;
-    uint8_t a[16];
-    return n && parse_addr(addr, &family, a) && trusted_bytes(ranges, n, family, a);
+    struct in6_addr a;
+    return cidr_addr_parse(addr, &a) && trusted_addr(ranges, n, &a);
 }
 
 /* One X-Forwarded-For entry [s, e), blanks trimmed: address and optional port. */
-static bool parse_entry(const char *s, const char *e, int *family, uint8_t a[16], unsigned *port)
+static bool parse_entry(const char *s, const char *e, struct in6_addr *addr, unsigned *port)
 {
     char buf[FORWARDED_ADDR_TEXT + 8];
     size_t n = (size_t)(e - s);
@@ -155,13 +75,13 @@ static bool parse_entry(const char *s, const char *e, int *family, uint8_t a[16]
             return false;
         *port = (unsigned)v;
     }
-    return parse_addr(host, family, a);
+    return cidr_addr_parse(host, addr);
 }
 
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 /* X-Forwarded-For from the right; returns false when nothing was taken. */
-static bool resolve_for(const reqinfo_t *ri, const net_range_t *ranges, size_t n,
+static bool resolve_for(const reqinfo_t *ri, const cidr_t *ranges, size_t n,
                         forwarded_client_t *out, const char **why)
 {
     bool taken = false;
@@ -182,18 +102,17 @@ static bool resolve_for(const reqinfo_t *ri, const net_range_t *ranges, size_t n
                 e--;
             if (s == e)
                 continue; /* "a, , b": an empty element, as lists allow */
-            int family;
-            uint8_t a[16];
+            struct in6_addr addr;
             unsigned port;
-            if (!parse_entry(s, e, &family, a, &port)) {
+            if (!parse_entry(s, e, &addr, &port)) {
                 *why = "an X-Forwarded-For entry that is not an address (the entries to its "
                        "right were used)";
                 return taken;
             }
-            inet_ntop(family, a, out->addr, sizeof out->addr);
+            cidr_addr_text(&addr, out->addr, sizeof out->addr);
             out->port = port;
             taken = true;
-            if (!trusted_bytes(ranges, n, family, a))
+            if (!trusted_addr(ranges, n, &addr))
                 return true;
         }
     }
@@ -226,7 +145,7 @@ static int resolve_proto(const reqinfo_t *ri, const char **why)
     return -1;
 }
 
-bool forwarded_resolve(const reqinfo_t *ri, const net_range_t *ranges, size_t n,
+bool forwarded_resolve(const reqinfo_t *ri, const cidr_t *ranges, size_t n,
                        const char *peer, unsigned peer_port, forwarded_client_t *out,
                        const char **why)
 {

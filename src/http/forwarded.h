@@ -1,5 +1,6 @@
-/* The client behind a trusted proxy: --trust-proxy ranges (net_range_t, src/config.h) and the
- * X-Forwarded-For / X-Forwarded-Proto headers of a request. Pure functions, no state.
+/* The client behind a trusted proxy: the X-Forwarded-For / X-Forwarded-Proto headers of a
+ * request from a peer inside a --trust-proxy range (cidr_t, src/core/cidr.h parses and matches
+ * the ranges and addresses). Pure functions, no state.
  *
  * Only a peer inside a trusted range is believed. X-Forwarded-For is read from the right (its
  * header lines in order, their comma-separated entries): the right-most entry is the peer's own
@@ -15,17 +16,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "cidr.h"
 #include "reqinfo.h"
 
 #define FORWARDED_ADDR_TEXT 48u
 
-/* "ADDR/BITS" or "ADDR" (one host), IPv4 or IPv6; an IPv4-mapped IPv6 range becomes the IPv4
- * range it covers (the server sees such peers as IPv4). NULL, or why text is not a range. */
-const char *forwarded_parse_range(const char *text, net_range_t *out);
-
 /* addr (text, as the connection keeps it) lies in one of the n ranges. */
-bool forwarded_trusted(const net_range_t *ranges, size_t n, const char *addr);
+bool forwarded_trusted(const cidr_t *ranges, size_t n, const char *addr);
 
 typedef struct forwarded_client {
     char addr[FORWARDED_ADDR_TEXT]; /* the client, canonical text */
@@ -37,7 +34,7 @@ typedef struct forwarded_client {
  * Returns true when the headers changed something (out filled: addr and port start as the
  * peer's). *why is set when a header of a trusted peer was malformed (the part before it is
  * used): for the caller's log line; else NULL. */
-bool forwarded_resolve(const reqinfo_t *ri, const net_range_t *ranges, size_t n,
+bool forwarded_resolve(const reqinfo_t *ri, const cidr_t *ranges, size_t n,
                        const char *peer, unsigned peer_port, forwarded_client_t *out,
                        const char **why);
 

@@ -1016,8 +1016,8 @@ static void test_proxy_options(void)
     CHECK(!cfg.listen[1].proxy_protocol);
     CHECK_STR(cfg.listen[0].text, "127.0.0.1:9100");
     CHECK_INT(cfg.n_trust_proxy, 2);
-    CHECK_INT(cfg.trust_proxy[0].bits, 8);
-    CHECK_INT(cfg.trust_proxy[1].family, AF_INET6);
+    CHECK_INT(cfg.trust_proxy[0].prefix, 96 + 8); /* IPv4, kept as IPv4-mapped (cidr.h) */
+    CHECK(!IN6_IS_ADDR_V4MAPPED(&cfg.trust_proxy[1].addr));
     CHECK(cfg.reuse_port);
     config_free(&cfg);
 
@@ -1032,7 +1032,7 @@ static void test_proxy_options(void)
     /* The command line's list replaces the file's. */
     CHECK_INT(parse(&cfg, "--config", "conf/p.ini", "--trust-proxy", "127.0.0.1", NULL), CONFIG_OK);
     CHECK_INT(cfg.n_trust_proxy, 1);
-    CHECK_INT(cfg.trust_proxy[0].bits, 32);
+    CHECK_INT(cfg.trust_proxy[0].prefix, 96 + 32);
     config_free(&cfg);
     unlink(at("conf/p.ini"));
 
