@@ -24,8 +24,9 @@ enum { OWNER_FREE, OWNER_RUNNING, OWNER_IN_CALL, OWNER_TAKEN };
 #define OWNER_WORD(call, state) (((uint64_t)(call) << 2) | (uint64_t)(state))
 
 /* Where the iteration in progress stands, so that whichever thread runs the loop next finishes
- * it: events fetched by the backend are edge-triggered and would be lost otherwise. */
-enum { PHASE_WAIT, PHASE_EVENTS, PHASE_TASKS };
+ * it: events fetched by the backend are edge-triggered and would be lost otherwise. PHASE_TICK
+ * lasts only while the tick runs, which never loses the loop (loop_in_tick). */
+enum { PHASE_WAIT, PHASE_EVENTS, PHASE_TASKS, PHASE_TICK };
 
 struct loop {
     loop_backend_t *backend;
@@ -164,6 +165,8 @@ void loop_stop(loop_t *l)
 
 loop_t *loop_current(void) { return tls_running; }
 
+bool loop_in_tick(const loop_t *l) { return l->phase == PHASE_TICK; }
+
 /* ------------------------------------------------------------------------------------------ */
 /* The iteration, resumable by another thread */
 
@@ -192,7 +195,9 @@ static loop_kept_t loop_continue(loop_t *l)
         if (tls_running != l)
             return LOOP_LOST;
     }
-    /* The tick only runs timers, never extension code: it cannot lose the loop. */
+    /* The tick only runs timers, never a call that may block (loop_in_tick tells those who
+     * would make one), so it cannot lose the loop. */
+    l->phase = PHASE_TICK;
     l->next_deadline = l->tick ? l->tick(l->tick_arg, l->now_ms) : UINT64_MAX;
     l->phase = PHASE_WAIT;
     return LOOP_KEPT;

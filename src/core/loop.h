@@ -76,6 +76,9 @@ void loop_stop(loop_t *l); /* thread-safe */
 
 /* The loop the calling thread runs right now (not inside a call), or NULL. */
 loop_t *loop_current(void);
+/* The thread running l is in its tick (timers): a call that may block must not be made there,
+ * since the tick cannot lose the loop; work that might block goes elsewhere (a pool). */
+bool loop_in_tick(const loop_t *l);
 
 /* A call that may block, made by the thread running l; loop_call_end takes what loop_call_begin
  * returned and says whether the loop was taken meanwhile (LOOP_LOST: see loop_kept_t). ctx is

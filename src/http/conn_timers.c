@@ -161,10 +161,10 @@ static void expire_send_rate(netloop_t *nl, uint64_t now)
                 conn_async_drive(c);
         } else if (conn_output_pending(c)) {
             c->writable = true;
-            /* A keep-alive response whose end reads a pipelined extension request may run that
-             * extension from here: what a tick that loses the loop should do is not settled
-             * (the loop assumes a tick cannot lose it); as before, the tick goes on. */
-            (void)conn_drive(c);
+            /* A keep-alive response whose end reads a pipelined extension request starts it
+             * from here; a handler does not make a call that may block from the loop's tick
+             * (loop_in_tick), so this cannot lose the loop. */
+            drive_after_timer(c);
         }
     }
 }

@@ -380,7 +380,9 @@ loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len)
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
     r->cell->ecb.cbAvailable = readahead_len;
     loop_t *l = loop_current();
-    if (l && r->host->cfg->extensions_inline && !r->parent) {
+    /* Not from the loop's tick (a timer that finished a response and read the next, pipelined
+     * request): the tick must not lose the loop, so the call goes to the pool. */
+    if (l && r->host->cfg->extensions_inline && !r->parent && !loop_in_tick(l)) {
         /* Not loaded yet: loading (DllMain, GetExtensionVersion) happens inside the call. */
         extension_t *ext = extensions_peek(r->host->extensions, r->route.handler);
         if (!ext || (atomic_load(&ext->calls_taken) == 0 &&
