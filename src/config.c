@@ -66,6 +66,9 @@ static const opt_t opts[] = {
     {"body-rate-window", "timeouts", "body_rate_window", K_MS, AT(body_rate_window_ms), 1},
     {"pending-report", "timeouts", "pending_report", K_MS, AT(pending_report_ms), 0},
     {"send-rate-window", "timeouts", "send_rate_window", K_MS, AT(send_rate_window_ms), 1},
+    {"error-log", "server", "error_log", K_ERROR_LOG, 0, 0},
+    {"log-level", "server", "log_level", K_LOG_LEVEL, 0, 0},
+    {"user", "server", "user", K_USER, 0, 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
@@ -504,6 +507,7 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->pending_report_ms = 60000;
     cfg->extensions_inline = true;
     cfg->handoff_after_ms = 1;
+    cfg->log_level = LOG_INFO;
 
     /* Allocation failures leave root NULL or the script list empty; config_parse_args then
      * reports the missing root. */
@@ -545,7 +549,9 @@ void config_free(config_t *cfg)
     free(cfg->root);
     free(cfg->access_log);
     free(cfg->server_name);
-    cfg->root = cfg->access_log = cfg->server_name = NULL;
+    free(cfg->error_log);
+    free(cfg->user);
+    cfg->root = cfg->access_log = cfg->server_name = cfg->error_log = cfg->user = NULL;
     cfg->n_listen = 0;
 }
 
@@ -576,6 +582,11 @@ void config_usage(FILE *to)
           "                          extension's code at a time; 100 = no limit (default 75)\n"
           "  --access-log FILE|-     combined-format access log; - = standard output,\n"
           "                          empty = off (default off)\n"
+          "  --error-log FILE|-      error log, one line per event; - = standard error\n"
+          "                          (default -); SIGUSR1 reopens it and the access log\n"
+          "  --log-level LEVEL       error, warn, info (default) or debug\n"
+          "  --user USER[:GROUP]     started as root: drop to USER (and GROUP, else USER's\n"
+          "                          group) once the listeners are bound and the logs open\n"
           "  --server-name NAME      SERVER_NAME for requests without a Host header\n"
           "  --send-url-redirect     HSE_REQ_SEND_URL answers 302 (IIS 6) instead of\n"
           "                          serving the URL internally\n"

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "log.h"
+
 #define CONFIG_MAX_LISTEN 16
 
 typedef struct listen_addr {
@@ -55,6 +57,10 @@ typedef struct config {
 
     char *access_log;           /* NULL = off, "-" = stdout, else a file path (not opened here) */
     char *server_name;          /* SERVER_NAME when the request has no Host; NULL = local address */
+    char *error_log;            /* NULL = standard error, else a file path (opened by log_open) */
+    log_level_t log_level;      /* lines above this level are left out */
+    char *user;                 /* --user USER[:GROUP] as given; NULL = keep the starting user
+                                 * (src/privileges.h) */
 
     /* limits */
     uint32_t max_header_bytes;  /* request line + headers; over → 431 (414 when the URI alone is too long) */
