@@ -480,9 +480,11 @@ void server_free(server_t *s)
         }
         free(s->loops);
     }
-    if (s->pool)
+    /* A server that failed to start was never shut down: its pools' threads still wait for
+     * work (pool_stop returns at once for a pool already stopped). */
+    if (s->pool && pool_stop(s->pool, 1000))
         pool_free(s->pool);
-    if (s->completions)
+    if (s->completions && pool_stop(s->completions, 1000))
         pool_free(s->completions);
     handoff_free(s->handoff);
     if (s->isapi) {
