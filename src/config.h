@@ -109,7 +109,8 @@ typedef enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 } config_status
  * minimum body rate 240 bytes/s over 5 s windows (Kestrel's MinRequestBodyDataRate: 240 bytes/s
  * after a 5 s grace period), minimum send rate 240 bytes/s over 5 s windows (http.sys's
  * MinSendRate), timeouts header 10 s, keep-alive 15 s, body 30 s, send 30 s,
- * grace 10 s, hand-off after 1 ms, access log off,
+ * grace 10 s, hand-off after 1 ms, access log off, error log standard error, log level info,
+ * no --user,
  * server name NULL, HSE_REQ_SEND_URL internal, extensions run on the loop's thread. Whatever config_parse_args or config_load_file
  * return, the caller ends with config_free. */
 void config_defaults(config_t *cfg, const char *exe_dir);

@@ -63,6 +63,9 @@ class UserTest(unittest.TestCase):
             secret = harness.write_file(os.path.join(srv.tmp, "secret"), "root only\n", 0o600)
             public = harness.write_file(os.path.join(srv.tmp, "public"), "anyone\n", 0o644)
             srv.start()
+            # The port accepts (into its backlog) from the bind on; a response means the
+            # server started, which it does only after the drop.
+            self.assertEqual(srv.get("/index.html").status, 200)
             ids = ids_of(srv.pid)
             self.assertEqual(ids["Uid"], [self.nobody.pw_uid] * 4)
             self.assertEqual(ids["Gid"], [self.nobody.pw_gid] * 4)
@@ -88,6 +91,7 @@ class UserTest(unittest.TestCase):
         with Server(files={"index.html": "x"}, args=["--user", "nobody:" + other], start=False) as srv:
             self.open_up(srv)
             srv.start()
+            self.assertEqual(srv.get("/index.html").status, 200)
             self.assertEqual(ids_of(srv.pid)["Gid"], [grp.getgrnam(other).gr_gid] * 4)
 
     @staticmethod
