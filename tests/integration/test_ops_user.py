@@ -3,9 +3,10 @@ open, before any extension loads (an extension cannot read a 0600 root file; /pr
 new IDs; a port below 1024 is still served), with clear errors for unknown users and a warning
 when extensions run as root without it. Needs root (CI runs as root); skipped otherwise."""
 
+import grp
 import os
 import pwd
-import grp
+import socket
 import subprocess
 import unittest
 
@@ -13,9 +14,11 @@ import harness
 from harness import Server, fixture, wait_for
 
 
-def ids_of(pid):
+def ids_of(pid, tid=None):
+    """Uid, Gid (real, effective, saved, filesystem) and Groups of a process or one thread."""
     out = {}
-    with open("/proc/%d/status" % pid) as f:
+    path = "/proc/%d/status" % pid if tid is None else "/proc/%d/task/%s/status" % (pid, tid)
+    with open(path) as f:
         for line in f:
             key, _, value = line.partition(":")
             if key in ("Uid", "Gid", "Groups"):
@@ -24,7 +27,6 @@ def ids_of(pid):
 
 
 def free_privileged_port():
-    import socket
     for port in range(1023, 900, -1):
         s = socket.socket()
         try:
@@ -70,6 +72,8 @@ class UserTest(unittest.TestCase):
             self.assertEqual(ids["Uid"], [self.nobody.pw_uid] * 4)
             self.assertEqual(ids["Gid"], [self.nobody.pw_gid] * 4)
             self.assertNotIn(0, ids["Groups"])
+            for tid in os.listdir("/proc/%d/task" % srv.pid):   # every thread, not just main's
+                self.assertEqual(ids_of(srv.pid, tid)["Uid"], [self.nobody.pw_uid] * 4, tid)
             r = srv.get("/scripts/openfile.dll?path=" + secret)
             self.assertEqual(r.status, 200, r)
             kv = r.kv()
