@@ -36,7 +36,7 @@ static char *executable_dir(char *buf, size_t size)
  * return): docs/design.md, "Shutdown". */
 #define EXIT_EXTENSION_STILL_RUNNING 3
 
-/* Signals operators send by habit (reload, reopen logs...): they have no meaning here yet, so
+/* Signals operators send by habit (reload, new binary): they have no meaning here yet, so
  * they are logged and ignored rather than left to kill the process. */
 static const int ignored_signals[] = {SIGHUP, SIGUSR2};
 
