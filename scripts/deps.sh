@@ -3,7 +3,7 @@
 # Root: apt-get installs what is missing. Not root: prints the exact apt-get line and fails.
 set -eu
 
-PACKAGES="gcc g++ make cmake pkg-config node-llhttp libinih-dev curl python3 procps haproxy openssl"
+PACKAGES="gcc g++ make cmake pkg-config node-llhttp libinih-dev libsystemd-dev curl python3 procps groff-base systemd haproxy openssl"
 
 missing=""
 for p in $PACKAGES; do

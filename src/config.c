@@ -70,6 +70,9 @@ static const opt_t opts[] = {
     {"reuse-port", "server", "reuse_port", K_REUSE_PORT, 0, 0},
     {"status", "server", "status", K_STATUS, 0, 0},
     {"status-allow", "server", "status_allow", K_STATUS_ALLOW, 0, 0},
+    {"error-log", "server", "error_log", K_ERROR_LOG, 0, 0},
+    {"log-level", "server", "log_level", K_LOG_LEVEL, 0, 0},
+    {"user", "server", "user", K_USER, 0, 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
@@ -515,6 +518,7 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->pending_report_ms = 60000;
     cfg->extensions_inline = true;
     cfg->handoff_after_ms = 1;
+    cfg->log_level = LOG_INFO;
 
     /* Allocation failures leave root NULL or the script list empty; config_parse_args then
      * reports the missing root. */
@@ -560,7 +564,10 @@ void config_free(config_t *cfg)
     free(cfg->status_allow);
     cfg->status_allow = NULL;
     cfg->n_status_allow = 0;
+    free(cfg->error_log);
+    free(cfg->user);
     cfg->root = cfg->access_log = cfg->server_name = cfg->status_path = NULL;
+    cfg->error_log = cfg->user = NULL;
     cfg->n_listen = 0;
 }
 
@@ -599,6 +606,11 @@ void config_usage(FILE *to)
           "                          extension's code at a time; 100 = no limit (default 75)\n"
           "  --access-log FILE|-     combined-format access log; - = standard output,\n"
           "                          empty = off (default off)\n"
+          "  --error-log FILE|-      error log, one line per event; - = standard error\n"
+          "                          (default -); SIGUSR1 reopens it and the access log\n"
+          "  --log-level LEVEL       error, warn, info (default) or debug\n"
+          "  --user USER[:GROUP]     started as root: drop to USER (and GROUP, else USER's\n"
+          "                          group) once the listeners are bound and the logs open\n"
           "  --server-name NAME      SERVER_NAME for requests without a Host header\n"
           "  --send-url-redirect     HSE_REQ_SEND_URL answers 302 (IIS 6) instead of\n"
           "                          serving the URL internally\n"
@@ -647,8 +659,8 @@ void config_usage(FILE *to)
           "  --send-rate-window MS   window of --min-send-rate, counting only time spent\n"
           "                          waiting for the client to take data (default 5s)\n"
           "\n"
-          "  --test-config           check the configuration (and that the access log\n"
-          "                          opens, without truncating it) and exit\n"
+          "  --test-config           check the configuration (that the logs open, without\n"
+          "                          truncating them, and that the --user exists) and exit\n"
           "  --version               print the version and exit\n"
           "  -h, --help              print this help and exit\n"
           "\n"

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "cidr.h"
+#include "log.h"
 
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_TRUST_PROXY 32
@@ -69,6 +70,10 @@ typedef struct config {
     char *status_path;          /* --status: the status page's URL path; NULL = off */
     cidr_t *status_allow;       /* --status-allow: who may see it; none = loopback only */
     size_t n_status_allow;
+    char *error_log;            /* NULL = standard error, else a file path (opened by log_open) */
+    log_level_t log_level;      /* lines above this level are left out */
+    char *user;                 /* --user USER[:GROUP] as given; NULL = keep the starting user
+                                 * (src/privileges.h) */
 
     /* limits */
     uint32_t max_header_bytes;  /* request line + headers; over → 431 (414 when the URI alone is too long) */
@@ -117,7 +122,8 @@ typedef enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 } config_status
  * minimum body rate 240 bytes/s over 5 s windows (Kestrel's MinRequestBodyDataRate: 240 bytes/s
  * after a 5 s grace period), minimum send rate 240 bytes/s over 5 s windows (http.sys's
  * MinSendRate), timeouts header 10 s, keep-alive 15 s, body 30 s, send 30 s,
- * grace 10 s, hand-off after 1 ms, access log off,
+ * grace 10 s, hand-off after 1 ms, access log off, error log standard error, log level info,
+ * no --user,
  * server name NULL, HSE_REQ_SEND_URL internal, extensions run on the loop's thread. Whatever config_parse_args or config_load_file
  * return, the caller ends with config_free. */
 void config_defaults(config_t *cfg, const char *exe_dir);

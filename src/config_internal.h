@@ -49,6 +49,9 @@ enum kind {
     K_REUSE_PORT,  /* a flag on the command line, yes/no in the file */
     K_STATUS,       /* the status page's path; empty = off */
     K_STATUS_ALLOW, /* repeatable CIDR */
+    K_ERROR_LOG,
+    K_LOG_LEVEL,
+    K_USER,
 };
 
 typedef struct opt {
@@ -61,7 +64,7 @@ typedef struct opt {
 } opt_t;
 
 /* Number of entries in opts[] (config.c checks it against the table). */
-#define N_OPTS 37u
+#define N_OPTS 40u
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
  * that the existence checks at the end of config_parse_args can name the option or the file

@@ -639,6 +639,26 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         cfg->access_log = v;
         return 0;
     }
+    case K_ERROR_LOG: {
+        char *v = NULL;
+        if (!*value)
+            return config_fail(src, "%s: empty path (use - for standard error)", origin);
+        if (strcmp(value, "-") != 0 && !(v = resolve(src, value, origin)))
+            return -1;
+        free(cfg->error_log);
+        cfg->error_log = v;
+        return 0;
+    }
+    case K_LOG_LEVEL:
+        if (!log_level_from_name(value, &cfg->log_level))
+            return config_fail(src, "%s: expected error, warn, info or debug", origin);
+        return 0;
+    case K_USER: {
+        const char *colon = strchr(value, ':');
+        if (*value && (colon == value || (colon && (!colon[1] || strchr(colon + 1, ':')))))
+            return config_fail(src, "%s: expected USER or USER:GROUP", origin);
+        return set_string(src, &cfg->user, value); /* empty = keep the starting user */
+    }
     case K_SERVER_NAME:
         for (const char *c = value; *c; c++)
             if ((unsigned char)*c <= 0x20 || *c == 0x7f)

@@ -14,6 +14,8 @@
 #include "config.h"
 #include "crash.h"
 #include "log.h"
+#include "notify.h"
+#include "privileges.h"
 #include "server.h"
 
 static char *executable_dir(char *buf, size_t size)
@@ -34,13 +36,14 @@ static char *executable_dir(char *buf, size_t size)
  * return): docs/design.md, "Shutdown". */
 #define EXIT_EXTENSION_STILL_RUNNING 3
 
-/* Signals operators send by habit (reload, reopen logs...): they have no meaning here yet, so
+/* Signals operators send by habit (reload, new binary): they have no meaning here yet, so
  * they are logged and ignored rather than left to kill the process. */
-static const int ignored_signals[] = {SIGHUP, SIGUSR1, SIGUSR2};
+static const int ignored_signals[] = {SIGHUP, SIGUSR2};
 
-/* Waits for SIGTERM or SIGINT and returns it; the ignored signals are logged on the way, one
- * line per signal per second (a loop sending them cannot flood the log). */
-static int wait_for_stop(const sigset_t *handled)
+/* Waits for SIGTERM or SIGINT and returns it; SIGUSR1 reopens the logs on the way, and the
+ * ignored signals are logged, one line per signal per second (a loop sending them cannot flood
+ * the log). */
+static int wait_for_stop(const sigset_t *handled, server_t *server)
 {
     log_limiter_t limiters[sizeof ignored_signals / sizeof ignored_signals[0]];
     for (size_t i = 0; i < sizeof limiters / sizeof limiters[0]; i++)
@@ -51,6 +54,10 @@ static int wait_for_stop(const sigset_t *handled)
             continue;
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
+        if (sig == SIGUSR1) {
+            server_reopen_logs(server);
+            continue;
+        }
         for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
             if (ignored_signals[i] == sig)
                 log_limited(&limiters[i], LOG_WARN, "SIG%s received: ignored (it has no meaning "
@@ -69,25 +76,38 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return st == CONFIG_EXIT ? 0 : 2;
     }
+    log_set_level(cfg.log_level);
     if (cfg.test_config) {
         /* As nginx -t does: the files the server would write must open (for appending, never
-         * truncated; created if missing, as the server would). Errors go to stderr. */
-        if (cfg.access_log) {
-            char err[256];
-            accesslog_t *log = accesslog_open(cfg.access_log, err, sizeof err);
-            if (!log) {
-                log_error("cannot open the access log %s: %s", cfg.access_log, err);
-                fprintf(stderr, "isapid: configuration test failed\n");
-                config_free(&cfg);
-                return 2;
-            }
-            accesslog_close(log);
+         * truncated; created if missing, as the server would), and the user must exist.
+         * Errors go to stderr. */
+        char err[320];
+        privileges_t user;
+        accesslog_t *access = NULL;
+        const char *failed = NULL;
+        if (log_check(cfg.error_log, err, sizeof err) < 0)
+            log_error("cannot open the error log %s: %s", failed = cfg.error_log, err);
+        else if (cfg.access_log && !(access = accesslog_open(cfg.access_log, err, sizeof err)))
+            log_error("cannot open the access log %s: %s", failed = cfg.access_log, err);
+        else if (cfg.user && privileges_resolve(cfg.user, &user, err, sizeof err) < 0)
+            log_error("--user %s: %s", failed = cfg.user, err);
+        accesslog_close(access);
+        if (failed) {
+            fprintf(stderr, "isapid: configuration test failed\n");
+            config_free(&cfg);
+            return 2;
         }
         printf("isapid: configuration OK\n");
         config_free(&cfg);
         return 0;
     }
 
+    char log_err[256];
+    if (log_open(cfg.error_log, log_err, sizeof log_err) < 0) {
+        log_error("cannot open the error log %s: %s", cfg.error_log, log_err);
+        config_free(&cfg);
+        return 1;
+    }
     crash_handlers_install();
 
     /* Every connection is a descriptor, and pending sessions keep theirs: use all we may. */
@@ -108,12 +128,15 @@ int main(int argc, char **argv)
     sigaddset(&handled, SIGINT);
     for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
         sigaddset(&handled, ignored_signals[i]);
+    sigaddset(&handled, SIGUSR1);
     sigaddset(&handled, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &handled, NULL);
     sigdelset(&handled, SIGPIPE);
 
     server_t server;
-    if (server_init(&server, &cfg) < 0 || server_start(&server) < 0) {
+    /* The user is dropped after binding and opening the logs, before an extension can load. */
+    if (server_init(&server, &cfg) < 0 || privileges_drop(&cfg) < 0 ||
+        server_start(&server) < 0) {
         server_free(&server);
         config_free(&cfg);
         return 1;
@@ -122,7 +145,9 @@ int main(int argc, char **argv)
         log_info("listening on http://%s/ (root %s, %u loop%s)", cfg.listen[i].text, cfg.root,
                  server.n_loops, server.n_loops == 1 ? "" : "s");
 
-    int sig = wait_for_stop(&handled);
+    notify_ready("serving");
+    int sig = wait_for_stop(&handled, &server);
+    notify_stopping();
     log_info("%s: shutting down (grace period %u ms)", strsignal(sig), cfg.shutdown_grace_ms);
     server_shutdown(&server);
     if (server.extension_code_running) {

@@ -20,6 +20,7 @@
 #include "isapi.h"
 #include "isapi_host.h"
 #include "log.h"
+#include "notify.h"
 #include "parked.h"
 #include "route.h"
 #include "status.h"
@@ -273,12 +274,22 @@ int server_init(server_t *s, config_t *cfg)
     memset(s, 0, sizeof *s);
     s->cfg = cfg;
     snprintf(s->software, sizeof s->software, "isapid/%s", ISAPID_VERSION);
+    /* Socket activation: a socket systemd passed stands in for binding its address. */
+    notify_listeners_t passed;
+    if (notify_listeners_collect(&passed) < 0)
+        goto fail;
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        int fd = listen_on(&cfg->listen[i], cfg->reuse_port);
+        int fd = notify_listeners_take(&passed, &cfg->listen[i]);
         if (fd < 0)
+            fd = listen_on(&cfg->listen[i], cfg->reuse_port);
+        if (fd < 0) {
+            notify_listeners_check_all_taken(&passed);
             goto fail;
+        }
         s->listen_fds[s->n_listen++] = fd;
     }
+    if (notify_listeners_check_all_taken(&passed) < 0)
+        goto fail;
     s->mime = mime_load("/etc/mime.types");
     if (!s->mime)
         goto fail;
@@ -357,6 +368,28 @@ int server_init(server_t *s, config_t *cfg)
 fail:
     server_free(s);
     return -1;
+}
+
+void server_reopen_logs(server_t *s)
+{
+    char err[256];
+    bool ok = true;
+    if (log_open(s->cfg->error_log, err, sizeof err) < 0) {
+        log_error("cannot reopen the error log %s: %s; still writing to the old file",
+                  s->cfg->error_log, err);
+        ok = false;
+    }
+    if (accesslog_reopen(s->access_log, err, sizeof err) < 0) {
+        log_error("cannot reopen the access log %s: %s; still writing to the old file",
+                  s->cfg->access_log, err);
+        ok = false;
+    }
+    if (ok)
+        log_info("logs reopened (error log %s, access log %s)",
+                 s->cfg->error_log ? s->cfg->error_log : "standard error",
+                 !s->cfg->access_log ? "off"
+                 : strcmp(s->cfg->access_log, "-") == 0 ? "standard output"
+                                                        : s->cfg->access_log);
 }
 
 static void *netloop_main(void *arg)
@@ -497,9 +530,11 @@ void server_free(server_t *s)
         }
         free(s->loops);
     }
-    if (s->pool)
+    /* A server that failed to start was never shut down: its pools' threads still wait for
+     * work (pool_stop returns at once for a pool already stopped). */
+    if (s->pool && pool_stop(s->pool, 1000))
         pool_free(s->pool);
-    if (s->completions)
+    if (s->completions && pool_stop(s->completions, 1000))
         pool_free(s->completions);
     handoff_free(s->handoff);
     if (s->isapi) {

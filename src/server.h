@@ -95,6 +95,10 @@ int server_start(server_t *s);
  * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension. */
 void server_shutdown(server_t *s);
 void server_free(server_t *s);
+/* SIGUSR1: reopen the error log and the access log by name (logrotate renamed them); a log
+ * that cannot be reopened keeps its old file, and the reason is logged. Safe while requests
+ * run (log.h, accesslog.h). */
+void server_reopen_logs(server_t *s);
 
 /* The parts of server_init that the fuzz harnesses, which build a server by hand around one
  * loop and a socket pair, share with it.

@@ -1,5 +1,8 @@
+#define _GNU_SOURCE
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +15,51 @@ static _Atomic int log_level = LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void log_set_level(log_level_t level) { atomic_store(&log_level, (int)level); }
+
+bool log_level_from_name(const char *name, log_level_t *out)
+{
+    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (log_level_t)i;
+            return true;
+        }
+    return false;
+}
+
+static int open_log_file(const char *path, char *err, size_t err_size)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0 && err && err_size)
+        snprintf(err, err_size, "%s", strerror(errno));
+    return fd;
+}
+
+int log_check(const char *path, char *err, size_t err_size)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return 0;
+    int fd = open_log_file(path, err, err_size);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+int log_open(const char *path, char *err, size_t err_size)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return 0;
+    int fd = open_log_file(path, err, err_size);
+    if (fd < 0)
+        return -1;
+    /* dup2, not close-then-open: descriptor 2 stays open throughout (see log.h). */
+    int rc = fd == STDERR_FILENO ? fcntl(fd, F_SETFD, 0) : dup2(fd, STDERR_FILENO);
+    if (rc < 0 && err && err_size)
+        snprintf(err, err_size, "%s", strerror(errno));
+    if (fd != STDERR_FILENO)
+        close(fd); /* the file stays open as descriptor 2 */
+    return rc < 0 ? -1 : 0;
+}
 
 static void log_vmsg(log_level_t level, const char *suffix, const char *fmt, va_list ap)
 {

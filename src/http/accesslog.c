@@ -20,9 +20,15 @@
 #define LINE_MAX_BYTES (7 * (FIELD_MAX + 4) + 128)
 
 struct accesslog {
-    int fd;
+    int fd;        /* never changes: a reopen puts the new file under the same number */
     bool close_fd; /* false for "-": standard output belongs to the process */
+    char *path;    /* owned; NULL for "-" */
 };
+
+static int open_for_append(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
 
 accesslog_t *accesslog_open(const char *path, char *err, size_t err_size)
 {
@@ -34,7 +40,7 @@ accesslog_t *accesslog_open(const char *path, char *err, size_t err_size)
     } else if (is_stdout) {
         fd = STDOUT_FILENO;
     } else {
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        fd = open_for_append(path);
     }
     if (fd < 0) {
         if (err && err_size)
@@ -51,7 +57,28 @@ accesslog_t *accesslog_open(const char *path, char *err, size_t err_size)
     }
     log->fd = fd;
     log->close_fd = !is_stdout;
+    log->path = is_stdout ? NULL : strdup(path);
+    if (!is_stdout && !log->path) {
+        close(fd);
+        free(log);
+        if (err && err_size)
+            snprintf(err, err_size, "%s", strerror(ENOMEM));
+        return NULL;
+    }
     return log;
+}
+
+int accesslog_reopen(accesslog_t *log, char *err, size_t err_size)
+{
+    if (!log || !log->path)
+        return 0;
+    int fd = open_for_append(log->path);
+    int rc = fd < 0 ? -1 : dup3(fd, log->fd, O_CLOEXEC);
+    if (rc < 0 && err && err_size)
+        snprintf(err, err_size, "%s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return rc < 0 ? -1 : 0;
 }
 
 void accesslog_close(accesslog_t *log)
@@ -60,6 +87,7 @@ void accesslog_close(accesslog_t *log)
         return;
     if (log->close_fd)
         close(log->fd);
+    free(log->path);
     free(log);
 }
 

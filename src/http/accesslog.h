@@ -44,6 +44,12 @@ void accesslog_entry_fill(accesslog_entry_t *e, const reqinfo_t *ri, const char 
  * close only when no write can be running. */
 accesslog_t *accesslog_open(const char *path, char *err, size_t err_size);
 void accesslog_write(accesslog_t *log, const accesslog_entry_t *e);
+/* Reopens the file by its name (SIGUSR1, after logrotate renamed it): the new file takes the
+ * old one's descriptor number in one dup3(2), so writers running meanwhile need no lock and
+ * never write to a closed descriptor; each line lands whole in the old file or the new one.
+ * Standard output is left as it is. On failure the old file stays in use, and err holds the
+ * reason. Not for concurrent callers. */
+int accesslog_reopen(accesslog_t *log, char *err, size_t err_size);
 void accesslog_close(accesslog_t *log);
 
 #endif

@@ -1,5 +1,5 @@
-/* Access log: exact line format, escaping, omitted fields, truncation, "-" = stdout, and lines
- * from several threads staying whole. */
+/* Access log: exact line format, escaping, omitted fields, truncation, "-" = stdout, lines
+ * from several threads staying whole, and reopening under them (logrotate) losing none. */
 #define _GNU_SOURCE
 #include "accesslog.h"
 #include "check.h"
@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[PATH_MAX];
@@ -289,35 +291,84 @@ static void *writer(void *arg)
     return NULL;
 }
 
-static void test_threads(void)
+#define ROTATIONS 20
+
+/* Counts the lines of text and those that are not one writer's whole line. */
+static void count_lines(char *text, int *lines, int *bad)
 {
-    char path[PATH_MAX + 16];
+    const char *prefix = "192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /x?y HTTP/1.1\" 200 ";
+    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        (*lines)++;
+        char *ua = strrchr(line, ' ');
+        /* Every line: the fixed prefix, then one thread's letter 1199 times, quoted. */
+        if (strncmp(line, prefix, strlen(prefix)) != 0 || !ua || strlen(ua) != 1 + 1 + 1199 + 1 ||
+            strspn(ua + 2, (char[]){ua[2], 0}) != 1199)
+            (*bad)++;
+    }
+}
+
+/* Writers on many threads; with rotate, the file is renamed and reopened (logrotate's way)
+ * ROTATIONS times while they write: every line lands whole in one of the files, none lost. */
+static void test_threads(bool rotate)
+{
+    char path[PATH_MAX + 16], old[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/threads.log", dir);
     shared_log = accesslog_open(path, NULL, 0);
     CHECK(shared_log != NULL);
     pthread_t t[THREADS];
     for (long i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, writer, (void *)i);
+    for (int k = 0; rotate && k < ROTATIONS; k++) {
+        snprintf(old, sizeof old, "%s.%d", path, k);
+        CHECK(rename(path, old) == 0);
+        char err[128];
+        CHECK_INT(accesslog_reopen(shared_log, err, sizeof err), 0);
+        struct timespec pause = {0, 200000}; /* let some lines land in each file */
+        nanosleep(&pause, NULL);
+    }
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     accesslog_close(shared_log);
 
-    char *text = read_all(path);
-    const char *prefix = "192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /x?y HTTP/1.1\" 200 ";
     int lines = 0, bad = 0;
-    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
-        *nl = '\0';
-        lines++;
-        char *ua = strrchr(line, ' ');
-        /* Every line: the fixed prefix, then one thread's letter 1199 times, quoted. */
-        if (strncmp(line, prefix, strlen(prefix)) != 0 || !ua || strlen(ua) != 1 + 1 + 1199 + 1 ||
-            strspn(ua + 2, (char[]){ua[2], 0}) != 1199)
-            bad++;
+    for (int k = -1; k < (rotate ? ROTATIONS : 0); k++) {
+        if (k >= 0)
+            snprintf(old, sizeof old, "%s.%d", path, k);
+        char *text = read_all(k >= 0 ? old : path);
+        count_lines(text, &lines, &bad);
+        free(text);
+        unlink(k >= 0 ? old : path);
     }
     CHECK_INT(lines, THREADS * PER_THREAD);
     CHECK_INT(bad, 0);
+}
+
+/* A reopen that fails (the name is now a directory) keeps the old file. */
+static void test_reopen_failure(void)
+{
+    char path[PATH_MAX + 16], old[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/failing.log", dir);
+    snprintf(old, sizeof old, "%s.1", path);
+    accesslog_t *log = accesslog_open(path, NULL, 0);
+    CHECK(log != NULL);
+    CHECK(rename(path, old) == 0);
+    CHECK(mkdir(path, 0755) == 0);
+    char err[128] = "";
+    CHECK_INT(accesslog_reopen(log, err, sizeof err), -1);
+    CHECK_STR(err, "Is a directory");
+    accesslog_entry_t e = sample();
+    accesslog_write(log, &e);
+    accesslog_close(log);
+    char *text = read_all(old);
+    CHECK(strstr(text, "\"GET /x?y HTTP/1.1\" 200") != NULL);
     free(text);
-    unlink(path);
+    unlink(old);
+    rmdir(path);
+    /* Standard output is never reopened. */
+    accesslog_t *out = accesslog_open("-", NULL, 0);
+    CHECK_INT(accesslog_reopen(out, err, sizeof err), 0);
+    accesslog_close(out);
 }
 
 int main(void)
@@ -336,7 +387,9 @@ int main(void)
     test_append_and_mode();
     test_open_errors();
     test_stdout();
-    test_threads();
+    test_threads(false);
+    test_threads(true);
+    test_reopen_failure();
     rmdir(dir);
     return check_report("test_accesslog");
 }

@@ -449,6 +449,35 @@ static void test_pool_and_send_rate_options(void)
     config_free(&cfg);
 }
 
+/* --error-log, --log-level, --user (issue 11): values, defaults and errors. */
+static void test_ops_options(void)
+{
+    config_t cfg;
+    config_defaults(&cfg, at("bin"));
+    CHECK(cfg.error_log == NULL); /* standard error */
+    CHECK_INT(cfg.log_level, LOG_INFO);
+    CHECK(cfg.user == NULL);
+    CHECK_INT(parse(&cfg, "--error-log", "logs/./e.log", "--log-level", "debug", "--user",
+                    "www-data:adm", NULL),
+              CONFIG_OK);
+    CHECK_STR(cfg.error_log, at("logs/e.log"));
+    CHECK_INT(cfg.log_level, LOG_DEBUG);
+    CHECK_STR(cfg.user, "www-data:adm");
+    CHECK_INT(parse(&cfg, "--error-log", "-", "--log-level=error", "--user=", NULL), CONFIG_OK);
+    CHECK(cfg.error_log == NULL);
+    CHECK_INT(cfg.log_level, LOG_ERROR);
+    CHECK(cfg.user == NULL); /* empty = keep the starting user */
+    config_free(&cfg);
+
+    expect_error("isapid: --log-level loud: expected error, warn, info or debug\n", "--log-level",
+                 "loud", NULL);
+    expect_error("isapid: --error-log '': empty path (use - for standard error)\n",
+                 "--error-log=", NULL, NULL);
+    expect_error("isapid: --user www:: expected USER or USER:GROUP\n", "--user", "www:", NULL);
+    expect_error("isapid: --user :adm: expected USER or USER:GROUP\n", "--user", ":adm", NULL);
+    expect_error("isapid: --user a:b:c: expected USER or USER:GROUP\n", "--user", "a:b:c", NULL);
+}
+
 static void test_cli_errors(void)
 {
     char want[PATH_MAX * 2];
@@ -1077,6 +1106,7 @@ int main(void)
     test_cli_options();
     test_help_version();
     test_cli_errors();
+    test_ops_options();
     test_pool_and_send_rate_options();
     test_parse_listen();
     test_ini_full();
