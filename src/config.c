@@ -66,6 +66,8 @@ static const opt_t opts[] = {
     {"body-rate-window", "timeouts", "body_rate_window", K_MS, AT(body_rate_window_ms), 1},
     {"pending-report", "timeouts", "pending_report", K_MS, AT(pending_report_ms), 0},
     {"send-rate-window", "timeouts", "send_rate_window", K_MS, AT(send_rate_window_ms), 1},
+    {"processes", "server", "processes", K_PROCESSES, 0, 0},
+    {"rapid-fail", "server", "rapid_fail", K_RAPID_FAIL, 0, 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
@@ -504,6 +506,9 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->pending_report_ms = 60000;
     cfg->extensions_inline = true;
     cfg->handoff_after_ms = 1;
+    cfg->processes = 1;
+    cfg->rapid_fail_crashes = 5; /* IIS's rapidFailProtection: 5 crashes in 5 minutes */
+    cfg->rapid_fail_window_ms = 300000;
 
     /* Allocation failures leave root NULL or the script list empty; config_parse_args then
      * reports the missing root. */
@@ -564,6 +569,12 @@ void config_usage(FILE *to)
           "                          next to the binary, else ./build/examples, if present)\n"
           "  --map .EXT=HANDLER.so   files under the root ending in .EXT run through\n"
           "                          HANDLER.so; repeatable\n"
+          "  --processes N|auto      worker processes under a master that restarts them;\n"
+          "                          auto = one per CPU, 0 = one process, no master\n"
+          "                          (for debugging; a crash ends the server) (default 1)\n"
+          "  --rapid-fail N/SECONDS  disable an extension that crashed N times within\n"
+          "                          SECONDS (its URLs answer 503 until its file changes\n"
+          "                          or a reload); off = never (default 5/300)\n"
           "  --threads N             event loops; 0 = one per CPU (default 0)\n"
           "  --workers MIN[:MAX]     threads for HttpExtensionProc calls off the event\n"
           "                          loops (default 4:64); MIN alone keeps MAX at 64, or\n"

@@ -46,6 +46,11 @@ typedef struct config {
     script_map_t *maps;
     size_t n_maps;
 
+    unsigned processes;         /* worker processes under a master (src/master.h); 0 = a single
+                                 * process without master ("auto" is resolved when parsed) */
+    unsigned rapid_fail_crashes;   /* an extension crashing this often within the window is
+                                    * disabled; 0 = off */
+    uint32_t rapid_fail_window_ms;
     unsigned threads;           /* event loops; 0 = one per online CPU */
     unsigned workers_min;       /* extension worker pool */
     unsigned workers_max;

@@ -45,6 +45,8 @@ enum kind {
     K_SIZE64, /* uint64_t at off, k/m/g suffixes */
     K_MS,     /* uint32_t milliseconds at off, ms/s suffixes */
     K_RATE,   /* uint32_t bytes per second at off, k/m/g suffixes */
+    K_PROCESSES,  /* N or auto */
+    K_RAPID_FAIL, /* N/SECONDS or off */
 };
 
 typedef struct opt {
@@ -57,7 +59,7 @@ typedef struct opt {
 } opt_t;
 
 /* Number of entries in opts[] (config.c checks it against the table). */
-#define N_OPTS 33u
+#define N_OPTS 35u
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
  * that the existence checks at the end of config_parse_args can name the option or the file

@@ -221,17 +221,26 @@ bool server_isapi_host_new(server_t *s)
     return true;
 }
 
-int server_init(server_t *s, config_t *cfg)
+int server_listeners_bind(const config_t *cfg, int fds[CONFIG_MAX_LISTEN])
+{
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        fds[i] = listen_on(&cfg->listen[i]);
+        if (fds[i] < 0) {
+            while (i > 0)
+                close(fds[--i]);
+            return -1;
+        }
+    }
+    return (int)cfg->n_listen;
+}
+
+int server_init(server_t *s, config_t *cfg, const int *listen_fds)
 {
     memset(s, 0, sizeof *s);
     s->cfg = cfg;
     snprintf(s->software, sizeof s->software, "isapid/%s", ISAPID_VERSION);
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        int fd = listen_on(&cfg->listen[i]);
-        if (fd < 0)
-            goto fail;
-        s->listen_fds[s->n_listen++] = fd;
-    }
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        s->listen_fds[s->n_listen++] = listen_fds[i];
     s->mime = mime_load("/etc/mime.types");
     if (!s->mime)
         goto fail;
@@ -427,6 +436,12 @@ void server_shutdown(server_t *s)
     s->clean = workers_done && stuck == 0 && atomic_load(&s->open_conns) == 0;
     if (!s->clean)
         log_warn("shutdown: extension work still running; exiting without waiting for it");
+}
+
+void server_reopen_logs(server_t *s)
+{
+    (void)s;
+    log_info("SIGUSR1: reopening the logs");
 }
 
 void server_free(server_t *s)

@@ -80,14 +80,21 @@ struct server {
     char software[32];        /* "isapid/VERSION" */
 };
 
-/* Bind every listen address (clear error for a port in use), build loops, pool, tables. */
-int server_init(server_t *s, config_t *cfg);
+/* Binds every listen address of cfg into fds, in cfg's order (a clear error for a port in use);
+ * returns how many, or -1 with the reason logged (none left open). In a master, before the
+ * workers are forked: they inherit the descriptors. */
+int server_listeners_bind(const config_t *cfg, int fds[CONFIG_MAX_LISTEN]);
+/* Build loops, pool, tables around the cfg->n_listen descriptors bound by server_listeners_bind
+ * (the server owns them from here on, failure included: server_free closes them). */
+int server_init(server_t *s, config_t *cfg, const int *listen_fds);
 /* Start loop threads; returns at once. */
 int server_start(server_t *s);
 /* Graceful: stop accepting, close idle connections, wait up to the grace period for in-flight
  * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension. */
 void server_shutdown(server_t *s);
 void server_free(server_t *s);
+/* SIGUSR1 (logrotate): reopen the error and access logs by their names. */
+void server_reopen_logs(server_t *s);
 
 /* The parts of server_init that the fuzz harnesses, which build a server by hand around one
  * loop and a socket pair, share with it.

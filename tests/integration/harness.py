@@ -47,6 +47,9 @@ BUILD = os.environ.get("ISAPID_BUILD") or os.path.join(SOURCE, "build")
 BIN = os.environ.get("ISAPID_BIN") or os.path.join(BUILD, "isapid")
 
 START_DEADLINE = 10.0     # seconds for the port to accept connections
+# Logged by the master once its first workers are ready (or by the server alone, --processes 0).
+LISTENING_LINE = "[info] listening on http://"
+SINGLE_PROCESS_MARK = "one process: no master"
 STOP_DEADLINE = 15.0      # seconds after SIGTERM before SIGKILL
 DEFAULT_TIMEOUT = 10.0    # socket timeout for clients
 
@@ -262,7 +265,7 @@ class Server:
             self._stdout = open(self.stdout_path, "wb")
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._stdout,
                                          stderr=self._stderr, env=env, cwd=self.tmp)
-            self.pid = self.proc.pid
+            self.master_pid = self.proc.pid
             try:
                 self._wait_listening()
                 return
@@ -284,7 +287,10 @@ class Server:
             try:
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=1.0)
                 s.close()
-                return
+                # The master listens before its workers run: started means the line it (or the
+                # single process) logs once every worker is ready.
+                if LISTENING_LINE in self.stderr():
+                    return
             except OSError:
                 pass
             if time.monotonic() >= deadline:
@@ -314,7 +320,41 @@ class Server:
         if self.tmp and os.environ.get("ISAPID_KEEP_TMP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    # ---- processes --------------------------------------------------------------------
+    def single_process(self):
+        """True when the server runs without master (--processes 0)."""
+        return SINGLE_PROCESS_MARK in self.stderr()
+
+    def worker_pids(self):
+        """The master's worker processes now (sorted), from /proc/MASTER/task/*/children; with
+        --processes 0, the server itself."""
+        if self.single_process():
+            return [self.master_pid]
+        pids = set()
+        try:
+            for task in os.listdir("/proc/%d/task" % self.master_pid):
+                with open("/proc/%d/task/%s/children" % (self.master_pid, task)) as f:
+                    pids.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+        return sorted(pids)
+
+    @property
+    def pid(self):
+        """The process that serves: the one worker of the master (--processes 1, the default),
+        or the server itself with --processes 0. The fd, thread and memory checks look at it."""
+        pids = wait_for(self.worker_pids, 5, 0.01, "a worker process of master %d" % self.master_pid)
+        if len(pids) != 1:
+            raise AssertionError("srv.pid with %d worker processes %r: use worker_pids()" % (len(pids), pids))
+        return pids[0]
+
     def signal(self, sig=_signal.SIGTERM):
+        """Sends sig to the master (what an operator signals); SIGSTOP and SIGCONT, which freeze
+        the serving, go to the workers."""
+        if sig in (_signal.SIGSTOP, _signal.SIGCONT):
+            for pid in self.worker_pids():
+                os.kill(pid, sig)
+            return
         self.proc.send_signal(sig)
 
     def stop(self, sig=_signal.SIGTERM, timeout=STOP_DEADLINE):
