@@ -1,0 +1,236 @@
+"""Master and worker processes (src/master.h): a crashing extension costs one worker, which the
+master logs in one line (pid, signal, extension, request) and replaces; rapid-fail protection
+disables an extension that keeps crashing (503 for its URLs only) until its file changes;
+--processes 2 spreads requests over two workers; SIGHUP starts new workers and retires the old
+without failing a request of a client that keeps requesting.
+
+Fixtures: tests/fixtures/crash.c (?op=segv|abort|thread|callback crash, ?op=pid names the
+serving process), tests/fixtures/slow.c (a download that takes a while), tests/fixtures/async.c
+(?op=hold long polls, answered by ?op=notify)."""
+
+import os
+import re
+import resource
+import signal
+import threading
+import time
+import unittest
+
+from harness import RawConn, Server, build_request, fixture, main, wait_for
+
+
+def sanitizer_env_no_segv_handler():
+    env = {}
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        old = os.environ.get(var, "").strip()
+        env[var] = (old + ":" if old else "") + "handle_segv=0:handle_abort=0"
+    return env
+
+
+WORKER_LINE = re.compile(r"\[error\] worker (\d+) killed by signal (\d+) \((\w+)\)(.*); worker (\d+) replaces it$")
+
+
+class WorkerTest(unittest.TestCase):
+    def setUp(self):
+        self.core_limit = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, self.core_limit[1]))
+
+    def tearDown(self):
+        resource.setrlimit(resource.RLIMIT_CORE, self.core_limit)
+
+    def server(self, processes=1, args=(), **kw):
+        env = sanitizer_env_no_segv_handler()
+        env["ASYNC_EVENTS"] = "{tmp}/async.events"
+        return Server(files={"a.txt": "AAAA\n"},
+                      scripts={"crash.so": fixture("crash"), "slow.so": fixture("slow"),
+                               "async.so": fixture("async")},
+                      env=env, allow_leaks=True,
+                      args=["--processes", str(processes)] + list(args), **kw)
+
+    def worker_lines(self, srv):
+        return [m for m in (WORKER_LINE.search(l) for l in srv.stderr().splitlines()) if m]
+
+    def pid_of_response(self, srv, conn=None):
+        r = conn.request("GET", "/scripts/crash.dll?op=pid") if conn else srv.get("/scripts/crash.dll?op=pid")
+        self.assertEqual(r.status, 200)
+        return int(r.body.decode().strip().split("=")[1])
+
+    def crash_and_check(self, op, sig_name, in_request=True):
+        with self.server() as srv:
+            module = os.path.realpath(os.path.join(srv.scripts_dir, "crash.so"))
+            before = srv.pid
+            self.assertEqual(self.pid_of_response(srv), before)
+            # Other clients: one idle on keep-alive (served by the worker that dies: it sees the
+            # connection closed), requests after the crash are served by the new worker.
+            with srv.conn() as c:
+                c.send(build_request("GET", "/scripts/crash.dll?op=" + op))
+                closed, data = c.wait_closed(10)
+                self.assertTrue(closed)
+                self.assertNotIn(b"200 OK\r\n\r\nx", data)
+            lines = wait_for(lambda: self.worker_lines(srv), 10, message="the master's line")
+            self.assertEqual(len(lines), 1, srv.stderr()[-3000:])
+            m = lines[0]
+            self.assertEqual(int(m.group(1)), before)
+            self.assertEqual(m.group(3), sig_name)
+            if in_request:
+                self.assertIn(" in extension %s while serving /scripts/crash.dll?op=%s" % (module, op), m.group(4))
+            else:
+                self.assertIn(" in extension %s while serving (no request known)" % module, m.group(4))
+            after = int(m.group(5))
+            self.assertNotEqual(after, before)
+            self.assertEqual(wait_for(lambda: srv.worker_pids() == [after] and srv.worker_pids(), 5), [after])
+            self.assertEqual(self.pid_of_response(srv), after)
+            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
+
+    def test_segv_in_httpextensionproc_costs_one_worker(self):
+        self.crash_and_check("segv", "SEGV")
+
+    def test_abort_costs_one_worker(self):
+        self.crash_and_check("abort", "ABRT")
+
+    def test_crash_on_a_thread_of_the_extension(self):
+        self.crash_and_check("thread", "SEGV", in_request=False)
+
+    def test_crash_in_a_completion_callback(self):
+        self.crash_and_check("callback", "SEGV")
+
+    def test_other_workers_clients_finish_and_the_server_keeps_accepting(self):
+        # Two workers: a download and a long poll on one, a crash on whichever takes it; the
+        # clients of the worker that survives finish, and new connections are served all along.
+        with self.server(processes=2) as srv:
+            pids = wait_for(lambda: len(srv.worker_pids()) == 2 and srv.worker_pids(), 5)
+            # Find a connection on each worker (each keeps its connection: keep-alive).
+            conns = {}
+            for _ in range(200):
+                c = srv.conn()
+                pid = self.pid_of_response(srv, c)
+                if pid in conns:
+                    c.close()
+                else:
+                    conns[pid] = c
+                if len(conns) == 2:
+                    break
+            self.assertEqual(sorted(conns), pids, "connections did not reach both workers")
+            victim, survivor = pids
+            # The survivor serves a slow download and a long poll while the victim crashes.
+            download = conns[survivor]
+            download.send(build_request("GET", "/scripts/slow.dll?ms=1500"))
+            poller = None
+            for _ in range(200):
+                c = srv.conn()
+                if self.pid_of_response(srv, c) == survivor:
+                    poller = c
+                    break
+                c.close()
+            self.assertIsNotNone(poller)
+            poller.send(build_request("GET", "/scripts/async.dll?op=hold&tag=w"))
+            crasher = conns[victim]
+            crasher.send(build_request("GET", "/scripts/crash.dll?op=segv"))
+            self.assertTrue(crasher.wait_closed(10)[0])
+            lines = wait_for(lambda: self.worker_lines(srv), 10, message="the master's line")
+            self.assertEqual(int(lines[0].group(1)), victim)
+            # Accepting all along: new connections are answered while and after it restarts.
+            for _ in range(20):
+                self.assertEqual(srv.get("/a.txt").status, 200)
+            # The survivor's clients finish.
+            r = download.read_response()
+            self.assertEqual(r.status, 200)
+            # The long poll is answered by a notify on the same worker (its state is per process).
+            self.assertEqual(download.request("GET", "/scripts/async.dll?op=notify&tag=w").status, 200)
+            r = poller.read_response()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(len(wait_for(lambda: len(srv.worker_pids()) == 2 and srv.worker_pids(), 5)), 2)
+            for c in (download, poller, crasher):
+                c.close()
+
+    def test_rapid_fail_disables_only_that_extension_until_its_file_changes(self):
+        with self.server(args=["--rapid-fail", "3/300"]) as srv:
+            module = os.path.realpath(os.path.join(srv.scripts_dir, "crash.so"))
+            for i in range(3):
+                with srv.conn() as c:
+                    c.send(build_request("GET", "/scripts/crash.dll?op=segv"))
+                    self.assertTrue(c.wait_closed(10)[0])
+                wait_for(lambda: len(self.worker_lines(srv)) == i + 1, 10, message="crash %d logged" % (i + 1))
+            wait_for(lambda: "rapid-fail protection: extension %s crashed 3 times" % module in srv.stderr(), 5)
+            # Disabled: 503 even for the request that would work, with a line saying why.
+            r = srv.get("/scripts/crash.dll?op=ok")
+            self.assertEqual(r.status, 503)
+            self.assertIn("is disabled by rapid-fail protection", srv.stderr())
+            r = srv.get("/scripts/crash.dll?op=segv")
+            self.assertEqual(r.status, 503)
+            # Only it: the other extensions and the static files serve on.
+            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
+            self.assertEqual(srv.get("/scripts/slow.dll?ms=0").status, 200)
+            self.assertEqual(len(self.worker_lines(srv)), 3)
+            # A new file (touched) is enabled again.
+            st = os.stat(module)
+            os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1000000000))
+            r = srv.get("/scripts/crash.dll?op=ok")
+            self.assertEqual((r.status, r.body), (200, b"crash fixture alive\n"))
+
+    def test_two_workers_share_the_requests(self):
+        with self.server(processes=2) as srv:
+            pids = wait_for(lambda: len(srv.worker_pids()) == 2 and srv.worker_pids(), 5)
+            self.assertNotIn(srv.master_pid, pids)
+            seen = set()
+            for _ in range(400):
+                seen.add(self.pid_of_response(srv))
+                if len(seen) == 2:
+                    break
+            self.assertEqual(sorted(seen), pids)
+            line = [l for l in srv.stderr().splitlines() if "listening on" in l][0]
+            self.assertIn("2 worker processes: ", line)
+
+    def test_hup_starts_new_workers_and_retires_the_old_without_a_failed_request(self):
+        with self.server(processes=2) as srv:
+            old = wait_for(lambda: len(srv.worker_pids()) == 2 and srv.worker_pids(), 5)
+            failures, served, retried = [], [0], [0]
+            stop = threading.Event()
+
+            def client():
+                # A client that keeps requesting on a keep-alive connection. A retiring worker
+                # closes its idle connections (as nginx's do): a request sent on a reused
+                # connection that got no byte back is sent again on a new one, as HTTP clients
+                # do for idempotent requests; any other error, or a status other than 200, fails.
+                c = None
+                while not stop.is_set():
+                    fresh = c is None
+                    if fresh:
+                        c = RawConn(srv.port, timeout=10)
+                    try:
+                        c.send(build_request("GET", "/a.txt"))
+                        r = c.read_response()
+                    except (ConnectionError, OSError, AssertionError) as e:
+                        if not fresh and not c.buf:
+                            retried[0] += 1
+                        else:
+                            failures.append(repr(e))
+                        c.close()
+                        c = None
+                        continue
+                    if r.status != 200 or r.body != b"AAAA\n":
+                        failures.append(r.status)
+                    served[0] += 1
+                if c is not None:
+                    c.close()
+
+            t = threading.Thread(target=client)
+            t.start()
+            try:
+                wait_for(lambda: served[0] >= 20, 10)
+                srv.signal(signal.SIGHUP)
+                wait_for(lambda: "reload: new worker processes ready" in srv.stderr(), 10)
+                new = wait_for(lambda: (lambda p: len(p) == 2 and not set(p) & set(old) and p)(srv.worker_pids()),
+                               15, message="the old workers retired")
+                n = served[0]
+                wait_for(lambda: served[0] >= n + 20, 10)
+            finally:
+                stop.set()
+                t.join(20)
+            self.assertEqual(failures, [])
+            self.assertEqual(len(new), 2)
+            self.assertEqual(len(self.worker_lines(srv)), 0, "a worker died: " + srv.stderr()[-2000:])
+
+
+if __name__ == "__main__":
+    main()
