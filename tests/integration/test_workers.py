@@ -41,6 +41,7 @@ class WorkerTest(unittest.TestCase):
     def server(self, processes=1, args=(), **kw):
         env = sanitizer_env_no_segv_handler()
         env["ASYNC_EVENTS"] = "{tmp}/async.events"
+        env["ISAPID_SLOW_MARKER"] = "{tmp}/slow.marker"
         return Server(files={"a.txt": "AAAA\n"},
                       scripts={"crash.so": fixture("crash"), "slow.so": fixture("slow"),
                                "async.so": fixture("async")},
@@ -230,6 +231,52 @@ class WorkerTest(unittest.TestCase):
             self.assertEqual(failures, [])
             self.assertEqual(len(new), 2)
             self.assertEqual(len(self.worker_lines(srv)), 0, "a worker died: " + srv.stderr()[-2000:])
+
+    def test_a_crash_outside_extension_code_disables_nothing(self):
+        # A fatal signal on the worker's main thread (no extension ran there) is the server's
+        # crash: counted apart, never disabling an extension, even with a limit of one crash.
+        with self.server(args=["--rapid-fail", "1/300"]) as srv:
+            self.assertEqual(srv.get("/scripts/crash.dll?op=ok").status, 200)
+            for n in (1, 2):
+                os.kill(srv.pid, signal.SIGSEGV)
+                lines = wait_for(lambda: len(self.worker_lines(srv)) == n and self.worker_lines(srv), 10)
+                self.assertIn(" in the server, not in extension code (server crash %d)" % n, lines[-1].group(4))
+                wait_for(lambda: srv.worker_pids() == [int(lines[-1].group(5))], 5)
+            self.assertNotIn("rapid-fail protection:", srv.stderr())
+            self.assertEqual(srv.get("/scripts/crash.dll?op=ok").status, 200)
+
+    def test_a_worker_killed_from_outside_is_replaced(self):
+        with self.server() as srv:
+            old = srv.pid
+            os.kill(old, signal.SIGKILL)
+            line = wait_for(lambda: [l for l in srv.stderr().splitlines()
+                                     if "worker %d killed by signal 9 (KILL); worker " % old in l], 10)
+            new = int(line[0].rsplit("worker ", 1)[1].split()[0])
+            self.assertEqual(wait_for(lambda: srv.worker_pids() == [new] and srv.worker_pids(), 5), [new])
+            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
+
+    def test_sigquit_stops_at_once(self):
+        with self.server(processes=2, expect_exit=0) as srv:
+            with srv.conn() as c:
+                c.send(build_request("GET", "/scripts/slow.dll?ms=30000"))
+                wait_for(lambda: os.path.exists(os.path.join(srv.tmp, "slow.marker")), 10,
+                         message="slow.dll to start")
+                srv.signal(signal.SIGQUIT)
+                self.assertEqual(srv.wait_exit(10), 0)
+                self.assertTrue(c.wait_closed(5)[0])
+            self.assertIn("SIGQUIT: stopping the workers at once", srv.stderr())
+
+    def test_hup_with_a_bad_configuration_keeps_the_running_one(self):
+        config = "[server]\nthreads = 1\n"
+        with self.server(config=config) as srv:
+            old = srv.pid
+            with open(srv.config_path, "a") as f:
+                f.write("no_such_key = 1\n")
+            srv.signal(signal.SIGHUP)
+            wait_for(lambda: "SIGHUP: the configuration has errors (above); the running one is kept" in srv.stderr(), 10)
+            self.assertIn("no_such_key", srv.stderr())
+            self.assertEqual(srv.worker_pids(), [old])
+            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
 
 
 if __name__ == "__main__":
