@@ -68,6 +68,10 @@ static const opt_t opts[] = {
     {"send-rate-window", "timeouts", "send_rate_window", K_MS, AT(send_rate_window_ms), 1},
     {"processes", "server", "processes", K_PROCESSES, 0, 0},
     {"rapid-fail", "server", "rapid_fail", K_RAPID_FAIL, 0, 0},
+    {"recycle-requests", "server", "recycle_requests", K_COUNT, AT(recycle_requests), 0},
+    {"recycle-time", "server", "recycle_time", K_SECONDS, AT(recycle_time_s), 0},
+    {"recycle-memory", "server", "recycle_memory", K_COUNT, AT(recycle_memory_mib), 0},
+    {"health-timeout", "server", "health_timeout", K_SECONDS, AT(health_timeout_s), 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
@@ -509,6 +513,7 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->processes = 1;
     cfg->rapid_fail_crashes = 5; /* IIS's rapidFailProtection: 5 crashes in 5 minutes */
     cfg->rapid_fail_window_ms = 300000;
+    cfg->health_timeout_s = 30;
 
     /* Allocation failures leave root NULL or the script list empty; config_parse_args then
      * reports the missing root. */
@@ -575,6 +580,13 @@ void config_usage(FILE *to)
           "  --rapid-fail N/SECONDS  disable an extension that crashed N times within\n"
           "                          SECONDS (its URLs answer 503 until its file changes\n"
           "                          or a reload); off = never (default 5/300)\n"
+          "  --recycle-requests N    replace a worker after N requests; 0 = off (default)\n"
+          "  --recycle-time SECONDS  replace a worker after this uptime; 0 = off (default)\n"
+          "  --recycle-memory MIB    replace a worker whose private memory exceeds this;\n"
+          "                          0 = off (default)\n"
+          "  --health-timeout SECONDS  replace a worker whose loops do not answer the\n"
+          "                          master's health check for this long; 0 = off\n"
+          "                          (default 30)\n"
           "  --threads N             event loops; 0 = one per CPU (default 0)\n"
           "  --workers MIN[:MAX]     threads for HttpExtensionProc calls off the event\n"
           "                          loops (default 4:64); MIN alone keeps MAX at 64, or\n"

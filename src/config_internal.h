@@ -47,6 +47,8 @@ enum kind {
     K_RATE,   /* uint32_t bytes per second at off, k/m/g suffixes */
     K_PROCESSES,  /* N or auto */
     K_RAPID_FAIL, /* N/SECONDS or off */
+    K_COUNT,      /* unsigned at off, 0 = off */
+    K_SECONDS,    /* uint32_t seconds at off, 0 = off */
 };
 
 typedef struct opt {
@@ -59,7 +61,7 @@ typedef struct opt {
 } opt_t;
 
 /* Number of entries in opts[] (config.c checks it against the table). */
-#define N_OPTS 35u
+#define N_OPTS 39u
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
  * that the existence checks at the end of config_parse_args can name the option or the file

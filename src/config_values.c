@@ -656,6 +656,21 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         cfg->rapid_fail_window_ms = seconds * 1000u;
         return 0;
     }
+    case K_COUNT:
+    case K_SECONDS: {
+        unsigned v = 0;
+        int rc = parse_uint(value, UINT32_MAX, &v);
+        if (rc == -1)
+            return config_fail(src, "%s: expected a number%s (0 = off)", origin,
+                               o->kind == K_SECONDS ? " of seconds" : "");
+        if (rc == -2)
+            return config_fail(src, "%s: too large (at most %u)", origin, UINT32_MAX);
+        if (o->kind == K_SECONDS)
+            *(uint32_t *)(cfg_base + o->off) = v;
+        else
+            *(unsigned *)(cfg_base + o->off) = v;
+        return 0;
+    }
     case K_WORKERS:
         return set_workers(src, value, origin, DEFAULT_WORKERS_MAX, &cfg->workers_min,
                            &cfg->workers_max);

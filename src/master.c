@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -28,6 +29,8 @@
  * opened, memory...) is started again only after this long, so a failure that persists costs
  * one fork a second, not a spin. */
 #define RESPAWN_BACKOFF_MS 1000
+/* The health check's period: a ping to every worker, and the recycling limits looked at. */
+#define HEALTH_INTERVAL_MS 1000
 
 typedef struct worker {
     pid_t pid;
@@ -37,6 +40,11 @@ typedef struct worker {
     bool stopping;          /* told to stop (shutdown, retirement): its exit is expected */
     char buf[4096];         /* the up pipe's partial line */
     size_t len;
+    uint64_t started_ms;
+    uint64_t last_pong_ms;  /* its loops last answered the health check (or it became ready) */
+    unsigned long pong_seq;
+    bool recycling;         /* its replacement is starting */
+    pid_t replaces;         /* a recycled worker this one replaces once ready; 0 = none */
     int crash_sig;          /* from its crash record; 0 = none */
     char module[1024];      /* "" = the server's own code */
     char target[2048];
@@ -72,6 +80,8 @@ typedef struct master {
     uint64_t respawn_at_ms;
     module_crashes_t *crashes;
     unsigned long server_crashes;
+    uint64_t health_at_ms;  /* the next health check */
+    unsigned long ping_seq;
 } master_t;
 
 static uint64_t now_ms(void)
@@ -171,7 +181,8 @@ static worker_t *worker_spawn(master_t *m)
     }
     close(up[1]);
     close(down[0]);
-    *w = (worker_t){.pid = pid, .up_fd = up[0], .down_fd = down[1], .generation = m->generation};
+    *w = (worker_t){.pid = pid, .up_fd = up[0], .down_fd = down[1], .generation = m->generation,
+                    .started_ms = now_ms()};
     m->workers[m->n_workers++] = w;
     return w;
 fail:
@@ -243,11 +254,109 @@ static void generation_check(master_t *m)
 
 /* ---- what workers say, and how they end ---- */
 
+static worker_t *worker_by_pid(master_t *m, pid_t pid)
+{
+    for (size_t i = 0; i < m->n_workers; i++)
+        if (m->workers[i]->pid == pid)
+            return m->workers[i];
+    return NULL;
+}
+
+/* Overlapped recycling, as IIS's: the replacement starts first; once it is ready the old worker
+ * stops accepting, finishes its requests within the grace period and exits. */
+static void worker_recycle(master_t *m, worker_t *w, const char *why)
+{
+    if (w->recycling || w->stopping || m->stopping)
+        return;
+    worker_t *next = worker_spawn(m);
+    if (!next)
+        return; /* logged; tried again at the next health check */
+    w->recycling = true;
+    next->replaces = w->pid;
+    log_info("worker %d is recycled (%s): worker %d starts, then the old one stops", (int)w->pid,
+             why, (int)next->pid);
+}
+
+/* Private memory (KiB) of a worker, from /proc; 0 when unknown. */
+static unsigned long private_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "re");
+    unsigned long total = 0, kib;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if ((sscanf(line, "Private_Clean: %lu kB", &kib) == 1 ||
+             sscanf(line, "Private_Dirty: %lu kB", &kib) == 1))
+            total += kib;
+    fclose(f);
+    return total;
+}
+
+/* Every HEALTH_INTERVAL_MS: pings, the recycling limits, and workers whose loops stopped
+ * answering (killed and replaced: one that does not run its loops cannot drain either). */
+static void health_check(master_t *m)
+{
+    uint64_t now = now_ms();
+    const config_t *cfg = m->cfg;
+    char ping[32];
+    int n = snprintf(ping, sizeof ping, "ping %lu\n", ++m->ping_seq);
+    for (size_t i = 0; i < m->n_workers; i++) {
+        worker_t *w = m->workers[i];
+        if (!w->ready || w->stopping)
+            continue;
+        if (cfg->health_timeout_s && now - w->last_pong_ms > cfg->health_timeout_s * 1000ull) {
+            worker_t *next = worker_spawn(m);
+            log_error("worker %d has not answered the health check for %u s (a loop is stuck): "
+                      "killed%s%d", (int)w->pid, cfg->health_timeout_s,
+                      next ? "; replaced by worker " : "", next ? (int)next->pid : 0);
+            if (!next) {
+                m->respawn_due++;
+                m->respawn_at_ms = now + RESPAWN_BACKOFF_MS;
+            }
+            w->stopping = true;
+            kill(w->pid, SIGKILL);
+            continue;
+        }
+        if (cfg->recycle_time_s && now - w->started_ms >= cfg->recycle_time_s * 1000ull)
+            worker_recycle(m, w, "its uptime reached --recycle-time");
+        else if (cfg->recycle_memory_mib &&
+                 private_kib(w->pid) > (unsigned long)cfg->recycle_memory_mib * 1024ul)
+            worker_recycle(m, w, "its private memory exceeds --recycle-memory");
+        if (w->down_fd >= 0 && write(w->down_fd, ping, (size_t)n) != n) {
+            static log_limiter_t ping_failed = LOG_LIMITER_INIT;
+            log_limited(&ping_failed, LOG_WARN, "cannot ping worker %d: %s", (int)w->pid,
+                        errno == EAGAIN ? "its pipe is full" : strerror(errno));
+        }
+    }
+}
+
 static void worker_line(master_t *m, worker_t *w, char *line)
 {
     if (strcmp(line, "ready") == 0) {
         w->ready = true;
+        w->last_pong_ms = now_ms();
+        worker_t *old = w->replaces ? worker_by_pid(m, w->replaces) : NULL;
+        if (old && !old->stopping) {
+            old->stopping = true;
+            kill(old->pid, SIGTERM);
+            log_info("worker %d is ready: recycled worker %d finishes its requests and stops",
+                     (int)w->pid, (int)old->pid);
+        }
         generation_check(m);
+        return;
+    }
+    unsigned long seq;
+    unsigned long long requests;
+    int unhealthy;
+    if (sscanf(line, "pong %lu %llu %d", &seq, &requests, &unhealthy) == 3) {
+        w->pong_seq = seq;
+        w->last_pong_ms = now_ms();
+        if (unhealthy)
+            worker_recycle(m, w, "an extension reported it unhealthy (HSE_REQ_REPORT_UNHEALTHY)");
+        else if (m->cfg->recycle_requests && requests >= m->cfg->recycle_requests)
+            worker_recycle(m, w, "it served --recycle-requests requests");
         return;
     }
     if (strncmp(line, "crash\t", 6) == 0) {
@@ -366,7 +475,7 @@ static void worker_ended(master_t *m, worker_t *w, int status)
     status_text(status, how, sizeof how);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     if (w->stopping) {
-        if (code > m->exit_status)
+        if (m->stopping && code > m->exit_status) /* the last workers' statuses are the server's */
             m->exit_status = code;
         log_info("worker %d stopped (%s)", (int)w->pid, how);
         return;
@@ -383,6 +492,13 @@ static void worker_ended(master_t *m, worker_t *w, int status)
                  m->server_crashes);
     } else {
         what[0] = '\0';
+    }
+    worker_t *replaced = w->replaces ? worker_by_pid(m, w->replaces) : NULL;
+    if (!w->ready && replaced) {
+        replaced->recycling = false; /* it serves on; recycled again at the next occasion */
+        log_error("worker %d %s%s before it was ready: worker %d, to be recycled, serves on",
+                  (int)w->pid, how, what, (int)replaced->pid);
+        return;
     }
     if (!w->ready) {
         if (m->starting) {
@@ -533,7 +649,7 @@ static void on_signal(master_t *m, int sig)
 int master_run(config_t *cfg, const char *exe_dir, int argc, char **argv)
 {
     master_t m = {.cfg = cfg, .exe_dir = exe_dir, .argc = argc, .argv = argv, .starting = true,
-                  .generation = 1};
+                  .generation = 1, .health_at_ms = now_ms() + HEALTH_INTERVAL_MS};
     int n = server_listeners_bind(cfg, m.listen_fds);
     if (n < 0)
         return 1;
@@ -565,11 +681,10 @@ int master_run(config_t *cfg, const char *exe_dir, int argc, char **argv)
                 by_slot[np] = m.workers[i];
                 p[np++] = (struct pollfd){.fd = m.workers[i]->up_fd, .events = POLLIN};
             }
-        int timeout = -1;
-        if (m.respawn_due) {
-            uint64_t now = now_ms();
-            timeout = now >= m.respawn_at_ms ? 0 : (int)(m.respawn_at_ms - now);
-        }
+        uint64_t now = now_ms(), wake = m.stopping ? UINT64_MAX : m.health_at_ms;
+        if (m.respawn_due && m.respawn_at_ms < wake)
+            wake = m.respawn_at_ms;
+        int timeout = wake == UINT64_MAX ? -1 : now >= wake ? 0 : (int)(wake - now);
         if (poll(p, np, timeout) < 0 && errno != EINTR) {
             log_error("master: poll: %s", strerror(errno));
             break;
@@ -582,6 +697,10 @@ int master_run(config_t *cfg, const char *exe_dir, int argc, char **argv)
         struct signalfd_siginfo si;
         while (read(m.sfd, &si, sizeof si) == (ssize_t)sizeof si)
             on_signal(&m, (int)si.ssi_signo);
+        if (!m.stopping && now_ms() >= m.health_at_ms) {
+            m.health_at_ms = now_ms() + HEALTH_INTERVAL_MS;
+            health_check(&m);
+        }
         if (m.respawn_due && now_ms() >= m.respawn_at_ms && !m.stopping) {
             unsigned due = m.respawn_due;
             m.respawn_due = 0;

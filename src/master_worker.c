@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,49 @@ size_t worker_disable_line(char *buf, size_t size, const char *path, const ext_f
     int n = snprintf(buf, size, "disable\t%ju\t%ju\t%jd\t%ld\t%s\n", (uintmax_t)id->dev,
                      (uintmax_t)id->ino, (intmax_t)id->mtime.tv_sec, (long)id->mtime.tv_nsec, path);
     return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* The health check: the master's "ping SEQ" posts a task to every loop; the last to run answers
+ * "pong SEQ REQUESTS UNHEALTHY" (responses completed so far, and whether an extension reported
+ * the worker unhealthy). A ping that comes while the previous one's tasks are still queued (a
+ * loop that does not run them) is not answered: the master's timeout notices. */
+typedef struct health_task {
+    loop_task_t task;
+    struct health *h;
+} health_task_t;
+
+typedef struct health {
+    server_t *s;
+    int up_fd;
+    health_task_t *tasks; /* one per loop */
+    atomic_uint pending;  /* tasks of the current ping not yet run */
+    unsigned long seq;    /* written before the tasks are posted, read by the last one */
+} health_t;
+
+static void on_health_task(loop_task_t *t)
+{
+    health_t *h = ((health_task_t *)t)->h;
+    if (atomic_fetch_sub(&h->pending, 1) != 1)
+        return;
+    uint64_t requests = 0;
+    for (unsigned i = 0; i < h->s->n_loops; i++)
+        requests += atomic_load_explicit(&h->s->loops[i].requests, memory_order_relaxed);
+    char line[96];
+    int n = snprintf(line, sizeof line, "pong %lu %ju %d\n", h->seq, (uintmax_t)requests,
+                     atomic_load(&h->s->unhealthy) ? 1 : 0);
+    ssize_t w = write(h->up_fd, line, (size_t)n);
+    (void)w; /* the master gone: the down pipe says so */
+}
+
+static void health_ping(health_t *h, const char *line)
+{
+    unsigned long seq;
+    if (!h->tasks || sscanf(line, "ping %lu", &seq) != 1 || atomic_load(&h->pending) != 0)
+        return;
+    h->seq = seq;
+    atomic_store(&h->pending, h->s->n_loops);
+    for (unsigned i = 0; i < h->s->n_loops; i++)
+        loop_post(h->s->loops[i].loop, &h->tasks[i].task, on_health_task);
 }
 
 static void apply_disable_line(server_t *s, char *line)
@@ -44,7 +88,7 @@ static void apply_disable_line(server_t *s, char *line)
 }
 
 /* Reads what the master sent; false when its end closed (the master is gone). */
-static bool read_master(server_t *s, int fd, char *buf, size_t size, size_t *len)
+static bool read_master(health_t *h, int fd, char *buf, size_t size, size_t *len)
 {
     for (;;) {
         ssize_t n = read(fd, buf + *len, size - 1 - *len);
@@ -59,7 +103,10 @@ static bool read_master(server_t *s, int fd, char *buf, size_t size, size_t *len
         char *line = buf, *nl;
         while ((nl = strchr(line, '\n'))) {
             *nl = '\0';
-            apply_disable_line(s, line);
+            if (strncmp(line, "ping ", 5) == 0)
+                health_ping(h, line);
+            else
+                apply_disable_line(h->s, line);
             line = nl + 1;
         }
         *len -= (size_t)(line - buf);
@@ -71,7 +118,7 @@ static bool read_master(server_t *s, int fd, char *buf, size_t size, size_t *len
 
 /* Waits for a stop: SIGTERM/SIGINT (returned), SIGQUIT (leaves at once), the master gone
  * (SIGTERM returned); SIGUSR1 reopens the logs, the others are logged and ignored. */
-static int wait_for_stop(server_t *s, int sfd, int down_fd)
+static int wait_for_stop(health_t *h, int sfd, int down_fd)
 {
     log_limiter_t ignored = LOG_LIMITER_INIT;
     char buf[8192];
@@ -80,7 +127,7 @@ static int wait_for_stop(server_t *s, int sfd, int down_fd)
         struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = down_fd, .events = POLLIN}};
         if (poll(p, down_fd >= 0 ? 2 : 1, -1) < 0)
             continue;
-        if (p[1].revents && down_fd >= 0 && !read_master(s, down_fd, buf, sizeof buf, &len)) {
+        if (p[1].revents && down_fd >= 0 && !read_master(h, down_fd, buf, sizeof buf, &len)) {
             log_warn("worker %d: the master process is gone; stopping", (int)getpid());
             return SIGTERM;
         }
@@ -95,7 +142,7 @@ static int wait_for_stop(server_t *s, int sfd, int down_fd)
             _exit(0);
         }
         if (sig == SIGUSR1)
-            server_reopen_logs(s);
+            server_reopen_logs(h->s);
         else
             log_limited(&ignored, LOG_WARN, "SIG%s received: ignored (%s)", sigabbrev_np(sig),
                         down_fd >= 0 ? "the master process handles it"
@@ -142,7 +189,11 @@ int worker_run(config_t *cfg, const int *listen_fds, const worker_link_t *link)
                      cfg->listen[i].text, cfg->root, server.n_loops, server.n_loops == 1 ? "" : "s");
     }
 
-    int sig = wait_for_stop(&server, sfd, link->down_fd);
+    health_t health = {.s = &server, .up_fd = link->up_fd};
+    if (link->up_fd >= 0 && (health.tasks = calloc(server.n_loops, sizeof *health.tasks)))
+        for (unsigned i = 0; i < server.n_loops; i++)
+            health.tasks[i].h = &health;
+    int sig = wait_for_stop(&health, sfd, link->down_fd);
     close(sfd);
     log_info("%s: shutting down (grace period %u ms)", strsignal(sig), cfg->shutdown_grace_ms);
     server_shutdown(&server);
@@ -156,6 +207,8 @@ int worker_run(config_t *cfg, const int *listen_fds, const worker_link_t *link)
     }
     bool clean = server.clean;
     server_free(&server);
+    if (clean || atomic_load(&health.pending) == 0)
+        free(health.tasks); /* else a stuck loop may still run its task */
     if (clean)
         config_free(cfg);
     log_info("stopped");

@@ -3,9 +3,12 @@
  * single-process mode (--processes 0), with no master and no pipes.
  *
  * The pipes carry lines of text, each written with one write(2) of fewer than PIPE_BUF bytes:
- *   worker → master (up):   "ready\n" once the loops run; crash records (src/core/crash.h)
+ *   worker → master (up):   "ready\n" once the loops run; crash records (src/core/crash.h);
+ *                           "pong SEQ REQUESTS UNHEALTHY\n" once every loop ran the ping's
+ *                           task (responses so far; 1 when HSE_REQ_REPORT_UNHEALTHY was called)
  *   master → worker (down): "disable\tDEV\tINO\tSEC\tNSEC\tPATH\n": rapid-fail protection
- *                           disabled the extension at PATH while its file is that one
+ *                           disabled the extension at PATH while its file is that one;
+ *                           "ping SEQ\n": the health check (every second)
  * The master's end of the down pipe closing (the master died) stops the worker gracefully. */
 #ifndef ISAPID_MASTER_WORKER_H
 #define ISAPID_MASTER_WORKER_H

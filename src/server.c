@@ -213,6 +213,7 @@ bool server_isapi_host_new(server_t *s)
         .access_log = s->access_log,
         .software = s->software,
         .stopping = &s->stopping,
+        .unhealthy = &s->unhealthy,
         .loops = loops,
         .n_loops = s->n_loops,
     };

@@ -52,6 +52,8 @@ typedef struct netloop {
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
+    _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
+                                * worker's health check: --recycle-requests) */
     loop_task_t drain_task, force_task, stop_task;
 } netloop_t;
 
@@ -72,6 +74,8 @@ struct server {
     size_t n_listen;
     atomic_int open_conns;    /* all loops; shutdown waits for 0 */
     atomic_bool stopping;
+    atomic_bool unhealthy;    /* an extension sent HSE_REQ_REPORT_UNHEALTHY: the master
+                               * recycles this worker at its next health check */
     atomic_int loops_drained; /* shutdown: loops that stopped accepting */
     bool clean;               /* shutdown left no extension work running: safe to free */
     bool extension_code_running; /* shutdown: a thread is still inside extension code (a call

@@ -278,6 +278,89 @@ class WorkerTest(unittest.TestCase):
             self.assertEqual(srv.worker_pids(), [old])
             self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
 
+    def keep_requesting(self, srv, until, what):
+        """A client keeping a keep-alive connection busy until until() is true: returns the
+        failed requests (a request on a reused connection that got no byte back, closed idle by
+        a retiring worker, is sent again on a new connection, as HTTP clients do)."""
+        failures, retried, served = [], 0, 0
+        c = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if until() and served:
+                break
+            fresh = c is None
+            if fresh:
+                c = RawConn(srv.port, timeout=10)
+            try:
+                c.send(build_request("GET", "/a.txt"))
+                r = c.read_response()
+            except (ConnectionError, OSError, AssertionError) as e:
+                if not fresh and not c.buf:
+                    retried += 1
+                else:
+                    failures.append(repr(e))
+                c.close()
+                c = None
+                continue
+            served += 1
+            if r.status != 200 or r.body != b"AAAA\n":
+                failures.append(r.status)
+        else:
+            self.fail("timed out waiting for %s\n%s" % (what, srv.stderr()[-2000:]))
+        if c is not None:
+            c.close()
+        return failures
+
+    def recycled(self, srv, old, why):
+        return why in srv.stderr() and "recycled worker %d finishes its requests" % old in srv.stderr() \
+            and old not in srv.worker_pids() and len(srv.worker_pids()) == 1
+
+    def test_recycle_after_requests_loses_no_request(self):
+        with self.server(args=["--recycle-requests", "20"]) as srv:
+            old = srv.pid
+            failures = self.keep_requesting(srv, lambda: self.recycled(srv, old, "it served --recycle-requests"),
+                                            "the recycle by requests")
+            self.assertEqual(failures, [])
+            self.assertEqual(srv.get("/a.txt").status, 200)
+            self.assertEqual(self.worker_lines(srv), [])
+
+    def test_report_unhealthy_recycles_the_worker(self):
+        with self.server() as srv:
+            old = srv.pid
+            r = srv.get("/scripts/crash.dll?op=unhealthy")
+            self.assertEqual((r.status, r.body), (200, b"pid=%d\n" % old))
+            self.assertIn("reports the worker unhealthy: fixture asked", srv.stderr())
+            failures = self.keep_requesting(srv, lambda: self.recycled(srv, old, "reported it unhealthy"),
+                                            "the recycle after REPORT_UNHEALTHY")
+            self.assertEqual(failures, [])
+            self.assertNotEqual(self.pid_of_response(srv), old)
+
+    def test_recycle_by_time(self):
+        with self.server(args=["--recycle-time", "1"]) as srv:
+            old = srv.pid
+            wait_for(lambda: self.recycled(srv, old, "uptime reached --recycle-time"), 15, 0.05,
+                     "the recycle by time")
+            self.assertEqual(srv.get("/a.txt").status, 200)
+
+    def test_recycle_by_private_memory(self):
+        with self.server(args=["--recycle-memory", "16"]) as srv:
+            old = srv.pid
+            for _ in range(3):  # 24 MiB leaked by the extension
+                self.assertEqual(srv.get("/scripts/crash.dll?op=leak").status, 200)
+            wait_for(lambda: self.recycled(srv, old, "private memory exceeds --recycle-memory"), 15, 0.05,
+                     "the recycle by memory")
+            self.assertEqual(srv.get("/a.txt").status, 200)
+
+    def test_a_worker_whose_loops_do_not_answer_is_replaced(self):
+        with self.server(args=["--health-timeout", "2"]) as srv:
+            old = srv.pid
+            os.kill(old, signal.SIGSTOP)  # nothing of it runs: neither its loops nor its main thread
+            line = wait_for(lambda: [l for l in srv.stderr().splitlines()
+                                     if "worker %d has not answered the health check for 2 s" % old in l], 15)
+            self.assertIn("replaced by worker ", line[0])
+            wait_for(lambda: old not in srv.worker_pids() and len(srv.worker_pids()) == 1, 10)
+            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
+
 
 if __name__ == "__main__":
     main()
