@@ -22,6 +22,9 @@ What is here:
   request()     one request through http.client.
   wait_for()    poll a condition with a deadline (tests poll; they do not sleep).
   fd_count(), rss_kb()  from /proc/PID, for leak checks.
+  Server.pid    the serving process: the master's one worker (--processes 1, the default), or
+                the server itself with --processes 0; master_pid, worker_pids() for the rest.
+                Start-up waits for the master's "listening on" line (every worker ready).
   EventFile     a file fixtures append `key=value ...` event lines to (polled with wait()).
   proc_limit(), raise_nofile(), sanitizer_of_binary()  for the scale tests.
 
