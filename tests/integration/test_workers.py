@@ -278,6 +278,55 @@ class WorkerTest(unittest.TestCase):
             self.assertEqual(srv.worker_pids(), [old])
             self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
 
+    def test_a_crash_among_100_long_polls_and_downloads(self):
+        # 100 connections spread over two workers, half long-polling and half downloading; a
+        # crash in one worker: its clients see their connections closed, the other worker's all
+        # finish, and the server accepts all along.
+        with self.server(processes=2, threads=2) as srv:
+            pids = wait_for(lambda: len(srv.worker_pids()) == 2 and srv.worker_pids(), 5)
+            conns = []
+            try:
+                # Accepting is EPOLLEXCLUSIVE on one shared queue: an idle worker that is first
+                # in the queue takes most connections. Connections are opened (surplus ones
+                # closed) until each worker holds 50.
+                on = {p: [] for p in pids}
+                for _ in range(3000):
+                    if all(len(v) >= 50 for v in on.values()):
+                        break
+                    c = RawConn(srv.port, timeout=20)
+                    p = self.pid_of_response(srv, c)
+                    if len(on[p]) < 50:
+                        on[p].append(c)
+                        conns.append((c, p))
+                    else:
+                        c.close()
+                victim, survivor = sorted(pids, key=lambda p: len(on[p]))
+                self.assertGreaterEqual(len(on[victim]), 2, "the connections did not spread: %r"
+                                        % {p: len(on[p]) for p in pids})
+                keep = on[survivor].pop()       # answers the long polls afterwards
+                crasher = on[victim].pop()
+                for i, c in enumerate(on[survivor] + on[victim]):
+                    if i % 2:
+                        c.send(build_request("GET", "/scripts/slow.dll?ms=1000"))
+                    else:
+                        c.send(build_request("GET", "/scripts/async.dll?op=hold&tag=many"))
+                crasher.send(build_request("GET", "/scripts/crash.dll?op=segv"))
+                self.assertTrue(crasher.wait_closed(10)[0])
+                lines = wait_for(lambda: self.worker_lines(srv), 10, message="the master's line")
+                self.assertEqual(int(lines[0].group(1)), victim)
+                for _ in range(10):
+                    self.assertEqual(srv.get("/a.txt").status, 200)
+                for c in on[victim]:
+                    self.assertTrue(c.wait_closed(10)[0], "a client of the dead worker was not cut")
+                self.assertEqual(keep.request("GET", "/scripts/async.dll?op=notify&tag=many").status, 200)
+                for c in on[survivor]:
+                    r = c.read_response()
+                    self.assertEqual(r.status, 200)
+                wait_for(lambda: len(srv.worker_pids()) == 2, 5)
+            finally:
+                for c, _ in conns:
+                    c.close()
+
     def keep_requesting(self, srv, until, what):
         """A client keeping a keep-alive connection busy until until() is true: returns the
         failed requests (a request on a reused connection that got no byte back, closed idle by
