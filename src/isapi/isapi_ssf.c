@@ -587,8 +587,8 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
         static log_limiter_t reported = LOG_LIMITER_INIT;
         const char *reason = buf ? (const char *)buf : "(no reason given)";
         log_limited(&reported, LOG_WARN, "extension %s reports the worker unhealthy: %.200s; "
-                    "the master replaces this worker", r->ext ? r->ext->path : r->route.handler,
-                    reason);
+                    "a master replaces this worker (with --processes 0 nothing happens)",
+                    r->ext ? r->ext->path : r->route.handler, reason);
         if (r->host->unhealthy)
             atomic_store(r->host->unhealthy, true);
         return TRUE;

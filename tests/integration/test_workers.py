@@ -11,12 +11,15 @@ serving process), tests/fixtures/slow.c (a download that takes a while), tests/f
 import os
 import re
 import resource
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
-from harness import RawConn, Server, build_request, fixture, main, wait_for
+from harness import RawConn, Server, binary, build_request, fixture, main, wait_for
 
 
 def sanitizer_env_no_segv_handler():
@@ -326,6 +329,60 @@ class WorkerTest(unittest.TestCase):
             finally:
                 for c, _ in conns:
                     c.close()
+
+    def test_a_reload_enables_a_disabled_extension_again(self):
+        with self.server(args=["--rapid-fail", "1/300"]) as srv:
+            with srv.conn() as c:
+                c.send(build_request("GET", "/scripts/crash.dll?op=segv"))
+                self.assertTrue(c.wait_closed(10)[0])
+            wait_for(lambda: "rapid-fail protection: extension" in srv.stderr(), 10)
+            wait_for(lambda: srv.get("/scripts/crash.dll?op=ok").status == 503, 5)
+            srv.signal(signal.SIGHUP)
+            wait_for(lambda: "reload: new worker process ready" in srv.stderr(), 10)
+            r = wait_for(lambda: (lambda r: r.status == 200 and r)(srv.get("/scripts/crash.dll?op=ok")), 10)
+            self.assertEqual(r.body, b"crash fixture alive\n")
+
+    def test_hup_loads_an_extension_rebuilt_on_disk_and_finishes_requests_in_flight(self):
+        with self.server() as srv:
+            module = os.path.join(srv.scripts_dir, "crash.so")
+            self.assertEqual(srv.get("/scripts/crash.dll?op=ok").body, b"crash fixture alive\n")
+            slow = srv.conn()
+            slow.send(build_request("GET", "/scripts/slow.dll?ms=1500"))
+            wait_for(lambda: os.path.exists(os.path.join(srv.tmp, "slow.marker")), 10,
+                     message="slow.dll to start")
+            # "Rebuilt": another library at the path (a new inode, as a build's rename gives).
+            shutil.copy(fixture("where"), module + ".new")
+            os.rename(module + ".new", module)
+            srv.signal(signal.SIGHUP)
+            wait_for(lambda: "reload: new worker process ready" in srv.stderr(), 10)
+            r = srv.get("/scripts/crash.dll")
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.body.startswith(b"isapid-"), r.body)  # where.c names the thread
+            r = slow.read_response()  # the retiring worker finished it
+            self.assertEqual(r.status, 200)
+            slow.close()
+
+    def test_bad_values_are_refused(self):
+        root = tempfile.mkdtemp()
+        try:
+            for args, why in ((["--processes", "x"], "expected a number or auto"),
+                              (["--processes", "1000"], "too many processes"),
+                              (["--rapid-fail", "5"], "expected N/SECONDS"),
+                              (["--rapid-fail", "0/10"], "expected N/SECONDS"),
+                              (["--recycle-requests", "-1"], "expected a number"),
+                              (["--health-timeout", "soon"], "expected a number of seconds")):
+                p = subprocess.run([binary(), "--test-config", "--root", root] + args,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, timeout=10)
+                self.assertEqual(p.returncode, 2, args)
+                self.assertIn(why, p.stderr.decode(), args)
+            p = subprocess.run([binary(), "--test-config", "--root", root, "--processes", "auto",
+                                "--rapid-fail", "off", "--recycle-time", "3600"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=10)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            shutil.rmtree(root)
 
     def keep_requesting(self, srv, until, what):
         """A client keeping a keep-alive connection busy until until() is true: returns the
