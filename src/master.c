@@ -217,6 +217,14 @@ static void pids_text(master_t *m, unsigned generation, char *buf, size_t size)
                                     (int)m->workers[i]->pid);
 }
 
+/* Retirement (a reload, a recycle): "retire" on the down pipe, SIGTERM when that fails. */
+static void worker_retire(worker_t *w)
+{
+    w->stopping = true;
+    if (w->down_fd < 0 || write(w->down_fd, "retire\n", 7) != 7)
+        kill(w->pid, SIGTERM);
+}
+
 /* A worker said "ready": when its whole generation is, the start (or the reload) is over. */
 static void generation_check(master_t *m)
 {
@@ -241,8 +249,7 @@ static void generation_check(master_t *m)
         for (size_t i = 0; i < m->n_workers; i++) {
             worker_t *w = m->workers[i];
             if (w->generation != m->generation && !w->stopping) {
-                w->stopping = true;
-                kill(w->pid, SIGTERM);
+                worker_retire(w);
                 retired++;
             }
         }
@@ -253,6 +260,7 @@ static void generation_check(master_t *m)
 }
 
 /* ---- what workers say, and how they end ---- */
+
 
 static worker_t *worker_by_pid(master_t *m, pid_t pid)
 {
@@ -339,8 +347,7 @@ static void worker_line(master_t *m, worker_t *w, char *line)
         w->last_pong_ms = now_ms();
         worker_t *old = w->replaces ? worker_by_pid(m, w->replaces) : NULL;
         if (old && !old->stopping) {
-            old->stopping = true;
-            kill(old->pid, SIGTERM);
+            worker_retire(old);
             log_info("worker %d is ready: recycled worker %d finishes its requests and stops",
                      (int)w->pid, (int)old->pid);
         }

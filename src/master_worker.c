@@ -36,6 +36,7 @@ typedef struct health_task {
 
 typedef struct health {
     server_t *s;
+    bool retire;          /* the master's "retire": stop, lingering for idle connections */
     int up_fd;
     health_task_t *tasks; /* one per loop */
     atomic_uint pending;  /* tasks of the current ping not yet run */
@@ -105,6 +106,8 @@ static bool read_master(health_t *h, int fd, char *buf, size_t size, size_t *len
             *nl = '\0';
             if (strncmp(line, "ping ", 5) == 0)
                 health_ping(h, line);
+            else if (strcmp(line, "retire") == 0)
+                h->retire = true;
             else
                 apply_disable_line(h->s, line);
             line = nl + 1;
@@ -131,6 +134,8 @@ static int wait_for_stop(health_t *h, int sfd, int down_fd)
             log_warn("worker %d: the master process is gone; stopping", (int)getpid());
             return SIGTERM;
         }
+        if (h->retire)
+            return SIGTERM;
         struct signalfd_siginfo si;
         if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
             continue;
@@ -195,7 +200,17 @@ int worker_run(config_t *cfg, const int *listen_fds, const worker_link_t *link)
             health.tasks[i].h = &health;
     int sig = wait_for_stop(&health, sfd, link->down_fd);
     close(sfd);
-    log_info("%s: shutting down (grace period %u ms)", strsignal(sig), cfg->shutdown_grace_ms);
+    if (health.retire) {
+        /* Others serve on: a client's next request on an idle connection is still answered. */
+        uint32_t linger = cfg->keepalive_timeout_ms < cfg->shutdown_grace_ms
+                              ? cfg->keepalive_timeout_ms : cfg->shutdown_grace_ms;
+        server.idle_linger_ms = linger / 2;
+        log_info("worker %d retired: no new connections; idle ones are closed in %u ms, requests "
+                 "in flight get %u ms", (int)getpid(), (unsigned)server.idle_linger_ms,
+                 cfg->shutdown_grace_ms);
+    } else {
+        log_info("%s: shutting down (grace period %u ms)", strsignal(sig), cfg->shutdown_grace_ms);
+    }
     server_shutdown(&server);
     if (server.extension_code_running) {
         /* A thread is still inside an extension: exit() would run the libraries' destructors

@@ -8,7 +8,11 @@
  *                           task (responses so far; 1 when HSE_REQ_REPORT_UNHEALTHY was called)
  *   master → worker (down): "disable\tDEV\tINO\tSEC\tNSEC\tPATH\n": rapid-fail protection
  *                           disabled the extension at PATH while its file is that one;
- *                           "ping SEQ\n": the health check (every second)
+ *                           "ping SEQ\n": the health check (every second);
+ *                           "retire\n": stop gracefully while other workers serve (a reload,
+ *                           a recycle): idle keep-alive connections linger half the keep-alive
+ *                           timeout (at most half the grace period), so a client's next request
+ *                           is answered (Connection: close) rather than cut
  * The master's end of the down pipe closing (the master died) stops the worker gracefully. */
 #ifndef ISAPID_MASTER_WORKER_H
 #define ISAPID_MASTER_WORKER_H

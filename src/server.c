@@ -369,8 +369,16 @@ static void drain_task(loop_task_t *t)
     }
     nl->accept_paused = false;
     nl->draining = true;
-    conn_close_idle(nl);
+    if (nl->srv->idle_linger_ms == 0)
+        conn_close_idle(nl);
     atomic_fetch_add(&nl->srv->loops_drained, 1);
+}
+
+/* Stage 1b of a retirement, after the idle linger: close what is still idle. */
+static void idle_task(loop_task_t *t)
+{
+    netloop_t *nl = (netloop_t *)((char *)t - offsetof(netloop_t, idle_task));
+    conn_close_idle(nl);
 }
 
 /* Stage 2, after the grace period: cut whatever is left. */
@@ -398,6 +406,14 @@ void server_shutdown(server_t *s)
         s->listen_fds[k] = -1;
     }
     uint64_t deadline = clock_now_ms() + s->cfg->shutdown_grace_ms;
+    if (s->idle_linger_ms) {
+        uint64_t linger_end = clock_now_ms() + s->idle_linger_ms;
+        while (atomic_load(&s->open_conns) > 0 && clock_now_ms() < linger_end &&
+               clock_now_ms() < deadline)
+            sleep_ms(10);
+        for (unsigned i = 0; i < s->n_loops; i++)
+            loop_post(s->loops[i].loop, &s->loops[i].idle_task, idle_task);
+    }
     while (atomic_load(&s->open_conns) > 0 && clock_now_ms() < deadline)
         sleep_ms(10);
     int left = atomic_load(&s->open_conns);

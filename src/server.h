@@ -54,7 +54,7 @@ typedef struct netloop {
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
                                 * worker's health check: --recycle-requests) */
-    loop_task_t drain_task, force_task, stop_task;
+    loop_task_t drain_task, idle_task, force_task, stop_task;
 } netloop_t;
 
 struct server {
@@ -77,6 +77,8 @@ struct server {
     atomic_bool unhealthy;    /* an extension sent HSE_REQ_REPORT_UNHEALTHY: the master
                                * recycles this worker at its next health check */
     atomic_int loops_drained; /* shutdown: loops that stopped accepting */
+    uint32_t idle_linger_ms;  /* shutdown: idle keep-alive connections stay open this long
+                              * first (a retiring worker: server_shutdown) */
     bool clean;               /* shutdown left no extension work running: safe to free */
     bool extension_code_running; /* shutdown: a thread is still inside extension code (a call
                                   * past the grace period, an unload call that did not return):
@@ -94,7 +96,11 @@ int server_init(server_t *s, config_t *cfg, const int *listen_fds);
 /* Start loop threads; returns at once. */
 int server_start(server_t *s);
 /* Graceful: stop accepting, close idle connections, wait up to the grace period for in-flight
- * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension. */
+ * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension.
+ * With s->idle_linger_ms (a worker retired while others serve on), idle keep-alive connections
+ * are closed only after that long (at most the grace period): a client that sends its next
+ * request meanwhile gets it answered, with Connection: close, instead of a connection closed
+ * under a request it was sending. */
 void server_shutdown(server_t *s);
 void server_free(server_t *s);
 /* SIGUSR1 (logrotate): reopen the error and access logs by their names. */
