@@ -95,12 +95,31 @@ void netloop_descriptor_freed(netloop_t *nl)
         nl->accept_resume_ms = 0; /* at the end of this iteration (netloop_tick) */
 }
 
+/* ---- Rotating accepts (several worker processes) ----
+ * EPOLLEXCLUSIVE wakes the first epoll set in the listener's wait queue that has a thread
+ * waiting, and that order is the order of registration: an idle server would give every
+ * connection to the same loop of the same worker. With several workers (--processes), a loop
+ * that accepted takes its listener out of its set and adds it back, which puts it at the end of
+ * the queue: connections go round the loops of all workers. Two epoll_ctl calls per accepting
+ * wake-up, not per request; a failed add pauses accepting as for want of memory. */
+static void accept_rotate(netloop_t *nl, listener_t *ls)
+{
+    if (!ls->watched || loop_del(nl->loop, &ls->watch) < 0)
+        return;
+    if (loop_add(nl->loop, &ls->watch, EPOLLIN | EPOLLEXCLUSIVE) == 0)
+        return;
+    ls->watched = false;
+    nl->accept_paused = true;
+    nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_RETRY_MS;
+}
+
 static void on_accept(loop_watch_t *w, uint32_t events)
 {
     (void)events;
     listener_t *ls = (listener_t *)w;
     netloop_t *nl = ls->nl;
     static log_limiter_t accept_failed = LOG_LIMITER_INIT;
+    bool accepted = false;
     for (int i = 0; i < ACCEPT_BATCH && !nl->accept_paused; i++) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;
@@ -108,11 +127,14 @@ static void on_accept(loop_watch_t *w, uint32_t events)
         if (fd >= 0) {
             if (conn_accept(nl, fd, &peer, ls->local) == LOOP_LOST)
                 return; /* an extension it ran was handed off with the loop: not ours now */
+            accepted = true;
             continue;
         }
         int err = errno;
         switch (err) {
         case EAGAIN: /* another loop took it, or nothing left */
+            if (accepted && nl->srv->cfg->processes > 1)
+                accept_rotate(nl, ls);
             return;
         case EINTR:
         case ECONNABORTED:
