@@ -89,6 +89,9 @@ class WorkerTest(unittest.TestCase):
     def test_segv_in_httpextensionproc_costs_one_worker(self):
         self.crash_and_check("segv", "SEGV")
 
+    def test_stack_overflow_costs_one_worker(self):
+        self.crash_and_check("overflow", "SEGV")
+
     def test_abort_costs_one_worker(self):
         self.crash_and_check("abort", "ABRT")
 
