@@ -15,13 +15,13 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "accesslog.h"
 #include "log.h"
+#include "master_rapidfail.h"
 #include "master_worker.h"
 #include "server.h"
 
@@ -50,17 +50,6 @@ typedef struct worker {
     char target[2048];
 } worker_t;
 
-/* Crashes of one extension file (rapid-fail protection). The ring holds the times of the last
- * rapid_fail_crashes crashes. */
-typedef struct module_crashes {
-    struct module_crashes *next;
-    char *path;
-    ext_file_id_t id;
-    uint64_t *at;
-    unsigned slots, count, head;
-    bool disabled;
-} module_crashes_t;
-
 typedef struct master {
     config_t *cfg;
     const char *exe_dir;
@@ -78,7 +67,7 @@ typedef struct master {
     int exit_status;
     unsigned respawn_due;   /* workers to start at respawn_at_ms (after a start-up failure) */
     uint64_t respawn_at_ms;
-    module_crashes_t *crashes;
+    rapidfail_t crashes;    /* per extension file (src/master_rapidfail.h) */
     unsigned long server_crashes;
     uint64_t health_at_ms;  /* the next health check */
     unsigned long ping_seq;
@@ -89,31 +78,6 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void file_id_of(const char *path, ext_file_id_t *id)
-{
-    struct stat st;
-    memset(id, 0, sizeof *id);
-    if (stat(path, &st) == 0)
-        *id = (ext_file_id_t){.dev = st.st_dev, .ino = st.st_ino, .mtime = st.st_mtim};
-}
-
-static bool file_id_equal(const ext_file_id_t *a, const ext_file_id_t *b)
-{
-    return a->dev == b->dev && a->ino == b->ino && a->mtime.tv_sec == b->mtime.tv_sec &&
-           a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
-static void crashes_clear(master_t *m)
-{
-    while (m->crashes) {
-        module_crashes_t *c = m->crashes;
-        m->crashes = c->next;
-        free(c->path);
-        free(c->at);
-        free(c);
-    }
 }
 
 /* ---- starting workers ---- */
@@ -134,12 +98,12 @@ static void worker_child(master_t *m, int up_w, int down_r)
     pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
 
     size_t n = 0;
-    for (module_crashes_t *c = m->crashes; c; c = c->next)
+    for (rapidfail_entry_t *c = m->crashes.entries; c; c = c->next)
         n += c->disabled;
     const char *paths[n ? n : 1];
     ext_file_id_t ids[n ? n : 1];
     n = 0;
-    for (module_crashes_t *c = m->crashes; c; c = c->next)
+    for (rapidfail_entry_t *c = m->crashes.entries; c; c = c->next)
         if (c->disabled) {
             paths[n] = c->path;
             ids[n++] = c->id;
@@ -409,7 +373,7 @@ static void worker_read(master_t *m, worker_t *w)
     }
 }
 
-static void disable_everywhere(master_t *m, module_crashes_t *c)
+static void disable_everywhere(master_t *m, const rapidfail_entry_t *c, unsigned crashes)
 {
     char line[4096];
     size_t len = worker_disable_line(line, sizeof line, c->path, &c->id);
@@ -421,50 +385,7 @@ static void disable_everywhere(master_t *m, module_crashes_t *c)
     }
     log_error("rapid-fail protection: extension %s crashed %u times within %u s: disabled in "
               "every worker (its URLs answer 503) until its file changes or a reload (SIGHUP)",
-              c->path, c->count, (unsigned)(m->cfg->rapid_fail_window_ms / 1000));
-}
-
-/* Counts a crash of module; returns the crashes within the window, this one included. */
-static unsigned crash_count(master_t *m, const char *module)
-{
-    unsigned slots = m->cfg->rapid_fail_crashes ? m->cfg->rapid_fail_crashes : 1;
-    ext_file_id_t id;
-    file_id_of(module, &id);
-    module_crashes_t *c = m->crashes;
-    while (c && strcmp(c->path, module) != 0)
-        c = c->next;
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (c && (!(c->path = strdup(module)) || !(c->at = calloc(slots, sizeof *c->at)))) {
-            free(c->path);
-            free(c);
-            c = NULL;
-        }
-        if (!c) {
-            log_error("rapid-fail protection: out of memory counting a crash of %s", module);
-            return 1;
-        }
-        c->slots = slots;
-        c->id = id;
-        c->next = m->crashes;
-        m->crashes = c;
-    } else if (!file_id_equal(&c->id, &id)) {
-        c->id = id; /* another file: its own count */
-        c->count = c->head = 0;
-        c->disabled = false;
-    }
-    uint64_t now = now_ms();
-    c->at[c->head] = now;
-    c->head = (c->head + 1) % c->slots;
-    unsigned recent = 0;
-    for (unsigned i = 0; i < c->slots; i++)
-        recent += c->at[i] != 0 && now - c->at[i] <= m->cfg->rapid_fail_window_ms;
-    c->count = recent;
-    if (m->cfg->rapid_fail_crashes && recent >= m->cfg->rapid_fail_crashes && !c->disabled) {
-        c->disabled = true;
-        disable_everywhere(m, c);
-    }
-    return recent;
+              c->path, crashes, (unsigned)(m->cfg->rapid_fail_window_ms / 1000));
 }
 
 static void status_text(int status, char *buf, size_t size)
@@ -488,7 +409,11 @@ static void worker_ended(master_t *m, worker_t *w, int status)
         return;
     }
     if (w->module[0]) {
-        unsigned n = crash_count(m, w->module);
+        rapidfail_entry_t *disabled;
+        unsigned n = rapidfail_count(&m->crashes, w->module, m->cfg->rapid_fail_crashes,
+                                     m->cfg->rapid_fail_window_ms, now_ms(), &disabled);
+        if (disabled)
+            disable_everywhere(m, disabled, n);
         snprintf(what, sizeof what, " in extension %s while serving %s (crash %u within %u s%s)",
                  w->module, w->target[0] ? w->target : "(no request known)", n,
                  (unsigned)(m->cfg->rapid_fail_window_ms / 1000),
@@ -614,7 +539,7 @@ static void reload(master_t *m)
     }
     config_free(m->cfg);
     *m->cfg = next;
-    crashes_clear(m); /* a reload enables every extension again */
+    rapidfail_clear(&m->crashes); /* a reload enables every extension again */
     m->generation++;
     m->reloading = true;
     log_info("SIGHUP: configuration read again; starting %u new worker process%s",
@@ -723,7 +648,7 @@ int master_run(config_t *cfg, const char *exe_dir, int argc, char **argv)
         free(m.workers[i]);
     }
     free(m.workers);
-    crashes_clear(&m);
+    rapidfail_clear(&m.crashes);
     log_info("stopped");
     return m.exit_status;
 }

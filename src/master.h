@@ -16,7 +16,8 @@
  *    bad one keeps the old and logs why), starts a new generation of workers with it and, once
  *    every one of them is ready, stops the old ones gracefully.
  *
- * Everything that must outlive a worker (crash counts, the disabled list) lives here. */
+ * Everything that must outlive a worker (crash counts and the disabled list:
+ * src/master_rapidfail.h) lives here. */
 #ifndef ISAPID_MASTER_H
 #define ISAPID_MASTER_H
 
