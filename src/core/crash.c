@@ -25,8 +25,10 @@
 static __thread const char *current_extension;
 static __thread const char *current_target;
 
-/* crash_record_to's descriptor; set once before any extension runs, read by the handler. */
+/* crash_record_to's descriptor and the process it was set in (a child an extension forks
+ * inherits both: its crashes are not the worker's); set once before any extension runs. */
 static int record_fd = -1;
+static pid_t record_pid;
 
 /* The server executable's load address (dladdr's dli_fbase for code of its own), found at
  * install time; constant afterwards. */
@@ -52,6 +54,7 @@ typedef struct line {
 void crash_record_to(int fd)
 {
     record_fd = fd;
+    record_pid = getpid();
 }
 
 static void put(line_t *l, const char *s)
@@ -223,10 +226,13 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
         put(&l, ", on a thread started by ");
         put(&l, creator);
     }
-    put(&l, record_fd >= 0 ? "; the worker process stops\n" : "; the server stops\n");
+    bool worker = record_fd >= 0 && getpid() == record_pid;
+    put(&l, worker              ? "; the worker process stops\n"
+            : record_fd >= 0    ? "; this process (a child of a worker) stops\n"
+                                : "; the server stops\n");
     ssize_t w = write(STDERR_FILENO, l.buf, l.len);
     (void)w;
-    if (record_fd >= 0)
+    if (worker)
         write_record(sig, ext ? ext : creator, ext ? target : NULL);
     signal(sig, SIG_DFL);
     raise(sig); /* delivered when the handler returns; a fault also recurs at pc */
