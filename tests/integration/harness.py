@@ -52,7 +52,6 @@ BIN = os.environ.get("ISAPID_BIN") or os.path.join(BUILD, "isapid")
 START_DEADLINE = 10.0     # seconds for the port to accept connections
 # Logged by the master once its first workers are ready (or by the server alone, --processes 0).
 LISTENING_LINE = "[info] listening on http://"
-SINGLE_PROCESS_MARK = "one process: no master"
 STOP_DEADLINE = 15.0      # seconds after SIGTERM before SIGKILL
 DEFAULT_TIMEOUT = 10.0    # socket timeout for clients
 
@@ -291,8 +290,9 @@ class Server:
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=1.0)
                 s.close()
                 # The master listens before its workers run: started means the line it (or the
-                # single process) logs once every worker is ready.
-                if LISTENING_LINE in self.stderr():
+                # single process) logs once every worker is ready, or, when the log goes
+                # elsewhere, a serving process whose event loops run.
+                if LISTENING_LINE in self.stderr() or self._loops_running():
                     return
             except OSError:
                 pass
@@ -324,15 +324,22 @@ class Server:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     # ---- processes --------------------------------------------------------------------
-    def single_process(self):
-        """True when the server runs without master (--processes 0)."""
-        return SINGLE_PROCESS_MARK in self.stderr()
+    def _loops_running(self):
+        """True when the server or one of its worker processes has its event-loop threads."""
+        return any(self._has_loops(pid) for pid in [self.master_pid] + self._children())
 
-    def worker_pids(self):
-        """The master's worker processes now (sorted), from /proc/MASTER/task/*/children; with
-        --processes 0, the server itself."""
-        if self.single_process():
-            return [self.master_pid]
+    @staticmethod
+    def _has_loops(pid):
+        try:
+            for task in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/comm" % (pid, task)) as f:
+                    if f.read().startswith("isapid-loop"):
+                        return True
+        except OSError:
+            pass
+        return False
+
+    def _children(self):
         pids = set()
         try:
             for task in os.listdir("/proc/%d/task" % self.master_pid):
@@ -341,6 +348,18 @@ class Server:
         except OSError:
             pass
         return sorted(pids)
+
+    def single_process(self):
+        """True when the server runs without master (--processes 0): the process started has
+        event loops of its own (a master has none)."""
+        return self._has_loops(self.master_pid)
+
+    def worker_pids(self):
+        """The master's worker processes now (sorted), from /proc/MASTER/task/*/children; with
+        --processes 0, the server itself."""
+        if self.single_process():
+            return [self.master_pid]
+        return self._children()
 
     @property
     def pid(self):
