@@ -42,7 +42,6 @@ typedef struct worker {
     size_t len;
     uint64_t started_ms;
     uint64_t last_pong_ms;  /* its loops last answered the health check (or it became ready) */
-    unsigned long pong_seq;
     bool recycling;         /* its replacement is starting */
     pid_t replaces;         /* a recycled worker this one replaces once ready; 0 = none */
     int crash_sig;          /* from its crash record; 0 = none */
@@ -322,7 +321,7 @@ static void worker_line(master_t *m, worker_t *w, char *line)
     unsigned long long requests;
     int unhealthy;
     if (sscanf(line, "pong %lu %llu %d", &seq, &requests, &unhealthy) == 3) {
-        w->pong_seq = seq;
+        (void)seq; /* any answer shows the loops run: pings are not told apart */
         w->last_pong_ms = now_ms();
         if (unhealthy)
             worker_recycle(m, w, "an extension reported it unhealthy (HSE_REQ_REPORT_UNHEALTHY)");
@@ -331,7 +330,9 @@ static void worker_line(master_t *m, worker_t *w, char *line)
         return;
     }
     if (strncmp(line, "crash\t", 6) == 0) {
-        char *sig = line + 6, *module = strchr(sig, '\t'), *target = module ? strchr(module + 1, '\t') : NULL;
+        /* "crash\tSIG\tMODULE\tTARGET": MODULE and TARGET may be empty. */
+        char *sig = line + 6, *module = strchr(sig, '\t');
+        char *target = module ? strchr(module + 1, '\t') : NULL;
         if (!target)
             return;
         *module++ = '\0';

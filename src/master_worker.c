@@ -191,7 +191,8 @@ int worker_run(config_t *cfg, const int *listen_fds, const worker_link_t *link)
     } else {
         for (size_t i = 0; i < cfg->n_listen; i++)
             log_info("listening on http://%s/ (root %s, %u loop%s, one process: no master)",
-                     cfg->listen[i].text, cfg->root, server.n_loops, server.n_loops == 1 ? "" : "s");
+                     cfg->listen[i].text, cfg->root, server.n_loops,
+                     server.n_loops == 1 ? "" : "s");
     }
 
     health_t health = {.s = &server, .up_fd = link->up_fd};
