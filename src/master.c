@@ -31,6 +31,9 @@
 #define RESPAWN_BACKOFF_MS 1000
 /* The health check's period: a ping to every worker, and the recycling limits looked at. */
 #define HEALTH_INTERVAL_MS 1000
+/* A worker not ready after this long is killed, and counts as a start-up failure (IIS's
+ * startupTimeLimit, 90 s). */
+#define STARTUP_LIMIT_MS 90000
 
 typedef struct worker {
     pid_t pid;
@@ -275,6 +278,12 @@ static void health_check(master_t *m)
     int n = snprintf(ping, sizeof ping, "ping %lu\n", ++m->ping_seq);
     for (size_t i = 0; i < m->n_workers; i++) {
         worker_t *w = m->workers[i];
+        if (!w->ready && !w->stopping && now - w->started_ms > STARTUP_LIMIT_MS) {
+            log_error("worker %d is not ready after %d s: killed", (int)w->pid,
+                      STARTUP_LIMIT_MS / 1000);
+            kill(w->pid, SIGKILL); /* its end is a start-up failure's */
+            continue;
+        }
         if (!w->ready || w->stopping)
             continue;
         if (cfg->health_timeout_s && now - w->last_pong_ms > cfg->health_timeout_s * 1000ull) {
