@@ -253,6 +253,9 @@ class WorkerTest(unittest.TestCase):
         with self.server() as srv:
             old = srv.pid
             os.kill(old, signal.SIGKILL)
+            # At once, while no worker runs: the connection waits in the listen queue the
+            # master keeps open, and the replacement answers it (nothing is refused).
+            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
             line = wait_for(lambda: [l for l in srv.stderr().splitlines()
                                      if "worker %d killed by signal 9 (KILL); worker " % old in l], 10)
             new = int(line[0].rsplit("worker ", 1)[1].split()[0])
