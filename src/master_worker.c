@@ -148,10 +148,14 @@ static int wait_for_stop(health_t *h, int sfd, int down_fd)
         }
         if (sig == SIGUSR1)
             server_reopen_logs(h->s);
+        else if (down_fd >= 0)
+            log_limited(&ignored, LOG_WARN, "worker %d: SIG%s received: ignored (signals are "
+                        "for the master process, %d)", (int)getpid(), sigabbrev_np(sig),
+                        (int)getppid());
         else
             log_limited(&ignored, LOG_WARN, "SIG%s received: ignored (%s)", sigabbrev_np(sig),
-                        down_fd >= 0 ? "the master process handles it"
-                                     : "it needs the master process: --processes 1 or more");
+                        sig == SIGHUP ? "a reload needs the master process: --processes 1 or more"
+                                      : "it has no meaning for isapid");
     }
 }
 
