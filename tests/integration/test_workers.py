@@ -175,6 +175,27 @@ class WorkerTest(unittest.TestCase):
             r = srv.get("/scripts/crash.dll?op=ok")
             self.assertEqual((r.status, r.body), (200, b"crash fixture alive\n"))
 
+    def test_rapid_fail_reaches_a_running_worker(self):
+        # Two workers: the one that did not crash last learns of the disabling over its pipe.
+        with self.server(processes=2, args=["--rapid-fail", "2/300"]) as srv:
+            wait_for(lambda: len(srv.worker_pids()) == 2, 5)
+            for i in range(2):
+                before = set(srv.worker_pids())
+                with srv.conn() as c:
+                    c.send(build_request("GET", "/scripts/crash.dll?op=segv"))
+                    self.assertTrue(c.wait_closed(10)[0])
+                lines = wait_for(lambda: len(self.worker_lines(srv)) == i + 1 and self.worker_lines(srv), 10)
+                wait_for(lambda: len(srv.worker_pids()) == 2, 5)
+            dead = int(lines[-1].group(1))
+            survivor = (before - {dead}).pop()
+            self.assertIn(survivor, srv.worker_pids())  # running when the extension was disabled
+            statuses = [srv.get("/scripts/crash.dll?op=ok").status for _ in range(10)]
+            self.assertEqual(statuses, [503] * 10)
+            # Each worker logs its first 503 of it (the lines are rate-limited per process).
+            self.assertEqual(srv.stderr().count("is disabled by rapid-fail protection"), 2, srv.stderr()[-3000:])
+            self.assertEqual(len(self.worker_lines(srv)), 2)
+            self.assertEqual(srv.get("/a.txt").status, 200)
+
     def test_two_workers_share_the_requests(self):
         with self.server(processes=2) as srv:
             pids = wait_for(lambda: len(srv.worker_pids()) == 2 and srv.worker_pids(), 5)
