@@ -163,7 +163,10 @@ STARTED="$STARTED $NGINX"
 wait_http "$IPORT" /examples/hello.dll
 wait_http "$NPORT" /examples/hello.dll
 NGINX_WORKER=$(pgrep -P "$NGINX" | head -1)
-IPIDS=$ISAPID
+# Both run a master and one worker (isapid's default --processes 1): CPU and memory are the
+# two processes' together, threads are the worker's (the master has none).
+ISAPID_WORKER=$(pgrep -P "$ISAPID" | head -1)
+IPIDS=$ISAPID,$ISAPID_WORKER
 NPIDS=$NGINX,$NGINX_WORKER
 IURL=http://127.0.0.1:$IPORT
 NURL=http://127.0.0.1:$NPORT
@@ -175,7 +178,7 @@ python3 bench/report.py meta --phase start >> "$RES"
 # are read on servers that no load test has grown yet.
 if want idle; then
     log "idle: $IDLE keep-alive connections per server"
-    $CLIENT $BENCH idle --port "$IPORT" --pids "$IPIDS" --thread-pid "$ISAPID" --conns "$IDLE" \
+    $CLIENT $BENCH idle --port "$IPORT" --pids "$IPIDS" --thread-pid "$ISAPID_WORKER" --conns "$IDLE" \
         --path /examples/hello.dll --tag test=idle --tag server=isapid >> "$RES"
     $CLIENT $BENCH idle --port "$NPORT" --pids "$NPIDS" --conns "$IDLE" \
         --path /examples/hello.dll --tag test=idle --tag server=nginx >> "$RES"
@@ -190,7 +193,7 @@ if want longpoll; then
     LP_PID=$!
     STARTED="$STARTED $LP_PID"
     wait_http "$LP_PORT" /examples/hello.dll
-    $CLIENT $BENCH longpoll --port "$LP_PORT" --pid "$LP_PID" --conns "$LONGPOLL" \
+    $CLIENT $BENCH longpoll --port "$LP_PORT" --pid "$(pgrep -P "$LP_PID" | head -1)" --conns "$LONGPOLL" \
         --tag test=longpoll --tag server=isapid >> "$RES"
     kill -TERM "$LP_PID"
     wait "$LP_PID" || true
@@ -206,7 +209,7 @@ wrk_test() {
     $CLIENT wrk -t1 -c"$conns" -d"$WARMUP" "$@" "$IURL$path" > /dev/null
     $CLIENT wrk -t1 -c"$conns" -d"$WARMUP" "$@" "$NURL$path" > /dev/null
     for r in $(seq "$ROUNDS"); do
-        $CLIENT $BENCH wrk --pids "$IPIDS" --thread-pid "$ISAPID" --raw "$W/raw/wrk.txt" $CORES \
+        $CLIENT $BENCH wrk --pids "$IPIDS" --thread-pid "$ISAPID_WORKER" --raw "$W/raw/wrk.txt" $CORES \
             --tag test="$test" --tag server=isapid --tag round="$r" \
             -- wrk -t1 -c"$conns" -d"$DURATION" --latency "$@" "$IURL$path" >> "$RES"
         $CLIENT $BENCH wrk --pids "$NPIDS" --raw "$W/raw/wrk.txt" $CORES \
@@ -271,7 +274,7 @@ count_syscalls() { # SERVER PID(S) PORT
 }
 if want syscalls; then
     log "system calls: $SYSCALL_REQUESTS hello requests over $CONNS connections under strace -c"
-    count_syscalls isapid "$ISAPID" "$IPORT"
+    count_syscalls isapid "$IPIDS" "$IPORT"
     count_syscalls nginx "$NGINX_WORKER" "$NPORT"
 fi
 

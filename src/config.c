@@ -73,6 +73,12 @@ static const opt_t opts[] = {
     {"error-log", "server", "error_log", K_ERROR_LOG, 0, 0},
     {"log-level", "server", "log_level", K_LOG_LEVEL, 0, 0},
     {"user", "server", "user", K_USER, 0, 0},
+    {"processes", "server", "processes", K_PROCESSES, 0, 0},
+    {"rapid-fail", "server", "rapid_fail", K_RAPID_FAIL, 0, 0},
+    {"recycle-requests", "server", "recycle_requests", K_COUNT, AT(recycle_requests), 0},
+    {"recycle-time", "server", "recycle_time", K_SECONDS, AT(recycle_time_s), 0},
+    {"recycle-memory", "server", "recycle_memory", K_COUNT, AT(recycle_memory_mib), 0},
+    {"health-timeout", "server", "health_timeout", K_SECONDS, AT(health_timeout_s), 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
@@ -519,6 +525,10 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->extensions_inline = true;
     cfg->handoff_after_ms = 1;
     cfg->log_level = LOG_INFO;
+    cfg->processes = 1;
+    cfg->rapid_fail_crashes = 5; /* IIS's rapidFailProtection: 5 crashes in 5 minutes */
+    cfg->rapid_fail_window_ms = 300000;
+    cfg->health_timeout_s = 30;
 
     /* Allocation failures leave root NULL or the script list empty; config_parse_args then
      * reports the missing root. */
@@ -594,6 +604,19 @@ void config_usage(FILE *to)
           "                          next to the binary, else ./build/examples, if present)\n"
           "  --map .EXT=HANDLER.so   files under the root ending in .EXT run through\n"
           "                          HANDLER.so; repeatable\n"
+          "  --processes N|auto      worker processes under a master that restarts them;\n"
+          "                          auto = one per CPU, 0 = one process, no master\n"
+          "                          (for debugging; a crash ends the server) (default 1)\n"
+          "  --rapid-fail N/SECONDS  disable an extension that crashed N times within\n"
+          "                          SECONDS (its URLs answer 503 until its file changes\n"
+          "                          or a reload); off = never (default 5/300)\n"
+          "  --recycle-requests N    replace a worker after N requests; 0 = off (default)\n"
+          "  --recycle-time SECONDS  replace a worker after this uptime; 0 = off (default)\n"
+          "  --recycle-memory MIB    replace a worker whose private memory exceeds this;\n"
+          "                          0 = off (default)\n"
+          "  --health-timeout SECONDS  replace a worker whose loops do not answer the\n"
+          "                          master's health check for this long; 0 = off\n"
+          "                          (default 30)\n"
           "  --threads N             event loops; 0 = one per CPU (default 0)\n"
           "  --workers MIN[:MAX]     threads for HttpExtensionProc calls off the event\n"
           "                          loops (default 4:64); MIN alone keeps MAX at 64, or\n"

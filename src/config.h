@@ -52,6 +52,17 @@ typedef struct config {
     script_map_t *maps;
     size_t n_maps;
 
+    unsigned processes;         /* worker processes under a master (src/master.h); 0 = a single
+                                 * process without master ("auto" is resolved when parsed) */
+    unsigned rapid_fail_crashes;   /* an extension crashing this often within the window is
+                                    * disabled; 0 = off */
+    uint32_t rapid_fail_window_ms;
+    /* Recycling (src/master.h): a worker is replaced, overlapped, after this many requests, this
+     * uptime, or above this private memory; 0 = off. */
+    unsigned recycle_requests;
+    uint32_t recycle_time_s;
+    unsigned recycle_memory_mib;
+    uint32_t health_timeout_s;  /* a worker whose loops do not answer for this long is replaced */
     unsigned threads;           /* event loops; 0 = one per online CPU */
     unsigned workers_min;       /* extension worker pool */
     unsigned workers_max;

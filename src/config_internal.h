@@ -52,6 +52,10 @@ enum kind {
     K_ERROR_LOG,
     K_LOG_LEVEL,
     K_USER,
+    K_PROCESSES,  /* N or auto */
+    K_RAPID_FAIL, /* N/SECONDS or off */
+    K_COUNT,      /* unsigned at off, 0 = off */
+    K_SECONDS,    /* uint32_t seconds at off, 0 = off */
 };
 
 typedef struct opt {
@@ -64,7 +68,7 @@ typedef struct opt {
 } opt_t;
 
 /* Number of entries in opts[] (config.c checks it against the table). */
-#define N_OPTS 40u
+#define N_OPTS 46u
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
  * that the existence checks at the end of config_parse_args can name the option or the file

@@ -22,6 +22,9 @@
 
 #define MAX_THREADS 1024u
 #define MAX_WORKERS 4096u
+#define MAX_PROCESSES 256u
+#define MAX_RAPID_FAIL_CRASHES 1000u
+#define MAX_RAPID_FAIL_SECONDS 86400u
 
 /* ---- paths ---- */
 
@@ -707,6 +710,56 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         if (rc == -2)
             return config_fail(src, "%s: too many threads (at most %u; 0 = one per CPU)", origin,
                                MAX_THREADS);
+        return 0;
+    }
+    case K_PROCESSES: {
+        if (strcmp(value, "auto") == 0) {
+            long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+            cfg->processes = ncpu > 0 ? (unsigned)(ncpu < MAX_PROCESSES ? ncpu : MAX_PROCESSES) : 1;
+            return 0;
+        }
+        int rc = parse_uint(value, MAX_PROCESSES, &cfg->processes);
+        if (rc == -1)
+            return config_fail(src, "%s: expected a number or auto", origin);
+        if (rc == -2)
+            return config_fail(src, "%s: too many processes (at most %u)", origin, MAX_PROCESSES);
+        return 0;
+    }
+    case K_RAPID_FAIL: {
+        if (strcmp(value, "off") == 0) {
+            cfg->rapid_fail_crashes = 0;
+            return 0;
+        }
+        const char *slash = strchr(value, '/');
+        char n_text[24];
+        size_t n_len = slash ? (size_t)(slash - value) : 0;
+        unsigned n = 0, seconds = 0;
+        if (!slash || n_len >= sizeof n_text)
+            return config_fail(src, "%s: expected N/SECONDS (e.g. 5/300) or off", origin);
+        memcpy(n_text, value, n_len);
+        n_text[n_len] = '\0';
+        if (parse_uint(n_text, MAX_RAPID_FAIL_CRASHES, &n) != 0 || n == 0 ||
+            parse_uint(slash + 1, MAX_RAPID_FAIL_SECONDS, &seconds) != 0 || seconds == 0)
+            return config_fail(src, "%s: expected N/SECONDS with N from 1 to %u and SECONDS from "
+                               "1 to %u, or off", origin, MAX_RAPID_FAIL_CRASHES,
+                               MAX_RAPID_FAIL_SECONDS);
+        cfg->rapid_fail_crashes = n;
+        cfg->rapid_fail_window_ms = seconds * 1000u;
+        return 0;
+    }
+    case K_COUNT:
+    case K_SECONDS: {
+        unsigned v = 0;
+        int rc = parse_uint(value, UINT32_MAX, &v);
+        if (rc == -1)
+            return config_fail(src, "%s: expected a number%s (0 = off)", origin,
+                               o->kind == K_SECONDS ? " of seconds" : "");
+        if (rc == -2)
+            return config_fail(src, "%s: too large (at most %u)", origin, UINT32_MAX);
+        if (o->kind == K_SECONDS)
+            *(uint32_t *)(cfg_base + o->off) = v;
+        else
+            *(unsigned *)(cfg_base + o->off) = v;
         return 0;
     }
     case K_WORKERS:

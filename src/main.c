@@ -1,4 +1,5 @@
-/* isapid: parse the configuration, start the server, wait for SIGTERM/SIGINT, shut down. */
+/* isapid: parse the configuration, then run the master and its workers (src/master.h), or with
+ * --processes 0 the server alone in this process (src/master_worker.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -14,8 +15,9 @@
 #include "config.h"
 #include "crash.h"
 #include "log.h"
-#include "notify.h"
 #include "privileges.h"
+#include "master.h"
+#include "master_worker.h"
 #include "server.h"
 
 static char *executable_dir(char *buf, size_t size)
@@ -31,46 +33,12 @@ static char *executable_dir(char *buf, size_t size)
     return buf;
 }
 
-/* Exit status when shutdown ended with a thread still inside extension code (a call that
- * outlived the grace period, or TerminateExtension / DllMain(DLL_PROCESS_DETACH) that did not
- * return): docs/design.md, "Shutdown". */
-#define EXIT_EXTENSION_STILL_RUNNING 3
-
-/* Signals operators send by habit (reload, new binary): they have no meaning here yet, so
- * they are logged and ignored rather than left to kill the process. */
-static const int ignored_signals[] = {SIGHUP, SIGUSR2};
-
-/* Waits for SIGTERM or SIGINT and returns it; SIGUSR1 reopens the logs on the way, and the
- * ignored signals are logged, one line per signal per second (a loop sending them cannot flood
- * the log). */
-static int wait_for_stop(const sigset_t *handled, server_t *server)
-{
-    log_limiter_t limiters[sizeof ignored_signals / sizeof ignored_signals[0]];
-    for (size_t i = 0; i < sizeof limiters / sizeof limiters[0]; i++)
-        limiters[i] = (log_limiter_t)LOG_LIMITER_INIT;
-    for (;;) {
-        int sig = 0;
-        if (sigwait(handled, &sig) != 0)
-            continue;
-        if (sig == SIGTERM || sig == SIGINT)
-            return sig;
-        if (sig == SIGUSR1) {
-            server_reopen_logs(server);
-            continue;
-        }
-        for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
-            if (ignored_signals[i] == sig)
-                log_limited(&limiters[i], LOG_WARN, "SIG%s received: ignored (it has no meaning "
-                            "for isapid yet; SIGTERM or SIGINT stops the server)",
-                            sigabbrev_np(sig));
-    }
-}
-
 int main(int argc, char **argv)
 {
     char exe_buf[PATH_MAX];
     config_t cfg;
-    config_defaults(&cfg, executable_dir(exe_buf, sizeof exe_buf));
+    const char *exe_dir = executable_dir(exe_buf, sizeof exe_buf);
+    config_defaults(&cfg, exe_dir);
     config_status_t st = config_parse_args(&cfg, argc, argv);
     if (st != CONFIG_OK) {
         config_free(&cfg);
@@ -117,51 +85,28 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
-    /* Signals are taken synchronously by this thread; every thread started later inherits the
-     * mask, so none of them is interrupted. Writes to closed sockets must not kill the server,
-     * nor a SIGPIPE sent by hand: ignored, and blocked besides, so that an extension that
-     * restores its default action still cannot let one through. */
+    /* Signals are taken synchronously (a signalfd in the master and in each worker); every
+     * thread started later inherits the mask, so none of them is interrupted. Writes to closed
+     * sockets must not kill the server, nor a SIGPIPE sent by hand: ignored, and blocked
+     * besides, so that an extension that restores its default action still cannot let one
+     * through. */
     signal(SIGPIPE, SIG_IGN);
     sigset_t handled;
     sigemptyset(&handled);
-    sigaddset(&handled, SIGTERM);
-    sigaddset(&handled, SIGINT);
-    for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
-        sigaddset(&handled, ignored_signals[i]);
-    sigaddset(&handled, SIGUSR1);
-    sigaddset(&handled, SIGPIPE);
+    int sigs[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&handled, sigs[i]);
     pthread_sigmask(SIG_BLOCK, &handled, NULL);
-    sigdelset(&handled, SIGPIPE);
 
-    server_t server;
-    /* The user is dropped after binding and opening the logs, before an extension can load. */
-    if (server_init(&server, &cfg) < 0 || privileges_drop(&cfg) < 0 ||
-        server_start(&server) < 0) {
-        server_free(&server);
-        config_free(&cfg);
-        return 1;
+    int status;
+    if (cfg.processes > 0) {
+        status = master_run(&cfg, exe_dir, argc, argv);
+    } else {
+        int fds[CONFIG_MAX_LISTEN];
+        worker_link_t alone = {.up_fd = -1, .down_fd = -1};
+        /* worker_run frees cfg when nothing may use it any more. */
+        return server_listeners_bind(&cfg, fds) < 0 ? 1 : worker_run(&cfg, fds, &alone);
     }
-    for (size_t i = 0; i < cfg.n_listen; i++)
-        log_info("listening on http://%s/ (root %s, %u loop%s)", cfg.listen[i].text, cfg.root,
-                 server.n_loops, server.n_loops == 1 ? "" : "s");
-
-    notify_ready("serving");
-    int sig = wait_for_stop(&handled, &server);
-    notify_stopping();
-    log_info("%s: shutting down (grace period %u ms)", strsignal(sig), cfg.shutdown_grace_ms);
-    server_shutdown(&server);
-    if (server.extension_code_running) {
-        /* A thread is still inside an extension: exit() would run the libraries' destructors
-         * and atexit handlers under it. Both logs are written with one write(2) per line, so
-         * there is nothing buffered to flush first. */
-        log_warn("stopped with extension code still running (exit status %d)",
-                 EXIT_EXTENSION_STILL_RUNNING);
-        _exit(EXIT_EXTENSION_STILL_RUNNING);
-    }
-    bool clean = server.clean;
-    server_free(&server);
-    if (clean)
-        config_free(&cfg);
-    log_info("stopped");
-    return 0;
+    config_free(&cfg);
+    return status;
 }

@@ -31,7 +31,6 @@
 #define LINGER_TIMEOUT_MS 2000
 #define UNLOAD_MIN_MS 1000 /* each extension's unload calls get the grace period, at least this */
 #define WORKER_STACK_SIZE (8u << 20)
-#define STATUS_MAX_EXTENSIONS 256u /* extensions the status board has room for */
 
 /* ---- Pausing accepts ----
  * Out of descriptors (or kernel memory) for a new connection, accept4 fails while the connection
@@ -99,12 +98,31 @@ void netloop_descriptor_freed(netloop_t *nl)
         nl->accept_resume_ms = 0; /* at the end of this iteration (netloop_tick) */
 }
 
+/* ---- Rotating accepts (several worker processes) ----
+ * EPOLLEXCLUSIVE wakes the first epoll set in the listener's wait queue that has a thread
+ * waiting, and that order is the order of registration: an idle server would give every
+ * connection to the same loop of the same worker. With several workers (--processes), a loop
+ * that accepted takes its listener out of its set and adds it back, which puts it at the end of
+ * the queue: connections go round the loops of all workers. Two epoll_ctl calls per accepting
+ * wake-up, not per request; a failed add pauses accepting as for want of memory. */
+static void accept_rotate(netloop_t *nl, listener_t *ls)
+{
+    if (!ls->watched || loop_del(nl->loop, &ls->watch) < 0)
+        return;
+    if (loop_add(nl->loop, &ls->watch, EPOLLIN | EPOLLEXCLUSIVE) == 0)
+        return;
+    ls->watched = false;
+    nl->accept_paused = true;
+    nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_RETRY_MS;
+}
+
 static void on_accept(loop_watch_t *w, uint32_t events)
 {
     (void)events;
     listener_t *ls = (listener_t *)w;
     netloop_t *nl = ls->nl;
     static log_limiter_t accept_failed = LOG_LIMITER_INIT;
+    bool accepted = false;
     for (int i = 0; i < ACCEPT_BATCH && !nl->accept_paused; i++) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;
@@ -112,11 +130,14 @@ static void on_accept(loop_watch_t *w, uint32_t events)
         if (fd >= 0) {
             if (conn_accept(nl, fd, &peer, ls->local, ls->proxy_protocol) == LOOP_LOST)
                 return; /* an extension it ran was handed off with the loop: not ours now */
+            accepted = true;
             continue;
         }
         int err = errno;
         switch (err) {
         case EAGAIN: /* another loop took it, or nothing left */
+            if (accepted && nl->srv->cfg->processes > 1)
+                accept_rotate(nl, ls);
             return;
         case EINTR:
         case ECONNABORTED:
@@ -230,6 +251,7 @@ bool server_isapi_host_new(server_t *s)
         .access_log = s->access_log,
         .software = s->software,
         .stopping = &s->stopping,
+        .unhealthy = &s->unhealthy,
         .loops = loops,
         .n_loops = s->n_loops,
     };
@@ -250,9 +272,16 @@ bool server_status_init(server_t *s, struct status_board *shared)
     }
     s->status_board = shared;
     s->status_slot = status_board_claim(shared, getpid());
+    if (!s->status_slot && !s->status_board_owned) {
+        /* The master's board is full (more workers at once than it was made for): serve on,
+         * with a page that shows this worker alone. */
+        log_warn("the status board's %u slots are all taken: this worker's status page shows "
+                 "itself only", status_board_max_workers(shared));
+        return server_status_init(s, NULL);
+    }
     if (!s->status_slot) {
-        log_error("cannot take a slot of the status board: all %u are taken (a dead worker's "
-                  "not released?)", status_board_max_workers(shared));
+        log_error("cannot take a slot of the status board: all %u are taken",
+                  status_board_max_workers(shared));
         return false;
     }
     if (s->cfg->status_path) {
@@ -269,27 +298,37 @@ bool server_status_init(server_t *s, struct status_board *shared)
     return true;
 }
 
-int server_init(server_t *s, config_t *cfg)
+int server_listeners_bind(const config_t *cfg, int fds[CONFIG_MAX_LISTEN])
+{
+    /* Socket activation: a socket systemd passed stands in for binding its address. */
+    notify_listeners_t passed;
+    if (notify_listeners_collect(&passed) < 0)
+        return -1;
+    size_t i;
+    for (i = 0; i < cfg->n_listen; i++) {
+        int fd = notify_listeners_take(&passed, &cfg->listen[i]);
+        if (fd < 0)
+            fd = listen_on(&cfg->listen[i], cfg->reuse_port);
+        if (fd < 0)
+            break;
+        fds[i] = fd;
+    }
+    int rest = notify_listeners_check_all_taken(&passed); /* a passed socket no --listen names */
+    if (i < cfg->n_listen || rest < 0) {
+        while (i > 0)
+            close(fds[--i]);
+        return -1;
+    }
+    return (int)cfg->n_listen;
+}
+
+int server_init(server_t *s, config_t *cfg, const int *listen_fds, struct status_board *board)
 {
     memset(s, 0, sizeof *s);
     s->cfg = cfg;
     snprintf(s->software, sizeof s->software, "isapid/%s", ISAPID_VERSION);
-    /* Socket activation: a socket systemd passed stands in for binding its address. */
-    notify_listeners_t passed;
-    if (notify_listeners_collect(&passed) < 0)
-        goto fail;
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        int fd = notify_listeners_take(&passed, &cfg->listen[i]);
-        if (fd < 0)
-            fd = listen_on(&cfg->listen[i], cfg->reuse_port);
-        if (fd < 0) {
-            notify_listeners_check_all_taken(&passed);
-            goto fail;
-        }
-        s->listen_fds[s->n_listen++] = fd;
-    }
-    if (notify_listeners_check_all_taken(&passed) < 0)
-        goto fail;
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        s->listen_fds[s->n_listen++] = listen_fds[i];
     s->mime = mime_load("/etc/mime.types");
     if (!s->mime)
         goto fail;
@@ -351,7 +390,7 @@ int server_init(server_t *s, config_t *cfg)
     }
     if (!server_isapi_host_new(s))
         goto fail;
-    if (!server_status_init(s, NULL))
+    if (!server_status_init(s, board))
         goto fail;
     if (cfg->extensions_inline) {
         loop_t *loops[s->n_loops];
@@ -372,6 +411,7 @@ fail:
 
 void server_reopen_logs(server_t *s)
 {
+    log_info("SIGUSR1: reopening the logs");
     char err[256];
     bool ok = true;
     if (log_open(s->cfg->error_log, err, sizeof err) < 0) {
@@ -442,8 +482,16 @@ static void drain_task(loop_task_t *t)
     }
     nl->accept_paused = false;
     nl->draining = true;
-    conn_close_idle(nl);
+    if (nl->srv->idle_linger_ms == 0)
+        conn_close_idle(nl);
     atomic_fetch_add(&nl->srv->loops_drained, 1);
+}
+
+/* Stage 1b of a retirement, after the idle linger: close what is still idle. */
+static void idle_task(loop_task_t *t)
+{
+    netloop_t *nl = (netloop_t *)((char *)t - offsetof(netloop_t, idle_task));
+    conn_close_idle(nl);
 }
 
 /* Stage 2, after the grace period: cut whatever is left. */
@@ -471,6 +519,14 @@ void server_shutdown(server_t *s)
         s->listen_fds[k] = -1;
     }
     uint64_t deadline = clock_now_ms() + s->cfg->shutdown_grace_ms;
+    if (s->idle_linger_ms) {
+        uint64_t linger_end = clock_now_ms() + s->idle_linger_ms;
+        while (atomic_load(&s->open_conns) > 0 && clock_now_ms() < linger_end &&
+               clock_now_ms() < deadline)
+            sleep_ms(10);
+        for (unsigned i = 0; i < s->n_loops; i++)
+            loop_post(s->loops[i].loop, &s->loops[i].idle_task, idle_task);
+    }
     while (atomic_load(&s->open_conns) > 0 && clock_now_ms() < deadline)
         sleep_ms(10);
     int left = atomic_load(&s->open_conns);

@@ -53,8 +53,10 @@ typedef struct netloop {
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
-    loop_task_t drain_task, force_task, stop_task;
-    uint64_t requests_served; /* responses completed (the status page's; src/status.h) */
+    _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
+                                * worker's health check: --recycle-requests, and the status
+                                * page: src/status.h) */
+    loop_task_t drain_task, idle_task, force_task, stop_task;
 } netloop_t;
 
 struct server {
@@ -79,7 +81,11 @@ struct server {
     size_t n_listen;
     atomic_int open_conns;    /* all loops; shutdown waits for 0 */
     atomic_bool stopping;
+    atomic_bool unhealthy;    /* an extension sent HSE_REQ_REPORT_UNHEALTHY: the master
+                               * recycles this worker at its next health check */
     atomic_int loops_drained; /* shutdown: loops that stopped accepting */
+    uint32_t idle_linger_ms;  /* shutdown: idle keep-alive connections stay open this long
+                              * first (a retiring worker: server_shutdown) */
     bool clean;               /* shutdown left no extension work running: safe to free */
     bool extension_code_running; /* shutdown: a thread is still inside extension code (a call
                                   * past the grace period, an unload call that did not return):
@@ -87,12 +93,21 @@ struct server {
     char software[32];        /* "isapid/VERSION" */
 };
 
-/* Bind every listen address (clear error for a port in use), build loops, pool, tables. */
-int server_init(server_t *s, config_t *cfg);
+/* Binds every listen address of cfg into fds, in cfg's order (a clear error for a port in use);
+ * returns how many, or -1 with the reason logged (none left open). In a master, before the
+ * workers are forked: they inherit the descriptors. */
+int server_listeners_bind(const config_t *cfg, int fds[CONFIG_MAX_LISTEN]);
+/* Build loops, pool, tables around the cfg->n_listen descriptors bound by server_listeners_bind
+ * (the server owns them from here on, failure included: server_free closes them). */
+int server_init(server_t *s, config_t *cfg, const int *listen_fds, struct status_board *board);
 /* Start loop threads; returns at once. */
 int server_start(server_t *s);
 /* Graceful: stop accepting, close idle connections, wait up to the grace period for in-flight
- * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension. */
+ * requests, force-close the rest, TerminateExtension(HSE_TERM_MUST_UNLOAD) every extension.
+ * With s->idle_linger_ms (a worker retired while others serve on), idle keep-alive connections
+ * are closed only after that long (at most the grace period): a client that sends its next
+ * request meanwhile gets it answered, with Connection: close, instead of a connection closed
+ * under a request it was sending. */
 void server_shutdown(server_t *s);
 void server_free(server_t *s);
 /* SIGUSR1: reopen the error log and the access log by name (logrotate renamed them); a log

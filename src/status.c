@@ -77,7 +77,8 @@ static void publish_loop(status_t *st, netloop_t *nl, const conn_t *serving, uin
     status_loop_t *sl = &st->loops[nl->index];
     conn_census_t census;
     conn_census(nl, serving, &census);
-    status_loop_sample_t v = {.requests = nl->requests_served, .active = census.active,
+    uint64_t served = atomic_load_explicit(&nl->requests, memory_order_relaxed);
+    status_loop_sample_t v = {.requests = served, .active = census.active,
                               .reading = census.reading, .writing = census.writing,
                               .idle = census.idle};
     time_t oldest = 0;
@@ -168,9 +169,11 @@ uint64_t status_loop_tick(status_t *st, netloop_t *nl, uint64_t now)
         publish_loop(st, nl, NULL, now);
         if (nl->index == 0)
             publish_worker(st, now);
-    } else if (nl->requests_served != sl->published_requests) {
-        status_slot_publish_requests(st->slot, nl->index, nl->requests_served);
-        sl->published_requests = nl->requests_served;
+    } else if (atomic_load_explicit(&nl->requests, memory_order_relaxed) !=
+               sl->published_requests) {
+        uint64_t served = atomic_load_explicit(&nl->requests, memory_order_relaxed);
+        status_slot_publish_requests(st->slot, nl->index, served);
+        sl->published_requests = served;
     }
     return sl->next_sample_ms;
 }

@@ -8,7 +8,7 @@
  * changed), and every STATUS_SAMPLE_MS (status.c) its connections by state (conn_census) and
  * its parked sessions (parked_sample); the first loop also samples the worker's pools, RSS and
  * extensions then, and so does the loop serving the page, before it answers. The request path
- * itself only increments netloop_t.requests_served (a plain add by the loop's thread) and an
+ * itself only increments netloop_t.requests (a relaxed atomic add by the loop's thread) and an
  * extension's two counters (extension.h).
  *
  * Ownership: server.c creates it after the loops, pools and extension table, which it borrows,

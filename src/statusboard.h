@@ -39,6 +39,8 @@
 /* Event loops of one worker that publish; loops past it are left out of the page (the
  * configuration allows --threads up to this). */
 #define STATUS_MAX_LOOPS 1024u
+/* Extensions a board made by the server has room for (more are left off the page). */
+#define STATUS_MAX_EXTENSIONS 256u
 /* An extension path longer than this is shown cut. */
 #define STATUS_PATH_MAX 512u
 

@@ -25,6 +25,11 @@
 static __thread const char *current_extension;
 static __thread const char *current_target;
 
+/* crash_record_to's descriptor and the process it was set in (a child an extension forks
+ * inherits both: its crashes are not the worker's); set once before any extension runs. */
+static int record_fd = -1;
+static pid_t record_pid;
+
 /* The server executable's load address (dladdr's dli_fbase for code of its own), found at
  * install time; constant afterwards. */
 static void *server_base;
@@ -45,6 +50,12 @@ typedef struct line {
     char buf[1024];
     size_t len;
 } line_t;
+
+void crash_record_to(int fd)
+{
+    record_fd = fd;
+    record_pid = getpid();
+}
 
 static void put(line_t *l, const char *s)
 {
@@ -140,6 +151,29 @@ static bool looks_like_stack_overflow(uintptr_t addr, uintptr_t sp)
     return sp != 0 && addr <= sp + 4096 && addr + 256 * 1024 >= sp;
 }
 
+/* Appends s to r (at most max bytes of r in all), tabs and newlines made spaces. */
+static void put_field(line_t *r, const char *s, size_t max)
+{
+    for (; s && *s && r->len < max; s++)
+        r->buf[r->len++] = (*s == '\t' || *s == '\n') ? ' ' : *s;
+}
+
+static void write_record(int sig, const char *module, const char *target)
+{
+    /* Well under PIPE_BUF (4096): one atomic write. */
+    static line_t r; /* one report at a time (reporting above): off the alternate stack */
+    r.len = 0;
+    put(&r, "crash\t");
+    put_uint(&r, (uintptr_t)sig, 10);
+    put(&r, "\t");
+    put_field(&r, module, 600);
+    put(&r, "\t");
+    put_field(&r, target, sizeof r.buf - 1);
+    r.buf[r.len++] = '\n';
+    ssize_t w = write(record_fd, r.buf, r.len);
+    (void)w;
+}
+
 static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
 {
     static atomic_bool reporting;
@@ -192,9 +226,14 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
         put(&l, ", on a thread started by ");
         put(&l, creator);
     }
-    put(&l, "; the server stops\n");
+    bool worker = record_fd >= 0 && getpid() == record_pid;
+    put(&l, worker              ? "; the worker process stops\n"
+            : record_fd >= 0    ? "; this process (a child of a worker) stops\n"
+                                : "; the server stops\n");
     ssize_t w = write(STDERR_FILENO, l.buf, l.len);
     (void)w;
+    if (worker)
+        write_record(sig, ext ? ext : creator, ext ? target : NULL);
     signal(sig, SIG_DFL);
     raise(sig); /* delivered when the handler returns; a fault also recurs at pc */
 }

@@ -15,5 +15,14 @@ void crash_handlers_install(void);
  * until crash_context_leave). */
 void crash_context_enter(const char *extension, const char *target);
 void crash_context_leave(void);
+/* A worker process (src/master.h): every crash report also goes to fd, a pipe to the master, as
+ * one record of fewer than PIPE_BUF bytes (one write(2), so never interleaved):
+ *   "crash\tSIGNAL\tMODULE\tTARGET\n"
+ * MODULE is the extension whose code ran, else the module that started the thread when that is
+ * not the server, else empty: a fault of the server's own threads outside extension code (in
+ * the server or a library it calls) is the server's; TARGET is the request
+ * target when one is known, else empty. Tabs and newlines in either are replaced by spaces. The
+ * line on stderr then ends in "the worker process stops". -1 (the default) = no record. */
+void crash_record_to(int fd);
 
 #endif

@@ -474,7 +474,7 @@ static void conn_log(conn_t *c)
 
 static void conn_response_done(conn_t *c)
 {
-    c->nl->requests_served++;
+    atomic_fetch_add_explicit(&c->nl->requests, 1, memory_order_relaxed);
     conn_log(c);
     c->log_status = 0;
     if (c->close_after || !c->keep_alive || c->nl->draining) {

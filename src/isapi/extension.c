@@ -32,6 +32,8 @@ typedef struct ext_entry {
     bool error_passing;           /* the last load failed for want of descriptors: not remembered */
     struct timespec failed_mtime; /* a failed load is retried when the file changes */
     ino_t failed_ino;
+    atomic_bool disabled;         /* rapid-fail protection: refused while the file is disabled_id */
+    ext_file_id_t disabled_id;    /* written under load_lock before disabled is set */
 } ext_entry_t;
 
 /* Entries are only ever prepended and never removed while the server runs, and an entry's path
@@ -151,6 +153,39 @@ void extensions_for_each(extensions_t *t, void (*fn)(extension_t *e, bool loaded
 {
     for (ext_entry_t *e = atomic_load_explicit(&t->list, memory_order_acquire); e; e = e->next)
         fn(&e->pub, atomic_load_explicit(&e->state, memory_order_acquire) == EXT_LOADED, arg);
+}
+
+bool extensions_disable(extensions_t *t, const char *path, const ext_file_id_t *id)
+{
+    ext_entry_t *e = entry_find_or_add(t, path);
+    if (!e)
+        return false;
+    pthread_mutex_lock(&e->load_lock);
+    e->disabled_id = *id;
+    atomic_store(&e->disabled, true);
+    pthread_mutex_unlock(&e->load_lock);
+    return true;
+}
+
+bool extensions_disabled(extensions_t *t, const char *path)
+{
+    ext_entry_t *e = entry_find(t, path);
+    if (!e || !atomic_load_explicit(&e->disabled, memory_order_relaxed))
+        return false;
+    struct stat st;
+    bool still = true;
+    pthread_mutex_lock(&e->load_lock);
+    if (atomic_load(&e->disabled) && stat(path, &st) == 0 &&
+        (st.st_dev != e->disabled_id.dev || st.st_ino != e->disabled_id.ino ||
+         st.st_mtim.tv_sec != e->disabled_id.mtime.tv_sec ||
+         st.st_mtim.tv_nsec != e->disabled_id.mtime.tv_nsec)) {
+        atomic_store(&e->disabled, false);
+        still = false;
+        log_info("extension %s is enabled again: its file changed since rapid-fail protection "
+                 "disabled it", path);
+    }
+    pthread_mutex_unlock(&e->load_lock);
+    return still;
 }
 
 extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size,

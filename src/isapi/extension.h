@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <windows.h>
 #include <httpext.h>
@@ -64,6 +66,19 @@ void extensions_for_each(extensions_t *t, void (*fn)(extension_t *e, bool loaded
  * for at most timeout_ms (a call that never returns is logged and left running). Returns how
  * many extensions are still inside those calls. Libraries stay mapped (threads they started
  * may still run). */
+/* Rapid-fail protection (src/master.h): the file an extension was disabled as, by inode and
+ * modification time; another file at the path is enabled again. */
+typedef struct ext_file_id {
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+} ext_file_id_t;
+/* Requests for path are refused from now on (any thread may be reading: the flag is atomic)
+ * while the file at path is still id. False on ENOMEM. */
+bool extensions_disable(extensions_t *t, const char *path, const ext_file_id_t *id);
+/* Whether path is disabled: cheap when it is not (no lock, no system call); when it is, the file
+ * is looked at, and a changed one is enabled again (logged). */
+bool extensions_disabled(extensions_t *t, const char *path);
 unsigned extensions_terminate_all(extensions_t *t, unsigned timeout_ms);
 void extensions_free(extensions_t *t);
 

@@ -297,6 +297,16 @@ static DWORD request_call(request_t *r, extension_t *ext)
 {
     char err[512];
     bool out_of_fds = false;
+    if (extensions_disabled(r->host->extensions, ext ? ext->path : r->route.handler)) {
+        static log_limiter_t disabled = LOG_LIMITER_INIT;
+        log_limited(&disabled, LOG_WARN, "503 for %s: extension %s is disabled by rapid-fail "
+                    "protection (it crashed %u times within %u s) until its file changes or the "
+                    "server is reloaded (SIGHUP)", r->ri.raw_target,
+                    ext ? ext->path : r->route.handler, r->host->cfg->rapid_fail_crashes,
+                    (unsigned)(r->host->cfg->rapid_fail_window_ms / 1000));
+        r->refused = true;
+        return HSE_STATUS_ERROR;
+    }
     if (!ext)
         ext = extensions_acquire(r->host->extensions, r->route.handler, err, sizeof err, &out_of_fds);
     if (!ext) {

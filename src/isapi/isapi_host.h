@@ -42,6 +42,7 @@ typedef struct isapi_host {
     accesslog_t *access_log;     /* NULL when off */
     const char *software;        /* "isapid/VERSION" (the server's string) */
     const atomic_bool *stopping; /* the server's: shutdown began */
+    atomic_bool *unhealthy;      /* the server's: HSE_REQ_REPORT_UNHEALTHY was called */
     isapi_loop_t *loops;         /* one per event loop, indexed by conn_loop_index */
     unsigned n_loops;
 } isapi_host_t;

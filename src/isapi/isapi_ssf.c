@@ -582,6 +582,17 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
         return ssf_map_url_to_path_ex(r, buf, data_type);
     case HSE_REQ_ABORTIVE_CLOSE:
         return TRUE; /* ignored, as by IIS 5.1 and later */
+    case HSE_REQ_REPORT_UNHEALTHY: {
+        /* IIS: the worker is reported at its next ping and replaced (a recycle, overlapped). */
+        static log_limiter_t reported = LOG_LIMITER_INIT;
+        const char *reason = buf ? (const char *)buf : "(no reason given)";
+        log_limited(&reported, LOG_WARN, "extension %s reports the worker unhealthy: %.200s; "
+                    "a master replaces this worker (with --processes 0 nothing happens)",
+                    r->ext ? r->ext->path : r->route.handler, reason);
+        if (r->host->unhealthy)
+            atomic_store(r->host->unhealthy, true);
+        return TRUE;
+    }
     case HSE_REQ_IS_IN_PROCESS:
         if (!buf)
             return fail(ERROR_INVALID_PARAMETER);

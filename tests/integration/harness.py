@@ -22,6 +22,9 @@ What is here:
   request()     one request through http.client.
   wait_for()    poll a condition with a deadline (tests poll; they do not sleep).
   fd_count(), rss_kb()  from /proc/PID, for leak checks.
+  Server.pid    the serving process: the master's one worker (--processes 1, the default), or
+                the server itself with --processes 0; master_pid, worker_pids() for the rest.
+                Start-up waits for the master's "listening on" line (every worker ready).
   EventFile     a file fixtures append `key=value ...` event lines to (polled with wait()).
   proc_limit(), raise_nofile(), sanitizer_of_binary()  for the scale tests.
 
@@ -47,6 +50,8 @@ BUILD = os.environ.get("ISAPID_BUILD") or os.path.join(SOURCE, "build")
 BIN = os.environ.get("ISAPID_BIN") or os.path.join(BUILD, "isapid")
 
 START_DEADLINE = 10.0     # seconds for the port to accept connections
+# Logged by the master once its first workers are ready (or by the server alone, --processes 0).
+LISTENING_LINE = "[info] listening on http://"
 STOP_DEADLINE = 15.0      # seconds after SIGTERM before SIGKILL
 DEFAULT_TIMEOUT = 10.0    # socket timeout for clients
 
@@ -262,7 +267,7 @@ class Server:
             self._stdout = open(self.stdout_path, "wb")
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._stdout,
                                          stderr=self._stderr, env=env, cwd=self.tmp)
-            self.pid = self.proc.pid
+            self.master_pid = self.proc.pid
             try:
                 self._wait_listening()
                 return
@@ -284,7 +289,11 @@ class Server:
             try:
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=1.0)
                 s.close()
-                return
+                # The master listens before its workers run: started means the line it (or the
+                # single process) logs once every worker is ready, or, when the log goes
+                # elsewhere, a serving process whose event loops run.
+                if LISTENING_LINE in self.stderr() or self._loops_running():
+                    return
             except OSError:
                 pass
             if time.monotonic() >= deadline:
@@ -314,7 +323,60 @@ class Server:
         if self.tmp and os.environ.get("ISAPID_KEEP_TMP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    # ---- processes --------------------------------------------------------------------
+    def _loops_running(self):
+        """True when the server or one of its worker processes has its event-loop threads."""
+        return any(self._has_loops(pid) for pid in [self.master_pid] + self._children())
+
+    @staticmethod
+    def _has_loops(pid):
+        try:
+            for task in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/comm" % (pid, task)) as f:
+                    if f.read().startswith("isapid-loop"):
+                        return True
+        except OSError:
+            pass
+        return False
+
+    def _children(self):
+        pids = set()
+        try:
+            for task in os.listdir("/proc/%d/task" % self.master_pid):
+                with open("/proc/%d/task/%s/children" % (self.master_pid, task)) as f:
+                    pids.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+        return sorted(pids)
+
+    def single_process(self):
+        """True when the server runs without master (--processes 0): the process started has
+        event loops of its own (a master has none)."""
+        return self._has_loops(self.master_pid)
+
+    def worker_pids(self):
+        """The master's worker processes now (sorted), from /proc/MASTER/task/*/children; with
+        --processes 0, the server itself."""
+        if self.single_process():
+            return [self.master_pid]
+        return self._children()
+
+    @property
+    def pid(self):
+        """The process that serves: the one worker of the master (--processes 1, the default),
+        or the server itself with --processes 0. The fd, thread and memory checks look at it."""
+        pids = wait_for(self.worker_pids, 5, 0.01, "a worker process of master %d" % self.master_pid)
+        if len(pids) != 1:
+            raise AssertionError("srv.pid with %d worker processes %r: use worker_pids()" % (len(pids), pids))
+        return pids[0]
+
     def signal(self, sig=_signal.SIGTERM):
+        """Sends sig to the master (what an operator signals); SIGSTOP and SIGCONT, which freeze
+        the serving, go to the workers."""
+        if sig in (_signal.SIGSTOP, _signal.SIGCONT):
+            for pid in self.worker_pids():
+                os.kill(pid, sig)
+            return
         self.proc.send_signal(sig)
 
     def stop(self, sig=_signal.SIGTERM, timeout=STOP_DEADLINE):

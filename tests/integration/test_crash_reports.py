@@ -1,8 +1,9 @@
 """Crash reports: every fatal signal, on every thread, gives one line on stderr naming the signal,
 the module that holds the faulting instruction and, when known, the extension and request; a
 stack overflow too (the handler runs on an alternate stack every thread has). The crash itself
-still ends the server (extensions run in its process): test_hostile_extensions.py covers what
-happens to the other clients.
+ends the process it happens in: here the single process of --processes 0, so the server (the
+workers of a master are replaced: test_workers.py); test_hostile_extensions.py covers what
+happens to the other clients then.
 
 Fixture: tests/fixtures/crash.c (?op=segv NULL store, ?op=overflow unbounded recursion,
 ?op=thread NULL store on a thread the extension started, ?op=abort)."""
@@ -35,7 +36,7 @@ class CrashReportTest(unittest.TestCase):
     def crash(self, op, sig=signal.SIGSEGV):
         """Runs ?op=OP in the crash fixture; returns (the one report line, the module path)."""
         with Server(scripts={"crash.so": fixture("crash")}, env=sanitizer_env_no_segv_handler(),
-                    expect_exit=None, allow_leaks=True) as srv:
+                    expect_exit=None, allow_leaks=True, args=["--processes", "0"]) as srv:
             module = os.path.realpath(os.path.join(srv.scripts_dir, "crash.so"))
             r = srv.get("/scripts/crash.dll?op=ok")
             self.assertEqual(r.status, 200)

@@ -71,7 +71,7 @@ class ActivatedServer(Server):
         self._stdout = open(self.stdout_path, "wb")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._stdout,
                                      stderr=self._stderr, cwd=self.tmp, pass_fds=(fd,))
-        self.pid = self.proc.pid
+        self.master_pid = self.proc.pid
         self._wait_listening()
 
 

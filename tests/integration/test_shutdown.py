@@ -162,23 +162,26 @@ class ShutdownTest(unittest.TestCase):
                              ["attach", "version", "terminate 2", "detach"])
 
     def test_operator_signals_are_logged_and_ignored(self):
-        # SIGHUP and SIGUSR2 (sent by habit: reload, new binary) and SIGPIPE (sent by hand) do
-        # not stop the server: one line each, and it goes on serving. (SIGUSR1 reopens the
-        # logs: test_ops_logs.)
+        # SIGHUP (reload: test_workers.py), SIGUSR1 (reopen logs), SIGUSR2 (no meaning) and
+        # SIGPIPE (sent by hand) do not stop the server: one line each, and it goes on serving
+        # (a connection to a worker retired by the reload is closed when idle).
         with self.server(expect_exit=0) as srv:
             with srv.conn() as c:
                 self.assertEqual(c.request("GET", "/a.txt").status, 200)
-                for sig in (signal.SIGHUP, signal.SIGUSR2):
-                    name = signal.Signals(sig).name
+                for sig, line in ((signal.SIGUSR1, "SIGUSR1: reopening the logs"),
+                                  (signal.SIGUSR2, "SIGUSR2 received: ignored")):
                     srv.signal(sig)
-                    wait_for(lambda: "%s received: ignored" % name in srv.stderr(), 5,
-                             message="the log line for %s" % name)
-                    self.assertTrue(srv.alive(), "%s killed the server" % name)
+                    wait_for(lambda: line in srv.stderr(), 5, message="the log line for %s" % sig)
+                    self.assertTrue(srv.alive(), "%s killed the server" % sig)
                     self.assertEqual(c.request("GET", "/a.txt").body, b"AAAA\n")
                 srv.signal(signal.SIGPIPE)
                 # SIGPIPE is not logged; a request served after it proves the server outlived it.
                 self.assertEqual(c.request("GET", "/a.txt").body, b"AAAA\n")
                 self.assertTrue(srv.alive())
+            srv.signal(signal.SIGHUP)
+            wait_for(lambda: "reload: new worker process ready" in srv.stderr(), 5,
+                     message="the reload's log line")
+            self.assertTrue(srv.alive())
             self.assertEqual(srv.get("/a.txt").status, 200)
 
 if __name__ == "__main__":
