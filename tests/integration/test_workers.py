@@ -196,6 +196,30 @@ class WorkerTest(unittest.TestCase):
             self.assertEqual(len(self.worker_lines(srv)), 2)
             self.assertEqual(srv.get("/a.txt").status, 200)
 
+    def test_status_page_shows_every_worker_and_the_masters_counts(self):
+        """The status board is the master's: each worker's page lists every worker, a dead one
+        leaves it, and the crash counts and the rapid-fail decision of the master show."""
+        import json
+
+        def page():
+            return json.loads(srv.get("/st?json").body)
+
+        with self.server(processes=2, args=["--rapid-fail", "2/300", "--status", "/st"]) as srv:
+            wait_for(lambda: len(srv.worker_pids()) == 2, 5)
+            wait_for(lambda: sorted(w["pid"] for w in page()["workers"]) == srv.worker_pids(), 5,
+                     message="both workers on the page")
+            for i in range(2):
+                with srv.conn() as c:
+                    c.send(build_request("GET", "/scripts/crash.dll?op=segv"))
+                    self.assertTrue(c.wait_closed(10)[0])
+                wait_for(lambda: len(self.worker_lines(srv)) == i + 1, 10, message="crash %d logged" % (i + 1))
+                wait_for(lambda: len(srv.worker_pids()) == 2, 5)
+            wait_for(lambda: sorted(w["pid"] for w in page()["workers"]) == srv.worker_pids(), 5,
+                     message="the dead workers gone from the page, their replacements on it")
+            ext = [e for e in page()["extensions"] if e["path"].endswith("/crash.so")]
+            self.assertEqual(len(ext), 1, page()["extensions"])
+            self.assertEqual((ext[0]["crashes"], ext[0]["disabled"]), (2, True), ext)
+
     def test_two_workers_share_the_requests(self):
         with self.server(processes=2) as srv:
             pids = wait_for(lambda: len(srv.worker_pids()) == 2 and srv.worker_pids(), 5)
@@ -468,7 +492,7 @@ class WorkerTest(unittest.TestCase):
     def test_recycle_by_time(self):
         with self.server(args=["--recycle-time", "1"]) as srv:
             old = srv.pid
-            wait_for(lambda: self.recycled(srv, old, "uptime reached --recycle-time"), 15, 0.05,
+            wait_for(lambda: self.recycled(srv, old, "uptime reached --recycle-time"), 40, 0.05,
                      "the recycle by time")
             self.assertEqual(srv.get("/a.txt").status, 200)
 
@@ -477,7 +501,7 @@ class WorkerTest(unittest.TestCase):
             old = srv.pid
             for _ in range(3):  # 24 MiB leaked by the extension
                 self.assertEqual(srv.get("/scripts/crash.dll?op=leak").status, 200)
-            wait_for(lambda: self.recycled(srv, old, "private memory exceeds --recycle-memory"), 15, 0.05,
+            wait_for(lambda: self.recycled(srv, old, "private memory exceeds --recycle-memory"), 40, 0.05,
                      "the recycle by memory")
             self.assertEqual(srv.get("/a.txt").status, 200)
 
