@@ -593,10 +593,16 @@ static void on_signal(master_t *m, int sig)
         if (!m->stopping)
             reload(m);
         break;
-    case SIGUSR1:
+    case SIGUSR1: {
+        /* The master's own lines go to the error log too: it reopens it as the workers do. */
+        char err[256];
+        if (m->cfg->error_log && log_open(m->cfg->error_log, err, sizeof err) < 0)
+            log_error("cannot reopen the error log %s: %s; the master still writes to the old "
+                      "file", m->cfg->error_log, err);
         for (size_t i = 0; i < m->n_workers; i++)
             kill(m->workers[i]->pid, SIGUSR1);
         break;
+    }
     default:
         log_limited(&ignored, LOG_WARN, "SIG%s received: ignored (it has no meaning for isapid)",
                     sigabbrev_np(sig));
