@@ -281,9 +281,13 @@ static void health_check(master_t *m)
     const config_t *cfg = m->cfg;
     char ping[32];
     int n = snprintf(ping, sizeof ping, "ping %lu\n", ++m->ping_seq);
-    for (size_t i = 0; i < m->n_workers; i++) {
+    /* Only the workers there at `now`: a replacement started below (a recycle, a stuck
+     * worker's) is appended to the array and is younger than `now`. */
+    size_t n_before = m->n_workers;
+    for (size_t i = 0; i < n_before; i++) {
         worker_t *w = m->workers[i];
-        if (!w->ready && !w->stopping && now - w->started_ms > STARTUP_LIMIT_MS) {
+        if (!w->ready && !w->stopping && now > w->started_ms &&
+            now - w->started_ms > STARTUP_LIMIT_MS) {
             log_error("worker %d is not ready after %d s: killed", (int)w->pid,
                       STARTUP_LIMIT_MS / 1000);
             kill(w->pid, SIGKILL); /* its end is a start-up failure's */

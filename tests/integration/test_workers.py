@@ -492,7 +492,7 @@ class WorkerTest(unittest.TestCase):
     def test_recycle_by_time(self):
         with self.server(args=["--recycle-time", "1"]) as srv:
             old = srv.pid
-            wait_for(lambda: self.recycled(srv, old, "uptime reached --recycle-time"), 40, 0.05,
+            wait_for(lambda: self.recycled(srv, old, "uptime reached --recycle-time"), 15, 0.05,
                      "the recycle by time")
             self.assertEqual(srv.get("/a.txt").status, 200)
 
@@ -501,7 +501,7 @@ class WorkerTest(unittest.TestCase):
             old = srv.pid
             for _ in range(3):  # 24 MiB leaked by the extension
                 self.assertEqual(srv.get("/scripts/crash.dll?op=leak").status, 200)
-            wait_for(lambda: self.recycled(srv, old, "private memory exceeds --recycle-memory"), 40, 0.05,
+            wait_for(lambda: self.recycled(srv, old, "private memory exceeds --recycle-memory"), 15, 0.05,
                      "the recycle by memory")
             self.assertEqual(srv.get("/a.txt").status, 200)
 
