@@ -331,8 +331,10 @@ callgrind_server() { # SERVER PORT command...
 if want callgrind && [ "$CALLGRIND" = 1 ]; then
     log "callgrind: instructions per hello request ($CALLGRIND_REQUESTS requests per server)"
     # Under valgrind threads take turns and run ~50 times slower: with the default 1 ms, the
-    # hand-off watchdog would take most calls and this would count the pool's path.
-    callgrind_server isapid "$CG_IPORT" "$BUILD/isapid" --threads 1 --handoff-after 1000 \
+    # hand-off watchdog would take most calls and this would count the pool's path. One process
+    # (--processes 0), as nginx runs with master_process off here: the request path is the
+    # worker's either way, and callgrind's counters are then the serving process's.
+    callgrind_server isapid "$CG_IPORT" "$BUILD/isapid" --processes 0 --threads 1 --handoff-after 1000 \
         --listen "127.0.0.1:$CG_IPORT" --root "$W/www" --scripts "/examples=$BUILD/examples"
     mkdir -p "$W/nginx-cg/tmp"
     chmod 1777 "$W/nginx-cg/tmp"
