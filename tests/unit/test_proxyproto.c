@@ -22,7 +22,8 @@ static void v2(hdr_t *h, uint8_t ver_cmd, uint8_t fam, const void *body, size_t 
     h->b[13] = fam;
     h->b[14] = (uint8_t)(body_len >> 8);
     h->b[15] = (uint8_t)body_len;
-    memcpy(h->b + 16, body, body_len);
+    if (body_len)
+        memcpy(h->b + 16, body, body_len); /* body may be NULL when empty */
     h->n = 16 + body_len;
 }
 
