@@ -42,19 +42,22 @@ typedef struct health {
     int up_fd;
     health_task_t *tasks; /* one per loop */
     atomic_uint pending;  /* tasks of the current ping not yet run */
-    unsigned long seq;    /* written before the tasks are posted, read by the last one */
+    unsigned long seq;    /* written by the main thread before the tasks are posted (and only
+                           * once pending is 0 again); every task reads it before its
+                           * decrement, so no read can meet the next ping's write */
 } health_t;
 
 static void on_health_task(loop_task_t *t)
 {
     health_t *h = ((health_task_t *)t)->h;
+    unsigned long seq = h->seq;
     if (atomic_fetch_sub(&h->pending, 1) != 1)
         return;
     uint64_t requests = 0;
     for (unsigned i = 0; i < h->s->n_loops; i++)
         requests += atomic_load_explicit(&h->s->loops[i].requests, memory_order_relaxed);
     char line[96];
-    int n = snprintf(line, sizeof line, "pong %lu %ju %d\n", h->seq, (uintmax_t)requests,
+    int n = snprintf(line, sizeof line, "pong %lu %ju %d\n", seq, (uintmax_t)requests,
                      atomic_load(&h->s->unhealthy) ? 1 : 0);
     ssize_t w = write(h->up_fd, line, (size_t)n);
     (void)w; /* the master gone: the down pipe says so */
