@@ -1,4 +1,4 @@
-/* Private to the configuration code (config.c, config_values.c): the option table's types, the
+/* Private to the configuration code (config.c, config_values.c, config_parse.c): the option table's types, the
  * per-source parsing state and the functions the two files share. Not for use elsewhere.
  *
  * config.c owns the option table (opts[]), error reporting, the INI reader, the command line,
@@ -107,10 +107,22 @@ typedef struct source {
 __attribute__((format(printf, 2, 3))) int config_fail(source_t *src, const char *fmt, ...);
 int config_fail_oom(source_t *src);
 
-/* config_values.c: paths, lists and one setting (see there). */
+/* config_parse.c: paths, their tracking for messages, and the number formats (see there). */
 char *config_make_absolute(const char *base, const char *path);
 bool config_is_dir(const char *path);
 void config_track_free(track_t *t);
+/* A path value resolved against the source's base directory; NULL after reporting an error. */
+char *config_resolve(source_t *src, const char *value, const char *origin);
+/* The origin to remember for the final checks: with the resolved path when it differs. */
+char *config_track_text(const char *origin, const char *value, const char *abs);
+int config_track_put(char ***arr, size_t *n, size_t i, char *text);
+void config_track_clear(char ***arr, size_t *n);
+/* 0, -1 not a number of the format, -2 over max. */
+int config_parse_size(const char *s, uint64_t max, uint64_t *out);
+int config_parse_ms(const char *s, uint32_t *out);
+int config_parse_uint(const char *s, unsigned max, unsigned *out);
+
+/* config_values.c: lists and one setting (see there). */
 void config_clear_scripts(config_t *cfg, track_t *t);
 void config_clear_maps(config_t *cfg, track_t *t);
 int config_add_script(source_t *src, const char *prefix, const char *dir, const char *origin);

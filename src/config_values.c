@@ -1,6 +1,7 @@
-/* Configuration values: parsing one setting's value and storing it in the config_t: paths
- * (resolved absolute against the source's base), sizes, durations and counts, listen addresses,
- * the repeatable lists (listen, scripts, maps) and the per-setting dispatch config_set_value().
+/* Configuration values: parsing one setting's value and storing it in the config_t: listen
+ * addresses, the repeatable lists (listen, scripts, maps, trust_proxy, status_allow) and the
+ * per-setting dispatch config_set_value(), over the primitives of src/config_parse.c (paths,
+ * sizes, durations, counts).
  *
  * Invariants: every string stored in a config_t is heap-allocated and owned by it; track_t
  * entries (owned strings) stay index-aligned with cfg->scripts / cfg->maps. Errors go through
@@ -25,228 +26,6 @@
 #define MAX_PROCESSES 256u
 #define MAX_RAPID_FAIL_CRASHES 1000u
 #define MAX_RAPID_FAIL_SECONDS 86400u
-
-/* ---- paths ---- */
-
-/* Resolves ".", ".." and repeated '/' in an absolute path, in place; no trailing '/' unless the
- * result is "/". Lexical only: used for paths that do not exist (yet). */
-static void normalize_lexically(char *p)
-{
-    size_t out = 0;
-    const char *s = p;
-    while (*s) {
-        while (*s == '/')
-            s++;
-        const char *seg = s;
-        while (*s && *s != '/')
-            s++;
-        size_t len = (size_t)(s - seg);
-        if (len == 0 || (len == 1 && seg[0] == '.'))
-            continue;
-        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
-            while (out > 0 && p[out - 1] != '/')
-                out--;
-            if (out > 0)
-                out--;
-            continue;
-        }
-        p[out++] = '/';
-        memmove(p + out, seg, len); /* out <= seg - p: never overtakes the input */
-        out += len;
-    }
-    if (out == 0)
-        p[out++] = '/';
-    p[out] = '\0';
-}
-
-/* Absolute form of path: realpath() when it exists, else base/path resolved lexically. NULL with
- * errno set (ENOMEM; ENOENT when path is relative and base is NULL). */
-char *config_make_absolute(const char *base, const char *path)
-{
-    char *joined;
-    if (path[0] == '/') {
-        joined = strdup(path);
-    } else {
-        if (!base) {
-            errno = ENOENT;
-            return NULL;
-        }
-        if (asprintf(&joined, "%s/%s", base, path) < 0)
-            joined = NULL;
-    }
-    if (!joined) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    char *real = realpath(joined, NULL);
-    if (real) {
-        free(joined);
-        return real;
-    }
-    normalize_lexically(joined);
-    return joined;
-}
-
-bool config_is_dir(const char *path)
-{
-    struct stat st;
-    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Resolves a path value against the source's base directory; NULL after reporting an error. */
-static char *resolve(source_t *src, const char *value, const char *origin)
-{
-    if (!*value) {
-        config_fail(src, "%s: empty path", origin);
-        return NULL;
-    }
-    char *abs = config_make_absolute(src->base, value);
-    if (!abs) {
-        if (errno == ENOENT)
-            config_fail(src, "%s: cannot resolve a relative path: the working directory is unknown",
-                        origin);
-        else
-            config_fail_oom(src);
-    }
-    return abs;
-}
-
-/* The origin to remember for the final checks: with the resolved path when it differs. */
-static char *track_text(const char *origin, const char *value, const char *abs)
-{
-    char *t;
-    int rc =
-        strcmp(value, abs) == 0 ? asprintf(&t, "%s", origin) : asprintf(&t, "%s (%s)", origin, abs);
-    return rc < 0 ? NULL : t;
-}
-
-/* Stores text as entry i of a track array, growing it with NULLs (defaults) as needed. */
-static int track_put(char ***arr, size_t *n, size_t i, char *text)
-{
-    if (i >= *n) {
-        char **grown = realloc(*arr, (i + 1) * sizeof *grown);
-        if (!grown) {
-            free(text);
-            return -1;
-        }
-        for (size_t k = *n; k <= i; k++)
-            grown[k] = NULL;
-        *arr = grown;
-        *n = i + 1;
-    }
-    free((*arr)[i]);
-    (*arr)[i] = text;
-    return 0;
-}
-
-static void track_clear(char ***arr, size_t *n)
-{
-    for (size_t i = 0; i < *n; i++)
-        free((*arr)[i]);
-    free(*arr);
-    *arr = NULL;
-    *n = 0;
-}
-
-void config_track_free(track_t *t)
-{
-    free(t->root);
-    t->root = NULL;
-    track_clear(&t->scripts, &t->n_scripts);
-    track_clear(&t->maps, &t->n_maps);
-}
-
-/* ---- numbers ---- */
-
-/* Decimal digits only: no sign, no spaces, no base prefix. *end is set past the digits.
- * 0, -1 = not a number, -2 = does not fit in 64 bits. */
-static int parse_digits(const char *s, uint64_t *out, const char **end)
-{
-    if (*s < '0' || *s > '9')
-        return -1;
-    uint64_t v = 0;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -2;
-        v = v * 10 + d;
-    }
-    *out = v;
-    *end = s;
-    return 0;
-}
-
-/* N, Nk, Nm, Ng (either case; 1024 multiples). 0, -1 = malformed, -2 = over max. */
-static int parse_size(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v;
-    const char *end;
-    int rc = parse_digits(s, &v, &end);
-    if (rc < 0)
-        return rc == -2 ? -2 : -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case '\0':
-        break;
-    case 'k':
-    case 'K':
-        shift = 10;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30;
-        break;
-    default:
-        return -1;
-    }
-    if (*end && end[1])
-        return -1;
-    if (v > (max >> shift))
-        return -2;
-    *out = v << shift;
-    return 0;
-}
-
-/* N (milliseconds), Nms, Ns. 0, -1 = malformed, -2 = over UINT32_MAX ms. */
-static int parse_ms(const char *s, uint32_t *out)
-{
-    uint64_t v;
-    const char *end;
-    int rc = parse_digits(s, &v, &end);
-    if (rc < 0)
-        return rc;
-    if (strcmp(end, "s") == 0) {
-        if (v > UINT32_MAX / 1000)
-            return -2;
-        v *= 1000;
-    } else if (*end && strcmp(end, "ms") != 0) {
-        return -1;
-    }
-    if (v > UINT32_MAX)
-        return -2;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* A plain decimal number up to max. 0, -1 = malformed, -2 = over max. */
-static int parse_uint(const char *s, unsigned max, unsigned *out)
-{
-    uint64_t v;
-    const char *end;
-    int rc = parse_digits(s, &v, &end);
-    if (rc < 0)
-        return rc;
-    if (*end)
-        return -1;
-    if (v > max)
-        return -2;
-    *out = (unsigned)v;
-    return 0;
-}
 
 /* ---- listen addresses ---- */
 
@@ -280,7 +59,7 @@ static const char *parse_listen(const char *text, listen_addr_t *out)
     }
 
     unsigned port;
-    if (parse_uint(port_text, 65535, &port) < 0 || port == 0)
+    if (config_parse_uint(port_text, 65535, &port) < 0 || port == 0)
         return "the port must be a number from 1 to 65535";
 
     memset(out, 0, sizeof *out);
@@ -327,7 +106,7 @@ void config_clear_scripts(config_t *cfg, track_t *t)
     cfg->scripts = NULL;
     cfg->n_scripts = 0;
     if (t)
-        track_clear(&t->scripts, &t->n_scripts);
+        config_track_clear(&t->scripts, &t->n_scripts);
 }
 
 void config_clear_maps(config_t *cfg, track_t *t)
@@ -340,7 +119,7 @@ void config_clear_maps(config_t *cfg, track_t *t)
     cfg->maps = NULL;
     cfg->n_maps = 0;
     if (t)
-        track_clear(&t->maps, &t->n_maps);
+        config_track_clear(&t->maps, &t->n_maps);
 }
 
 static int add_listen(source_t *src, const char *value, const char *origin)
@@ -450,7 +229,7 @@ int config_add_script(source_t *src, const char *prefix, const char *dir, const 
                                cfg->scripts[i].prefix, cfg->scripts[i].dir);
         }
     }
-    char *d = resolve(src, dir, origin);
+    char *d = config_resolve(src, dir, origin);
     if (!d) {
         free(p);
         return -1;
@@ -465,8 +244,8 @@ int config_add_script(source_t *src, const char *prefix, const char *dir, const 
     grown[cfg->n_scripts].prefix = p;
     grown[cfg->n_scripts].dir = d;
     cfg->n_scripts++;
-    char *t = track_text(origin, dir, d);
-    if (!t || track_put(&src->track->scripts, &src->track->n_scripts, cfg->n_scripts - 1, t) < 0)
+    char *t = config_track_text(origin, dir, d);
+    if (!t || config_track_put(&src->track->scripts, &src->track->n_scripts, cfg->n_scripts - 1, t) < 0)
         return config_fail_oom(src);
     return 0;
 }
@@ -490,7 +269,7 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
         if (strcasecmp(cfg->maps[i].ext, ext) == 0)
             return config_fail(src, "%s: the extension %s is already mapped to %s", origin,
                                cfg->maps[i].ext, cfg->maps[i].handler);
-    char *h = resolve(src, handler, origin);
+    char *h = config_resolve(src, handler, origin);
     if (!h)
         return -1;
     char *e = strdup(ext);
@@ -504,8 +283,8 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
     grown[cfg->n_maps].ext = e;
     grown[cfg->n_maps].handler = h;
     cfg->n_maps++;
-    char *t = track_text(origin, handler, h);
-    if (!t || track_put(&src->track->maps, &src->track->n_maps, cfg->n_maps - 1, t) < 0)
+    char *t = config_track_text(origin, handler, h);
+    if (!t || config_track_put(&src->track->maps, &src->track->n_maps, cfg->n_maps - 1, t) < 0)
         return config_fail_oom(src);
     return 0;
 }
@@ -524,9 +303,9 @@ static int set_workers(source_t *src, const char *value, const char *origin, uns
         return config_fail(src, "%s: expected MIN or MIN:MAX (numbers)", origin);
     memcpy(min_text, value, min_len);
     min_text[min_len] = '\0';
-    int rc = parse_uint(min_text, MAX_WORKERS, &lo);
+    int rc = config_parse_uint(min_text, MAX_WORKERS, &lo);
     if (rc == 0 && colon)
-        rc = parse_uint(colon + 1, MAX_WORKERS, &hi);
+        rc = config_parse_uint(colon + 1, MAX_WORKERS, &hi);
     else if (rc == 0)
         hi = lo > default_max ? lo : default_max;
     if (rc == -1)
@@ -616,10 +395,10 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         return rc;
     }
     case K_ROOT: {
-        char *abs = resolve(src, value, origin);
+        char *abs = config_resolve(src, value, origin);
         if (!abs)
             return -1;
-        char *t = track_text(origin, value, abs);
+        char *t = config_track_text(origin, value, abs);
         if (!t) {
             free(abs);
             return config_fail_oom(src);
@@ -635,7 +414,7 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         if (strcmp(value, "-") == 0) {
             if (!(v = strdup(value)))
                 return config_fail_oom(src);
-        } else if (*value && !(v = resolve(src, value, origin))) {
+        } else if (*value && !(v = config_resolve(src, value, origin))) {
             return -1;
         }
         free(cfg->access_log);
@@ -646,7 +425,7 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         char *v = NULL;
         if (!*value)
             return config_fail(src, "%s: empty path (use - for standard error)", origin);
-        if (strcmp(value, "-") != 0 && !(v = resolve(src, value, origin)))
+        if (strcmp(value, "-") != 0 && !(v = config_resolve(src, value, origin)))
             return -1;
         free(cfg->error_log);
         cfg->error_log = v;
@@ -704,7 +483,7 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
             return config_fail(src, "%s: expected loop or pool", origin);
         return 0;
     case K_THREADS: {
-        int rc = parse_uint(value, MAX_THREADS, &cfg->threads);
+        int rc = config_parse_uint(value, MAX_THREADS, &cfg->threads);
         if (rc == -1)
             return config_fail(src, "%s: not a number", origin);
         if (rc == -2)
@@ -718,7 +497,7 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
             cfg->processes = ncpu > 0 ? (unsigned)(ncpu < MAX_PROCESSES ? ncpu : MAX_PROCESSES) : 1;
             return 0;
         }
-        int rc = parse_uint(value, MAX_PROCESSES, &cfg->processes);
+        int rc = config_parse_uint(value, MAX_PROCESSES, &cfg->processes);
         if (rc == -1)
             return config_fail(src, "%s: expected a number or auto", origin);
         if (rc == -2)
@@ -738,8 +517,8 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
             return config_fail(src, "%s: expected N/SECONDS (e.g. 5/300) or off", origin);
         memcpy(n_text, value, n_len);
         n_text[n_len] = '\0';
-        if (parse_uint(n_text, MAX_RAPID_FAIL_CRASHES, &n) != 0 || n == 0 ||
-            parse_uint(slash + 1, MAX_RAPID_FAIL_SECONDS, &seconds) != 0 || seconds == 0)
+        if (config_parse_uint(n_text, MAX_RAPID_FAIL_CRASHES, &n) != 0 || n == 0 ||
+            config_parse_uint(slash + 1, MAX_RAPID_FAIL_SECONDS, &seconds) != 0 || seconds == 0)
             return config_fail(src, "%s: expected N/SECONDS with N from 1 to %u and SECONDS from "
                                "1 to %u, or off", origin, MAX_RAPID_FAIL_CRASHES,
                                MAX_RAPID_FAIL_SECONDS);
@@ -750,7 +529,7 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
     case K_COUNT:
     case K_SECONDS: {
         unsigned v = 0;
-        int rc = parse_uint(value, UINT32_MAX, &v);
+        int rc = config_parse_uint(value, UINT32_MAX, &v);
         if (rc == -1)
             return config_fail(src, "%s: expected a number%s (0 = off)", origin,
                                o->kind == K_SECONDS ? " of seconds" : "");
@@ -770,7 +549,7 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
                            &cfg->completion_workers_min, &cfg->completion_workers_max);
     case K_PERCENT: {
         unsigned v = 0;
-        int rc = parse_uint(value, 100, &v);
+        int rc = config_parse_uint(value, 100, &v);
         if (rc == -1 || rc == -2 || v < o->min)
             return config_fail(src, "%s: expected a percentage from %llu to 100", origin,
                                (unsigned long long)o->min);
@@ -782,7 +561,7 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
     case K_RATE: {
         bool rate = o->kind == K_RATE;
         uint64_t max = o->kind == K_SIZE64 ? UINT64_MAX : UINT32_MAX, v = 0;
-        int rc = parse_size(value, max, &v);
+        int rc = config_parse_size(value, max, &v);
         if (rc == -1 && rate)
             return config_fail(
                 src,
@@ -806,7 +585,7 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
     }
     case K_MS: {
         uint32_t v = 0;
-        int rc = parse_ms(value, &v);
+        int rc = config_parse_ms(value, &v);
         if (rc == -1)
             return config_fail(
                 src, "%s: not a duration (milliseconds, or a number followed by ms or s)", origin);
