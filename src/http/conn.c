@@ -474,7 +474,11 @@ static void conn_log(conn_t *c)
 
 static void conn_response_done(conn_t *c)
 {
-    atomic_fetch_add_explicit(&c->nl->requests, 1, memory_order_relaxed);
+    /* This loop's thread is the counter's one writer: a plain add, published for the readers
+     * (the health check, the status page) with a relaxed store, no locked instruction. */
+    atomic_store_explicit(&c->nl->requests,
+                          atomic_load_explicit(&c->nl->requests, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     conn_log(c);
     c->log_status = 0;
     if (c->close_after || !c->keep_alive || c->nl->draining) {

@@ -39,7 +39,8 @@ typedef struct extension {
      * that wait for the load count against it too. */
     pool_share_t call_share, completion_share;
     /* Requests that called its HttpExtensionProc, and those of them that have ended (in flight:
-     * the difference); relaxed atomics, read by the status page's sampling (src/status.h). On
+     * the difference), counted only while the status page is on (--status); relaxed atomics,
+     * read by its sampling (src/status.h). On
      * a cache line of their own: every request writes them, and the fields above are read by
      * every request on every loop. */
     _Alignas(64) _Atomic uint64_t requests_started;

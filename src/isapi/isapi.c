@@ -317,7 +317,8 @@ static DWORD request_call(request_t *r, extension_t *ext)
         return HSE_STATUS_ERROR;
     }
     r->ext = ext;
-    atomic_fetch_add_explicit(&ext->requests_started, 1, memory_order_relaxed);
+    if (r->host->cfg->status_path) /* only the status page reads them */
+        atomic_fetch_add_explicit(&ext->requests_started, 1, memory_order_relaxed);
     SetLastError(0);
     crash_context_enter(ext->path, r->ri.raw_target);
     ecb_cell_t *outer = connid_own_enter(r->cell);
@@ -561,7 +562,7 @@ void isapi_request_end(request_t *r, request_end_t *out)
                              r->body_sent, param);
         accesslog_write(log, &e);
     }
-    if (r->ext)
+    if (r->ext && r->host->cfg->status_path)
         atomic_fetch_add_explicit(&r->ext->requests_ended, 1, memory_order_relaxed);
     request_free(r);
 }
