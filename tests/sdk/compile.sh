@@ -1,5 +1,5 @@
 #!/bin/sh
-# Compile test for the SDK headers: builds tests/sdk/winstyle.c and every examples/*.c as
+# Compile test for the SDK headers: builds tests/sdk/winstyle.c, tests/sdk/winfilter.c and every examples/*.c as
 # shared objects with warnings as errors and -fvisibility=hidden, in C or in C++, and
 # checks which symbols they export.
 #
@@ -53,7 +53,7 @@ build() {
 }
 
 headers_only="$out/headers_only.$lang"
-printf '#include <windows.h>\n#include <httpext.h>\n#include <iisext.h>\nint isapi_headers_only;\n' > "$headers_only"
+printf '#include <windows.h>\n#include <httpext.h>\n#include <iisext.h>\n#include <httpfilt.h>\nint isapi_headers_only;\n' > "$headers_only"
 # shellcheck disable=SC2086
 if ! "$compiler" $langflags -Wpedantic -Wall -Wextra -Werror -I"$src/include/isapi" \
     -fsyntax-only "$headers_only"; then
@@ -69,10 +69,19 @@ if build winstyle "$src/tests/sdk/winstyle.c"; then
     fi
 fi
 
+if build winfilter "$src/tests/sdk/winfilter.c"; then
+    exports "$out/winfilter.so" GetFilterVersion HttpFilterProc TerminateFilter
+fi
+
+# An example is a filter when it defines HttpFilterProc, else an extension.
 for f in "$src"/examples/*.c; do
     name=$(basename "$f" .c)
     if build "$name" "$f"; then
-        exports "$out/$name.so" GetExtensionVersion HttpExtensionProc TerminateExtension
+        if grep -q 'HttpFilterProc' "$f"; then
+            exports "$out/$name.so" GetFilterVersion HttpFilterProc
+        else
+            exports "$out/$name.so" GetExtensionVersion HttpExtensionProc TerminateExtension
+        fi
     fi
 done
 
