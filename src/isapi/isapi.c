@@ -32,6 +32,7 @@
 #include "static_file.h"
 #include "urlmap.h"
 #include "isapi_internal.h"
+#include "filter_internal.h"
 
 static BOOL WINAPI cb_get_server_variable(HCONN h, LPSTR name, LPVOID buf, LPDWORD size);
 static BOOL WINAPI cb_write_client(HCONN h, LPVOID buf, LPDWORD bytes, DWORD flags);
@@ -192,6 +193,8 @@ static void request_free(request_t *r)
     free(r->log_param);
     free(r->pending);
     free(r->deferred_head);
+    if (r->filt)
+        filter_request_free(r);
     free(r);
 }
 
@@ -271,7 +274,7 @@ void request_post_end(request_t *r)
     loop_post(conn_loop(r->conn), &r->end_task, r->parent ? sendurl_child_ended : request_ended);
 }
 
-static void session_returned(request_t *r, DWORD status)
+void session_returned(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
     bool end = session_advance_locked(r, SESSION_EVENT_RETURN, status);
@@ -376,6 +379,8 @@ static loop_kept_t request_run_inline(request_t *r, loop_t *l, extension_t *ext)
 void isapi_call_taken(void *ctx)
 {
     extension_t *ext = ctx;
+    if (!ext) /* a filter's call in the head stage (filter_req.c), or a loading call */
+        return;
     atomic_fetch_add(&ext->calls_taken, 1);
     if (!atomic_exchange(&ext->handoff_logged, true))
         log_info("%s: a call ran past --handoff-after on an event loop's thread; the loop went on "
@@ -390,6 +395,13 @@ loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len)
 {
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
     r->cell->ecb.cbAvailable = readahead_len;
+    if (r->host->filters && !r->parent) /* the filters' head stage first (filter_req.c) */
+        return filter_request_start(r);
+    return request_dispatch(r);
+}
+
+loop_kept_t request_dispatch(request_t *r)
+{
     loop_t *l = loop_current();
     /* Not from the loop's tick (a timer that finished a response and read the next, pipelined
      * request): the tick must not lose the loop, so the call goes to the pool. */
@@ -458,6 +470,8 @@ static char *build_response(request_t *r, resphead_t *h, const char *body, size_
 {
     bool no_body = h->status < 200 || h->status == 204 || h->status == 304;
     bool send_body = body_len && !no_body && !is_head_method(r);
+    if (r->filt)
+        filter_send_response(r, h);
     h->has_content_length = true;
     h->content_length = body_len;
     char *out = NULL;
@@ -560,7 +574,11 @@ void isapi_request_end(request_t *r, request_end_t *out)
         accesslog_entry_t e;
         accesslog_entry_fill(&e, &r->ri, r->ri.remote_addr, r->start_time, r->status_sent,
                              r->body_sent, param);
+        if (r->filt)
+            filter_request_end(r, &e);
         accesslog_write(log, &e);
+    } else if (r->filt) {
+        filter_request_end(r, NULL);
     }
     if (r->ext && r->host->cfg->status_path)
         atomic_fetch_add_explicit(&r->ext->requests_ended, 1, memory_order_relaxed);
@@ -575,5 +593,7 @@ handler_t isapi_handler(isapi_host_t *host)
         .request_start = isapi_request_start,
         .request_discard = isapi_request_discard,
         .peer_left = parked_peer_left,
+        .takes_every_route = host->filters != NULL,
+        .session_end = filter_session_end,
     };
 }

@@ -167,6 +167,10 @@ struct request {
     char *pending;                /* start of a raw "HTTP/1.x" head written in pieces, owned */
     size_t pending_len;
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
+
+    /* ISAPI filters (src/isapi/filter_internal.h): the filters' part of this request, owned;
+     * NULL when no filter is loaded (or for a SEND_URL child). */
+    struct filter_req *filt;
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */

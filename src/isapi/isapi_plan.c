@@ -31,6 +31,7 @@
 #include "static_file.h"
 #include "urlmap.h"
 #include "isapi_internal.h"
+#include "filter_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Response composition (under io_lock). Every write — synchronous or not, WriteClient,
@@ -64,6 +65,10 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
      * request's response for this one's. */
     if (st < 200)
         return fail(ERROR_INVALID_PARAMETER);
+    if (r->filt) { /* SEND_RESPONSE: the filters may change the head (src/isapi/filter_cb.c) */
+        filter_send_response(r, h);
+        st = h->status;
+    }
     if (!h->has_content_length && final && !h->chunked) {
         /* Nothing follows this write: the length is known. */
         h->has_content_length = true;

@@ -1,0 +1,249 @@
+"""The ISAPI filter host (src/isapi/filter*.c), through copies of the probe fixture
+(tests/fixtures/filterhost_probe.c), each configured by its PATH.conf: loading and priority
+order, TerminateFilter, the notifications of a request and their order, url re-routing to an
+extension, request headers, SEND_RESPONSE on every kind of response, pFilterContext across
+keep-alive requests, END_OF_NET_SESSION, FINISHED_KEEP_CONN, SF_STATUS_REQ_ERROR, Basic
+authentication, ACCESS_DENIED, and a crashing filter. The example filters have their own tests
+(test_filters.py)."""
+
+import base64
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import EventFile, RawConn, Server, binary, fixture, free_port, main, wait_for
+
+
+class Filters:
+    """Copies of the probe filter in a temp dir, with their .conf files."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="isapid-filters-")
+        self.events = os.path.join(self.dir, "events")
+        self.n = 0
+
+    def add(self, name, **conf):
+        self.n += 1
+        path = os.path.join(self.dir, "%s.so" % name)
+        shutil.copy(fixture("filterhost_probe"), path)
+        lines = ["name=%s" % name, "events=%s" % self.events]
+        lines += ["%s=%s" % (k, v) for k, v in conf.items()]
+        with open(path + ".conf", "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def ev(self):
+        return EventFile(self.events)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def args_for(paths):
+    out = []
+    for p in paths:
+        out += ["--filter", p]
+    return out
+
+
+class FilterHostTest(unittest.TestCase):
+    def setUp(self):
+        self.f = Filters()
+        self.addCleanup(self.f.cleanup)
+
+    def test_priority_order_and_terminate(self):
+        c = self.f.add("C")                 # no order bit: LOW, first in load order
+        a = self.f.add("A", order="low")
+        b = self.f.add("B", order="high")
+        m = self.f.add("M", order="medium")
+        srv = Server(files={"index.html": "i\n"}, args=args_for([c, a, b, m]))
+        with srv:
+            r = srv.get("/")
+            self.assertEqual(r.status, 200)
+            evs = self.f.ev().wait(count=4, ev="end_of_net_session")
+            pre = [e["filter"] for e in self.f.ev().find(ev="preproc")]
+            self.assertEqual(pre, ["B", "M", "C", "A"])
+            loads = [e for e in self.f.ev().find(ev="load")]
+            self.assertEqual([e["filter"] for e in loads], ["C", "A", "B", "M"])
+            self.assertTrue(all(e["server_version"] == "00060000" for e in loads))
+            self.assertEqual(len(evs), 4)
+            self.assertEqual(self.f.ev().find(ev="terminate"), [])
+        # after the stop: TerminateFilter(0) once each, in load order, after every session ended
+        terms = self.f.ev().find(ev="terminate")
+        self.assertEqual([e["filter"] for e in terms], ["C", "A", "B", "M"])
+        self.assertTrue(all(e["flags"] == "0" for e in terms))
+        kinds = [e["ev"] for e in self.f.ev().all()]
+        self.assertLess(max(i for i, k in enumerate(kinds) if k == "end_of_net_session"),
+                        kinds.index("terminate"))
+
+    def test_notification_order_for_a_static_file(self):
+        a = self.f.add("A")
+        with Server(files={"index.html": "i\n"}, args=args_for([a])) as srv:
+            with srv.conn() as c:
+                r = c.request("GET", "/index.html")
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.body, b"i\n")
+            self.f.ev().wait(ev="end_of_net_session")
+            kinds = [e["ev"] for e in self.f.ev().all() if e["ev"] != "load"]
+            self.assertEqual(kinds, ["preproc", "url_map", "authentication", "auth_complete",
+                                     "send_response", "end_of_request", "log",
+                                     "end_of_net_session"])
+
+    def test_send_response_on_every_response_and_context_across_keepalive(self):
+        a = self.f.add("A", resp_header="X-Added: yes")
+        srv = Server(files={"index.html": "i\n", "dir/index.html": "d\n"},
+                     scripts={"vars.so": fixture("vars")}, args=args_for([a]))
+        with srv:
+            with srv.conn() as c:
+                for n, (path, status) in enumerate([("/index.html", 200), ("/nothere", 404),
+                                                    ("/dir", 301), ("/.hidden", 403),
+                                                    ("/scripts/vars.dll", 200)], 1):
+                    r = c.request("GET", path)
+                    self.assertEqual(r.status, status, path)
+                    self.assertEqual(r.get("X-Probe-A"), str(n), path)  # pFilterContext kept
+                    self.assertEqual(r.get("X-Added"), "yes", path)
+                    if status == 301:
+                        self.assertEqual(r.get("Location"), "/dir/")
+            evs = self.f.ev().wait(ev="end_of_net_session")
+            self.assertEqual(evs[0]["requests"], "5")
+            self.assertEqual([e["status"] for e in self.f.ev().find(ev="send_response")],
+                             ["200", "404", "301", "403", "200"])
+
+    def test_url_rewrite_to_an_extension(self):
+        a = self.f.add("A", rewrite="/app/page?x=1 /scripts/vars.dll/pi?names=SCRIPT_NAME,"
+                                    "HTTP_URL,QUERY_STRING,PATH_INFO,HTTP_X_FILTERED",
+                       set_header="X-Filtered: by-A")
+        srv = Server(files={"index.html": "i\n"}, scripts={"vars.so": fixture("vars")},
+                     args=args_for([a]))
+        with srv:
+            r = srv.get("/app/page?x=1")
+            self.assertEqual(r.status, 200, r)
+            kv = r.kv()
+            self.assertEqual(kv.get("SCRIPT_NAME"), "/scripts/vars.dll")
+            self.assertEqual(kv.get("PATH_INFO"), "/pi")
+            self.assertEqual(kv.get("HTTP_URL"), "/app/page?x=1")  # the raw original
+            self.assertEqual(kv.get("QUERY_STRING"), "names=SCRIPT_NAME,HTTP_URL,QUERY_STRING,"
+                                                     "PATH_INFO,HTTP_X_FILTERED")
+            self.assertEqual(kv.get("HTTP_X_FILTERED"), "by-A")
+            # a rewrite to a path that names nothing: 404; to a static file: the file
+            self.assertEqual(srv.get("/app/other").status, 404)
+
+    def test_rewrite_to_a_static_file(self):
+        a = self.f.add("A", rewrite="/old /index.html")
+        with Server(files={"index.html": "i\n"}, args=args_for([a])) as srv:
+            r = srv.get("/old")
+            self.assertEqual((r.status, r.body), (200, b"i\n"))
+
+    def test_finished_keep_conn(self):
+        a = self.f.add("A", finish="/answer")
+        with Server(files={"index.html": "i\n"}, args=args_for([a])) as srv:
+            with srv.conn() as c:
+                r = c.request("GET", "/answer")
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.body, b"answered by the filter")
+                self.assertEqual(r.get("X-Probe-A"), "1")  # SEND_RESPONSE of the filter's head
+                r = c.request("GET", "/index.html")  # the connection was kept
+                self.assertEqual((r.status, r.body), (200, b"i\n"))
+            # the rest of the pipeline did not run for /answer, but the end did
+            kinds = [e["ev"] for e in self.f.ev().all()]
+            first = kinds[kinds.index("preproc"):kinds.index("preproc", kinds.index("preproc") + 1)]
+            self.assertNotIn("url_map", first)
+            self.assertIn("end_of_request", first)
+
+    def test_error_and_access_denied(self):
+        a = self.f.add("A", error="/gone", deny="/private")
+        with Server(files={"index.html": "i\n", "gone": "g", "private": "p"},
+                    args=args_for([a])) as srv:
+            self.assertEqual(srv.get("/gone").status, 404)  # ERROR_FILE_NOT_FOUND
+            r = srv.get("/private")                          # ERROR_ACCESS_DENIED
+            self.assertEqual(r.status, 401)
+            self.assertEqual(r.header("WWW-Authenticate"), 'Basic realm="probe"')
+            self.assertEqual(len(self.f.ev().wait(ev="access_denied", url="/private")), 1)
+            self.assertEqual(srv.get("/index.html").status, 200)  # no denial header elsewhere
+            self.assertIsNone(srv.get("/nothere").header("WWW-Authenticate"))
+
+    def test_basic_authentication(self):
+        a = self.f.add("A", auth="alice:secret:ALICE")
+        srv = Server(scripts={"vars.so": fixture("vars")}, args=args_for([a]))
+        with srv:
+            path = "/scripts/vars.dll?names=AUTH_USER,REMOTE_USER,LOGON_USER,AUTH_TYPE,AUTH_PASSWORD"
+
+            def get(user, pw):
+                tok = base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+                return srv.get(path, headers={"Authorization": "Basic " + tok}).kv()
+
+            kv = get("alice", "secret")
+            self.assertEqual(kv.get("AUTH_USER"), "ALICE")
+            self.assertEqual(kv.get("REMOTE_USER"), "ALICE")
+            self.assertEqual(kv.get("LOGON_USER"), "ALICE")
+            self.assertEqual(kv.get("AUTH_TYPE"), "Basic")
+            self.assertEqual(kv.get("AUTH_PASSWORD"), "secret")
+            kv = get("alice", "wrong")  # the filter made it anonymous
+            self.assertEqual(kv.get("AUTH_USER"), "")
+            self.assertEqual(kv.get("AUTH_TYPE"), "")
+            self.assertEqual(srv.get(path).kv().get("AUTH_USER"), "")
+            users = [e["user"] for e in self.f.ev().find(ev="authentication")]
+            self.assertEqual(users, ["alice", "alice", "-"])
+            completes = [e["user"] for e in self.f.ev().find(ev="auth_complete")]
+            self.assertEqual(completes, ["ALICE", "-", "-"])
+
+    def test_handled_notification_stops_lower_filters(self):
+        a = self.f.add("A", order="high", handled=1)
+        b = self.f.add("B", order="low")
+        with Server(files={"index.html": "i\n"}, args=args_for([a, b])) as srv:
+            self.assertEqual(srv.get("/").status, 200)
+            self.f.ev().wait(ev="log", filter="B")
+            self.assertEqual([e["filter"] for e in self.f.ev().find(ev="preproc")], ["A"])
+            self.assertEqual(len(self.f.ev().find(ev="url_map")), 2)  # only that notification
+
+    def test_get_filter_version_false_stops_the_server(self):
+        a = self.f.add("A")
+        bad = self.f.add("BAD", version_false=1)
+        root = tempfile.mkdtemp(prefix="isapid-root-")
+        self.addCleanup(shutil.rmtree, root, True)
+        for procs in ("0", "1"):
+            p = subprocess.run([binary(), "--listen", "127.0.0.1:%d" % free_port(), "--root", root,
+                                "--processes", procs] + args_for([a, bad]),
+                               capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0, procs)
+            self.assertIn("cannot load filter BAD.so", p.stderr)
+            self.assertIn("GetFilterVersion returned FALSE", p.stderr)
+        # the one loaded before was told to unload again
+        self.assertTrue(self.f.ev().find(ev="terminate", filter="A"))
+
+    def test_test_config_checks_the_file(self):
+        root = tempfile.mkdtemp(prefix="isapid-root-")
+        self.addCleanup(shutil.rmtree, root, True)
+        p = subprocess.run([binary(), "--root", root, "--test-config", "--filter",
+                            os.path.join(root, "missing.so")], capture_output=True, text=True,
+                           timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("missing.so", p.stderr)
+        self.assertIn("No such file", p.stderr)
+
+    def test_a_crashing_filter_costs_its_worker(self):
+        a = self.f.add("A", crash="/boom")
+        srv = Server(files={"index.html": "i\n"}, args=args_for([a]))
+        with srv:
+            first = srv.pid
+            with RawConn(srv.port) as c:
+                c.send(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(c.wait_closed())
+            wait_for(lambda: srv.worker_pids() and srv.worker_pids()[0] != first, 10,
+                     message="a replacement worker")
+            r = wait_for(lambda: (lambda r: r if r.status == 200 else None)(srv.get("/")), 10,
+                         message="the replacement answers")
+            self.assertEqual(r.body, b"i\n")
+            srv.wait_stderr("crash")
+
+    def test_no_filter_no_change(self):
+        with Server(files={"index.html": "i\n"}) as srv:
+            r = srv.get("/")
+            self.assertEqual(r.status, 200)
+            self.assertIsNone(r.header("X-Probe-A"))
+
+
+if __name__ == "__main__":
+    main()
