@@ -238,6 +238,14 @@ class OrderTest(FilterTestBase):
                     ev = self.trace(srv).find(n="SEND_RESPONSE", conn=conn)
                     self.assertEqual([e["status"] for e in ev], [str(status)])
                     self.assertEqual(self.trace(srv).find(n="LOG", conn=conn)[0]["status"], str(status))
+                    names = self.names_for(self.trace(srv), conn)
+                    if status == 403:   # a denial: ACCESS_DENIED before the head goes out
+                        self.assertIn("ACCESS_DENIED", names)
+                        self.assertLess(names.index("ACCESS_DENIED"), names.index("SEND_RESPONSE"))
+                        denied = self.trace(srv).find(n="ACCESS_DENIED", conn=conn)[0]
+                        self.assertEqual(denied["url"], path)
+                    else:
+                        self.assertNotIn("ACCESS_DENIED", names)
 
     def test_errors_of_the_head_never_reach_filters(self):
         with self.server([("filt_trace", fixture("filt_trace"))]) as srv:
@@ -445,6 +453,8 @@ class CallbackTest(FilterTestBase):
             with srv.conn() as c:
                 r = c.request("GET", "/a.txt?cb=sendhead")
                 self.assertEqual((r.status, r.get("X-Cb-Head"), r.body), (201, "1", b"head\n"))
+                # the filter's own head goes through SEND_RESPONSE like every head
+                self.cb(srv).wait(n="SEND_RESPONSE", req=1, status=201)
                 r = c.request("GET", "/a.txt?cb=sendnull")   # FINISHED_KEEP_CONN kept it open
                 self.assertEqual((r.status, r.body), (200, b"null\n"))
                 self.assertEqual(r.reason, "OK")
@@ -498,6 +508,13 @@ class CallbackTest(FilterTestBase):
             self.assertEqual(r.status, 203)
             self.assertEqual(r.header("X-Cb-Status"), "200 OK")
             self.assertEqual(r.body, b"hello\n")
+
+    def test_log_edits_reach_the_access_log(self):
+        with self.srv() as srv:
+            self.assertEqual(srv.get("/a.txt?cb=logedit").status, 200)
+            line = srv.wait_access_line(r'EDITED')
+            self.assertIn(' cbuser [', line)
+            self.assertIn('"EDITED /edited?p=1 HTTP/1.1" 299 ', line)
 
     def test_send_raw_data_replaceable(self):
         with self.srv() as srv:
