@@ -3,9 +3,9 @@
  * A pfc is its filter's slot in the connection's session (filter_internal.h); ServerContext is
  * the session. Every failing callback sets the last error (ISAPI-NOTES §7.13).
  *
- * WriteClient writes raw bytes at once, on the calling thread; the bytes do not pass through the
- * filters' SEND_RAW_DATA (a filter writing its own answer writes what the client gets; IIS
- * would run them through, but then a SEND_RAW_DATA filter calling WriteClient recurses). */
+ * WriteClient writes raw bytes at once, on the calling thread; like the head of
+ * SF_REQ_SEND_RESPONSE_HEADER they pass through every filter's SEND_RAW_DATA (the writer's too),
+ * except when written from inside SEND_RAW_DATA, where they go out as they are (no recursion). */
 #define _GNU_SOURCE
 #include "filter_internal.h"
 
@@ -147,7 +147,9 @@ static BOOL raw_send(request_t *r, const char *buf, size_t len)
         }
         r->body_sent += len;
         fr->answered = true;
-        ok = plan_send_sync(r, &p);
+        ok = filter_send_raw_plan(r, &p) ? plan_send_sync(r, &p) : FALSE;
+        if (!ok)
+            plan_free(&p);
     }
     if (lock)
         pthread_mutex_unlock(&r->io_lock);
@@ -233,7 +235,9 @@ static BOOL send_response_header(request_t *r, const char *status, const char *l
                                             .payload = true};
                 r->body_sent += body;
             }
-            ok = plan_send_sync(r, &p);
+            ok = filter_send_raw_plan(r, &p) ? plan_send_sync(r, &p) : FALSE;
+            if (!ok)
+                plan_free(&p);
         }
     }
     if (lock)

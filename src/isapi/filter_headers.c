@@ -272,6 +272,8 @@ static BOOL response_set(resphead_t *h, const char *name, const char *value, boo
         remove_lines(h, nm, n);
         if (n == 14 && strncasecmp(nm, "Content-Length", 14) == 0)
             h->has_content_length = false;
+        if (n == 6 && strncasecmp(nm, "Server", 6) == 0)
+            h->has_server = true; /* deleted: the server adds none either */
     }
     int rc = value[0] || add ? resphead_add(h, nm, value) : 0;
     free(nm);

@@ -83,6 +83,9 @@ char *filter_strdup(filter_req_t *fr, const char *s, size_t n);
 /* The request's end (isapi_request_end): END_OF_REQUEST, then LOG over *log; frees r->filt. */
 void filter_request_end(request_t *r, accesslog_entry_t *log);
 void filter_request_free(request_t *r);
+/* URL_MAP of a mapping an extension asked for (HSE_REQ_MAP_URL_TO_PATH[_EX]): path (cap bytes,
+ * NUL-terminated) may be changed by the filters. */
+void filter_url_map(request_t *r, const char *url, char *path, size_t cap, DWORD flags);
 
 /* filter_headers.c: the GetHeader / SetHeader / AddHeader of PREPROC_HEADERS and AUTH_COMPLETE
  * (request head) and SEND_RESPONSE (response head, fr->resp). */
@@ -91,6 +94,13 @@ BOOL WINAPI filter_set_header(PHTTP_FILTER_CONTEXT pfc, LPSTR name, LPSTR value)
 BOOL WINAPI filter_add_header(PHTTP_FILTER_CONTEXT pfc, LPSTR name, LPSTR value);
 /* Header text ("Name: value\r\n"...) into the response head h; FALSE on bad text. */
 BOOL filter_resp_add_lines(resphead_t *h, const char *text, size_t len);
+
+/* filter_raw.c: SEND_RAW_DATA over a built plan (under io_lock: the shown segments are replaced
+ * by the filters' bytes, owned by the plan) and over the loop's tail; READ_RAW_DATA of the head
+ * and the read-ahead (observe only). */
+BOOL filter_send_raw_plan(request_t *r, out_plan_t *p);
+void filter_send_raw_tail(request_t *r, char **tail, size_t *len);
+void filter_read_raw_head(request_t *r);
 
 /* filter_cb.c: the HTTP_FILTER_CONTEXT callbacks. */
 void filter_slot_init(filter_slot_t *slot, filter_session_t *s);

@@ -194,6 +194,16 @@ static unsigned url_map_static(request_t *r, DWORD *st)
     return r->route.file ? 0 : 503;
 }
 
+void filter_url_map(request_t *r, const char *url, char *path, size_t cap, DWORD flags)
+{
+    if (!(r->filt->s->filters->wanted & SF_NOTIFY_URL_MAP))
+        return;
+    HTTP_FILTER_URL_MAP_EX um = {.pszURL = url, .pszPhysicalPath = path, .cbPathBuff = (DWORD)cap,
+                                 .dwFlags = flags};
+    (void)filter_notify(r, r->filt->s, SF_NOTIFY_URL_MAP, &um);
+    path[cap - 1] = '\0';
+}
+
 /* Basic credentials of the Authorization header into the AUTHENT buffers (empty: anonymous). */
 static void decode_basic(request_t *r)
 {
@@ -251,6 +261,9 @@ static unsigned head_stage(request_t *r)
     DWORD wanted = s->filters->wanted;
     DWORD st;
     unsigned status;
+    filter_read_raw_head(r);
+    if (fr->finish)
+        return 0;
     if (wanted & SF_NOTIFY_PREPROC_HEADERS) {
         HTTP_FILTER_PREPROC_HEADERS ph = {.GetHeader = filter_get_header,
                                           .SetHeader = filter_set_header,
@@ -263,6 +276,17 @@ static unsigned head_stage(request_t *r)
     if ((wanted & SF_NOTIFY_URL_MAP) && r->route.kind == ROUTE_STATIC) {
         if ((status = url_map_static(r, &st)) || st != SF_STATUS_REQ_NEXT_NOTIFICATION)
             return status;
+    } else if ((wanted & SF_NOTIFY_URL_MAP) && r->route.kind == ROUTE_EXTENSION) {
+        /* The extension's file: shown, not changeable (the route is loaded by its path). */
+        char phys[4096];
+        snprintf(phys, sizeof phys, "%s", r->route.script_filename ? r->route.script_filename : "");
+        HTTP_FILTER_URL_MAP_EX um = {.pszURL = r->ri.path, .pszPhysicalPath = phys,
+                                     .cbPathBuff = sizeof phys,
+                                     .dwFlags = HSE_URL_FLAGS_READ | HSE_URL_FLAGS_EXECUTE |
+                                                HSE_URL_FLAGS_SCRIPT,
+                                     .cchMatchingURL = (DWORD)strlen(r->ri.script_name)};
+        if (filter_notify(r, s, SF_NOTIFY_URL_MAP, &um) != SF_STATUS_REQ_NEXT_NOTIFICATION)
+            return 0;
     }
     decode_basic(r);
     if (wanted & SF_NOTIFY_AUTHENTICATION) {
@@ -542,6 +566,8 @@ void filter_request_end(request_t *r, accesslog_entry_t *log)
     DWORD wanted = s->filters->wanted;
     if (wanted & SF_NOTIFY_END_OF_REQUEST)
         (void)filter_notify(r, s, SF_NOTIFY_END_OF_REQUEST, NULL);
+    if (log && fr->user[0])
+        log->user = fr->user; /* the access log's user: what the filters left */
     if (log && (wanted & SF_NOTIFY_LOG)) {
         char op[32], target[4096];
         snprintf(op, sizeof op, "%s", r->ri.method);

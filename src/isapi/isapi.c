@@ -560,6 +560,8 @@ void isapi_request_end(request_t *r, request_end_t *out)
         out->tail = NULL;
         out->tail_len = 0;
     }
+    if (r->filt)
+        filter_send_raw_tail(r, &out->tail, &out->tail_len);
     out->status = r->status_sent;
     out->body_bytes = r->body_sent;
     pthread_mutex_unlock(&r->io_lock);

@@ -62,6 +62,8 @@ typedef struct out_plan {
     char *head;             /* malloc'ed response head, or NULL */
     char chunk_line[24];    /* "<hex>\r\n" */
     int owned_fd;           /* a descriptor the plan owns (SEND_URL's file), or -1 */
+    char *filtered;         /* malloc'ed bytes SEND_RAW_DATA filters left (src/isapi/filter_raw.c),
+                             * which segs point into, or NULL */
 } out_plan_t;
 
 /* The request's one asynchronous operation. `kind` is under the request's lock; the rest is
