@@ -219,6 +219,19 @@ class OrderTest(FilterTestBase):
             self.assertEqual(raw[0]["http"], "1")
             self.assertEqual(sum(int(e["bytes"]) for e in raw), len(r.raw_head) + len(r.body))
 
+    def test_read_raw_data_of_head_and_read_ahead(self):
+        with self.server([("filt_trace", fixture("filt_trace"))]) as srv:
+            req = build_request("POST", "/scripts/hello.dll", body=b"abcdefg")
+            with srv.conn() as c:
+                c.send(req)
+                self.assertEqual(c.read_response().status, 200)
+            conn = self.conn_of(self.trace(srv), "/scripts/hello.dll")
+            self.trace(srv).wait(n="END_OF_NET_SESSION", conn=conn)
+            names = self.names_for(self.trace(srv), conn)
+            self.assertEqual(names[:3], ["READ_RAW_DATA", "READ_RAW_DATA", "PREPROC_HEADERS"], names)
+            raw = self.trace(srv).find(n="READ_RAW_DATA", conn=conn)
+            self.assertEqual([int(e["bytes"]) for e in raw], [len(req) - 7, 7])
+
     def test_url_map_on_each_map_url_to_path(self):
         scripts = {"ssf.so": fixture("ssf")}
         with self.server([("filt_trace", fixture("filt_trace"))], scripts=scripts) as srv:
