@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (EventFile, RawConn, Server, binary, build_request, example, fixture, free_port,
+from harness import (EventFile, Server, binary, build_request, example, fixture, free_port,
                      main, wait_for)
 
 WORKER_LINE = re.compile(r"\[error\] worker (\d+) killed by signal (\d+) \((\w+)\)(.*); worker (\d+) replaces it$")
