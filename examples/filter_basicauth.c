@@ -87,8 +87,9 @@ static void LoadUsers(LPCSTR iniPath)
     static CHAR section[32768];
     DWORD n = GetPrivateProfileSection("users", section, sizeof section, iniPath);
     g_userCount = 0;
-    for (LPSTR line = section; n > 0 && *line != '\0' && g_userCount < MAX_USERS;
-         line += strlen(line) + 1) {
+    LPSTR next;
+    for (LPSTR line = section; n > 0 && *line != '\0' && g_userCount < MAX_USERS; line = next) {
+        next = line + strlen(line) + 1; /* before the line is cut at its '=' */
         LPSTR eq = strchr(line, '=');
         if (eq == NULL)
             continue;
@@ -116,7 +117,7 @@ BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
     LoadUsers(iniPath);
     GetPrivateProfileString("protect", "prefix", "/private/", g_prefix, sizeof g_prefix, iniPath);
     GetPrivateProfileString("protect", "realm", "isapid", realm, sizeof realm, iniPath);
-    /* A quote or line break in the realm would break the header: drop them. */
+    /* A quote, backslash or line break in the realm would break the header: blanks instead. */
     for (LPSTR p = realm; *p != '\0'; p++)
         if (*p == '"' || *p == '\\' || *p == '\r' || *p == '\n')
             *p = ' ';

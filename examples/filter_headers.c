@@ -77,8 +77,9 @@ static int LoadSection(LPCSTR iniPath, LPCSTR sectionName, HEADER_EDIT *edits)
     static CHAR section[32768];
     int count = 0;
     DWORD n = GetPrivateProfileSection(sectionName, section, sizeof section, iniPath);
-    for (LPSTR line = section; n > 0 && *line != '\0' && count < MAX_HEADERS;
-         line += strlen(line) + 1) {
+    LPSTR next;
+    for (LPSTR line = section; n > 0 && *line != '\0' && count < MAX_HEADERS; line = next) {
+        next = line + strlen(line) + 1; /* before the line is cut at its '=' */
         HEADER_EDIT *edit = &edits[count];
         LPSTR eq = strchr(line, '=');
         if (eq != NULL)

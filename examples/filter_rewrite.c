@@ -86,8 +86,9 @@ static void LoadRules(LPCSTR iniPath)
     static CHAR section[32768];
     DWORD n = GetPrivateProfileSection("rules", section, sizeof section, iniPath);
     g_ruleCount = 0;
-    for (LPSTR line = section; n > 0 && *line != '\0' && g_ruleCount < MAX_RULES;
-         line += strlen(line) + 1) {
+    LPSTR next;
+    for (LPSTR line = section; n > 0 && *line != '\0' && g_ruleCount < MAX_RULES; line = next) {
+        next = line + strlen(line) + 1; /* before the line is cut at its '=' */
         LPSTR eq = strchr(line, '=');
         if (eq == NULL)
             continue;
