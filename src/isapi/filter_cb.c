@@ -3,9 +3,9 @@
  * A pfc is its filter's slot in the connection's session (filter_internal.h); ServerContext is
  * the session. Every failing callback sets the last error (ISAPI-NOTES §7.13).
  *
- * WriteClient writes raw bytes at once, on the calling thread; like the head of
- * SF_REQ_SEND_RESPONSE_HEADER they pass through every filter's SEND_RAW_DATA (the writer's too),
- * except when written from inside SEND_RAW_DATA, where they go out as they are (no recursion). */
+ * WriteClient writes raw bytes at once, on the calling thread, as they are: not through the
+ * filters' SEND_RAW_DATA (a SEND_RAW_DATA filter that writes would call itself); the head of
+ * SF_REQ_SEND_RESPONSE_HEADER is the server's and passes SEND_RESPONSE and SEND_RAW_DATA. */
 #define _GNU_SOURCE
 #include "filter_internal.h"
 
@@ -147,9 +147,7 @@ static BOOL raw_send(request_t *r, const char *buf, size_t len)
         }
         r->body_sent += len;
         fr->answered = true;
-        ok = filter_send_raw_plan(r, &p) ? plan_send_sync(r, &p) : FALSE;
-        if (!ok)
-            plan_free(&p);
+        ok = plan_send_sync(r, &p);
     }
     if (lock)
         pthread_mutex_unlock(&r->io_lock);
