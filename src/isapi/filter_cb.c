@@ -125,6 +125,23 @@ static BOOL WINAPI cb_add_response_headers(PHTTP_FILTER_CONTEXT pfc, LPSTR heade
     return queue_lines(&fr->resp_add, &fr->resp_add_len, headers);
 }
 
+/* Whether a filter may answer the request itself in the notification being delivered: before
+ * the handler (the head stage; URL_MAP also from an extension's mapping call). Later the
+ * server's own head or tail is being composed around it. */
+static bool may_answer(const filter_req_t *fr)
+{
+    switch (fr->current) {
+    case SF_NOTIFY_READ_RAW_DATA:
+    case SF_NOTIFY_PREPROC_HEADERS:
+    case SF_NOTIFY_URL_MAP:
+    case SF_NOTIFY_AUTHENTICATION:
+    case SF_NOTIFY_AUTH_COMPLETE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Raw bytes to the client now (the request's io_lock held, or taken here). */
 static BOOL raw_send(request_t *r, const char *buf, size_t len)
 {
@@ -162,6 +179,10 @@ static BOOL WINAPI cb_write_client(PHTTP_FILTER_CONTEXT pfc, LPVOID buf, LPDWORD
         return fail(ERROR_INVALID_PARAMETER);
     if (*bytes == 0)
         return TRUE;
+    /* SEND_RAW_DATA may write ahead of the block it sees; elsewhere after the head stage the
+     * bytes would land inside the response the server is composing. */
+    if (!may_answer(r->filt) && r->filt->current != SF_NOTIFY_SEND_RAW_DATA)
+        return fail(ERROR_NOT_SUPPORTED);
     return raw_send(r, buf, *bytes);
 }
 
@@ -289,6 +310,8 @@ static BOOL WINAPI cb_server_support_function(PHTTP_FILTER_CONTEXT pfc, enum SF_
         return fail(ERROR_INVALID_PARAMETER); /* the rest are about a request */
     switch (req) {
     case SF_REQ_SEND_RESPONSE_HEADER:
+        if (!may_answer(r->filt))
+            return fail(ERROR_NOT_SUPPORTED); /* the response is under way */
         return send_response_header(r, data, (const char *)ul1);
     case SF_REQ_ADD_HEADERS_ON_DENIAL:
         if (!data)
