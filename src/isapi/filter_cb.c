@@ -54,7 +54,7 @@ static BOOL copy_str(const char *v, LPVOID buf, LPDWORD size)
 }
 
 bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD size,
-                            BOOL *result)
+                            bool for_filter, BOOL *result)
 {
     filter_req_t *fr = r->filt;
     if (!fr)
@@ -71,7 +71,7 @@ bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD 
         *result = copy_str(v, buf, size);
         return true;
     }
-    if (strncmp(name, "HEADER_", 7) == 0 && name[7]) {
+    if (for_filter && strncmp(name, "HEADER_", 7) == 0 && name[7]) {
         /* the header of exactly that name (dashes as given), as GetHeader would give it */
         const http_header_t *h = reqinfo_header(&r->ri, name + 7);
         *result = h ? copy_str(h->value, buf, size) : fail(ERROR_INVALID_INDEX);
@@ -89,7 +89,7 @@ static BOOL WINAPI cb_get_server_variable(PHTTP_FILTER_CONTEXT pfc, LPSTR name, 
     if (!r)
         return fail(ERROR_INVALID_PARAMETER); /* END_OF_NET_SESSION: no request any more */
     BOOL result;
-    if (filter_server_variable(r, name, buf, size, &result))
+    if (filter_server_variable(r, name, buf, size, true, &result))
         return result;
     return get_server_variable(r, name, buf, size);
 }
@@ -293,8 +293,12 @@ static BOOL WINAPI cb_server_support_function(PHTTP_FILTER_CONTEXT pfc, enum SF_
         if (!out)
             return fail(ERROR_NOT_ENOUGH_MEMORY);
         BOOL ok = path_normalize(url, n, out, n + 2) == PATH_OK;
+        if (ok && strlen(out) > n) { /* "" → "/": more than the filter's buffer holds */
+            free(out);
+            return fail(ERROR_INSUFFICIENT_BUFFER);
+        }
         if (ok)
-            memcpy(url, out, strlen(out) + 1); /* never longer than the input */
+            memcpy(url, out, strlen(out) + 1);
         free(out);
         return ok ? TRUE : fail(ERROR_INVALID_PARAMETER);
     }
