@@ -194,11 +194,20 @@ static VOID *WINAPI cb_alloc_mem(PHTTP_FILTER_CONTEXT pfc, DWORD size, DWORD res
         SetLastError(ERROR_INVALID_PARAMETER);
         return NULL;
     }
+    if (size > FILTER_MEM_MAX - s->mem_bytes) {
+        static log_limiter_t over = LOG_LIMITER_INIT;
+        log_limited(&over, LOG_WARN, "a filter's AllocMem of %u bytes refused: its connection "
+                    "holds %zu bytes of AllocMem already (at most %u; freed when the connection "
+                    "closes)", (unsigned)size, s->mem_bytes, FILTER_MEM_MAX);
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return NULL;
+    }
     filter_mem_t *m = malloc(sizeof *m + (size ? size : 1));
     if (!m) {
         SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return NULL;
     }
+    s->mem_bytes += size;
     m->next = s->mem;
     s->mem = m;
     return m->data;

@@ -28,10 +28,15 @@ typedef struct filter_mem {
     _Alignas(16) char data[];
 } filter_mem_t;
 
+/* What AllocMem gives one connection at most: a filter that allocates per request on a long
+ * keep-alive connection gets NULL (logged) instead of growing the worker without bound. */
+#define FILTER_MEM_MAX (64u << 20)
+
 typedef struct filter_session {
     const filters_t *filters;
     request_t *req;      /* the request in progress; NULL between requests */
     filter_mem_t *mem;
+    size_t mem_bytes;
     bool secure;         /* HTTPS=on for the connection's first request */
     filter_slot_t slots[]; /* one per filter, in calling order */
 } filter_session_t;
@@ -45,6 +50,7 @@ typedef struct filter_str {
 /* The filters' part of one request (request_t.filt), owned by it. */
 typedef struct filter_req {
     filter_session_t *s;
+    uint64_t start_ms;      /* when the head stage began (LOG's msTimeForProcessing) */
     DWORD current;          /* the notification being delivered, 0 between */
     filter_str_t *strs;
     http_header_t *headers; /* the request's headers once a filter changed them (malloc'ed

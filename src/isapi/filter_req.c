@@ -544,6 +544,7 @@ loop_kept_t filter_request_start(request_t *r)
         return LOOP_KEPT;
     }
     fr->s = s;
+    fr->start_ms = clock_now_ms();
     fr->url = r->ri.raw_target;
     r->filt = fr;
     s->req = r;
@@ -585,7 +586,10 @@ void filter_request_end(request_t *r, accesslog_entry_t *log)
                               .pszTarget = target,
                               .pszParameters = r->ri.query,
                               .dwHttpStatus = log->status,
-                              .dwBytesSent = (DWORD)log->body_bytes};
+                              .dwBytesSent = (DWORD)log->body_bytes,
+                              .dwBytesRecvd = (DWORD)(r->ri.has_content_length
+                                                          ? r->ri.content_length : 0),
+                              .msTimeForProcessing = (DWORD)(clock_now_ms() - fr->start_ms)};
         (void)filter_notify(r, s, SF_NOTIFY_LOG, &fl);
         /* The pointers the filters left (valid until the next notification: the line is
          * written before it). */
