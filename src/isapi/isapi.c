@@ -193,7 +193,7 @@ static void request_free(request_t *r)
     free(r->log_param);
     free(r->pending);
     free(r->deferred_head);
-    if (r->filt)
+    if (r->filt && !r->filt_borrowed)
         filter_request_free(r);
     free(r);
 }
@@ -395,8 +395,12 @@ loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len)
 {
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
     r->cell->ecb.cbAvailable = readahead_len;
-    if (r->host->filters && !r->parent) /* the filters' head stage first (filter_req.c) */
-        return filter_request_start(r);
+    if (r->host->filters) {
+        if (!r->parent) /* the filters' head stage first (filter_req.c) */
+            return filter_request_start(r);
+        r->filt = r->parent->filt; /* a child's response is its parent's: the same filters */
+        r->filt_borrowed = r->filt != NULL;
+    }
     return request_dispatch(r);
 }
 
@@ -579,7 +583,7 @@ void isapi_request_end(request_t *r, request_end_t *out)
         if (r->filt)
             filter_request_end(r, &e);
         accesslog_write(log, &e);
-    } else if (r->filt) {
+    } else if (r->filt && !r->filt_borrowed) { /* a child's end is its parent's */
         filter_request_end(r, NULL);
     }
     if (r->ext && r->host->cfg->status_path)

@@ -171,8 +171,10 @@ struct request {
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
 
     /* ISAPI filters (src/isapi/filter_internal.h): the filters' part of this request, owned;
-     * NULL when no filter is loaded (or for a SEND_URL child). */
+     * NULL when no filter is loaded. A child request (SEND_URL) borrows its parent's
+     * (filt_borrowed): its head and bytes are the parent's response. */
     struct filter_req *filt;
+    bool filt_borrowed;
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */

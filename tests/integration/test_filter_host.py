@@ -111,6 +111,25 @@ class FilterHostTest(unittest.TestCase):
             self.assertEqual([e["status"] for e in self.f.ev().find(ev="send_response")],
                              ["200", "404", "301", "403", "200"])
 
+    def test_send_url_responses_pass_the_filters(self):
+        a = self.f.add("A", resp_header="X-Added: yes")
+        srv = Server(files={"index.html": "i\n"},
+                     scripts={"ssf.so": fixture("ssf"), "vars.so": fixture("vars")},
+                     args=args_for([a]))
+        with srv:
+            with srv.conn() as c:
+                for url, body in (("/index.html", b"i\n"),
+                                  ("/scripts/vars.dll%3Fnames%3DURL", b"URL=/scripts/vars.dll")):
+                    r = c.request("GET", "/scripts/ssf.dll?op=sendurl&url=" + url)
+                    self.assertEqual(r.status, 200, url)
+                    self.assertIn(body, r.body, url)
+                    self.assertEqual(r.get("X-Added"), "yes", url)  # SEND_RESPONSE of that head
+            # one request each as the filters see it: the child raises no notifications of its own
+            self.f.ev().wait(ev="end_of_net_session")
+            self.assertEqual(len(self.f.ev().find(ev="preproc")), 2)
+            self.assertEqual(len(self.f.ev().find(ev="end_of_request")), 2)
+            self.assertEqual(len(self.f.ev().find(ev="send_response")), 2)
+
     def test_url_rewrite_to_an_extension(self):
         a = self.f.add("A", rewrite="/app/page?x=1 /scripts/vars.dll/pi?names=SCRIPT_NAME,"
                                     "HTTP_URL,QUERY_STRING,PATH_INFO,HTTP_X_FILTERED",
