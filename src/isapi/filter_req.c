@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,20 +170,21 @@ static unsigned url_map_static(request_t *r, DWORD *st)
     if (*st != SF_STATUS_REQ_NEXT_NOTIFICATION || !r->route.file ||
         strcmp(phys, r->route.file) == 0)
         return 0;
-    /* Containment, as for any static file: the real path must be below the root. */
-    const char *root = r->host->cfg->root;
+    /* The router's rules for any static file: the real path below the root's, no dot segment,
+     * not code the server runs; opened without following a last symlink. */
     char *real = realpath(phys, NULL);
     if (!real)
         return errno == ENOENT || errno == ENOTDIR ? 404 : 403;
-    size_t n = strlen(root);
-    bool inside = strncmp(real, root, n) == 0 && (real[n] == '/' || strcmp(root, "/") == 0);
-    int fd = inside ? open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) : -1;
+    char root[PATH_MAX];
+    bool inside = route_root_real(r->host->router, root, sizeof root) &&
+                  route_contained(real, root) && !route_is_server_code(r->host->router, real);
+    int fd = inside ? open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW) : -1;
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
         static log_limiter_t refused = LOG_LIMITER_INIT;
         log_limited(&refused, LOG_WARN, "%s: a filter mapped the URL to %s, %s: 403",
                     r->ri.raw_target, phys, inside ? "not a readable regular file"
-                                                   : "which is outside the document root");
+                                                   : "which is not a file below the document root");
         if (fd >= 0)
             close(fd);
         free(real);

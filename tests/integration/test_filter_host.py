@@ -155,6 +155,29 @@ class FilterHostTest(unittest.TestCase):
             r = srv.get("/old")
             self.assertEqual((r.status, r.body), (200, b"i\n"))
 
+    def test_url_map_keeps_the_containment_rules(self):
+        outside = os.path.join(self.f.dir, "outside.txt")
+        with open(outside, "w") as f:
+            f.write("secret\n")
+        for target, status, body in (("{root}/b.txt", 200, b"b\n"), (outside, 403, None),
+                                     ("{scripts}/vars.so", 403, None),
+                                     ("{root}/missing", 404, None), ("{root}/sub/../b.txt", 200, b"b\n")):
+            with self.subTest(target=target):
+                self.f = Filters()
+                self.addCleanup(self.f.cleanup)
+                srv = Server(files={"a.txt": "a\n", "b.txt": "b\n", "sub/x": "x"},
+                             scripts={"vars.so": fixture("vars")}, start=False)
+                with srv:
+                    a = self.f.add("A", mapto="/a.txt " + srv.subst(target))
+                    srv.args = args_for([a])
+                    srv.start()
+                    r = srv.get("/a.txt")
+                    self.assertEqual(r.status, status)
+                    if body is not None:
+                        self.assertEqual(r.body, body)
+                    if status == 403:
+                        srv.wait_stderr("a filter mapped the URL to")
+
     def test_finished_keep_conn(self):
         a = self.f.add("A", finish="/answer")
         with Server(files={"index.html": "i\n"}, args=args_for([a])) as srv:
