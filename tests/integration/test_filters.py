@@ -619,6 +619,12 @@ class ExampleBasicAuthTest(FilterTestBase):
                     self.assertNotIn(b"secret page", r.body)
             r = srv.get("/private/s.txt", headers={"Authorization": basic("alice", "secret")})
             self.assertEqual((r.status, r.body), (200, b"secret page\n"))
+            # the prefix is compared as IIS compares URLs, without regard to case
+            self.assertEqual(srv.get("/PRIVATE/s.txt").status, 401)
+            # and decoded and normalised (URL), so an escape or a dot segment does not get past it
+            for path in ("/%70rivate/s.txt", "/./private/s.txt", "/dir/../private/s.txt"):
+                with self.subTest(path=path):
+                    self.assertEqual(srv.get(path).status, 401)
             self.assertEqual(srv.get("/a.txt").status, 200)   # outside the prefix: anonymous is fine
 
     def test_extension_sees_the_user(self):
