@@ -128,6 +128,9 @@ static unsigned reroute(request_t *r)
         return 503;
     }
     if (url[0] != '/' || path_normalize(url, plen, norm->s, cap) != PATH_OK) {
+        static log_limiter_t bad = LOG_LIMITER_INIT;
+        log_limited(&bad, LOG_WARN, "%s: a filter set the url to \"%.200s\", which is not a "
+                    "valid path: 400", r->ri.raw_target, url);
         free(norm);
         return 400;
     }

@@ -238,6 +238,31 @@ class FilterHostTest(unittest.TestCase):
             self.assertEqual(r.body, b"i\n")
             srv.wait_stderr("crash")
 
+    def test_a_blocking_filter_does_not_stall_the_loop(self):
+        release = os.path.join(self.f.dir, "release")
+        a = self.f.add("A", block="/block %s" % release)
+        srv = Server(files={"index.html": "i\n"}, args=args_for([a]), threads=1)
+        with srv:
+            with RawConn(srv.port) as slow:
+                slow.send(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.f.ev().wait(ev="blocked")
+                # the one loop is inside the filter's call: a helper runs it meanwhile
+                r = srv.get("/index.html")
+                self.assertEqual((r.status, r.body), (200, b"i\n"))
+                self.assertFalse(self.f.ev().find(ev="send_response", status="404"))
+                open(release, "w").close()
+                r = slow.read_response()
+                self.assertEqual(r.status, 404)
+
+    def test_a_bad_url_from_a_filter(self):
+        a = self.f.add("A", badurl="/bad")
+        with Server(files={"index.html": "i\n"}, args=args_for([a])) as srv:
+            self.assertEqual(srv.get("/bad").status, 400)
+            ev = self.f.ev().wait(ev="badurl")[0]
+            self.assertEqual((ev["relative_ok"], ev["err"]), ("0", "87"))  # INVALID_PARAMETER
+            srv.wait_stderr("which is not a valid path: 400")
+            self.assertEqual(srv.get("/index.html").status, 200)
+
     def test_no_filter_no_change(self):
         with Server(files={"index.html": "i\n"}) as srv:
             r = srv.get("/")
