@@ -3,9 +3,9 @@
  * A pfc is its filter's slot in the connection's session (filter_internal.h); ServerContext is
  * the session. Every failing callback sets the last error (ISAPI-NOTES §7.13).
  *
- * WriteClient writes raw bytes at once, on the calling thread; like the head of
- * SF_REQ_SEND_RESPONSE_HEADER they pass through every filter's SEND_RAW_DATA (the writer's too),
- * except when written from inside SEND_RAW_DATA, where they go out as they are (no recursion). */
+ * WriteClient writes raw bytes at once, on the calling thread, as they are: not through the
+ * filters' SEND_RAW_DATA (a SEND_RAW_DATA filter that writes would call itself); the head of
+ * SF_REQ_SEND_RESPONSE_HEADER is the server's and passes SEND_RESPONSE and SEND_RAW_DATA. */
 #define _GNU_SOURCE
 #include "filter_internal.h"
 
@@ -54,7 +54,7 @@ static BOOL copy_str(const char *v, LPVOID buf, LPDWORD size)
 }
 
 bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD size,
-                            BOOL *result)
+                            bool for_filter, BOOL *result)
 {
     filter_req_t *fr = r->filt;
     if (!fr)
@@ -71,7 +71,7 @@ bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD 
         *result = copy_str(v, buf, size);
         return true;
     }
-    if (strncmp(name, "HEADER_", 7) == 0 && name[7]) {
+    if (for_filter && strncmp(name, "HEADER_", 7) == 0 && name[7]) {
         /* the header of exactly that name (dashes as given), as GetHeader would give it */
         const http_header_t *h = reqinfo_header(&r->ri, name + 7);
         *result = h ? copy_str(h->value, buf, size) : fail(ERROR_INVALID_INDEX);
@@ -89,7 +89,7 @@ static BOOL WINAPI cb_get_server_variable(PHTTP_FILTER_CONTEXT pfc, LPSTR name, 
     if (!r)
         return fail(ERROR_INVALID_PARAMETER); /* END_OF_NET_SESSION: no request any more */
     BOOL result;
-    if (filter_server_variable(r, name, buf, size, &result))
+    if (filter_server_variable(r, name, buf, size, true, &result))
         return result;
     return get_server_variable(r, name, buf, size);
 }
@@ -125,6 +125,23 @@ static BOOL WINAPI cb_add_response_headers(PHTTP_FILTER_CONTEXT pfc, LPSTR heade
     return queue_lines(&fr->resp_add, &fr->resp_add_len, headers);
 }
 
+/* Whether a filter may answer the request itself in the notification being delivered: before
+ * the handler (the head stage; URL_MAP also from an extension's mapping call). Later the
+ * server's own head or tail is being composed around it. */
+static bool may_answer(const filter_req_t *fr)
+{
+    switch (fr->current) {
+    case SF_NOTIFY_READ_RAW_DATA:
+    case SF_NOTIFY_PREPROC_HEADERS:
+    case SF_NOTIFY_URL_MAP:
+    case SF_NOTIFY_AUTHENTICATION:
+    case SF_NOTIFY_AUTH_COMPLETE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Raw bytes to the client now (the request's io_lock held, or taken here). */
 static BOOL raw_send(request_t *r, const char *buf, size_t len)
 {
@@ -147,9 +164,7 @@ static BOOL raw_send(request_t *r, const char *buf, size_t len)
         }
         r->body_sent += len;
         fr->answered = true;
-        ok = filter_send_raw_plan(r, &p) ? plan_send_sync(r, &p) : FALSE;
-        if (!ok)
-            plan_free(&p);
+        ok = plan_send_sync(r, &p);
     }
     if (lock)
         pthread_mutex_unlock(&r->io_lock);
@@ -164,6 +179,10 @@ static BOOL WINAPI cb_write_client(PHTTP_FILTER_CONTEXT pfc, LPVOID buf, LPDWORD
         return fail(ERROR_INVALID_PARAMETER);
     if (*bytes == 0)
         return TRUE;
+    /* SEND_RAW_DATA may write ahead of the block it sees; elsewhere after the head stage the
+     * bytes would land inside the response the server is composing. */
+    if (!may_answer(r->filt) && r->filt->current != SF_NOTIFY_SEND_RAW_DATA)
+        return fail(ERROR_NOT_SUPPORTED);
     return raw_send(r, buf, *bytes);
 }
 
@@ -274,8 +293,12 @@ static BOOL WINAPI cb_server_support_function(PHTTP_FILTER_CONTEXT pfc, enum SF_
         if (!out)
             return fail(ERROR_NOT_ENOUGH_MEMORY);
         BOOL ok = path_normalize(url, n, out, n + 2) == PATH_OK;
+        if (ok && strlen(out) > n) { /* "" → "/": more than the filter's buffer holds */
+            free(out);
+            return fail(ERROR_INSUFFICIENT_BUFFER);
+        }
         if (ok)
-            memcpy(url, out, strlen(out) + 1); /* never longer than the input */
+            memcpy(url, out, strlen(out) + 1);
         free(out);
         return ok ? TRUE : fail(ERROR_INVALID_PARAMETER);
     }
@@ -291,6 +314,8 @@ static BOOL WINAPI cb_server_support_function(PHTTP_FILTER_CONTEXT pfc, enum SF_
         return fail(ERROR_INVALID_PARAMETER); /* the rest are about a request */
     switch (req) {
     case SF_REQ_SEND_RESPONSE_HEADER:
+        if (!may_answer(r->filt))
+            return fail(ERROR_NOT_SUPPORTED); /* the response is under way */
         return send_response_header(r, data, (const char *)ul1);
     case SF_REQ_ADD_HEADERS_ON_DENIAL:
         if (!data)

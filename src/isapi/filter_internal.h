@@ -110,10 +110,11 @@ static inline request_t *filter_pfc_request(PHTTP_FILTER_CONTEXT pfc)
     filter_session_t *s = pfc ? pfc->ServerContext : NULL;
     return s ? s->req : NULL;
 }
-/* GetServerVariable's filter-only names (AUTH_*, REMOTE_USER, LOGON_USER as the filters left
- * them; HEADER_<Name>): true when name was one of them, with *result. */
+/* GetServerVariable's names the filters decide (AUTH_*, REMOTE_USER, LOGON_USER as the filters
+ * left them; for_filter: also HEADER_<Name>, a filter's own): true when name was one of them,
+ * with *result. */
 bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD size,
-                            BOOL *result);
+                            bool for_filter, BOOL *result);
 /* SEND_RESPONSE for the head in h, about to be built (prepare_head, under io_lock). */
 void filter_send_response(request_t *r, resphead_t *h);
 

@@ -572,9 +572,12 @@ void filter_request_end(request_t *r, accesslog_entry_t *log)
     if (log && fr->user[0])
         log->user = fr->user; /* the access log's user: what the filters left */
     if (log && (wanted & SF_NOTIFY_LOG)) {
-        char op[32], target[4096];
-        snprintf(op, sizeof op, "%s", r->ri.method);
-        snprintf(target, sizeof target, "%s", r->ri.raw_path);
+        /* Copies the filters may not write to, which live until the line is written (the
+         * request's strings: freed with it, after accesslog_write). */
+        const char *op = filter_strdup(fr, r->ri.method, strlen(r->ri.method));
+        const char *target = filter_strdup(fr, r->ri.raw_path, strlen(r->ri.raw_path));
+        if (!op || !target)
+            return;
         HTTP_FILTER_LOG fl = {.pszClientHostName = log->remote_addr,
                               .pszClientUserName = log->user ? log->user : "",
                               .pszServerName = r->ri.server_name,
@@ -582,20 +585,21 @@ void filter_request_end(request_t *r, accesslog_entry_t *log)
                               .pszTarget = target,
                               .pszParameters = r->ri.query,
                               .dwHttpStatus = log->status,
-                              .dwBytesSent = (DWORD)log->body_bytes,
-                              .msTimeForProcessing = 0};
+                              .dwBytesSent = (DWORD)log->body_bytes};
         (void)filter_notify(r, s, SF_NOTIFY_LOG, &fl);
-        /* The pointers the filters left (valid until the next notification: now). */
+        /* The pointers the filters left (valid until the next notification: the line is
+         * written before it). */
         log->remote_addr = fl.pszClientHostName;
         log->user = fl.pszClientUserName;
         log->method = fl.pszOperation;
-        char *t = NULL;
-        if (fl.pszParameters && fl.pszParameters[0] &&
-            asprintf(&t, "%s?%s", fl.pszTarget ? fl.pszTarget : "", fl.pszParameters) >= 0)
-            log->target = filter_strdup(fr, t, strlen(t));
-        else
-            log->target = fl.pszTarget;
-        free(t);
+        log->target = fl.pszTarget;
+        if (fl.pszParameters && fl.pszParameters[0]) {
+            char *t = NULL;
+            if (asprintf(&t, "%s?%s", fl.pszTarget ? fl.pszTarget : "", fl.pszParameters) >= 0) {
+                log->target = filter_strdup(fr, t, strlen(t));
+                free(t);
+            }
+        }
         log->status = fl.dwHttpStatus;
     }
 }
@@ -605,6 +609,8 @@ void filter_request_free(request_t *r)
     filter_req_t *fr = r->filt;
     if (fr->s->req == r)
         fr->s->req = NULL;
+    for (size_t i = 0; i < fr->s->filters->n; i++)
+        fr->s->slots[i].disabled = 0; /* DISABLE_NOTIFICATIONS lasted for the request */
     while (fr->strs) {
         filter_str_t *n = fr->strs;
         fr->strs = n->next;

@@ -221,8 +221,8 @@ BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size)
     if (!name || !size)
         return fail(ERROR_INVALID_PARAMETER);
     BOOL filtered;
-    if (r->filt && filter_server_variable(r, name, buf, size, &filtered))
-        return filtered; /* AUTH_* as the filters left them, HEADER_<Name> */
+    if (r->filt && filter_server_variable(r, name, buf, size, false, &filtered))
+        return filtered; /* AUTH_* as the filters left them */
     uint32_t sz = *size;
     uint32_t err = servervar_get(&r->ri, name, buf, &sz);
     *size = sz;

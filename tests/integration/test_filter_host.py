@@ -263,6 +263,21 @@ class FilterHostTest(unittest.TestCase):
             srv.wait_stderr("which is not a valid path: 400")
             self.assertEqual(srv.get("/index.html").status, 200)
 
+    def test_no_descriptor_kept_per_request(self):
+        a = self.f.add("A", rewrite="/old /index.html")
+        srv = Server(files={"index.html": "i\n"}, scripts={"vars.so": fixture("vars")},
+                     args=args_for([a]))
+        with srv:
+            def burst():
+                for _ in range(20):
+                    with srv.conn() as c:
+                        for p in ("/index.html", "/old", "/nothere", "/scripts/vars.dll?names=URL"):
+                            c.request("GET", p)
+            burst()
+            before = srv.settled_fds()
+            burst()
+            self.assertEqual(srv.settled_fds(), before)
+
     def test_no_filter_no_change(self):
         with Server(files={"index.html": "i\n"}) as srv:
             r = srv.get("/")
