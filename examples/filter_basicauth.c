@@ -115,6 +115,8 @@ BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
     if (!IniPathOfModule(iniPath, sizeof iniPath))
         return FALSE;
     LoadUsers(iniPath);
+    if (g_userCount == 0)
+        OutputDebugString("filter_basicauth: no [users] in filter_basicauth.ini: every request under the prefix is refused");
     GetPrivateProfileString("protect", "prefix", "/private/", g_prefix, sizeof g_prefix, iniPath);
     GetPrivateProfileString("protect", "realm", "isapid", realm, sizeof realm, iniPath);
     /* A quote, backslash or line break in the realm would break the header: blanks instead. */

@@ -116,6 +116,8 @@ BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
     if (!IniPathOfModule(iniPath, sizeof iniPath))
         return FALSE;
     LoadRules(iniPath);
+    if (g_ruleCount == 0)
+        OutputDebugString("filter_rewrite: no [rules] in filter_rewrite.ini: every URL passes unchanged");
     return TRUE;
 }
 

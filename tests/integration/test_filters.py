@@ -266,10 +266,14 @@ class OrderTest(FilterTestBase):
                 c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
                 r = c.read_response()
             self.assertEqual(r.status, 400)
+            with srv.conn() as c:
+                c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n")
+                r = c.read_response()
+            self.assertEqual(r.status, 431)     # over the default --max-header-size, 16 KiB
             self.assertEqual(srv.get("/b.txt").status, 200)
             self.trace(srv).wait(n="LOG", target="/b.txt")
             for e in self.trace(srv).all():
-                self.assertNotEqual(e.get("status"), "400", e)
+                self.assertNotIn(e.get("status"), ("400", "431"), e)
                 self.assertFalse(e.get("n") == "PREPROC_HEADERS" and e.get("url") == "/a.txt", e)
 
     def test_priority_order_and_send_raw_data_reversed(self):
@@ -540,10 +544,48 @@ class CallbackTest(FilterTestBase):
             self.assertIn('"EDITED /edited?p=1 HTTP/1.1" 299 ', line)
 
     def test_send_raw_data_replaceable(self):
-        with self.srv() as srv:
-            for path, body in (("/a.txt?cb=upper", b"HELLO\n"), ("/scripts/hello.dll?cb=upper", b"HELLO, WORLD!\n")):
+        scripts = {"hello.so": example("hello"), "writer.so": example("writer")}
+        with self.srv(scripts=scripts) as srv:
+            for path, body in (("/a.txt?cb=upper", b"HELLO\n"), ("/scripts/hello.dll?cb=upper", b"HELLO, WORLD!\n"),
+                               ("/scripts/writer.dll?mode=async&chunks=3&size=5&cb=upper", b"AAAAABBBBBCCCCC"),
+                               ("/scripts/writer.dll?mode=sync&chunks=3&size=5&cb=upper", b"AAAAABBBBBCCCCC")):
                 with self.subTest(path=path):
                     self.assertEqual(srv.get(path).body, body)
+
+    def test_pipelined_requests(self):
+        with self.srv() as srv:
+            with srv.conn() as c:
+                c.send(build_request("GET", "/a.txt?cb=addhdr") + build_request("GET", "/scripts/hello.dll")
+                       + build_request("GET", "/b.txt?cb=addhdr"))
+                rs = [c.read_response() for _ in range(3)]
+            self.assertEqual([r.body for r in rs], [b"hello\n", b"Hello, world!\n", b"other file\n"])
+            self.assertEqual([r.get("X-Cb-Added") for r in rs], ["yes", None, "yes"])
+            ends = self.cb(srv).wait(n="END_OF_NET_SESSION", reqs=3)
+            self.assertEqual(len(self.cb(srv).find(n="END_OF_REQUEST", conn=ends[0]["conn"])), 3)
+
+    def test_many_connections_at_once(self):
+        import threading
+        with self.srv(threads=2) as srv:
+            errors = []
+
+            def client(i):
+                try:
+                    with srv.conn() as c:
+                        for path in ("/a.txt?cb=addhdr", "/scripts/hello.dll", "/missing"):
+                            r = c.request("GET", path)
+                            if r.status not in (200, 404):
+                                errors.append((i, path, r.status))
+                except Exception as e:      # noqa: BLE001 - reported below
+                    errors.append((i, repr(e)))
+            ts = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(60)
+            self.assertEqual(errors, [])
+            eons = self.cb(srv).wait(n="END_OF_NET_SESSION", reqs=3, count=16, timeout=20)
+            self.assertEqual(len({e["conn"] for e in eons}), len(eons))
+            self.assertTrue(all(e["intact"] == "1" and e["ctx"] == "1" for e in eons), eons)
 
 
 class CrashTest(FilterTestBase):
@@ -619,6 +661,12 @@ class ExampleBasicAuthTest(FilterTestBase):
                     self.assertNotIn(b"secret page", r.body)
             r = srv.get("/private/s.txt", headers={"Authorization": basic("alice", "secret")})
             self.assertEqual((r.status, r.body), (200, b"secret page\n"))
+            # the prefix is compared as IIS compares URLs, without regard to case
+            self.assertEqual(srv.get("/PRIVATE/s.txt").status, 401)
+            # and decoded and normalised (URL), so an escape or a dot segment does not get past it
+            for path in ("/%70rivate/s.txt", "/./private/s.txt", "/dir/../private/s.txt"):
+                with self.subTest(path=path):
+                    self.assertEqual(srv.get(path).status, 401)
             self.assertEqual(srv.get("/a.txt").status, 200)   # outside the prefix: anonymous is fine
 
     def test_extension_sees_the_user(self):
