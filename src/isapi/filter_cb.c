@@ -364,7 +364,9 @@ void filter_send_response(request_t *r, resphead_t *h)
                                                                           : r->ri.path_translated;
         HTTP_FILTER_ACCESS_DENIED ad = {
             .pszURL = r->ri.path, .pszPhysicalPath = phys ? phys : "",
-            .dwReason = h->status == 401 ? SF_DENIED_LOGON : SF_DENIED_RESOURCE};
+            .dwReason = fr->denied ? fr->denied
+                        : r->route.kind == ROUTE_EXTENSION ? SF_DENIED_APPLICATION
+                        : h->status == 401 ? SF_DENIED_LOGON : SF_DENIED_RESOURCE};
         (void)filter_notify(r, fr->s, SF_NOTIFY_ACCESS_DENIED, &ad);
         if (h->status == 401 && fr->denial_add_len) { /* queued in ACCESS_DENIED itself */
             (void)filter_resp_add_lines(h, fr->denial_add, fr->denial_add_len);

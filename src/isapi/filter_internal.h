@@ -68,6 +68,7 @@ typedef struct filter_req {
     bool answered;          /* a filter wrote response bytes itself */
     DWORD finish;           /* 0, or SF_STATUS_REQ_FINISHED / _KEEP_CONN / _ERROR */
     DWORD error;            /* GetLastError after SF_STATUS_REQ_ERROR */
+    DWORD denied;           /* SF_DENIED_* of a denial the server makes (0: by the handler) */
     /* AUTHENTICATION (ISAPI-FILTERS.md §2.11) */
     bool auth_done;
     char user[SF_MAX_USERNAME], password[SF_MAX_PASSWORD], auth_type[SF_MAX_AUTH_TYPE];

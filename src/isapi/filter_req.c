@@ -481,6 +481,7 @@ static loop_kept_t serve(request_t *r, unsigned status)
     filter_req_t *fr = r->filt;
     if (fr->finish == SF_STATUS_REQ_ERROR) {
         status = status_of_error(fr->error);
+        fr->denied = SF_DENIED_FILTER;
         fr->finish = 0;
     }
     if (fr->finish) { /* FINISHED / FINISHED_KEEP_CONN: the filter answered */
@@ -508,6 +509,7 @@ static loop_kept_t serve(request_t *r, unsigned status)
         serve_redirect(r);
         break;
     case ROUTE_FORBIDDEN:
+        fr->denied = SF_DENIED_RESOURCE | SF_DENIED_BY_CONFIG; /* the router's rules */
         serve_error(r, 403, NULL, 0);
         break;
     default:

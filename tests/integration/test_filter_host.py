@@ -202,7 +202,11 @@ class FilterHostTest(unittest.TestCase):
             r = srv.get("/private")                          # ERROR_ACCESS_DENIED
             self.assertEqual(r.status, 401)
             self.assertEqual(r.header("WWW-Authenticate"), 'Basic realm="probe"')
-            self.assertEqual(len(self.f.ev().wait(ev="access_denied", url="/private")), 1)
+            denied = self.f.ev().wait(ev="access_denied", url="/private")
+            self.assertEqual([e["reason"] for e in denied], ["4"])  # SF_DENIED_FILTER
+            self.assertEqual(srv.get("/.hidden").status, 403)
+            denied = self.f.ev().wait(ev="access_denied", url="/.hidden")
+            self.assertEqual([e["reason"] for e in denied], [str(0x10002)])  # RESOURCE|BY_CONFIG
             self.assertEqual(srv.get("/index.html").status, 200)  # no denial header elsewhere
             self.assertIsNone(srv.get("/nothere").header("WWW-Authenticate"))
 
