@@ -391,6 +391,8 @@ void isapi_call_taken(void *ctx)
         log_debug("%s: a call ran past --handoff-after: loop handed off", ext->path);
 }
 
+static inline loop_kept_t dispatch(request_t *r);
+
 loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len)
 {
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
@@ -401,10 +403,13 @@ loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len)
         r->filt = r->parent->filt; /* a child's response is its parent's: the same filters */
         r->filt_borrowed = r->filt != NULL;
     }
-    return request_dispatch(r);
+    return dispatch(r);
 }
 
-loop_kept_t request_dispatch(request_t *r)
+loop_kept_t request_dispatch(request_t *r) { return dispatch(r); }
+
+/* Inline in isapi_request_start: the path without filters has no extra call. */
+static inline loop_kept_t dispatch(request_t *r)
 {
     loop_t *l = loop_current();
     /* Not from the loop's tick (a timer that finished a response and read the next, pipelined

@@ -52,7 +52,8 @@ void plan_free(out_plan_t *p)
     if (p->segs != p->inline_segs)
         free(p->segs);
     free(p->head);
-    free(p->filtered);
+    if (p->filtered) /* only with a SEND_RAW_DATA filter: no call otherwise */
+        free(p->filtered);
     if (p->owned_fd >= 0)
         close(p->owned_fd);
     plan_init(p);
