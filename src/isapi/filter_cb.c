@@ -163,7 +163,6 @@ static BOOL raw_send(request_t *r, const char *buf, size_t len)
             atomic_store(&r->must_close, true);
         }
         r->body_sent += len;
-        fr->answered = true;
         ok = plan_send_sync(r, &p);
     }
     if (lock)
@@ -251,8 +250,7 @@ static BOOL send_response_header(request_t *r, const char *status, const char *l
             r->head_sent = true;
             r->status_sent = h.status;
             r->cell->ecb.dwHttpStatusCode = h.status;
-            fr->answered = true;
-            out_plan_t p;
+                out_plan_t p;
             plan_init(&p);
             p.segs = p.inline_segs;
             p.head = head;

@@ -65,14 +65,13 @@ typedef struct filter_req {
     char *denial_add;       /* SF_REQ_ADD_HEADERS_ON_DENIAL text, owned */
     size_t denial_add_len;
     /* the filter's own answer (SF_REQ_SEND_RESPONSE_HEADER / WriteClient / FINISHED) */
-    bool answered;          /* a filter wrote response bytes itself */
     DWORD finish;           /* 0, or SF_STATUS_REQ_FINISHED / _KEEP_CONN / _ERROR */
     DWORD error;            /* GetLastError after SF_STATUS_REQ_ERROR */
     DWORD denied;           /* SF_DENIED_* of a denial the server makes (0: by the handler) */
     /* AUTHENTICATION (ISAPI-FILTERS.md §2.11) */
-    bool auth_done;
     char user[SF_MAX_USERNAME], password[SF_MAX_PASSWORD], auth_type[SF_MAX_AUTH_TYPE];
-    /* SEND_RAW_DATA: nesting guard (a filter's WriteClient inside SEND_RAW_DATA goes out raw) */
+    /* SEND_RAW_DATA is being delivered: a plan built meanwhile (a filter's own head) is not
+     * shown again */
     bool in_raw;
     bool io_locked;         /* the thread delivering the notification holds r->io_lock */
 } filter_req_t;

@@ -306,7 +306,6 @@ static unsigned head_stage(request_t *r)
         if (!fr->user[0])
             fr->auth_type[0] = fr->password[0] = '\0';
     }
-    fr->auth_done = true;
     if (wanted & SF_NOTIFY_AUTH_COMPLETE) {
         HTTP_FILTER_AUTH_COMPLETE_INFO ac = {.GetHeader = filter_get_header,
                                              .SetHeader = filter_set_header,
