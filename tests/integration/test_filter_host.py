@@ -324,6 +324,40 @@ class FilterHostTest(unittest.TestCase):
             burst()
             self.assertEqual(srv.settled_fds(), before)
 
+    def test_pipelined_requests(self):
+        a = self.f.add("A")
+        srv = Server(files={"index.html": "i\n", "b.txt": "b\n"},
+                     scripts={"vars.so": fixture("vars")}, args=args_for([a]))
+        with srv:
+            with RawConn(srv.port) as c:
+                c.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+                       b"GET /nothere HTTP/1.1\r\nHost: x\r\n\r\n"
+                       b"HEAD /b.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                       b"GET /scripts/vars.dll?names=URL HTTP/1.1\r\nHost: x\r\n\r\n"
+                       b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = [c.read_response(method=m) for m in ("GET", "GET", "HEAD", "GET", "GET")]
+                self.assertEqual([r.status for r in got], [200, 404, 200, 200, 200])
+                self.assertEqual([r.get("X-Probe-A") for r in got], ["1", "2", "3", "4", "5"])
+                self.assertEqual(got[0].body, b"i\n")
+                self.assertEqual(got[2].body, b"")
+                self.assertEqual(got[2].get("Content-Length"), "2")
+                self.assertEqual(got[4].body, b"b\n")
+                self.assertTrue(c.is_open())
+
+    def test_bodies_to_static_urls(self):
+        a = self.f.add("A")
+        with Server(files={"index.html": "i\n"}, args=args_for([a])) as srv:
+            with RawConn(srv.port) as c:
+                for body in (b"POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+                             b"POST /nothere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"3\r\nabc\r\n0\r\n\r\n"):
+                    c.send(body)
+                    r = c.read_response()
+                    self.assertIn(r.status, (404, 405))
+                c.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+                r = c.read_response()
+                self.assertEqual((r.status, r.body), (200, b"i\n"))
+
     def test_no_filter_no_change(self):
         with Server(files={"index.html": "i\n"}) as srv:
             r = srv.get("/")
