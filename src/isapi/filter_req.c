@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "extension.h"
 #include "httputil.h"
 #include "log.h"
 #include "path.h"
@@ -536,8 +537,32 @@ static void filter_run_work(pool_work_t *w)
     (void)filter_run(r, NULL);
 }
 
+/* Rapid-fail protection (src/master.h) disabled a filter that kept crashing its workers: no
+ * request is served without it (a filter may be what guards the site), so every one answers
+ * 503 until the workers are reloaded with a changed file. */
+static const filter_t *filter_disabled(request_t *r)
+{
+    const filters_t *fs = r->host->filters;
+    for (size_t i = 0; i < fs->n; i++)
+        if (extensions_disabled(r->host->extensions, fs->list[i].path))
+            return &fs->list[i];
+    return NULL;
+}
+
 loop_kept_t filter_request_start(request_t *r)
 {
+    const filter_t *off = filter_disabled(r);
+    if (off) {
+        static log_limiter_t disabled = LOG_LIMITER_INIT;
+        log_limited(&disabled, LOG_WARN, "503 for %s: filter %s is disabled by rapid-fail "
+                    "protection (it crashed %u times within %u s); every request answers 503 "
+                    "until the server is reloaded (SIGHUP) with a changed file",
+                    r->ri.raw_target, off->path, r->host->cfg->rapid_fail_crashes,
+                    (unsigned)(r->host->cfg->rapid_fail_window_ms / 1000));
+        r->refused = true;
+        session_returned(r, HSE_STATUS_ERROR);
+        return LOOP_KEPT;
+    }
     filter_req_t *fr = calloc(1, sizeof *fr);
     filter_session_t *s = fr ? session_get(r) : NULL;
     if (!s) {

@@ -358,6 +358,24 @@ class FilterHostTest(unittest.TestCase):
                 r = c.read_response()
                 self.assertEqual((r.status, r.body), (200, b"i\n"))
 
+    def test_rapid_fail_disables_a_crashing_filter(self):
+        a = self.f.add("A", crash="/boom")
+        srv = Server(files={"index.html": "i\n"}, args=args_for([a]) + ["--rapid-fail", "2/300"])
+        with srv:
+            for _ in range(2):
+                pid = srv.pid
+                with RawConn(srv.port) as c:
+                    c.send(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertTrue(c.wait_closed())
+                wait_for(lambda: srv.worker_pids() and srv.worker_pids()[0] != pid, 10,
+                         message="a replacement worker")
+            srv.wait_stderr("rapid-fail protection")
+            # every request now answers 503, the filter's crash URL and any other
+            r = wait_for(lambda: (lambda r: r if r.status == 503 else None)(srv.get("/")), 10,
+                         message="503 once the filter is disabled")
+            self.assertEqual(srv.get("/boom").status, 503)
+            srv.wait_stderr("filter .* is disabled by rapid-fail protection")
+
     def test_no_filter_no_change(self):
         with Server(files={"index.html": "i\n"}) as srv:
             r = srv.get("/")
