@@ -539,7 +539,7 @@ static void filter_run_work(pool_work_t *w)
 
 /* Rapid-fail protection (src/master.h) disabled a filter that kept crashing its workers: no
  * request is served without it (a filter may be what guards the site), so every one answers
- * 503 until the workers are reloaded with a changed file. */
+ * 503 until a reload (or a change of its file: extensions_disabled; the copy loaded stays). */
 static const filter_t *filter_disabled(request_t *r)
 {
     const filters_t *fs = r->host->filters;
@@ -556,7 +556,7 @@ loop_kept_t filter_request_start(request_t *r)
         static log_limiter_t disabled = LOG_LIMITER_INIT;
         log_limited(&disabled, LOG_WARN, "503 for %s: filter %s is disabled by rapid-fail "
                     "protection (it crashed %u times within %u s); every request answers 503 "
-                    "until the server is reloaded (SIGHUP) with a changed file",
+                    "until the server is reloaded (SIGHUP)",
                     r->ri.raw_target, off->path, r->host->cfg->rapid_fail_crashes,
                     (unsigned)(r->host->cfg->rapid_fail_window_ms / 1000));
         r->refused = true;
