@@ -28,8 +28,11 @@ PAGE_500 = b"<html><body>custom server error</body></html>\n"
 PAGE_503 = b"<html><body>custom unavailable</body></html>\n"
 PAGE_400 = b"<html><body>custom bad request</body></html>\n"
 
+BIG = 16 << 20
+
 FILES = {
     "index.html": "<p>index</p>\n",
+    "big.bin": b"x" * BIG,
     "caf\u00e9.html": "<p>cafe</p>\n",
     ".hidden": "secret\n",
     "errors/404.html": PAGE_404,
@@ -236,18 +239,30 @@ class CancelIoTest(Base):
     def test_read_cancelled_from_another_thread(self):
         self.cancel_read(ms="50")
 
-    def test_write_cancelled_with_the_bytes_done(self):
-        n = 64 << 20
+    def cancel_send(self, how, n, **extra):
+        rid = "cw-%s-%s" % (how, extra.get("ms", "0"))
         with RawConn(self.srv.port, rcvbuf=4096) as c:
-            c.send(build_request("GET", "/scripts/ssfiis.so?" + q(op="cancelwrite", n=n, id="cw1", ms="100")))
-            ev = self.ev.wait(id="cw1", ev="completion")[0]
-            self.assertEqual(ev["cancel_ok"], "1")
+            c.send(build_request("GET", "/scripts/ssfiis.so?" + q(op="cancelwrite", how=how, n=n, id=rid,
+                                                                   **extra)))
+            ev = self.ev.wait(id=rid, ev="completion")[0]
+            self.assertEqual((ev["cancel_ok"], ev["cancel_error"]), ("1", "0"))
             self.assertEqual(ev["err"], str(ERROR_OPERATION_ABORTED))
             self.assertLess(int(ev["cbIO"]), n)
             head = c.read_head()
             self.assertEqual(head.get("Content-Length"), str(n))
             got = len(c.read_to_close())
             self.assertLess(got, n, "the response is cut short and the connection closed")
+            self.assertGreaterEqual(got, int(ev["cbIO"]), "cbIO counts bytes that were sent")
+
+    def test_write_cancelled_with_the_bytes_done(self):
+        self.cancel_send("write", 16 << 20, ms="100")
+        self.cancel_send("write", 16 << 20)
+
+    def test_transmit_file_cancelled(self):
+        self.cancel_send("transmit", BIG, url="/big.bin", ms="100")
+
+    def test_vector_send_cancelled(self):
+        self.cancel_send("vector", 16 << 20)
 
 
 class FlushFlagTest(Base):
@@ -260,7 +275,7 @@ class FlushFlagTest(Base):
             self.assertEqual(head.status, 200)
             self.assertEqual(head.get("Content-Length"), "4")
             self.assertEqual(self.call(op="release", tag="f1"), {"released": "1"})
-            self.assertEqual(c.read_exact(4), b"body")
+            self.assertEqual(c.read_exact(4), b"body", "the head came only when the wait was over")
 
     def test_off_is_the_default_behaviour(self):
         with RawConn(self.srv.port) as c:
