@@ -145,6 +145,20 @@ class ErrorPageFileTest(unittest.TestCase):
             self.assertEqual(srv.get("/.hidden").body, PAGE_403)
 
 
+class DisabledExtensionPageTest(unittest.TestCase):
+    def test_a_disabled_extension_gets_the_503_page(self):
+        with Server(files=FILES, scripts={"crash.so": fixture("crash")},
+                    args=PAGES + ["--rapid-fail", "1/300"]) as srv:
+            with RawConn(srv.port) as c:
+                c.send(build_request("GET", "/scripts/crash.dll?op=segv"))
+                self.assertTrue(c.wait_closed(10)[0])
+            srv.wait_stderr("rapid-fail protection: extension .* crashed 1 times", 10)
+            r = wait_for(lambda: (lambda r: r if r.status == 503 else None)(srv.get("/scripts/crash.dll?op=ok")),
+                         10, 0.05, "503 from the disabled extension")
+            self.assertEqual(r.body, PAGE_503)
+            self.assertEqual(r.header("Content-Type"), "text/html")
+
+
 class ErrorPageConfigTest(unittest.TestCase):
     def check(self, value, message, files=FILES):
         with Server(files=files, start=False) as srv:
