@@ -37,14 +37,16 @@ errorpages_t *errorpages_new(const config_t *cfg, router_t *router, const mime_t
     return t;
 }
 
-void errorpages_free(errorpages_t *t) { free(t); }
+void errorpages_free(errorpages_t *t)
+{
+    free(t);
+}
 
 static void builtin_body(unsigned status, error_body_t *out)
 {
     out->data = out->builtin;
     out->len = http_error_body(status, out->builtin, sizeof out->builtin);
     out->content_type = "text/html";
-    out->custom = false;
 }
 
 /* The whole of an open regular file of size bytes into a new buffer; NULL with errno set. */
@@ -83,7 +85,8 @@ void errorpage_body(errorpages_t *t, unsigned status, error_body_t *out)
     const char *why = NULL;
     char *data = NULL;
     if (route.kind != ROUTE_STATIC)
-        why = route.kind == ROUTE_NOT_FOUND ? "no such file" : "not a static file the server may send";
+        why = route.kind == ROUTE_NOT_FOUND ? "no such file"
+                                            : "not a static file the server may send";
     else if (route.fd < 0)
         why = strerror(route.fd_errno);
     else if ((uint64_t)route.st.st_size > ERRORPAGE_MAX_BYTES)
@@ -91,13 +94,14 @@ void errorpage_body(errorpages_t *t, unsigned status, error_body_t *out)
     else if (!(data = read_page(route.fd, (size_t)route.st.st_size)))
         why = strerror(errno);
     if (why) {
-        log_limited(&t->failed, LOG_WARN, "error page %u=%s cannot be served (%s): the built-in "
-                    "page is sent instead", status, page->url, why);
+        log_limited(&t->failed, LOG_WARN,
+                    "error page %u=%s cannot be served (%s): the built-in "
+                    "page is sent instead",
+                    status, page->url, why);
     } else {
         out->data = data;
         out->len = (size_t)route.st.st_size;
         out->content_type = mime_lookup(t->mime, route.file);
-        out->custom = true;
     }
     route_free(&route);
 }

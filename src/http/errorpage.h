@@ -31,10 +31,9 @@ typedef struct errorpages errorpages_t;
 /* The body of one error response: data (len bytes) and its Content-Type. Filled by
  * errorpage_body, released by errorpage_release. */
 typedef struct error_body {
-    char *data;               /* builtin, or a malloc'ed copy of the page */
+    char *data; /* builtin, or a malloc'ed copy of the page */
     size_t len;
     const char *content_type; /* static, or from the MIME table */
-    bool custom;              /* the configured page (false: the built-in one) */
     char builtin[256];
 } error_body_t;
 

@@ -210,7 +210,8 @@ static BOOL ssf_map_url_to_path(request_t *r, LPVOID buf, LPDWORD size)
     char *out = malloc(cap + 1);
     size_t needed = 0, mp = 0, mu = 0;
     DWORD flags = 0;
-    DWORD err = out ? ssf_map_url(r, url, out, cap, &needed, &flags, &mp, &mu) : ERROR_NOT_ENOUGH_MEMORY;
+    DWORD err = out ? ssf_map_url(r, url, out, cap, &needed, &flags, &mp, &mu)
+                    : ERROR_NOT_ENOUGH_MEMORY;
     if (err == ERROR_SUCCESS)
         memcpy(buf, out, needed);
     if (err == ERROR_SUCCESS || err == ERROR_INSUFFICIENT_BUFFER)
@@ -225,7 +226,7 @@ static BOOL ssf_map_url_to_path_ex(request_t *r, LPVOID buf, LPDWORD data_type)
     HSE_URL_MAPEX_INFO *info = (HSE_URL_MAPEX_INFO *)data_type;
     if (!buf || !info)
         return fail(ERROR_INVALID_PARAMETER);
-    size_t needed = 0, mp = 0, mu = 0; /* set by ssf_map_url on success (the compiler cannot tell) */
+    size_t needed = 0, mp = 0, mu = 0; /* set by ssf_map_url on success (the compiler can't tell) */
     DWORD flags = 0;
     char path[MAX_PATH];
     DWORD err = ssf_map_url(r, buf, path, sizeof path, &needed, &flags, &mp, &mu);

@@ -66,8 +66,8 @@ BOOL ssf_send_custom_error(request_t *r, const HSE_CUSTOM_ERROR_INFO *info)
     /* uHttpSubError picks IIS's sub-status page (404.2 ...); there is one page per status here,
      * so it is accepted and has no effect. */
     resphead_t h;
-    if (resphead_parse_status(&h, info->pszStatus, strlen(info->pszStatus)) < 0 ||
-        h.status < 400 || h.status > 599) {
+    if (resphead_parse_status(&h, info->pszStatus, strlen(info->pszStatus)) < 0 || h.status < 400 ||
+        h.status > 599) {
         resphead_free(&h);
         return fail(ERROR_INVALID_PARAMETER);
     }
@@ -317,8 +317,7 @@ BOOL ssf_map_unicode_url_to_path(request_t *r, WCHAR *buf, LPDWORD size)
     return ok;
 }
 
-BOOL ssf_map_unicode_url_to_path_ex(request_t *r, const WCHAR *url, LPDWORD size,
-                                    LPDWORD data_type)
+BOOL ssf_map_unicode_url_to_path_ex(request_t *r, const WCHAR *url, LPDWORD size, LPDWORD data_type)
 {
     HSE_UNICODE_URL_MAPEX_INFO *info = (HSE_UNICODE_URL_MAPEX_INFO *)data_type;
     if (!url || !info)
