@@ -203,6 +203,15 @@ class CustomErrorTest(Base):
         self.assertEqual((r.status, r.reason), (500, "Server Error"))
         self.assertEqual(r.body, PAGE_500)
 
+    def test_the_connection_carries_the_next_request(self):
+        with RawConn(self.srv.port) as c:
+            c.send(build_request("GET", "/scripts/ssfiis.so?" + q(op="customerror", s="404")))
+            r = c.read_response()
+            self.assertEqual((r.status, r.reason, r.body), (404, "Not Found", PAGE_404))
+            self.assertNotIn("close", (r.get("Connection") or "").lower())
+            c.send(build_request("GET", "/index.html"))
+            self.assertEqual(c.read_response().status, 200)
+
     def test_status_without_page_gets_the_built_in_body(self):
         r = self.srv.get("/scripts/ssfiis.so?" + q(op="customerror", s="410 Gone"))
         self.assertEqual(r.status, 410)
