@@ -11,6 +11,7 @@
 #include "isapi.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,8 +67,14 @@ BOOL ssf_send_custom_error(request_t *r, const HSE_CUSTOM_ERROR_INFO *info)
     /* uHttpSubError picks IIS's sub-status page (404.2 ...); there is one page per status here,
      * so it is accepted and has no effect. */
     resphead_t h;
-    if (resphead_parse_status(&h, info->pszStatus, strlen(info->pszStatus)) < 0 || h.status < 400 ||
-        h.status > 599) {
+    bool malformed = resphead_parse_status(&h, info->pszStatus, strlen(info->pszStatus)) < 0;
+    if (malformed || h.status < 400 || h.status > 599) {
+        static log_limiter_t bad_status = LOG_LIMITER_INIT;
+        char why[64] = "a malformed status";
+        if (!malformed)
+            snprintf(why, sizeof why, "status %u is not an error status (400-599)", h.status);
+        log_limited(&bad_status, LOG_WARN, "%s: %s: HSE_REQ_SEND_CUSTOM_ERROR refused: %s",
+                    r->ri.raw_target, r->route.handler, why);
         resphead_free(&h);
         return fail(ERROR_INVALID_PARAMETER);
     }

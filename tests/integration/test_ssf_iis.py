@@ -232,6 +232,8 @@ class CustomErrorTest(Base):
             with self.subTest(s=s):
                 kv = self.call(op="customerror", s=s)
                 self.assertEqual(kv, {"ok": "0", "error": str(ERROR_INVALID_PARAMETER)})
+        self.srv.wait_stderr("HSE_REQ_SEND_CUSTOM_ERROR refused: (a malformed status|status 200 is "
+                             "not an error status \\(400-599\\))")
 
     def test_after_headers_were_sent_is_refused(self):
         r = self.srv.get("/scripts/ssfiis.so?" + q(op="customerror", s="404 Not Found", presend="1"))
