@@ -95,8 +95,7 @@ void errorpage_body(errorpages_t *t, unsigned status, error_body_t *out)
         why = strerror(errno);
     if (why) {
         log_limited(&t->failed, LOG_WARN,
-                    "error page %u=%s cannot be served (%s): the built-in "
-                    "page is sent instead",
+                    "error page %u=%s cannot be served (%s): the built-in page is sent instead",
                     status, page->url, why);
     } else {
         out->data = data;
