@@ -34,6 +34,7 @@ FILES = {
     "index.html": "<p>index</p>\n",
     "big.bin": b"x" * BIG,
     "caf\u00e9.html": "<p>cafe</p>\n",
+    "smile-\U0001F600.html": "<p>outside the BMP: a surrogate pair in UTF-16</p>\n",
     ".hidden": "secret\n",
     "errors/404.html": PAGE_404,
     "errors/403.txt": PAGE_403,
@@ -332,7 +333,8 @@ class NormalizeUrlTest(Base):
 
 class UnicodeMapTest(Base):
     def test_same_rule_as_the_utf8_twin(self):
-        for url in ("/index.html", "/caf\u00e9.html", "/scripts/ssf.so", "/a/b/../c"):
+        for url in ("/index.html", "/caf\u00e9.html", "/smile-\U0001F600.html", "/scripts/ssf.so",
+                    "/a/b/../c"):
             with self.subTest(url=url):
                 want = self.srv.get("/scripts/ssf.so?" + q(op="map", url=url)).kv()
                 got = self.call(op="umap", url=url)
@@ -353,6 +355,13 @@ class UnicodeMapTest(Base):
     def test_errors_as_the_twin(self):
         self.assertEqual(self.call(op="umap", url="/../x"),
                          {"ok": "0", "error": str(ERROR_INVALID_PARAMETER), "size": "1040"})
+
+    def test_unpaired_surrogate_is_refused(self):
+        # the fixture turns the (CESU) bytes ED A0 80 into the lone UTF-16 unit D800
+        self.assertEqual(self.call(op="umap", url=b"/a\xed\xa0\x80.html"),
+                         {"ok": "0", "error": str(ERROR_INVALID_PARAMETER), "size": "1040"})
+        self.assertEqual(self.call(op="umapex", url=b"/a\xed\xa0\x80.html"),
+                         {"ok": "0", "error": str(ERROR_INVALID_PARAMETER)})
 
     def test_ex_matches_the_utf8_ex(self):
         for url in ("/index.html", "/scripts/ssf.so/x", "/caf\u00e9.html"):
