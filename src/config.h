@@ -42,6 +42,13 @@ typedef struct script_map {
     char *handler;
 } script_map_t;
 
+/* --error-page STATUS=/URL: the server's error responses with this status (its own and
+ * HSE_REQ_SEND_CUSTOM_ERROR's) carry this static file below the root (src/http/errorpage.h). */
+typedef struct error_page {
+    unsigned status; /* 400-599 */
+    char *url;       /* normalised path, starts with '/' */
+} error_page_t;
+
 typedef struct config {
     listen_addr_t listen[CONFIG_MAX_LISTEN];
     size_t n_listen;
@@ -81,6 +88,8 @@ typedef struct config {
     char *status_path;          /* --status: the status page's URL path; NULL = off */
     cidr_t *status_allow;       /* --status-allow: who may see it; none = loopback only */
     size_t n_status_allow;
+    error_page_t *error_pages;  /* --error-page, at most one per status */
+    size_t n_error_pages;
     char *error_log;            /* NULL = standard error, else a file path (opened by log_open) */
     log_level_t log_level;      /* lines above this level are left out */
     char *user;                 /* --user USER[:GROUP] as given; NULL = keep the starting user

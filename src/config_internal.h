@@ -56,6 +56,7 @@ enum kind {
     K_RAPID_FAIL, /* N/SECONDS or off */
     K_COUNT,      /* unsigned at off, 0 = off */
     K_SECONDS,    /* uint32_t seconds at off, 0 = off */
+    K_ERROR_PAGE, /* repeatable STATUS=/URL */
 };
 
 typedef struct opt {
@@ -68,7 +69,7 @@ typedef struct opt {
 } opt_t;
 
 /* Number of entries in opts[] (config.c checks it against the table). */
-#define N_OPTS 46u
+#define N_OPTS 47u
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
  * that the existence checks at the end of config_parse_args can name the option or the file
@@ -93,6 +94,7 @@ typedef struct source {
     bool replaced_maps;
     bool replaced_trust_proxy;
     bool replaced_status_allow;
+    bool replaced_error_pages;
     int seen[N_OPTS]; /* file: line where each single-valued key was set, 0 = not yet */
     bool failed;      /* file: the first error is kept and reported after parsing */
     char *error;
@@ -125,6 +127,7 @@ int config_parse_uint(const char *s, unsigned max, unsigned *out);
 /* config_values.c: lists and one setting (see there). */
 void config_clear_scripts(config_t *cfg, track_t *t);
 void config_clear_maps(config_t *cfg, track_t *t);
+void config_clear_error_pages(config_t *cfg);
 int config_add_script(source_t *src, const char *prefix, const char *dir, const char *origin);
 int config_add_map(source_t *src, const char *ext, const char *handler, const char *origin);
 int config_set_value(source_t *src, const opt_t *o, const char *value, const char *origin);

@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "path.h"
+
 #define MAX_THREADS 1024u
 #define MAX_WORKERS 4096u
 #define MAX_PROCESSES 256u
@@ -353,6 +355,64 @@ static int add_status_allow(source_t *src, const char *value, const char *origin
     return 0;
 }
 
+void config_clear_error_pages(config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->n_error_pages; i++)
+        free(cfg->error_pages[i].url);
+    free(cfg->error_pages);
+    cfg->error_pages = NULL;
+    cfg->n_error_pages = 0;
+}
+
+/* STATUS=/URL: an error status and the static page (a normalised path below the root) it gets. */
+static int add_error_page(source_t *src, const char *value, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    if (!src->replaced_error_pages) {
+        config_clear_error_pages(cfg);
+        src->replaced_error_pages = true;
+    }
+    const char *eq = strchr(value, '=');
+    unsigned status = 0;
+    char digits[8];
+    size_t dl = eq ? (size_t)(eq - value) : 0;
+    if (dl == 0 || dl >= sizeof digits)
+        return config_fail(src, "%s: expected STATUS=/URL, e.g. 404=/errors/404.html", origin);
+    memcpy(digits, value, dl);
+    digits[dl] = '\0';
+    if (config_parse_uint(digits, 599, &status) < 0 || status < 400)
+        return config_fail(src, "%s: the status must be an error status, 400 to 599", origin);
+    const char *url = eq + 1;
+    size_t len = strlen(url);
+    if (url[0] != '/' || strpbrk(url, "?#"))
+        return config_fail(src, "%s: the page must be a URL path starting with '/' (no query)",
+                           origin);
+    char *norm = malloc(len + 1);
+    if (!norm)
+        return config_fail_oom(src);
+    if (path_normalize(url, len, norm, len + 1) != PATH_OK || path_has_dot_segment(norm) ||
+        norm[strlen(norm) - 1] == '/') {
+        free(norm);
+        return config_fail(src, "%s: the page must name a file below the root (no dot segments, "
+                                "no trailing '/', no %%2F or backslash)", origin);
+    }
+    for (size_t i = 0; i < cfg->n_error_pages; i++) {
+        if (cfg->error_pages[i].status == status) {
+            free(norm);
+            return config_fail(src, "%s: status %u already has the page %s", origin, status,
+                               cfg->error_pages[i].url);
+        }
+    }
+    error_page_t *grown = realloc(cfg->error_pages, (cfg->n_error_pages + 1) * sizeof *grown);
+    if (!grown) {
+        free(norm);
+        return config_fail_oom(src);
+    }
+    grown[cfg->n_error_pages++] = (error_page_t){.status = status, .url = norm};
+    cfg->error_pages = grown;
+    return 0;
+}
+
 int config_set_value(source_t *src, const opt_t *o, const char *value, const char *origin)
 {
     config_t *cfg = src->cfg;
@@ -372,6 +432,8 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         return add_listen(src, value, origin);
     case K_STATUS_ALLOW:
         return add_status_allow(src, value, origin);
+    case K_ERROR_PAGE:
+        return add_error_page(src, value, origin);
     case K_STATUS: {
         char *p = NULL;
         if (*value && !(p = normalize_prefix(src, value, origin)))

@@ -316,6 +316,25 @@ typedef struct _HSE_CUSTOM_ERROR_INFO {
     BOOL fAsync;
 } HSE_CUSTOM_ERROR_INFO, *LPHSE_CUSTOM_ERROR_INFO;
 
+/* HSE_REQ_GET_CERT_INFO_EX: wincrypt.h's CERT_CONTEXT (pCertInfo and hCertStore opaque here),
+ * and the ISAPI wrapper the caller allocates pbCertEncoded for (cbAllocated bytes). */
+typedef void *HCERTSTORE;
+typedef struct _CERT_INFO *PCERT_INFO;
+typedef struct _CERT_CONTEXT {
+    DWORD dwCertEncodingType;
+    BYTE *pbCertEncoded;
+    DWORD cbCertEncoded;
+    PCERT_INFO pCertInfo;
+    HCERTSTORE hCertStore;
+} CERT_CONTEXT, *PCERT_CONTEXT;
+typedef const CERT_CONTEXT *PCCERT_CONTEXT;
+
+typedef struct _CERT_CONTEXT_EX {
+    CERT_CONTEXT CertContext;
+    DWORD cbAllocated;
+    DWORD dwCertificateFlags; /* bit 0: a client certificate; bit 1: its CA is not trusted */
+} CERT_CONTEXT_EX, *PCERT_CONTEXT_EX;
+
 /* HSE_REQ_GET_TRACE_INFO. */
 typedef struct _HSE_TRACE_INFO {
     BOOL fTraceRequest;

@@ -478,11 +478,12 @@ static char *error_page(request_t *r, unsigned status, size_t *len)
     resphead_t h;
     resphead_init(&h);
     resphead_set_status(&h, status);
-    char body[256];
-    size_t n = http_error_body(status, body, sizeof body);
+    error_body_t body; /* the --error-page for the status, or the built-in one */
+    errorpage_body(r->host->error_pages, status, &body);
     char *out = NULL;
-    if (resphead_add(&h, "Content-Type", "text/html") == 0)
-        out = build_response(r, &h, body, n, false, len);
+    if (resphead_add(&h, "Content-Type", body.content_type) == 0)
+        out = build_response(r, &h, body.data, body.len, false, len);
+    errorpage_release(&body);
     resphead_free(&h);
     return out;
 }

@@ -167,6 +167,15 @@ struct request {
     char *pending;                /* start of a raw "HTTP/1.x" head written in pieces, owned */
     size_t pending_len;
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
+
+    /* The IIS 6/7 support functions (src/isapi/isapi_ssf_iis.c). */
+    bool flush_writes;            /* HSE_REQ_SET_FLUSH_FLAG TRUE: no head is held back; under io_lock */
+    /* HSE_REQ_CANCEL_IO, under lock: the outstanding operation is to end with
+     * ERROR_OPERATION_ABORTED (cleared when the next one is claimed); cancel_task is posted to the
+     * loop (at most once at a time: cancel_posted) under lock, so it runs before the start of any
+     * operation claimed after the cancel. */
+    bool cancel_wanted, cancel_posted;
+    loop_task_t cancel_task;
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */

@@ -1,5 +1,6 @@
 /* Internals shared by the pieces of the ISAPI request code (src/isapi/isapi.c,
- * src/isapi/isapi_plan.c, src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_sendurl.c),
+ * src/isapi/isapi_plan.c, src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_ssf_iis.c,
+ * src/isapi/isapi_sendurl.c),
  * split from one file with no change in behaviour. Private: include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
  * in it (lock, io_lock) keep the rules documented in src/isapi/isapi.h and at each definition. */
 #ifndef ISAPID_ISAPI_INTERNAL_H
@@ -77,8 +78,26 @@ BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
 
 /* src/isapi/isapi_ssf.c */
 BOOL ssf_redirect(request_t *r, const char *url);
+/* MAP_URL_TO_PATH's one rule: url (a query is ignored) to its path in out (out_size bytes);
+ * *needed the path's size with its NUL, the access flags and matching lengths. 0 or a Win32
+ * error (ERROR_INSUFFICIENT_BUFFER with *needed set). */
+DWORD ssf_map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
+                  DWORD *flags, size_t *match_path, size_t *match_url);
 BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
                              LPDWORD data_type);
+
+/* src/isapi/isapi_ssf_iis.c: the IIS 6/7 support functions (docs/isapi.md has each one's
+ * behaviour and errors). */
+BOOL ssf_send_custom_error(request_t *r, const HSE_CUSTOM_ERROR_INFO *info);
+BOOL ssf_cancel_io(request_t *r);
+void op_cancel_task(loop_task_t *t); /* loop thread: CANCEL_IO reaches the operation */
+BOOL ssf_set_flush_flag(request_t *r, bool on);
+BOOL ssf_normalize_url(char *url);
+BOOL ssf_map_unicode_url_to_path(request_t *r, WCHAR *buf, LPDWORD size);
+BOOL ssf_map_unicode_url_to_path_ex(request_t *r, const WCHAR *url, LPDWORD size,
+                                    LPDWORD data_type);
+BOOL ssf_get_cert_info_ex(void *cert);
+BOOL ssf_token_request(void *out);
 
 /* src/isapi/isapi_sendurl.c */
 void sendurl_child_ended(loop_task_t *t);

@@ -62,6 +62,7 @@ static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PV
         err = ERROR_NETNAME_DELETED;
     else {
         r->op.kind = kind;
+        r->cancel_wanted = false; /* a CANCEL_IO was for an earlier operation */
         r->op.fn = fn;
         r->op.ctx = ctx;
         request_ref_locked(r); /* the operation's */
@@ -152,6 +153,13 @@ void op_start(request_t *r)
     out_chain_init(&io->cur, r->op.plan.segs, r->op.plan.n);
     io->done = op_done;
     conn_async_start(r->conn, io);
+    /* HSE_REQ_CANCEL_IO between the claim and this start (its task ran first and found nothing
+     * to cancel); the request is alive: its end is posted to this loop, behind us. */
+    pthread_mutex_lock(&r->lock);
+    bool cancel = r->cancel_wanted;
+    pthread_mutex_unlock(&r->lock);
+    if (cancel)
+        conn_async_cancel(r->conn, io);
 }
 
 static void op_start_task(loop_task_t *t)

@@ -70,7 +70,7 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
     size_t head_len = 0;
     ok = prepare_head(r, &h, 0, false, &head, &head_len);
     resphead_free(&h);
-    if (ok && body_len == 0 && !r->pending) {
+    if (ok && body_len == 0 && !r->pending && !r->flush_writes) {
         /* Header only: hold it for the next write or the end of the call (request_deferred_flush). */
         r->deferred_head = head;
         r->deferred_len = head_len;
@@ -151,8 +151,8 @@ static BOOL ssf_append_log(request_t *r, const char *text)
 }
 /* MAP_URL_TO_PATH: a URL (possibly with a query, which is ignored) to a canonical file system
  * path, under the rules static files obey (urlmap.h; docs/isapi.md has the errors). */
-static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
-                     DWORD *flags, size_t *match_path, size_t *match_url)
+DWORD ssf_map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
+                  DWORD *flags, size_t *match_path, size_t *match_url)
 {
     size_t len = strcspn(url, "?");
     if (len == 0 || url[0] != '/')
@@ -210,7 +210,8 @@ static BOOL ssf_map_url_to_path(request_t *r, LPVOID buf, LPDWORD size)
     char *out = malloc(cap + 1);
     size_t needed = 0, mp = 0, mu = 0;
     DWORD flags = 0;
-    DWORD err = out ? map_url(r, url, out, cap, &needed, &flags, &mp, &mu) : ERROR_NOT_ENOUGH_MEMORY;
+    DWORD err = out ? ssf_map_url(r, url, out, cap, &needed, &flags, &mp, &mu)
+                    : ERROR_NOT_ENOUGH_MEMORY;
     if (err == ERROR_SUCCESS)
         memcpy(buf, out, needed);
     if (err == ERROR_SUCCESS || err == ERROR_INSUFFICIENT_BUFFER)
@@ -225,10 +226,10 @@ static BOOL ssf_map_url_to_path_ex(request_t *r, LPVOID buf, LPDWORD data_type)
     HSE_URL_MAPEX_INFO *info = (HSE_URL_MAPEX_INFO *)data_type;
     if (!buf || !info)
         return fail(ERROR_INVALID_PARAMETER);
-    size_t needed = 0, mp = 0, mu = 0; /* set by map_url on success (the compiler cannot tell) */
+    size_t needed = 0, mp = 0, mu = 0; /* set by ssf_map_url on success (the compiler can't tell) */
     DWORD flags = 0;
     char path[MAX_PATH];
-    DWORD err = map_url(r, buf, path, sizeof path, &needed, &flags, &mp, &mu);
+    DWORD err = ssf_map_url(r, buf, path, sizeof path, &needed, &flags, &mp, &mu);
     if (err)
         return fail(err);
     memcpy(info->lpszPath, path, needed);
@@ -598,18 +599,26 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
             return fail(ERROR_INVALID_PARAMETER);
         *(DWORD *)buf = HSE_APP_FLAG_IN_PROCESS;
         return TRUE;
+    case HSE_REQ_SEND_CUSTOM_ERROR:
+        return ssf_send_custom_error(r, buf);
+    case HSE_REQ_CANCEL_IO:
+        return ssf_cancel_io(r);
+    case HSE_REQ_SET_FLUSH_FLAG:
+        return ssf_set_flush_flag(r, buf != NULL);
+    case HSE_REQ_NORMALIZE_URL:
+        return ssf_normalize_url(buf);
+    case HSE_REQ_MAP_UNICODE_URL_TO_PATH:
+        return ssf_map_unicode_url_to_path(r, buf, size);
+    case HSE_REQ_MAP_UNICODE_URL_TO_PATH_EX:
+        return ssf_map_unicode_url_to_path_ex(r, buf, size, data_type);
+    case HSE_REQ_GET_CERT_INFO_EX:
+        return ssf_get_cert_info_ex(buf);
+    case HSE_REQ_GET_IMPERSONATION_TOKEN:
+    case HSE_REQ_GET_SSPI_INFO:
+        return ssf_token_request(buf);
     case HSE_REQ_EXEC_URL:
     case HSE_REQ_EXEC_UNICODE_URL:
     case HSE_REQ_GET_EXEC_URL_STATUS:
-    case HSE_REQ_SEND_CUSTOM_ERROR:
-    case HSE_REQ_MAP_UNICODE_URL_TO_PATH:
-    case HSE_REQ_MAP_UNICODE_URL_TO_PATH_EX:
-    case HSE_REQ_GET_CERT_INFO_EX:
-    case HSE_REQ_GET_IMPERSONATION_TOKEN:
-    case HSE_REQ_GET_SSPI_INFO:
-    case HSE_REQ_CANCEL_IO:
-    case HSE_REQ_NORMALIZE_URL:
-    case HSE_REQ_SET_FLUSH_FLAG:
         /* Known ISAPI requests this server does not implement yet. */
         return fail(ERROR_NOT_SUPPORTED);
     default:
