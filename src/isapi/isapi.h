@@ -76,6 +76,9 @@ typedef struct async_op {
                                    * destination (the extension's buffer), a write's segments
                                    * (the plan's), HSE_IO_DISCONNECT_AFTER_SEND (shut_after) */
     DWORD report_bytes;           /* cbIO on success */
+    DWORD report_error;           /* dwError when the sending succeeded: ERROR_SUCCESS, or what a
+                                   * SEND_URL that answered with an error page reports (404:
+                                   * ERROR_FILE_NOT_FOUND ...); reset by every claim */
     DWORD result_bytes, result_error;
 } async_op_t;
 

@@ -16,6 +16,7 @@ from harness import (UNKNOWN_LENGTH, EventFile, RawConn, Server, build_request, 
                      pattern_bytes, wait_for)
 
 ERROR_FILE_NOT_FOUND = 2
+ERROR_ACCESS_DENIED = 5
 ERROR_INVALID_HANDLE = 6
 ERROR_INVALID_PARAMETER = 87
 WSAEINVAL = 10022
@@ -669,8 +670,39 @@ class SendUrlTest(AsyncBase):
                     self.assert_clean_completions(rid, 1)
 
     def test_not_found(self):
-        kv = self.get("op=sendurl&url=/nope.html&ret=success&id=" + new_id()).kv()
-        self.assertEqual((kv.get("ok"), kv.get("err")), ("0", str(ERROR_FILE_NOT_FOUND)), kv)
+        # As IIS's child request: the URL's 404 is the response, even for an extension that
+        # ignores the return value and returns HSE_STATUS_SUCCESS (never an empty 200). The call
+        # succeeds; the completion names the error.
+        for cb in ("", "&cb"):
+            with self.subTest(cb=cb):
+                rid = new_id("su404")
+                with self.srv.conn() as c:
+                    r = c.request("GET", self.path("op=sendurl&url=/nope.html&ret=success%s&id=%s" % (cb, rid)))
+                    self.assertEqual(r.status, 404, r)
+                    self.assertIn(b"404", r.body)
+                    if cb:
+                        d = self.done(rid)
+                        self.assertEqual((d.get("err"), d.get("cbIO")),
+                                         (str(ERROR_FILE_NOT_FOUND), str(len(r.body))), d)
+                    self.assertEqual(c.request("GET", "/index.html").status, 200)
+        with self.srv.conn() as c:
+            r = c.request("HEAD", self.path("op=sendurl&url=/nope.html&ret=success&id=" + new_id()))
+            self.assertEqual((r.status, r.body), (404, b""), r)
+            self.assertEqual(c.request("GET", "/index.html").status, 200)
+
+    def test_forbidden_and_directory(self):
+        os.makedirs(os.path.join(self.srv.root, "sudir"), exist_ok=True)
+        with open(os.path.join(self.srv.root, "sudir", "index.html"), "wb") as f:
+            f.write(b"dir index")
+        rid = new_id("su403")
+        r = self.get("op=sendurl&url=/.hidden&ret=pending&cb&id=" + rid)
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(self.done(rid).get("err"), str(ERROR_ACCESS_DENIED))
+        rid = new_id("su301")
+        r = self.get("op=sendurl&url=/sudir%3Fa%3D1&ret=pending&cb&id=" + rid)
+        self.assertEqual(r.status, 301, r)
+        self.assertEqual(r.get("Location"), "/sudir/?a=1")
+        self.assertEqual(self.done(rid).get("err"), "0")
 
     def test_symlinks(self):
         # the file is routed and opened as for a GET (on a worker thread here): a symlink
@@ -681,8 +713,9 @@ class SendUrlTest(AsyncBase):
             f.write(b"SECRET-SENDURL")
         os.symlink(outside, os.path.join(self.srv.root, "su-out.txt"))
         os.symlink("page.html", os.path.join(self.srv.root, "su-in.html"))
-        kv = self.get("op=sendurl&url=/su-out.txt&ret=success&id=" + new_id()).kv()
-        self.assertEqual((kv.get("ok"), kv.get("err")), ("0", str(ERROR_FILE_NOT_FOUND)), kv)
+        r = self.get("op=sendurl&url=/su-out.txt&ret=success&id=" + new_id())
+        self.assertEqual(r.status, 403, r)
+        self.assertNotIn(b"SECRET", r.body)
         for _ in range(2):
             with self.srv.conn() as c:
                 r = c.request("GET", self.path("op=sendurl&url=/su-in.html&ret=success&id=" + new_id()))
