@@ -163,13 +163,21 @@ struct request {
     uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
     uint64_t body_sent;           /* body bytes accepted from the extension */
     unsigned status_sent;         /* status code in the head (0 before) */
-    char *deferred_head;          /* a head sent by SEND_RESPONSE_HEADER[_EX] without body bytes,
-                                   * held back to leave with the next write (one send instead of
-                                   * two); flushed when the extension's call returns */
+    char *deferred_head;          /* a head sent by SEND_RESPONSE_HEADER[_EX] without body bytes
+                                   * inside HttpExtensionProc on its thread, held back to leave
+                                   * with the next write (one send instead of two); flushed when
+                                   * the extension's call returns */
     size_t deferred_len;
     char *pending;                /* start of a raw "HTTP/1.x" head written in pieces, owned */
     size_t pending_len;
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
+
+    /* Where a head may be held back (send_response_header): only a call made inside
+     * HttpExtensionProc on the thread running it, whose write or return follows on that thread.
+     * proc_thread is written before in_proc is set, by that thread (request_call); in_proc is
+     * cleared when HttpExtensionProc returns. */
+    atomic_bool in_proc;
+    pthread_t proc_thread;
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */

@@ -193,7 +193,8 @@ BOOL plan_send_sync(request_t *r, out_plan_t *p)
 }
 
 /* An extension call (HttpExtensionProc returning PENDING, a completion callback) is over: a
- * head it held back goes out now, so a client of a long-running session sees it promptly. */
+ * head HttpExtensionProc held back goes out now, so a client of a long-running session sees it
+ * promptly. (Heads sent from other threads are never held: send_response_header.) */
 void request_deferred_flush(request_t *r)
 {
     pthread_mutex_lock(&r->io_lock);

@@ -70,8 +70,12 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
     size_t head_len = 0;
     ok = prepare_head(r, &h, 0, false, &head, &head_len);
     resphead_free(&h);
-    if (ok && body_len == 0 && !r->pending) {
-        /* Header only: hold it for the next write or the end of the call (request_deferred_flush). */
+    /* Inside HttpExtensionProc, on its thread, a head without body is held for the next write or
+     * the return (request_deferred_flush, the end's tail): one send instead of two. From any
+     * other thread (one the extension made, a completion callback) nothing on this thread is
+     * sure to follow soon: the head goes out now, as IIS sends it. */
+    bool hold = atomic_load(&r->in_proc) && pthread_equal(r->proc_thread, pthread_self());
+    if (ok && body_len == 0 && !r->pending && hold) {
         r->deferred_head = head;
         r->deferred_len = head_len;
     } else if (ok) {
