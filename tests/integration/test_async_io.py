@@ -11,6 +11,7 @@ import os
 import threading
 import unittest
 import zlib
+from urllib.parse import quote
 
 from harness import (UNKNOWN_LENGTH, EventFile, RawConn, Server, build_request, chunked, fixture, main,
                      pattern_bytes, wait_for)
@@ -445,6 +446,60 @@ class TransmitFileTest(AsyncBase):
         self.assertEqual(r.get("Content-Type"), "text/x-raw")
         self.assertEqual(r.get("X-Raw"), "1")
         self.assertEqual(r.body, self.file[:1000])
+        self.assert_done(rid)
+
+    # A raw head in pHead without HSE_IO_SEND_HEADERS goes out as the extension wrote it, as far
+    # as framing allows (docs/isapi.md, TransmitFile): its status line's reason, its header
+    # lines in its order and case, its own Date and Server; the server adds only what lets the
+    # client find the end (here chunked framing: no Content-Length) and answers in the client's
+    # HTTP version.
+    RAW = ("HTTP/1.1 200 Fine Thanks\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\nServer: Ext/1\r\n"
+           "x-lower: v\r\nContent-Type: text/x-raw\r\n")
+
+    def test_raw_head_in_phead_goes_out_as_written(self):
+        with self.srv.conn(timeout=60) as c:
+            rid, r = self.tf("len=1000&head=" + quote(self.RAW + "\r\n"), conn=c)
+            self.assertEqual(r.raw_head.decode(), self.RAW + "Transfer-Encoding: chunked\r\n\r\n")
+            self.assertEqual(r.body, self.file[:1000])
+            self.assert_done(rid, len(self.RAW) + 2 + 1000)
+            self.assertEqual(c.request("GET", "/small.txt").status, 200)
+
+    def test_raw_head_with_its_own_length_is_sent_unchanged(self):
+        head = self.RAW + "Content-Length: 1000\r\n\r\n"
+        with self.srv.conn(timeout=60) as c:
+            rid, r = self.tf("len=1000&head=" + quote(head), conn=c)
+            self.assertEqual(r.raw_head.decode(), head)
+            self.assertEqual(r.body, self.file[:1000])
+            self.assert_done(rid)
+            self.assertEqual(c.request("GET", "/small.txt").status, 200)
+
+    def test_raw_head_http10_client(self):
+        # No length and an HTTP/1.0 client: the end is the connection's close, said in the head.
+        rid, r = self.tf("len=1000&head=" + quote(self.RAW + "\r\n"), version="HTTP/1.0")
+        self.assertEqual(r.raw_head.decode(),
+                         self.RAW.replace("HTTP/1.1", "HTTP/1.0", 1) + "Connection: close\r\n\r\n")
+        self.assertEqual(r.body, self.file[:1000])
+        self.assert_done(rid)
+
+    def test_header_lines_in_phead_are_the_head(self):
+        # "Name: value" lines ended by an empty line, as a first WriteClient may carry (§7.4).
+        rid, r = self.tf("len=100&head=" + quote("Content-Type: text/x-lines\r\nX-L: 1\r\n\r\n"))
+        self.assertEqual((r.status, r.get("Content-Type"), r.get("X-L")), (200, "text/x-lines", "1"), r)
+        self.assertEqual(r.body, self.file[:100])
+        self.assert_done(rid)
+
+    def test_raw_head_begun_by_writeclient_ends_in_phead(self):
+        # A raw head an earlier WriteClient began (held until its empty line) ends in pHead:
+        # one head, nothing lost.
+        pre = "HTTP/1.1 202 Accepted\r\nX-Split: 1\r\n"
+        rid, r = self.tf("len=100&prewrite=%s&head=%s" % (quote(pre), quote("X-Second: 2\r\n\r\n")))
+        self.assertEqual((r.status, r.get("X-Split"), r.get("X-Second")), (202, "1", "2"), r)
+        self.assertEqual(r.body, self.file[:100])
+        self.assert_done(rid)
+        # ... or never ends: then it was body after all, in front of the file.
+        rid, r = self.tf("len=100&prewrite=%s&head=%s" % (quote(pre), quote("more")))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, pre.encode() + b"more" + self.file[:100])
         self.assert_done(rid)
 
     def test_send_headers_with_status(self):
