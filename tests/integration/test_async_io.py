@@ -609,6 +609,17 @@ class VectorSendTest(AsyncBase):
             self.assertEqual(self.completions(rid), [])
             self.assertEqual(c.request("GET", "/index.html").status, 200)
 
+    def test_raw_head_begun_by_writeclient_is_not_lost(self):
+        # An unfinished raw head a WriteClient left cannot end in a vector (no raw head there):
+        # it was body, in front of the elements, behind a default head.
+        pre = "HTTP/1.1 202 Accepted\r\nX-Split: 1\r\n"
+        for mode in ("", "async&"):
+            with self.subTest(mode=mode):
+                rid, r = self.vec("%sfinal&prewrite=%s&els=m:abc" % (mode, quote(pre)))
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.body, pre.encode() + b"abc")
+                self.assertEqual(self.done(rid).get("ok"), "1")
+
     def test_async_memory_and_file(self):
         with self.srv.conn(timeout=60) as c:
             rid, r = self.vec("async&els=" + self.ELS, conn=c)
