@@ -154,8 +154,11 @@ static int accept_field(scan_t *st, const char *name, size_t nlen, const char *v
         return 0;
     if (ieq(name, nlen, "Server"))
         st->has_server = true;
-    if (ieq(name, nlen, "Date"))
+    if (ieq(name, nlen, "Date")) {
+        if (st->has_date) /* one Date: the extension's first */
+            return 0;
         st->has_date = true;
+    }
 
     if (st->out) {
         char *p = st->out + st->out_len;

@@ -542,9 +542,10 @@ static void test_build(void)
               "Content-Length: 0\r\nConnection: close\r\n\r\n");
     resphead_free(&h);
 
-    /* The extension's Date replaces the server's, where the extension put it. */
+    /* The extension's Date replaces the server's, where the extension put it; a second one
+     * is dropped (Date is a single field). */
     CHECK_INT(resphead_parse_status(&h, S("200 Fine")), 0);
-    t = "X-First: 1\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n\r\n";
+    t = "X-First: 1\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\nDate: Tue, 02 Jan 2001 00:00:00 GMT\r\n\r\n";
     CHECK_INT(resphead_parse_lines(&h, t, strlen(t)), 0);
     CHECK_STR(build(&h, 1, FRAME_CHUNKED, true, "isapid/0.1"),
               "HTTP/1.1 200 Fine\r\nServer: isapid/0.1\r\nX-First: 1\r\n"
