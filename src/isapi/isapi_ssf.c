@@ -303,7 +303,8 @@ static BOOL head_for(request_t *r, bool send_headers, const char *status, const 
     }
     size_t consumed = 0;
     if (!send_headers) {
-        /* A raw head still without its empty line cannot get one: the file follows. Body. */
+        /* A raw head still without its empty line gets none now: the write's file, tail or
+         * elements come next. It was body. */
         if (n == 0) {
             resphead_init(&h);
         } else if (head_from_bytes(&h, d, n) == 1) {
