@@ -169,7 +169,7 @@ typedef struct _EXTENSION_CONTROL_BLOCK {
 
     /* On success *lpdwSize is the number of bytes stored, NUL included. Fails with
      * ERROR_INSUFFICIENT_BUFFER and the size needed in *lpdwSize, ERROR_INVALID_INDEX for
-     * an unknown name, ERROR_NO_DATA for a known variable without a value. */
+     * an unknown name or an HTTP_/HEADER_ name of a header the request lacks (as IIS). */
     BOOL (WINAPI *GetServerVariable)(HCONN hConn, LPSTR lpszVariableName,
                                      LPVOID lpvBuffer, LPDWORD lpdwSize);
     /* dwReserved: HSE_IO_SYNC (or 0) or HSE_IO_ASYNC. Synchronous: *lpdwBytes becomes the

@@ -357,8 +357,13 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
             out->kind = ROUTE_FORBIDDEN;
             return true;
         }
+        /* IIS 6's script maps: PATH_INFO is the whole URL path, PATH_TRANSLATED its physical
+         * path (the mapped file itself when no path follows it). */
+        strbuf_t pt;
+        if (path[i] == '\0' || path_join(cfg->root, path, pt.s, sizeof pt.s) != 0)
+            strcpy(pt.s, real.s);
         extension_found(out, piece(map->handler), piece(url.s), piece(real.s), piece(path),
-                        piece(real.s));
+                        piece(pt.s));
         return true;
     }
     return false;

@@ -72,7 +72,8 @@ typedef struct route {
     char *path_info;          /* --scripts: what follows the extension's name in the URL ("" if none);
                                * --map: the whole URL path (IIS's default for script maps) */
     char *path_translated;    /* --scripts: path_info mapped below the root ("" when path_info is "");
-                               * --map: the mapped file */
+                               * --map: the whole path mapped below the root (the mapped file when
+                               * nothing follows its name) */
     char *appl_physical_path; /* directory of script_filename with a trailing '/' */
     char *strings;            /* EXTENSION: the one allocation the six strings above live in */
 } route_t;

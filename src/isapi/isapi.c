@@ -322,7 +322,10 @@ static DWORD request_call(request_t *r, extension_t *ext)
     SetLastError(0);
     crash_context_enter(ext->path, r->ri.raw_target);
     ecb_cell_t *outer = connid_own_enter(r->cell);
+    r->proc_thread = pthread_self();
+    atomic_store(&r->in_proc, true);
     DWORD status = ext->proc(&r->cell->ecb);
+    atomic_store(&r->in_proc, false);
     connid_own_leave(outer);
     crash_context_leave();
     return status;

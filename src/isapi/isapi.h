@@ -76,6 +76,9 @@ typedef struct async_op {
                                    * destination (the extension's buffer), a write's segments
                                    * (the plan's), HSE_IO_DISCONNECT_AFTER_SEND (shut_after) */
     DWORD report_bytes;           /* cbIO on success */
+    DWORD report_error;           /* dwError when the sending succeeded: ERROR_SUCCESS, or what a
+                                   * SEND_URL that answered with an error page reports (404:
+                                   * ERROR_FILE_NOT_FOUND ...); reset by every claim */
     DWORD result_bytes, result_error;
 } async_op_t;
 
@@ -160,9 +163,10 @@ struct request {
     uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
     uint64_t body_sent;           /* body bytes accepted from the extension */
     unsigned status_sent;         /* status code in the head (0 before) */
-    char *deferred_head;          /* a head sent by SEND_RESPONSE_HEADER[_EX] without body bytes,
-                                   * held back to leave with the next write (one send instead of
-                                   * two); flushed when the extension's call returns */
+    char *deferred_head;          /* a head sent by SEND_RESPONSE_HEADER[_EX] without body bytes
+                                   * inside HttpExtensionProc on its thread, held back to leave
+                                   * with the next write (one send instead of two); flushed when
+                                   * the extension's call returns */
     size_t deferred_len;
     char *pending;                /* start of a raw "HTTP/1.x" head written in pieces, owned */
     size_t pending_len;
@@ -176,6 +180,12 @@ struct request {
      * operation claimed after the cancel. */
     bool cancel_wanted, cancel_posted;
     loop_task_t cancel_task;
+    /* Where a head may be held back (send_response_header): only a call made inside
+     * HttpExtensionProc on the thread running it, whose write or return follows on that thread.
+     * proc_thread is written before in_proc is set, by that thread (request_call); in_proc is
+     * cleared when HttpExtensionProc returns. */
+    atomic_bool in_proc;
+    pthread_t proc_thread;
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */

@@ -46,6 +46,12 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
 BOOL plan_send_sync(request_t *r, out_plan_t *p);
 void request_deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
+/* The head the first bytes of a response make when no head was sent (§7.4-7.5): a raw
+ * "HTTP/1.x" head or header lines ended by an empty line, parsed into h (h->consumed: their
+ * length, what follows is body); anything else leaves h the default head, consumed 0. Returns 1
+ * when a raw head has begun but its empty line has not come (h holds nothing then), else 0.
+ * Initialises h. */
+int head_from_bytes(resphead_t *h, const char *d, size_t n);
 
 /* src/isapi/isapi_op.c */
 /* How one kind of asynchronous operation is made, for op_issue. */

@@ -193,7 +193,8 @@ BOOL plan_send_sync(request_t *r, out_plan_t *p)
 }
 
 /* An extension call (HttpExtensionProc returning PENDING, a completion callback) is over: a
- * head it held back goes out now, so a client of a long-running session sees it promptly. */
+ * head HttpExtensionProc held back goes out now, so a client of a long-running session sees it
+ * promptly. (Heads sent from other threads are never held: send_response_header.) */
 void request_deferred_flush(request_t *r)
 {
     pthread_mutex_lock(&r->io_lock);
@@ -203,6 +204,23 @@ void request_deferred_flush(request_t *r)
             plan_send_sync(r, &p);
     }
     pthread_mutex_unlock(&r->io_lock);
+}
+
+int head_from_bytes(resphead_t *h, const char *d, size_t n)
+{
+    int raw = resphead_parse_raw(h, d, n);
+    if (raw == 1)
+        return 1;
+    if (raw != 0) {
+        resphead_free(h);
+        resphead_init(h);
+        if (!resphead_looks_like_headers(d, n) || resphead_parse_lines(h, d, n) < 0) {
+            resphead_free(h);
+            resphead_init(h);
+            h->consumed = 0;
+        }
+    }
+    return 0;
 }
 
 /* Plan for bytes an extension writes. When no head was sent, the first bytes decide it
@@ -234,7 +252,7 @@ BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *
         r->pending_len = 0;
     }
     resphead_t h;
-    int raw = resphead_parse_raw(&h, d, n);
+    int raw = head_from_bytes(&h, d, n);
     if (raw == 1) {
         /* An incomplete head: keep it until the rest arrives (resphead refuses heads over
          * RESPHEAD_MAX_HEAD, so this is bounded). */
@@ -248,15 +266,6 @@ BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *
         *buffered = true;
         plan_init(p);
         return TRUE;
-    }
-    if (raw != 0) {
-        resphead_free(&h);
-        resphead_init(&h);
-        if (!resphead_looks_like_headers(d, n) || resphead_parse_lines(&h, d, n) < 0) {
-            resphead_free(&h);
-            resphead_init(&h);
-            h.consumed = 0;
-        }
     }
     char *head = NULL;
     size_t head_len = 0;

@@ -1,7 +1,9 @@
-/* HSE_REQ_SEND_URL (split out of src/isapi/isapi_ssf.c; no change in behaviour): the URL's static
+/* HSE_REQ_SEND_URL (split out of src/isapi/isapi_ssf.c): the URL's static
  * file sent as the request's operation, or the extension it names run as a child request
  * (request_child) whose response is this one's and whose end (sendurl_child_ended) completes the
- * parent's operation; with --send-url-redirect, IIS 6's 302.
+ * parent's operation, or — for a URL with nothing to send — the server's answer to a GET of it
+ * (404, 403, a directory's 301), as IIS's child request answers; with --send-url-redirect, IIS 6's
+ * 302.
  * Ownership: a child request is owned by its parent until sendurl_child_ended frees it on the loop; the
  * parent's operation (OP_SENDURL) is outstanding for the child's whole life. */
 #define _GNU_SOURCE
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "httputil.h"
 #include "path.h"
 #include "static_file.h"
 #include "isapi_internal.h"
@@ -165,8 +168,64 @@ static BOOL static_build(request_t *r, void *arg)
     return TRUE;
 }
 
-/* HSE_REQ_SEND_URL: internal (the URL's static file, or the extension it names, is this
- * response, as an operation) or, with --send-url-redirect, IIS 6's 302. */
+typedef struct error_args {
+    unsigned status;      /* 404, 403, 500, or 301 to the directory's slash form */
+    const char *location; /* 301: the Location value */
+} error_args_t;
+
+/* The server's own answer to a GET of the URL, as IIS's child request makes it: head and page in
+ * one buffer the plan owns. */
+static BOOL error_build(request_t *r, void *arg)
+{
+    const error_args_t *a = arg;
+    resphead_t h;
+    resphead_init(&h);
+    resphead_set_status(&h, a->status);
+    char body[256];
+    size_t body_len = http_error_body(a->status, body, sizeof body);
+    BOOL ok = TRUE;
+    if (resphead_add(&h, "Content-Type", "text/html") < 0 ||
+        (a->location && resphead_add(&h, "Location", a->location) < 0))
+        ok = fail(ERROR_NOT_ENOUGH_MEMORY);
+    char *head = NULL;
+    size_t head_len = 0;
+    if (ok)
+        ok = prepare_head(r, &h, body_len, true, &head, &head_len);
+    resphead_free(&h);
+    if (!ok)
+        return FALSE;
+    char *both = realloc(head, head_len + body_len);
+    if (!both) {
+        free(head);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    memcpy(both + head_len, body, body_len);
+    piece_t pc = {.mem = both + head_len, .fd = -1, .len = body_len};
+    if (!plan_build(r, &r->op.plan, both, head_len, &pc, 1, true))
+        return FALSE;
+    r->op.report_bytes = (DWORD)body_len;
+    r->op.report_error = a->status == 404   ? ERROR_FILE_NOT_FOUND
+                         : a->status == 403 ? ERROR_ACCESS_DENIED
+                         : a->status == 301 ? ERROR_SUCCESS
+                                            : ERROR_INTERNAL_ERROR;
+    r->op.io.shut_after = false;
+    return TRUE;
+}
+
+/* SEND_URL of a URL that names nothing to send: its error response (or redirect) is this
+ * response, as the operation; the completion reports it in dwError. */
+static BOOL send_url_error(request_t *r, unsigned status, const char *location)
+{
+    PVOID ctx;
+    PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
+    static const op_builder_t builder = {.build = error_build, .whole_response = true};
+    error_args_t a = {.status = status, .location = location};
+    return op_issue(r, OP_SENDURL, fn, ctx, &builder, &a);
+}
+
+/* HSE_REQ_SEND_URL: internal (the URL's static file, or the extension it names, or the server's
+ * answer to a GET of it — 404, 403, a directory's 301 — is this response, as an operation) or,
+ * with --send-url-redirect, IIS 6's 302. */
 BOOL ssf_send_url(request_t *r, const char *url)
 {
     if (!url || url[0] != '/' || strpbrk(url, "\r\n"))
@@ -201,9 +260,23 @@ BOOL ssf_send_url(request_t *r, const char *url)
         return ok;
     }
     free(norm);
-    if (route.kind != ROUTE_STATIC) {
+    if (route.kind == ROUTE_REDIRECT) {
+        const char *q = url + len;
+        char *location = route.location ? malloc(strlen(route.location) + strlen(q) + 1) : NULL;
+        BOOL ok = location ? TRUE : fail(ERROR_NOT_ENOUGH_MEMORY);
+        if (ok) {
+            strcpy(location, route.location);
+            strcat(location, q); /* "?query" or "" */
+            ok = send_url_error(r, 301, location);
+        }
+        free(location);
         route_free(&route);
-        return fail(ERROR_FILE_NOT_FOUND);
+        return ok;
+    }
+    if (route.kind != ROUTE_STATIC) {
+        unsigned status = route.kind == ROUTE_FORBIDDEN ? 403 : 404;
+        route_free(&route);
+        return send_url_error(r, status, NULL);
     }
     /* The file as a plain GET of it: no conditional or range headers of this request apply. */
     reqinfo_t get = {.method = "GET", .raw_target = url, .path = url, .query = "",
@@ -214,8 +287,11 @@ BOOL ssf_send_url(request_t *r, const char *url)
     if (sr.status != 200) {
         if (sr.fd >= 0)
             close(sr.fd);
-        /* 503: the file could not be opened for want of descriptors (logged) */
-        return fail(sr.status == 503 ? ERROR_TOO_MANY_OPEN_FILES : ERROR_FILE_NOT_FOUND);
+        /* 503: the file could not be opened for want of descriptors (logged): a passing
+         * condition of this server, which the extension may retry, so nothing is sent. */
+        if (sr.status == 503)
+            return fail(ERROR_TOO_MANY_OPEN_FILES);
+        return send_url_error(r, sr.status == 403 || sr.status == 404 ? sr.status : 500, NULL);
     }
     PVOID ctx;
     PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
