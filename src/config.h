@@ -36,11 +36,16 @@ typedef struct script_dir {
 } script_dir_t;
 
 /* --map .EXT=HANDLER.so: files under the root with this extension are run by the handler.
- * ext keeps its leading dot and is compared case-insensitively. */
+ * ext keeps its leading dot and is compared case-insensitively.
+ * --map /PREFIX/\*=HANDLER.so (and /\*): a wildcard application map; ext then holds the URL
+ * prefix without the trailing "/\*" ("/" for /\*), matched on segment boundaries and
+ * case-sensitively. Wildcards keep their order in maps (the first one first, src/http/route.h). */
 typedef struct script_map {
     char *ext;
     char *handler;
 } script_map_t;
+
+static inline bool script_map_is_wildcard(const script_map_t *m) { return m->ext[0] == '/'; }
 
 typedef struct config {
     listen_addr_t listen[CONFIG_MAX_LISTEN];
