@@ -64,6 +64,7 @@ static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PV
         r->op.kind = kind;
         r->op.fn = fn;
         r->op.ctx = ctx;
+        r->op.report_error = 0;
         request_ref_locked(r); /* the operation's */
     }
     pthread_mutex_unlock(&r->lock);
@@ -130,7 +131,7 @@ static void op_done(conn_t *c, conn_async_t *io, int status)
         r->op.result_bytes = err ? 0 : (DWORD)io->got;
     else
         r->op.result_bytes = err ? (DWORD)io->cur.payload_sent : r->op.report_bytes;
-    r->op.result_error = err;
+    r->op.result_error = err ? err : r->op.report_error;
     if (err || (io->shut_after && !io->read)) /* HSE_IO_DISCONNECT_AFTER_SEND: shut, sent */
         atomic_store(&r->must_close, true);
     /* Never inline: the completion pool runs the callback, even when the I/O finished at once;

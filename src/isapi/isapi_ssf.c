@@ -599,8 +599,11 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
         *(DWORD *)buf = HSE_APP_FLAG_IN_PROCESS;
         return TRUE;
     case HSE_REQ_EXEC_URL:
+        return ssf_exec_url(r, buf);
     case HSE_REQ_EXEC_UNICODE_URL:
+        return ssf_exec_unicode_url(r, buf);
     case HSE_REQ_GET_EXEC_URL_STATUS:
+        return ssf_get_exec_url_status(r, buf);
     case HSE_REQ_SEND_CUSTOM_ERROR:
     case HSE_REQ_MAP_UNICODE_URL_TO_PATH:
     case HSE_REQ_MAP_UNICODE_URL_TO_PATH_EX:
