@@ -119,7 +119,10 @@ struct request {
     bool child_no_headers;        /* HSE_EXEC_URL_NO_HEADERS: its head is the parent's, its body
                                    * goes on in the parent's framing */
     bool exec_status_set;         /* an EXEC_URL of this request has ended: exec_status holds */
-    HSE_EXEC_URL_STATUS exec_status;
+    HSE_EXEC_URL_STATUS exec_status; /* dwWin32Error: why the child answered an error (404 ...) */
+    DWORD exec_error;             /* its completion's dwError: the EXEC_URL itself failed (too
+                                   * deep, here or in a child of the child); 0 when the child's
+                                   * response, whatever its status, went out */
     reqinfo_t ri;                 /* strings live in `strings` */
     char *strings;                /* copies of the head: in the request's own block */
     http_header_t *headers;       /* in the request's own block */

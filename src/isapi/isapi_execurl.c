@@ -3,7 +3,8 @@
  * after the current one with HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR, else from the first — whose
  * response becomes this request's (its body only, with HSE_EXEC_URL_NO_HEADERS). Always
  * asynchronous: the request's one operation (OP_SENDURL kind), completed with cbIO = the child's
- * body bytes and dwError = its Win32 error once its response is out.
+ * body bytes once its response is out, dwError 0 (whatever its status: GET_EXEC_URL_STATUS says
+ * why it is an error) unless the EXEC_URL itself failed (nested too deep) or the send did.
  * An extension the URL routes to runs as a child request (child_issue, src/isapi/isapi_sendurl.c:
  * the one child-request path); what the server answers itself (a static file, a redirect, 403,
  * 404, and the 500 of a child past EXEC_URL_MAX_DEPTH) is built here as the operation's plan.
@@ -48,7 +49,8 @@ typedef struct answer {
     size_t body_len;
     int fd;                /* file body (taken over by the plan), or -1 */
     uint64_t off, len;
-    DWORD win32;           /* the child's Win32 error (GET_EXEC_URL_STATUS, the completion) */
+    DWORD win32;           /* why the answer is an error (GET_EXEC_URL_STATUS's dwWin32Error) */
+    DWORD op_error;        /* the completion's dwError: the EXEC_URL itself failed (too deep) */
     bool no_headers;
 } answer_t;
 
@@ -94,10 +96,11 @@ static BOOL answer_build(request_t *r, void *arg)
         a->fd = -1;
     }
     r->op.report_bytes = (DWORD)len;
-    r->op.report_error = a->win32;
+    r->op.report_error = a->op_error;
     r->op.io.shut_after = false;
     r->exec_status = (HSE_EXEC_URL_STATUS){.uHttpStatusCode = (USHORT)a->status,
                                            .dwWin32Error = a->win32};
+    r->exec_error = a->op_error;
     r->exec_status_set = true;
     return TRUE;
 }
@@ -280,7 +283,7 @@ static BOOL exec_url(request_t *r, const char *url, const char *method, const ch
     if (!fn)
         return fail(ERROR_INVALID_PARAMETER); /* always asynchronous: IO_COMPLETION first */
 
-    answer_t a = {.fd = -1, .no_headers = (flags & HSE_EXEC_URL_NO_HEADERS) != 0};
+    answer_t a = {.fd = -1, .no_headers = (flags & HSE_EXEC_URL_NO_HEADERS) || r->child_no_headers};
     resphead_init(&a.h);
     if (r->child_depth + 1 > EXEC_URL_MAX_DEPTH) {
         static log_limiter_t deep = LOG_LIMITER_INIT;
@@ -292,6 +295,7 @@ static BOOL exec_url(request_t *r, const char *url, const char *method, const ch
         bool head_sent = r->head_sent;
         pthread_mutex_unlock(&r->io_lock);
         a.no_headers = a.no_headers || head_sent; /* the 500's body, behind the head sent */
+        a.op_error = EXEC_URL_ERROR_TOO_DEEP;
         return answer_error(r, &a, 500, EXEC_URL_ERROR_TOO_DEEP, fn, ctx);
     }
 

@@ -30,8 +30,10 @@ void child_request_ended(loop_task_t *t)
     request_t *parent = child->parent;
     bool closed = atomic_load(&child->closed_by_extension);
     bool no_headers = child->child_no_headers, exec = child->child_exec;
-    /* An EXEC_URL the child made itself failed (too deep, a server error): the parent's too. */
-    DWORD child_error = child->exec_status_set ? child->exec_status.dwWin32Error : 0;
+    /* What the child's own EXEC_URL reported (an error page's cause; a failure, such as one
+     * nested too deep, fails the parent's too). */
+    DWORD child_win32 = child->exec_status_set ? child->exec_status.dwWin32Error : 0;
+    DWORD child_error = child->exec_status_set ? child->exec_error : 0;
     uint64_t body_sent = 0;
     bool body_ended = false;
     if (no_headers) {
@@ -39,6 +41,7 @@ void child_request_ended(loop_task_t *t)
         body_sent = child->body_sent;
         body_ended = child->body_ended;
         child->framing = FRAME_NONE; /* the framing is the parent's to end */
+        child->head_sent = true;      /* the parent's head is the response's, even if c wrote none */
         pthread_mutex_unlock(&child->io_lock);
     }
     request_end_t end;
@@ -55,7 +58,8 @@ void child_request_ended(loop_task_t *t)
     }
     if (exec) {
         parent->exec_status = (HSE_EXEC_URL_STATUS){.uHttpStatusCode = (USHORT)end.status,
-                                                    .dwWin32Error = child_error};
+                                                    .dwWin32Error = child_win32};
+        parent->exec_error = child_error;
         parent->exec_status_set = true;
     }
     pthread_mutex_unlock(&parent->io_lock);
@@ -161,7 +165,8 @@ static BOOL child_build(request_t *r, void *arg)
         return TRUE;
     }
     /* NO_HEADERS: the parent's head (a default one if it sent none: it leaves with the child's
-     * first bytes), the parent's framing; the child's own head calls fail (its head_sent). */
+     * first bytes), the parent's framing; the child's own head is composed as usual and then
+     * dropped (prepare_head), so its header calls succeed and its body goes on in that framing. */
     request_t *c = a->child;
     if (!r->head_sent) {
         resphead_t h;
@@ -183,13 +188,11 @@ static BOOL child_build(request_t *r, void *arg)
         r->deferred_head = NULL;
         r->deferred_len = 0;
     }
-    c->head_sent = true;
-    c->framing = r->framing;
+    c->framing = r->framing; /* c's own head is dropped by prepare_head (child_no_headers) */
     c->declared_length = r->declared_length;
     c->body_sent = r->body_sent;
     c->body_ended = r->body_ended;
     c->status_sent = r->status_sent;
-    c->cell->ecb.dwHttpStatusCode = r->status_sent;
     return TRUE;
 }
 
@@ -207,8 +210,10 @@ BOOL child_issue(request_t *r, const child_spec_t *spec, PFN_HSE_IO_COMPLETION f
     static const op_builder_t whole = {.build = child_build, .launch = child_launch,
                                        .whole_response = true};
     static const op_builder_t body_only = {.build = child_build, .launch = child_launch};
-    child_args_t a = {.spec = spec};
-    return op_issue(r, OP_SENDURL, fn, ctx, spec->no_headers ? &body_only : &whole, &a);
+    child_spec_t s = *spec;
+    s.no_headers = s.no_headers || r->child_no_headers; /* r's head is its parent's already */
+    child_args_t a = {.spec = &s};
+    return op_issue(r, OP_SENDURL, fn, ctx, s.no_headers ? &body_only : &whole, &a);
 }
 
 /* SEND_URL of an extension URL: run it as a child request (a GET, HEAD for a HEAD, without a
