@@ -274,8 +274,7 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
             return -1;
     } else {
         if (ext[0] != '.' || ext[1] == '\0')
-            return config_fail(src, "%s: the extension must start with '.', e.g. .isa, or be a "
-                               "wildcard /PREFIX/*", origin);
+            return config_fail(src, "%s: the extension must start with '.', e.g. .isa", origin);
         for (const char *c = ext; *c; c++) {
             unsigned char u = (unsigned char)*c;
             if (u < 0x20 || u == 0x7f || u == '/' || u == '\\')
@@ -288,8 +287,10 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
         return config_fail_oom(src);
     for (size_t i = 0; i < cfg->n_maps; i++)
         if ((e[0] == '/' ? strcmp(cfg->maps[i].ext, e) : strcasecmp(cfg->maps[i].ext, e)) == 0) {
-            int rc = config_fail(src, "%s: %s is already mapped to %s", origin, ext,
-                                 cfg->maps[i].handler);
+            int rc = e[0] == '/' ? config_fail(src, "%s: the URL prefix %s is already mapped to %s",
+                                               origin, e, cfg->maps[i].handler)
+                                 : config_fail(src, "%s: the extension %s is already mapped to %s",
+                                               origin, cfg->maps[i].ext, cfg->maps[i].handler);
             free(e);
             return rc;
         }
