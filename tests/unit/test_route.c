@@ -469,6 +469,12 @@ static void test_wildcards(void)
     route_resolve_after(rt, "/a.txt", 3, &r);
     CHECK_INT(r.kind, ROUTE_STATIC);
     route_free(&r);
+    /* a file whose name ends like a wildcard's prefix is no mapped file */
+    touch(at(R, "app"));
+    route_resolve_after(rt, "/app", 4, &r);
+    CHECK_INT(r.kind, ROUTE_STATIC);
+    route_free(&r);
+    CHECK_INT(unlink(at(R, "app")), 0);
     route_resolve_after(rt, "/scripts/hello.dll", 3, &r);
     CHECK_INT(r.kind, ROUTE_EXTENSION);
     CHECK_INT(r.wildcard, 0);
