@@ -117,8 +117,10 @@ static request_t *request_child(request_t *parent, const child_spec_t *s, uint32
     const char *readahead = NULL;
     uint32_t len = 0;
     if (s->body == CHILD_BODY_PARENT) {
-        readahead = (const char *)parent->cell->ecb.lpbData;
-        len = parent->cell->ecb.cbAvailable;
+        /* the server's buffer, not the ECB's fields: the extension may have changed those */
+        readahead = parent->readahead;
+        len = parent->cell->ecb.cbAvailable < parent->readahead_cap ? parent->cell->ecb.cbAvailable
+                                                                    : parent->readahead_cap;
     } else {
         ri.has_content_length = s->body == CHILD_BODY_ENTITY;
         ri.chunked = false;

@@ -98,6 +98,20 @@ class WildcardExampleTest(unittest.TestCase):
         self.assertEqual(r.header("X-Content-Type"), "text/x-test")
         self.assertEqual(r.header("X-Method"), "POST")
 
+    def test_large_and_chunked_bodies_go_to_the_child(self):
+        # more than the read-ahead: the child reads the rest from the connection
+        body = os.urandom(1 << 20)
+        r = self.srv.request("POST", "/scripts/echo.dll", body=body)
+        self.assertEqual((r.status, r.header("X-Received")), (200, str(len(body))))
+        self.assertEqual(r.body, body)
+        with self.srv.conn() as c:
+            c.send(b"POST /scripts/echo.dll HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual((r.status, r.body), (200, b"hello world"))
+            c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")  # the connection goes on
+            self.assertEqual(c.read_response().body, b"hello page\n")
+
     def test_rewrite(self):
         self.assertEqual(self.srv.get("/legacy/a.txt").body, b"hello page\n")
         r = self.srv.get("/legacy/scripts/vars.dll?q=2")
