@@ -54,18 +54,18 @@ static VOID WINAPI child_done(EXTENSION_CONTROL_BLOCK *pECB, PVOID pContext, DWO
 
 DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
 {
-    char url[2048];
+    char url[2048], url_name[] = "URL";
     DWORD size = sizeof url;
     HSE_EXEC_URL_INFO exec;
 
-    pECB->ServerSupportFunction(pECB->ConnID, HSE_APPEND_LOG_PARAMETER, "wildcard=seen", NULL,
-                                NULL);
+    pECB->ServerSupportFunction(pECB->ConnID, HSE_APPEND_LOG_PARAMETER, (LPVOID) "wildcard=seen",
+                                NULL, NULL);
     memset(&exec, 0, sizeof exec);
     exec.dwExecUrlFlags = HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR;
 
     /* URL is the requested resource (not this extension); for a rewrite, the new URL keeps the
      * query string. */
-    if (pECB->GetServerVariable(pECB->ConnID, "URL", url, &size) &&
+    if (pECB->GetServerVariable(pECB->ConnID, url_name, url, &size) &&
         strncmp(url, LEGACY, strlen(LEGACY)) == 0) {
         size_t rest = strlen(url) - strlen(LEGACY) + 1; /* keeps the '/' */
         memmove(url, url + strlen(LEGACY) - 1, rest + 1);
@@ -82,4 +82,10 @@ DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
         !pECB->ServerSupportFunction(pECB->ConnID, HSE_REQ_EXEC_URL, &exec, NULL, NULL))
         return HSE_STATUS_ERROR;
     return HSE_STATUS_PENDING;
+}
+
+BOOL WINAPI TerminateExtension(DWORD dwFlags)
+{
+    (void)dwFlags;
+    return TRUE; /* nothing held between requests */
 }
