@@ -7,8 +7,8 @@
  * What it does with each request:
  *   - notes it in the access log line (HSE_APPEND_LOG_PARAMETER "wildcard=seen", and the
  *     child's status when it is over);
- *   - rewrites URLs under /legacy/ to the same path without that prefix (/legacy/a.html is
- *     served as /a.html; the query string goes with it);
+ *   - rewrites URLs under /legacy/ to the same URL without that prefix (/legacy/a.html?x=1 is
+ *     served as /a.html?x=1);
  *   - hands every other URL back unchanged (pszUrl NULL), with
  *     HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR so that the request goes on to the next wildcard
  *     map or to the normal rules (static file, script directory, .EXT map) instead of coming
@@ -54,7 +54,7 @@ static VOID WINAPI child_done(EXTENSION_CONTROL_BLOCK *pECB, PVOID pContext, DWO
 
 DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
 {
-    char url[2048], url_name[] = "URL";
+    char url[2048], url_name[] = "HTTP_URL";
     DWORD size = sizeof url;
     HSE_EXEC_URL_INFO exec;
 
@@ -63,17 +63,13 @@ DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
     memset(&exec, 0, sizeof exec);
     exec.dwExecUrlFlags = HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR;
 
-    /* URL is the requested resource (not this extension); for a rewrite, the new URL keeps the
-     * query string. */
+    /* HTTP_URL is the URL as the client sent it, query included and still %-encoded: the
+     * rewritten URL is one the server can decode again. (URL, the decoded path of the requested
+     * resource, would lose the difference between "?" and "%3F".) */
     if (pECB->GetServerVariable(pECB->ConnID, url_name, url, &size) &&
         strncmp(url, LEGACY, strlen(LEGACY)) == 0) {
-        size_t rest = strlen(url) - strlen(LEGACY) + 1; /* keeps the '/' */
-        memmove(url, url + strlen(LEGACY) - 1, rest + 1);
-        if (pECB->lpszQueryString[0] != '\0' &&
-            strlen(url) + 1 + strlen(pECB->lpszQueryString) < sizeof url) {
-            strcat(url, "?");
-            strcat(url, pECB->lpszQueryString);
-        }
+        size_t skip = strlen(LEGACY) - 1; /* keeps the '/' */
+        memmove(url, url + skip, strlen(url + skip) + 1);
         exec.pszUrl = url; /* copied by the server during the call */
     }
 

@@ -114,9 +114,10 @@ class WildcardExampleTest(unittest.TestCase):
 
     def test_rewrite(self):
         self.assertEqual(self.srv.get("/legacy/a.txt").body, b"hello page\n")
-        r = self.srv.get("/legacy/scripts/vars.dll?q=2")
+        r = self.srv.get("/legacy/scripts/vars.dll/a%3Fb?q=2")
         self.assertEqual(r.kv().get("QUERY_STRING"), "q=2")
-        self.assertEqual(r.kv().get("URL"), "/scripts/vars.dll")
+        self.assertEqual(r.kv().get("SCRIPT_NAME"), "/scripts/vars.dll")
+        self.assertEqual(r.kv().get("PATH_INFO"), "/a?b")
 
     def test_keep_alive_across_children(self):
         with self.srv.conn() as c:
