@@ -269,6 +269,11 @@ class ExecUrlTest(unittest.TestCase):
                 r, _ = self.exec("/a.txt", **h)
                 self.assertEqual((r.status, r.body), (200, b"exec=FALSE error=%d\n" % err))
 
+    def test_whole_response_after_a_head_refused(self):
+        r, _ = self.exec("/a.txt", Head=1)  # no NO_HEADERS: the child's head cannot follow
+        self.assertEqual(r.header("X-Parent"), "yes")
+        self.assertEqual(r.body, b"pre\nexec=FALSE error=%d\n" % ERROR_INVALID_PARAMETER)
+
     def test_second_operation_is_busy_and_status_before_any(self):
         r, _ = self.exec("/a.txt?busy", Twice=1, Status_First=1)
         self.assertEqual(r.body, b"hello page\n")
