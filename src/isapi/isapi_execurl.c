@@ -52,6 +52,7 @@ typedef struct answer {
     DWORD win32;           /* why the answer is an error (GET_EXEC_URL_STATUS's dwWin32Error) */
     DWORD op_error;        /* the completion's dwError: the EXEC_URL itself failed (too deep) */
     bool no_headers;
+    bool head_only;        /* the child's method is HEAD: the head declares a body none follows */
 } answer_t;
 
 /* Under io_lock: the answer as the operation's plan. With NO_HEADERS only its body goes out, in
@@ -70,6 +71,8 @@ static BOOL answer_build(request_t *r, void *arg)
         resphead_free(&plain);
         if (!ok)
             return FALSE;
+        if (a->head_only && !a->no_headers)
+            r->framing = FRAME_NONE; /* nothing more goes out: the response is complete */
     } else if (r->deferred_head && a->fd < 0) {
         head = r->deferred_head; /* it must leave first, in the buffer the body joins */
         head_len = r->deferred_len;
@@ -174,6 +177,7 @@ static BOOL answer_static(request_t *r, answer_t *a, const reqinfo_t *ri, route_
             close(sr.fd);
         a->h.has_content_length = sr.has_body_length;
         a->h.content_length = sr.length;
+        a->head_only = strcmp(ri->method, "HEAD") == 0;
     }
     return answer_issue(r, a, fn, ctx);
 }

@@ -241,6 +241,14 @@ class ExecUrlTest(unittest.TestCase):
         self.assertEqual(kv.get("QUERY_STRING"), "q=1")
         self.assertEqual(self.completion("/anything")[2], 200)
 
+    def test_head_child_of_a_get(self):
+        with self.srv.conn() as c:
+            c.send(b"GET /hd HTTP/1.1\r\nHost: x\r\nX-Exec-Url: /a.txt\r\nX-Exec-Method: HEAD\r\n\r\n")
+            r = c.read_response(method="HEAD")
+            self.assertEqual((r.status, r.get("Content-Length"), r.body), (200, "11", b""))
+            c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")  # and the connection goes on
+            self.assertEqual(c.read_response().body, b"hello page\n")
+
     def test_child_headers_replace_the_parents(self):
         r, _ = self.exec("/h", Url="/scripts/vars.dll", Headers="X-Child: one|X-Other:  two ")
         raw = r.kv().get("ALL_RAW")
