@@ -73,8 +73,8 @@ DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
         exec.pszUrl = url; /* copied by the server during the call */
     }
 
-    if (!pECB->ServerSupportFunction(pECB->ConnID, HSE_REQ_IO_COMPLETION, (LPVOID)child_done,
-                                     NULL, NULL) ||
+    if (!pECB->ServerSupportFunction(pECB->ConnID, HSE_REQ_IO_COMPLETION, (LPVOID)child_done, NULL,
+                                     NULL) ||
         !pECB->ServerSupportFunction(pECB->ConnID, HSE_REQ_EXEC_URL, &exec, NULL, NULL))
         return HSE_STATUS_ERROR;
     return HSE_STATUS_PENDING;

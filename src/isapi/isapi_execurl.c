@@ -44,15 +44,15 @@ static const DWORD known_flags = HSE_EXEC_URL_NO_HEADERS | HSE_EXEC_URL_IGNORE_C
 
 typedef struct answer {
     unsigned status;
-    resphead_t h;          /* status and header lines (owned) */
-    const char *body;      /* memory body (copied into the plan), or NULL */
+    resphead_t h;     /* status and header lines (owned) */
+    const char *body; /* memory body (copied into the plan), or NULL */
     size_t body_len;
-    int fd;                /* file body (taken over by the plan), or -1 */
+    int fd; /* file body (taken over by the plan), or -1 */
     uint64_t off, len;
-    DWORD win32;           /* why the answer is an error (GET_EXEC_URL_STATUS's dwWin32Error) */
-    DWORD op_error;        /* the completion's dwError: the EXEC_URL itself failed (too deep) */
+    DWORD win32;    /* why the answer is an error (GET_EXEC_URL_STATUS's dwWin32Error) */
+    DWORD op_error; /* the completion's dwError: the EXEC_URL itself failed (too deep) */
     bool no_headers;
-    bool head_only;        /* the child's method is HEAD: the head declares a body none follows */
+    bool head_only; /* the child's method is HEAD: the head declares a body none follows */
 } answer_t;
 
 /* Under io_lock: the answer as the operation's plan. With NO_HEADERS only its body goes out, in
@@ -243,7 +243,8 @@ static BOOL parse_child_headers(const char *block, char **text, http_header_t **
             size_t vl = strlen(v);
             while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
                 v[--vl] = '\0';
-            (*out)[(*n)++] = (http_header_t){.name = p, .value = v,
+            (*out)[(*n)++] = (http_header_t){.name = p,
+                                             .value = v,
                                              .name_len = (uint32_t)(colon - p),
                                              .value_len = (uint32_t)vl};
         }
@@ -273,7 +274,8 @@ static BOOL exec_url(request_t *r, const char *url, const char *method, const ch
         return fail(ERROR_INVALID_PARAMETER);
     if (token)
         return fail(ERROR_NOT_SUPPORTED); /* no Windows impersonation tokens */
-    if (url && (url[0] != '/' || strpbrk(url, "\r\n") || strnlen(url, EXEC_URL_MAX_URL + 1) > EXEC_URL_MAX_URL))
+    if (url && (url[0] != '/' || strpbrk(url, "\r\n") ||
+                strnlen(url, EXEC_URL_MAX_URL + 1) > EXEC_URL_MAX_URL))
         return fail(ERROR_INVALID_PARAMETER);
     if (method && !method_valid(method))
         return fail(ERROR_INVALID_PARAMETER);
@@ -291,10 +293,11 @@ static BOOL exec_url(request_t *r, const char *url, const char *method, const ch
     resphead_init(&a.h);
     if (r->child_depth + 1 > EXEC_URL_MAX_DEPTH) {
         static log_limiter_t deep = LOG_LIMITER_INIT;
-        log_limited(&deep, LOG_WARN, "%s: %s: HSE_REQ_EXEC_URL nested more than %d deep (an "
+        log_limited(&deep, LOG_WARN,
+                    "%s: %s: HSE_REQ_EXEC_URL nested more than %d deep (an "
                     "extension handing a request to itself: a wildcard map without "
-                    "HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR?): 500", r->ri.raw_target,
-                    r->route.handler, EXEC_URL_MAX_DEPTH);
+                    "HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR?): 500",
+                    r->ri.raw_target, r->route.handler, EXEC_URL_MAX_DEPTH);
         pthread_mutex_lock(&r->io_lock);
         bool head_sent = r->head_sent;
         pthread_mutex_unlock(&r->io_lock);
@@ -333,16 +336,25 @@ static BOOL exec_url(request_t *r, const char *url, const char *method, const ch
     BOOL ok;
     const char *child_method = method ? method : r->ri.method;
     if (route.kind == ROUTE_EXTENSION) {
-        child_spec_t spec = {.url = url, .path = path, .route = &route, .method = child_method,
-                             .headers = headers, .n_headers = n_headers,
+        child_spec_t spec = {.url = url,
+                             .path = path,
+                             .route = &route,
+                             .method = child_method,
+                             .headers = headers,
+                             .n_headers = n_headers,
                              .body = entity ? CHILD_BODY_ENTITY : CHILD_BODY_PARENT,
                              .entity = entity ? entity->lpbData : NULL,
-                             .entity_len = entity ? entity->cbAvailable : 0, .exec = true,
+                             .entity_len = entity ? entity->cbAvailable : 0,
+                             .exec = true,
                              .no_headers = a.no_headers};
         ok = child_issue(r, &spec, fn, ctx);
     } else if (route.kind == ROUTE_STATIC) {
-        reqinfo_t ri = {.method = child_method, .raw_target = url, .path = path, .query = "",
-                        .http_major = 1, .http_minor = r->ri.http_minor};
+        reqinfo_t ri = {.method = child_method,
+                        .raw_target = url,
+                        .path = path,
+                        .query = "",
+                        .http_major = 1,
+                        .http_minor = r->ri.http_minor};
         if (!(flags & HSE_EXEC_URL_IGNORE_VALIDATION_AND_RANGE)) {
             ri.headers = headers ? headers : r->ri.headers;
             ri.n_headers = headers ? n_headers : r->ri.n_headers;

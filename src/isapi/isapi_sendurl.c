@@ -41,7 +41,7 @@ void child_request_ended(loop_task_t *t)
         body_sent = child->body_sent;
         body_ended = child->body_ended;
         child->framing = FRAME_NONE; /* the framing is the parent's to end */
-        child->head_sent = true;      /* the parent's head is the response's, even if c wrote none */
+        child->head_sent = true;     /* the parent's head is the response's, even if none went */
         pthread_mutex_unlock(&child->io_lock);
     }
     request_end_t end;
@@ -85,7 +85,8 @@ static bool header_about_body(const char *name, child_body_t body)
     if (body == CHILD_BODY_PARENT)
         return false; /* the body is the parent's: so are its headers */
     return !strcasecmp(name, "Content-Length") || !strcasecmp(name, "Transfer-Encoding") ||
-           !strcasecmp(name, "Expect") || (body == CHILD_BODY_NONE && !strcasecmp(name, "Content-Type"));
+           !strcasecmp(name, "Expect") ||
+           (body == CHILD_BODY_NONE && !strcasecmp(name, "Content-Type"));
 }
 
 /* A request for s->url on the parent's connection, made as s says (method, headers, body); its
