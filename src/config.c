@@ -619,6 +619,8 @@ void config_usage(FILE *to)
           "                          next to the binary, else ./build/examples, if present)\n"
           "  --map .EXT=HANDLER.so   files under the root ending in .EXT run through\n"
           "                          HANDLER.so; repeatable\n"
+          "  --map /PREFIX/*=HANDLER.so  wildcard map: every URL under /PREFIX (/* for\n"
+          "                          all) goes to HANDLER.so first; repeatable, in order\n"
           "  --processes N|auto      worker processes under a master that restarts them;\n"
           "                          auto = one per CPU, 0 = one process, no master\n"
           "                          (for debugging; a crash ends the server) (default 1)\n"

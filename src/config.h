@@ -36,7 +36,10 @@ typedef struct script_dir {
 } script_dir_t;
 
 /* --map .EXT=HANDLER.so: files under the root with this extension are run by the handler.
- * ext keeps its leading dot and is compared case-insensitively. */
+ * ext keeps its leading dot and is compared case-insensitively.
+ * --map /PREFIX/\*=HANDLER.so (and /\*): a wildcard application map; ext then holds the URL
+ * prefix without the trailing "/\*" ("/" for /\*), matched on segment boundaries and
+ * case-sensitively. Wildcards keep their order in maps (the first one first, src/http/route.h). */
 typedef struct script_map {
     char *ext;
     char *handler;
@@ -48,6 +51,8 @@ typedef struct error_page {
     unsigned status; /* 400-599 */
     char *url;       /* normalised path, starts with '/' */
 } error_page_t;
+
+static inline bool script_map_is_wildcard(const script_map_t *m) { return m->ext[0] == '/'; }
 
 typedef struct config {
     listen_addr_t listen[CONFIG_MAX_LISTEN];

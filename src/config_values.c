@@ -259,22 +259,48 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
         config_clear_maps(cfg, src->track);
         src->replaced_maps = true;
     }
-    if (ext[0] != '.' || ext[1] == '\0')
-        return config_fail(src, "%s: the extension must start with '.', e.g. .isa", origin);
-    for (const char *c = ext; *c; c++) {
-        unsigned char u = (unsigned char)*c;
-        if (u < 0x20 || u == 0x7f || u == '/' || u == '\\')
-            return config_fail(src, "%s: the extension contains '/', '\\' or a control character",
+    char *e;
+    if (ext[0] == '/') {
+        /* A wildcard application map: /PREFIX/\* or /\*; ext keeps /PREFIX ("/" for /\*), in the
+         * form --scripts prefixes take. */
+        size_t n = strlen(ext);
+        if (n < 2 || strcmp(ext + n - 2, "/*") != 0)
+            return config_fail(src, "%s: a wildcard map must end in /*, e.g. /app/*=HANDLER.so",
                                origin);
+        char *prefix = strndup(ext, n > 2 ? n - 2 : 1);
+        if (!prefix)
+            return config_fail_oom(src);
+        e = normalize_prefix(src, prefix, origin);
+        free(prefix);
+        if (!e)
+            return -1;
+    } else {
+        if (ext[0] != '.' || ext[1] == '\0')
+            return config_fail(src, "%s: the extension must start with '.', e.g. .isa", origin);
+        for (const char *c = ext; *c; c++) {
+            unsigned char u = (unsigned char)*c;
+            if (u < 0x20 || u == 0x7f || u == '/' || u == '\\')
+                return config_fail(src, "%s: the extension contains '/', '\\' or a control "
+                                   "character", origin);
+        }
+        e = strdup(ext);
     }
+    if (!e)
+        return config_fail_oom(src);
     for (size_t i = 0; i < cfg->n_maps; i++)
-        if (strcasecmp(cfg->maps[i].ext, ext) == 0)
-            return config_fail(src, "%s: the extension %s is already mapped to %s", origin,
-                               cfg->maps[i].ext, cfg->maps[i].handler);
+        if ((e[0] == '/' ? strcmp(cfg->maps[i].ext, e) : strcasecmp(cfg->maps[i].ext, e)) == 0) {
+            int rc = e[0] == '/' ? config_fail(src, "%s: the URL prefix %s is already mapped to %s",
+                                               origin, e, cfg->maps[i].handler)
+                                 : config_fail(src, "%s: the extension %s is already mapped to %s",
+                                               origin, cfg->maps[i].ext, cfg->maps[i].handler);
+            free(e);
+            return rc;
+        }
     char *h = config_resolve(src, handler, origin);
-    if (!h)
+    if (!h) {
+        free(e);
         return -1;
-    char *e = strdup(ext);
+    }
     script_map_t *grown = e ? realloc(cfg->maps, (cfg->n_maps + 1) * sizeof *grown) : NULL;
     if (!grown) {
         free(e);
@@ -447,7 +473,8 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         const char *eq = strchr(value, '=');
         if (!eq)
             return config_fail(src, "%s: expected %s", origin,
-                               o->kind == K_SCRIPTS ? "/PREFIX=DIR" : ".EXT=HANDLER.so");
+                               o->kind == K_SCRIPTS ? "/PREFIX=DIR"
+                                                    : ".EXT=HANDLER.so or /PREFIX/*=HANDLER.so");
         char *left = strndup(value, (size_t)(eq - value));
         if (!left)
             return config_fail_oom(src);

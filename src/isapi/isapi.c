@@ -268,7 +268,7 @@ static void request_ended(loop_task_t *t)
 
 void request_post_end(request_t *r)
 {
-    loop_post(conn_loop(r->conn), &r->end_task, r->parent ? sendurl_child_ended : request_ended);
+    loop_post(conn_loop(r->conn), &r->end_task, r->parent ? child_request_ended : request_ended);
 }
 
 static void session_returned(request_t *r, DWORD status)

@@ -1,6 +1,6 @@
 /* Internals shared by the pieces of the ISAPI request code (src/isapi/isapi.c,
  * src/isapi/isapi_plan.c, src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_ssf_iis.c,
- * src/isapi/isapi_sendurl.c),
+ * src/isapi/isapi_sendurl.c, src/isapi/isapi_execurl.c),
  * split from one file with no change in behaviour. Private: include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
  * in it (lock, io_lock) keep the rules documented in src/isapi/isapi.h and at each definition. */
 #ifndef ISAPID_ISAPI_INTERNAL_H
@@ -105,8 +105,37 @@ BOOL ssf_map_unicode_url_to_path_ex(request_t *r, const WCHAR *url, LPDWORD size
 BOOL ssf_get_cert_info_ex(void *cert);
 BOOL ssf_token_request(void *out);
 
-/* src/isapi/isapi_sendurl.c */
-void sendurl_child_ended(loop_task_t *t);
+/* src/isapi/isapi_sendurl.c: send-URL, and the child requests of SEND_URL and EXEC_URL */
+typedef enum {
+    CHILD_BODY_NONE,   /* no body (SEND_URL): the headers about one are dropped */
+    CHILD_BODY_PARENT, /* the parent's read-ahead, then what is left of its body on the connection */
+    CHILD_BODY_ENTITY, /* entity[0..entity_len) is the whole body */
+} child_body_t;
+/* What a child request is made of. Strings are borrowed for the call. */
+typedef struct child_spec {
+    const char *url;               /* raw target: path, maybe "?query" */
+    const char *path;              /* url's path, normalised (path_normalize) */
+    route_t *route;                /* an EXTENSION route: taken over */
+    const char *method;
+    const http_header_t *headers;  /* NULL: the parent's (minus those about a body, per body) */
+    size_t n_headers;
+    child_body_t body;
+    const void *entity;
+    uint32_t entity_len;
+    bool exec;                     /* HSE_REQ_EXEC_URL's (child_exec) */
+    bool no_headers;               /* HSE_EXEC_URL_NO_HEADERS */
+} child_spec_t;
+/* Run spec's extension as a child request whose response is r's, as r's one operation (OP_SENDURL
+ * kind: it is the whole response unless no_headers); it completes once the child's response is
+ * out (child_request_ended). TRUE, or FALSE + SetLastError. */
+BOOL child_issue(request_t *r, const child_spec_t *spec, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
+/* Loop thread: a child's session is over (its end_task). */
+void child_request_ended(loop_task_t *t);
 BOOL ssf_send_url(request_t *r, const char *url);
+
+/* src/isapi/isapi_execurl.c */
+BOOL ssf_exec_url(request_t *r, const HSE_EXEC_URL_INFO *info);
+BOOL ssf_exec_unicode_url(request_t *r, const HSE_EXEC_UNICODE_URL_INFO *info);
+BOOL ssf_get_exec_url_status(request_t *r, HSE_EXEC_URL_STATUS *out);
 
 #endif

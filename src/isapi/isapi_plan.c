@@ -64,6 +64,16 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
      * request's response for this one's. */
     if (st < 200)
         return fail(ERROR_INVALID_PARAMETER);
+    if (r->child_no_headers) {
+        /* HSE_EXEC_URL_NO_HEADERS: the parent's head and framing are the response's (copied
+         * into this child when it was made); this head is dropped, its status remembered. */
+        r->head_sent = true;
+        r->status_sent = st;
+        r->cell->ecb.dwHttpStatusCode = st;
+        *head = NULL;
+        *head_len = 0;
+        return TRUE;
+    }
     if (!h->has_content_length && final && !h->chunked) {
         /* Nothing follows this write: the length is known. */
         h->has_content_length = true;

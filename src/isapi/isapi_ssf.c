@@ -682,10 +682,11 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
     case HSE_REQ_GET_SSPI_INFO:
         return ssf_token_request(buf);
     case HSE_REQ_EXEC_URL:
+        return ssf_exec_url(r, buf);
     case HSE_REQ_EXEC_UNICODE_URL:
+        return ssf_exec_unicode_url(r, buf);
     case HSE_REQ_GET_EXEC_URL_STATUS:
-        /* Known ISAPI requests this server does not implement yet. */
-        return fail(ERROR_NOT_SUPPORTED);
+        return ssf_get_exec_url_status(r, buf);
     default:
         return fail(ERROR_INVALID_PARAMETER);
     }

@@ -625,6 +625,31 @@ static void test_cli_errors(void)
     expect_error(want, "--map", ".isa=ext", NULL);
     expect_error("isapid: --map .isa=/dev/null: not a regular file\n", "--map", ".isa=/dev/null",
                  NULL);
+    /* wildcard maps: /PREFIX/\* with a prefix --scripts would take, each prefix once */
+    expect_error("isapid: --map /app=h.so: a wildcard map must end in /*, e.g. /app/*=HANDLER.so\n",
+                 "--map", "/app=h.so", NULL);
+    expect_error("isapid: --map /a//b/*=h.so: the URL prefix must not contain '//', '.' or '..' "
+                 "segments\n", "--map", "/a//b/*=h.so", NULL);
+    snprintf(want, sizeof want,
+             "isapid: --map /app/*=conf/handler.so: the URL prefix /app is already mapped to %s\n",
+             at("conf/handler.so"));
+    expect_error(want, "--map=/app/*=conf/handler.so", "--map=/app/*=conf/handler.so", NULL);
+    {
+        config_t wc;
+        config_defaults(&wc, at("bin"));
+        CHECK_INT(parse(&wc, "--map", "/app/*=conf/handler.so", "--map", ".isa=conf/handler.so",
+                        "--map", "/*=conf/handler.so", NULL),
+                  CONFIG_OK);
+        CHECK_INT(wc.n_maps, 3);
+        if (wc.n_maps == 3) {
+            CHECK_STR(wc.maps[0].ext, "/app");
+            CHECK(script_map_is_wildcard(&wc.maps[0]));
+            CHECK(!script_map_is_wildcard(&wc.maps[1]));
+            CHECK_STR(wc.maps[2].ext, "/");
+            CHECK_STR(wc.maps[2].handler, at("conf/handler.so"));
+        }
+        config_free(&wc);
+    }
 
     /* Missing root: the message names the option and the resolved path. */
     snprintf(want, sizeof want, "isapid: --root %s: No such file or directory\n", at("nope"));
