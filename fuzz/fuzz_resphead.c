@@ -45,7 +45,7 @@ static void check_lines(const resphead_t *h)
         return;
     }
     FUZZ_CHECK(h->lines && strlen(h->lines) == h->lines_len);
-    bool server = false;
+    bool server = false, date = false;
     const char *p = h->lines, *end = h->lines + h->lines_len;
     while (p < end) {
         const char *eol = strstr(p, "\r\n");
@@ -61,15 +61,20 @@ static void check_lines(const resphead_t *h)
             FUZZ_CHECK(field_char((unsigned char)v[i]));
         if (vlen)
             FUZZ_CHECK(v[0] != ' ' && v[0] != '\t' && v[vlen - 1] != ' ' && v[vlen - 1] != '\t');
-        static const char *const owned[] = {"Connection", "Keep-Alive", "Date",
-                                            "Transfer-Encoding", "Content-Length"};
+        static const char *const owned[] = {"Connection", "Keep-Alive", "Transfer-Encoding",
+                                            "Content-Length"};
         for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
             FUZZ_CHECK(!name_is(p, nlen, owned[i]));
         if (name_is(p, nlen, "Server"))
             server = true;
+        if (name_is(p, nlen, "Date")) {
+            FUZZ_CHECK(!date); /* at most one, the extension's first */
+            date = true;
+        }
         p = eol + 2;
     }
     FUZZ_CHECK(server == h->has_server);
+    FUZZ_CHECK(date == h->has_date);
 }
 
 static void check_status(const resphead_t *h)

@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "path.h"
+
 #ifndef ISAPID_VERSION
 #define ISAPID_VERSION "0.0.0"
 #endif
@@ -80,6 +82,7 @@ static const opt_t opts[] = {
     {"recycle-memory", "server", "recycle_memory", K_COUNT, AT(recycle_memory_mib), 0},
     {"health-timeout", "server", "health_timeout", K_SECONDS, AT(health_timeout_s), 0},
     {"filter", NULL, NULL, K_FILTER, 0, 0}, /* file: every key of [filters] */
+    {"error-page", "server", "error_page", K_ERROR_PAGE, 0, 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
@@ -226,6 +229,7 @@ static int on_ini_value(void *user, const char *section, const char *name, const
             config_fail(src, "%s:%d: unknown key '%s' in [%s]", src->file, src->line, name,
                         section);
         else if (o->kind != K_LISTEN && o->kind != K_TRUST_PROXY && o->kind != K_STATUS_ALLOW &&
+                 o->kind != K_ERROR_PAGE &&
                  src->seen[o - opts])
             config_fail(src, "%s:%d: duplicate key '%s' in [%s] (first set on line %d)", src->file,
                         src->line, name, section, src->seen[o - opts]);
@@ -358,6 +362,16 @@ static int validate(const config_t *cfg, const track_t *t)
         say(cfg, "--status-allow (status_allow) is given without --status /PATH: there is no "
                  "status page to allow");
         return -1;
+    }
+    for (size_t i = 0; i < cfg->n_error_pages; i++) {
+        char file[4096];
+        const error_page_t *e = &cfg->error_pages[i];
+        if (path_join(cfg->root, e->url, file, sizeof file) < 0 ||
+            check_path(cfg, file, NULL, "error page", false) < 0) {
+            say(cfg, "--error-page %u=%s (error_page): the page must be a readable file below the "
+                     "root", e->status, e->url);
+            return -1;
+        }
     }
     if (cfg->workers_max == 0 || cfg->workers_min > cfg->workers_max) {
         say(cfg, "workers %u:%u: the maximum must be at least 1 and not below the minimum",
@@ -583,6 +597,7 @@ void config_free(config_t *cfg)
     free(cfg->status_allow);
     cfg->status_allow = NULL;
     cfg->n_status_allow = 0;
+    config_clear_error_pages(cfg);
     free(cfg->error_log);
     free(cfg->user);
     cfg->root = cfg->access_log = cfg->server_name = cfg->status_path = NULL;
@@ -613,6 +628,8 @@ void config_usage(FILE *to)
           "                          next to the binary, else ./build/examples, if present)\n"
           "  --map .EXT=HANDLER.so   files under the root ending in .EXT run through\n"
           "                          HANDLER.so; repeatable\n"
+          "  --map /PREFIX/*=HANDLER.so  wildcard map: every URL under /PREFIX (/* for\n"
+          "                          all) goes to HANDLER.so first; repeatable, in order\n"
           "  --filter FILE.so        load the ISAPI filter FILE.so at start-up in every\n"
           "                          worker; repeatable, in load order\n"
           "  --processes N|auto      worker processes under a master that restarts them;\n"
@@ -657,6 +674,10 @@ void config_usage(FILE *to)
           "                          with ?json); default off\n"
           "  --status-allow CIDR     peers that may see the status page, e.g. 10.0.0.0/8;\n"
           "                          repeatable (default: loopback only; others get 403)\n"
+          "  --error-page STATUS=/URL\n"
+          "                          error responses with STATUS (400-599; the server's\n"
+          "                          own and HSE_REQ_SEND_CUSTOM_ERROR's) carry this\n"
+          "                          static file below the root; repeatable\n"
           "  --follow-script-symlinks\n"
           "                          load extensions reached through a symlink that\n"
           "                          leads out of their --scripts directory (default:\n"
@@ -700,9 +721,8 @@ void config_usage(FILE *to)
           "\n"
           "Every option also takes the form --option=VALUE. Command-line options override\n"
           "the config file; a repeatable option (--listen, --scripts, --map, --filter,\n"
-          "--status-allow)\n"
-          "given on the command line replaces the file's whole list. Relative paths are\n"
-          "relative to the working directory on the command line, and to the file's\n"
-          "directory in the file.\n",
+          "--status-allow, --error-page) given on the command line replaces the file's whole\n"
+          "list. Relative paths are relative to the working directory on the command line,\n"
+          "and to the file's directory in the file.\n",
           to);
 }

@@ -36,7 +36,10 @@ typedef struct script_dir {
 } script_dir_t;
 
 /* --map .EXT=HANDLER.so: files under the root with this extension are run by the handler.
- * ext keeps its leading dot and is compared case-insensitively. */
+ * ext keeps its leading dot and is compared case-insensitively.
+ * --map /PREFIX/\*=HANDLER.so (and /\*): a wildcard application map; ext then holds the URL
+ * prefix without the trailing "/\*" ("/" for /\*), matched on segment boundaries and
+ * case-sensitively. Wildcards keep their order in maps (the first one first, src/http/route.h). */
 typedef struct script_map {
     char *ext;
     char *handler;
@@ -49,6 +52,14 @@ typedef struct filter_conf {
     char *name;
     char *path;
 } filter_conf_t;
+/* --error-page STATUS=/URL: the server's error responses with this status (its own and
+ * HSE_REQ_SEND_CUSTOM_ERROR's) carry this static file below the root (src/http/errorpage.h). */
+typedef struct error_page {
+    unsigned status; /* 400-599 */
+    char *url;       /* normalised path, starts with '/' */
+} error_page_t;
+
+static inline bool script_map_is_wildcard(const script_map_t *m) { return m->ext[0] == '/'; }
 
 typedef struct config {
     listen_addr_t listen[CONFIG_MAX_LISTEN];
@@ -91,6 +102,8 @@ typedef struct config {
     char *status_path;          /* --status: the status page's URL path; NULL = off */
     cidr_t *status_allow;       /* --status-allow: who may see it; none = loopback only */
     size_t n_status_allow;
+    error_page_t *error_pages;  /* --error-page, at most one per status */
+    size_t n_error_pages;
     char *error_log;            /* NULL = standard error, else a file path (opened by log_open) */
     log_level_t log_level;      /* lines above this level are left out */
     char *user;                 /* --user USER[:GROUP] as given; NULL = keep the starting user

@@ -57,6 +57,7 @@ enum kind {
     K_COUNT,      /* unsigned at off, 0 = off */
     K_SECONDS,    /* uint32_t seconds at off, 0 = off */
     K_FILTER,     /* repeatable PATH.so; file: every key of [filters] */
+    K_ERROR_PAGE, /* repeatable STATUS=/URL */
 };
 
 typedef struct opt {
@@ -69,7 +70,7 @@ typedef struct opt {
 } opt_t;
 
 /* Number of entries in opts[] (config.c checks it against the table). */
-#define N_OPTS 47u
+#define N_OPTS 48u
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
  * that the existence checks at the end of config_parse_args can name the option or the file
@@ -97,6 +98,7 @@ typedef struct source {
     bool replaced_filters;
     bool replaced_trust_proxy;
     bool replaced_status_allow;
+    bool replaced_error_pages;
     int seen[N_OPTS]; /* file: line where each single-valued key was set, 0 = not yet */
     bool failed;      /* file: the first error is kept and reported after parsing */
     char *error;
@@ -129,6 +131,7 @@ int config_parse_uint(const char *s, unsigned max, unsigned *out);
 /* config_values.c: lists and one setting (see there). */
 void config_clear_scripts(config_t *cfg, track_t *t);
 void config_clear_maps(config_t *cfg, track_t *t);
+void config_clear_error_pages(config_t *cfg);
 int config_add_script(source_t *src, const char *prefix, const char *dir, const char *origin);
 int config_add_map(source_t *src, const char *ext, const char *handler, const char *origin);
 /* --filter PATH.so / [filters] NAME = PATH.so: appended in order (the load order). */

@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "path.h"
+
 #define MAX_THREADS 1024u
 #define MAX_WORKERS 4096u
 #define MAX_PROCESSES 256u
@@ -257,22 +259,48 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
         config_clear_maps(cfg, src->track);
         src->replaced_maps = true;
     }
-    if (ext[0] != '.' || ext[1] == '\0')
-        return config_fail(src, "%s: the extension must start with '.', e.g. .isa", origin);
-    for (const char *c = ext; *c; c++) {
-        unsigned char u = (unsigned char)*c;
-        if (u < 0x20 || u == 0x7f || u == '/' || u == '\\')
-            return config_fail(src, "%s: the extension contains '/', '\\' or a control character",
+    char *e;
+    if (ext[0] == '/') {
+        /* A wildcard application map: /PREFIX/\* or /\*; ext keeps /PREFIX ("/" for /\*), in the
+         * form --scripts prefixes take. */
+        size_t n = strlen(ext);
+        if (n < 2 || strcmp(ext + n - 2, "/*") != 0)
+            return config_fail(src, "%s: a wildcard map must end in /*, e.g. /app/*=HANDLER.so",
                                origin);
+        char *prefix = strndup(ext, n > 2 ? n - 2 : 1);
+        if (!prefix)
+            return config_fail_oom(src);
+        e = normalize_prefix(src, prefix, origin);
+        free(prefix);
+        if (!e)
+            return -1;
+    } else {
+        if (ext[0] != '.' || ext[1] == '\0')
+            return config_fail(src, "%s: the extension must start with '.', e.g. .isa", origin);
+        for (const char *c = ext; *c; c++) {
+            unsigned char u = (unsigned char)*c;
+            if (u < 0x20 || u == 0x7f || u == '/' || u == '\\')
+                return config_fail(src, "%s: the extension contains '/', '\\' or a control "
+                                   "character", origin);
+        }
+        e = strdup(ext);
     }
+    if (!e)
+        return config_fail_oom(src);
     for (size_t i = 0; i < cfg->n_maps; i++)
-        if (strcasecmp(cfg->maps[i].ext, ext) == 0)
-            return config_fail(src, "%s: the extension %s is already mapped to %s", origin,
-                               cfg->maps[i].ext, cfg->maps[i].handler);
+        if ((e[0] == '/' ? strcmp(cfg->maps[i].ext, e) : strcasecmp(cfg->maps[i].ext, e)) == 0) {
+            int rc = e[0] == '/' ? config_fail(src, "%s: the URL prefix %s is already mapped to %s",
+                                               origin, e, cfg->maps[i].handler)
+                                 : config_fail(src, "%s: the extension %s is already mapped to %s",
+                                               origin, cfg->maps[i].ext, cfg->maps[i].handler);
+            free(e);
+            return rc;
+        }
     char *h = config_resolve(src, handler, origin);
-    if (!h)
+    if (!h) {
+        free(e);
         return -1;
-    char *e = strdup(ext);
+    }
     script_map_t *grown = e ? realloc(cfg->maps, (cfg->n_maps + 1) * sizeof *grown) : NULL;
     if (!grown) {
         free(e);
@@ -405,6 +433,64 @@ static int add_status_allow(source_t *src, const char *value, const char *origin
     return 0;
 }
 
+void config_clear_error_pages(config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->n_error_pages; i++)
+        free(cfg->error_pages[i].url);
+    free(cfg->error_pages);
+    cfg->error_pages = NULL;
+    cfg->n_error_pages = 0;
+}
+
+/* STATUS=/URL: an error status and the static page (a normalised path below the root) it gets. */
+static int add_error_page(source_t *src, const char *value, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    if (!src->replaced_error_pages) {
+        config_clear_error_pages(cfg);
+        src->replaced_error_pages = true;
+    }
+    const char *eq = strchr(value, '=');
+    unsigned status = 0;
+    char digits[8];
+    size_t dl = eq ? (size_t)(eq - value) : 0;
+    if (dl == 0 || dl >= sizeof digits)
+        return config_fail(src, "%s: expected STATUS=/URL, e.g. 404=/errors/404.html", origin);
+    memcpy(digits, value, dl);
+    digits[dl] = '\0';
+    if (config_parse_uint(digits, 599, &status) < 0 || status < 400)
+        return config_fail(src, "%s: the status must be an error status, 400 to 599", origin);
+    const char *url = eq + 1;
+    size_t len = strlen(url);
+    if (url[0] != '/' || strpbrk(url, "?#"))
+        return config_fail(src, "%s: the page must be a URL path starting with '/' (no query)",
+                           origin);
+    char *norm = malloc(len + 1);
+    if (!norm)
+        return config_fail_oom(src);
+    if (path_normalize(url, len, norm, len + 1) != PATH_OK || path_has_dot_segment(norm) ||
+        norm[strlen(norm) - 1] == '/') {
+        free(norm);
+        return config_fail(src, "%s: the page must name a file below the root (no dot segments, "
+                                "no trailing '/', no %%2F or backslash)", origin);
+    }
+    for (size_t i = 0; i < cfg->n_error_pages; i++) {
+        if (cfg->error_pages[i].status == status) {
+            free(norm);
+            return config_fail(src, "%s: status %u already has the page %s", origin, status,
+                               cfg->error_pages[i].url);
+        }
+    }
+    error_page_t *grown = realloc(cfg->error_pages, (cfg->n_error_pages + 1) * sizeof *grown);
+    if (!grown) {
+        free(norm);
+        return config_fail_oom(src);
+    }
+    grown[cfg->n_error_pages++] = (error_page_t){.status = status, .url = norm};
+    cfg->error_pages = grown;
+    return 0;
+}
+
 int config_set_value(source_t *src, const opt_t *o, const char *value, const char *origin)
 {
     config_t *cfg = src->cfg;
@@ -424,6 +510,8 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         return add_listen(src, value, origin);
     case K_STATUS_ALLOW:
         return add_status_allow(src, value, origin);
+    case K_ERROR_PAGE:
+        return add_error_page(src, value, origin);
     case K_STATUS: {
         char *p = NULL;
         if (*value && !(p = normalize_prefix(src, value, origin)))
@@ -439,7 +527,8 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         const char *eq = strchr(value, '=');
         if (!eq)
             return config_fail(src, "%s: expected %s", origin,
-                               o->kind == K_SCRIPTS ? "/PREFIX=DIR" : ".EXT=HANDLER.so");
+                               o->kind == K_SCRIPTS ? "/PREFIX=DIR"
+                                                    : ".EXT=HANDLER.so or /PREFIX/*=HANDLER.so");
         char *left = strndup(value, (size_t)(eq - value));
         if (!left)
             return config_fail_oom(src);

@@ -15,6 +15,7 @@
 #include "bodyrate.h"
 #include "conn.h"
 #include "connid.h"
+#include "errorpage.h"
 #include "extension.h"
 #include "handoff.h"
 #include "isapi.h"
@@ -249,6 +250,7 @@ bool server_isapi_host_new(server_t *s)
         .extensions = s->extensions,
         .mime = s->mime,
         .router = s->router,
+        .error_pages = s->error_pages,
         .access_log = s->access_log,
         .software = s->software,
         .stopping = &s->stopping,
@@ -336,6 +338,7 @@ int server_init(server_t *s, config_t *cfg, const int *listen_fds, struct status
     s->router = router_new(cfg, 0); /* opens the root's descriptor, once for every thread */
     if (!s->router)
         goto fail;
+    s->error_pages = errorpages_new(cfg, s->router, s->mime); /* NULL: the built-in pages */
     if (!isapi_init()) /* the address range of ECBs, reserved before any request */
         goto fail;
     if (cfg->access_log) {
@@ -614,6 +617,7 @@ void server_free(server_t *s)
     status_free(s->status); /* after the loops, which publish through it */
     if (s->status_board_owned)
         status_board_free(s->status_board);
+    errorpages_free(s->error_pages); /* borrows the router */
     router_free(s->router); /* after the threads that route: loops, pools, hand-off helpers */
     if (s->extensions)
         extensions_free(s->extensions);

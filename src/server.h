@@ -62,6 +62,7 @@ typedef struct netloop {
 struct server {
     config_t *cfg;
     mime_table_t *mime;
+    struct errorpages *error_pages; /* --error-page (src/http/errorpage.h); NULL: none */
     struct router *router;    /* routing's state: the root's descriptor, the caches (route.h) */
     accesslog_t *access_log;  /* NULL when off */
     pool_t *pool;             /* HttpExtensionProc calls off the loops (--workers) */

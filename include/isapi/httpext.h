@@ -169,7 +169,7 @@ typedef struct _EXTENSION_CONTROL_BLOCK {
 
     /* On success *lpdwSize is the number of bytes stored, NUL included. Fails with
      * ERROR_INSUFFICIENT_BUFFER and the size needed in *lpdwSize, ERROR_INVALID_INDEX for
-     * an unknown name, ERROR_NO_DATA for a known variable without a value. */
+     * an unknown name or an HTTP_/HEADER_ name of a header the request lacks (as IIS). */
     BOOL (WINAPI *GetServerVariable)(HCONN hConn, LPSTR lpszVariableName,
                                      LPVOID lpvBuffer, LPDWORD lpdwSize);
     /* dwReserved: HSE_IO_SYNC (or 0) or HSE_IO_ASYNC. Synchronous: *lpdwBytes becomes the
@@ -315,6 +315,25 @@ typedef struct _HSE_CUSTOM_ERROR_INFO {
     USHORT uHttpSubError;
     BOOL fAsync;
 } HSE_CUSTOM_ERROR_INFO, *LPHSE_CUSTOM_ERROR_INFO;
+
+/* HSE_REQ_GET_CERT_INFO_EX: wincrypt.h's CERT_CONTEXT (pCertInfo and hCertStore opaque here),
+ * and the ISAPI wrapper the caller allocates pbCertEncoded for (cbAllocated bytes). */
+typedef void *HCERTSTORE;
+typedef struct _CERT_INFO *PCERT_INFO;
+typedef struct _CERT_CONTEXT {
+    DWORD dwCertEncodingType;
+    BYTE *pbCertEncoded;
+    DWORD cbCertEncoded;
+    PCERT_INFO pCertInfo;
+    HCERTSTORE hCertStore;
+} CERT_CONTEXT, *PCERT_CONTEXT;
+typedef const CERT_CONTEXT *PCCERT_CONTEXT;
+
+typedef struct _CERT_CONTEXT_EX {
+    CERT_CONTEXT CertContext;
+    DWORD cbAllocated;
+    DWORD dwCertificateFlags; /* bit 0: a client certificate; bit 1: its CA is not trusted */
+} CERT_CONTEXT_EX, *PCERT_CONTEXT_EX;
 
 /* HSE_REQ_GET_TRACE_INFO. */
 typedef struct _HSE_TRACE_INFO {

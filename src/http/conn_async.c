@@ -98,6 +98,15 @@ void conn_async_kick(conn_t *c, conn_async_t *op)
         conn_async_drive(c);
 }
 
+void conn_async_cancel(conn_t *c, conn_async_t *op)
+{
+    if (c->op == op) {
+        log_debug("%s: asynchronous %s cancelled by its handler", c->peer_text,
+                  op->read ? "read" : "write");
+        async_finish(c, -ECANCELED);
+    }
+}
+
 void conn_async_timeout(conn_t *c)
 {
     log_debug("%s: asynchronous %s timed out", c->peer_text, c->op->read ? "read" : "write");

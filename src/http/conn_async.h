@@ -28,7 +28,9 @@ struct conn_async {
     bool shut_after;      /* send: shut the write side once everything is sent */
     /* The operation is over: status 0, -ETIMEDOUT (the body or send timeout, or under the
      * minimum rate: logged), -EPROTO (a malformed chunked body), -EFBIG (over the body limit),
-     * or -ECONNRESET (the connection failed, was shut down or released). */
+     * -ECONNRESET (the connection failed, was shut down or released), or -ECANCELED
+     * (conn_async_cancel: a send may have sent part of its segments, cur.payload_sent says how
+     * much; the response is then cut short and the handler must close the connection). */
     void (*done)(conn_t *c, conn_async_t *op, int status);
 };
 
@@ -40,6 +42,9 @@ void conn_async_drive(conn_t *c);
 void conn_async_timeout(conn_t *c);
 /* Try op again if it is still c's operation (it may have ended meanwhile). */
 void conn_async_kick(conn_t *c, conn_async_t *op);
+/* The handler cancels op: if it is still c's operation it ends now, done called once with
+ * -ECANCELED; if it ended meanwhile (or another one runs), nothing happens. */
+void conn_async_cancel(conn_t *c, conn_async_t *op);
 static inline bool conn_async_busy(const conn_t *c) { return c->op != NULL; }
 
 #endif

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "accesslog.h"
+#include "errorpage.h"
 #include "httputil.h"
 #include "log.h"
 #include "path.h"
@@ -177,12 +178,16 @@ void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t ex
 
 void conn_respond_error(conn_t *c, unsigned status, bool close_after)
 {
-    char body[256];
-    size_t n = http_error_body(status, body, sizeof body);
-    static const char ctype[] = "Content-Type: text/html\r\n";
+    error_body_t body;
+    errorpage_body(c->nl->srv->error_pages, status, &body);
+    char ctype[160];
+    int m = snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", body.content_type);
+    if (m < 0 || (size_t)m >= sizeof ctype)
+        m = snprintf(ctype, sizeof ctype, "Content-Type: application/octet-stream\r\n");
     if (close_after) {
         c->close_after = true;
         c->keep_alive = false;
     }
-    conn_respond(c, status, ctype, sizeof ctype - 1, body, n, -1, 0, 0, true);
+    conn_respond(c, status, ctype, (size_t)m, body.data, body.len, -1, 0, 0, true);
+    errorpage_release(&body);
 }

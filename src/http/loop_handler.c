@@ -1,6 +1,7 @@
 /* The loop's own handler (src/http/handler.h): the routes the event loop answers at once,
  * without handing the request to anyone — a static file (from the descriptor the route opened),
- * a redirect to the directory's slash form, and the 403 and 404 of the router. The response is
+ * a redirect to the directory's slash form, and the 403 and 404 of the router (their bodies:
+ * src/http/errorpage.h). The response is
  * queued on the connection (conn_respond, src/http/conn_out.c) and written by the loop;
  * nothing here blocks, and nothing here can lose the loop. */
 #include "conn.h"
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "errorpage.h"
 #include "httputil.h"
 #include "static_file.h"
 
@@ -25,14 +27,16 @@ static void respond_static(conn_t *c, route_t *route)
         return;
     }
     if (sr.status == 405) {
-        char body[256];
-        size_t n = http_error_body(405, body, sizeof body);
-        char lines[sizeof sr.headers + 32];
-        int m = snprintf(lines, sizeof lines, "%.*sContent-Type: text/html\r\n",
-                         (int)sr.headers_len, sr.headers);
+        error_body_t body;
+        errorpage_body(c->nl->srv->error_pages, 405, &body);
+        char lines[sizeof sr.headers + 160];
+        int m = snprintf(lines, sizeof lines, "%.*sContent-Type: %.120s\r\n",
+                         (int)sr.headers_len, sr.headers, body.content_type);
         if (sr.fd >= 0)
             close(sr.fd);
-        conn_respond(c, 405, lines, (size_t)m, body, n, -1, 0, 0, true);
+        conn_respond(c, 405, lines, m > 0 && (size_t)m < sizeof lines ? (size_t)m : 0, body.data,
+                     body.len, -1, 0, 0, true);
+        errorpage_release(&body);
         return;
     }
     conn_respond(c, sr.status, sr.headers, sr.headers_len, NULL, 0, sr.fd, sr.offset, sr.length,

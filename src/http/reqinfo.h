@@ -39,7 +39,7 @@ typedef struct reqinfo {
     const char *script_name;      /* URL of the extension or mapped file: "/scripts/x.dll" */
     const char *script_filename;  /* file system path of the extension (or mapped file, for --map) */
     const char *path_info;        /* see docs: path after the extension name; URL path for --map */
-    const char *path_translated;  /* path_info mapped below the root; the mapped file for --map */
+    const char *path_translated;  /* path_info mapped below the root (for --map the whole path) */
     const char *appl_physical_path; /* directory holding the extension, with trailing '/' */
 
     bool has_content_length;

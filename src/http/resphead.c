@@ -25,6 +25,7 @@ typedef struct {
     size_t out_len;
     size_t consumed;
     bool has_server;
+    bool has_date;
     bool has_content_length;
     uint64_t content_length;
     bool chunked;
@@ -149,10 +150,15 @@ static int accept_field(scan_t *st, const char *name, size_t nlen, const char *v
     }
     if (ieq(name, nlen, "Connection"))
         return for_each_element(value, vlen, on_connection, st);
-    if (ieq(name, nlen, "Keep-Alive") || ieq(name, nlen, "Date"))
+    if (ieq(name, nlen, "Keep-Alive"))
         return 0;
     if (ieq(name, nlen, "Server"))
         st->has_server = true;
+    if (ieq(name, nlen, "Date")) {
+        if (st->has_date) /* one Date: the extension's first */
+            return 0;
+        st->has_date = true;
+    }
 
     if (st->out) {
         char *p = st->out + st->out_len;
@@ -226,6 +232,7 @@ static void scan_seed(scan_t *st, const resphead_t *h, bool raw, bool need_end)
         .raw = raw,
         .need_end = need_end,
         .has_server = h->has_server,
+        .has_date = h->has_date,
         .has_content_length = h->has_content_length,
         .content_length = h->content_length,
         .chunked = h->chunked,
@@ -236,6 +243,7 @@ static void scan_seed(scan_t *st, const resphead_t *h, bool raw, bool need_end)
 static void scan_commit(const scan_t *st, resphead_t *h)
 {
     h->has_server = st->has_server;
+    h->has_date = st->has_date;
     h->chunked = st->chunked;
     h->has_content_length = st->has_content_length && !st->chunked;
     h->content_length = h->has_content_length ? st->content_length : 0;
@@ -522,7 +530,7 @@ static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t f
     unsigned minor = http_minor >= 1 ? 1 : 0;
     bool bodiless = h->status < 200 || h->status == 204 || h->status == 304;
     bool keep = keep_alive && !h->conn_close && framing != FRAME_CLOSE;
-    const char *date = date_now();
+    const char *date = h->has_date ? NULL : date_now();
     size_t slen = (h->has_server || !server) ? 0 : strlen(server);
 
     static const char cl_name[] = "Content-Length: ";
@@ -547,7 +555,7 @@ static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t f
     size_t clen = conn_line ? strlen(conn_line) : 0;
 
     size_t total = sizeof "HTTP/1.x NNN \r\n" - 1 + rlen +
-                   sizeof "Date: \r\n" - 1 + HTTP_DATE_LEN +
+                   (date ? sizeof "Date: \r\n" - 1 + HTTP_DATE_LEN : 0) +
                    (slen ? sizeof "Server: \r\n" - 1 + slen : 0) +
                    h->lines_len + flen + clen + 2;
     char *buf = malloc(total + room + 1);
@@ -566,9 +574,12 @@ static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t f
         unsigned char c = (unsigned char)reason[i];
         *p++ = is_field_char(c) ? (char)c : ' ';
     }
-    p = put(p, "\r\nDate: ", 8);
-    p = put(p, date, HTTP_DATE_LEN);
     p = put(p, "\r\n", 2);
+    if (date) {
+        p = put(p, "Date: ", 6);
+        p = put(p, date, HTTP_DATE_LEN);
+        p = put(p, "\r\n", 2);
+    }
     if (slen) {
         p = put(p, "Server: ", 8);
         p = put(p, server, slen);

@@ -18,11 +18,12 @@ typedef struct resphead {
     unsigned status;            /* 100..999 */
     char reason[128];           /* reason phrase; default from http_status_reason() */
     char *lines;                /* malloc'ed header lines, each "Name: value\r\n", in order, minus the
-                                 * ones the server owns: Connection, Keep-Alive, Date, and
+                                 * ones the server owns: Connection, Keep-Alive, and
                                  * Transfer-Encoding / Content-Length (recorded below instead);
                                  * NULL or NUL-terminated */
     size_t lines_len;
     bool has_server;            /* the extension set Server: (kept in lines; builder adds none) */
+    bool has_date;              /* the extension set Date: (kept in lines; builder adds none) */
     bool has_content_length;
     uint64_t content_length;
     bool chunked;               /* the extension declared Transfer-Encoding: chunked and frames the
@@ -84,8 +85,8 @@ typedef enum {
 } resp_framing_t;
 
 /* Build the head the server sends into a malloc'ed buffer (*out, *out_len):
- * "HTTP/1.<minor> status reason\r\n", "Date: <now>\r\n", "Server: <server>\r\n" unless h
- * has_server (or server is NULL or ""), h->lines, the framing line, "Connection: close\r\n"
+ * "HTTP/1.<minor> status reason\r\n", "Date: <now>\r\n" unless h has_date,
+ * "Server: <server>\r\n" unless h has_server (or server is NULL or ""), h->lines, the framing line, "Connection: close\r\n"
  * when !keep_alive (or "Connection: keep-alive\r\n" for an HTTP/1.0 client when keep_alive),
  * then "\r\n". http_minor above 1 is answered as 1.
  * Framing line: FRAME_LENGTH "Content-Length: <h->content_length>" (also for HEAD), FRAME_CHUNKED

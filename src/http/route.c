@@ -320,6 +320,8 @@ static const script_map_t *map_for(const config_t *cfg, const char *name, size_t
     const script_map_t *best = NULL;
     size_t best_len = 0;
     for (size_t i = 0; i < cfg->n_maps; i++) {
+        if (script_map_is_wildcard(&cfg->maps[i]))
+            continue;
         const char *ext = cfg->maps[i].ext;
         size_t k = strlen(ext);
         if (k > 0 && k < n && k > best_len && strncasecmp(name + n - k, ext, k) == 0) {
@@ -357,8 +359,13 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
             out->kind = ROUTE_FORBIDDEN;
             return true;
         }
+        /* IIS 6's script maps: PATH_INFO is the whole URL path, PATH_TRANSLATED its physical
+         * path (the mapped file itself when no path follows it). */
+        strbuf_t pt;
+        if (path[i] == '\0' || path_join(cfg->root, path, pt.s, sizeof pt.s) != 0)
+            strcpy(pt.s, real.s);
         extension_found(out, piece(map->handler), piece(url.s), piece(real.s), piece(path),
-                        piece(real.s));
+                        piece(pt.s));
         return true;
     }
     return false;
@@ -382,6 +389,33 @@ void route_match_prefix(const router_t *rt, const char *path, route_prefix_t *ou
     out->rest = path + out->url_len;
 }
 
+/* ---- rule 0: wildcard application maps ---- */
+
+unsigned route_match_wildcard(const router_t *rt, const char *path, unsigned after)
+{
+    const config_t *cfg = rt->cfg;
+    for (size_t i = after; i < cfg->n_maps; i++) {
+        const char *prefix = cfg->maps[i].ext;
+        if (script_map_is_wildcard(&cfg->maps[i]) && is_under_n(path, prefix, prefix_len(prefix)))
+            return (unsigned)i + 1;
+    }
+    return 0;
+}
+
+/* The requested resource is the wildcard's: the strings of rule 0 (route.h). */
+static void route_wildcard(const config_t *cfg, unsigned wildcard, const char *path, route_t *out)
+{
+    strbuf_t pt;
+    if (path_join(cfg->root, path, pt.s, sizeof pt.s) != 0) {
+        out->kind = ROUTE_NOT_FOUND;
+        return;
+    }
+    piece_t p = piece(path), t = piece(pt.s);
+    extension_found(out, piece(cfg->maps[wildcard - 1].handler), p, t, p, t);
+    if (out->kind == ROUTE_EXTENSION)
+        out->wildcard = wildcard;
+}
+
 bool route_contained(const char *real, const char *dir_real)
 {
     return is_under(real, dir_real) && !path_has_dot_segment(below(real, dir_real));
@@ -400,10 +434,20 @@ bool route_root_real(router_t *rt, char *out, size_t n)
 
 void route_resolve(router_t *rt, const char *path, route_t *out)
 {
+    route_resolve_after(rt, path, 0, out);
+}
+
+void route_resolve_after(router_t *rt, const char *path, unsigned after, route_t *out)
+{
     const config_t *cfg = rt->cfg;
     route_clear(out);
     if (path == NULL || path[0] != '/' || cfg->root == NULL)
         return;
+    unsigned wildcard = cfg->n_maps > 0 ? route_match_wildcard(rt, path, after) : 0;
+    if (wildcard) {
+        route_wildcard(cfg, wildcard, path, out);
+        return;
+    }
     router_thread_t *t = router_thread(rt);
     if (t == NULL)
         return; /* out of memory: NOT_FOUND */

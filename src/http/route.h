@@ -72,12 +72,21 @@ typedef struct route {
     char *path_info;          /* --scripts: what follows the extension's name in the URL ("" if none);
                                * --map: the whole URL path (IIS's default for script maps) */
     char *path_translated;    /* --scripts: path_info mapped below the root ("" when path_info is "");
-                               * --map: the mapped file */
+                               * --map: the whole path mapped below the root (the mapped file when
+                               * nothing follows its name) */
     char *appl_physical_path; /* directory of script_filename with a trailing '/' */
+    unsigned wildcard;        /* EXTENSION routed by a wildcard map: 1 + its index in cfg->maps
+                               * (what route_resolve_after passes over); 0 otherwise */
     char *strings;            /* EXTENSION: the one allocation the six strings above live in */
 } route_t;
 
 /* path: output of path_normalize. Rules, in order:
+ * 0. Wildcard application maps (--map /PREFIX/\*=HANDLER.so, /\* for every path), in their order
+ *    in cfg->maps: the first whose prefix holds the path (on segment boundaries, case-sensitively,
+ *    as script prefixes) → EXTENSION with handler = its handler, whatever the path names (static
+ *    file, extension, nothing). Strings as IIS 6 sets them for a wildcard map (the requested
+ *    resource, as for a script map): script_name = path_info = the path; path_translated =
+ *    script_filename = root + path as text (it need not exist); appl_physical_path its directory.
  * 1. Script dirs (longest prefix first): the path is under PREFIX; the first segment below it
  *    whose name ends in ".dll" or ".so" (case-insensitive) names the extension. For "X.dll" the
  *    file DIR/X.dll is used if it exists, else DIR/X.so (case-insensitive match of the file name
@@ -146,6 +155,10 @@ typedef struct route {
  * (route_internal.h: route_site_t); the root descriptor is one for the router, shared by every
  * thread, replaced when the root's real path changes (route_site.c: root_handle_t). */
 void route_resolve(router_t *rt, const char *path, route_t *out);
+/* route_resolve with the wildcard maps up to and including cfg->maps[after - 1] passed over
+ * (after: a route's `wildcard`; 0 = none passed over): HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR,
+ * the chain going on after the current wildcard. */
+void route_resolve_after(router_t *rt, const char *path, unsigned after, route_t *out);
 /* Releases the strings and, for STATIC, closes fd if it is still owned (>= 0). */
 void route_free(route_t *r);
 
@@ -162,6 +175,9 @@ typedef struct route_prefix {
 /* The script prefix that owns path ("/" owns every path here; route_resolve lets the paths that
  * name no extension fall through from it to rules 2-4). path: as for route_resolve. */
 void route_match_prefix(const router_t *rt, const char *path, route_prefix_t *out);
+/* The wildcard map that owns path (rule 0), the maps up to cfg->maps[after - 1] passed over: 1 +
+ * its index in cfg->maps, 0 for none. */
+unsigned route_match_wildcard(const router_t *rt, const char *path, unsigned after);
 /* Canonical path real lies in canonical directory dir_real (or is it), with no dot segment below
  * it (rules 2 and 4). */
 bool route_contained(const char *real, const char *dir_real);

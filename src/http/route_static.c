@@ -69,7 +69,7 @@ static bool is_protected(const config_t *cfg, const route_site_t *site, const ch
         return true;
     for (size_t i = 0; i < cfg->n_maps; i++) {
         const char *ext = cfg->maps[i].ext;
-        if (ext[0] != '\0' && path_ends_with_ci(real, ext))
+        if (ext[0] != '\0' && !script_map_is_wildcard(&cfg->maps[i]) && path_ends_with_ci(real, ext))
             return true;
     }
     return false;

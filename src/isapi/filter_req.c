@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "errorpage.h"
 #include "extension.h"
-#include "httputil.h"
 #include "log.h"
 #include "path.h"
 #include "static_file.h"
@@ -395,19 +395,22 @@ static void serve_builtin(request_t *r, resphead_t *h, int fd, uint64_t off, uin
     session_returned(r, HSE_STATUS_SUCCESS);
 }
 
+/* The server's error page for status (a --error-page page, else the built-in one:
+ * src/http/errorpage.h), with extra header lines. */
 static void serve_error(request_t *r, unsigned status, const char *lines, size_t lines_len)
 {
     resphead_t h;
     resphead_init(&h);
     resphead_set_status(&h, status);
-    char body[256];
-    size_t n = http_error_body(status, body, sizeof body);
-    bool ok = resphead_add(&h, "Content-Type", "text/html") == 0 &&
-              (!lines_len || filter_resp_add_lines(&h, lines, lines_len));
-    if (ok)
-        serve_builtin(r, &h, -1, 0, 0, body, n);
+    error_body_t body;
+    errorpage_body(r->host->error_pages, status, &body);
+    bool ok = resphead_add(&h, "Content-Type", body.content_type) == 0 &&
+              filter_resp_add_lines(&h, lines, lines_len);
+    if (ok) /* the plan copies the body */
+        serve_builtin(r, &h, -1, 0, 0, body.data, body.len);
     else
         session_returned(r, HSE_STATUS_ERROR);
+    errorpage_release(&body);
     resphead_free(&h);
 }
 
@@ -415,10 +418,11 @@ static void serve_static(request_t *r)
 {
     static_response_t sr;
     static_file_respond_route(r->host->mime, &r->ri, &r->route, &sr);
-    if (sr.status >= 400 && sr.status != 416 && sr.status != 405) {
+    if (sr.status >= 400 && sr.status != 416) {
         if (sr.fd >= 0)
             close(sr.fd);
-        serve_error(r, sr.status, NULL, 0);
+        /* 405 keeps its Allow line */
+        serve_error(r, sr.status, sr.headers, sr.status == 405 ? sr.headers_len : 0);
         return;
     }
     resphead_t h;
@@ -431,16 +435,7 @@ static void serve_static(request_t *r)
         session_returned(r, HSE_STATUS_ERROR);
         return;
     }
-    if (sr.status == 405) {
-        if (sr.fd >= 0)
-            close(sr.fd);
-        char body[256];
-        size_t n = http_error_body(405, body, sizeof body);
-        if (resphead_add(&h, "Content-Type", "text/html") == 0)
-            serve_builtin(r, &h, -1, 0, 0, body, n);
-        else
-            session_returned(r, HSE_STATUS_ERROR);
-    } else if (sr.fd >= 0 && sr.has_body_length && !is_head_method(r)) {
+    if (sr.fd >= 0 && sr.has_body_length && !is_head_method(r)) {
         serve_builtin(r, &h, sr.fd, sr.offset, sr.length, NULL, 0);
     } else {
         if (sr.fd >= 0)

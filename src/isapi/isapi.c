@@ -271,7 +271,7 @@ static void request_ended(loop_task_t *t)
 
 void request_post_end(request_t *r)
 {
-    loop_post(conn_loop(r->conn), &r->end_task, r->parent ? sendurl_child_ended : request_ended);
+    loop_post(conn_loop(r->conn), &r->end_task, r->parent ? child_request_ended : request_ended);
 }
 
 void session_returned(request_t *r, DWORD status)
@@ -325,7 +325,10 @@ static DWORD request_call(request_t *r, extension_t *ext)
     SetLastError(0);
     crash_context_enter(ext->path, r->ri.raw_target);
     ecb_cell_t *outer = connid_own_enter(r->cell);
+    r->proc_thread = pthread_self();
+    atomic_store(&r->in_proc, true);
     DWORD status = ext->proc(&r->cell->ecb);
+    atomic_store(&r->in_proc, false);
     connid_own_leave(outer);
     crash_context_leave();
     return status;
@@ -501,11 +504,12 @@ static char *error_page(request_t *r, unsigned status, size_t *len)
     resphead_t h;
     resphead_init(&h);
     resphead_set_status(&h, status);
-    char body[256];
-    size_t n = http_error_body(status, body, sizeof body);
+    error_body_t body; /* the --error-page for the status, or the built-in one */
+    errorpage_body(r->host->error_pages, status, &body);
     char *out = NULL;
-    if (resphead_add(&h, "Content-Type", "text/html") == 0)
-        out = build_response(r, &h, body, n, false, len);
+    if (resphead_add(&h, "Content-Type", body.content_type) == 0)
+        out = build_response(r, &h, body.data, body.len, false, len);
+    errorpage_release(&body);
     resphead_free(&h);
     return out;
 }

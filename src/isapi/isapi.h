@@ -78,6 +78,10 @@ typedef struct async_op {
                                    * destination (the extension's buffer), a write's segments
                                    * (the plan's), HSE_IO_DISCONNECT_AFTER_SEND (shut_after) */
     DWORD report_bytes;           /* cbIO on success */
+    DWORD report_error;           /* dwError when the I/O itself succeeded: ERROR_SUCCESS, or what a
+                                   * SEND_URL that answered with an error page reports (404:
+                                   * ERROR_FILE_NOT_FOUND ...), or an EXEC_URL child's Win32 error;
+                                   * reset by every claim (op_claim) */
     DWORD result_bytes, result_error;
 } async_op_t;
 
@@ -107,9 +111,22 @@ struct request {
     conn_t *conn;                 /* outlives the request; reached through src/http/conn.h */
     extension_t *ext;             /* set once loaded (never unloaded while running) */
     route_t route;                /* owned */
-    request_t *parent;            /* HSE_REQ_SEND_URL of an extension URL: this child's response
-                                   * is the parent's; the parent's operation ends with it */
+    request_t *parent;            /* a child request (HSE_REQ_SEND_URL of an extension URL,
+                                   * HSE_REQ_EXEC_URL): this child's response is the parent's;
+                                   * the parent's operation ends with it (child_request_ended) */
     bool no_body;                 /* a child: it has no request body to read */
+    /* Child requests (src/isapi/isapi_sendurl.c, src/isapi/isapi_execurl.c). Set when the child
+     * is made, before it runs; exec_status under io_lock, written on the loop (or by the
+     * operation's build) before the EXEC_URL's completion is queued. */
+    unsigned child_depth;         /* 0: the client's request; a child: its parent's + 1 */
+    bool child_exec;              /* a child of HSE_REQ_EXEC_URL (not SEND_URL) */
+    bool child_no_headers;        /* HSE_EXEC_URL_NO_HEADERS: its head is the parent's, its body
+                                   * goes on in the parent's framing */
+    bool exec_status_set;         /* an EXEC_URL of this request has ended: exec_status holds */
+    HSE_EXEC_URL_STATUS exec_status; /* dwWin32Error: why the child answered an error (404 ...) */
+    DWORD exec_error;             /* its completion's dwError: the EXEC_URL itself failed (too
+                                   * deep, here or in a child of the child); 0 when the child's
+                                   * response, whatever its status, went out */
     reqinfo_t ri;                 /* strings live in `strings` */
     char *strings;                /* copies of the head: in the request's own block */
     http_header_t *headers;       /* in the request's own block */
@@ -162,14 +179,29 @@ struct request {
     uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
     uint64_t body_sent;           /* body bytes accepted from the extension */
     unsigned status_sent;         /* status code in the head (0 before) */
-    char *deferred_head;          /* a head sent by SEND_RESPONSE_HEADER[_EX] without body bytes,
-                                   * held back to leave with the next write (one send instead of
-                                   * two); flushed when the extension's call returns */
+    char *deferred_head;          /* a head sent by SEND_RESPONSE_HEADER[_EX] without body bytes
+                                   * inside HttpExtensionProc on its thread, held back to leave
+                                   * with the next write (one send instead of two); flushed when
+                                   * the extension's call returns */
     size_t deferred_len;
     char *pending;                /* start of a raw "HTTP/1.x" head written in pieces, owned */
     size_t pending_len;
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */
 
+    /* The IIS 6/7 support functions (src/isapi/isapi_ssf_iis.c). */
+    bool flush_writes;            /* HSE_REQ_SET_FLUSH_FLAG TRUE: no head is held back; under io_lock */
+    /* HSE_REQ_CANCEL_IO, under lock: the outstanding operation is to end with
+     * ERROR_OPERATION_ABORTED (cleared when the next one is claimed); cancel_task is posted to the
+     * loop (at most once at a time: cancel_posted) under lock, so it runs before the start of any
+     * operation claimed after the cancel. */
+    bool cancel_wanted, cancel_posted;
+    loop_task_t cancel_task;
+    /* Where a head may be held back (send_response_header): only a call made inside
+     * HttpExtensionProc on the thread running it, whose write or return follows on that thread.
+     * proc_thread is written before in_proc is set, by that thread (request_call); in_proc is
+     * cleared when HttpExtensionProc returns. */
+    atomic_bool in_proc;
+    pthread_t proc_thread;
     /* ISAPI filters (src/isapi/filter_internal.h): the filters' part of this request, owned;
      * NULL when no filter is loaded. A child request (SEND_URL) borrows its parent's
      * (filt_borrowed): its head and bytes are the parent's response. */

@@ -17,6 +17,7 @@
 #include "accesslog.h"
 #include "config.h"
 #include "ecbcell.h"
+#include "errorpage.h"
 #include "mime.h"
 #include "pool.h"
 #include "route.h"
@@ -40,6 +41,7 @@ typedef struct isapi_host {
     extensions_t *extensions;
     mime_table_t *mime;
     router_t *router;            /* MAP_URL_TO_PATH's rules (urlmap.c) */
+    errorpages_t *error_pages;   /* the bodies of error responses (src/http/errorpage.h) */
     accesslog_t *access_log;     /* NULL when off */
     const char *software;        /* "isapid/VERSION" (the server's string) */
     const atomic_bool *stopping; /* the server's: shutdown began */

@@ -1,5 +1,6 @@
 /* Internals shared by the pieces of the ISAPI request code (src/isapi/isapi.c,
- * src/isapi/isapi_plan.c, src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_sendurl.c),
+ * src/isapi/isapi_plan.c, src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_ssf_iis.c,
+ * src/isapi/isapi_sendurl.c, src/isapi/isapi_execurl.c),
  * split from one file with no change in behaviour. Private: include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
  * in it (lock, io_lock) keep the rules documented in src/isapi/isapi.h and at each definition. */
 #ifndef ISAPID_ISAPI_INTERNAL_H
@@ -49,6 +50,12 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
 BOOL plan_send_sync(request_t *r, out_plan_t *p);
 void request_deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
+/* The head the first bytes of a response make when no head was sent (§7.4-7.5): a raw
+ * "HTTP/1.x" head or header lines ended by an empty line, parsed into h (h->consumed: their
+ * length, what follows is body); anything else leaves h the default head, consumed 0. Returns 1
+ * when a raw head has begun but its empty line has not come (h holds nothing then), else 0.
+ * Initialises h. */
+int head_from_bytes(resphead_t *h, const char *d, size_t n);
 
 /* src/isapi/isapi_op.c */
 /* How one kind of asynchronous operation is made, for op_issue. */
@@ -81,11 +88,58 @@ BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
 
 /* src/isapi/isapi_ssf.c */
 BOOL ssf_redirect(request_t *r, const char *url);
+/* MAP_URL_TO_PATH's one rule: url (a query is ignored) to its path in out (out_size bytes);
+ * *needed the path's size with its NUL, the access flags and matching lengths. 0 or a Win32
+ * error (ERROR_INSUFFICIENT_BUFFER with *needed set). */
+DWORD ssf_map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
+                  DWORD *flags, size_t *match_path, size_t *match_url);
 BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
                              LPDWORD data_type);
 
-/* src/isapi/isapi_sendurl.c */
-void sendurl_child_ended(loop_task_t *t);
+/* src/isapi/isapi_ssf_iis.c: the IIS 6/7 support functions (docs/isapi.md has each one's
+ * behaviour and errors). */
+BOOL ssf_send_custom_error(request_t *r, const HSE_CUSTOM_ERROR_INFO *info);
+BOOL ssf_cancel_io(request_t *r);
+void op_cancel_task(loop_task_t *t); /* loop thread: CANCEL_IO reaches the operation */
+BOOL ssf_set_flush_flag(request_t *r, bool on);
+BOOL ssf_normalize_url(char *url);
+BOOL ssf_map_unicode_url_to_path(request_t *r, WCHAR *buf, LPDWORD size);
+BOOL ssf_map_unicode_url_to_path_ex(request_t *r, const WCHAR *url, LPDWORD size,
+                                    LPDWORD data_type);
+BOOL ssf_get_cert_info_ex(void *cert);
+BOOL ssf_token_request(void *out);
+
+/* src/isapi/isapi_sendurl.c: send-URL, and the child requests of SEND_URL and EXEC_URL */
+typedef enum {
+    CHILD_BODY_NONE,   /* no body (SEND_URL): the headers about one are dropped */
+    CHILD_BODY_PARENT, /* the parent's read-ahead, then what is left of its body on the connection */
+    CHILD_BODY_ENTITY, /* entity[0..entity_len) is the whole body */
+} child_body_t;
+/* What a child request is made of. Strings are borrowed for the call. */
+typedef struct child_spec {
+    const char *url;               /* raw target: path, maybe "?query" */
+    const char *path;              /* url's path, normalised (path_normalize) */
+    route_t *route;                /* an EXTENSION route: taken over */
+    const char *method;
+    const http_header_t *headers;  /* NULL: the parent's (minus those about a body, per body) */
+    size_t n_headers;
+    child_body_t body;
+    const void *entity;
+    uint32_t entity_len;
+    bool exec;                     /* HSE_REQ_EXEC_URL's (child_exec) */
+    bool no_headers;               /* HSE_EXEC_URL_NO_HEADERS */
+} child_spec_t;
+/* Run spec's extension as a child request whose response is r's, as r's one operation (OP_SENDURL
+ * kind: it is the whole response unless no_headers); it completes once the child's response is
+ * out (child_request_ended). TRUE, or FALSE + SetLastError. */
+BOOL child_issue(request_t *r, const child_spec_t *spec, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
+/* Loop thread: a child's session is over (its end_task). */
+void child_request_ended(loop_task_t *t);
 BOOL ssf_send_url(request_t *r, const char *url);
+
+/* src/isapi/isapi_execurl.c */
+BOOL ssf_exec_url(request_t *r, const HSE_EXEC_URL_INFO *info);
+BOOL ssf_exec_unicode_url(request_t *r, const HSE_EXEC_UNICODE_URL_INFO *info);
+BOOL ssf_get_exec_url_status(request_t *r, HSE_EXEC_URL_STATUS *out);
 
 #endif

@@ -63,8 +63,10 @@ static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PV
         err = ERROR_NETNAME_DELETED;
     else {
         r->op.kind = kind;
+        r->cancel_wanted = false; /* a CANCEL_IO was for an earlier operation */
         r->op.fn = fn;
         r->op.ctx = ctx;
+        r->op.report_error = ERROR_SUCCESS; /* a builder may set it */
         request_ref_locked(r); /* the operation's */
     }
     pthread_mutex_unlock(&r->lock);
@@ -131,7 +133,7 @@ static void op_done(conn_t *c, conn_async_t *io, int status)
         r->op.result_bytes = err ? 0 : (DWORD)io->got;
     else
         r->op.result_bytes = err ? (DWORD)io->cur.payload_sent : r->op.report_bytes;
-    r->op.result_error = err;
+    r->op.result_error = err ? err : r->op.report_error;
     if (err || (io->shut_after && !io->read)) /* HSE_IO_DISCONNECT_AFTER_SEND: shut, sent */
         atomic_store(&r->must_close, true);
     /* Never inline: the completion pool runs the callback, even when the I/O finished at once;
@@ -153,6 +155,13 @@ void op_start(request_t *r)
     out_chain_init(&io->cur, r->op.plan.segs, r->op.plan.n);
     io->done = op_done;
     conn_async_start(r->conn, io);
+    /* HSE_REQ_CANCEL_IO between the claim and this start (its task ran first and found nothing
+     * to cancel); the request is alive: its end is posted to this loop, behind us. */
+    pthread_mutex_lock(&r->lock);
+    bool cancel = r->cancel_wanted;
+    pthread_mutex_unlock(&r->lock);
+    if (cancel)
+        conn_async_cancel(r->conn, io);
 }
 
 static void op_start_task(loop_task_t *t)

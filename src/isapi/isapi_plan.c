@@ -68,6 +68,16 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
      * request's response for this one's. */
     if (st < 200)
         return fail(ERROR_INVALID_PARAMETER);
+    if (r->child_no_headers) {
+        /* HSE_EXEC_URL_NO_HEADERS: the parent's head and framing are the response's (copied
+         * into this child when it was made); this head is dropped, its status remembered. */
+        r->head_sent = true;
+        r->status_sent = st;
+        r->cell->ecb.dwHttpStatusCode = st;
+        *head = NULL;
+        *head_len = 0;
+        return TRUE;
+    }
     if (r->filt) { /* SEND_RESPONSE: the filters may change the head (src/isapi/filter_cb.c) */
         filter_send_response(r, h);
         st = h->status;
@@ -201,7 +211,8 @@ BOOL plan_send_sync(request_t *r, out_plan_t *p)
 }
 
 /* An extension call (HttpExtensionProc returning PENDING, a completion callback) is over: a
- * head it held back goes out now, so a client of a long-running session sees it promptly. */
+ * head HttpExtensionProc held back goes out now, so a client of a long-running session sees it
+ * promptly. (Heads sent from other threads are never held: send_response_header.) */
 void request_deferred_flush(request_t *r)
 {
     pthread_mutex_lock(&r->io_lock);
@@ -211,6 +222,23 @@ void request_deferred_flush(request_t *r)
             plan_send_sync(r, &p);
     }
     pthread_mutex_unlock(&r->io_lock);
+}
+
+int head_from_bytes(resphead_t *h, const char *d, size_t n)
+{
+    int raw = resphead_parse_raw(h, d, n);
+    if (raw == 1)
+        return 1;
+    if (raw != 0) {
+        resphead_free(h);
+        resphead_init(h);
+        if (!resphead_looks_like_headers(d, n) || resphead_parse_lines(h, d, n) < 0) {
+            resphead_free(h);
+            resphead_init(h);
+            h->consumed = 0;
+        }
+    }
+    return 0;
 }
 
 /* Plan for bytes an extension writes. When no head was sent, the first bytes decide it
@@ -242,7 +270,7 @@ BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *
         r->pending_len = 0;
     }
     resphead_t h;
-    int raw = resphead_parse_raw(&h, d, n);
+    int raw = head_from_bytes(&h, d, n);
     if (raw == 1) {
         /* An incomplete head: keep it until the rest arrives (resphead refuses heads over
          * RESPHEAD_MAX_HEAD, so this is bounded). */
@@ -256,15 +284,6 @@ BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *
         *buffered = true;
         plan_init(p);
         return TRUE;
-    }
-    if (raw != 0) {
-        resphead_free(&h);
-        resphead_init(&h);
-        if (!resphead_looks_like_headers(d, n) || resphead_parse_lines(&h, d, n) < 0) {
-            resphead_free(&h);
-            resphead_init(&h);
-            h.consumed = 0;
-        }
     }
     char *head = NULL;
     size_t head_len = 0;

@@ -71,8 +71,12 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
     size_t head_len = 0;
     ok = prepare_head(r, &h, 0, false, &head, &head_len);
     resphead_free(&h);
-    if (ok && body_len == 0 && !r->pending) {
-        /* Header only: hold it for the next write or the end of the call (request_deferred_flush). */
+    /* Inside HttpExtensionProc, on its thread, a head without body is held for the next write or
+     * the return (request_deferred_flush, the end's tail): one send instead of two. From any
+     * other thread (one the extension made, a completion callback) nothing on this thread is
+     * sure to follow soon: the head goes out now, as IIS sends it. */
+    bool hold = atomic_load(&r->in_proc) && pthread_equal(r->proc_thread, pthread_self());
+    if (ok && body_len == 0 && !r->pending && hold && !r->flush_writes) {
         r->deferred_head = head;
         r->deferred_len = head_len;
     } else if (ok) {
@@ -152,8 +156,8 @@ static BOOL ssf_append_log(request_t *r, const char *text)
 }
 /* MAP_URL_TO_PATH: a URL (possibly with a query, which is ignored) to a canonical file system
  * path, under the rules static files obey (urlmap.h; docs/isapi.md has the errors). */
-static DWORD map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
-                     DWORD *flags, size_t *match_path, size_t *match_url)
+DWORD ssf_map_url(request_t *r, const char *url, char *out, size_t out_size, size_t *needed,
+                  DWORD *flags, size_t *match_path, size_t *match_url)
 {
     size_t len = strcspn(url, "?");
     if (len == 0 || url[0] != '/')
@@ -213,7 +217,8 @@ static BOOL ssf_map_url_to_path(request_t *r, LPVOID buf, LPDWORD size)
     char *out = malloc(cap + 1);
     size_t needed = 0, mp = 0, mu = 0;
     DWORD flags = 0;
-    DWORD err = out ? map_url(r, url, out, cap, &needed, &flags, &mp, &mu) : ERROR_NOT_ENOUGH_MEMORY;
+    DWORD err = out ? ssf_map_url(r, url, out, cap, &needed, &flags, &mp, &mu)
+                    : ERROR_NOT_ENOUGH_MEMORY;
     if (err == ERROR_SUCCESS)
         memcpy(buf, out, needed);
     if (err == ERROR_SUCCESS || err == ERROR_INSUFFICIENT_BUFFER)
@@ -228,10 +233,10 @@ static BOOL ssf_map_url_to_path_ex(request_t *r, LPVOID buf, LPDWORD data_type)
     HSE_URL_MAPEX_INFO *info = (HSE_URL_MAPEX_INFO *)data_type;
     if (!buf || !info)
         return fail(ERROR_INVALID_PARAMETER);
-    size_t needed = 0, mp = 0, mu = 0; /* set by map_url on success (the compiler cannot tell) */
+    size_t needed = 0, mp = 0, mu = 0; /* set by ssf_map_url on success (the compiler can't tell) */
     DWORD flags = 0;
     char path[MAX_PATH];
-    DWORD err = map_url(r, buf, path, sizeof path, &needed, &flags, &mp, &mu);
+    DWORD err = ssf_map_url(r, buf, path, sizeof path, &needed, &flags, &mp, &mu);
     if (err)
         return fail(err);
     memcpy(info->lpszPath, path, needed);
@@ -257,36 +262,83 @@ static DWORD file_size(int fd, uint64_t *size)
 }
 
 /* The head for a write that may carry it: from status + header text (send_headers), or — when
- * no head was sent and raw bytes start one — from those bytes (§7.5), or the default head.
- * *consumed: bytes of raw that formed the head. Under io_lock. */
+ * no head was sent — from the response's first bytes: r->pending (a raw head an earlier
+ * WriteClient began) followed by raw (TransmitFile's pHead), taken as the head when they hold a
+ * raw "HTTP/1.x" head or header lines (§7.4-7.5: head_from_bytes), else the default head.
+ * Whatever of pending + raw the head does not take is body, sent in front of the write's other
+ * bytes (`after` of them): *body, *body_len point into raw or, once pending was joined, into the
+ * head's own buffer behind the head (the plan owns it; r->pending is then used up). Under
+ * io_lock. */
 static BOOL head_for(request_t *r, bool send_headers, const char *status, const char *header_text,
-                     const char *raw, size_t raw_len, uint64_t final_length, bool final,
-                     char **head, size_t *head_len, size_t *consumed)
+                     const char *raw, size_t raw_len, uint64_t after, bool final,
+                     char **head, size_t *head_len, const char **body, size_t *body_len)
 {
     *head = NULL;
     *head_len = 0;
-    *consumed = 0;
+    *body = raw;
+    *body_len = raw_len;
     if (r->head_sent) {
         if (send_headers)
             return fail(ERROR_INVALID_PARAMETER); /* a second head */
         return TRUE;
     }
     resphead_t h;
-    resphead_init(&h);
     if (send_headers) {
         if (resphead_parse_status(&h, status, status ? strlen(status) : 0) < 0 ||
             (header_text && resphead_parse_lines(&h, header_text, strlen(header_text)) < 0)) {
             resphead_free(&h);
             return fail(ERROR_INVALID_PARAMETER);
         }
-    } else if (raw_len && resphead_parse_raw(&h, raw, raw_len) == 0) {
-        *consumed = h.consumed;
-    } else {
-        resphead_free(&h);
-        resphead_init(&h);
     }
-    BOOL ok = prepare_head(r, &h, final_length - *consumed, final, head, head_len);
+    const char *d = raw;
+    size_t n = raw_len;
+    char *joined = NULL;
+    if (r->pending) {
+        if (!(joined = malloc(r->pending_len + raw_len))) {
+            if (send_headers)
+                resphead_free(&h);
+            return fail(ERROR_NOT_ENOUGH_MEMORY);
+        }
+        memcpy(joined, r->pending, r->pending_len);
+        if (raw_len)
+            memcpy(joined + r->pending_len, raw, raw_len);
+        d = joined;
+        n = r->pending_len + raw_len;
+    }
+    size_t consumed = 0;
+    if (!send_headers) {
+        /* A raw head still without its empty line gets none now: the write's file, tail or
+         * elements come next. It was body. */
+        if (n == 0) {
+            resphead_init(&h);
+        } else if (head_from_bytes(&h, d, n) == 1) {
+            resphead_free(&h);
+            resphead_init(&h);
+        }
+        consumed = h.consumed;
+    }
+    BOOL ok = prepare_head(r, &h, (n - consumed) + after, final, head, head_len);
     resphead_free(&h);
+    if (ok && joined) {
+        char *both = realloc(*head, *head_len + (n - consumed));
+        if (!both) {
+            free(*head);
+            *head = NULL;
+            ok = fail(ERROR_NOT_ENOUGH_MEMORY);
+        } else {
+            memcpy(both + *head_len, d + consumed, n - consumed);
+            *head = both;
+            *body = both + *head_len;
+            *body_len = n - consumed;
+            free(r->pending);
+            r->pending = NULL;
+            r->pending_len = 0;
+        }
+    } else if (ok) {
+        *body = raw ? raw + consumed : NULL;
+        *body_len = raw_len - consumed;
+    }
+    free(joined);
     return ok;
 }
 
@@ -306,13 +358,13 @@ static BOOL transmit_build(request_t *r, void *arg)
     if (t->disconnect)
         atomic_store(&r->must_close, true);
     char *head;
-    size_t head_len, consumed;
+    size_t head_len, body_len;
+    const char *body;
     BOOL ok = head_for(r, t->send_headers, t->tf->pszStatusCode, t->head_text, t->raw, t->raw_len,
-                       t->raw_len + t->len + t->tail_len, t->disconnect, &head, &head_len,
-                       &consumed);
+                       t->len + t->tail_len, t->disconnect, &head, &head_len, &body, &body_len);
     if (ok) {
         piece_t pcs[3] = {
-            {.mem = t->raw ? t->raw + consumed : NULL, .fd = -1, .len = t->raw_len - consumed},
+            {.mem = body, .fd = -1, .len = body_len},
             {.mem = NULL, .fd = t->fd, .off = t->off, .len = t->len},
             {.mem = t->tf->pTail, .fd = -1, .len = t->tail_len}};
         ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3, t->disconnect);
@@ -379,11 +431,25 @@ static BOOL vector_plan(request_t *r, const vector_args_t *a, out_plan_t *plan)
         atomic_store(&r->must_close, true);
     }
     char *head;
-    size_t head_len, consumed;
+    size_t head_len, body_len;
+    const char *body;
     BOOL ok = head_for(r, a->send_headers, a->v->pszStatus, a->v->pszHeaders, NULL, 0, a->total,
-                       final, &head, &head_len, &consumed);
-    if (ok)
-        ok = plan_build(r, plan, head, head_len, a->pcs, a->n, final);
+                       final, &head, &head_len, &body, &body_len);
+    if (!ok)
+        return FALSE;
+    if (body_len == 0)
+        return plan_build(r, plan, head, head_len, a->pcs, a->n, final);
+    /* Bytes an earlier WriteClient left as the start of a head that never ended: body first. */
+    piece_t *pcs = malloc((a->n + 1) * sizeof *pcs);
+    if (!pcs) {
+        free(head);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    pcs[0] = (piece_t){.mem = body, .fd = -1, .len = body_len};
+    if (a->n)
+        memcpy(pcs + 1, a->pcs, a->n * sizeof *pcs);
+    ok = plan_build(r, plan, head, head_len, pcs, a->n + 1, final);
+    free(pcs);
     return ok;
 }
 
@@ -601,20 +667,29 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
             return fail(ERROR_INVALID_PARAMETER);
         *(DWORD *)buf = HSE_APP_FLAG_IN_PROCESS;
         return TRUE;
-    case HSE_REQ_EXEC_URL:
-    case HSE_REQ_EXEC_UNICODE_URL:
-    case HSE_REQ_GET_EXEC_URL_STATUS:
     case HSE_REQ_SEND_CUSTOM_ERROR:
+        return ssf_send_custom_error(r, buf);
+    case HSE_REQ_CANCEL_IO:
+        return ssf_cancel_io(r);
+    case HSE_REQ_SET_FLUSH_FLAG:
+        return ssf_set_flush_flag(r, buf != NULL);
+    case HSE_REQ_NORMALIZE_URL:
+        return ssf_normalize_url(buf);
     case HSE_REQ_MAP_UNICODE_URL_TO_PATH:
+        return ssf_map_unicode_url_to_path(r, buf, size);
     case HSE_REQ_MAP_UNICODE_URL_TO_PATH_EX:
+        return ssf_map_unicode_url_to_path_ex(r, buf, size, data_type);
     case HSE_REQ_GET_CERT_INFO_EX:
+        return ssf_get_cert_info_ex(buf);
     case HSE_REQ_GET_IMPERSONATION_TOKEN:
     case HSE_REQ_GET_SSPI_INFO:
-    case HSE_REQ_CANCEL_IO:
-    case HSE_REQ_NORMALIZE_URL:
-    case HSE_REQ_SET_FLUSH_FLAG:
-        /* Known ISAPI requests this server does not implement yet. */
-        return fail(ERROR_NOT_SUPPORTED);
+        return ssf_token_request(buf);
+    case HSE_REQ_EXEC_URL:
+        return ssf_exec_url(r, buf);
+    case HSE_REQ_EXEC_UNICODE_URL:
+        return ssf_exec_unicode_url(r, buf);
+    case HSE_REQ_GET_EXEC_URL_STATUS:
+        return ssf_get_exec_url_status(r, buf);
     default:
         return fail(ERROR_INVALID_PARAMETER);
     }

@@ -7,7 +7,8 @@
  * IIS's whole list is answered. Values that do not apply to this server (TLS client
  * certificates, authentication, IIS configuration paths) are "" rather than errors: IIS-era
  * extensions query them unconditionally and treat a failure as fatal or as "absent".
- * ERROR_NO_DATA is reserved for HTTP_/HEADER_ names of headers the request does not carry. */
+ * HTTP_/HEADER_ names of headers the request does not carry fail with ERROR_INVALID_INDEX, as in
+ * IIS: real extensions treat only that code as "absent" and any other failure as fatal. */
 #include "servervars.h"
 
 #include <stdbool.h>
@@ -237,7 +238,7 @@ static int cmp_entry(const void *key, const void *elem)
     return strcmp(key, ((const sv_entry_t *)elem)->name);
 }
 
-/* A request header family lookup; ERROR_NO_DATA when no header matches. */
+/* A request header family lookup; ERROR_INVALID_INDEX when no header matches (IIS's answer). */
 static uint32_t resolve_header(const reqinfo_t *ri, const char *hname, bool http_form, value_t *v)
 {
     v->kind = V_HEADER;
@@ -251,7 +252,7 @@ static uint32_t resolve_header(const reqinfo_t *ri, const char *hname, bool http
     for (size_t i = 0; i < ri->n_headers; i++)
         if (header_matches(v, &ri->headers[i]))
             return ERROR_SUCCESS;
-    return ERROR_NO_DATA;
+    return ERROR_INVALID_INDEX;
 }
 
 static uint32_t resolve(const reqinfo_t *ri, const char *name, value_t *v)
@@ -281,7 +282,9 @@ static uint32_t resolve(const reqinfo_t *ri, const char *name, value_t *v)
         set_str(v, ri->method);
         break;
     case SV_URL:
-        set_str(v, ri->path);
+        /* IIS: the URL of the extension (or mapped file) without its path info, as SCRIPT_NAME
+         * ("/s/x.dll" for "/s/x.dll/a/b"); the whole path only where nothing was mapped. */
+        set_str(v, ri->script_name[0] ? ri->script_name : ri->path);
         break;
     case SV_HTTP_URL:
     case SV_UNENCODED_URL:

@@ -99,7 +99,8 @@ class ExamplesTest(unittest.TestCase):
 
     # ---- servervars ---------------------------------------------------------------------
     def test_servervars(self):
-        r = self.srv.get("/scripts/servervars.dll/extra/path?x=1", {"User-Agent": "ex-agent"})
+        r = self.srv.get("/scripts/servervars.dll/extra/path?x=1",
+                         {"User-Agent": "ex-agent", "Accept": "text/plain"})
         self.assertEqual(r.status, 200)
         text = r.text()
         self.assertIn("PATH_INFO=/extra/path\n", text)
@@ -109,6 +110,9 @@ class ExamplesTest(unittest.TestCase):
         self.assertIn("SERVER_PORT=%d\n" % self.srv.port, text)
         self.assertIn("ECB.lpszQueryString=x=1\n", text)
         self.assertNotRegex(text, r"(?m)^\w+!error=1413$")
+        # As IIS: a header the request lacks is ERROR_INVALID_INDEX too.
+        r = self.srv.get("/scripts/servervars.dll", {"User-Agent": "ex-agent"})
+        self.assertRegex(r.text(), r"(?m)^HTTP_ACCEPT!error=1413$")
 
     def test_servervars_one(self):
         r = self.srv.get("/scripts/servervars.dll?var=SERVER_PROTOCOL")

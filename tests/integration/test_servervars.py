@@ -7,7 +7,6 @@ import unittest
 from harness import READ_AHEAD, UNKNOWN_LENGTH, Server, chunked, fixture, main
 
 ERROR_INSUFFICIENT_BUFFER = 122
-ERROR_NO_DATA = 232
 ERROR_INVALID_INDEX = 1413
 
 IIS_VARS = [
@@ -100,11 +99,29 @@ class ServerVarsTest(unittest.TestCase):
         self.assertIn("HTTP_X_CUSTOM_HEADER:custom\r\n", kv.get("ALL_HTTP", ""))
         self.assertIn("X-Custom-Header: custom\r\n", kv.get("ALL_RAW", ""))
         self.assertTrue(kv.get("SERVER_SOFTWARE", "").lower().startswith("isapid"), kv.get("SERVER_SOFTWARE"))
-        self.assertIn(kv.get("URL"), ("/scripts/vars.dll/extra/path", "/scripts/vars.dll"))
+        self.assertEqual(kv.get("URL"), "/scripts/vars.dll")
         self.assertIn(kv.get("CONTENT_LENGTH", ""), ("", "0"))
         self.assertEqual(kv.get("SCRIPT_FILENAME"), os.path.join(self.srv.scripts_dir, "vars.so"))
         self.assertEqual(kv.get("APPL_PHYSICAL_PATH"), self.srv.scripts_dir + "/")
         self.assertGreaterEqual(int(kv.get("ecb.version_major", "0")), 5)
+
+    def test_url_variables_with_path_info(self):
+        # ISAPI-FILTERS.md §5.2, the direct-DLL column: URL = SCRIPT_NAME = the DLL's URL,
+        # PATH_INFO what follows it, PATH_TRANSLATED its physical path, HTTP_URL/UNENCODED_URL raw.
+        kv = self.dump("/scripts/vars.dll/a/b?q=1")
+        self.assertEqual(kv.get("URL"), "/scripts/vars.dll")
+        self.assertEqual(kv.get("SCRIPT_NAME"), "/scripts/vars.dll")
+        self.assertEqual(kv.get("PATH_INFO"), "/a/b")
+        self.assertEqual(kv.get("PATH_TRANSLATED"), os.path.join(self.srv.root, "a", "b"))
+        self.assertEqual(kv.get("QUERY_STRING"), "q=1")
+        self.assertEqual(kv.get("HTTP_URL"), "/scripts/vars.dll/a/b?q=1")
+        self.assertEqual(kv.get("UNENCODED_URL"), "/scripts/vars.dll/a/b?q=1")
+        kv = self.dump("/scripts/vars.dll/a%20b")
+        self.assertEqual((kv.get("URL"), kv.get("PATH_INFO")), ("/scripts/vars.dll", "/a b"))
+        self.assertEqual(kv.get("UNENCODED_URL"), "/scripts/vars.dll/a%20b")
+        kv = self.dump("/scripts/vars.dll")
+        self.assertEqual((kv.get("URL"), kv.get("PATH_INFO"), kv.get("PATH_TRANSLATED")),
+                         ("/scripts/vars.dll", "", ""))
 
     def test_every_iis_variable_is_known(self):
         # §7.14: the whole IIS list answers; ERROR_INVALID_INDEX only for unknown names.
@@ -188,8 +205,19 @@ class ServerVarsTest(unittest.TestCase):
         self.assertEqual((kv.get("ok"), kv.get("value"), kv.get("size")), ("1", "GET", "4"))
 
     def test_absent_header(self):
-        kv = self.var("HTTP_X_ABSENT")
-        self.assertEqual((kv.get("ok"), kv.get("error")), ("0", str(ERROR_NO_DATA)))
+        # IIS answers ERROR_INVALID_INDEX for a header the request lacks (ISAPI-FILTERS.md §5.1):
+        # real extensions treat only that code as "absent" and ERROR_NO_DATA as fatal.
+        for name in ("HTTP_X_ABSENT", "HTTP_REFERER", "HEADER_X-Absent", "UNICODE_HTTP_X_ABSENT"):
+            with self.subTest(name=name):
+                kv = self.var(name)
+                self.assertEqual((kv.get("ok"), kv.get("error")), ("0", str(ERROR_INVALID_INDEX)))
+
+    def test_inapplicable_variables_are_empty(self):
+        # Known variables that do not apply here stay TRUE with "" (ISAPI-NOTES.md §7.14).
+        for name in ("AUTH_USER", "CERT_SUBJECT", "HTTPS_KEYSIZE", "FORWARDED_URL"):
+            with self.subTest(name=name):
+                kv = self.var(name)
+                self.assertEqual((kv.get("ok"), kv.get("value"), kv.get("size")), ("1", "", "1"))
 
     def test_header_variables(self):
         h = {"X-Present": "yes", "X-Multi-Word-Name": "mw"}
@@ -198,7 +226,7 @@ class ServerVarsTest(unittest.TestCase):
         self.assertEqual(self.var("HEADER_X-Present", headers=h).get("value"), "yes")
         self.assertEqual(self.var("HEADER_x-present", headers=h).get("value"), "yes")
         kv = self.var("HEADER_X-Absent", headers=h)
-        self.assertEqual((kv.get("ok"), kv.get("error")), ("0", str(ERROR_NO_DATA)))
+        self.assertEqual((kv.get("ok"), kv.get("error")), ("0", str(ERROR_INVALID_INDEX)))
 
     def test_repeated_header(self):
         with self.srv.conn() as c:
@@ -213,6 +241,38 @@ class ServerVarsTest(unittest.TestCase):
         want = "HTTP/1.1".encode("utf-16-le").hex()
         self.assertTrue(kv.get("value", "").startswith(want), kv.get("value"))
         self.assertEqual(kv.get("size"), str(2 * (len("HTTP/1.1") + 1)))
+
+
+class ScriptMapVarsTest(unittest.TestCase):
+    """The script-map column of ISAPI-FILTERS.md §5.2 (IIS 6's default,
+    AllowPathInfoForScriptMappings false): PATH_INFO is the whole URL path."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(files={"s/p.isa": "x"}, args=["--map", ".isa=" + fixture("vars")])
+        cls.srv.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.__exit__(None, None, None)
+
+    def test_script_map_with_path_info(self):
+        r = self.srv.get("/s/p.isa/a/b?q=1")
+        self.assertEqual(r.status, 200, r)
+        kv = r.kv()
+        self.assertEqual(kv.get("URL"), "/s/p.isa")
+        self.assertEqual(kv.get("SCRIPT_NAME"), "/s/p.isa")
+        self.assertEqual(kv.get("PATH_INFO"), "/s/p.isa/a/b")
+        self.assertEqual(kv.get("PATH_TRANSLATED"), os.path.join(self.srv.root, "s", "p.isa", "a", "b"))
+        self.assertEqual(kv.get("ecb.path_translated"), kv.get("PATH_TRANSLATED"))
+        self.assertEqual(kv.get("SCRIPT_FILENAME"), os.path.join(self.srv.root, "s", "p.isa"))
+        self.assertEqual(kv.get("QUERY_STRING"), "q=1")
+        self.assertEqual(kv.get("HTTP_URL"), "/s/p.isa/a/b?q=1")
+
+    def test_script_map_without_path_info(self):
+        kv = self.srv.get("/s/p.isa").kv()
+        self.assertEqual((kv.get("URL"), kv.get("PATH_INFO")), ("/s/p.isa", "/s/p.isa"))
+        self.assertEqual(kv.get("PATH_TRANSLATED"), os.path.join(self.srv.root, "s", "p.isa"))
 
 
 if __name__ == "__main__":

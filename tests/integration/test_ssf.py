@@ -105,14 +105,6 @@ class SsfTest(unittest.TestCase):
                 self.assertEqual(kv.get("ok"), "0")
                 self.assertEqual(kv.get("error"), str(ERROR_INVALID_PARAMETER))
 
-    def test_not_yet_implemented_code(self):
-        # docs/isapi.md: ISAPI requests the server does not implement yet → ERROR_NOT_SUPPORTED.
-        for code in (1025, 1026, 1027, 1028, 1049):
-            with self.subTest(code=code):
-                kv = self.op("unknown&code=%d" % code).kv()
-                self.assertEqual(kv.get("ok"), "0")
-                self.assertEqual(kv.get("error"), str(ERROR_NOT_SUPPORTED))
-
     # ---- response headers ---------------------------------------------------------------
     def test_send_response_header_with_body(self):
         with self.srv.conn() as c:

@@ -218,6 +218,17 @@ static void check_layouts(void)
     FIELD(HSE_CUSTOM_ERROR_INFO, uHttpSubError, 8, 2);
     FIELD(HSE_CUSTOM_ERROR_INFO, fAsync, 12, 4);
 
+    CHECK_INT(sizeof(CERT_CONTEXT), 40);
+    FIELD(CERT_CONTEXT, dwCertEncodingType, 0, 4);
+    FIELD(CERT_CONTEXT, pbCertEncoded, 8, 8);
+    FIELD(CERT_CONTEXT, cbCertEncoded, 16, 4);
+    FIELD(CERT_CONTEXT, pCertInfo, 24, 8);
+    FIELD(CERT_CONTEXT, hCertStore, 32, 8);
+    CHECK_INT(sizeof(CERT_CONTEXT_EX), 48);
+    FIELD(CERT_CONTEXT_EX, CertContext, 0, 40);
+    FIELD(CERT_CONTEXT_EX, cbAllocated, 40, 4);
+    FIELD(CERT_CONTEXT_EX, dwCertificateFlags, 44, 4);
+
     CHECK_INT(sizeof(HSE_TRACE_INFO), 28);
     FIELD(HSE_TRACE_INFO, fTraceRequest, 0, 4);
     FIELD(HSE_TRACE_INFO, TraceContextId, 4, 16);

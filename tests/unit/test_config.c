@@ -625,6 +625,31 @@ static void test_cli_errors(void)
     expect_error(want, "--map", ".isa=ext", NULL);
     expect_error("isapid: --map .isa=/dev/null: not a regular file\n", "--map", ".isa=/dev/null",
                  NULL);
+    /* wildcard maps: /PREFIX/\* with a prefix --scripts would take, each prefix once */
+    expect_error("isapid: --map /app=h.so: a wildcard map must end in /*, e.g. /app/*=HANDLER.so\n",
+                 "--map", "/app=h.so", NULL);
+    expect_error("isapid: --map /a//b/*=h.so: the URL prefix must not contain '//', '.' or '..' "
+                 "segments\n", "--map", "/a//b/*=h.so", NULL);
+    snprintf(want, sizeof want,
+             "isapid: --map /app/*=conf/handler.so: the URL prefix /app is already mapped to %s\n",
+             at("conf/handler.so"));
+    expect_error(want, "--map=/app/*=conf/handler.so", "--map=/app/*=conf/handler.so", NULL);
+    {
+        config_t wc;
+        config_defaults(&wc, at("bin"));
+        CHECK_INT(parse(&wc, "--map", "/app/*=conf/handler.so", "--map", ".isa=conf/handler.so",
+                        "--map", "/*=conf/handler.so", NULL),
+                  CONFIG_OK);
+        CHECK_INT(wc.n_maps, 3);
+        if (wc.n_maps == 3) {
+            CHECK_STR(wc.maps[0].ext, "/app");
+            CHECK(script_map_is_wildcard(&wc.maps[0]));
+            CHECK(!script_map_is_wildcard(&wc.maps[1]));
+            CHECK_STR(wc.maps[2].ext, "/");
+            CHECK_STR(wc.maps[2].handler, at("conf/handler.so"));
+        }
+        config_free(&wc);
+    }
 
     /* Missing root: the message names the option and the resolved path. */
     snprintf(want, sizeof want, "isapid: --root %s: No such file or directory\n", at("nope"));
@@ -1122,6 +1147,56 @@ static void test_filters(void)
     unlink(at("conf/f2.so"));
 }
 
+/* --error-page / error_page: a repeatable list of STATUS=/URL, the URL normalised; the command
+ * line's list replaces the file's; the page must exist below the root. */
+static void test_error_page_options(void)
+{
+    config_t cfg;
+    write_file("www/e404.html", "not found\n");
+    write_file("www/e500.html", "server error\n");
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(cfg.n_error_pages, 0);
+    CHECK_INT(parse(&cfg, "--root", "www", "--error-page", "404=/e404.html", "--error-page",
+                    "500=//x/../e500.html", NULL),
+              CONFIG_OK);
+    CHECK_STR(errors, "");
+    CHECK_INT(cfg.n_error_pages, 2);
+    if (cfg.n_error_pages == 2) {
+        CHECK_INT(cfg.error_pages[0].status, 404);
+        CHECK_STR(cfg.error_pages[0].url, "/e404.html");
+        CHECK_INT(cfg.error_pages[1].status, 500);
+        CHECK_STR(cfg.error_pages[1].url, "/e500.html");
+    }
+    config_free(&cfg);
+    CHECK_INT(cfg.n_error_pages, 0);
+
+    write_file("conf/e.ini", "[server]\nroot = ../www\nerror_page = 404=/e404.html\n"
+                             "error_page = 500=/e500.html\n");
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(parse(&cfg, "--config", "conf/e.ini", NULL), CONFIG_OK);
+    CHECK_INT(cfg.n_error_pages, 2);
+    config_free(&cfg);
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(parse(&cfg, "--config", "conf/e.ini", "--error-page", "503=/e500.html", NULL),
+              CONFIG_OK);
+    CHECK_INT(cfg.n_error_pages, 1); /* the command line's list replaced the file's */
+    if (cfg.n_error_pages == 1)
+        CHECK_INT(cfg.error_pages[0].status, 503);
+    config_free(&cfg);
+    unlink(at("conf/e.ini"));
+
+    expect_error("isapid: --error-page 302=/e404.html: the status must be an error status, 400 to "
+                 "599\n", "--error-page", "302=/e404.html", NULL);
+    expect_error("isapid: --error-page 404=/a%2Fb: the page must name a file below the root (no dot "
+                 "segments, no trailing '/', no %2F or backslash)\n", "--error-page", "404=/a%2Fb",
+                 NULL);
+    expect_ini_error("[server]\nerror_page = 404=/e404.html\nerror_page = 404=/e500.html\n",
+                     "isapid: conf/t.ini:3: error_page = 404=/e500.html: status 404 already has the "
+                     "page /e404.html\n");
+    unlink(at("www/e404.html"));
+    unlink(at("www/e500.html"));
+}
+
 int main(void)
 {
     char cwd[PATH_MAX];
@@ -1160,6 +1235,7 @@ int main(void)
     test_cli_overrides_file();
     test_proxy_options();
     test_filters();
+    test_error_page_options();
 
     if (chdir(cwd) != 0)
         return 1;

@@ -186,9 +186,11 @@ static void test_lines_server_owned(void)
     const char *t = "Connection: close\r\nKeep-Alive: timeout=5\r\nDate: Mon, 01 Jan 2001 "
                     "00:00:00 GMT\r\nContent-Length: 42\r\nServer: Foo/1\r\nX: y\r\n\r\n";
     CHECK_INT(resphead_parse_lines(&h, t, strlen(t)), 0);
-    CHECK_STR(lines_of(&h), "Server: Foo/1\r\nX: y\r\n");
+    /* The extension's Date is its own header, kept as written (the builder then adds none). */
+    CHECK_STR(lines_of(&h), "Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nServer: Foo/1\r\nX: y\r\n");
     CHECK(h.conn_close);
     CHECK(h.has_server);
+    CHECK(h.has_date);
     CHECK(h.has_content_length);
     CHECK_INT(h.content_length, 42);
     CHECK(!h.chunked);
@@ -538,6 +540,16 @@ static void test_build(void)
     CHECK_STR(build(&h, 1, FRAME_LENGTH, true, "isapid/0.1"),
               "HTTP/1.1 302 Moved Temporarily\r\n" DATE "Location: /next\r\nServer: Ext/1\r\n"
               "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    resphead_free(&h);
+
+    /* The extension's Date replaces the server's, where the extension put it; a second one
+     * is dropped (Date is a single field). */
+    CHECK_INT(resphead_parse_status(&h, S("200 Fine")), 0);
+    t = "X-First: 1\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\nDate: Tue, 02 Jan 2001 00:00:00 GMT\r\n\r\n";
+    CHECK_INT(resphead_parse_lines(&h, t, strlen(t)), 0);
+    CHECK_STR(build(&h, 1, FRAME_CHUNKED, true, "isapid/0.1"),
+              "HTTP/1.1 200 Fine\r\nServer: isapid/0.1\r\nX-First: 1\r\n"
+              "Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nTransfer-Encoding: chunked\r\n\r\n");
     resphead_free(&h);
 
     /* Empty reason → the standard one; control characters never reach the wire. */

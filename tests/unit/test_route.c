@@ -388,7 +388,8 @@ static void test_maps(void)
     CHECK_STR(r.handler, H);
     CHECK_STR(r.script_name, "/page.asp");
     CHECK_STR(r.path_info, "/page.asp/extra/x");
-    CHECK_STR(r.path_translated, at(R, "page.asp"));
+    /* IIS 6: the physical path of the whole PATH_INFO. */
+    CHECK_STR(r.path_translated, at(R, "page.asp/extra/x"));
     route_free(&r);
 
     route_resolve(rt, "/Page2.ASP", &r);
@@ -424,6 +425,63 @@ static void test_slash_prefix(void)
     check_static("/", at(R, "index.html"));
     check_kind("/.hidden", ROUTE_FORBIDDEN);
     cfg = saved;
+}
+
+/* Wildcard maps (rule 0): before every other rule, in their order, on segment boundaries;
+ * route_resolve_after passes over the ones up to the current. */
+static void test_wildcards(void)
+{
+    char h1[2 * PBUF], h2[2 * PBUF], asp[] = ".asp", app[] = "/app", slash[] = "/",
+         deep[] = "/app/deep";
+    snprintf(h1, sizeof h1, "%s", at(RS, "w1.so"));
+    snprintf(h2, sizeof h2, "%s", at(RS, "w2.so"));
+    script_map_t w[4] = {{.ext = asp, .handler = H}, {.ext = app, .handler = h1},
+                         {.ext = slash, .handler = h2}, {.ext = deep, .handler = h1}};
+    config_t saved = cfg;
+    cfg.maps = w;
+    cfg.n_maps = 4;
+    renew_router();
+    route_t r;
+    route_resolve(rt, "/app/a.txt", &r);
+    CHECK_INT(r.kind, ROUTE_EXTENSION);
+    CHECK_STR(r.handler, h1);
+    CHECK_INT(r.wildcard, 2);
+    CHECK_STR(r.script_name, "/app/a.txt");
+    CHECK_STR(r.path_info, "/app/a.txt");
+    CHECK_STR(r.path_translated, at(R, "app/a.txt"));
+    CHECK_STR(r.script_filename, at(R, "app/a.txt"));
+    CHECK_STR(r.appl_physical_path, at(R, "app/"));
+    route_free(&r);
+    /* the first that holds the path, not the longest; every URL, even a script dir's or a file */
+    CHECK_INT(route_match_wildcard(rt, "/app/deep/x", 0), 2);
+    CHECK_INT(route_match_wildcard(rt, "/app", 0), 2);
+    CHECK_INT(route_match_wildcard(rt, "/apple", 0), 3);
+    CHECK_INT(route_match_wildcard(rt, "/scripts/hello.dll", 0), 3);
+    CHECK_INT(route_match_wildcard(rt, "/App/x", 0), 3); /* case-sensitive */
+    /* passing over the current one: the chain goes on, then the normal rules */
+    CHECK_INT(route_match_wildcard(rt, "/app/deep/x", 2), 3);
+    CHECK_INT(route_match_wildcard(rt, "/app/deep/x", 3), 4);
+    CHECK_INT(route_match_wildcard(rt, "/app/deep/x", 4), 0);
+    route_resolve_after(rt, "/page.asp", 3, &r);
+    CHECK_INT(r.kind, ROUTE_EXTENSION);
+    CHECK_STR(r.handler, H);
+    CHECK_INT(r.wildcard, 0);
+    route_free(&r);
+    route_resolve_after(rt, "/a.txt", 3, &r);
+    CHECK_INT(r.kind, ROUTE_STATIC);
+    route_free(&r);
+    /* a file whose name ends like a wildcard's prefix is no mapped file */
+    touch(at(R, "app"));
+    route_resolve_after(rt, "/app", 4, &r);
+    CHECK_INT(r.kind, ROUTE_STATIC);
+    route_free(&r);
+    CHECK_INT(unlink(at(R, "app")), 0);
+    route_resolve_after(rt, "/scripts/hello.dll", 3, &r);
+    CHECK_INT(r.kind, ROUTE_EXTENSION);
+    CHECK_INT(r.wildcard, 0);
+    route_free(&r);
+    cfg = saved;
+    renew_router();
 }
 
 /* path becomes a symlink to target in one step (rename over it), as a hostile upload would. */
@@ -761,6 +819,7 @@ int main(void)
         test_refusals();
         test_maps();
         test_slash_prefix();
+        test_wildcards();
         test_swaps();
         test_fd_ownership();
         test_one_root_descriptor();
