@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import EventFile, RawConn, Server, binary, fixture, free_port, main, wait_for
+from harness import EventFile, RawConn, Server, binary, example, fixture, free_port, main, wait_for
 
 
 class Filters:
@@ -375,6 +375,27 @@ class FilterHostTest(unittest.TestCase):
                          message="503 once the filter is disabled")
             self.assertEqual(srv.get("/boom").status, 503)
             srv.wait_stderr("filter .* is disabled by rapid-fail protection")
+
+    def test_error_pages_and_wildcard_maps_with_filters(self):
+        a = self.f.add("A", rewrite="/old /a.txt", resp_header="X-Added: yes")
+        srv = Server(files={"a.txt": "a\n", "e404.html": "custom 404\n"},
+                     args=args_for([a]) + ["--error-page", "404=/e404.html",
+                                           "--map", "/*=" + example("wildcard")])
+        with srv:
+            # the wildcard extension gets every URL, the rewritten one too, and hands it back
+            r = srv.get("/old")
+            self.assertEqual((r.status, r.body, r.header("X-Added")), (200, b"a\n", "yes"))
+            r = srv.get("/missing")  # (an EXEC_URL child's 404 has the built-in page, filters or not)
+            self.assertEqual((r.status, r.header("X-Added")), (404, "yes"))
+            self.f.ev().wait(ev="log", count=2)
+            # the EXEC_URL children are part of their parents' responses: one request each
+            self.assertEqual(len(self.f.ev().find(ev="preproc")), 2)
+        a2 = Filters()
+        self.addCleanup(a2.cleanup)
+        with Server(files={"e404.html": "custom 404\n"},
+                    args=args_for([a2.add("B")]) + ["--error-page", "404=/e404.html"]) as srv:
+            r = srv.get("/missing")  # the filters' own 404: the configured page
+            self.assertEqual((r.status, r.body, r.header("X-Probe-B")), (404, b"custom 404\n", "1"))
 
     def test_no_filter_no_change(self):
         with Server(files={"index.html": "i\n"}) as srv:
