@@ -18,8 +18,10 @@
 #ifndef ISAPID_FILTER_H
 #define ISAPID_FILTER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <windows.h>
 #include <httpfilt.h>
@@ -46,6 +48,11 @@ typedef struct filters {
     filter_t *list; /* calling order */
     size_t n;
     DWORD wanted;   /* the notification bits any filter asked for */
+    /* Monotonic ms until which the head stage runs on the call pool, not the loop's thread: a
+     * head stage had its loop handed off recently (a filter blocked), so the next ones are
+     * likely to block too (as for extensions: docs/design.md, "Learning"). Any thread. */
+    _Atomic uint64_t pool_until_ms;
+    atomic_bool handoff_logged; /* the first such hand-off was logged */
 } filters_t;
 
 /* Loads every filter of cfg in order: dlopen, DllMain(DLL_PROCESS_ATTACH), GetFilterVersion

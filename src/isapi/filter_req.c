@@ -517,11 +517,21 @@ static loop_kept_t serve(request_t *r, unsigned status)
 /* The head stage on this thread; on the loop's thread it is a guarded call (a filter that blocks
  * has the loop handed to a helper, src/core/handoff.h) and the route is served from here on as
  * a worker would when the loop was lost. */
+#define FILTERS_POOL_AFTER_HANDOFF_MS 1000
+
 static loop_kept_t filter_run(request_t *r, loop_t *l)
 {
     uint64_t call = l ? loop_call_begin(l, NULL) : 0;
     unsigned status = head_stage(r);
     loop_kept_t kept = l ? loop_call_end(l, call) : LOOP_KEPT;
+    if (kept == LOOP_LOST) {
+        if (!atomic_exchange(&r->host->filters->handoff_logged, true))
+            log_info("a filter's call ran past --handoff-after on an event loop's thread; the "
+                     "loop went on on a helper thread, and the filters' head stage runs on the "
+                     "worker pool until a second after such a call (logged once)");
+        atomic_store(&r->host->filters->pool_until_ms,
+                     clock_now_ms() + FILTERS_POOL_AFTER_HANDOFF_MS);
+    }
     loop_kept_t served = serve(r, status);
     return kept == LOOP_LOST ? LOOP_LOST : served;
 }
@@ -574,9 +584,11 @@ loop_kept_t filter_request_start(request_t *r)
     for (size_t i = 0; i < s->filters->n; i++)
         s->slots[i].disabled = 0;
     loop_t *l = loop_current();
-    if (l && r->host->cfg->extensions_inline && !loop_in_tick(l))
+    if (l && r->host->cfg->extensions_inline && !loop_in_tick(l) &&
+        atomic_load(&r->host->filters->pool_until_ms) <= loop_now(l))
         return filter_run(r, l);
-    /* a tick (a pipelined request) must not lose the loop: the pool runs it */
+    /* a tick (a pipelined request) must not lose the loop, and a filter that blocked recently
+     * is likely to block again: the pool runs it */
     if (!pool_submit(r->host->pool, &r->work, filter_run_work, NULL)) {
         r->refused = true;
         session_returned(r, HSE_STATUS_ERROR);

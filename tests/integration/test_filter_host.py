@@ -299,6 +299,9 @@ class FilterHostTest(unittest.TestCase):
                 open(release, "w").close()
                 r = slow.read_response()
                 self.assertEqual(r.status, 404)
+            srv.wait_stderr("a filter's call ran past --handoff-after")
+            # meanwhile the head stage runs on the pool: requests are still answered
+            self.assertEqual(srv.get("/index.html").status, 200)
 
     def test_a_bad_url_from_a_filter(self):
         a = self.f.add("A", badurl="/bad")
