@@ -42,8 +42,8 @@ static bool filter_load_one(const filter_conf_t *fc, unsigned i, filter_t *f)
                   why ? why : "unknown error");
         return false;
     }
-    BOOL(WINAPI * get_version)(PHTTP_FILTER_VERSION) =
-        (BOOL(WINAPI *)(PHTTP_FILTER_VERSION))dlsym(h, "GetFilterVersion");
+    BOOL(WINAPI * get_version)
+    (PHTTP_FILTER_VERSION) = (BOOL(WINAPI *)(PHTTP_FILTER_VERSION))dlsym(h, "GetFilterVersion");
     f->proc = (filter_proc_fn)dlsym(h, "HttpFilterProc");
     if (!get_version || !f->proc) {
         log_error("cannot load filter %s (%s): missing export %s", fc->name, fc->path,
@@ -68,8 +68,8 @@ static bool filter_load_one(const filter_conf_t *fc, unsigned i, filter_t *f)
     SetLastError(0);
     if (ok && !get_version(&ver)) {
         log_error("cannot load filter %s (%s): GetFilterVersion returned FALSE (GetLastError %u); "
-                  "the server does not start without it", fc->name, fc->path,
-                  (unsigned)GetLastError());
+                  "the server does not start without it",
+                  fc->name, fc->path, (unsigned)GetLastError());
         if (f->dllmain)
             f->dllmain((HINSTANCE)h, DLL_PROCESS_DETACH, NULL);
         ok = false;
@@ -83,7 +83,8 @@ static bool filter_load_one(const filter_conf_t *fc, unsigned i, filter_t *f)
     f->version = ver.dwFilterVersion;
     if (!(f->flags & (SF_NOTIFY_SECURE_PORT | SF_NOTIFY_NONSECURE_PORT)))
         log_info("filter %s asks for neither SF_NOTIFY_SECURE_PORT nor SF_NOTIFY_NONSECURE_PORT: "
-                 "it gets the notifications of every connection", fc->name);
+                 "it gets the notifications of every connection",
+                 fc->name);
     log_info("loaded filter %s (%s): \"%s\" (filter version %u.%u, priority %s, flags 0x%08x)",
              fc->name, fc->path, f->desc, (unsigned)HIWORD(f->version),
              (unsigned)LOWORD(f->version), priority_name(f->flags), (unsigned)f->flags);

@@ -33,21 +33,21 @@ typedef BOOL(WINAPI *filter_terminate_fn)(DWORD);
 typedef BOOL(WINAPI *filter_dllmain_fn)(HINSTANCE, DWORD, LPVOID);
 
 typedef struct filter {
-    const char *name, *path;   /* the configuration's */
-    void *handle;              /* dlopen's; the HMODULE DllMain got */
+    const char *name, *path; /* the configuration's */
+    void *handle;            /* dlopen's; the HMODULE DllMain got */
     filter_proc_fn proc;
     filter_terminate_fn terminate; /* NULL when not exported */
     filter_dllmain_fn dllmain;     /* NULL when not exported */
-    DWORD flags;               /* HTTP_FILTER_VERSION.dwFlags as GetFilterVersion left them */
-    DWORD version;             /* dwFilterVersion */
-    unsigned load_index;       /* position in the configuration */
+    DWORD flags;                   /* HTTP_FILTER_VERSION.dwFlags as GetFilterVersion left them */
+    DWORD version;                 /* dwFilterVersion */
+    unsigned load_index;           /* position in the configuration */
     char desc[SF_MAX_FILTER_DESC_LEN];
 } filter_t;
 
 typedef struct filters {
     filter_t *list; /* calling order */
     size_t n;
-    DWORD wanted;   /* the notification bits any filter asked for */
+    DWORD wanted; /* the notification bits any filter asked for */
     /* Monotonic ms until which the head stage runs on the call pool, not the loop's thread: a
      * head stage had its loop handed off recently (a filter blocked), so the next ones are
      * likely to block too (as for extensions: docs/design.md, "Learning"). Any thread. */

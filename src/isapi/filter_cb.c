@@ -195,9 +195,11 @@ static VOID *WINAPI cb_alloc_mem(PHTTP_FILTER_CONTEXT pfc, DWORD size, DWORD res
     }
     if (size > FILTER_MEM_MAX - s->mem_bytes) {
         static log_limiter_t over = LOG_LIMITER_INIT;
-        log_limited(&over, LOG_WARN, "a filter's AllocMem of %u bytes refused: its connection "
+        log_limited(&over, LOG_WARN,
+                    "a filter's AllocMem of %u bytes refused: its connection "
                     "holds %zu bytes of AllocMem already (at most %u; freed when the connection "
-                    "closes)", (unsigned)size, s->mem_bytes, FILTER_MEM_MAX);
+                    "closes)",
+                    (unsigned)size, s->mem_bytes, FILTER_MEM_MAX);
         SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return NULL;
     }
@@ -236,8 +238,8 @@ static BOOL send_response_header(request_t *r, const char *status, const char *l
         /* The filter writes the body raw with WriteClient: no chunking; without a length the
          * connection closes after it. */
         r->framing = h.status == 204 || h.status == 304 ? FRAME_NONE
-                     : h.has_content_length            ? FRAME_LENGTH
-                                                       : FRAME_CLOSE;
+                     : h.has_content_length             ? FRAME_LENGTH
+                                                        : FRAME_CLOSE;
         if (r->framing == FRAME_CLOSE || h.conn_close)
             atomic_store(&r->must_close, true);
         r->declared_length = h.content_length;
@@ -250,15 +252,15 @@ static BOOL send_response_header(request_t *r, const char *status, const char *l
             r->head_sent = true;
             r->status_sent = h.status;
             r->cell->ecb.dwHttpStatusCode = h.status;
-                out_plan_t p;
+            out_plan_t p;
             plan_init(&p);
             p.segs = p.inline_segs;
             p.head = head;
             p.segs[p.n++] = (out_seg_t){.mem = head, .fd = -1, .len = head_len};
             size_t body = n > h.consumed ? n - h.consumed : 0;
             if (body && !is_head_method(r)) {
-                p.segs[p.n++] = (out_seg_t){.mem = lines + h.consumed, .fd = -1, .len = body,
-                                            .payload = true};
+                p.segs[p.n++] = (out_seg_t){
+                    .mem = lines + h.consumed, .fd = -1, .len = body, .payload = true};
                 r->body_sent += body;
             }
             ok = filter_send_raw_plan(r, &p) ? plan_send_sync(r, &p) : FALSE;
@@ -360,11 +362,13 @@ void filter_send_response(request_t *r, resphead_t *h)
          * sent): a filter that wants its own page answers in an earlier notification. */
         const char *phys = r->route.kind == ROUTE_STATIC && r->route.file ? r->route.file
                                                                           : r->ri.path_translated;
-        HTTP_FILTER_ACCESS_DENIED ad = {
-            .pszURL = r->ri.path, .pszPhysicalPath = phys ? phys : "",
-            .dwReason = fr->denied ? fr->denied
-                        : r->route.kind == ROUTE_EXTENSION ? SF_DENIED_APPLICATION
-                        : h->status == 401 ? SF_DENIED_LOGON : SF_DENIED_RESOURCE};
+        HTTP_FILTER_ACCESS_DENIED ad = {.pszURL = r->ri.path,
+                                        .pszPhysicalPath = phys ? phys : "",
+                                        .dwReason = fr->denied ? fr->denied
+                                                    : r->route.kind == ROUTE_EXTENSION
+                                                        ? SF_DENIED_APPLICATION
+                                                    : h->status == 401 ? SF_DENIED_LOGON
+                                                                       : SF_DENIED_RESOURCE};
         (void)filter_notify(r, fr->s, SF_NOTIFY_ACCESS_DENIED, &ad);
         if (h->status == 401 && fr->denial_add_len) { /* queued in ACCESS_DENIED itself */
             (void)filter_resp_add_lines(h, fr->denial_add, fr->denial_add_len);

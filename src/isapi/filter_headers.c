@@ -51,7 +51,10 @@ static size_t header_name_len(const char *name)
     return n > 1 && name[n - 1] == ':' ? n - 1 : 0;
 }
 
-static bool value_ok(const char *v) { return !strpbrk(v, "\r\n"); }
+static bool value_ok(const char *v)
+{
+    return !strpbrk(v, "\r\n");
+}
 
 /* ---- request side ---- */
 
@@ -184,8 +187,8 @@ static BOOL request_set(request_t *r, const char *name, const char *value, bool 
         const char *v = filter_strdup(fr, value, strlen(value));
         if (!nm || !v)
             return fail(ERROR_NOT_ENOUGH_MEMORY);
-        t[m++] = (http_header_t){.name = nm, .value = v, .name_len = (uint32_t)n,
-                                 .value_len = (uint32_t)strlen(v)};
+        t[m++] = (http_header_t){
+            .name = nm, .value = v, .name_len = (uint32_t)n, .value_len = (uint32_t)strlen(v)};
     }
     r->ri.n_headers = m;
     return TRUE;

@@ -34,10 +34,10 @@ typedef struct filter_mem {
 
 typedef struct filter_session {
     const filters_t *filters;
-    request_t *req;      /* the request in progress; NULL between requests */
+    request_t *req; /* the request in progress; NULL between requests */
     filter_mem_t *mem;
     size_t mem_bytes;
-    bool secure;         /* HTTPS=on for the connection's first request */
+    bool secure;           /* HTTPS=on for the connection's first request */
     filter_slot_t slots[]; /* one per filter, in calling order */
 } filter_session_t;
 
@@ -50,30 +50,30 @@ typedef struct filter_str {
 /* The filters' part of one request (request_t.filt), owned by it. */
 typedef struct filter_req {
     filter_session_t *s;
-    uint64_t start_ms;      /* when the head stage began (LOG's msTimeForProcessing) */
-    DWORD current;          /* the notification being delivered, 0 between */
+    uint64_t start_ms; /* when the head stage began (LOG's msTimeForProcessing) */
+    DWORD current;     /* the notification being delivered, 0 between */
     filter_str_t *strs;
     http_header_t *headers; /* the request's headers once a filter changed them (malloc'ed
                              * table; the strings are the request's or in strs) */
     size_t headers_cap;
-    const char *url;        /* "url" as the filters left it (raw target form) */
+    const char *url; /* "url" as the filters left it (raw target form) */
     bool url_changed;
     /* the response head during SEND_RESPONSE (resphead_t of prepare_head) */
     resphead_t *resp;
-    char *resp_add;         /* AddResponseHeaders text queued for the response, owned */
+    char *resp_add; /* AddResponseHeaders text queued for the response, owned */
     size_t resp_add_len;
-    char *denial_add;       /* SF_REQ_ADD_HEADERS_ON_DENIAL text, owned */
+    char *denial_add; /* SF_REQ_ADD_HEADERS_ON_DENIAL text, owned */
     size_t denial_add_len;
     /* the filter's own answer (SF_REQ_SEND_RESPONSE_HEADER / WriteClient / FINISHED) */
-    DWORD finish;           /* 0, or SF_STATUS_REQ_FINISHED / _KEEP_CONN / _ERROR */
-    DWORD error;            /* GetLastError after SF_STATUS_REQ_ERROR */
-    DWORD denied;           /* SF_DENIED_* of a denial the server makes (0: by the handler) */
+    DWORD finish; /* 0, or SF_STATUS_REQ_FINISHED / _KEEP_CONN / _ERROR */
+    DWORD error;  /* GetLastError after SF_STATUS_REQ_ERROR */
+    DWORD denied; /* SF_DENIED_* of a denial the server makes (0: by the handler) */
     /* AUTHENTICATION (ISAPI-FILTERS.md §2.11) */
     char user[SF_MAX_USERNAME], password[SF_MAX_PASSWORD], auth_type[SF_MAX_AUTH_TYPE];
     /* SEND_RAW_DATA is being delivered: a plan built meanwhile (a filter's own head) is not
      * shown again */
     bool in_raw;
-    bool io_locked;         /* the thread delivering the notification holds r->io_lock */
+    bool io_locked; /* the thread delivering the notification holds r->io_lock */
 } filter_req_t;
 
 /* filter_req.c */

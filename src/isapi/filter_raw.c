@@ -118,7 +118,9 @@ BOOL filter_send_raw_plan(request_t *r, out_plan_t *p)
     }
     for (size_t i = 0; i < p->n; i++)
         if (shown[i])
-            p->segs[i] = (out_seg_t){.mem = b.p ? b.p + starts[i] : "", .fd = -1, .len = lens[i],
+            p->segs[i] = (out_seg_t){.mem = b.p ? b.p + starts[i] : "",
+                                     .fd = -1,
+                                     .len = lens[i],
                                      .payload = p->segs[i].payload};
     free(p->filtered);
     p->filtered = b.p;
@@ -161,8 +163,8 @@ void filter_read_raw_head(request_t *r)
     }
     gb_put(&b, "\r\n", 2);
     if (!b.failed) {
-        HTTP_FILTER_RAW_DATA rd = {.pvInData = b.p, .cbInData = (DWORD)b.len,
-                                   .cbInBuffer = (DWORD)b.len};
+        HTTP_FILTER_RAW_DATA rd = {
+            .pvInData = b.p, .cbInData = (DWORD)b.len, .cbInBuffer = (DWORD)b.len};
         (void)filter_notify(r, fr->s, SF_NOTIFY_READ_RAW_DATA, &rd);
     }
     free(b.p);

@@ -131,8 +131,10 @@ static unsigned reroute(request_t *r)
     }
     if (url[0] != '/' || path_normalize(url, plen, norm->s, cap) != PATH_OK) {
         static log_limiter_t bad = LOG_LIMITER_INIT;
-        log_limited(&bad, LOG_WARN, "%s: a filter set the url to \"%.200s\", which is not a "
-                    "valid path: 400", r->ri.raw_target, url);
+        log_limited(&bad, LOG_WARN,
+                    "%s: a filter set the url to \"%.200s\", which is not a "
+                    "valid path: 400",
+                    r->ri.raw_target, url);
         free(norm);
         return 400;
     }
@@ -164,8 +166,10 @@ static unsigned url_map_static(request_t *r, DWORD *st)
 {
     char phys[4096];
     snprintf(phys, sizeof phys, "%s", r->route.file ? r->route.file : "");
-    HTTP_FILTER_URL_MAP_EX um = {.pszURL = r->ri.path, .pszPhysicalPath = phys,
-                                 .cbPathBuff = sizeof phys, .dwFlags = HSE_URL_FLAGS_READ};
+    HTTP_FILTER_URL_MAP_EX um = {.pszURL = r->ri.path,
+                                 .pszPhysicalPath = phys,
+                                 .cbPathBuff = sizeof phys,
+                                 .dwFlags = HSE_URL_FLAGS_READ};
     *st = filter_notify(r, r->filt->s, SF_NOTIFY_URL_MAP, &um);
     phys[sizeof phys - 1] = '\0';
     if (*st != SF_STATUS_REQ_NEXT_NOTIFICATION || !r->route.file ||
@@ -184,8 +188,9 @@ static unsigned url_map_static(request_t *r, DWORD *st)
     if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
         static log_limiter_t refused = LOG_LIMITER_INIT;
         log_limited(&refused, LOG_WARN, "%s: a filter mapped the URL to %s, %s: 403",
-                    r->ri.raw_target, phys, inside ? "not a readable regular file"
-                                                   : "which is not a file below the document root");
+                    r->ri.raw_target, phys,
+                    inside ? "not a readable regular file"
+                           : "which is not a file below the document root");
         if (fd >= 0)
             close(fd);
         free(real);
@@ -204,8 +209,8 @@ void filter_url_map(request_t *r, const char *url, char *path, size_t cap, DWORD
 {
     if (!(r->filt->s->filters->wanted & SF_NOTIFY_URL_MAP))
         return;
-    HTTP_FILTER_URL_MAP_EX um = {.pszURL = url, .pszPhysicalPath = path, .cbPathBuff = (DWORD)cap,
-                                 .dwFlags = flags};
+    HTTP_FILTER_URL_MAP_EX um = {
+        .pszURL = url, .pszPhysicalPath = path, .cbPathBuff = (DWORD)cap, .dwFlags = flags};
     (void)filter_notify(r, r->filt->s, SF_NOTIFY_URL_MAP, &um);
     path[cap - 1] = '\0';
 }
@@ -286,7 +291,8 @@ static unsigned head_stage(request_t *r)
         /* The extension's file: shown, not changeable (the route is loaded by its path). */
         char phys[4096];
         snprintf(phys, sizeof phys, "%s", r->route.script_filename ? r->route.script_filename : "");
-        HTTP_FILTER_URL_MAP_EX um = {.pszURL = r->ri.path, .pszPhysicalPath = phys,
+        HTTP_FILTER_URL_MAP_EX um = {.pszURL = r->ri.path,
+                                     .pszPhysicalPath = phys,
                                      .cbPathBuff = sizeof phys,
                                      .dwFlags = HSE_URL_FLAGS_READ | HSE_URL_FLAGS_EXECUTE |
                                                 HSE_URL_FLAGS_SCRIPT,
@@ -296,7 +302,8 @@ static unsigned head_stage(request_t *r)
     }
     decode_basic(r);
     if (wanted & SF_NOTIFY_AUTHENTICATION) {
-        HTTP_FILTER_AUTHENT au = {.pszUser = fr->user, .cbUserBuff = sizeof fr->user,
+        HTTP_FILTER_AUTHENT au = {.pszUser = fr->user,
+                                  .cbUserBuff = sizeof fr->user,
                                   .pszPassword = fr->password,
                                   .cbPasswordBuff = sizeof fr->password};
         if (filter_notify(r, s, SF_NOTIFY_AUTHENTICATION, &au) != SF_STATUS_REQ_NEXT_NOTIFICATION)
@@ -345,9 +352,9 @@ static unsigned status_of_error(DWORD err)
 
 typedef struct builtin_args {
     resphead_t *h;
-    int fd;                 /* a file to send, or -1 */
+    int fd; /* a file to send, or -1 */
     uint64_t off, len;
-    const char *body;       /* or memory */
+    const char *body; /* or memory */
     size_t body_len;
 } builtin_args_t;
 
@@ -384,8 +391,8 @@ static void serve_builtin(request_t *r, resphead_t *h, int fd, uint64_t off, uin
                           const char *body, size_t body_len)
 {
     static const op_builder_t builder = {.build = builtin_build, .whole_response = true};
-    builtin_args_t a = {.h = h, .fd = fd, .off = off, .len = len, .body = body,
-                        .body_len = body_len};
+    builtin_args_t a = {
+        .h = h, .fd = fd, .off = off, .len = len, .body = body, .body_len = body_len};
     if (!op_issue(r, OP_SENDURL, NULL, NULL, &builder, &a)) {
         if (fd >= 0)
             close(fd);
@@ -457,8 +464,8 @@ static void serve_redirect(request_t *r)
         session_returned(r, HSE_STATUS_ERROR);
         return;
     }
-    int m = snprintf(lines, n, "Location: %s%s%s\r\n", r->route.location,
-                     r->ri.query[0] ? "?" : "", r->ri.query);
+    int m = snprintf(lines, n, "Location: %s%s%s\r\n", r->route.location, r->ri.query[0] ? "?" : "",
+                     r->ri.query);
     resphead_t h;
     resphead_init(&h);
     resphead_set_status(&h, 301);
@@ -559,7 +566,8 @@ loop_kept_t filter_request_start(request_t *r)
     const filter_t *off = filter_disabled(r);
     if (off) {
         static log_limiter_t disabled = LOG_LIMITER_INIT;
-        log_limited(&disabled, LOG_WARN, "503 for %s: filter %s is disabled by rapid-fail "
+        log_limited(&disabled, LOG_WARN,
+                    "503 for %s: filter %s is disabled by rapid-fail "
                     "protection (it crashed %u times within %u s); every request answers 503 "
                     "until the server is reloaded (SIGHUP)",
                     r->ri.raw_target, off->path, r->host->cfg->rapid_fail_crashes,
@@ -614,17 +622,17 @@ void filter_request_end(request_t *r, accesslog_entry_t *log)
         const char *target = filter_strdup(fr, r->ri.raw_path, strlen(r->ri.raw_path));
         if (!op || !target)
             return;
-        HTTP_FILTER_LOG fl = {.pszClientHostName = log->remote_addr,
-                              .pszClientUserName = log->user ? log->user : "",
-                              .pszServerName = r->ri.server_name,
-                              .pszOperation = op,
-                              .pszTarget = target,
-                              .pszParameters = r->ri.query,
-                              .dwHttpStatus = log->status,
-                              .dwBytesSent = (DWORD)log->body_bytes,
-                              .dwBytesRecvd = (DWORD)(r->ri.has_content_length
-                                                          ? r->ri.content_length : 0),
-                              .msTimeForProcessing = (DWORD)(clock_now_ms() - fr->start_ms)};
+        HTTP_FILTER_LOG fl = {
+            .pszClientHostName = log->remote_addr,
+            .pszClientUserName = log->user ? log->user : "",
+            .pszServerName = r->ri.server_name,
+            .pszOperation = op,
+            .pszTarget = target,
+            .pszParameters = r->ri.query,
+            .dwHttpStatus = log->status,
+            .dwBytesSent = (DWORD)log->body_bytes,
+            .dwBytesRecvd = (DWORD)(r->ri.has_content_length ? r->ri.content_length : 0),
+            .msTimeForProcessing = (DWORD)(clock_now_ms() - fr->start_ms)};
         (void)filter_notify(r, s, SF_NOTIFY_LOG, &fl);
         /* The pointers the filters left (valid until the next notification: the line is
          * written before it). */
