@@ -81,12 +81,14 @@ static const opt_t opts[] = {
     {"recycle-time", "server", "recycle_time", K_SECONDS, AT(recycle_time_s), 0},
     {"recycle-memory", "server", "recycle_memory", K_COUNT, AT(recycle_memory_mib), 0},
     {"health-timeout", "server", "health_timeout", K_SECONDS, AT(health_timeout_s), 0},
+    {"filter", NULL, NULL, K_FILTER, 0, 0}, /* file: every key of [filters] */
     {"error-page", "server", "error_page", K_ERROR_PAGE, 0, 0},
 };
 
 _Static_assert(sizeof opts / sizeof opts[0] == N_OPTS, "N_OPTS must match opts[]");
 
-static const char *const sections[] = {"server", "limits", "timeouts", "scripts", "maps"};
+static const char *const sections[] = {"server", "limits", "timeouts", "scripts", "maps",
+                                       "filters"};
 
 static bool takes_value(const opt_t *o)
 {
@@ -182,7 +184,7 @@ static char *read_ini_line(char *str, int num, void *stream)
         if (close && !known_section(p + 1, (size_t)(close - p - 1)))
             config_fail(src,
                         "%s:%d: unknown section [%.*s] (known: [server], [limits], [timeouts], "
-                        "[scripts], [maps])",
+                        "[scripts], [maps], [filters])",
                         src->file, src->line, (int)(close - p - 1), p + 1);
     }
     memcpy(str, p, len);
@@ -217,6 +219,8 @@ static int on_ini_value(void *user, const char *section, const char *name, const
         config_add_script(src, name, value, origin);
     } else if (strcmp(section, "maps") == 0) {
         config_add_map(src, name, value, origin);
+    } else if (strcmp(section, "filters") == 0) {
+        config_add_filter(src, name, value, origin);
     } else if (!known_section(section, strlen(section))) {
         config_fail(src, "%s:%d: unknown section [%s]", src->file, src->line, section);
     } else {
@@ -349,6 +353,10 @@ static int validate(const config_t *cfg, const track_t *t)
     for (size_t i = 0; i < cfg->n_maps; i++)
         if (check_path(cfg, cfg->maps[i].handler, i < t->n_maps ? t->maps[i] : NULL, "handler",
                        false) < 0)
+            return -1;
+    for (size_t i = 0; i < cfg->n_filters; i++)
+        if (check_path(cfg, cfg->filters[i].path, i < t->n_filters ? t->filters[i] : NULL,
+                       "filter", false) < 0)
             return -1;
     if (cfg->n_status_allow && !cfg->status_path) {
         say(cfg, "--status-allow (status_allow) is given without --status /PATH: there is no "
@@ -581,6 +589,7 @@ void config_free(config_t *cfg)
 {
     config_clear_scripts(cfg, NULL);
     config_clear_maps(cfg, NULL);
+    config_clear_filters(cfg, NULL);
     free(cfg->root);
     free(cfg->access_log);
     free(cfg->server_name);
@@ -621,6 +630,8 @@ void config_usage(FILE *to)
           "                          HANDLER.so; repeatable\n"
           "  --map /PREFIX/*=HANDLER.so  wildcard map: every URL under /PREFIX (/* for\n"
           "                          all) goes to HANDLER.so first; repeatable, in order\n"
+          "  --filter FILE.so        load the ISAPI filter FILE.so at start-up in every\n"
+          "                          worker; repeatable, in load order\n"
           "  --processes N|auto      worker processes under a master that restarts them;\n"
           "                          auto = one per CPU, 0 = one process, no master\n"
           "                          (for debugging; a crash ends the server) (default 1)\n"
@@ -709,9 +720,9 @@ void config_usage(FILE *to)
           "  -h, --help              print this help and exit\n"
           "\n"
           "Every option also takes the form --option=VALUE. Command-line options override\n"
-          "the config file; a repeatable option (--listen, --scripts, --map, --status-allow,\n"
-          "--error-page) given on the command line replaces the file's whole list.\n"
-          "Relative paths are relative to the working directory on the command line, and\n"
-          "to the file's directory in the file.\n",
+          "the config file; a repeatable option (--listen, --scripts, --map, --filter,\n"
+          "--status-allow, --error-page) given on the command line replaces the file's whole\n"
+          "list. Relative paths are relative to the working directory on the command line,\n"
+          "and to the file's directory in the file.\n",
           to);
 }

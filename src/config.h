@@ -45,6 +45,13 @@ typedef struct script_map {
     char *handler;
 } script_map_t;
 
+/* --filter PATH.so, or [filters] NAME = PATH.so: an ISAPI filter (src/isapi/filter.h), loaded
+ * at start-up in every worker; the array is in load order. name is the INI key, or the file's
+ * base name for --filter. */
+typedef struct filter_conf {
+    char *name;
+    char *path;
+} filter_conf_t;
 /* --error-page STATUS=/URL: the server's error responses with this status (its own and
  * HSE_REQ_SEND_CUSTOM_ERROR's) carry this static file below the root (src/http/errorpage.h). */
 typedef struct error_page {
@@ -63,6 +70,8 @@ typedef struct config {
     size_t n_scripts;
     script_map_t *maps;
     size_t n_maps;
+    filter_conf_t *filters;     /* ISAPI filters, in load order */
+    size_t n_filters;
 
     unsigned processes;         /* worker processes under a master (src/master.h); 0 = a single
                                  * process without master ("auto" is resolved when parsed) */

@@ -56,6 +56,7 @@ enum kind {
     K_RAPID_FAIL, /* N/SECONDS or off */
     K_COUNT,      /* unsigned at off, 0 = off */
     K_SECONDS,    /* uint32_t seconds at off, 0 = off */
+    K_FILTER,     /* repeatable PATH.so; file: every key of [filters] */
     K_ERROR_PAGE, /* repeatable STATUS=/URL */
 };
 
@@ -69,7 +70,7 @@ typedef struct opt {
 } opt_t;
 
 /* Number of entries in opts[] (config.c checks it against the table). */
-#define N_OPTS 47u
+#define N_OPTS 48u
 
 /* Where each path setting came from ("--root www (/home/u/www)", "x.ini:3: root = ../www"), so
  * that the existence checks at the end of config_parse_args can name the option or the file
@@ -81,6 +82,8 @@ typedef struct track {
     size_t n_scripts;
     char **maps;
     size_t n_maps;
+    char **filters; /* filters[i] describes cfg->filters[i] */
+    size_t n_filters;
 } track_t;
 
 typedef struct source {
@@ -92,6 +95,7 @@ typedef struct source {
     bool replaced_listen; /* this source has already dropped the previous source's list */
     bool replaced_scripts;
     bool replaced_maps;
+    bool replaced_filters;
     bool replaced_trust_proxy;
     bool replaced_status_allow;
     bool replaced_error_pages;
@@ -130,6 +134,9 @@ void config_clear_maps(config_t *cfg, track_t *t);
 void config_clear_error_pages(config_t *cfg);
 int config_add_script(source_t *src, const char *prefix, const char *dir, const char *origin);
 int config_add_map(source_t *src, const char *ext, const char *handler, const char *origin);
+/* --filter PATH.so / [filters] NAME = PATH.so: appended in order (the load order). */
+void config_clear_filters(config_t *cfg, track_t *t);
+int config_add_filter(source_t *src, const char *name, const char *path, const char *origin);
 int config_set_value(source_t *src, const opt_t *o, const char *value, const char *origin);
 
 #endif

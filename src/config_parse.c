@@ -141,6 +141,7 @@ void config_track_free(track_t *t)
     t->root = NULL;
     config_track_clear(&t->scripts, &t->n_scripts);
     config_track_clear(&t->maps, &t->n_maps);
+    config_track_clear(&t->filters, &t->n_filters);
 }
 
 /* ---- numbers ---- */

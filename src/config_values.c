@@ -317,6 +317,58 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
     return 0;
 }
 
+void config_clear_filters(config_t *cfg, track_t *t)
+{
+    for (size_t i = 0; i < cfg->n_filters; i++) {
+        free(cfg->filters[i].name);
+        free(cfg->filters[i].path);
+    }
+    free(cfg->filters);
+    cfg->filters = NULL;
+    cfg->n_filters = 0;
+    if (t)
+        config_track_clear(&t->filters, &t->n_filters);
+}
+
+int config_add_filter(source_t *src, const char *name, const char *path, const char *origin)
+{
+    config_t *cfg = src->cfg;
+    if (!src->replaced_filters) {
+        config_clear_filters(cfg, src->track);
+        src->replaced_filters = true;
+    }
+    if (!*path)
+        return config_fail(src, "%s: expected the path of a filter's .so", origin);
+    char *p = config_resolve(src, path, origin);
+    if (!p)
+        return -1;
+    if (!name) { /* --filter: named after the file */
+        const char *slash = strrchr(p, '/');
+        name = slash ? slash + 1 : p;
+    }
+    for (size_t i = 0; i < cfg->n_filters; i++)
+        if (strcmp(cfg->filters[i].name, name) == 0) {
+            free(p);
+            return config_fail(src, "%s: a filter named %s is already loaded (from %s)", origin,
+                               name, cfg->filters[i].path);
+        }
+    char *n = strdup(name);
+    filter_conf_t *grown = n ? realloc(cfg->filters, (cfg->n_filters + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(n);
+        free(p);
+        return config_fail_oom(src);
+    }
+    cfg->filters = grown;
+    grown[cfg->n_filters] = (filter_conf_t){.name = n, .path = p};
+    cfg->n_filters++;
+    char *t = config_track_text(origin, path, p);
+    if (!t ||
+        config_track_put(&src->track->filters, &src->track->n_filters, cfg->n_filters - 1, t) < 0)
+        return config_fail_oom(src);
+    return 0;
+}
+
 /* ---- one setting ---- */
 
 /* MIN or MIN:MAX into *min / *max; MIN alone keeps MAX at default_max, or raises it to MIN. */
@@ -468,6 +520,8 @@ int config_set_value(source_t *src, const opt_t *o, const char *value, const cha
         cfg->status_path = p;
         return 0;
     }
+    case K_FILTER:
+        return config_add_filter(src, NULL, value, origin);
     case K_SCRIPTS:
     case K_MAP: {
         const char *eq = strchr(value, '=');

@@ -96,9 +96,9 @@ int privileges_resolve(const char *spec, privileges_t *out, char *err, size_t er
 int privileges_drop(const config_t *cfg)
 {
     if (!cfg->user) {
-        if (geteuid() == 0 && (cfg->n_scripts || cfg->n_maps))
-            log_warn("running as root with extensions configured: their code runs as root too "
-                     "(use --user USER[:GROUP] to drop to an unprivileged user)");
+        if (geteuid() == 0 && (cfg->n_scripts || cfg->n_maps || cfg->n_filters))
+            log_warn("running as root with extensions configured (or filters): their code runs "
+                     "as root too (use --user USER[:GROUP] to drop to an unprivileged user)");
         return 0;
     }
     privileges_t p;

@@ -20,6 +20,7 @@
 #include "handoff.h"
 #include "isapi.h"
 #include "isapi_host.h"
+#include "filter.h"
 #include "log.h"
 #include "notify.h"
 #include "parked.h"
@@ -447,6 +448,12 @@ static void *netloop_main(void *arg)
 
 int server_start(server_t *s)
 {
+    /* ISAPI filters: after the privileges drop, before any connection (src/isapi/filter.h). */
+    bool filters_failed;
+    s->isapi->filters = s->filters = filters_load(s->cfg, &filters_failed);
+    if (filters_failed)
+        return -1;
+    s->handler = isapi_handler(s->isapi); /* with filters, every route goes to the ISAPI host */
     if (s->handoff) {
         int rc = handoff_start(s->handoff);
         if (rc < 0) {
@@ -565,6 +572,13 @@ void server_shutdown(server_t *s)
     unsigned unload_ms = s->cfg->shutdown_grace_ms < UNLOAD_MIN_MS ? UNLOAD_MIN_MS
                                                                    : s->cfg->shutdown_grace_ms;
     unsigned stuck = extensions_terminate_all(s->extensions, unload_ms);
+    if (atomic_load(&s->open_conns) == 0) { /* TerminateFilter once every connection is gone */
+        filters_terminate(s->filters);
+        s->filters = NULL;
+        s->isapi->filters = NULL;
+    } else if (s->filters) {
+        log_warn("shutdown: connections still open; the filters are not terminated");
+    }
     s->extension_code_running = !workers_done || stuck > 0;
     s->clean = workers_done && stuck == 0 && atomic_load(&s->open_conns) == 0;
     if (!s->clean)

@@ -69,6 +69,8 @@ struct server {
     pool_t *completions;      /* completion callbacks (--completion-workers) */
     struct handoff *handoff;  /* NULL when extensions run on the pool only */
     extensions_t *extensions;
+    struct filters *filters;  /* ISAPI filters loaded by server_start (src/isapi/filter.h); NULL
+                               * when none */
     struct isapi_host *isapi; /* what the ISAPI layer uses of the server (src/isapi/isapi_host.h) */
     handler_t handler;        /* serves extension routes: the ISAPI host's (src/http/handler.h) */
     handler_t status_handler; /* --status: the page's (src/status.h); respond NULL when off */

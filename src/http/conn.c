@@ -198,7 +198,8 @@ static void conn_route(conn_t *c)
         h = &srv->status_handler;
     } else {
         route_resolve(srv->router, c->hd->ri.path, &route);
-        h = route.kind == ROUTE_EXTENSION ? conn_handler(c) : &loop_handler;
+        h = route.kind == ROUTE_EXTENSION || conn_handler(c)->takes_every_route ? conn_handler(c)
+                                                                                 : &loop_handler;
     }
     if (drain_first && h->respond) {
         route_free(&route); /* resolved again once the body is in */
@@ -706,6 +707,10 @@ void conn_close(conn_t *c)
     if (c->req) { /* only in READAHEAD: the extension never saw it */
         conn_handler(c)->request_discard(c->req);
         c->req = NULL;
+    }
+    if (c->session) {
+        conn_handler(c)->session_end(c, c->session);
+        c->session = NULL;
     }
     if (c->prev)
         c->prev->next = c->next;

@@ -154,6 +154,11 @@ struct conn {
     unsigned log_status;
     uint64_t log_bytes;         /* body bytes of the current response conn_flush wrote */
     time_t log_time;
+
+    /* The handler's state for the whole connection (filters: src/isapi/filter_req.c), or NULL.
+     * Set by the handler on the loop thread while it has a request; the handler's session_end
+     * frees it when the connection closes (conn_close). */
+    void *session;
 };
 
 /* Accept path (loop thread). */
@@ -220,6 +225,10 @@ static inline unsigned conn_loop_index(const conn_t *c) { return c->nl->index; }
 static inline int conn_fd(const conn_t *c) { return c->watch.fd; }
 static inline const char *conn_peer_text(const conn_t *c) { return c->peer_text; }
 static inline const char *conn_local_text(const conn_t *c) { return c->local_text; }
+/* The handler's per-connection state (conn_t.session): loop thread, or the thread that owns the
+ * connection's request. */
+static inline void *conn_session(const conn_t *c) { return c->session; }
+static inline void conn_set_session(conn_t *c, void *session) { c->session = session; }
 /* The client allows another request on this connection, and the server agreed so far. */
 static inline bool conn_keep_alive(const conn_t *c) { return c->keep_alive; }
 /* A hang-up was seen (an event, conn_close_all, or a census that looked: conn_note_peer_gone). */

@@ -53,6 +53,13 @@ typedef struct handler {
     loop_kept_t (*request_start)(request_t *r, uint32_t readahead_len);
     void (*request_discard)(request_t *r);
     void (*peer_left)(request_t *r);
+    /* True: every route (static, redirect, 403, 404; not the --status page nor OPTIONS *) goes
+     * to this handler, not to the loop's own (ISAPI filters see every request). Read once per
+     * request. */
+    bool takes_every_route;
+    /* The connection closes with its session slot set (conn_session): loop thread, no request
+     * on it any more. NULL when the handler never sets one. */
+    void (*session_end)(conn_t *c, void *session);
 } handler_t;
 
 /* How a request ended: what the loop still has to send, and whether the connection may carry

@@ -32,6 +32,7 @@
 #include "static_file.h"
 #include "urlmap.h"
 #include "isapi_internal.h"
+#include "filter_internal.h"
 
 static BOOL WINAPI cb_get_server_variable(HCONN h, LPSTR name, LPVOID buf, LPDWORD size);
 static BOOL WINAPI cb_write_client(HCONN h, LPVOID buf, LPDWORD bytes, DWORD flags);
@@ -192,6 +193,8 @@ static void request_free(request_t *r)
     free(r->log_param);
     free(r->pending);
     free(r->deferred_head);
+    if (r->filt && !r->filt_borrowed)
+        filter_request_free(r);
     free(r);
 }
 
@@ -271,7 +274,7 @@ void request_post_end(request_t *r)
     loop_post(conn_loop(r->conn), &r->end_task, r->parent ? child_request_ended : request_ended);
 }
 
-static void session_returned(request_t *r, DWORD status)
+void session_returned(request_t *r, DWORD status)
 {
     pthread_mutex_lock(&r->lock);
     bool end = session_advance_locked(r, SESSION_EVENT_RETURN, status);
@@ -379,6 +382,8 @@ static loop_kept_t request_run_inline(request_t *r, loop_t *l, extension_t *ext)
 void isapi_call_taken(void *ctx)
 {
     extension_t *ext = ctx;
+    if (!ext) /* a filter's call in the head stage (filter_req.c), or a loading call */
+        return;
     atomic_fetch_add(&ext->calls_taken, 1);
     if (!atomic_exchange(&ext->handoff_logged, true))
         log_info("%s: a call ran past --handoff-after on an event loop's thread; the loop went on "
@@ -389,10 +394,26 @@ void isapi_call_taken(void *ctx)
         log_debug("%s: a call ran past --handoff-after: loop handed off", ext->path);
 }
 
+static inline loop_kept_t dispatch(request_t *r);
+
 loop_kept_t isapi_request_start(request_t *r, uint32_t readahead_len)
 {
     r->readahead[readahead_len] = '\0'; /* extensions treat lpbData as a C string */
     r->cell->ecb.cbAvailable = readahead_len;
+    if (r->host->filters) {
+        if (!r->parent) /* the filters' head stage first (filter_req.c) */
+            return filter_request_start(r);
+        r->filt = r->parent->filt; /* a child's response is its parent's: the same filters */
+        r->filt_borrowed = r->filt != NULL;
+    }
+    return dispatch(r);
+}
+
+loop_kept_t request_dispatch(request_t *r) { return dispatch(r); }
+
+/* Inline in isapi_request_start: the path without filters has no extra call. */
+static inline loop_kept_t dispatch(request_t *r)
+{
     loop_t *l = loop_current();
     /* Not from the loop's tick (a timer that finished a response and read the next, pipelined
      * request): the tick must not lose the loop, so the call goes to the pool. */
@@ -461,6 +482,8 @@ static char *build_response(request_t *r, resphead_t *h, const char *body, size_
 {
     bool no_body = h->status < 200 || h->status == 204 || h->status == 304;
     bool send_body = body_len && !no_body && !is_head_method(r);
+    if (r->filt)
+        filter_send_response(r, h);
     h->has_content_length = true;
     h->content_length = body_len;
     char *out = NULL;
@@ -550,6 +573,8 @@ void isapi_request_end(request_t *r, request_end_t *out)
         out->tail = NULL;
         out->tail_len = 0;
     }
+    if (r->filt)
+        filter_send_raw_tail(r, &out->tail, &out->tail_len);
     out->status = r->status_sent;
     out->body_bytes = r->body_sent;
     pthread_mutex_unlock(&r->io_lock);
@@ -564,7 +589,11 @@ void isapi_request_end(request_t *r, request_end_t *out)
         accesslog_entry_t e;
         accesslog_entry_fill(&e, &r->ri, r->ri.remote_addr, r->start_time, r->status_sent,
                              r->body_sent, param);
+        if (r->filt)
+            filter_request_end(r, &e);
         accesslog_write(log, &e);
+    } else if (r->filt && !r->filt_borrowed) { /* a child's end is its parent's */
+        filter_request_end(r, NULL);
     }
     if (r->ext && r->host->cfg->status_path)
         atomic_fetch_add_explicit(&r->ext->requests_ended, 1, memory_order_relaxed);
@@ -579,5 +608,7 @@ handler_t isapi_handler(isapi_host_t *host)
         .request_start = isapi_request_start,
         .request_discard = isapi_request_discard,
         .peer_left = parked_peer_left,
+        .takes_every_route = host->filters != NULL,
+        .session_end = filter_session_end,
     };
 }

@@ -62,6 +62,8 @@ typedef struct out_plan {
     char *head;             /* malloc'ed response head, or NULL */
     char chunk_line[24];    /* "<hex>\r\n" */
     int owned_fd;           /* a descriptor the plan owns (SEND_URL's file), or -1 */
+    char *filtered;         /* malloc'ed bytes SEND_RAW_DATA filters left (src/isapi/filter_raw.c),
+                             * which segs point into, or NULL */
 } out_plan_t;
 
 /* The request's one asynchronous operation. `kind` is under the request's lock; the rest is
@@ -200,6 +202,11 @@ struct request {
      * cleared when HttpExtensionProc returns. */
     atomic_bool in_proc;
     pthread_t proc_thread;
+    /* ISAPI filters (src/isapi/filter_internal.h): the filters' part of this request, owned;
+     * NULL when no filter is loaded. A child request (SEND_URL) borrows its parent's
+     * (filt_borrowed): its head and bytes are the parent's response. */
+    struct filter_req *filt;
+    bool filt_borrowed;
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */

@@ -23,6 +23,7 @@
 #include "route.h"
 
 typedef struct extensions extensions_t;
+typedef struct filters filters_t;
 
 /* The ISAPI layer's state on one event loop. */
 typedef struct isapi_loop {
@@ -45,6 +46,8 @@ typedef struct isapi_host {
     const char *software;        /* "isapid/VERSION" (the server's string) */
     const atomic_bool *stopping; /* the server's: shutdown began */
     atomic_bool *unhealthy;      /* the server's: HSE_REQ_REPORT_UNHEALTHY was called */
+    filters_t *filters;          /* ISAPI filters (src/isapi/filter.h); NULL when none. Set by
+                                  * server_start before any loop runs */
     isapi_loop_t *loops;         /* one per event loop, indexed by conn_loop_index */
     unsigned n_loops;
 } isapi_host_t;

@@ -34,6 +34,10 @@ void request_ref_locked(request_t *r);
 bool request_unref_locked(request_t *r);
 void request_post_end(request_t *r);
 BOOL session_done(request_t *r, DWORD status);
+/* HttpExtensionProc (or what stands for it: the filters' serving of a static route) returned. */
+void session_returned(request_t *r, DWORD status);
+/* Run the route's extension: on this loop's thread, or the pool (isapi_request_start's rule). */
+loop_kept_t request_dispatch(request_t *r);
 bool request_keep_alive_possible(request_t *r);
 
 /* src/isapi/isapi_plan.c */

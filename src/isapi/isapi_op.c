@@ -33,6 +33,7 @@
 #include "static_file.h"
 #include "urlmap.h"
 #include "isapi_internal.h"
+#include "filter_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Asynchronous operations. Started on any thread, driven by the connection's loop, completed on
@@ -228,6 +229,9 @@ BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size)
 {
     if (!name || !size)
         return fail(ERROR_INVALID_PARAMETER);
+    BOOL filtered;
+    if (r->filt && filter_server_variable(r, name, buf, size, false, &filtered))
+        return filtered; /* AUTH_* as the filters left them */
     uint32_t sz = *size;
     uint32_t err = servervar_get(&r->ri, name, buf, &sz);
     *size = sz;

@@ -31,6 +31,7 @@
 #include "static_file.h"
 #include "urlmap.h"
 #include "isapi_internal.h"
+#include "filter_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Response composition (under io_lock). Every write — synchronous or not, WriteClient,
@@ -43,6 +44,7 @@ void plan_init(out_plan_t *p)
     p->n = 0;
     p->head = NULL;
     p->owned_fd = -1;
+    p->filtered = NULL;
 }
 
 void plan_free(out_plan_t *p)
@@ -50,6 +52,8 @@ void plan_free(out_plan_t *p)
     if (p->segs != p->inline_segs)
         free(p->segs);
     free(p->head);
+    if (p->filtered) /* only with a SEND_RAW_DATA filter: no call otherwise */
+        free(p->filtered);
     if (p->owned_fd >= 0)
         close(p->owned_fd);
     plan_init(p);
@@ -73,6 +77,10 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
         *head = NULL;
         *head_len = 0;
         return TRUE;
+    }
+    if (r->filt) { /* SEND_RESPONSE: the filters may change the head (src/isapi/filter_cb.c) */
+        filter_send_response(r, h);
+        st = h->status;
     }
     if (!h->has_content_length && final && !h->chunked) {
         /* Nothing follows this write: the length is known. */
@@ -157,7 +165,7 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
     if (sendable == 0) {
         if (end_chunks)
             p->segs[p->n++] = (out_seg_t){.mem = "0\r\n\r\n", .fd = -1, .len = 5};
-        return TRUE;
+        return r->filt ? filter_send_raw_plan(r, p) : TRUE; /* SEND_RAW_DATA */
     }
     if (r->framing == FRAME_CHUNKED) {
         int m = snprintf(p->chunk_line, sizeof p->chunk_line, "%llx\r\n", (unsigned long long)sendable);
@@ -175,7 +183,7 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
     if (r->framing == FRAME_CHUNKED)
         p->segs[p->n++] = (out_seg_t){.mem = end_chunks ? "\r\n0\r\n\r\n" : "\r\n", .fd = -1,
                                       .len = end_chunks ? 7 : 2};
-    return TRUE;
+    return r->filt ? filter_send_raw_plan(r, p) : TRUE; /* SEND_RAW_DATA */
 }
 
 /* Send a plan on the calling thread. Frees it. */

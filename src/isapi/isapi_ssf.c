@@ -32,6 +32,7 @@
 #include "static_file.h"
 #include "urlmap.h"
 #include "isapi_internal.h"
+#include "filter_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Support functions */
@@ -189,6 +190,8 @@ DWORD ssf_map_url(request_t *r, const char *url, char *out, size_t out_size, siz
     if (result == ERROR_SUCCESS) {
         *flags = m->script ? HSE_URL_FLAGS_READ | HSE_URL_FLAGS_EXECUTE | HSE_URL_FLAGS_SCRIPT
                            : HSE_URL_FLAGS_READ;
+        if (r->filt) /* URL_MAP: the filters may change the path (src/isapi/filter_req.c) */
+            filter_url_map(r, norm, m->path, sizeof m->path, *flags);
         *needed = strlen(m->path) + 1;
         *match_path = m->match_path;
         *match_url = m->match_url;

@@ -844,13 +844,13 @@ static void test_ini_errors(void)
                      "isapid: conf/t.ini:5: unknown key 'max_headers' in [limits]\n");
     expect_ini_error("[server]\nthreads = 1\n[bogus]\n",
                      "isapid: conf/t.ini:3: unknown section [bogus] (known: [server], [limits], "
-                     "[timeouts], [scripts], [maps])\n");
+                     "[timeouts], [scripts], [maps], [filters])\n");
     expect_ini_error("\xEF\xBB\xBF[bogus]\n",
                      "isapid: conf/t.ini:1: unknown section [bogus] (known: [server], [limits], "
-                     "[timeouts], [scripts], [maps])\n");
+                     "[timeouts], [scripts], [maps], [filters])\n");
     expect_ini_error("[Server]\nthreads = 1\n",
                      "isapid: conf/t.ini:1: unknown section [Server] (known: [server], [limits], "
-                     "[timeouts], [scripts], [maps])\n");
+                     "[timeouts], [scripts], [maps], [filters])\n");
     expect_ini_error("threads = 1\n",
                      "isapid: conf/t.ini:1: key 'threads' is outside any section (put it under "
                      "[server], [limits], ...)\n");
@@ -1102,6 +1102,51 @@ static void test_proxy_options(void)
                      "isapid: conf/t.ini:2: reuse_port = maybe: expected yes or no\n");
 }
 
+/* --filter (repeatable, in order) and [filters] NAME = PATH (relative to the file); the CLI list
+ * replaces the file's; a missing file fails the final checks; duplicate names are refused. */
+static void test_filters(void)
+{
+    config_t cfg;
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(cfg.n_filters, 0);
+    CHECK_INT(parse(&cfg, "--filter", "conf/handler.so", "--filter=conf/sub/../f2.so", NULL),
+              CONFIG_ERROR); /* f2.so does not exist */
+    config_free(&cfg);
+    write_file("conf/f2.so", "not really a shared object\n");
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(parse(&cfg, "--filter", "conf/handler.so", "--filter=conf/sub/../f2.so", NULL),
+              CONFIG_OK);
+    CHECK_INT(cfg.n_filters, 2);
+    if (cfg.n_filters == 2) {
+        CHECK_STR(cfg.filters[0].path, at("conf/handler.so"));
+        CHECK_STR(cfg.filters[0].name, "handler.so");
+        CHECK_STR(cfg.filters[1].path, at("conf/f2.so"));
+    }
+    config_free(&cfg);
+    write_file("conf/filters.ini", "[filters]\nsecond = f2.so\nfirst = handler.so\n");
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(parse(&cfg, "--config", at("conf/filters.ini"), NULL), CONFIG_OK);
+    CHECK_INT(cfg.n_filters, 2);
+    if (cfg.n_filters == 2) {
+        CHECK_STR(cfg.filters[0].name, "second");
+        CHECK_STR(cfg.filters[0].path, at("conf/f2.so"));
+        CHECK_STR(cfg.filters[1].name, "first");
+    }
+    config_free(&cfg);
+    config_defaults(&cfg, at("bin"));
+    CHECK_INT(parse(&cfg, "--config", at("conf/filters.ini"), "--filter", "conf/f2.so", NULL),
+              CONFIG_OK);
+    CHECK_INT(cfg.n_filters, 1); /* the command line's list replaces the file's */
+    config_free(&cfg);
+    char want[PATH_MAX + 128];
+    snprintf(want, sizeof want,
+             "isapid: conf/t.ini:4: a = f2.so: a filter named a is already loaded (from %s)\n",
+             at("conf/handler.so"));
+    expect_ini_error("[filters]\na = handler.so\nb = handler.so\na = f2.so\n", want);
+    unlink(at("conf/filters.ini"));
+    unlink(at("conf/f2.so"));
+}
+
 /* --error-page / error_page: a repeatable list of STATUS=/URL, the URL normalised; the command
  * line's list replaces the file's; the page must exist below the root. */
 static void test_error_page_options(void)
@@ -1189,6 +1234,7 @@ int main(void)
     test_ini_duplicate_prefix();
     test_cli_overrides_file();
     test_proxy_options();
+    test_filters();
     test_error_page_options();
 
     if (chdir(cwd) != 0)
