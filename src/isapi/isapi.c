@@ -366,7 +366,10 @@ static void request_submit(request_t *r)
  * A call that lost the loop still ends its session (posted to the loop like any thread's). */
 #define EXT_POOL_AFTER_HANDOFF_MS 1000
 
-static loop_kept_t request_run_inline(request_t *r, loop_t *l, extension_t *ext)
+/* Inlined into its one caller: the hello path pays no call for it (the filters made dispatch
+ * a function of its own). */
+static inline __attribute__((always_inline)) loop_kept_t
+request_run_inline(request_t *r, loop_t *l, extension_t *ext)
 {
     uint64_t call = loop_call_begin(l, ext);
     DWORD status = request_call(r, ext); /* ext found already: no second lookup */
