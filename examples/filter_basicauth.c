@@ -30,6 +30,8 @@
 #include <windows.h>
 #include <httpfilt.h>
 
+#include "filter_ini.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -54,54 +56,21 @@ BOOL WINAPI DllMain(HINSTANCE hinstDLL, DWORD fdwReason, LPVOID lpvReserved)
     return TRUE;
 }
 
-/* path of this module with its extension replaced by ".ini" */
-static BOOL IniPathOfModule(LPSTR path, DWORD size)
+static BOOL AddUser(LPSTR name, LPSTR password, void *ctx)
 {
-    DWORD n = GetModuleFileName(g_hInstance, path, size);
-    if (n == 0 || n >= size)
-        return FALSE;
-    LPSTR sep = strrchr(path, '\\'), slash = strrchr(path, '/');
-    if (sep == NULL || (slash != NULL && slash > sep))
-        sep = slash;
-    LPSTR dot = strrchr(path, '.');
-    if (dot == NULL || (sep != NULL && dot < sep))
-        dot = path + n;
-    if ((DWORD)(dot - path) + sizeof ".ini" > size)
-        return FALSE;
-    lstrcpyA(dot, ".ini");
-    return TRUE;
-}
-
-static void Trim(LPSTR s)
-{
-    size_t len = strlen(s), start = 0;
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        s[--len] = '\0';
-    while (s[start] == ' ' || s[start] == '\t')
-        start++;
-    memmove(s, s + start, len - start + 1);
+    UNREFERENCED_PARAMETER(ctx);
+    if (password == NULL || name[0] == '\0')
+        return TRUE;
+    BASIC_USER *user = &g_users[g_userCount];
+    lstrcpynA(user->name, name, sizeof user->name);
+    lstrcpynA(user->password, password, sizeof user->password);
+    return ++g_userCount < MAX_USERS;
 }
 
 static void LoadUsers(LPCSTR iniPath)
 {
-    static CHAR section[32768];
-    DWORD n = GetPrivateProfileSection("users", section, sizeof section, iniPath);
     g_userCount = 0;
-    LPSTR next;
-    for (LPSTR line = section; n > 0 && *line != '\0' && g_userCount < MAX_USERS; line = next) {
-        next = line + strlen(line) + 1; /* before the line is cut at its '=' */
-        LPSTR eq = strchr(line, '=');
-        if (eq == NULL)
-            continue;
-        *eq = '\0';
-        BASIC_USER *user = &g_users[g_userCount];
-        lstrcpynA(user->name, line, sizeof user->name);
-        lstrcpynA(user->password, eq + 1, sizeof user->password);
-        Trim(user->name);
-        Trim(user->password);
-        if (user->name[0] != '\0')
-            g_userCount++;
-    }
+    ForEachIniLine(iniPath, "users", AddUser, NULL);
 }
 
 BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
@@ -112,7 +81,7 @@ BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
               SF_MAX_FILTER_DESC_LEN);
     pVer->dwFlags = SF_NOTIFY_ORDER_MEDIUM | SF_NOTIFY_SECURE_PORT | SF_NOTIFY_NONSECURE_PORT |
                     SF_NOTIFY_AUTHENTICATION;
-    if (!IniPathOfModule(iniPath, sizeof iniPath))
+    if (!IniPathOfModule(g_hInstance, iniPath, sizeof iniPath))
         return FALSE;
     LoadUsers(iniPath);
     if (g_userCount == 0)

@@ -20,6 +20,8 @@
 #include <windows.h>
 #include <httpfilt.h>
 
+#include "filter_ini.h"
+
 #include <string.h>
 
 #define MAX_HEADERS 64
@@ -43,59 +45,31 @@ BOOL WINAPI DllMain(HINSTANCE hinstDLL, DWORD fdwReason, LPVOID lpvReserved)
     return TRUE;
 }
 
-/* path of this module with its extension replaced by ".ini" */
-static BOOL IniPathOfModule(LPSTR path, DWORD size)
-{
-    DWORD n = GetModuleFileName(g_hInstance, path, size);
-    if (n == 0 || n >= size)
-        return FALSE;
-    LPSTR sep = strrchr(path, '\\'), slash = strrchr(path, '/');
-    if (sep == NULL || (slash != NULL && slash > sep))
-        sep = slash;
-    LPSTR dot = strrchr(path, '.');
-    if (dot == NULL || (sep != NULL && dot < sep))
-        dot = path + n;
-    if ((DWORD)(dot - path) + sizeof ".ini" > size)
-        return FALSE;
-    lstrcpyA(dot, ".ini");
-    return TRUE;
-}
+typedef struct {
+    HEADER_EDIT *edits;
+    int count;
+} EDIT_LIST;
 
-static void Trim(LPSTR s)
+static BOOL AddEdit(LPSTR name, LPSTR value, void *ctx)
 {
-    size_t len = strlen(s), start = 0;
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        s[--len] = '\0';
-    while (s[start] == ' ' || s[start] == '\t')
-        start++;
-    memmove(s, s + start, len - start + 1);
+    EDIT_LIST *list = (EDIT_LIST *)ctx;
+    if (name[0] == '\0' || strpbrk(name, ": \t") != NULL) {
+        OutputDebugString("filter_headers: a header name is empty or has a colon or a blank: skipped");
+        return TRUE;
+    }
+    HEADER_EDIT *edit = &list->edits[list->count];
+    lstrcpynA(edit->name, name, sizeof edit->name - 1);
+    lstrcpynA(edit->value, value != NULL ? value : "", sizeof edit->value);
+    lstrcatA(edit->name, ":");
+    return ++list->count < MAX_HEADERS;
 }
 
 /* Reads section's `Name = value` lines (or bare names) into edits; returns how many. */
 static int LoadSection(LPCSTR iniPath, LPCSTR sectionName, HEADER_EDIT *edits)
 {
-    static CHAR section[32768];
-    int count = 0;
-    DWORD n = GetPrivateProfileSection(sectionName, section, sizeof section, iniPath);
-    LPSTR next;
-    for (LPSTR line = section; n > 0 && *line != '\0' && count < MAX_HEADERS; line = next) {
-        next = line + strlen(line) + 1; /* before the line is cut at its '=' */
-        HEADER_EDIT *edit = &edits[count];
-        LPSTR eq = strchr(line, '=');
-        if (eq != NULL)
-            *eq = '\0';
-        lstrcpynA(edit->name, line, sizeof edit->name - 1);
-        lstrcpynA(edit->value, eq != NULL ? eq + 1 : "", sizeof edit->value);
-        Trim(edit->name);
-        Trim(edit->value);
-        if (edit->name[0] == '\0' || strpbrk(edit->name, ": \t") != NULL) {
-            OutputDebugString("filter_headers: a header name is empty or has a colon or a blank: skipped");
-            continue;
-        }
-        lstrcatA(edit->name, ":");
-        count++;
-    }
-    return count;
+    EDIT_LIST list = {edits, 0};
+    ForEachIniLine(iniPath, sectionName, AddEdit, &list);
+    return list.count;
 }
 
 BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
@@ -105,7 +79,7 @@ BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
     lstrcpynA(pVer->lpszFilterDesc, "isapid response header example filter", SF_MAX_FILTER_DESC_LEN);
     pVer->dwFlags = SF_NOTIFY_ORDER_DEFAULT | SF_NOTIFY_SECURE_PORT | SF_NOTIFY_NONSECURE_PORT |
                     SF_NOTIFY_SEND_RESPONSE;
-    if (!IniPathOfModule(iniPath, sizeof iniPath))
+    if (!IniPathOfModule(g_hInstance, iniPath, sizeof iniPath))
         return FALSE;
     g_addCount = LoadSection(iniPath, "add", g_add);
     g_removeCount = LoadSection(iniPath, "remove", g_remove);

@@ -25,6 +25,8 @@
 #include <windows.h>
 #include <httpfilt.h>
 
+#include "filter_ini.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,56 +55,25 @@ BOOL WINAPI DllMain(HINSTANCE hinstDLL, DWORD fdwReason, LPVOID lpvReserved)
     return TRUE;
 }
 
-/* path of this module with its extension replaced by ".ini" */
-static BOOL IniPathOfModule(LPSTR path, DWORD size)
+static BOOL AddRule(LPSTR from, LPSTR to, void *ctx)
 {
-    DWORD n = GetModuleFileName(g_hInstance, path, size);
-    if (n == 0 || n >= size)
-        return FALSE;
-    LPSTR sep = strrchr(path, '\\'), slash = strrchr(path, '/');
-    if (sep == NULL || (slash != NULL && slash > sep))
-        sep = slash;
-    LPSTR dot = strrchr(path, '.');
-    if (dot == NULL || (sep != NULL && dot < sep))
-        dot = path + n;
-    if ((DWORD)(dot - path) + sizeof ".ini" > size)
-        return FALSE;
-    lstrcpyA(dot, ".ini");
-    return TRUE;
-}
-
-static void Trim(LPSTR s)
-{
-    size_t len = strlen(s), start = 0;
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        s[--len] = '\0';
-    while (s[start] == ' ' || s[start] == '\t')
-        start++;
-    memmove(s, s + start, len - start + 1);
+    UNREFERENCED_PARAMETER(ctx);
+    if (to == NULL)
+        return TRUE;
+    if (from[0] != '/' || to[0] != '/') {
+        OutputDebugString("filter_rewrite: a rule's two sides must start with '/': skipped");
+        return TRUE;
+    }
+    REWRITE_RULE *rule = &g_rules[g_ruleCount];
+    lstrcpynA(rule->from, from, sizeof rule->from);
+    lstrcpynA(rule->to, to, sizeof rule->to);
+    return ++g_ruleCount < MAX_RULES;
 }
 
 static void LoadRules(LPCSTR iniPath)
 {
-    static CHAR section[32768];
-    DWORD n = GetPrivateProfileSection("rules", section, sizeof section, iniPath);
     g_ruleCount = 0;
-    LPSTR next;
-    for (LPSTR line = section; n > 0 && *line != '\0' && g_ruleCount < MAX_RULES; line = next) {
-        next = line + strlen(line) + 1; /* before the line is cut at its '=' */
-        LPSTR eq = strchr(line, '=');
-        if (eq == NULL)
-            continue;
-        *eq = '\0';
-        REWRITE_RULE *rule = &g_rules[g_ruleCount];
-        lstrcpynA(rule->from, line, sizeof rule->from);
-        lstrcpynA(rule->to, eq + 1, sizeof rule->to);
-        Trim(rule->from);
-        Trim(rule->to);
-        if (rule->from[0] == '/' && rule->to[0] == '/')
-            g_ruleCount++;
-        else
-            OutputDebugString("filter_rewrite: a rule's two sides must start with '/': skipped");
-    }
+    ForEachIniLine(iniPath, "rules", AddRule, NULL);
 }
 
 BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
@@ -113,7 +84,7 @@ BOOL WINAPI GetFilterVersion(HTTP_FILTER_VERSION *pVer)
     /* HIGH: rewrite before authenticating and other filters look at the URL. */
     pVer->dwFlags = SF_NOTIFY_ORDER_HIGH | SF_NOTIFY_SECURE_PORT | SF_NOTIFY_NONSECURE_PORT |
                     SF_NOTIFY_PREPROC_HEADERS | SF_NOTIFY_LOG;
-    if (!IniPathOfModule(iniPath, sizeof iniPath))
+    if (!IniPathOfModule(g_hInstance, iniPath, sizeof iniPath))
         return FALSE;
     LoadRules(iniPath);
     if (g_ruleCount == 0)
