@@ -385,54 +385,14 @@ BOOL ssf_exec_url(request_t *r, const HSE_EXEC_URL_INFO *info)
                     u ? u->hImpersonationToken : NULL, info->dwExecUrlFlags);
 }
 
-/* UTF-16 (NUL-terminated) to a new UTF-8 string; NULL for an unpaired surrogate or a URL over
- * EXEC_URL_MAX_URL units (errno-free: the caller says ERROR_INVALID_PARAMETER). */
-static char *utf16_to_utf8(const WCHAR *w)
-{
-    size_t n = 0;
-    while (n <= EXEC_URL_MAX_URL && w[n])
-        n++;
-    if (n > EXEC_URL_MAX_URL)
-        return NULL;
-    char *out = malloc(n * 3 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = w[i];
-        if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n && w[i + 1] >= 0xDC00 && w[i + 1] <= 0xDFFF) {
-            c = 0x10000 + ((c - 0xD800) << 10) + (uint32_t)(w[i + 1] - 0xDC00);
-            i++;
-        } else if (c >= 0xD800 && c <= 0xDFFF) {
-            free(out);
-            return NULL;
-        }
-        if (c < 0x80) {
-            *o++ = (char)c;
-        } else if (c < 0x800) {
-            *o++ = (char)(0xC0 | c >> 6);
-            *o++ = (char)(0x80 | (c & 0x3F));
-        } else if (c < 0x10000) {
-            *o++ = (char)(0xE0 | c >> 12);
-            *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
-            *o++ = (char)(0x80 | (c & 0x3F));
-        } else {
-            *o++ = (char)(0xF0 | c >> 18);
-            *o++ = (char)(0x80 | ((c >> 12) & 0x3F));
-            *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
-            *o++ = (char)(0x80 | (c & 0x3F));
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 BOOL ssf_exec_unicode_url(request_t *r, const HSE_EXEC_UNICODE_URL_INFO *info)
 {
     if (!info)
         return fail(ERROR_INVALID_PARAMETER);
     char *url = NULL;
-    if (info->pszUrl && !(url = utf16_to_utf8(info->pszUrl)))
-        return fail(ERROR_INVALID_PARAMETER);
+    DWORD err = ERROR_SUCCESS;
+    if (info->pszUrl && !(url = utf16_to_utf8(info->pszUrl, EXEC_URL_MAX_URL + 1, &err)))
+        return fail(err);
     const HSE_EXEC_UNICODE_URL_USER_INFO *u = info->pUserInfo;
     BOOL ok = exec_url(r, url, info->pszMethod, info->pszChildHeaders, info->pEntity,
                        u ? u->hImpersonationToken : NULL, info->dwExecUrlFlags);

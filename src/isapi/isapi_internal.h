@@ -107,6 +107,9 @@ BOOL ssf_map_unicode_url_to_path(request_t *r, WCHAR *buf, LPDWORD size);
 BOOL ssf_map_unicode_url_to_path_ex(request_t *r, const WCHAR *url, LPDWORD size,
                                     LPDWORD data_type);
 BOOL ssf_get_cert_info_ex(void *cert);
+/* UTF-16 (NUL-terminated within cap units) to a new UTF-8 string; NULL + *err
+ * (ERROR_INVALID_PARAMETER: no NUL within cap, or an unpaired surrogate). */
+char *utf16_to_utf8(const WCHAR *in, size_t cap, DWORD *err);
 BOOL ssf_token_request(void *out);
 
 /* src/isapi/isapi_sendurl.c: send-URL, and the child requests of SEND_URL and EXEC_URL */

@@ -193,8 +193,7 @@ BOOL ssf_normalize_url(char *url)
 /* ------------------------------------------------------------------------------------------ */
 /* HSE_REQ_MAP_UNICODE_URL_TO_PATH(_EX): UTF-16 in and out around MAP_URL_TO_PATH's rule */
 
-/* UTF-16 (NUL-terminated within cap units) to a new UTF-8 string; NULL + *err. */
-static char *utf16_to_utf8(const WCHAR *in, size_t cap, DWORD *err)
+char *utf16_to_utf8(const WCHAR *in, size_t cap, DWORD *err)
 {
     size_t n = 0;
     while (n < cap && in[n])
