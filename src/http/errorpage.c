@@ -4,6 +4,7 @@
 #include "errorpage.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -80,8 +81,10 @@ void errorpage_body(errorpages_t *t, unsigned status, error_body_t *out)
             page = &t->pages[i];
     if (!page)
         return;
+    /* The page is the administrator's file: served as the static-file rules say, past every
+     * wildcard map (a map on "/" with a star would otherwise claim it for its extension). */
     route_t route;
-    route_resolve(t->router, page->url, &route);
+    route_resolve_after(t->router, page->url, UINT_MAX, &route);
     const char *why = NULL;
     char *data = NULL;
     if (route.kind != ROUTE_STATIC)

@@ -156,8 +156,8 @@ typedef struct route {
  * thread, replaced when the root's real path changes (route_site.c: root_handle_t). */
 void route_resolve(router_t *rt, const char *path, route_t *out);
 /* route_resolve with the wildcard maps up to and including cfg->maps[after - 1] passed over
- * (after: a route's `wildcard`; 0 = none passed over): HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR,
- * the chain going on after the current wildcard. */
+ * (after: a route's `wildcard`; 0 = none passed over, UINT_MAX = all):
+ * HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR, the chain going on after the current wildcard. */
 void route_resolve_after(router_t *rt, const char *path, unsigned after, route_t *out);
 /* Releases the strings and, for STATIC, closes fd if it is still owned (>= 0). */
 void route_free(route_t *r);

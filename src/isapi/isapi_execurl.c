@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "errorpage.h"
 #include "httputil.h"
 #include "log.h"
 #include "path.h"
@@ -53,6 +54,7 @@ typedef struct answer {
     DWORD op_error; /* the completion's dwError: the EXEC_URL itself failed (too deep) */
     bool no_headers;
     bool head_only; /* the child's method is HEAD: the head declares a body none follows */
+    bool custom_errors; /* an error answer carries its --error-page (no DISABLE_CUSTOM_ERROR) */
 } answer_t;
 
 /* Under io_lock: the answer as the operation's plan. With NO_HEADERS only its body goes out, in
@@ -120,21 +122,27 @@ static BOOL answer_issue(request_t *r, answer_t *a, PFN_HSE_IO_COMPLETION fn, PV
     return ok ? TRUE : fail(e);
 }
 
-/* An error page (text/html, the server's own body) as the answer. */
+/* An error response as the answer: the --error-page for the status (unless the caller said
+ * HSE_EXEC_URL_DISABLE_CUSTOM_ERROR), else the server's built-in body. */
 static BOOL answer_error(request_t *r, answer_t *a, unsigned status, DWORD win32,
                          PFN_HSE_IO_COMPLETION fn, PVOID ctx)
 {
-    char body[256];
     a->status = status;
     a->win32 = win32;
     resphead_set_status(&a->h, status);
-    a->body_len = http_error_body(status, body, sizeof body);
-    a->body = body;
-    if (resphead_add(&a->h, "Content-Type", "text/html") < 0) {
+    error_body_t body;
+    errorpage_body(a->custom_errors ? r->host->error_pages : NULL, status, &body);
+    a->body = body.data; /* copied into the plan by answer_issue */
+    a->body_len = body.len;
+    BOOL ok;
+    if (resphead_add(&a->h, "Content-Type", body.content_type) < 0) {
         resphead_free(&a->h);
-        return fail(ERROR_NOT_ENOUGH_MEMORY);
+        ok = fail(ERROR_NOT_ENOUGH_MEMORY);
+    } else {
+        ok = answer_issue(r, a, fn, ctx);
     }
-    return answer_issue(r, a, fn, ctx);
+    errorpage_release(&body);
+    return ok;
 }
 
 /* The static file of route for the child's request (ri: its method, and its headers unless
@@ -289,7 +297,9 @@ static BOOL exec_url(request_t *r, const char *url, const char *method, const ch
     if (!fn)
         return fail(ERROR_INVALID_PARAMETER); /* always asynchronous: IO_COMPLETION first */
 
-    answer_t a = {.fd = -1, .no_headers = (flags & HSE_EXEC_URL_NO_HEADERS) || r->child_no_headers};
+    answer_t a = {.fd = -1,
+                  .no_headers = (flags & HSE_EXEC_URL_NO_HEADERS) || r->child_no_headers,
+                  .custom_errors = !(flags & HSE_EXEC_URL_DISABLE_CUSTOM_ERROR)};
     resphead_init(&a.h);
     if (r->child_depth + 1 > EXEC_URL_MAX_DEPTH) {
         static log_limiter_t deep = LOG_LIMITER_INIT;

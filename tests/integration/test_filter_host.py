@@ -388,8 +388,8 @@ class FilterHostTest(unittest.TestCase):
             # the wildcard extension gets every URL, the rewritten one too, and hands it back
             r = srv.get("/old")
             self.assertEqual((r.status, r.body, r.header("X-Added")), (200, b"a\n", "yes"))
-            r = srv.get("/missing")  # (an EXEC_URL child's 404 has the built-in page, filters or not)
-            self.assertEqual((r.status, r.header("X-Added")), (404, "yes"))
+            r = srv.get("/missing")  # an EXEC_URL child's 404 carries the page too
+            self.assertEqual((r.status, r.body, r.header("X-Added")), (404, b"custom 404\n", "yes"))
             self.f.ev().wait(ev="log", count=2)
             # the EXEC_URL children are part of their parents' responses: one request each
             self.assertEqual(len(self.f.ev().find(ev="preproc")), 2)

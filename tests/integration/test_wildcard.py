@@ -188,6 +188,23 @@ class WildcardConfigTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
 
 
+class ExecUrlErrorPageTest(unittest.TestCase):
+    """An EXEC_URL child's error answer carries the --error-page page for its status, unless
+    the call says HSE_EXEC_URL_DISABLE_CUSTOM_ERROR (docs/isapi.md)."""
+
+    def test_child_error_uses_the_page_unless_disabled(self):
+        files = dict(FILES, **{"e404.html": "custom 404\n"})
+        with Server(files=files, args=["--error-page", "404=/e404.html",
+                                       "--map", "/*=" + fixture("execurl")]) as srv:
+            r = srv.get("/missing.txt")  # IGNORE_CURRENT_INTERCEPTOR: the normal rules, a 404
+            self.assertEqual((r.status, r.body), (404, b"custom 404\n"))
+            self.assertEqual(r.header("Content-Type"), "text/html")
+            r = srv.request("GET", "/missing.txt", headers={"X-Exec-Flags": "0x24"})
+            self.assertEqual(r.status, 404)
+            self.assertNotEqual(r.body, b"custom 404\n")  # the built-in page
+            self.assertIn(b"404", r.body)
+
+
 class ExecUrlTest(unittest.TestCase):
     """tests/fixtures/execurl.c on /* (first), then vars on /app/* (second) in the chain."""
 
