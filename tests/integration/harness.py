@@ -928,6 +928,17 @@ def raise_nofile(want=None):
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def sanitizer_env_no_segv_handler(abort=True):
+    """Sanitizer options that leave SIGSEGV (and, with abort, SIGABRT) to the server's own
+    handler, so a sanitizer build dies of the signal exactly as a plain build does (instead of
+    printing a report and exiting with a code): for tests of crashing extensions and filters."""
+    env = {}
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        old = os.environ.get(var, "").strip()
+        env[var] = (old + ":" if old else "") + ("handle_segv=0:handle_abort=0" if abort else "handle_segv=0")
+    return env
+
+
 def sanitizer_of_binary(path=None):
     """'address', 'thread' or None: the sanitizer the server binary was built with."""
     try:

@@ -13,16 +13,8 @@ import resource
 import signal
 import unittest
 
-from harness import Server, build_request, fixture, main, sanitizer_of_binary
+from harness import Server, build_request, fixture, main, sanitizer_of_binary, sanitizer_env_no_segv_handler
 
-
-def sanitizer_env_no_segv_handler():
-    """Sanitizer options that leave the fatal signals to the server's own handler."""
-    env = {}
-    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
-        old = os.environ.get(var, "").strip()
-        env[var] = (old + ":" if old else "") + "handle_segv=0:handle_abort=0"
-    return env
 
 
 class CrashReportTest(unittest.TestCase):

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import EventFile, RawConn, Server, binary, example, fixture, free_port, main, wait_for
+from harness import EventFile, RawConn, Server, binary, example, fixture, free_port, main, wait_for, sanitizer_env_no_segv_handler
 
 
 class Filters:
@@ -271,7 +271,8 @@ class FilterHostTest(unittest.TestCase):
 
     def test_a_crashing_filter_costs_its_worker(self):
         a = self.f.add("A", crash="/boom")
-        srv = Server(files={"index.html": "i\n"}, args=args_for([a]))
+        srv = Server(files={"index.html": "i\n"}, args=args_for([a]),
+                     env=sanitizer_env_no_segv_handler())
         with srv:
             first = srv.pid
             with RawConn(srv.port) as c:
@@ -363,7 +364,8 @@ class FilterHostTest(unittest.TestCase):
 
     def test_rapid_fail_disables_a_crashing_filter(self):
         a = self.f.add("A", crash="/boom")
-        srv = Server(files={"index.html": "i\n"}, args=args_for([a]) + ["--rapid-fail", "2/300"])
+        srv = Server(files={"index.html": "i\n"}, args=args_for([a]) + ["--rapid-fail", "2/300"],
+                     env=sanitizer_env_no_segv_handler())
         with srv:
             for _ in range(2):
                 pid = srv.pid

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (EventFile, Server, binary, build_request, example, fixture, free_port,
+from harness import (EventFile, Server, binary, build_request, example, fixture, free_port, sanitizer_env_no_segv_handler,
                      main, wait_for)
 
 WORKER_LINE = re.compile(r"\[error\] worker (\d+) killed by signal (\d+) \((\w+)\)(.*); worker (\d+) replaces it$")
@@ -52,13 +52,6 @@ def collapse(names):
             out.append(n)
     return out
 
-
-def no_segv_handler_env():
-    env = {}
-    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
-        old = os.environ.get(var, "").strip()
-        env[var] = (old + ":" if old else "") + "handle_segv=0:handle_abort=0"
-    return env
 
 
 class FilterTestBase(unittest.TestCase):
@@ -599,7 +592,7 @@ class CrashTest(FilterTestBase):
         super().tearDown()
 
     def test_crashing_filter_costs_its_worker_and_the_server_serves_again(self):
-        with self.server([("filt_crash", fixture("filt_crash"))], env=no_segv_handler_env(), allow_leaks=True,
+        with self.server([("filt_crash", fixture("filt_crash"))], env=sanitizer_env_no_segv_handler(), allow_leaks=True,
                          args=["--processes", "1"]) as srv:
             self.assertEqual(srv.get("/a.txt").body, b"hello\n")
             before = srv.pid

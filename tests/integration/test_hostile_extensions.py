@@ -25,7 +25,7 @@ import signal
 import time
 import unittest
 
-from harness import (EventFile, Server, build_request, connect_refused, example, fixture, main,
+from harness import (EventFile, Server, build_request, connect_refused, example, fixture, main, sanitizer_env_no_segv_handler,
                      sanitizer_of_binary, thread_count, wait_for)
 
 GRACE_MS = 1000
@@ -45,15 +45,6 @@ def read_lines(path):
         return []
 
 
-def sanitizer_env_no_segv_handler():
-    """Sanitizer options that leave SIGSEGV alone, so a sanitizer build dies of the signal exactly
-    as a plain build does (instead of printing a report and exiting with a code)."""
-    env = {}
-    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
-        old = os.environ.get(var, "").strip()
-        env[var] = (old + ":" if old else "") + "handle_segv=0"
-    return env
-
 
 class CrashTest(unittest.TestCase):
     def setUp(self):
@@ -69,7 +60,7 @@ class CrashTest(unittest.TestCase):
         the whole server down (extensions run in the server's process). What the operator gets
         is one line on stderr naming the signal, the extension and the request."""
         env = {"CRASH_MARKER": "{tmp}/crash.marker", "ISAPID_SLOW_MARKER": "{tmp}/slow.marker"}
-        env.update(sanitizer_env_no_segv_handler())
+        env.update(sanitizer_env_no_segv_handler(abort=False))
         with Server(files={"a.txt": "AAAA\n"}, scripts={"crash.so": fixture("crash"), "slow.so": fixture("slow")},
                     env=env, expect_exit=None, args=["--processes", "0"]) as srv:
             crash_marker = os.path.join(srv.tmp, "crash.marker")

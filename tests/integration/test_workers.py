@@ -19,15 +19,8 @@ import threading
 import time
 import unittest
 
-from harness import RawConn, Server, binary, build_request, fixture, main, sanitizer_of_binary, wait_for
+from harness import RawConn, Server, binary, build_request, fixture, main, sanitizer_of_binary, wait_for, sanitizer_env_no_segv_handler
 
-
-def sanitizer_env_no_segv_handler():
-    env = {}
-    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
-        old = os.environ.get(var, "").strip()
-        env[var] = (old + ":" if old else "") + "handle_segv=0:handle_abort=0"
-    return env
 
 
 WORKER_LINE = re.compile(r"\[error\] worker (\d+) killed by signal (\d+) \((\w+)\)(.*); worker (\d+) replaces it$")
