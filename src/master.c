@@ -392,6 +392,15 @@ static void worker_read(master_t *m, worker_t *w)
     }
 }
 
+/* What crashed: a --filter's module (every request passes it) or an extension's. */
+static bool module_is_filter(const config_t *cfg, const char *path)
+{
+    for (size_t i = 0; i < cfg->n_filters; i++)
+        if (strcmp(cfg->filters[i].path, path) == 0)
+            return true;
+    return false;
+}
+
 static void disable_everywhere(master_t *m, const rapidfail_entry_t *c, unsigned crashes)
 {
     char line[4096];
@@ -402,9 +411,12 @@ static void disable_everywhere(master_t *m, const rapidfail_entry_t *c, unsigned
             log_error("cannot tell worker %d to disable %s: %s", (int)w->pid, c->path,
                       strerror(errno));
     }
-    log_error("rapid-fail protection: extension %s crashed %u times within %u s: disabled in "
-              "every worker (its URLs answer 503) until its file changes or a reload (SIGHUP)",
-              c->path, crashes, (unsigned)(m->cfg->rapid_fail_window_ms / 1000));
+    bool filter = module_is_filter(m->cfg, c->path);
+    log_error("rapid-fail protection: %s %s crashed %u times within %u s: disabled in every "
+              "worker (%s answer 503) until its file changes or a reload (SIGHUP)",
+              filter ? "filter" : "extension", c->path, crashes,
+              (unsigned)(m->cfg->rapid_fail_window_ms / 1000),
+              filter ? "all requests" : "its URLs");
 }
 
 static void status_text(int status, char *buf, size_t size)
@@ -438,8 +450,8 @@ static void worker_ended(master_t *m, worker_t *w, int status)
             if (m->board)
                 status_board_ext_set_disabled(m->board, w->module, true);
         }
-        snprintf(what, sizeof what, " in extension %s while serving %s (crash %u within %u s%s)",
-                 w->module, w->target[0] ? w->target : "(no request known)", n,
+        snprintf(what, sizeof what, " in %s %s while serving %s (crash %u within %u s%s)",
+                 module_is_filter(m->cfg, w->module) ? "filter" : "extension", w->module, w->target[0] ? w->target : "(no request known)", n,
                  (unsigned)(m->cfg->rapid_fail_window_ms / 1000),
                  m->cfg->rapid_fail_crashes && n >= m->cfg->rapid_fail_crashes ? ": disabled" : "");
     } else if (w->crash_sig) {

@@ -284,6 +284,7 @@ class FilterHostTest(unittest.TestCase):
                          message="the replacement answers")
             self.assertEqual(r.body, b"i\n")
             srv.wait_stderr("crash")
+            srv.wait_stderr(r"in filter \S*A\.so while serving /boom")  # the master names it
 
     def test_a_blocking_filter_does_not_stall_the_loop(self):
         release = os.path.join(self.f.dir, "release")
@@ -374,7 +375,7 @@ class FilterHostTest(unittest.TestCase):
                     self.assertTrue(c.wait_closed())
                 wait_for(lambda: srv.worker_pids() and srv.worker_pids()[0] != pid, 10,
                          message="a replacement worker")
-            srv.wait_stderr("rapid-fail protection")
+            srv.wait_stderr(r"rapid-fail protection: filter \S*A\.so crashed 2 times")
             # every request now answers 503, the filter's crash URL and any other
             r = wait_for(lambda: (lambda r: r if r.status == 503 else None)(srv.get("/")), 10,
                          message="503 once the filter is disabled")
