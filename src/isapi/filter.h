@@ -44,6 +44,11 @@ typedef struct filter {
     char desc[SF_MAX_FILTER_DESC_LEN];
 } filter_t;
 
+/* The notifications a request's end may deliver (the head the server still builds, the tail,
+ * END_OF_REQUEST, LOG): with none of them wanted, the end runs no filter code. */
+#define FILTER_END_NOTIFICATIONS                                                                  \
+    (SF_NOTIFY_SEND_RESPONSE | SF_NOTIFY_SEND_RAW_DATA | SF_NOTIFY_END_OF_REQUEST | SF_NOTIFY_LOG)
+
 typedef struct filters {
     filter_t *list; /* calling order */
     size_t n;

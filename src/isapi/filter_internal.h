@@ -34,6 +34,8 @@ typedef struct filter_mem {
 
 typedef struct filter_session {
     const filters_t *filters;
+    pool_t *pool;          /* runs END_OF_NET_SESSION off the loop (filter_session_end) */
+    pool_work_t end_work;
     request_t *req; /* the request in progress; NULL between requests */
     filter_mem_t *mem;
     size_t mem_bytes;

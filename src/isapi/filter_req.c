@@ -37,6 +37,7 @@ static filter_session_t *session_get(request_t *r)
     if (!s)
         return NULL;
     s->filters = fs;
+    s->pool = r->host->pool;
     s->secure = r->ri.https;
     for (size_t i = 0; i < fs->n; i++)
         filter_slot_init(&s->slots[i], s);
@@ -44,11 +45,9 @@ static filter_session_t *session_get(request_t *r)
     return s;
 }
 
-void filter_session_end(conn_t *c, void *session)
+/* END_OF_NET_SESSION, then the session's memory (AllocMem's with it). */
+static void session_finish(filter_session_t *s)
 {
-    (void)c;
-    filter_session_t *s = session;
-    s->req = NULL;
     if (s->filters->wanted & SF_NOTIFY_END_OF_NET_SESSION)
         (void)filter_notify(NULL, s, SF_NOTIFY_END_OF_NET_SESSION, NULL);
     while (s->mem) {
@@ -57,6 +56,27 @@ void filter_session_end(conn_t *c, void *session)
         free(m);
     }
     free(s);
+}
+
+static void session_finish_work(pool_work_t *w)
+{
+    session_finish((filter_session_t *)((char *)w - offsetof(filter_session_t, end_work)));
+}
+
+/* The connection is gone (conn_close: any context of the loop, a tick included, where no call
+ * may block): a filter that wants END_OF_NET_SESSION gets it on the pool, where it may block;
+ * nothing else uses the session any more. TerminateFilter comes after the pool has run it
+ * (server_stop: pool_stop runs what was submitted). Inline only when the pool refuses (it is
+ * stopping). */
+void filter_session_end(conn_t *c, void *session)
+{
+    (void)c;
+    filter_session_t *s = session;
+    s->req = NULL;
+    if ((s->filters->wanted & SF_NOTIFY_END_OF_NET_SESSION) && s->pool &&
+        pool_submit(s->pool, &s->end_work, session_finish_work, NULL))
+        return;
+    session_finish(s);
 }
 
 char *filter_strdup(filter_req_t *fr, const char *str, size_t n)

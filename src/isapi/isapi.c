@@ -259,12 +259,42 @@ static bool session_advance_locked(request_t *r, session_event_t ev, DWORD statu
 }
 
 
-/* Loop thread: the request's end, posted once; the connection goes back to the transport. */
+static void request_finish(request_t *r, request_end_t *out);
+
+/* Loop thread: the hand-back of a filtered request whose end request_finish computed
+ * (request_ended: at once, or as a task posted by the thread that lost the loop meanwhile):
+ * r is freed and the connection handed back here, on the loop. */
+static void request_handback(loop_task_t *t)
+{
+    request_t *r = (request_t *)((char *)t - offsetof(request_t, end_task));
+    conn_t *c = r->conn;
+    request_end_t end = r->filt_end;
+    request_free(r);
+    (void)conn_request_ended(c, &end);
+}
+
+/* Loop thread: the request's end, posted once; the connection goes back to the transport.
+ * Filter code may run in the end (SEND_RESPONSE of a head the server still builds,
+ * SEND_RAW_DATA of the tail, END_OF_REQUEST, LOG): a guarded call, as the head stage's, so a
+ * filter that blocks there costs this loop its thread, not its connections. A thread that lost
+ * the loop finishes the request (its own call) and posts the hand-back; until then r stays
+ * alive, so the loop (run by a helper) still finds the request it expects on c. */
 static void request_ended(loop_task_t *t)
 {
     request_t *r = (request_t *)((char *)t - offsetof(request_t, end_task));
     conn_t *c = r->conn;
     request_end_t end;
+    if (r->filt && !r->filt_borrowed && (r->host->filters->wanted & FILTER_END_NOTIFICATIONS)) {
+        loop_t *l = conn_loop(c);
+        uint64_t call = loop_call_begin(l, NULL);
+        request_finish(r, &r->filt_end);
+        if (loop_call_end(l, call) == LOOP_LOST) {
+            loop_post(l, &r->end_task, request_handback); /* end_task has run: free to post */
+            return;
+        }
+        request_handback(&r->end_task);
+        return;
+    }
     isapi_request_end(r, &end); /* frees r */
     (void)conn_request_ended(c, &end); /* a loop task: the loop tells whether it lost the loop */
 }
@@ -517,7 +547,9 @@ static char *error_page(request_t *r, unsigned status, size_t *len)
     return out;
 }
 
-void isapi_request_end(request_t *r, request_end_t *out)
+/* What the loop still has to send and how the request ended, its access-log line written;
+ * r is not freed. */
+static void request_finish(request_t *r, request_end_t *out)
 {
     memset(out, 0, sizeof *out);
     DWORD final = r->proc_status == HSE_STATUS_PENDING ? r->done_status : r->proc_status;
@@ -600,6 +632,11 @@ void isapi_request_end(request_t *r, request_end_t *out)
     }
     if (r->ext && r->host->cfg->status_path)
         atomic_fetch_add_explicit(&r->ext->requests_ended, 1, memory_order_relaxed);
+}
+
+void isapi_request_end(request_t *r, request_end_t *out)
+{
+    request_finish(r, out);
     request_free(r);
 }
 

@@ -207,6 +207,8 @@ struct request {
      * (filt_borrowed): its head and bytes are the parent's response. */
     struct filter_req *filt;
     bool filt_borrowed;
+    request_end_t filt_end; /* a filtered request's end, from request_finish to the hand-back
+                             * on the loop (request_ended, src/isapi/isapi.c) */
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */

@@ -305,6 +305,39 @@ class FilterHostTest(unittest.TestCase):
             # meanwhile the head stage runs on the pool: requests are still answered
             self.assertEqual(srv.get("/index.html").status, 200)
 
+    def test_a_filter_blocking_in_log_does_not_stall_the_loop(self):
+        release = os.path.join(self.f.dir, "release-log")
+        a = self.f.add("A", block_log="/slow.txt %s" % release)
+        srv = Server(files={"index.html": "i\n", "slow.txt": "s\n"}, args=args_for([a]), threads=1)
+        with srv:
+            with RawConn(srv.port) as slow:
+                slow.send(b"GET /slow.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.f.ev().wait(ev="blocked_log")
+                # the one loop's thread is inside the filter's LOG: a helper runs the loop
+                r = srv.get("/index.html")
+                self.assertEqual((r.status, r.body), (200, b"i\n"))
+                open(release, "w").close()
+                self.assertEqual(slow.read_response().status, 200)
+                # the connection carries the next request once the end is over
+                slow.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(slow.read_response().status, 200)
+            self.assertEqual(srv.get("/index.html").status, 200)
+
+    def test_a_filter_blocking_at_the_end_of_a_session_does_not_stall_the_loop(self):
+        release = os.path.join(self.f.dir, "release-close")
+        a = self.f.add("A", block_close=release)
+        srv = Server(files={"index.html": "i\n"}, args=args_for([a]), threads=1)
+        with srv:
+            with RawConn(srv.port) as c:
+                c.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                self.assertEqual(c.read_response().status, 200)
+            self.f.ev().wait(ev="blocked_close")
+            # END_OF_NET_SESSION runs on the pool: the loop still serves
+            r = srv.get("/index.html")
+            self.assertEqual((r.status, r.body), (200, b"i\n"))
+            open(release, "w").close()
+            self.f.ev().wait(ev="end_of_net_session", count=2)
+
     def test_a_bad_url_from_a_filter(self):
         a = self.f.add("A", badurl="/bad")
         with Server(files={"index.html": "i\n"}, args=args_for([a])) as srv:
