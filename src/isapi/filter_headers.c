@@ -182,15 +182,22 @@ static BOOL request_set(request_t *r, const char *name, const char *value, bool 
                 t[k++] = t[i];
         m = k;
     }
+    const char *v = "";
     if (value[0] || add) {
         const char *nm = filter_strdup(fr, name, n);
-        const char *v = filter_strdup(fr, value, strlen(value));
+        v = filter_strdup(fr, value, strlen(value));
         if (!nm || !v)
             return fail(ERROR_NOT_ENOUGH_MEMORY);
         t[m++] = (http_header_t){
             .name = nm, .value = v, .name_len = (uint32_t)n, .value_len = (uint32_t)strlen(v)};
     }
     r->ri.n_headers = m;
+    if (n == 12 && strncasecmp(name, "Content-Type", 12) == 0 && (!add || !r->ri.content_type[0])) {
+        /* CONTENT_TYPE and the ECB's lpszContentType follow the header (an added one only
+         * when there was none) */
+        r->ri.content_type = v;
+        r->cell->ecb.lpszContentType = (LPSTR)v;
+    }
     return TRUE;
 }
 

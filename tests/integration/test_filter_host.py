@@ -149,6 +149,14 @@ class FilterHostTest(unittest.TestCase):
             # a rewrite to a path that names nothing: 404; to a static file: the file
             self.assertEqual(srv.get("/app/other").status, 404)
 
+        b = self.f.add("B", rewrite="/ct /scripts/vars.dll?names=CONTENT_TYPE,HTTP_CONTENT_TYPE",
+                       set_header="Content-Type: text/x-filtered")
+        with Server(scripts={"vars.so": fixture("vars")}, args=args_for([b])) as srv2:
+            kv = srv2.request("POST", "/ct", headers={"Content-Type": "text/plain"}, body=b"x").kv()
+            # a filter's Content-Type is the one the extension sees, in the ECB too
+            self.assertEqual((kv.get("CONTENT_TYPE"), kv.get("HTTP_CONTENT_TYPE"),
+                              kv.get("ecb.content_type")), ("text/x-filtered",) * 3)
+
     def test_rewrite_to_a_static_file(self):
         a = self.f.add("A", rewrite="/old /index.html")
         with Server(files={"index.html": "i\n"}, args=args_for([a])) as srv:
