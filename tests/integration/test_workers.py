@@ -152,8 +152,10 @@ class WorkerTest(unittest.TestCase):
                     self.assertTrue(c.wait_closed(10)[0])
                 wait_for(lambda: len(self.worker_lines(srv)) == i + 1, 10, message="crash %d logged" % (i + 1))
             wait_for(lambda: "rapid-fail protection: extension %s crashed 3 times" % module in srv.stderr(), 5)
-            # Disabled: 503 even for the request that would work, with a line saying why.
-            r = srv.get("/scripts/crash.dll?op=ok")
+            # Disabled: 503 even for the request that would work, with a line saying why (once
+            # the running worker has read the master's disable line: a pipe, so poll for it).
+            r = wait_for(lambda: (lambda r: r if r.status == 503 else None)(srv.get("/scripts/crash.dll?op=ok")),
+                         10, message="the worker's 503")
             self.assertEqual(r.status, 503)
             self.assertIn("is disabled by rapid-fail protection", srv.stderr())
             r = srv.get("/scripts/crash.dll?op=segv")
