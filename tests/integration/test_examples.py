@@ -4,7 +4,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from harness import Server, chunked, curl, curl_available, example, main
+from harness import Server, chunked, curl, curl_available, example, main, pattern_bytes
 
 
 class ExamplesTest(unittest.TestCase):
@@ -12,7 +12,8 @@ class ExamplesTest(unittest.TestCase):
     def setUpClass(cls):
         cls.srv = Server(files={"index.html": "<p>i</p>\n"},
                          scripts={"hello.so": example("hello"), "form.so": example("form"),
-                                  "servervars.so": example("servervars")})
+                                  "servervars.so": example("servervars"),
+                                  "upload.so": example("upload")})
         cls.srv.__enter__()
 
     @classmethod
@@ -96,6 +97,28 @@ class ExamplesTest(unittest.TestCase):
         p = curl(["-H", "Transfer-Encoding: chunked", "--data-binary", "name=abc",
                   self.srv.url("/scripts/form.dll")])
         self.assertIn(b"Received 8 bytes", p.stdout)
+
+    # ---- upload -------------------------------------------------------------------------
+    def test_upload_checksum_and_count_only(self):
+        # Past the read-ahead, so that the extension's own reads deliver most of the body.
+        body = pattern_bytes(1000003, 5)
+        h = 0x811C9DC5
+        for b in body:
+            h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+        for mode in ("async", "sync"):
+            with self.subTest(mode=mode), self.srv.conn() as c:
+                r = c.request("POST", "/scripts/upload.dll?mode=" + mode, body=body)
+                self.assertEqual(r.status, 200)
+                lines = r.text().splitlines()
+                self.assertEqual(lines[:2], ["bytes=1000003", "fnv1a=%08x" % h])
+                r = c.request("POST", "/scripts/upload.dll?checksum=none&mode=" + mode, body=body)
+                self.assertEqual(r.status, 200)
+                lines = r.text().splitlines()
+                self.assertEqual(lines[0], "bytes=1000003")
+                self.assertTrue(lines[1].startswith("reads="), lines)
+                self.assertEqual(len(lines), 2)
+                r = c.request("POST", "/scripts/upload.dll?checksum=md5", body=b"x")
+                self.assertEqual(r.status, 400)
 
     # ---- servervars ---------------------------------------------------------------------
     def test_servervars(self):
