@@ -18,7 +18,7 @@
 #   BENCH_SYSCALL_REQUESTS=10000  requests counted under strace -c
 #   BENCH_CALLGRIND=1         instructions/request under callgrind (0 = skip)
 #   BENCH_CALLGRIND_REQUESTS=10000
-#   BENCH_ONLY="hello static big upload idle longpoll syscalls callgrind"  a subset of tests
+#   BENCH_ONLY="hello static procs big upload idle longpoll syscalls callgrind"  a subset of tests
 #   BENCH_OUT=bench/RESULTS.md   BENCH_KEEP=1 keeps the work directory (raw outputs)
 # Every client is bounded in count and time; the defaults take about 6 minutes.
 set -euo pipefail
@@ -36,7 +36,7 @@ LONGPOLL=${BENCH_LONGPOLL:-10000}
 SYSCALL_REQUESTS=${BENCH_SYSCALL_REQUESTS:-10000}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 CALLGRIND_REQUESTS=${BENCH_CALLGRIND_REQUESTS:-10000}
-ONLY=${BENCH_ONLY:-hello static big upload idle longpoll syscalls callgrind}
+ONLY=${BENCH_ONLY:-hello static procs big upload idle longpoll syscalls callgrind}
 OUT=${BENCH_OUT:-bench/RESULTS.md}
 BUILD=build-bench
 if [ "$(nproc)" -ge 2 ]; then
@@ -228,6 +228,43 @@ if want static; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Worker processes: isapid --processes 2 --threads 1 against nginx worker_processes 2, each a
+# server of its own on its own port, started for this test only. Both servers and wrk run
+# unpinned: the two workers need both cores, and a 2-core machine has none left to give the
+# client alone, so all three share both cores under the same scheduler (bench/README.md).
+if want procs; then
+    read -r P_IPORT P_NPORT <<<"$($BENCH ports 2)"
+    log "processes: isapid --processes 2 on 127.0.0.1:$P_IPORT, nginx worker_processes 2 on 127.0.0.1:$P_NPORT, unpinned"
+    "$BUILD/isapid" --processes 2 --threads 1 --listen "127.0.0.1:$P_IPORT" --root "$W/www" \
+        --scripts "/examples=$BUILD/examples" --keepalive-timeout 600s > "$W/isapid-procs.log" 2>&1 &
+    P_ISAPID=$!
+    STARTED="$STARTED $P_ISAPID"
+    mkdir -p "$W/nginx-procs/tmp"
+    chmod 1777 "$W/nginx-procs/tmp"
+    nginx_conf "$W/nginx-procs" "$P_NPORT"
+    sed -i 's/^worker_processes 1; .*/worker_processes 2;/' "$W/nginx-procs/nginx.conf"
+    nginx -p "$W/nginx-procs" -e "$W/nginx-procs/error.log" -c "$W/nginx-procs/nginx.conf" \
+        -g 'daemon off;' > "$W/nginx-procs/out.log" 2>&1 &
+    P_NGINX=$!
+    STARTED="$STARTED $P_NGINX"
+    wait_http "$P_IPORT" /examples/hello.dll
+    wait_http "$P_NPORT" /examples/hello.dll
+    # wrk_test against these servers: its variables, shadowed (bash scopes them dynamically).
+    procs_wrk_test() { # TEST CONNS PATH
+        local IURL=http://127.0.0.1:$P_IPORT NURL=http://127.0.0.1:$P_NPORT CLIENT="" CORES=""
+        local ISAPID_WORKER IPIDS NPIDS
+        ISAPID_WORKER=$(pgrep -P "$P_ISAPID" | head -1)
+        IPIDS=$(pgrep -P "$P_ISAPID" | tr '\n' , | sed "s/^/$P_ISAPID,/; s/,\$//")
+        NPIDS=$(pgrep -P "$P_NGINX" | tr '\n' , | sed "s/^/$P_NGINX,/; s/,\$//")
+        wrk_test "$@"
+    }
+    procs_wrk_test procs2-hello-keepalive-$CONNS "$CONNS" /examples/hello.dll
+    procs_wrk_test procs2-static-4k-$CONNS "$CONNS" /f4k.bin
+    kill -TERM "$P_ISAPID" "$P_NGINX"
+    wait "$P_ISAPID" "$P_NGINX" || true
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Large transfers: FETCHES per round over one keep-alive connection.
 BIG=$((BIG_MB << 20))
 if want big; then
@@ -245,9 +282,13 @@ fi
 if want upload; then
     log "upload ($BIG_MB MiB): $ROUNDS rounds of $FETCHES uploads per server"
     for r in $(seq "$ROUNDS"); do
+        # The server's cost (the extension counts bytes only), then with upload.c's checksum.
+        $CLIENT $BENCH upload --port "$IPORT" --pids "$IPIDS" --count "$FETCHES" --size "$BIG" \
+            --path '/examples/upload.dll?checksum=none' --expect "bytes=$BIG" \
+            --tag test=upload --tag server=isapid --tag round="$r" >> "$RES"
         $CLIENT $BENCH upload --port "$IPORT" --pids "$IPIDS" --count "$FETCHES" --size "$BIG" \
             --path /examples/upload.dll --expect "bytes=$BIG" \
-            --tag test=upload --tag server=isapid --tag round="$r" >> "$RES"
+            --tag test=upload --tag server=isapid-fnv1a --tag round="$r" >> "$RES"
         $CLIENT $BENCH upload --port "$NPORT" --pids "$NPIDS" --count "$FETCHES" --size "$BIG" \
             --path /upload --tag test=upload --tag server=nginx --tag round="$r" >> "$RES"
         $CLIENT $BENCH upload --port "$NPORT" --pids "$NPIDS" --count "$FETCHES" --size "$BIG" \
