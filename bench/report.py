@@ -378,8 +378,9 @@ def write(a):
         P("isapid-transmitfile: examples/transmit.c, `/examples/transmit.dll?file=big.bin&headers=1` "
           "(`HSE_REQ_TRANSMIT_FILE` with `HSE_IO_SEND_HEADERS`, asynchronous; sendfile from the "
           "loop, chunked framing, a 24-byte tail); isapid-static: the same file as a static "
-          "file; nginx: static file with sendfile. The client (bench/bench.py fetch) reads into "
-          "a 1 MiB buffer.")
+          "file; nginx: static file with sendfile. The client (bench/bench.py fetch-alt) reads "
+          "into a 1 MiB buffer and fetches from the three in turn, one fetch each, so that "
+          "the machine's drift hits all three alike.")
         P("")
         P("| server | MB/s | range | best MB/s | server CPU ms per fetch |")
         P("|---|---:|---|---:|---:|")

@@ -269,14 +269,15 @@ fi
 BIG=$((BIG_MB << 20))
 if want big; then
     log "big file ($BIG_MB MiB): $ROUNDS rounds of $FETCHES fetches per server"
+    # One fetch from each server in turn (fetch-alt), not a block of FETCHES from one and then
+    # the next: loopback throughput drifts from second to second here, and blocks of a few
+    # seconds each turned that drift into differences between the servers.
     for r in $(seq "$ROUNDS"); do
-        $CLIENT $BENCH fetch --port "$IPORT" --pids "$IPIDS" --count "$FETCHES" --min-bytes "$BIG" \
-            --path '/examples/transmit.dll?file=big.bin&headers=1' \
-            --tag test=big-file --tag server=isapid-transmitfile --tag round="$r" >> "$RES"
-        $CLIENT $BENCH fetch --port "$NPORT" --pids "$NPIDS" --count "$FETCHES" --min-bytes "$BIG" \
-            --path /big.bin --tag test=big-file --tag server=nginx --tag round="$r" >> "$RES"
-        $CLIENT $BENCH fetch --port "$IPORT" --pids "$IPIDS" --count "$FETCHES" --min-bytes "$BIG" \
-            --path /big.bin --tag test=big-file --tag server=isapid-static --tag round="$r" >> "$RES"
+        $CLIENT $BENCH fetch-alt --count "$FETCHES" --min-bytes "$BIG" \
+            --target "isapid-transmitfile,$IPORT,${IPIDS//,/+},/examples/transmit.dll?file=big.bin&headers=1" \
+            --target "nginx,$NPORT,${NPIDS//,/+},/big.bin" \
+            --target "isapid-static,$IPORT,${IPIDS//,/+},/big.bin" \
+            --tag test=big-file --tag round="$r" >> "$RES"
     done
 fi
 if want upload; then
