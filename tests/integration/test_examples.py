@@ -120,6 +120,22 @@ class ExamplesTest(unittest.TestCase):
                 r = c.request("POST", "/scripts/upload.dll?checksum=md5", body=b"x")
                 self.assertEqual(r.status, 400)
 
+    def test_upload_async_after_100_continue(self):
+        # The first asynchronous read finds nothing there: the 100 goes out, the loop waits for
+        # the body; then the reads find their bytes at once.
+        body = pattern_bytes(300001, 9)
+        for framing in ("length", "chunked"):
+            with self.subTest(framing=framing), self.srv.conn() as c:
+                head = ("Content-Length: %d" % len(body) if framing == "length"
+                        else "Transfer-Encoding: chunked")
+                c.send(b"POST /scripts/upload.dll?checksum=none HTTP/1.1\r\nHost: x\r\n" +
+                       head.encode() + b"\r\nExpect: 100-continue\r\n\r\n")
+                self.assertEqual(c.read_response(keep_interim=True).status, 100)
+                c.send(body if framing == "length" else chunked([body[:100000], body[100000:]]))
+                r = c.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.text().splitlines()[0], "bytes=300001")
+
     # ---- servervars ---------------------------------------------------------------------
     def test_servervars(self):
         r = self.srv.get("/scripts/servervars.dll/extra/path?x=1",
