@@ -224,9 +224,10 @@ BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
  * loop: the thread that starts it receives them through conn_body_read, under
  * parked_socket_enter as a synchronous ReadClient does (the claimed slot excludes any other
  * reader), and queues the completion to the pool, never inline. A body that arrives faster than
- * the extension consumes it then costs no loop wake-up per read. Only a read that would wait
- * (or fail, or was cancelled meanwhile) goes to the loop, which retries it from the start: the
- * wait, the body timeout and rate, and every error stay the loop's. */
+ * the extension consumes it then costs no loop wake-up per read. A read that would wait (or was
+ * cancelled meanwhile, or finds the socket released) goes to the loop, which tries it again:
+ * the wait, the body timeout and the body rate stay the loop's. A failed read ends as the loop's
+ * would (src/http/conn_async.c, async_read). */
 BOOL op_read_launch(request_t *r, void *arg)
 {
     (void)arg;
@@ -234,23 +235,22 @@ BOOL op_read_launch(request_t *r, void *arg)
     pthread_mutex_lock(&r->lock);
     bool cancel = r->cancel_wanted;
     pthread_mutex_unlock(&r->lock);
+    /* -EAGAIN: to the loop (op_start cancels; conn_async_drive fails a released socket). */
     ssize_t n = -EAGAIN;
-    if (cancel) {
-        /* the loop's op_start cancels it */
-    } else if (r->no_body) {
+    if (!cancel && r->no_body) {
         n = 0;
-    } else if (parked_socket_enter(r)) {
+    } else if (!cancel && parked_socket_enter(r)) {
         n = conn_body_read(r->conn, io->buf, io->cap);
         parked_socket_leave(r);
     }
-    if (n < 0) {
+    if (n == -EAGAIN) {
         op_launch(r);
         return TRUE;
     }
     io->read = true;
-    io->got = (size_t)n;
+    io->got = n >= 0 ? (size_t)n : 0;
     io->shut_after = false;
-    op_queue_completion(r, 0);
+    op_queue_completion(r, n >= 0 ? 0 : n == -EPROTO || n == -EFBIG ? (int)n : -ECONNRESET);
     return TRUE;
 }
 
