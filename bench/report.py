@@ -241,9 +241,11 @@ def write(a):
 
     # -- wrk tests ------------------------------------------------------------------------------
     def kind(t):
-        if t.startswith("procs2-"):  # run.sh's procs test: two worker processes, unpinned
-            k, text = kind(t[len("procs2-"):])
-            return 10 + k, text + ", 2 worker processes"
+        m = re.match(r"procs(\d+)-", t)  # run.sh's procs test: N worker processes, unpinned
+        if m:
+            k, text = kind(t[m.end():])
+            n = int(m.group(1))
+            return 10 * (3 - n) + k, text + f", {n} worker process{'es' if n > 1 else ''}, unpinned"
         if t == "hello-keepalive-1":
             return 1, "hello, keep-alive, 1 connection"
         n = t.rsplit("-", 1)[-1]
@@ -270,11 +272,13 @@ def write(a):
           "nginx `return 200 \"Hello, world!\\n\"` on the same URL. static: a 4 KiB file from the "
           "same directory, sendfile in both.")
         P("")
-        if any(t.startswith("procs2-") for t in wrk_tests):
-            P("*2 worker processes*: separate servers, isapid `--processes 2 --threads 1` (a "
-              "master and two workers sharing the listener) and nginx `worker_processes 2`, "
-              "both and wrk unpinned: the workers need both cores, so the client shares them "
-              "(no core columns). Server CPU is the master's and both workers'.")
+        if any(t.startswith("procs") for t in wrk_tests):
+            P("*N worker processes, unpinned*: separate servers, isapid `--processes N "
+              "--threads 1` (a master and N workers sharing the listener) and nginx "
+              "`worker_processes N`, servers and wrk unpinned: two workers need both cores, so "
+              "the client shares them (no core columns). N = 1 is the control under the same "
+              "conditions: what N = 2 adds over it is the cost of the process model. Server "
+              "CPU is the master's and the workers'.")
             P("")
         P("| test | server | requests/s | range | p50 ms | p99 ms | server CPU µs/request "
           "| server core: server / net / others | client core: wrk / net / others | errors |")
@@ -319,7 +323,7 @@ def write(a):
                             max_threads[0] = r["threads"]
                             max_threads[1] = r.get("thread_roles", "")
                 client_full = sum(v or 0 for v in (x["wrk"], x["icli"], x["ocli"]))
-                if t.startswith("procs2-"):
+                if t.startswith("procs"):
                     pass  # unpinned: no core of its own to be busy or idle
                 elif x["util"] < 0.85 and client_full > 0.9:
                     client_bound.append(f"{title(t)} ({s}: server {pct(x['util'])}, "

@@ -228,40 +228,48 @@ if want static; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Worker processes: isapid --processes 2 --threads 1 against nginx worker_processes 2, each a
-# server of its own on its own port, started for this test only. Both servers and wrk run
-# unpinned: the two workers need both cores, and a 2-core machine has none left to give the
-# client alone, so all three share both cores under the same scheduler (bench/README.md).
-if want procs; then
-    read -r P_IPORT P_NPORT <<<"$($BENCH ports 2)"
-    log "processes: isapid --processes 2 on 127.0.0.1:$P_IPORT, nginx worker_processes 2 on 127.0.0.1:$P_NPORT, unpinned"
-    "$BUILD/isapid" --processes 2 --threads 1 --listen "127.0.0.1:$P_IPORT" --root "$W/www" \
-        --scripts "/examples=$BUILD/examples" --keepalive-timeout 600s > "$W/isapid-procs.log" 2>&1 &
-    P_ISAPID=$!
-    STARTED="$STARTED $P_ISAPID"
-    mkdir -p "$W/nginx-procs/tmp"
-    chmod 1777 "$W/nginx-procs/tmp"
-    nginx_conf "$W/nginx-procs" "$P_NPORT"
-    sed -i 's/^worker_processes 1; .*/worker_processes 2;/' "$W/nginx-procs/nginx.conf"
-    nginx -p "$W/nginx-procs" -e "$W/nginx-procs/error.log" -c "$W/nginx-procs/nginx.conf" \
-        -g 'daemon off;' > "$W/nginx-procs/out.log" 2>&1 &
-    P_NGINX=$!
-    STARTED="$STARTED $P_NGINX"
-    wait_http "$P_IPORT" /examples/hello.dll
-    wait_http "$P_NPORT" /examples/hello.dll
+# Worker processes: isapid --processes 2 --threads 1 against nginx worker_processes 2, and the
+# same pair with one worker each as the control (same conditions, one process), each a server
+# of its own on its own port, started for this test only. Both servers and wrk run unpinned:
+# two workers need both cores, and a 2-core machine has none left to give the client alone, so
+# all of them share both cores under the same scheduler (bench/README.md).
+procs_pair() { # N TEST...: N worker processes each; TEST is hello or static
+    local n=$1 iport nport ipid npid t
+    shift
+    read -r iport nport <<<"$($BENCH ports 2)"
+    log "processes: isapid --processes $n on 127.0.0.1:$iport, nginx worker_processes $n on 127.0.0.1:$nport, unpinned"
+    "$BUILD/isapid" --processes "$n" --threads 1 --listen "127.0.0.1:$iport" --root "$W/www" \
+        --scripts "/examples=$BUILD/examples" --keepalive-timeout 600s > "$W/isapid-procs$n.log" 2>&1 &
+    ipid=$!
+    STARTED="$STARTED $ipid"
+    mkdir -p "$W/nginx-procs$n/tmp"
+    chmod 1777 "$W/nginx-procs$n/tmp"
+    nginx_conf "$W/nginx-procs$n" "$nport"
+    sed -i "s/^worker_processes 1; .*/worker_processes $n;/" "$W/nginx-procs$n/nginx.conf"
+    nginx -p "$W/nginx-procs$n" -e "$W/nginx-procs$n/error.log" -c "$W/nginx-procs$n/nginx.conf" \
+        -g 'daemon off;' > "$W/nginx-procs$n/out.log" 2>&1 &
+    npid=$!
+    STARTED="$STARTED $npid"
+    wait_http "$iport" /examples/hello.dll
+    wait_http "$nport" /examples/hello.dll
     # wrk_test against these servers: its variables, shadowed (bash scopes them dynamically).
-    procs_wrk_test() { # TEST CONNS PATH
-        local IURL=http://127.0.0.1:$P_IPORT NURL=http://127.0.0.1:$P_NPORT CLIENT="" CORES=""
-        local ISAPID_WORKER IPIDS NPIDS
-        ISAPID_WORKER=$(pgrep -P "$P_ISAPID" | head -1)
-        IPIDS=$(pgrep -P "$P_ISAPID" | tr '\n' , | sed "s/^/$P_ISAPID,/; s/,\$//")
-        NPIDS=$(pgrep -P "$P_NGINX" | tr '\n' , | sed "s/^/$P_NGINX,/; s/,\$//")
-        wrk_test "$@"
-    }
-    procs_wrk_test procs2-hello-keepalive-$CONNS "$CONNS" /examples/hello.dll
-    procs_wrk_test procs2-static-4k-$CONNS "$CONNS" /f4k.bin
-    kill -TERM "$P_ISAPID" "$P_NGINX"
-    wait "$P_ISAPID" "$P_NGINX" || true
+    local IURL=http://127.0.0.1:$iport NURL=http://127.0.0.1:$nport CLIENT="" CORES=""
+    local ISAPID_WORKER IPIDS NPIDS
+    ISAPID_WORKER=$(pgrep -P "$ipid" | head -1)
+    IPIDS=$(pgrep -P "$ipid" | tr '\n' , | sed "s/^/$ipid,/; s/,\$//")
+    NPIDS=$(pgrep -P "$npid" | tr '\n' , | sed "s/^/$npid,/; s/,\$//")
+    for t in "$@"; do
+        case $t in
+            hello) wrk_test "procs$n-hello-keepalive-$CONNS" "$CONNS" /examples/hello.dll ;;
+            static) wrk_test "procs$n-static-4k-$CONNS" "$CONNS" /f4k.bin ;;
+        esac
+    done
+    kill -TERM "$ipid" "$npid"
+    wait "$ipid" "$npid" || true
+}
+if want procs; then
+    procs_pair 2 hello static
+    procs_pair 1 hello
 fi
 
 # ---------------------------------------------------------------------------------------------
