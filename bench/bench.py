@@ -342,6 +342,32 @@ def cmd_fetch(a):
     emit(parse_tags(a.tag), **transfer_record(times, sizes, cpu, a.count))
 
 
+def cmd_fetch_alt(a):
+    """cmd_fetch against several servers at once, one fetch each in turn (the order rotating
+    every round), so that the machine's drift from second to second hits all of them alike;
+    one record per server, tagged server=NAME."""
+    targets = []
+    for t in a.target:
+        name, port, pids, path = t.split(",", 3)
+        targets.append(dict(name=name, conn=Conn(a.host, int(port)), pids=pid_list(pids.replace("+", ",")),
+                            path=path, times=[], sizes=[], cpu=0.0))
+    for i in range(a.count):
+        for t in targets[i % len(targets):] + targets[:i % len(targets)]:
+            c0 = cpu_seconds(t["pids"])
+            start = time.perf_counter()
+            t["conn"].send_request("GET", t["path"])
+            status, _, _, size = t["conn"].read_response(keep_body=False)
+            t["times"].append(time.perf_counter() - start)
+            t["cpu"] += cpu_seconds(t["pids"]) - c0
+            if status != 200 or size < a.min_bytes:
+                raise SystemExit(f"fetch {t['path']}: status {status}, {size} bytes")
+            t["sizes"].append(size)
+    for t in targets:
+        t["conn"].close()
+        emit(dict(parse_tags(a.tag), server=t["name"]),
+             **transfer_record(t["times"], t["sizes"], t["cpu"], a.count))
+
+
 def cmd_upload(a):
     pids = pid_list(a.pids)
     body = memoryview(os.urandom(1 << 20) * (a.size >> 20))
@@ -588,6 +614,13 @@ def main():
     p = add("fetch", cmd_fetch)
     p.add_argument("--path", required=True)
     p.add_argument("--count", type=int, default=5)
+    p.add_argument("--min-bytes", type=int, default=1)
+
+    p = add("fetch-alt", cmd_fetch_alt, net=False)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--target", action="append", required=True,
+                   help="NAME,PORT,PIDS,PATH (PIDS joined with +)")
+    p.add_argument("--count", type=int, default=5, help="fetches per server")
     p.add_argument("--min-bytes", type=int, default=1)
 
     p = add("upload", cmd_upload)

@@ -241,6 +241,11 @@ def write(a):
 
     # -- wrk tests ------------------------------------------------------------------------------
     def kind(t):
+        m = re.match(r"procs(\d+)-", t)  # run.sh's procs test: N worker processes, unpinned
+        if m:
+            k, text = kind(t[m.end():])
+            n = int(m.group(1))
+            return 10 * (3 - n) + k, text + f", {n} worker process{'es' if n > 1 else ''}, unpinned"
         if t == "hello-keepalive-1":
             return 1, "hello, keep-alive, 1 connection"
         n = t.rsplit("-", 1)[-1]
@@ -267,6 +272,14 @@ def write(a):
           "nginx `return 200 \"Hello, world!\\n\"` on the same URL. static: a 4 KiB file from the "
           "same directory, sendfile in both.")
         P("")
+        if any(t.startswith("procs") for t in wrk_tests):
+            P("*N worker processes, unpinned*: separate servers, isapid `--processes N "
+              "--threads 1` (a master and N workers sharing the listener) and nginx "
+              "`worker_processes N`, servers and wrk unpinned: two workers need both cores, so "
+              "the client shares them (no core columns). N = 1 is the control under the same "
+              "conditions: what N = 2 adds over it is the cost of the process model. Server "
+              "CPU is the master's and the workers'.")
+            P("")
         P("| test | server | requests/s | range | p50 ms | p99 ms | server CPU µs/request "
           "| server core: server / net / others | client core: wrk / net / others | errors |")
         P("|---|---|---:|---|---:|---:|---:|---|---|---:|")
@@ -310,7 +323,9 @@ def write(a):
                             max_threads[0] = r["threads"]
                             max_threads[1] = r.get("thread_roles", "")
                 client_full = sum(v or 0 for v in (x["wrk"], x["icli"], x["ocli"]))
-                if x["util"] < 0.85 and client_full > 0.9:
+                if t.startswith("procs"):
+                    pass  # unpinned: no core of its own to be busy or idle
+                elif x["util"] < 0.85 and client_full > 0.9:
                     client_bound.append(f"{title(t)} ({s}: server {pct(x['util'])}, "
                                         f"client core {pct(client_full)})")
                 elif x["util"] < 0.85:
@@ -367,8 +382,9 @@ def write(a):
         P("isapid-transmitfile: examples/transmit.c, `/examples/transmit.dll?file=big.bin&headers=1` "
           "(`HSE_REQ_TRANSMIT_FILE` with `HSE_IO_SEND_HEADERS`, asynchronous; sendfile from the "
           "loop, chunked framing, a 24-byte tail); isapid-static: the same file as a static "
-          "file; nginx: static file with sendfile. The client (bench/bench.py fetch) reads into "
-          "a 1 MiB buffer.")
+          "file; nginx: static file with sendfile. The client (bench/bench.py fetch-alt) reads "
+          "into a 1 MiB buffer and fetches from the three in turn, one fetch each, so that "
+          "the machine's drift hits all three alike.")
         P("")
         P("| server | MB/s | range | best MB/s | server CPU ms per fetch |")
         P("|---|---:|---|---:|---:|")
@@ -400,10 +416,12 @@ def write(a):
     if g:
         P("## 64 MiB upload, one keep-alive connection")
         P("")
-        P("isapid: examples/upload.c, `POST /examples/upload.dll` (asynchronous: "
+        P("isapid: examples/upload.c, `POST /examples/upload.dll?checksum=none` (asynchronous: "
           "`HSE_REQ_ASYNC_READ_CLIENT` into a 64 KiB buffer, one read per completion, each "
-          "completion hashing its bytes with FNV-1a). The client sends the body with one "
-          "`sendall` from memory and times until the whole answer has arrived.")
+          "completion only counting its bytes), so the row measures the server's cost; "
+          "isapid-fnv1a: the same extension without `checksum=none`, each completion hashing "
+          "its bytes with FNV-1a (the extension's own work on top). The client sends the body "
+          "with one `sendall` from memory and times until the whole answer has arrived.")
         P("")
         P("Peer: **nginx reads the whole body into memory, then answers** "
           "(`client_body_buffer_size 128m`, `client_body_in_single_buffer on`, no temporary "
@@ -420,7 +438,7 @@ def write(a):
         P("| server | MB/s | range | server CPU ms per upload |")
         P("|---|---:|---|---:|")
         vals = {}
-        for s in ("isapid", "nginx", "nginx-discard"):
+        for s in ("isapid", "isapid-fnv1a", "nginx", "nginx-discard"):
             rs = g.get(s, [])
             if not rs:
                 continue
@@ -434,18 +452,15 @@ def write(a):
             headline.append(("64 MiB upload: MB/s", fmt(vals["isapid"][0]),
                              fmt(vals["nginx"][0]), ratio(vals["isapid"][0], vals["nginx"][0])))
         P("")
-        if fnv and "isapid" in vals:
+        if fnv and "isapid-fnv1a" in vals:
             h = fnv[-1]["median_ms"]
-            own = vals["isapid"][1] - h
             P(f"upload.c's checksum alone (bench/fnv1a_cost.c: the same byte-at-a-time FNV-1a "
               f"loop over {fnv[-1]['bytes'] >> 20} MiB, no I/O, on the server's core) takes "
-              f"**{h:.1f} ms**. Without it isapid's CPU per upload is about {own:.0f} ms "
-              + (f"(nginx: {vals['nginx'][1]:.0f} ms)" if "nginx" in vals else "")
-              + ": the extension's own work, not the server, sets this number.")
+              f"**{h:.1f} ms**: of isapid-fnv1a's {vals['isapid-fnv1a'][1]:.0f} ms CPU per "
+              f"upload, about {vals['isapid-fnv1a'][1] - h:.0f} ms is the server's "
+              + (f"(isapid, count only: {vals['isapid'][1]:.0f} ms)" if "isapid" in vals else "")
+              + ".")
             P("")
-            notes.append(f"upload: {h:.0f} ms of isapid's {vals['isapid'][1]:.0f} ms CPU per "
-                         "64 MiB upload is examples/upload.c hashing every byte (FNV-1a, one "
-                         "multiply per byte); the server's part is the rest.")
 
     # -- idle connections ------------------------------------------------------------------------
     g = by(recs, "idle")

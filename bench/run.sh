@@ -18,7 +18,7 @@
 #   BENCH_SYSCALL_REQUESTS=10000  requests counted under strace -c
 #   BENCH_CALLGRIND=1         instructions/request under callgrind (0 = skip)
 #   BENCH_CALLGRIND_REQUESTS=10000
-#   BENCH_ONLY="hello static big upload idle longpoll syscalls callgrind"  a subset of tests
+#   BENCH_ONLY="hello static procs big upload idle longpoll syscalls callgrind"  a subset of tests
 #   BENCH_OUT=bench/RESULTS.md   BENCH_KEEP=1 keeps the work directory (raw outputs)
 # Every client is bounded in count and time; the defaults take about 6 minutes.
 set -euo pipefail
@@ -36,7 +36,7 @@ LONGPOLL=${BENCH_LONGPOLL:-10000}
 SYSCALL_REQUESTS=${BENCH_SYSCALL_REQUESTS:-10000}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 CALLGRIND_REQUESTS=${BENCH_CALLGRIND_REQUESTS:-10000}
-ONLY=${BENCH_ONLY:-hello static big upload idle longpoll syscalls callgrind}
+ONLY=${BENCH_ONLY:-hello static procs big upload idle longpoll syscalls callgrind}
 OUT=${BENCH_OUT:-bench/RESULTS.md}
 BUILD=build-bench
 if [ "$(nproc)" -ge 2 ]; then
@@ -228,26 +228,76 @@ if want static; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Worker processes: isapid --processes 2 --threads 1 against nginx worker_processes 2, and the
+# same pair with one worker each as the control (same conditions, one process), each a server
+# of its own on its own port, started for this test only. Both servers and wrk run unpinned:
+# two workers need both cores, and a 2-core machine has none left to give the client alone, so
+# all of them share both cores under the same scheduler (bench/README.md).
+procs_pair() { # N TEST...: N worker processes each; TEST is hello or static
+    local n=$1 iport nport ipid npid t
+    shift
+    read -r iport nport <<<"$($BENCH ports 2)"
+    log "processes: isapid --processes $n on 127.0.0.1:$iport, nginx worker_processes $n on 127.0.0.1:$nport, unpinned"
+    "$BUILD/isapid" --processes "$n" --threads 1 --listen "127.0.0.1:$iport" --root "$W/www" \
+        --scripts "/examples=$BUILD/examples" --keepalive-timeout 600s > "$W/isapid-procs$n.log" 2>&1 &
+    ipid=$!
+    STARTED="$STARTED $ipid"
+    mkdir -p "$W/nginx-procs$n/tmp"
+    chmod 1777 "$W/nginx-procs$n/tmp"
+    nginx_conf "$W/nginx-procs$n" "$nport"
+    sed -i "s/^worker_processes 1; .*/worker_processes $n;/" "$W/nginx-procs$n/nginx.conf"
+    nginx -p "$W/nginx-procs$n" -e "$W/nginx-procs$n/error.log" -c "$W/nginx-procs$n/nginx.conf" \
+        -g 'daemon off;' > "$W/nginx-procs$n/out.log" 2>&1 &
+    npid=$!
+    STARTED="$STARTED $npid"
+    wait_http "$iport" /examples/hello.dll
+    wait_http "$nport" /examples/hello.dll
+    # wrk_test against these servers: its variables, shadowed (bash scopes them dynamically).
+    local IURL=http://127.0.0.1:$iport NURL=http://127.0.0.1:$nport CLIENT="" CORES=""
+    local ISAPID_WORKER IPIDS NPIDS
+    ISAPID_WORKER=$(pgrep -P "$ipid" | head -1)
+    IPIDS=$(pgrep -P "$ipid" | tr '\n' , | sed "s/^/$ipid,/; s/,\$//")
+    NPIDS=$(pgrep -P "$npid" | tr '\n' , | sed "s/^/$npid,/; s/,\$//")
+    for t in "$@"; do
+        case $t in
+            hello) wrk_test "procs$n-hello-keepalive-$CONNS" "$CONNS" /examples/hello.dll ;;
+            static) wrk_test "procs$n-static-4k-$CONNS" "$CONNS" /f4k.bin ;;
+        esac
+    done
+    kill -TERM "$ipid" "$npid"
+    wait "$ipid" "$npid" || true
+}
+if want procs; then
+    procs_pair 2 hello static
+    procs_pair 1 hello
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Large transfers: FETCHES per round over one keep-alive connection.
 BIG=$((BIG_MB << 20))
 if want big; then
     log "big file ($BIG_MB MiB): $ROUNDS rounds of $FETCHES fetches per server"
+    # One fetch from each server in turn (fetch-alt), not a block of FETCHES from one and then
+    # the next: loopback throughput drifts from second to second here, and blocks of a few
+    # seconds each turned that drift into differences between the servers.
     for r in $(seq "$ROUNDS"); do
-        $CLIENT $BENCH fetch --port "$IPORT" --pids "$IPIDS" --count "$FETCHES" --min-bytes "$BIG" \
-            --path '/examples/transmit.dll?file=big.bin&headers=1' \
-            --tag test=big-file --tag server=isapid-transmitfile --tag round="$r" >> "$RES"
-        $CLIENT $BENCH fetch --port "$NPORT" --pids "$NPIDS" --count "$FETCHES" --min-bytes "$BIG" \
-            --path /big.bin --tag test=big-file --tag server=nginx --tag round="$r" >> "$RES"
-        $CLIENT $BENCH fetch --port "$IPORT" --pids "$IPIDS" --count "$FETCHES" --min-bytes "$BIG" \
-            --path /big.bin --tag test=big-file --tag server=isapid-static --tag round="$r" >> "$RES"
+        $CLIENT $BENCH fetch-alt --count "$FETCHES" --min-bytes "$BIG" \
+            --target "isapid-transmitfile,$IPORT,${IPIDS//,/+},/examples/transmit.dll?file=big.bin&headers=1" \
+            --target "nginx,$NPORT,${NPIDS//,/+},/big.bin" \
+            --target "isapid-static,$IPORT,${IPIDS//,/+},/big.bin" \
+            --tag test=big-file --tag round="$r" >> "$RES"
     done
 fi
 if want upload; then
     log "upload ($BIG_MB MiB): $ROUNDS rounds of $FETCHES uploads per server"
     for r in $(seq "$ROUNDS"); do
+        # The server's cost (the extension counts bytes only), then with upload.c's checksum.
+        $CLIENT $BENCH upload --port "$IPORT" --pids "$IPIDS" --count "$FETCHES" --size "$BIG" \
+            --path '/examples/upload.dll?checksum=none' --expect "bytes=$BIG" \
+            --tag test=upload --tag server=isapid --tag round="$r" >> "$RES"
         $CLIENT $BENCH upload --port "$IPORT" --pids "$IPIDS" --count "$FETCHES" --size "$BIG" \
             --path /examples/upload.dll --expect "bytes=$BIG" \
-            --tag test=upload --tag server=isapid --tag round="$r" >> "$RES"
+            --tag test=upload --tag server=isapid-fnv1a --tag round="$r" >> "$RES"
         $CLIENT $BENCH upload --port "$NPORT" --pids "$NPIDS" --count "$FETCHES" --size "$BIG" \
             --path /upload --tag test=upload --tag server=nginx --tag round="$r" >> "$RES"
         $CLIENT $BENCH upload --port "$NPORT" --pids "$NPIDS" --count "$FETCHES" --size "$BIG" \

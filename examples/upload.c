@@ -3,6 +3,8 @@
  *
  *     POST /examples/upload.dll?mode=async     (the default) HSE_REQ_ASYNC_READ_CLIENT
  *     POST /examples/upload.dll?mode=sync      ReadClient in a loop
+ *     ...&checksum=none                        count the bytes only (bench/run.sh: the
+ *                                              server's cost, not the checksum's)
  *
  * Both modes answer 200 text/plain with three lines:
  *
@@ -11,7 +13,8 @@
  *     reads=K          the reads that delivered data (the read-ahead in lpbData is not one;
  *                      the final read that reports the end of the body is not counted)
  *
- * so a client can check that every byte arrived in order. Content-Length and chunked bodies
+ * so a client can check that every byte arrived in order (with checksum=none the fnv1a line
+ * is left out). Content-Length and chunked bodies
  * both work: when cbTotalBytes is 0xFFFFFFFF (chunked, or 4 GiB and more) the extension
  * reads until a read returns 0 bytes. Any method is accepted; without a body the answer is
  * bytes=0.
@@ -50,12 +53,14 @@
 typedef struct {
     uint64_t total;  /* body bytes seen so far */
     uint32_t hash;   /* FNV-1a of those bytes */
+    BOOL hashing;    /* FALSE with checksum=none: the bytes are counted only */
     DWORD reads;     /* reads that delivered data */
     BYTE buffer[READ_SIZE]; /* the server writes into it while a read is outstanding */
 } upload_t;
 
-static void upload_init(upload_t *u)
+static void upload_init(upload_t *u, BOOL hashing)
 {
+    u->hashing = hashing;
     u->total = 0;
     u->hash = FNV1A_OFFSET;
     u->reads = 0;
@@ -63,13 +68,15 @@ static void upload_init(upload_t *u)
 
 static void upload_add(upload_t *u, const BYTE *data, DWORD n)
 {
+    u->total += n;
+    if (!u->hashing)
+        return;
     uint32_t h = u->hash;
     for (DWORD i = 0; i < n; i++) {
         h ^= data[i];
         h *= FNV1A_PRIME;
     }
     u->hash = h;
-    u->total += n;
 }
 
 /* Whether every byte of a body of known length has been seen. A body of unknown length ends
@@ -126,8 +133,12 @@ static BOOL send_text(EXTENSION_CONTROL_BLOCK *ecb, const char *status, const ch
 static BOOL send_result(EXTENSION_CONTROL_BLOCK *ecb, const upload_t *u)
 {
     char text[128];
-    snprintf(text, sizeof text, "bytes=%llu\nfnv1a=%08x\nreads=%u\n",
-             (unsigned long long)u->total, (unsigned)u->hash, (unsigned)u->reads);
+    if (u->hashing)
+        snprintf(text, sizeof text, "bytes=%llu\nfnv1a=%08x\nreads=%u\n",
+                 (unsigned long long)u->total, (unsigned)u->hash, (unsigned)u->reads);
+    else
+        snprintf(text, sizeof text, "bytes=%llu\nreads=%u\n", (unsigned long long)u->total,
+                 (unsigned)u->reads);
     return send_text(ecb, "200 OK", text);
 }
 
@@ -207,14 +218,14 @@ static VOID WINAPI read_completion(EXTENSION_CONTROL_BLOCK *pECB, PVOID pContext
     end_session(pECB, status);
 }
 
-static DWORD upload_async(EXTENSION_CONTROL_BLOCK *ecb)
+static DWORD upload_async(EXTENSION_CONTROL_BLOCK *ecb, BOOL hashing)
 {
     upload_t *u = (upload_t *)malloc(sizeof *u);
     if (u == NULL) {
         SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return HSE_STATUS_ERROR;
     }
-    upload_init(u);
+    upload_init(u, hashing);
 
     /* The server has already read the first part of the body (up to its read-ahead size). */
     upload_add(u, ecb->lpbData, ecb->cbAvailable);
@@ -248,14 +259,14 @@ static DWORD upload_async(EXTENSION_CONTROL_BLOCK *ecb)
 /* ---- Synchronous mode --------------------------------------------------------------- */
 
 /* The same work with ReadClient, which holds this worker thread until each read is done. */
-static DWORD upload_sync(EXTENSION_CONTROL_BLOCK *ecb)
+static DWORD upload_sync(EXTENSION_CONTROL_BLOCK *ecb, BOOL hashing)
 {
     upload_t *u = (upload_t *)malloc(sizeof *u);
     if (u == NULL) {
         SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return HSE_STATUS_ERROR;
     }
-    upload_init(u);
+    upload_init(u, hashing);
     upload_add(u, ecb->lpbData, ecb->cbAvailable);
 
     while (!upload_complete(ecb, u)) {
@@ -312,14 +323,19 @@ BOOL WINAPI GetExtensionVersion(HSE_VERSION_INFO *pVer)
 
 DWORD WINAPI HttpExtensionProc(EXTENSION_CONTROL_BLOCK *pECB)
 {
-    char mode[16] = "async"; /* the default */
-    if (query_value(pECB->lpszQueryString, "mode", mode, sizeof mode) >= 0) {
+    char mode[16] = "async"; /* the defaults */
+    char checksum[16] = "fnv1a";
+    if (query_value(pECB->lpszQueryString, "checksum", checksum, sizeof checksum) >= 0 &&
+        (strcmp(checksum, "fnv1a") == 0 || strcmp(checksum, "none") == 0) &&
+        query_value(pECB->lpszQueryString, "mode", mode, sizeof mode) >= 0) {
+        BOOL hashing = strcmp(checksum, "fnv1a") == 0;
         if (strcmp(mode, "async") == 0)
-            return upload_async(pECB);
+            return upload_async(pECB, hashing);
         if (strcmp(mode, "sync") == 0)
-            return upload_sync(pECB);
+            return upload_sync(pECB, hashing);
     }
-    return send_text(pECB, "400 Bad Request", "mode must be sync or async\n")
+    return send_text(pECB, "400 Bad Request",
+                     "mode must be sync or async, checksum fnv1a or none\n")
                ? HSE_STATUS_SUCCESS
                : HSE_STATUS_ERROR;
 }

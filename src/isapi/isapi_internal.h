@@ -77,6 +77,9 @@ typedef struct op_builder {
  * the completion callback then comes from the pool, never from inside this call. */
 BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
               const op_builder_t *b, void *arg);
+/* The launch of an asynchronous read (op_builder_t.launch): at once on the calling thread when
+ * the bytes are there, else through the loop. */
+BOOL op_read_launch(request_t *r, void *arg);
 /* Loop thread: a claimed and built operation goes to the connection (SEND_URL's sendurl_child_ended). */
 void op_start(request_t *r);
 void op_kick_task(loop_task_t *t);

@@ -1,7 +1,7 @@
 /* ISAPI asynchronous operations and the ECB's I/O callbacks (split out of src/isapi/isapi.c; no
  * change in behaviour). Holds: the single operation slot of a request (op_claim / op_unclaim /
- * op_launch, started on any thread, driven by the connection's loop (src/http/conn_async.h),
- * completed on the pool), and the callback bodies GetServerVariable, WriteClient and ReadClient
+ * op_launch, started on any thread, driven by the connection's loop (src/http/conn_async.h) or,
+ * for a read whose bytes are there, done by the thread that starts it; completed on the pool), and the callback bodies GetServerVariable, WriteClient and ReadClient
  * behind the ConnID check (the cb_* wrappers stay in src/isapi/isapi.c).
  * Invariants: at most one operation in flight per request (op_busy); its completion runs once,
  * on the pool; the operation, then its callback, holds a reference on the request (refs), and
@@ -123,10 +123,11 @@ static DWORD op_error(request_t *r, int status)
     return isapi_win32_error_from_socket_errno(status);
 }
 
-/* Loop thread: the operation is over; queue its completion. */
-static void op_done(conn_t *c, conn_async_t *io, int status)
+/* The operation is over (io->got set for a read); queue its completion. On the loop thread
+ * (op_done), or on the thread that started a read which completed at once (op_read_launch). */
+static void op_queue_completion(request_t *r, int status)
 {
-    request_t *r = (request_t *)((char *)io - offsetof(request_t, op.io));
+    conn_async_t *io = &r->op.io;
     plan_free(&r->op.plan);
     DWORD err = op_error(r, status);
     if (io->read)
@@ -143,6 +144,13 @@ static void op_done(conn_t *c, conn_async_t *io, int status)
     if (!pool_submit(r->host->completions, &r->op_work, op_complete_work,
                      r->ext ? &r->ext->completion_share : NULL))
         op_complete_work(&r->op_work); /* only while stopping, after the loops are gone */
+}
+
+/* Loop thread: the operation is over. */
+static void op_done(conn_t *c, conn_async_t *io, int status)
+{
+    (void)c;
+    op_queue_completion((request_t *)((char *)io - offsetof(request_t, op.io)), status);
 }
 
 /* Loop thread: the operation, claimed and prepared, goes to the loop (a write sends the plan). */
@@ -209,6 +217,40 @@ BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
         op_unclaim(r);
         return fail(e);
     }
+    return TRUE;
+}
+
+/* A read whose bytes are already there (in the read-ahead or the socket) completes without the
+ * loop: the thread that starts it receives them through conn_body_read, under
+ * parked_socket_enter as a synchronous ReadClient does (the claimed slot excludes any other
+ * reader), and queues the completion to the pool, never inline. A body that arrives faster than
+ * the extension consumes it then costs no loop wake-up per read. A read that would wait (or was
+ * cancelled meanwhile, or finds the socket released) goes to the loop, which tries it again:
+ * the wait, the body timeout and the body rate stay the loop's. A failed read ends as the loop's
+ * would (src/http/conn_async.c, async_read). */
+BOOL op_read_launch(request_t *r, void *arg)
+{
+    (void)arg;
+    conn_async_t *io = &r->op.io;
+    pthread_mutex_lock(&r->lock);
+    bool cancel = r->cancel_wanted;
+    pthread_mutex_unlock(&r->lock);
+    /* -EAGAIN: to the loop (op_start cancels; conn_async_drive fails a released socket). */
+    ssize_t n = -EAGAIN;
+    if (!cancel && r->no_body) {
+        n = 0;
+    } else if (!cancel && parked_socket_enter(r)) {
+        n = conn_body_read(r->conn, io->buf, io->cap);
+        parked_socket_leave(r);
+    }
+    if (n == -EAGAIN) {
+        op_launch(r);
+        return TRUE;
+    }
+    io->read = true;
+    io->got = n >= 0 ? (size_t)n : 0;
+    io->shut_after = false;
+    op_queue_completion(r, n >= 0 ? 0 : n == -EPROTO || n == -EFBIG ? (int)n : -ECONNRESET);
     return TRUE;
 }
 

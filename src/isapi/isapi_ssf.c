@@ -589,7 +589,7 @@ static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_
     PFN_HSE_IO_COMPLETION fn = registered_callback(r, &ctx);
     if (!fn)
         return fail(ERROR_INVALID_PARAMETER);
-    static const op_builder_t builder = {.build = read_build};
+    static const op_builder_t builder = {.build = read_build, .launch = op_read_launch};
     read_args_t a = {.buf = buf, .cap = *size};
     return op_issue(r, OP_READ, fn, ctx, &builder, &a);
 }

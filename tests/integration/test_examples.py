@@ -4,7 +4,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from harness import Server, chunked, curl, curl_available, example, main
+from harness import Server, chunked, curl, curl_available, example, main, pattern_bytes
 
 
 class ExamplesTest(unittest.TestCase):
@@ -12,7 +12,8 @@ class ExamplesTest(unittest.TestCase):
     def setUpClass(cls):
         cls.srv = Server(files={"index.html": "<p>i</p>\n"},
                          scripts={"hello.so": example("hello"), "form.so": example("form"),
-                                  "servervars.so": example("servervars")})
+                                  "servervars.so": example("servervars"),
+                                  "upload.so": example("upload")})
         cls.srv.__enter__()
 
     @classmethod
@@ -96,6 +97,44 @@ class ExamplesTest(unittest.TestCase):
         p = curl(["-H", "Transfer-Encoding: chunked", "--data-binary", "name=abc",
                   self.srv.url("/scripts/form.dll")])
         self.assertIn(b"Received 8 bytes", p.stdout)
+
+    # ---- upload -------------------------------------------------------------------------
+    def test_upload_checksum_and_count_only(self):
+        # Past the read-ahead, so that the extension's own reads deliver most of the body.
+        body = pattern_bytes(1000003, 5)
+        h = 0x811C9DC5
+        for b in body:
+            h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+        for mode in ("async", "sync"):
+            with self.subTest(mode=mode), self.srv.conn() as c:
+                r = c.request("POST", "/scripts/upload.dll?mode=" + mode, body=body)
+                self.assertEqual(r.status, 200)
+                lines = r.text().splitlines()
+                self.assertEqual(lines[:2], ["bytes=1000003", "fnv1a=%08x" % h])
+                r = c.request("POST", "/scripts/upload.dll?checksum=none&mode=" + mode, body=body)
+                self.assertEqual(r.status, 200)
+                lines = r.text().splitlines()
+                self.assertEqual(lines[0], "bytes=1000003")
+                self.assertTrue(lines[1].startswith("reads="), lines)
+                self.assertEqual(len(lines), 2)
+                r = c.request("POST", "/scripts/upload.dll?checksum=md5", body=b"x")
+                self.assertEqual(r.status, 400)
+
+    def test_upload_async_after_100_continue(self):
+        # The first asynchronous read finds nothing there: the 100 goes out, the loop waits for
+        # the body; then the reads find their bytes at once.
+        body = pattern_bytes(300001, 9)
+        for framing in ("length", "chunked"):
+            with self.subTest(framing=framing), self.srv.conn() as c:
+                head = ("Content-Length: %d" % len(body) if framing == "length"
+                        else "Transfer-Encoding: chunked")
+                c.send(b"POST /scripts/upload.dll?checksum=none HTTP/1.1\r\nHost: x\r\n" +
+                       head.encode() + b"\r\nExpect: 100-continue\r\n\r\n")
+                self.assertEqual(c.read_response(keep_interim=True).status, 100)
+                c.send(body if framing == "length" else chunked([body[:100000], body[100000:]]))
+                r = c.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.text().splitlines()[0], "bytes=300001")
 
     # ---- servervars ---------------------------------------------------------------------
     def test_servervars(self):
