@@ -248,9 +248,13 @@ def write(a):
             return 0, f"hello, keep-alive, {n} connections"
         if t.startswith("hello-close-"):
             return 2, f"hello, `Connection: close`, {n} connections"
+        if t.startswith("hello-pipeline16-"):
+            return 4, f"hello, 16 pipelined per write, {n} connections"
+        if t.startswith("static-4k-pipeline16-"):
+            return 5, f"static 4 KiB file, 16 pipelined per write, {n} connections"
         if t.startswith("static-4k-"):
             return 3, f"static 4 KiB file, keep-alive, {n} connections"
-        return 4, t
+        return 6, t
 
     def title(t):
         return kind(t)[1]

@@ -18,7 +18,7 @@
 #   BENCH_SYSCALL_REQUESTS=10000  requests counted under strace -c
 #   BENCH_CALLGRIND=1         instructions/request under callgrind (0 = skip)
 #   BENCH_CALLGRIND_REQUESTS=10000
-#   BENCH_ONLY="hello static big upload idle longpoll syscalls callgrind"  a subset of tests
+#   BENCH_ONLY="hello static pipeline big upload idle longpoll syscalls callgrind"  a subset of tests
 #   BENCH_OUT=bench/RESULTS.md   BENCH_KEEP=1 keeps the work directory (raw outputs)
 # Every client is bounded in count and time; the defaults take about 6 minutes.
 set -euo pipefail
@@ -36,7 +36,7 @@ LONGPOLL=${BENCH_LONGPOLL:-10000}
 SYSCALL_REQUESTS=${BENCH_SYSCALL_REQUESTS:-10000}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 CALLGRIND_REQUESTS=${BENCH_CALLGRIND_REQUESTS:-10000}
-ONLY=${BENCH_ONLY:-hello static big upload idle longpoll syscalls callgrind}
+ONLY=${BENCH_ONLY:-hello static pipeline big upload idle longpoll syscalls callgrind}
 OUT=${BENCH_OUT:-bench/RESULTS.md}
 BUILD=build-bench
 if [ "$(nproc)" -ge 2 ]; then
@@ -225,6 +225,11 @@ if want hello; then
 fi
 if want static; then
     wrk_test static-4k-$CONNS "$CONNS" /f4k.bin
+fi
+# Pipelined: 16 requests in each write (bench/pipeline.lua), the same two URLs.
+if want pipeline; then
+    wrk_test hello-pipeline16-$CONNS "$CONNS" /examples/hello.dll -s "$ROOT/bench/pipeline.lua"
+    wrk_test static-4k-pipeline16-$CONNS "$CONNS" /f4k.bin -s "$ROOT/bench/pipeline.lua"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -373,6 +373,7 @@ request_run_inline(request_t *r, loop_t *l, extension_t *ext)
 {
     uint64_t call = loop_call_begin(l, ext);
     DWORD status = request_call(r, ext); /* ext found already: no second lookup */
+    conn_gather_end(r->conn); /* its writes went into the connection's batch: no more */
     loop_kept_t kept = loop_call_end(l, call);
     if (kept == LOOP_LOST && ext) {
         atomic_store(&ext->pool_until_ms, clock_now_ms() + EXT_POOL_AFTER_HANDOFF_MS);
