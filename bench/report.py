@@ -575,6 +575,22 @@ def write(a):
         headline.append(("hello: user-space instructions per request (callgrind)",
                          fmt(i.get("instr_per_req")), fmt(x.get("instr_per_req")),
                          ratio(i.get("instr_per_req"), x.get("instr_per_req"))))
+        gp = by(recs, "callgrind-pipeline16")
+        if gp:
+            pi, pn = gp.get("isapid", [{}])[-1], gp.get("nginx", [{}])[-1]
+            P("The same requests 16 to a write (pipelined, `bench.py requests --pipeline 16`), "
+              "counted apart on the same servers:")
+            P("")
+            P("| | isapid | nginx | isapid / nginx |")
+            P("|---|---:|---:|---:|")
+            P(f"| instructions per pipelined request | {fmt(pi.get('instr_per_req'))} "
+              f"| {fmt(pn.get('instr_per_req'))} "
+              f"| {ratio(pi.get('instr_per_req'), pn.get('instr_per_req'))} |")
+            P("")
+            headline.append(("hello, 16 pipelined per write: user-space instructions per request "
+                             "(callgrind)", fmt(pi.get("instr_per_req")),
+                             fmt(pn.get("instr_per_req")),
+                             ratio(pi.get("instr_per_req"), pn.get("instr_per_req"))))
         P("Debian's nginx binary is stripped: its static functions show as addresses.")
         P("")
         for s, r in (("isapid", i), ("nginx", x)):

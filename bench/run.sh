@@ -325,12 +325,23 @@ callgrind_server() { # SERVER PORT command...
     $CLIENT $BENCH requests --port "$port" --path /examples/hello.dll \
         --count "$CALLGRIND_REQUESTS" --conns "$CONNS" > /dev/null
     callgrind_control -d "$vpid" > /dev/null 2>&1
+    if want pipeline; then # the same requests, 16 in each write: a second dump
+        callgrind_control -z "$vpid" > /dev/null 2>&1
+        $CLIENT $BENCH requests --port "$port" --path /examples/hello.dll \
+            --count "$CALLGRIND_REQUESTS" --conns "$CONNS" --pipeline 16 > /dev/null
+        callgrind_control -d "$vpid" > /dev/null 2>&1
+    fi
     kill -TERM "$vpid" 2>/dev/null || true
     wait "$vpid" 2>/dev/null || true
     dump=$(ls "$W/cg-$name"/callgrind.out.* 2>/dev/null | head -1)
     if [ -n "$dump" ]; then
         python3 bench/report.py callgrind --file "$dump" \
             --requests "$CALLGRIND_REQUESTS" --tag test=callgrind --tag server="$name" >> "$RES"
+    fi
+    dump=$(ls "$W/cg-$name"/callgrind.out.* 2>/dev/null | sed -n 2p)
+    if [ -n "$dump" ]; then
+        python3 bench/report.py callgrind --file "$dump" --requests "$CALLGRIND_REQUESTS" \
+            --tag test=callgrind-pipeline16 --tag server="$name" >> "$RES"
     fi
 }
 if want callgrind && [ "$CALLGRIND" = 1 ]; then
