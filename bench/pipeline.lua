@@ -1,4 +1,4 @@
--- wrk script: BENCH_PIPELINE (default 16) requests of the URL's path in each write, the
+-- wrk script: 16 requests (or the first script argument) for the URL in each write, the
 -- pipelining pattern of wrk's documentation. wrk counts every response as a request.
 -- Usage: wrk -s bench/pipeline.lua URL [-- DEPTH]
 local depth = 16

@@ -593,6 +593,10 @@ loop_kept_t conn_drive(conn_t *c)
                 conn_close(c);
                 return LOOP_KEPT;
             }
+            if (c->state != CONN_SENDING) /* a batch sent before a read: its wait's timer */
+                conn_timer(c, c->state == CONN_HEAD
+                                  ? (c->in_end > 0 ? &c->nl->tq_header : &c->nl->tq_keepalive)
+                                  : &c->nl->tq_body);
         }
         switch (c->state) {
         case CONN_HEAD:

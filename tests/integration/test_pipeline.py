@@ -195,5 +195,20 @@ class PipelineTest(unittest.TestCase):
             c.close()
 
 
+class PipelineTimeoutTest(unittest.TestCase):
+    """The timers of a connection whose batch left before a read."""
+
+    def test_header_timeout_after_a_batch(self):
+        # Three requests and the start of a fourth: the batch leaves before the server reads
+        # the rest, and the header timeout still ends the unfinished head.
+        with Server(files=FILES, args=["--header-timeout", "500"]) as srv, srv.conn(timeout=20) as c:
+            c.send(build_request("GET", "/a.txt") * 3 + b"GET /b.txt HTTP/1.1\r\nHo")
+            for _ in range(3):
+                self.assertEqual(c.read_response().body, b"AAAA\n")
+            closed, extra = c.wait_closed(15)
+            self.assertTrue(closed, "the unfinished head was never timed out")
+            self.assertTrue(extra == b"" or extra.startswith(b"HTTP/1.1 408"), extra[:100])
+
+
 if __name__ == "__main__":
     main()
