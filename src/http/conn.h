@@ -219,6 +219,10 @@ int conn_send_blocking(conn_t *c, out_chain_t *ch);
  * that writes the request's response (under the handler's lock): conn_send_blocking sends it
  * first, and an empty chain sends just the batch. */
 static inline bool conn_batch_pending(const conn_t *c) { return c->batch_len != 0; }
+/* Loop thread, before a handler hands a request it has not started writing to another thread:
+ * send what the batch holds without blocking (what the socket does not take stays in it, for
+ * that thread's first write), so earlier responses do not wait for the call. */
+void conn_batch_try_send(conn_t *c);
 /* The extension call that conn_request_start let gather its writes is over (the thread that
  * ran it, before anything else writes): later writes are sent, after the batch. */
 void conn_gather_end(conn_t *c);

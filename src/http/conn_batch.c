@@ -167,6 +167,23 @@ void conn_gather_end(conn_t *c)
     atomic_store_explicit(&c->gather_owner, 0, memory_order_relaxed);
 }
 
+void conn_batch_try_send(conn_t *c)
+{
+    if (!c->batch_len || c->watch.fd < 0)
+        return;
+    out_seg_t seg = {.mem = c->batch, .len = c->batch_len, .fd = -1};
+    out_chain_t ch;
+    out_chain_init(&ch, &seg, 1);
+    (void)out_chain_send(c->watch.fd, &ch); /* a failure shows at the next write */
+    if (ch.bytes) {
+        /* The batch keeps only what was not sent, from its start. */
+        memmove(c->batch, c->batch + ch.bytes, (size_t)(c->batch_len - ch.bytes));
+        c->batch_len -= (uint32_t)ch.bytes;
+        if (c->hd)
+            send_rate_took(&c->hd->send_rate, ch.bytes);
+    }
+}
+
 /* The most segments of a chain sent together with the batch in one go. */
 #define BATCH_JOIN_SEGS 8
 

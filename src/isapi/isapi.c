@@ -428,6 +428,8 @@ static inline loop_kept_t dispatch(request_t *r)
                      atomic_load(&ext->pool_until_ms) <= loop_now(l)))
             return request_run_inline(r, l, ext);
     }
+    if (l && !r->parent && !r->filt)
+        conn_batch_try_send(r->conn); /* the pool's thread may not write for a while */
     request_submit(r);
     return LOOP_KEPT;
 }

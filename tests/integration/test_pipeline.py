@@ -4,6 +4,8 @@ batch: a close in the middle, HEAD, 100-continue, an extension that goes PENDING
 asynchronous write, a client that half-closes, a batch larger than its limit, and a client
 that never reads."""
 
+import os
+import tempfile
 import unittest
 
 from harness import Server, build_request, fixture, main, pattern_bytes, wait_for
@@ -208,6 +210,25 @@ class PipelineTimeoutTest(unittest.TestCase):
             closed, extra = c.wait_closed(15)
             self.assertTrue(closed, "the unfinished head was never timed out")
             self.assertTrue(extra == b"" or extra.startswith(b"HTTP/1.1 408"), extra[:100])
+
+
+    def test_batch_leaves_before_a_call_on_the_pool(self):
+        # The responses before a request whose call runs on the worker pool leave before that
+        # call ends (its thread may not write for a long time).
+        marker = os.path.join(tempfile.mkdtemp(prefix="isapid-pipe-"), "slow.log")
+        with Server(files=FILES, scripts={"slow.so": fixture("slow")},
+                    args=["--run-extensions", "pool"], env={"ISAPID_SLOW_MARKER": marker}) as srv, \
+                srv.conn(timeout=30) as c:
+            c.send(build_request("GET", "/a.txt") * 2 + build_request("GET", "/scripts/slow.dll?ms=3000") +
+                   build_request("GET", "/b.txt"))
+            for _ in range(2):
+                self.assertEqual(c.read_response().body, b"AAAA\n")
+            ran = open(marker).read() if os.path.exists(marker) else ""
+            self.assertNotIn("end", ran, "the earlier responses waited for the call")
+            self.assertEqual(c.read_response().status, 200)
+            self.assertEqual(c.read_response().body, b"BBBBBBBB\n")
+            with open(marker) as f:
+                self.assertIn("end", f.read())
 
 
 if __name__ == "__main__":
