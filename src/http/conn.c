@@ -234,7 +234,8 @@ static void conn_route(conn_t *c)
     c->readahead_want = want; /* decided by the handler */
     c->readahead_got = 0;
     c->state = CONN_READAHEAD;
-    conn_timer(c, &c->nl->tq_body);
+    if (want)
+        conn_timer(c, &c->nl->tq_body);
 }
 
 /* Parse what is buffered; read more when needed. Returns false when it must wait. */
@@ -257,11 +258,14 @@ static bool conn_step_head(conn_t *c)
             return false;
         }
         if (!c->proxy_pending && c->in_end > c->in_start) {
-            if (!c->head_started)
-                conn_timer(c, &c->nl->tq_header);
+            bool was_started = c->head_started;
             const char *start = c->in + c->in_start;
             llhttp_errno_t err = llhttp_execute(&c->hd->parser, start, c->in_end - c->in_start);
             if (err == HPE_OK) {
+                /* The head needs more bytes: the header timeout runs from its first ones (a
+                 * head already in the buffer, as pipelined ones are, costs no timer). */
+                if (!was_started)
+                    conn_timer(c, &c->nl->tq_header);
                 c->in_start = c->in_end;
             } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
                 /* on_message_complete paused right after the head. */
@@ -571,7 +575,7 @@ static void conn_next_request(conn_t *c)
         }
     }
     if (c->in && c->in_end > 0)
-        conn_timer(c, &c->nl->tq_header);
+        timeq_disarm(&c->timer); /* conn_step_head times the head if it is not all there */
     else
         conn_timer(c, &c->nl->tq_keepalive);
 }
