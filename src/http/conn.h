@@ -225,7 +225,10 @@ static inline bool conn_batch_pending(const conn_t *c) { return c->batch_len != 
 void conn_batch_try_send(conn_t *c);
 /* The extension call that conn_request_start let gather its writes is over (the thread that
  * ran it, before anything else writes): later writes are sent, after the batch. */
-void conn_gather_end(conn_t *c);
+static inline void conn_gather_end(conn_t *c)
+{
+    atomic_store_explicit(&c->gather_owner, 0, memory_order_relaxed);
+}
 /* The peer has closed or reset (checked without blocking). */
 bool conn_peer_gone(conn_t *c);
 

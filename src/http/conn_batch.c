@@ -52,10 +52,8 @@ static bool batch_alloc(conn_t *c)
     return c->batch != NULL;
 }
 
-void conn_batch_release(conn_t *c)
+void conn_batch_release_slow(conn_t *c)
 {
-    if (!c->batch)
-        return;
     if (!c->nl->spare_batch)
         c->nl->spare_batch = c->batch;
     else
@@ -87,7 +85,7 @@ static bool read_range(int fd, char *dst, uint64_t off, uint64_t len)
     return true;
 }
 
-bool conn_batch_take(conn_t *c)
+bool conn_batch_take_slow(conn_t *c)
 {
     bool more = c->in_end > c->in_start;
     if ((!more && !c->batch_len) || c->state != CONN_SENDING || c->batch_queued ||
@@ -124,10 +122,8 @@ bool conn_batch_take(conn_t *c)
     return true;
 }
 
-void conn_batch_prepend(conn_t *c)
+void conn_batch_prepend_slow(conn_t *c)
 {
-    if (!c->batch_len || c->batch_queued)
-        return;
     out_chain_t *out = &c->hd->out;
     out_seg_t *segs = c->hd->out_segs;
     /* The output is the loop's own (at most two segments), none of it sent yet. */
@@ -152,7 +148,7 @@ void conn_batch_sent(conn_t *c)
     c->batch_queued = false;
 }
 
-void conn_gather_begin(conn_t *c)
+void conn_gather_begin_slow(conn_t *c)
 {
     /* Not with filters (their calls write on threads of their own), not while the client
      * waits for 100 Continue, and not while body bytes, not requests, follow the head. */
@@ -160,11 +156,6 @@ void conn_gather_begin(conn_t *c)
         !(c->expect_continue && !c->sent_continue) && c->batch_len < CONN_BATCH_MAX &&
         batch_alloc(c))
         atomic_store_explicit(&c->gather_owner, this_thread(), memory_order_relaxed);
-}
-
-void conn_gather_end(conn_t *c)
-{
-    atomic_store_explicit(&c->gather_owner, 0, memory_order_relaxed);
 }
 
 void conn_batch_try_send(conn_t *c)

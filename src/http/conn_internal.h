@@ -51,18 +51,37 @@ void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, 
 /* The queued response (nothing of it sent yet) goes into the batch instead of the socket,
  * when the connection stays open and more pipelined input waits, or a batch waits for it:
  * true taken (the output is freed; its payload counted in log_bytes). */
-bool conn_batch_take(conn_t *c);
+bool conn_batch_take_slow(conn_t *c);
+static inline bool conn_batch_take(conn_t *c)
+{
+    return (c->in_end > c->in_start || c->batch_len) && conn_batch_take_slow(c);
+}
 /* The batch alone becomes the output (when it is not empty and nothing else is queued). */
 void conn_batch_queue(conn_t *c);
 /* Before the output is first flushed: a waiting batch becomes its first segment. */
-void conn_batch_prepend(conn_t *c);
+void conn_batch_prepend_slow(conn_t *c);
+static inline void conn_batch_prepend(conn_t *c)
+{
+    if (c->batch_len && !c->batch_queued)
+        conn_batch_prepend_slow(c);
+}
 /* The batch is sent or dropped: empty it (the buffer stays). */
 void conn_batch_sent(conn_t *c);
 /* The connection goes idle or away: the buffer back to the loop's spare, or freed. */
-void conn_batch_release(conn_t *c);
+void conn_batch_release_slow(conn_t *c);
+static inline void conn_batch_release(conn_t *c)
+{
+    if (c->batch)
+        conn_batch_release_slow(c);
+}
 /* Loop thread, before the handler starts a request: let this thread's synchronous writes of
  * it gather into the batch when the connection stays open and more pipelined input waits. */
-void conn_gather_begin(conn_t *c);
+void conn_gather_begin_slow(conn_t *c);
+static inline void conn_gather_begin(conn_t *c)
+{
+    if (c->in_end > c->in_start)
+        conn_gather_begin_slow(c);
+}
 /* conn_send_blocking with a batch or a gathering thread: the chain's memory goes into the
  * batch (the gathering thread, room left), or the batch is sent first, then the chain
  * (together when they fit one sendmsg); an empty chain sends the batch. 0 or -errno, as
