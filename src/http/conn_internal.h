@@ -46,7 +46,8 @@ void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, 
 
 /* conn_batch.c: responses to pipelined requests gathered into one send (loop thread, but
  * conn_batch_send_first: the request's writer). */
-#define CONN_BATCH_MAX (96u * 1024)     /* under malloc's mmap threshold: no system call */
+#define CONN_BATCH_MAX (64u * 1024)     /* per connection, at most: what a client that stops
+                                         * reading can make the server hold in memory */
 #define CONN_BATCH_FILE_MAX (16u * 1024) /* file ranges up to this are read into the batch */
 /* The queued response (nothing of it sent yet) goes into the batch instead of the socket,
  * when the connection stays open and more pipelined input waits, or a batch waits for it:
