@@ -393,20 +393,6 @@ static loop_kept_t conn_step_readahead(conn_t *c)
     return LOOP_KEPT;
 }
 
-/* The read-ahead needs bytes that are not in the buffer yet (or 100 Continue first). */
-static bool conn_readahead_reads_socket(const conn_t *c)
-{
-    if (c->expect_continue && !c->sent_continue)
-        return true;
-    uint64_t want = c->readahead_want - c->readahead_got;
-    if (want == 0 || c->body_mode == BODY_NONE || c->body_done)
-        return false;
-    if (c->body_mode == BODY_CHUNKED)
-        return true;
-    if (c->body_left < want)
-        want = c->body_left;
-    return want > c->in_end - c->in_start;
-}
 
 /* Read and drop a body: the rest of it after its response (CONN_DISCARD), or all of it before
  * the loop answers (CONN_DRAIN, see conn_route). */

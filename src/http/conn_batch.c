@@ -35,7 +35,10 @@
 /* Identifies the calling thread for gather_owner (its address differs per thread). */
 static _Thread_local char gather_token;
 
-static uintptr_t this_thread(void) { return (uintptr_t)&gather_token; }
+static uintptr_t this_thread(void)
+{
+    return (uintptr_t)&gather_token;
+}
 
 /* Loop thread: the connection's batch buffer, from the loop's spare when there is one. */
 static bool batch_alloc(conn_t *c)
@@ -146,6 +149,21 @@ void conn_batch_sent(conn_t *c)
 {
     c->batch_len = 0;
     c->batch_queued = false;
+}
+
+/* The read-ahead needs bytes that are not in the buffer yet (or 100 Continue first). */
+bool conn_readahead_reads_socket(const conn_t *c)
+{
+    if (c->expect_continue && !c->sent_continue)
+        return true;
+    uint64_t want = c->readahead_want - c->readahead_got;
+    if (want == 0 || c->body_mode == BODY_NONE || c->body_done)
+        return false;
+    if (c->body_mode == BODY_CHUNKED)
+        return true;
+    if (c->body_left < want)
+        want = c->body_left;
+    return want > c->in_end - c->in_start;
 }
 
 void conn_gather_begin_slow(conn_t *c)

@@ -57,6 +57,9 @@ static inline bool conn_batch_take(conn_t *c)
 {
     return (c->in_end > c->in_start || c->batch_len) && conn_batch_take_slow(c);
 }
+/* The read-ahead needs bytes that are not in the buffer yet, or 100 Continue first: the
+ * batch leaves before it. */
+bool conn_readahead_reads_socket(const conn_t *c);
 /* The batch alone becomes the output (when it is not empty and nothing else is queued). */
 void conn_batch_queue(conn_t *c);
 /* Before the output is first flushed: a waiting batch becomes its first segment. */
