@@ -401,13 +401,22 @@ def cmd_requests(a):
         s = socket.create_connection((a.host, a.port), timeout=IO_TIMEOUT)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.setblocking(False)
-        st = {"sock": s, "buf": bytearray()}
+        st = {"sock": s, "buf": bytearray(), "out": 0}
         conns.append(st)
         sel.register(s, selectors.EVENT_READ, st)
     sent = done = 0
+
+    def send_more(st):
+        # --pipeline N: N requests in one write, the next write once all N are answered.
+        nonlocal sent
+        k = min(a.pipeline, a.count - sent)
+        if k > 0:
+            st["sock"].sendall(req * k)
+            st["out"] += k
+            sent += k
+
     for st in conns:
-        st["sock"].send(req)
-        sent += 1
+        send_more(st)
     while done < a.count:
         if time.monotonic() > deadline:
             raise SystemExit(f"requests: {done} of {a.count} answered within {a.timeout}s")
@@ -432,9 +441,9 @@ def cmd_requests(a):
                     raise SystemExit(f"requests: {bytes(buf[:40])!r}")
                 del buf[:end]
                 done += 1
-                if sent < a.count:
-                    st["sock"].send(req)
-                    sent += 1
+                st["out"] -= 1
+                if st["out"] == 0:
+                    send_more(st)
     for st in conns:
         st["sock"].close()
     print(json.dumps({"requests": done}), flush=True)
@@ -633,6 +642,7 @@ def main():
     p.add_argument("--path", required=True)
     p.add_argument("--count", type=int, default=10000)
     p.add_argument("--conns", type=int, default=64)
+    p.add_argument("--pipeline", type=int, default=1, help="requests per write")
     p.add_argument("--timeout", type=float, default=300)
 
     p = add("syscalls", cmd_syscalls, net=False)

@@ -253,9 +253,13 @@ def write(a):
             return 0, f"hello, keep-alive, {n} connections"
         if t.startswith("hello-close-"):
             return 2, f"hello, `Connection: close`, {n} connections"
+        if t.startswith("hello-pipeline16-"):
+            return 4, f"hello, 16 pipelined per write, {n} connections"
+        if t.startswith("static-4k-pipeline16-"):
+            return 5, f"static 4 KiB file, 16 pipelined per write, {n} connections"
         if t.startswith("static-4k-"):
             return 3, f"static 4 KiB file, keep-alive, {n} connections"
-        return 4, t
+        return 6, t
 
     def title(t):
         return kind(t)[1]
@@ -586,6 +590,22 @@ def write(a):
         headline.append(("hello: user-space instructions per request (callgrind)",
                          fmt(i.get("instr_per_req")), fmt(x.get("instr_per_req")),
                          ratio(i.get("instr_per_req"), x.get("instr_per_req"))))
+        gp = by(recs, "callgrind-pipeline16")
+        if gp:
+            pi, pn = gp.get("isapid", [{}])[-1], gp.get("nginx", [{}])[-1]
+            P("The same requests 16 to a write (pipelined, `bench.py requests --pipeline 16`), "
+              "counted apart on the same servers:")
+            P("")
+            P("| | isapid | nginx | isapid / nginx |")
+            P("|---|---:|---:|---:|")
+            P(f"| instructions per pipelined request | {fmt(pi.get('instr_per_req'))} "
+              f"| {fmt(pn.get('instr_per_req'))} "
+              f"| {ratio(pi.get('instr_per_req'), pn.get('instr_per_req'))} |")
+            P("")
+            headline.append(("hello, 16 pipelined per write: user-space instructions per request "
+                             "(callgrind)", fmt(pi.get("instr_per_req")),
+                             fmt(pn.get("instr_per_req")),
+                             ratio(pi.get("instr_per_req"), pn.get("instr_per_req"))))
         P("Debian's nginx binary is stripped: its static functions show as addresses.")
         P("")
         for s, r in (("isapid", i), ("nginx", x)):

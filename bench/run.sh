@@ -18,7 +18,7 @@
 #   BENCH_SYSCALL_REQUESTS=10000  requests counted under strace -c
 #   BENCH_CALLGRIND=1         instructions/request under callgrind (0 = skip)
 #   BENCH_CALLGRIND_REQUESTS=10000
-#   BENCH_ONLY="hello static procs big upload idle longpoll syscalls callgrind"  a subset of tests
+#   BENCH_ONLY="hello static pipeline procs big upload idle longpoll syscalls callgrind"  a subset of tests
 #   BENCH_OUT=bench/RESULTS.md   BENCH_KEEP=1 keeps the work directory (raw outputs)
 # Every client is bounded in count and time; the defaults take about 6 minutes.
 set -euo pipefail
@@ -36,7 +36,7 @@ LONGPOLL=${BENCH_LONGPOLL:-10000}
 SYSCALL_REQUESTS=${BENCH_SYSCALL_REQUESTS:-10000}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 CALLGRIND_REQUESTS=${BENCH_CALLGRIND_REQUESTS:-10000}
-ONLY=${BENCH_ONLY:-hello static procs big upload idle longpoll syscalls callgrind}
+ONLY=${BENCH_ONLY:-hello static pipeline procs big upload idle longpoll syscalls callgrind}
 OUT=${BENCH_OUT:-bench/RESULTS.md}
 BUILD=build-bench
 if [ "$(nproc)" -ge 2 ]; then
@@ -226,6 +226,11 @@ fi
 if want static; then
     wrk_test static-4k-$CONNS "$CONNS" /f4k.bin
 fi
+# Pipelined: 16 requests in each write (bench/pipeline.lua), the same two URLs.
+if want pipeline; then
+    wrk_test hello-pipeline16-$CONNS "$CONNS" /examples/hello.dll -s "$ROOT/bench/pipeline.lua"
+    wrk_test static-4k-pipeline16-$CONNS "$CONNS" /f4k.bin -s "$ROOT/bench/pipeline.lua"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Worker processes: isapid --processes 2 --threads 1 against nginx worker_processes 2, and the
@@ -370,12 +375,23 @@ callgrind_server() { # SERVER PORT command...
     $CLIENT $BENCH requests --port "$port" --path /examples/hello.dll \
         --count "$CALLGRIND_REQUESTS" --conns "$CONNS" > /dev/null
     callgrind_control -d "$vpid" > /dev/null 2>&1
+    if want pipeline; then # the same requests, 16 in each write: a second dump
+        callgrind_control -z "$vpid" > /dev/null 2>&1
+        $CLIENT $BENCH requests --port "$port" --path /examples/hello.dll \
+            --count "$CALLGRIND_REQUESTS" --conns "$CONNS" --pipeline 16 > /dev/null
+        callgrind_control -d "$vpid" > /dev/null 2>&1
+    fi
     kill -TERM "$vpid" 2>/dev/null || true
     wait "$vpid" 2>/dev/null || true
     dump=$(ls "$W/cg-$name"/callgrind.out.* 2>/dev/null | head -1)
     if [ -n "$dump" ]; then
         python3 bench/report.py callgrind --file "$dump" \
             --requests "$CALLGRIND_REQUESTS" --tag test=callgrind --tag server="$name" >> "$RES"
+    fi
+    dump=$(ls "$W/cg-$name"/callgrind.out.* 2>/dev/null | sed -n 2p)
+    if [ -n "$dump" ]; then
+        python3 bench/report.py callgrind --file "$dump" --requests "$CALLGRIND_REQUESTS" \
+            --tag test=callgrind-pipeline16 --tag server="$name" >> "$RES"
     fi
 }
 if want callgrind && [ "$CALLGRIND" = 1 ]; then

@@ -52,6 +52,7 @@ typedef struct netloop {
                                * without one land here, and it is handed over only when bytes
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
+    char *spare_batch;        /* a batch buffer no connection holds (src/http/conn_batch.c) */
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
                                 * worker's health check: --recycle-requests, and the status

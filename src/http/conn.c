@@ -234,7 +234,8 @@ static void conn_route(conn_t *c)
     c->readahead_want = want; /* decided by the handler */
     c->readahead_got = 0;
     c->state = CONN_READAHEAD;
-    conn_timer(c, &c->nl->tq_body);
+    if (want)
+        conn_timer(c, &c->nl->tq_body);
 }
 
 /* Parse what is buffered; read more when needed. Returns false when it must wait. */
@@ -257,11 +258,14 @@ static bool conn_step_head(conn_t *c)
             return false;
         }
         if (!c->proxy_pending && c->in_end > c->in_start) {
-            if (!c->head_started)
-                conn_timer(c, &c->nl->tq_header);
+            bool was_started = c->head_started;
             const char *start = c->in + c->in_start;
             llhttp_errno_t err = llhttp_execute(&c->hd->parser, start, c->in_end - c->in_start);
             if (err == HPE_OK) {
+                /* The head needs more bytes: the header timeout runs from its first ones (a
+                 * head already in the buffer, as pipelined ones are, costs no timer). */
+                if (!was_started)
+                    conn_timer(c, &c->nl->tq_header);
                 c->in_start = c->in_end;
             } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
                 /* on_message_complete paused right after the head. */
@@ -314,6 +318,10 @@ static bool conn_step_head(conn_t *c)
             c->hd->ri.http_minor = 1;
             c->log_time = time(NULL);
             conn_respond_error(c, c->url_done ? 431 : 414, true);
+            return true;
+        }
+        if (c->batch_len) { /* every request read is answered: the batch leaves first */
+            conn_batch_queue(c);
             return true;
         }
         if (!c->readable)
@@ -378,8 +386,13 @@ static loop_kept_t conn_step_readahead(conn_t *c)
     }
     timeq_disarm(&c->timer);
     c->state = CONN_EXTENSION;
-    return conn_handler(c)->request_start(r, c->readahead_got);
+    conn_gather_begin(c);
+    if (conn_handler(c)->request_start(r, c->readahead_got) == LOOP_LOST)
+        return LOOP_LOST; /* the call ended its gathering (conn_gather_end) */
+    conn_gather_end(c);
+    return LOOP_KEPT;
 }
+
 
 /* Read and drop a body: the rest of it after its response (CONN_DISCARD), or all of it before
  * the loop answers (CONN_DRAIN, see conn_route). */
@@ -475,6 +488,13 @@ static void conn_log(conn_t *c)
 
 static void conn_response_done(conn_t *c)
 {
+    bool closing = c->close_after || !c->keep_alive || c->nl->draining;
+    if (closing && c->batch_len) {
+        /* A response that wrote nothing of its own (an extension's): the batch leaves before
+         * the close; conn_drive sends it and comes back here. */
+        conn_batch_queue(c);
+        return;
+    }
     /* This loop's thread is the counter's one writer: a plain add, published for the readers
      * (the health check, the status page) with a relaxed store, no locked instruction. */
     atomic_store_explicit(&c->nl->requests,
@@ -482,7 +502,7 @@ static void conn_response_done(conn_t *c)
                           memory_order_relaxed);
     conn_log(c);
     c->log_status = 0;
-    if (c->close_after || !c->keep_alive || c->nl->draining) {
+    if (closing) {
         if (conn_body_pending(c) || c->in_end > c->in_start)
             conn_start_linger(c);
         else
@@ -528,17 +548,20 @@ static void conn_next_request(conn_t *c)
     c->state = CONN_HEAD;
     if (c->in) {
         uint32_t pending = c->in_end - c->in_start;
-        if (pending == 0) {
+        if (pending == 0 && !c->batch_len) {
             /* Idle: give the buffers back (idle keep-alive connections cost little memory). */
             conn_release_input(c);
+            conn_batch_release(c);
         } else {
+            /* Pipelined bytes, or a batch still to send before the next read (the buffers stay
+             * until it is out): the next head starts at the buffer's start. */
             memmove(c->in, c->in + c->in_start, pending);
             c->in_start = 0;
             c->in_end = pending;
         }
     }
     if (c->in && c->in_end > 0)
-        conn_timer(c, &c->nl->tq_header);
+        timeq_disarm(&c->timer); /* conn_step_head times the head if it is not all there */
     else
         conn_timer(c, &c->nl->tq_keepalive);
 }
@@ -549,7 +572,8 @@ static void conn_next_request(conn_t *c)
 loop_kept_t conn_drive(conn_t *c)
 {
     for (;;) {
-        if (conn_output_pending(c)) {
+        if (conn_output_pending(c) && (!conn_batch_take(c) || conn_output_pending(c))) {
+            conn_batch_prepend(c); /* what waits in the batch goes first */
             if (!c->writable)
                 return LOOP_KEPT;
             int r = conn_flush(c);
@@ -559,6 +583,10 @@ loop_kept_t conn_drive(conn_t *c)
                 conn_close(c);
                 return LOOP_KEPT;
             }
+            if (c->state != CONN_SENDING) /* a batch sent before a read: its wait's timer */
+                conn_timer(c, c->state == CONN_HEAD
+                                  ? (c->in_end > 0 ? &c->nl->tq_header : &c->nl->tq_keepalive)
+                                  : &c->nl->tq_body);
         }
         switch (c->state) {
         case CONN_HEAD:
@@ -566,6 +594,10 @@ loop_kept_t conn_drive(conn_t *c)
                 return LOOP_KEPT;
             break;
         case CONN_READAHEAD:
+            if (c->batch_len && conn_readahead_reads_socket(c)) {
+                conn_batch_queue(c); /* sent before the body is read */
+                continue;
+            }
             if (conn_step_readahead(c) == LOOP_LOST)
                 return LOOP_LOST; /* c may be gone already */
             if (c->state == CONN_READAHEAD)
@@ -578,6 +610,10 @@ loop_kept_t conn_drive(conn_t *c)
             break;
         case CONN_DISCARD:
         case CONN_DRAIN:
+            if (c->batch_len) {
+                conn_batch_queue(c);
+                continue;
+            }
             conn_step_discard(c);
             if (c->state == CONN_DISCARD || c->state == CONN_DRAIN)
                 return LOOP_KEPT;
@@ -733,6 +769,7 @@ void conn_reap(netloop_t *nl)
         free(c->in);
         free(c->hd);
         free(c->pathbuf);
+        conn_batch_release(c);
         free(c);
     }
 }
@@ -740,6 +777,7 @@ void conn_reap(netloop_t *nl)
 loop_kept_t conn_request_ended(conn_t *c, request_end_t *end)
 {
     c->req = NULL;
+    conn_gather_end(c);
     if (c->watch.fd < 0) { /* released: the client left while the session was pending */
         free(end->tail);
         conn_close(c);

@@ -63,10 +63,11 @@ typedef struct conn_head {
                             * not in conn_t, because only a connection with a request in
                             * progress writes (src/http/sendrate.h) */
     /* The loop's output (src/http/conn_out.c), here for the same reason: a chain of at most
-     * two segments (a buffer's framing and its body, the framing and a file range, or a
-     * tail); nothing pending: out.n == 0. */
+     * three segments (the batch of earlier responses, src/http/conn_batch.c, then a buffer's
+     * framing and its body, the framing and a file range, or a tail); nothing pending:
+     * out.n == 0. */
     out_chain_t out;
-    out_seg_t out_segs[2];
+    out_seg_t out_segs[3];
 } conn_head_t;
 
 typedef struct conn_async conn_async_t;
@@ -148,6 +149,18 @@ struct conn {
     char *out_buf;              /* the buffer behind hd->out_segs, or NULL */
     int out_fd;                 /* the file behind hd->out_segs, or -1 */
     bool close_after;           /* close once the output is written */
+
+    /* The batch (src/http/conn_batch.c): complete responses to pipelined requests, held back
+     * so that one send carries them all; always sent before anything else is written to the
+     * socket, before the loop reads it or waits for anything, and before a request's
+     * extension goes on past its call. The loop thread's, except while a handler owns the
+     * request: then only the request's writers touch it, one at a time (the handler's lock),
+     * through conn_send_blocking; gather_owner is the one thread whose synchronous writes go
+     * into it (the loop's thread in an extension call it runs), 0 for none. */
+    char *batch;                /* CONN_BATCH_MAX bytes, or NULL */
+    uint32_t batch_len;
+    bool batch_queued;          /* the batch is hd->out's first segment (being sent) */
+    _Atomic uintptr_t gather_owner;
     size_t linger_read;
 
     /* access log for loop-served responses */
@@ -202,6 +215,20 @@ void conn_body_wait_over(conn_t *c);
  * src/http/sendrate.h): 0 or -errno (-ETIMEDOUT: a stall, or the client under the minimum send
  * rate, logged; -EPIPE, -ECONNRESET, -EIO: out_chain_send's). */
 int conn_send_blocking(conn_t *c, out_chain_t *ch);
+/* The batch of responses held back for one send (src/http/conn_batch.c), read by the thread
+ * that writes the request's response (under the handler's lock): conn_send_blocking sends it
+ * first, and an empty chain sends just the batch. */
+static inline bool conn_batch_pending(const conn_t *c) { return c->batch_len != 0; }
+/* Loop thread, before a handler hands a request it has not started writing to another thread:
+ * send what the batch holds without blocking (what the socket does not take stays in it, for
+ * that thread's first write), so earlier responses do not wait for the call. */
+void conn_batch_try_send(conn_t *c);
+/* The extension call that conn_request_start let gather its writes is over (the thread that
+ * ran it, before anything else writes): later writes are sent, after the batch. */
+static inline void conn_gather_end(conn_t *c)
+{
+    atomic_store_explicit(&c->gather_owner, 0, memory_order_relaxed);
+}
 /* The peer has closed or reset (checked without blocking). */
 bool conn_peer_gone(conn_t *c);
 

@@ -36,12 +36,63 @@ bool conn_body_rate_ok(conn_t *c, uint64_t now);
 /* conn_out.c: output from the loop (loop thread only) */
 static inline bool conn_output_pending(const conn_t *c)
 {
-    return c->out_buf != NULL || c->out_fd >= 0;
+    return c->out_buf != NULL || c->out_fd >= 0 || c->batch_queued;
 }
 void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count);
 void conn_output_free(conn_t *c);
 int conn_flush(conn_t *c);
 void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port);
 /* conn_respond, conn_respond_error: conn.h (a respond handler's) */
+
+/* conn_batch.c: responses to pipelined requests gathered into one send (loop thread, but
+ * conn_batch_send_first: the request's writer). */
+#define CONN_BATCH_MAX (64u * 1024)     /* per connection, at most: what a client that stops
+                                         * reading can make the server hold in memory */
+#define CONN_BATCH_FILE_MAX (16u * 1024) /* file ranges up to this are read into the batch */
+/* The queued response (nothing of it sent yet) goes into the batch instead of the socket,
+ * when the connection stays open and more pipelined input waits, or a batch waits for it:
+ * true taken (the output is freed; its payload counted in log_bytes). */
+bool conn_batch_take_slow(conn_t *c);
+static inline bool conn_batch_take(conn_t *c)
+{
+    return (c->in_end > c->in_start || c->batch_len) && conn_batch_take_slow(c);
+}
+/* The read-ahead needs bytes that are not in the buffer yet, or 100 Continue first: the
+ * batch leaves before it. */
+bool conn_readahead_reads_socket(const conn_t *c);
+/* The batch alone becomes the output (when it is not empty and nothing else is queued). */
+void conn_batch_queue(conn_t *c);
+/* Before the output is first flushed: a waiting batch becomes its first segment. */
+void conn_batch_prepend_slow(conn_t *c);
+static inline void conn_batch_prepend(conn_t *c)
+{
+    if (c->batch_len && !c->batch_queued)
+        conn_batch_prepend_slow(c);
+}
+/* The batch is sent or dropped: empty it (the buffer stays). */
+void conn_batch_sent(conn_t *c);
+/* The connection goes idle or away: the buffer back to the loop's spare, or freed. */
+void conn_batch_release_slow(conn_t *c);
+static inline void conn_batch_release(conn_t *c)
+{
+    if (c->batch)
+        conn_batch_release_slow(c);
+}
+/* Loop thread, before the handler starts a request: let this thread's synchronous writes of
+ * it gather into the batch when the connection stays open and more pipelined input waits. */
+void conn_gather_begin_slow(conn_t *c);
+static inline void conn_gather_begin(conn_t *c)
+{
+    if (c->in_end > c->in_start)
+        conn_gather_begin_slow(c);
+}
+/* conn_send_blocking with a batch or a gathering thread: the chain's memory goes into the
+ * batch (the gathering thread, room left), or the batch is sent first, then the chain
+ * (together when they fit one sendmsg); an empty chain sends the batch. 0 or -errno, as
+ * conn_send_blocking. */
+int conn_batch_write(conn_t *c, out_chain_t *ch);
+
+/* conn_io.c: conn_send_blocking without the batch. */
+int conn_send_chain_blocking(conn_t *c, out_chain_t *ch);
 
 #endif

@@ -218,6 +218,13 @@ void conn_body_wait_over(conn_t *c)
 
 int conn_send_blocking(conn_t *c, out_chain_t *ch)
 {
+    if (c->batch_len || atomic_load_explicit(&c->gather_owner, memory_order_relaxed))
+        return conn_batch_write(c, ch);
+    return conn_send_chain_blocking(c, ch);
+}
+
+int conn_send_chain_blocking(conn_t *c, out_chain_t *ch)
+{
     uint32_t timeout = conn_cfg(c)->send_timeout_ms;
     send_rate_t *rate = c->hd ? &c->hd->send_rate : NULL;
     uint64_t stall_start = 0;

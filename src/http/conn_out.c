@@ -64,6 +64,8 @@ void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t
 
 void conn_output_free(conn_t *c)
 {
+    if (c->batch_queued)
+        conn_batch_sent(c);
     free(c->out_buf);
     c->out_buf = NULL;
     if (c->out_fd >= 0) {

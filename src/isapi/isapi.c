@@ -403,6 +403,7 @@ request_run_inline(request_t *r, loop_t *l, extension_t *ext)
 {
     uint64_t call = loop_call_begin(l, ext);
     DWORD status = request_call(r, ext); /* ext found already: no second lookup */
+    conn_gather_end(r->conn); /* its writes went into the connection's batch: no more */
     loop_kept_t kept = loop_call_end(l, call);
     if (kept == LOOP_LOST && ext) {
         atomic_store(&ext->pool_until_ms, clock_now_ms() + EXT_POOL_AFTER_HANDOFF_MS);
@@ -457,6 +458,8 @@ static inline loop_kept_t dispatch(request_t *r)
                      atomic_load(&ext->pool_until_ms) <= loop_now(l)))
             return request_run_inline(r, l, ext);
     }
+    if (l && !r->parent && !r->filt)
+        conn_batch_try_send(r->conn); /* the pool's thread may not write for a while */
     request_submit(r);
     return LOOP_KEPT;
 }

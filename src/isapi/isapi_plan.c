@@ -186,13 +186,14 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
     return r->filt ? filter_send_raw_plan(r, p) : TRUE; /* SEND_RAW_DATA */
 }
 
-/* Send a plan on the calling thread. Frees it. */
+/* Send a plan on the calling thread, behind the responses the connection's batch holds (an
+ * empty plan sends just those). Frees it. */
 BOOL plan_send_sync(request_t *r, out_plan_t *p)
 {
     out_chain_t ch;
     out_chain_init(&ch, p->segs, p->n);
     int rc = 0;
-    if (p->n) {
+    if (p->n || conn_batch_pending(r->conn)) {
         if (parked_socket_enter(r)) {
             rc = conn_send_blocking(r->conn, &ch);
             parked_socket_leave(r);
@@ -212,11 +213,13 @@ BOOL plan_send_sync(request_t *r, out_plan_t *p)
 
 /* An extension call (HttpExtensionProc returning PENDING, a completion callback) is over: a
  * head HttpExtensionProc held back goes out now, so a client of a long-running session sees it
- * promptly. (Heads sent from other threads are never held: send_response_header.) */
+ * promptly, and so do the responses to earlier pipelined requests the connection's batch
+ * holds (src/http/conn_batch.c). (Heads sent from other threads are never held:
+ * send_response_header.) */
 void request_deferred_flush(request_t *r)
 {
     pthread_mutex_lock(&r->io_lock);
-    if (r->deferred_head && !r->io_failed) {
+    if ((r->deferred_head || conn_batch_pending(r->conn)) && !r->io_failed) {
         out_plan_t p;
         if (plan_build(r, &p, NULL, 0, NULL, 0, false))
             plan_send_sync(r, &p);

@@ -548,6 +548,17 @@ static BOOL ssf_vector_send(request_t *r, HSE_RESPONSE_VECTOR *v)
 
 static BOOL ssf_close_connection(request_t *r)
 {
+    /* What the connection's batch holds (responses to earlier pipelined requests, and this
+     * one's writes of a call on the loop's thread) goes before the shutdown. A writer holding
+     * io_lock sends it itself (conn_send_blocking); the close does not wait for one. */
+    if (pthread_mutex_trylock(&r->io_lock) == 0) {
+        if (conn_batch_pending(r->conn) && !r->io_failed) {
+            out_plan_t p;
+            plan_init(&p);
+            (void)plan_send_sync(r, &p);
+        }
+        pthread_mutex_unlock(&r->io_lock);
+    }
     atomic_store(&r->closed_by_extension, true);
     atomic_store(&r->must_close, true);
     /* Shut down now, even under a pending operation: the loop sees the socket fail and completes
