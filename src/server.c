@@ -599,6 +599,7 @@ void server_free(server_t *s)
             conn_reap(&s->loops[i]);
             free(s->loops[i].spare_in);
             free(s->loops[i].spare_hd);
+            free(s->loops[i].spare_rs);
             loop_free(s->loops[i].loop);
         }
         free(s->loops);

@@ -43,16 +43,14 @@ static uint32_t conn_input_cap(conn_t *c)
     return cap < 1024 ? 1024 : cap;
 }
 
-/* Give the connection's buffers back to the loop's spares (or free them). */
-static void conn_release_input(conn_t *c)
+/* Give the input buffer and the head block back to the loop's spares (or free them). */
+static void conn_release_head(conn_t *c)
 {
     netloop_t *nl = c->nl;
     if (c->in && !nl->spare_in)
         nl->spare_in = c->in;
     else
         free(c->in);
-    if (c->hd)
-        timeq_disarm(&c->hd->send_rate.timer); /* not armed here: kept as a safety net */
     if (c->hd && !nl->spare_hd)
         nl->spare_hd = c->hd;
     else
@@ -60,6 +58,34 @@ static void conn_release_input(conn_t *c)
     c->in = NULL;
     c->hd = NULL;
     c->in_cap = c->in_start = c->in_end = 0;
+}
+
+/* Give all the connection's buffers back: the above and the response side. */
+static void conn_release_input(conn_t *c)
+{
+    netloop_t *nl = c->nl;
+    conn_release_head(c);
+    if (c->rs)
+        timeq_disarm(&c->rs->send_rate.timer); /* not armed here: kept as a safety net */
+    if (c->rs && !nl->spare_rs)
+        nl->spare_rs = c->rs;
+    else
+        free(c->rs);
+    c->rs = NULL;
+}
+
+/* A handler takes the request over (CONN_EXTENSION): it has its own copy of the head, so when
+ * no byte of the input can be read any more (the body is over, nothing pipelined behind it),
+ * the input buffer, the head block and the decoded path go now rather than when the request
+ * ends; a parked request keeps only the response side (rs). The next request takes them
+ * again, as on an idle connection. */
+static void conn_release_unreadable(conn_t *c)
+{
+    if (!conn_body_over(c) || c->in_end != c->in_start)
+        return;
+    conn_release_head(c);
+    free(c->pathbuf); /* the head's view (hd->ri) pointed into it */
+    c->pathbuf = NULL;
 }
 
 /* First read of a request on a connection without buffers: into the loop's spare buffer, which
@@ -82,6 +108,12 @@ static int conn_first_read(conn_t *c)
     if (!c->hd)
         return -1;
     nl->spare_hd = NULL;
+    if (!c->rs) { /* taken and given back with hd, but released last (conn_release_input) */
+        c->rs = nl->spare_rs ? nl->spare_rs : malloc(sizeof *c->rs);
+        if (!c->rs)
+            return -1;
+        nl->spare_rs = NULL;
+    }
     memset(&c->hd->ri, 0, sizeof c->hd->ri);
     llhttp_init(&c->hd->parser, HTTP_REQUEST, conn_parser_settings());
     /* Any HTTP/d.d gets through (llhttp_reset keeps the flag): conn_build_reqinfo answers 505
@@ -89,8 +121,8 @@ static int conn_first_read(conn_t *c)
      * strict llhttp would refuse outright. */
     c->hd->parser.lenient_flags |= LENIENT_VERSION;
     c->hd->parser.data = c;
-    send_rate_reset(&c->hd->send_rate, c);
-    out_chain_init(&c->hd->out, NULL, 0);
+    send_rate_reset(&c->rs->send_rate, c);
+    out_chain_init(&c->rs->out, NULL, 0);
     c->in = nl->spare_in;
     nl->spare_in = NULL;
     c->in_cap = cap;
@@ -378,6 +410,7 @@ static loop_kept_t conn_step_readahead(conn_t *c)
     }
     timeq_disarm(&c->timer);
     c->state = CONN_EXTENSION;
+    conn_release_unreadable(c);
     return conn_handler(c)->request_start(r, c->readahead_got);
 }
 
@@ -516,9 +549,9 @@ static void conn_next_request(conn_t *c)
     c->body_done = false;
     body_rate_reset(&c->body_rate);
     timeq_disarm(&c->rate_timer); /* not armed here: every wait ended; kept as a safety net */
-    if (c->hd) {
-        timeq_disarm(&c->hd->send_rate.timer); /* likewise */
-        send_rate_reset(&c->hd->send_rate, c);
+    if (c->rs) {
+        timeq_disarm(&c->rs->send_rate.timer); /* likewise */
+        send_rate_reset(&c->rs->send_rate, c);
     }
     c->close_after = false;
     c->log_bytes = 0;
@@ -536,6 +569,8 @@ static void conn_next_request(conn_t *c)
             c->in_start = 0;
             c->in_end = pending;
         }
+    } else if (c->rs) {
+        conn_release_input(c); /* the head went when a handler took the request */
     }
     if (c->in && c->in_end > 0)
         conn_timer(c, &c->nl->tq_header);
@@ -697,8 +732,8 @@ void conn_close(conn_t *c)
     c->state = CONN_CLOSED;
     timeq_disarm(&c->timer);
     timeq_disarm(&c->rate_timer);
-    if (c->hd)
-        timeq_disarm(&c->hd->send_rate.timer);
+    if (c->rs)
+        timeq_disarm(&c->rs->send_rate.timer);
     if (c->watch.fd >= 0) { /* -1: released already (conn_release_socket) */
         conn_unwatch_and_close(c);
         netloop_descriptor_freed(nl);
@@ -732,6 +767,7 @@ void conn_reap(netloop_t *nl)
         nl->closed = c->next;
         free(c->in);
         free(c->hd);
+        free(c->rs);
         free(c->pathbuf);
         free(c);
     }

@@ -53,8 +53,8 @@ static void async_send(conn_t *c, conn_async_t *op)
     size_t before_i = cur->i;
     uint64_t before_done = cur->seg_done, before_bytes = cur->bytes;
     int rc = out_chain_send(c->watch.fd, cur);
-    if (c->hd)
-        send_rate_took(&c->hd->send_rate, cur->bytes - before_bytes);
+    if (c->rs)
+        send_rate_took(&c->rs->send_rate, cur->bytes - before_bytes);
     if (rc == 1) {
         if (op->shut_after)
             shutdown(c->watch.fd, SHUT_WR); /* the client sees the end of the response now */

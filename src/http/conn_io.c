@@ -219,7 +219,7 @@ void conn_body_wait_over(conn_t *c)
 int conn_send_blocking(conn_t *c, out_chain_t *ch)
 {
     uint32_t timeout = conn_cfg(c)->send_timeout_ms;
-    send_rate_t *rate = c->hd ? &c->hd->send_rate : NULL;
+    send_rate_t *rate = c->rs ? &c->rs->send_rate : NULL;
     uint64_t stall_start = 0;
     bool stalled = false;
     for (;;) {
