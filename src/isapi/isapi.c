@@ -140,7 +140,6 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     pthread_mutex_init(&r->io_lock, NULL);
     r->session = SESSION_RUNNING;
     r->refs = 1; /* the open session's */
-    r->op.plan.owned_fd = -1;
 
     EXTENSION_CONTROL_BLOCK *ecb = &cell->ecb;
     memset(ecb, 0, sizeof *ecb); /* a cell handed out again after a wrap holds an old ECB */
@@ -186,7 +185,10 @@ request_t *isapi_request_new(void *ctx, conn_t *c, const reqinfo_t *head, route_
 static void request_free(request_t *r)
 {
     connid_cell_free(r->cell); /* dead now: a late call fails from here on */
-    plan_free(&r->op.plan);
+    if (r->op.mem) {
+        plan_free(&r->op.mem->plan);
+        free(r->op.mem);
+    }
     route_free(&r->route);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->io_lock);

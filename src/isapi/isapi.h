@@ -66,17 +66,26 @@ typedef struct out_plan {
                              * which segs point into, or NULL */
 } out_plan_t;
 
-/* The request's one asynchronous operation. `kind` is under the request's lock; the rest is
- * written by the starting thread before the operation is posted to the loop, then belongs to the
- * loop until the completion is queued, then to the pool thread that calls back. */
-typedef struct async_op {
-    op_kind_t kind;               /* OP_NONE: nothing outstanding */
-    PFN_HSE_IO_COMPLETION fn;     /* snapshot at start; NULL: no callback (SEND_URL) */
-    PVOID ctx;
+/* What an asynchronous operation sends or reads into: taken when the request's first operation
+ * is claimed (op_claim, under the lock) and kept until the request is freed, so that the many
+ * requests that never start one (a parked long-poll among them) do not carry it. */
+typedef struct async_op_mem {
     out_plan_t plan;              /* write kinds */
     conn_async_t io;              /* what the loop does (src/http/conn_async.h): OP_READ's
                                    * destination (the extension's buffer), a write's segments
                                    * (the plan's), HSE_IO_DISCONNECT_AFTER_SEND (shut_after) */
+    request_t *owner;
+} async_op_mem_t;
+
+/* The request's one asynchronous operation. `kind` and `mem` (set once) are under the request's
+ * lock; the rest is written by the starting thread before the operation is posted to the loop,
+ * then belongs to the loop until the completion is queued, then to the pool thread that calls
+ * back. */
+typedef struct async_op {
+    op_kind_t kind;               /* OP_NONE: nothing outstanding */
+    PFN_HSE_IO_COMPLETION fn;     /* snapshot at start; NULL: no callback (SEND_URL) */
+    PVOID ctx;
+    async_op_mem_t *mem;          /* NULL until the first operation is claimed */
     DWORD report_bytes;           /* cbIO on success */
     DWORD report_error;           /* dwError when the I/O itself succeeded: ERROR_SUCCESS, or what a
                                    * SEND_URL that answered with an error page reports (404:

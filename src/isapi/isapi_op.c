@@ -61,7 +61,13 @@ static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PV
         err = ERROR_BUSY;
     else if (atomic_load(&r->closed_by_extension))
         err = ERROR_NETNAME_DELETED;
+    else if (!r->op.mem && !(r->op.mem = calloc(1, sizeof *r->op.mem)))
+        err = ERROR_NOT_ENOUGH_MEMORY;
     else {
+        if (!r->op.mem->owner) { /* just taken */
+            r->op.mem->owner = r;
+            plan_init(&r->op.mem->plan);
+        }
         r->op.kind = kind;
         r->cancel_wanted = false; /* a CANCEL_IO was for an earlier operation */
         r->op.fn = fn;
@@ -126,8 +132,8 @@ static DWORD op_error(request_t *r, int status)
 /* Loop thread: the operation is over; queue its completion. */
 static void op_done(conn_t *c, conn_async_t *io, int status)
 {
-    request_t *r = (request_t *)((char *)io - offsetof(request_t, op.io));
-    plan_free(&r->op.plan);
+    request_t *r = ((async_op_mem_t *)((char *)io - offsetof(async_op_mem_t, io)))->owner;
+    plan_free(&r->op.mem->plan);
     DWORD err = op_error(r, status);
     if (io->read)
         r->op.result_bytes = err ? 0 : (DWORD)io->got;
@@ -148,11 +154,11 @@ static void op_done(conn_t *c, conn_async_t *io, int status)
 /* Loop thread: the operation, claimed and prepared, goes to the loop (a write sends the plan). */
 void op_start(request_t *r)
 {
-    conn_async_t *io = &r->op.io;
+    conn_async_t *io = &r->op.mem->io;
     io->read = r->op.kind == OP_READ;
     io->empty = r->no_body;
     io->got = 0;
-    out_chain_init(&io->cur, r->op.plan.segs, r->op.plan.n);
+    out_chain_init(&io->cur, r->op.mem->plan.segs, r->op.mem->plan.n);
     io->done = op_done;
     conn_async_start(r->conn, io);
     /* HSE_REQ_CANCEL_IO between the claim and this start (its task ran first and found nothing
@@ -219,7 +225,7 @@ void op_kick_task(loop_task_t *t)
     pthread_mutex_lock(&r->lock);
     r->kick_posted = false;
     pthread_mutex_unlock(&r->lock);
-    conn_async_kick(r->conn, &r->op.io);
+    conn_async_kick(r->conn, &r->op.mem->io);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -267,10 +273,10 @@ static BOOL write_build(request_t *r, void *arg)
 {
     const write_args_t *w = arg;
     bool buffered;
-    if (!plan_write(r, w->buf, w->len, &r->op.plan, &buffered))
+    if (!plan_write(r, w->buf, w->len, &r->op.mem->plan, &buffered))
         return FALSE;
     r->op.report_bytes = (DWORD)w->len;
-    r->op.io.shut_after = false;
+    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 

@@ -54,9 +54,9 @@ static BOOL custom_error_plan(request_t *r, resphead_t *h, out_plan_t *plan, DWO
 
 static BOOL custom_error_build(request_t *r, void *arg)
 {
-    if (!custom_error_plan(r, arg, &r->op.plan, &r->op.report_bytes))
+    if (!custom_error_plan(r, arg, &r->op.mem->plan, &r->op.report_bytes))
         return FALSE;
-    r->op.io.shut_after = false;
+    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 
@@ -140,11 +140,12 @@ void op_cancel_task(loop_task_t *t)
     pthread_mutex_lock(&r->lock);
     r->cancel_posted = false;
     bool wanted = r->cancel_wanted;
+    async_op_mem_t *mem = r->op.mem;
     pthread_mutex_unlock(&r->lock);
     /* Not started yet (claimed, its start task behind this one): op_start cancels it. Over
      * already: conn_async_cancel finds another (or no) operation and does nothing. */
-    if (wanted)
-        conn_async_cancel(r->conn, &r->op.io);
+    if (wanted && mem)
+        conn_async_cancel(r->conn, &mem->io);
 }
 
 /* ------------------------------------------------------------------------------------------ */
