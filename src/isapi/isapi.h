@@ -74,6 +74,10 @@ typedef struct async_op_mem {
     conn_async_t io;              /* what the loop does (src/http/conn_async.h): OP_READ's
                                    * destination (the extension's buffer), a write's segments
                                    * (the plan's), HSE_IO_DISCONNECT_AFTER_SEND (shut_after) */
+    /* Posted only while an operation is outstanding: its completion, its start on the loop,
+     * CLOSE_CONNECTION's kick and HSE_REQ_CANCEL_IO's cancel. */
+    pool_work_t work;
+    loop_task_t start_task, kick_task, cancel_task;
     request_t *owner;
 } async_op_mem_t;
 
@@ -172,8 +176,8 @@ struct request {
     atomic_bool closed_by_extension; /* HSE_REQ_CLOSE_CONNECTION */
     atomic_bool must_close;          /* the connection cannot carry another request */
 
-    pool_work_t work, op_work;
-    loop_task_t end_task, op_task, kick_task, release_task;
+    pool_work_t work;
+    loop_task_t end_task, release_task;
 
     /* Body read-ahead (lpbData), NUL-terminated at cbAvailable; in the request's own block. */
     char *readahead;
@@ -202,9 +206,8 @@ struct request {
     /* HSE_REQ_CANCEL_IO, under lock: the outstanding operation is to end with
      * ERROR_OPERATION_ABORTED (cleared when the next one is claimed); cancel_task is posted to the
      * loop (at most once at a time: cancel_posted) under lock, so it runs before the start of any
-     * operation claimed after the cancel. */
+     * operation claimed after the cancel. The task is op.mem's (an operation is outstanding). */
     bool cancel_wanted, cancel_posted;
-    loop_task_t cancel_task;
     /* Where a head may be held back (send_response_header): only a call made inside
      * HttpExtensionProc on the thread running it, whose write or return follows on that thread.
      * proc_thread is written before in_proc is set, by that thread (request_call); in_proc is

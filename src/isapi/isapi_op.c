@@ -93,7 +93,7 @@ static void op_unclaim(request_t *r)
 
 static void op_complete_work(pool_work_t *w)
 {
-    request_t *r = (request_t *)((char *)w - offsetof(request_t, op_work));
+    request_t *r = ((async_op_mem_t *)((char *)w - offsetof(async_op_mem_t, work)))->owner;
     pthread_mutex_lock(&r->lock);
     PFN_HSE_IO_COMPLETION fn = r->op.fn;
     PVOID ctx = r->op.ctx;
@@ -146,9 +146,9 @@ static void op_done(conn_t *c, conn_async_t *io, int status)
      * its own workers, so completions never wait behind blocked HttpExtensionProc calls, and
      * within the extension's share, so one extension's blocking callbacks cannot starve the
      * others' completions. */
-    if (!pool_submit(r->host->completions, &r->op_work, op_complete_work,
+    if (!pool_submit(r->host->completions, &r->op.mem->work, op_complete_work,
                      r->ext ? &r->ext->completion_share : NULL))
-        op_complete_work(&r->op_work); /* only while stopping, after the loops are gone */
+        op_complete_work(&r->op.mem->work); /* only while stopping, after the loops are gone */
 }
 
 /* Loop thread: the operation, claimed and prepared, goes to the loop (a write sends the plan). */
@@ -172,13 +172,13 @@ void op_start(request_t *r)
 
 static void op_start_task(loop_task_t *t)
 {
-    op_start((request_t *)((char *)t - offsetof(request_t, op_task)));
+    op_start(((async_op_mem_t *)((char *)t - offsetof(async_op_mem_t, start_task)))->owner);
 }
 
 /* The operation is claimed and prepared: hand it to the loop. */
 static void op_launch(request_t *r)
 {
-    loop_post(conn_loop(r->conn), &r->op_task, op_start_task);
+    loop_post(conn_loop(r->conn), &r->op.mem->start_task, op_start_task);
 }
 
 BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
@@ -221,7 +221,7 @@ BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
 /* CLOSE_CONNECTION: the loop re-drives a pending operation so that it fails now. */
 void op_kick_task(loop_task_t *t)
 {
-    request_t *r = (request_t *)((char *)t - offsetof(request_t, kick_task));
+    request_t *r = ((async_op_mem_t *)((char *)t - offsetof(async_op_mem_t, kick_task)))->owner;
     pthread_mutex_lock(&r->lock);
     r->kick_posted = false;
     pthread_mutex_unlock(&r->lock);

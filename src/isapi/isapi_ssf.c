@@ -562,7 +562,7 @@ static BOOL ssf_close_connection(request_t *r)
     pthread_mutex_lock(&r->lock);
     if (!r->kick_posted && r->op.kind != OP_NONE) {
         r->kick_posted = true;
-        loop_post(conn_loop(r->conn), &r->kick_task, op_kick_task);
+        loop_post(conn_loop(r->conn), &r->op.mem->kick_task, op_kick_task); /* outstanding: mem is there */
     }
     pthread_mutex_unlock(&r->lock);
     return TRUE;

@@ -126,7 +126,7 @@ BOOL ssf_cancel_io(request_t *r)
          * an operation claimed after this one starts from a task queued behind it. */
         if (!r->cancel_posted) {
             r->cancel_posted = true;
-            loop_post(conn_loop(r->conn), &r->cancel_task, op_cancel_task);
+            loop_post(conn_loop(r->conn), &r->op.mem->cancel_task, op_cancel_task);
         }
     }
     pthread_mutex_unlock(&r->lock);
@@ -136,7 +136,7 @@ BOOL ssf_cancel_io(request_t *r)
 
 void op_cancel_task(loop_task_t *t)
 {
-    request_t *r = (request_t *)((char *)t - offsetof(request_t, cancel_task));
+    request_t *r = ((async_op_mem_t *)((char *)t - offsetof(async_op_mem_t, cancel_task)))->owner;
     pthread_mutex_lock(&r->lock);
     r->cancel_posted = false;
     bool wanted = r->cancel_wanted;
