@@ -77,15 +77,29 @@ static void conn_release_input(conn_t *c)
 /* A handler takes the request over (CONN_EXTENSION): it has its own copy of the head, so when
  * no byte of the input can be read any more (the body is over, nothing pipelined behind it),
  * the input buffer, the head block and the decoded path go now rather than when the request
- * ends; a parked request keeps only the response side (rs). The next request takes them
- * again, as on an idle connection. */
+ * ends, and so does the response side, which the first write takes again (conn_resp_take): a
+ * parked request holds none of them. The next request takes them again, as on an idle
+ * connection. */
 static void conn_release_unreadable(conn_t *c)
 {
-    if (!conn_body_over(c) || c->in_end != c->in_start)
+    if (!conn_body_over(c) || c->in_end != c->in_start || conn_output_pending(c))
         return;
-    conn_release_head(c);
+    conn_release_input(c);
     free(c->pathbuf); /* the head's view (hd->ri) pointed into it */
     c->pathbuf = NULL;
+}
+
+conn_resp_t *conn_resp_take(conn_t *c)
+{
+    if (c->rs)
+        return c->rs;
+    conn_resp_t *rs = malloc(sizeof *rs);
+    if (!rs)
+        return NULL;
+    send_rate_reset(&rs->send_rate, c);
+    out_chain_init(&rs->out, NULL, 0);
+    c->rs = rs;
+    return rs;
 }
 
 /* First read of a request on a connection without buffers: into the loop's spare buffer, which
@@ -788,6 +802,14 @@ loop_kept_t conn_request_ended(conn_t *c, request_end_t *end)
     if (!end->keep_alive)
         c->close_after = true;
     if (atomic_load(&c->peer_gone) && !end->tail) {
+        conn_close(c);
+        return LOOP_KEPT;
+    }
+    if (end->tail && !conn_resp_take(c)) {
+        static log_limiter_t no_mem = LOG_LIMITER_INIT;
+        log_limited(&no_mem, LOG_ERROR, "%s: out of memory for the end of a response: closing "
+                    "the connection", c->peer_text);
+        free(end->tail);
         conn_close(c);
         return LOOP_KEPT;
     }

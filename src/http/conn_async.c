@@ -89,6 +89,10 @@ void conn_async_drive(conn_t *c)
 void conn_async_start(conn_t *c, conn_async_t *op)
 {
     c->op = op;
+    if (!op->read && c->watch.fd >= 0 && !conn_resp_take(c)) { /* the send rate's account */
+        async_finish(c, -ENOMEM);
+        return;
+    }
     conn_async_drive(c);
 }
 

@@ -21,6 +21,10 @@ bool conn_body_pending(const conn_t *c);
 void conn_readahead_too_slow(conn_t *c);
 loop_kept_t conn_drive(conn_t *c);
 void conn_close(conn_t *c);
+/* The response side (c->rs), taken if the connection has none (a handler's request whose head
+ * was released): NULL on ENOMEM. Only the thread that writes the response calls it, while a
+ * handler owns the request (the loop otherwise). */
+conn_resp_t *conn_resp_take(conn_t *c);
 
 /* conn_parse.c: the request head */
 const llhttp_settings_t *conn_parser_settings(void);
