@@ -78,9 +78,20 @@ static void extension_found(route_t *out, piece_t handler, piece_t script_name,
     piece_t src[] = {handler, script_name, script_filename, path_info, path_translated, appl};
     char **dst[] = {&out->handler, &out->script_name, &out->script_filename, &out->path_info,
                     &out->path_translated, &out->appl_physical_path};
+    /* A string equal to an earlier one is that one (the handler is usually the script's file,
+     * path_info and path_translated often both empty): the route lives as long as its request,
+     * a parked one too. They are never written through. */
+    enum { N = sizeof src / sizeof src[0] };
+    int same[N];
     size_t total = 0;
-    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
-        total += src[i].n + 1;
+    for (size_t i = 0; i < N; i++) {
+        same[i] = -1;
+        for (size_t j = 0; j < i && same[i] < 0; j++)
+            if (src[j].n == src[i].n && memcmp(src[j].s, src[i].s, src[i].n) == 0)
+                same[i] = (int)j;
+        if (same[i] < 0)
+            total += src[i].n + 1;
+    }
     char *p = malloc(total);
     if (p == NULL) {
         route_oom(out);
@@ -88,7 +99,11 @@ static void extension_found(route_t *out, piece_t handler, piece_t script_name,
     }
     out->kind = ROUTE_EXTENSION;
     out->strings = p;
-    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++) {
+    for (size_t i = 0; i < N; i++) {
+        if (same[i] >= 0) {
+            *dst[i] = *dst[same[i]];
+            continue;
+        }
         memcpy(p, src[i].s, src[i].n);
         p[src[i].n] = '\0';
         *dst[i] = p;
