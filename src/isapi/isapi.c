@@ -81,6 +81,12 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
         lens[i] = strlen(strs[i]);
         total += lens[i] + 1;
     }
+    /* The request may be parked for long: a path without escapes is its raw path, and the
+     * query the end of the raw target (the strings are never written through). */
+    bool path_is_raw = lens[3] == lens[2] && memcmp(strs[3], strs[2], lens[2]) == 0;
+    bool query_in_target = lens[4] <= lens[1] &&
+                           memcmp(strs[1] + lens[1] - lens[4], strs[4], lens[4]) == 0;
+    total -= (path_is_raw ? lens[3] + 1 : 0) + (query_in_target ? lens[4] + 1 : 0);
     for (size_t i = 0; i < src->n_headers; i++)
         total += src->headers[i].name_len + src->headers[i].value_len + 2;
     /* One block: the request, its header table, the head's strings, the read-ahead buffer.
@@ -107,8 +113,8 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     ri->method = put(&cur, strs[0], lens[0]);
     ri->raw_target = put(&cur, strs[1], lens[1]);
     ri->raw_path = put(&cur, strs[2], lens[2]);
-    ri->path = put(&cur, strs[3], lens[3]);
-    ri->query = put(&cur, strs[4], lens[4]);
+    ri->path = path_is_raw ? ri->raw_path : put(&cur, strs[3], lens[3]);
+    ri->query = query_in_target ? ri->raw_target + lens[1] - lens[4] : put(&cur, strs[4], lens[4]);
     ri->server_name = put(&cur, strs[5], lens[5]);
     ri->remote_addr = put(&cur, strs[6], lens[6]); /* may be the head's X-Forwarded-For */
     ri->content_type = "";
