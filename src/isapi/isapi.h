@@ -171,10 +171,10 @@ struct request {
      * released it (the client had gone); whether the release is queued on the loop. */
     unsigned sock_users;
     bool sock_released, release_posted;
-    async_op_t op;
-
+    /* Not under lock: atomic, any thread (here, where the padding has room). */
     atomic_bool closed_by_extension; /* HSE_REQ_CLOSE_CONNECTION */
     atomic_bool must_close;          /* the connection cannot carry another request */
+    async_op_t op;
 
     pool_work_t work;
     loop_task_t end_task, release_task;
