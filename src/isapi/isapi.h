@@ -160,11 +160,11 @@ struct request {
     unsigned refs;
     DWORD proc_status;            /* HttpExtensionProc's return */
     DWORD done_status;            /* DONE_WITH_SESSION's status (HSE_STATUS_SUCCESS if NULL) */
+    PFN_HSE_IO_COMPLETION io_fn;  /* HSE_REQ_IO_COMPLETION */
+    PVOID io_ctx;
     bool load_failed;             /* the extension could not be loaded: 500 */
     bool refused;                 /* 503: the pool is stopping, or the extension could not be
                                    * loaded for want of descriptors */
-    PFN_HSE_IO_COMPLETION io_fn;  /* HSE_REQ_IO_COMPLETION */
-    PVOID io_ctx;
     bool sync_reading;            /* a ReadClient is in progress */
     bool kick_posted;
     /* The connection's socket (src/isapi/parked.h): extension threads using it now; whether the loop
@@ -213,12 +213,12 @@ struct request {
      * proc_thread is written before in_proc is set, by that thread (request_call); in_proc is
      * cleared when HttpExtensionProc returns. */
     atomic_bool in_proc;
+    bool filt_borrowed;           /* the filters' (below), here where the padding has room */
     pthread_t proc_thread;
     /* ISAPI filters (src/isapi/filter_internal.h): the filters' part of this request, owned;
      * NULL when no filter is loaded. A child request (SEND_URL) borrows its parent's
      * (filt_borrowed): its head and bytes are the parent's response. */
     struct filter_req *filt;
-    bool filt_borrowed;
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */
