@@ -89,19 +89,6 @@ static void conn_release_unreadable(conn_t *c)
     c->pathbuf = NULL;
 }
 
-conn_resp_t *conn_resp_take(conn_t *c)
-{
-    if (c->rs)
-        return c->rs;
-    conn_resp_t *rs = malloc(sizeof *rs);
-    if (!rs)
-        return NULL;
-    send_rate_reset(&rs->send_rate, c);
-    out_chain_init(&rs->out, NULL, 0);
-    c->rs = rs;
-    return rs;
-}
-
 /* First read of a request on a connection without buffers: into the loop's spare buffer, which
  * becomes the connection's only if bytes came. 1 bytes read, 0 would block, -1 EOF/error/ENOMEM. */
 static int conn_first_read(conn_t *c)

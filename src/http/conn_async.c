@@ -1,6 +1,6 @@
 /* A handler's asynchronous operation on a connection, driven by the loop (src/http/conn_async.h).
  * Its timer is the connection's (c->timer: the body or send timeout), its rate accounts are the
- * connection's (body_rate and the head block's send_rate), so the loop's timer expiry
+ * connection's (body_rate and the response block's send_rate), so the loop's timer expiry
  * (src/http/conn_timers.c) and event handler (src/http/conn.c) come back here through c->op. */
 #define _GNU_SOURCE
 #include "conn_async.h"

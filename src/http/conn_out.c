@@ -57,6 +57,19 @@ static void conn_queue_response(conn_t *c, char *buf, size_t head_len, size_t le
     c->out_fd = fd;
 }
 
+conn_resp_t *conn_resp_take(conn_t *c)
+{
+    if (c->rs)
+        return c->rs;
+    conn_resp_t *rs = malloc(sizeof *rs);
+    if (!rs)
+        return NULL;
+    send_rate_reset(&rs->send_rate, c);
+    out_chain_init(&rs->out, NULL, 0);
+    c->rs = rs;
+    return rs;
+}
+
 void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count)
 {
     conn_queue_response(c, buf, len, len, fd, off, count);
