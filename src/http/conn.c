@@ -43,8 +43,9 @@ static uint32_t conn_input_cap(conn_t *c)
     return cap < 1024 ? 1024 : cap;
 }
 
-/* Give the input buffer and the head block back to the loop's spares (or free them). */
-static void conn_release_head(conn_t *c)
+/* Give the connection's buffers (input, head block, response block) back to the loop's spares
+ * (or free them). */
+static void conn_release_input(conn_t *c)
 {
     netloop_t *nl = c->nl;
     if (c->in && !nl->spare_in)
@@ -55,31 +56,22 @@ static void conn_release_head(conn_t *c)
         nl->spare_hd = c->hd;
     else
         free(c->hd);
-    c->in = NULL;
-    c->hd = NULL;
-    c->in_cap = c->in_start = c->in_end = 0;
-}
-
-/* Give all the connection's buffers back: the above and the response side. */
-static void conn_release_input(conn_t *c)
-{
-    netloop_t *nl = c->nl;
-    conn_release_head(c);
     if (c->rs)
         timeq_disarm(&c->rs->send_rate.timer); /* not armed here: kept as a safety net */
     if (c->rs && !nl->spare_rs)
         nl->spare_rs = c->rs;
     else
         free(c->rs);
+    c->in = NULL;
+    c->hd = NULL;
     c->rs = NULL;
+    c->in_cap = c->in_start = c->in_end = 0;
 }
 
-/* A handler takes the request over (CONN_EXTENSION): it has its own copy of the head, so when
- * no byte of the input can be read any more (the body is over, nothing pipelined behind it),
- * the input buffer, the head block and the decoded path go now rather than when the request
- * ends, and so does the response side, which the first write takes again (conn_resp_take): a
- * parked request holds none of them. The next request takes them again, as on an idle
- * connection. */
+/* A handler takes the request over (CONN_EXTENSION) with its own copy of the head: when no
+ * byte of the input can be read any more (body over, nothing pipelined), the buffers and the
+ * decoded path go now, not when the request ends, so a parked request holds none of them. The
+ * first write takes a response block again (conn_resp_take), the next request the rest. */
 static void conn_release_unreadable(conn_t *c)
 {
     if (!conn_body_over(c) || c->in_end != c->in_start || conn_output_pending(c))
