@@ -55,13 +55,15 @@ typedef struct waiter waiter_t;
 struct waiter {
     waiter_t *prev, *next; /* in g.waiters; once taken out, next links an answer list */
     EXTENSION_CONTROL_BLOCK *ecb;
-    BOOL sync;
     uint64_t deadline; /* CLOCK_MONOTONIC, milliseconds */
-    char id[ID_MAX + 1];
     /* Synchronous waiters only: set by notify, under g.lock. */
-    BOOL notified;
     size_t msg_len;
     char *msg; /* MSG_MAX bytes */
+    char id[ID_MAX + 1];
+    /* One byte each, after id: the struct stays 120 bytes, one 128-byte heap block per parked
+     * request. */
+    BOOLEAN sync;
+    BOOLEAN notified; /* synchronous waiters only, as above */
 };
 
 /* One notification for the background thread: the parked requests it matched and the

@@ -600,6 +600,7 @@ void server_free(server_t *s)
             free(s->loops[i].spare_in);
             free(s->loops[i].spare_hd);
             free(s->loops[i].spare_batch);
+            free(s->loops[i].spare_rs);
             loop_free(s->loops[i].loop);
         }
         free(s->loops);

@@ -19,6 +19,7 @@ typedef struct server server_t;
 typedef struct extensions extensions_t;
 typedef struct conn conn_t;
 typedef struct conn_head conn_head_t;
+typedef struct conn_resp conn_resp_t;
 
 typedef struct listener {
     loop_watch_t watch; /* fd shared by all loops (EPOLLEXCLUSIVE) */
@@ -53,6 +54,7 @@ typedef struct netloop {
                                * arrive, so idle connections hold no buffer */
     conn_head_t *spare_hd;
     char *spare_batch;        /* a batch buffer no connection holds (src/http/conn_batch.c) */
+    conn_resp_t *spare_rs;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
                                 * worker's health check: --recycle-requests, and the status

@@ -43,7 +43,8 @@ static uint32_t conn_input_cap(conn_t *c)
     return cap < 1024 ? 1024 : cap;
 }
 
-/* Give the connection's buffers back to the loop's spares (or free them). */
+/* Give the connection's buffers (input, head block, response block) back to the loop's spares
+ * (or free them). */
 static void conn_release_input(conn_t *c)
 {
     netloop_t *nl = c->nl;
@@ -51,15 +52,33 @@ static void conn_release_input(conn_t *c)
         nl->spare_in = c->in;
     else
         free(c->in);
-    if (c->hd)
-        timeq_disarm(&c->hd->send_rate.timer); /* not armed here: kept as a safety net */
     if (c->hd && !nl->spare_hd)
         nl->spare_hd = c->hd;
     else
         free(c->hd);
+    if (c->rs)
+        timeq_disarm(&c->rs->send_rate.timer); /* not armed here: kept as a safety net */
+    if (c->rs && !nl->spare_rs)
+        nl->spare_rs = c->rs;
+    else
+        free(c->rs);
     c->in = NULL;
     c->hd = NULL;
+    c->rs = NULL;
     c->in_cap = c->in_start = c->in_end = 0;
+}
+
+/* A handler takes the request over (CONN_EXTENSION) with its own copy of the head: when no
+ * byte of the input can be read any more (body over, nothing pipelined), the buffers and the
+ * decoded path go now, not when the request ends, so a parked request holds none of them. The
+ * first write takes a response block again (conn_resp_take), the next request the rest. */
+static void conn_release_unreadable(conn_t *c)
+{
+    if (!conn_body_over(c) || c->in_end != c->in_start || conn_output_pending(c) || c->batch_len)
+        return; /* (earlier responses waiting in the batch: src/http/conn_batch.c) */
+    conn_release_input(c);
+    free(c->pathbuf); /* the head's view (hd->ri) pointed into it */
+    c->pathbuf = NULL;
 }
 
 /* First read of a request on a connection without buffers: into the loop's spare buffer, which
@@ -82,6 +101,12 @@ static int conn_first_read(conn_t *c)
     if (!c->hd)
         return -1;
     nl->spare_hd = NULL;
+    if (!c->rs) { /* taken and given back with hd, but released last (conn_release_input) */
+        c->rs = nl->spare_rs ? nl->spare_rs : malloc(sizeof *c->rs);
+        if (!c->rs)
+            return -1;
+        nl->spare_rs = NULL;
+    }
     memset(&c->hd->ri, 0, sizeof c->hd->ri);
     llhttp_init(&c->hd->parser, HTTP_REQUEST, conn_parser_settings());
     /* Any HTTP/d.d gets through (llhttp_reset keeps the flag): conn_build_reqinfo answers 505
@@ -89,8 +114,8 @@ static int conn_first_read(conn_t *c)
      * strict llhttp would refuse outright. */
     c->hd->parser.lenient_flags |= LENIENT_VERSION;
     c->hd->parser.data = c;
-    send_rate_reset(&c->hd->send_rate, c);
-    out_chain_init(&c->hd->out, NULL, 0);
+    send_rate_reset(&c->rs->send_rate, c);
+    out_chain_init(&c->rs->out, NULL, 0);
     c->in = nl->spare_in;
     nl->spare_in = NULL;
     c->in_cap = cap;
@@ -386,6 +411,7 @@ static loop_kept_t conn_step_readahead(conn_t *c)
     }
     timeq_disarm(&c->timer);
     c->state = CONN_EXTENSION;
+    conn_release_unreadable(c);
     conn_gather_begin(c);
     if (conn_handler(c)->request_start(r, c->readahead_got) == LOOP_LOST)
         return LOOP_LOST; /* the call ended its gathering (conn_gather_end) */
@@ -536,9 +562,9 @@ static void conn_next_request(conn_t *c)
     c->body_done = false;
     body_rate_reset(&c->body_rate);
     timeq_disarm(&c->rate_timer); /* not armed here: every wait ended; kept as a safety net */
-    if (c->hd) {
-        timeq_disarm(&c->hd->send_rate.timer); /* likewise */
-        send_rate_reset(&c->hd->send_rate, c);
+    if (c->rs) {
+        timeq_disarm(&c->rs->send_rate.timer); /* likewise */
+        send_rate_reset(&c->rs->send_rate, c);
     }
     c->close_after = false;
     c->log_bytes = 0;
@@ -559,6 +585,8 @@ static void conn_next_request(conn_t *c)
             c->in_start = 0;
             c->in_end = pending;
         }
+    } else if (c->rs) {
+        conn_release_input(c); /* the head went when a handler took the request */
     }
     if (c->in && c->in_end > 0)
         timeq_disarm(&c->timer); /* conn_step_head times the head if it is not all there */
@@ -733,8 +761,8 @@ void conn_close(conn_t *c)
     c->state = CONN_CLOSED;
     timeq_disarm(&c->timer);
     timeq_disarm(&c->rate_timer);
-    if (c->hd)
-        timeq_disarm(&c->hd->send_rate.timer);
+    if (c->rs)
+        timeq_disarm(&c->rs->send_rate.timer);
     if (c->watch.fd >= 0) { /* -1: released already (conn_release_socket) */
         conn_unwatch_and_close(c);
         netloop_descriptor_freed(nl);
@@ -768,6 +796,7 @@ void conn_reap(netloop_t *nl)
         nl->closed = c->next;
         free(c->in);
         free(c->hd);
+        free(c->rs);
         free(c->pathbuf);
         conn_batch_release(c);
         free(c);
@@ -790,6 +819,14 @@ loop_kept_t conn_request_ended(conn_t *c, request_end_t *end)
     if (!end->keep_alive)
         c->close_after = true;
     if (atomic_load(&c->peer_gone) && !end->tail) {
+        conn_close(c);
+        return LOOP_KEPT;
+    }
+    if (end->tail && !conn_resp_take(c)) {
+        static log_limiter_t no_mem = LOG_LIMITER_INIT;
+        log_limited(&no_mem, LOG_ERROR, "%s: out of memory for the end of a response: closing "
+                    "the connection", c->peer_text);
+        free(end->tail);
         conn_close(c);
         return LOOP_KEPT;
     }

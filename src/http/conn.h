@@ -59,6 +59,12 @@ typedef struct conn_head {
     char client_addr[48]; /* REMOTE_ADDR from a trusted proxy's X-Forwarded-For */
     reqinfo_t ri;       /* view of the current request (points into in/pathbuf and the above) */
     llhttp_t parser;    /* initialised when the block is taken for a connection's first read */
+} conn_head_t;
+
+/* The response side of the current request: taken with the head block, given back with it when
+ * the connection goes idle, but kept while a handler owns the request, when the head block and
+ * the input buffer may already be gone (conn_release_head): a parked request holds only this. */
+typedef struct conn_resp {
     send_rate_t send_rate; /* the minimum send rate's account of the current response: here,
                             * not in conn_t, because only a connection with a request in
                             * progress writes (src/http/sendrate.h) */
@@ -68,7 +74,7 @@ typedef struct conn_head {
      * out.n == 0. */
     out_chain_t out;
     out_seg_t out_segs[3];
-} conn_head_t;
+} conn_resp_t;
 
 typedef struct conn_async conn_async_t;
 
@@ -82,7 +88,7 @@ typedef struct conn_async conn_async_t;
  * - peer_gone is atomic: set by the loop, read by any thread;
  * - keep_alive, peer_text, local_text, the ports and nl do not change: any thread may read them
  *   (conn_keep_alive, conn_peer_text, ...);
- * - hd->send_rate belongs to the thread that writes the response (src/http/sendrate.h).
+ * - rs->send_rate belongs to the thread that writes the response (src/http/sendrate.h).
  * The handler never touches the fields themselves: the accessors below do. */
 struct conn {
     loop_watch_t watch;
@@ -104,10 +110,14 @@ struct conn {
     bool readable;              /* edge-triggered: the socket may have more to read */
     bool writable;
     atomic_bool peer_gone;      /* hang-up seen while an extension owned the request */
+    bool body_done;             /* the current request's body is all read (here for the
+                                 * padding; the other body fields are below) */
 
     /* head being parsed */
     conn_head_t *hd;            /* with `in`: NULL while idle; holds the parser and the
                                  * request view, so an idle connection keeps neither */
+    conn_resp_t *rs;            /* taken with hd; NULL while idle; kept while a handler owns
+                                 * the request, even once hd and `in` are released */
     span_t url;
     unsigned n_headers;
     uint8_t hstate;             /* 0 between headers, 1 in a name, 2 in a value */
@@ -129,7 +139,6 @@ struct conn {
     body_mode_t body_mode;
     uint64_t body_left;         /* BODY_LENGTH: bytes not yet read */
     uint64_t body_read;         /* decoded bytes consumed so far */
-    bool body_done;
     chunked_decoder_t chunked;  /* BODY_CHUNKED */
     body_rate_t body_rate;      /* the minimum body rate's account of this body */
     timeq_node_t rate_timer;    /* in nl->tq_rate only while the loop waits for body bytes
@@ -144,10 +153,10 @@ struct conn {
     uint32_t readahead_want, readahead_got;
 
     /* Output written by the loop (src/http/conn_out.c): one response, or the tail of an
-     * extension's, at a time, as hd->out. The connection owns what its segments point into;
+     * extension's, at a time, as rs->out. The connection owns what its segments point into;
      * both are freed once the chain is sent or dropped. */
-    char *out_buf;              /* the buffer behind hd->out_segs, or NULL */
-    int out_fd;                 /* the file behind hd->out_segs, or -1 */
+    char *out_buf;              /* the buffer behind rs->out_segs, or NULL */
+    int out_fd;                 /* the file behind rs->out_segs, or -1 */
     bool close_after;           /* close once the output is written */
 
     /* The batch (src/http/conn_batch.c): complete responses to pipelined requests, held back
@@ -159,7 +168,7 @@ struct conn {
      * into it (the loop's thread in an extension call it runs), 0 for none. */
     char *batch;                /* CONN_BATCH_MAX bytes, or NULL */
     uint32_t batch_len;
-    bool batch_queued;          /* the batch is hd->out's first segment (being sent) */
+    bool batch_queued;          /* the batch is rs->out's first segment (being sent) */
     _Atomic uintptr_t gather_owner;
     size_t linger_read;
 

@@ -1,6 +1,6 @@
 /* A handler's asynchronous operation on a connection, driven by the loop (src/http/conn_async.h).
  * Its timer is the connection's (c->timer: the body or send timeout), its rate accounts are the
- * connection's (body_rate and the head block's send_rate), so the loop's timer expiry
+ * connection's (body_rate and the response block's send_rate), so the loop's timer expiry
  * (src/http/conn_timers.c) and event handler (src/http/conn.c) come back here through c->op. */
 #define _GNU_SOURCE
 #include "conn_async.h"
@@ -53,8 +53,8 @@ static void async_send(conn_t *c, conn_async_t *op)
     size_t before_i = cur->i;
     uint64_t before_done = cur->seg_done, before_bytes = cur->bytes;
     int rc = out_chain_send(c->watch.fd, cur);
-    if (c->hd)
-        send_rate_took(&c->hd->send_rate, cur->bytes - before_bytes);
+    if (c->rs)
+        send_rate_took(&c->rs->send_rate, cur->bytes - before_bytes);
     if (rc == 1) {
         if (op->shut_after)
             shutdown(c->watch.fd, SHUT_WR); /* the client sees the end of the response now */
@@ -89,6 +89,10 @@ void conn_async_drive(conn_t *c)
 void conn_async_start(conn_t *c, conn_async_t *op)
 {
     c->op = op;
+    if (!op->read && c->watch.fd >= 0 && !conn_resp_take(c)) { /* the send rate's account */
+        async_finish(c, -ENOMEM);
+        return;
+    }
     conn_async_drive(c);
 }
 

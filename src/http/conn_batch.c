@@ -94,7 +94,7 @@ bool conn_batch_take_slow(conn_t *c)
     if ((!more && !c->batch_len) || c->state != CONN_SENDING || c->batch_queued ||
         !batch_may_grow(c))
         return false;
-    out_chain_t *out = &c->hd->out;
+    out_chain_t *out = &c->rs->out;
     if (out->i || out->seg_done || out->bytes)
         return false;
     uint64_t len = 0;
@@ -127,8 +127,8 @@ bool conn_batch_take_slow(conn_t *c)
 
 void conn_batch_prepend_slow(conn_t *c)
 {
-    out_chain_t *out = &c->hd->out;
-    out_seg_t *segs = c->hd->out_segs;
+    out_chain_t *out = &c->rs->out;
+    out_seg_t *segs = c->rs->out_segs;
     /* The output is the loop's own (at most two segments), none of it sent yet. */
     memmove(segs + 1, segs, out->n * sizeof *segs);
     segs[0] = (out_seg_t){.mem = c->batch, .len = c->batch_len, .fd = -1};
@@ -141,7 +141,7 @@ void conn_batch_queue(conn_t *c)
     if (!c->batch_len || c->batch_queued)
         return;
     if (!conn_output_pending(c))
-        out_chain_init(&c->hd->out, c->hd->out_segs, 0);
+        out_chain_init(&c->rs->out, c->rs->out_segs, 0);
     conn_batch_prepend(c);
 }
 
@@ -188,8 +188,8 @@ void conn_batch_try_send(conn_t *c)
         /* The batch keeps only what was not sent, from its start. */
         memmove(c->batch, c->batch + ch.bytes, (size_t)(c->batch_len - ch.bytes));
         c->batch_len -= (uint32_t)ch.bytes;
-        if (c->hd)
-            send_rate_took(&c->hd->send_rate, ch.bytes);
+        if (c->rs)
+            send_rate_took(&c->rs->send_rate, ch.bytes);
     }
 }
 

@@ -39,6 +39,10 @@ static inline bool conn_output_pending(const conn_t *c)
     return c->out_buf != NULL || c->out_fd >= 0 || c->batch_queued;
 }
 void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count);
+/* The response side (c->rs), taken if the connection has none (a handler's request whose head
+ * was released): NULL on ENOMEM. Called by the thread that writes the response: while a handler
+ * owns the request, the one writing (a synchronous write's, or the loop's); else the loop. */
+conn_resp_t *conn_resp_take(conn_t *c);
 void conn_output_free(conn_t *c);
 int conn_flush(conn_t *c);
 void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, unsigned *port);

@@ -226,7 +226,11 @@ int conn_send_blocking(conn_t *c, out_chain_t *ch)
 int conn_send_chain_blocking(conn_t *c, out_chain_t *ch)
 {
     uint32_t timeout = conn_cfg(c)->send_timeout_ms;
-    send_rate_t *rate = c->hd ? &c->hd->send_rate : NULL;
+    /* No account once the socket is released (the client left): the send fails anyway. */
+    conn_resp_t *rs = c->watch.fd >= 0 ? conn_resp_take(c) : NULL;
+    if (c->watch.fd >= 0 && !rs)
+        return -ENOMEM;
+    send_rate_t *rate = rs ? &rs->send_rate : NULL;
     uint64_t stall_start = 0;
     bool stalled = false;
     for (;;) {

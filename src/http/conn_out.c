@@ -44,7 +44,7 @@
 static void conn_queue_response(conn_t *c, char *buf, size_t head_len, size_t len, int fd,
                                 uint64_t off, uint64_t count)
 {
-    out_seg_t *segs = c->hd->out_segs; /* a response belongs to a request: hd is there */
+    out_seg_t *segs = c->rs->out_segs; /* a response belongs to a request: rs is there */
     size_t n = 0;
     segs[n++] = (out_seg_t){.mem = buf, .len = head_len, .fd = -1};
     if (len > head_len)
@@ -52,9 +52,22 @@ static void conn_queue_response(conn_t *c, char *buf, size_t head_len, size_t le
                                        .payload = true};
     else if (fd >= 0 && count > 0)
         segs[n++] = (out_seg_t){.off = off, .len = count, .fd = fd, .payload = true};
-    out_chain_init(&c->hd->out, segs, n);
+    out_chain_init(&c->rs->out, segs, n);
     c->out_buf = buf;
     c->out_fd = fd;
+}
+
+conn_resp_t *conn_resp_take(conn_t *c)
+{
+    if (c->rs)
+        return c->rs;
+    conn_resp_t *rs = malloc(sizeof *rs);
+    if (!rs)
+        return NULL;
+    send_rate_reset(&rs->send_rate, c);
+    out_chain_init(&rs->out, NULL, 0);
+    c->rs = rs;
+    return rs;
 }
 
 void conn_queue(conn_t *c, char *buf, size_t len, int fd, uint64_t off, uint64_t count)
@@ -73,24 +86,24 @@ void conn_output_free(conn_t *c)
         netloop_descriptor_freed(c->nl);
     }
     c->out_fd = -1;
-    if (c->hd)
-        out_chain_init(&c->hd->out, NULL, 0);
+    if (c->rs)
+        out_chain_init(&c->rs->out, NULL, 0);
 }
 
 /* 1 everything sent, 0 the socket is full (wait for EPOLLOUT), -1 failed. */
 int conn_flush(conn_t *c)
 {
-    if (!c->hd) { /* no request in progress, so nothing queued */
+    if (!c->rs) { /* no request in progress, so nothing queued */
         conn_output_free(c);
         return 1;
     }
-    out_chain_t *out = &c->hd->out;
+    out_chain_t *out = &c->rs->out;
     uint64_t sent_before = out->bytes, payload_before = out->payload_sent;
     conn_send_drained(c); /* a wait for the socket, if one went on, is over */
     int rc = out_chain_send(c->watch.fd, out);
     bool progress = out->bytes != sent_before;
     c->log_bytes += out->payload_sent - payload_before;
-    send_rate_took(&c->hd->send_rate, out->bytes - sent_before);
+    send_rate_took(&c->rs->send_rate, out->bytes - sent_before);
     if (rc == -EIO) /* the file shrank under us: the promised length cannot be kept */
         log_warn("%s: file shorter than announced, closing", c->peer_text);
     int result = rc > 0 ? 1 : rc == 0 ? 0 : -1;

@@ -31,8 +31,8 @@ typedef struct reqinfo {
     const char *remote_addr;      /* "127.0.0.1" or "::1": the client, as a PROXY protocol
                                    * header or a trusted proxy's X-Forwarded-For names it */
     unsigned remote_port;         /* 0 when a forwarded address came without a port */
+    unsigned local_port;          /* (beside remote_port: no padding) */
     const char *local_addr;
-    unsigned local_port;
     const char *server_name;      /* Host header without port, else config server_name, else local_addr */
 
     const char *document_root;    /* config root, absolute */
@@ -43,11 +43,11 @@ typedef struct reqinfo {
     const char *appl_physical_path; /* directory holding the extension, with trailing '/' */
 
     bool has_content_length;
-    uint64_t content_length;      /* valid when has_content_length */
     bool chunked;                 /* Transfer-Encoding: chunked */
-    const char *content_type;     /* Content-Type header or "" */
     bool https;                   /* a proxy in front terminated TLS: the PROXY v2 SSL TLV, or
                                    * X-Forwarded-Proto: https from a trusted peer */
+    uint64_t content_length;      /* valid when has_content_length */
+    const char *content_type;     /* Content-Type header or "" */
     const char *server_software;  /* "isapid/VERSION" */
     uint64_t instance_id;         /* 1 */
 } reqinfo_t;

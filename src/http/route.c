@@ -70,6 +70,12 @@ typedef struct {
     size_t n;
 } piece_t;
 
+/* extension_found: src[i] (i > 0) needs no copy of its own: empty, or the handler's piece. */
+static bool shares_handler(const piece_t *src, size_t i)
+{
+    return src[i].n == 0 || (src[i].s == src[0].s && src[i].n == src[0].n);
+}
+
 static void extension_found(route_t *out, piece_t handler, piece_t script_name,
                             piece_t script_filename, piece_t path_info, piece_t path_translated)
 {
@@ -78,9 +84,14 @@ static void extension_found(route_t *out, piece_t handler, piece_t script_name,
     piece_t src[] = {handler, script_name, script_filename, path_info, path_translated, appl};
     char **dst[] = {&out->handler, &out->script_name, &out->script_filename, &out->path_info,
                     &out->path_translated, &out->appl_physical_path};
+    /* The route lives as long as its request, a parked one too: the script's file when it is
+     * the handler (the same piece) is the handler's copy, and an empty string the NUL that ends
+     * the handler's. They are never written through. */
+    enum { N = sizeof src / sizeof src[0] };
     size_t total = 0;
-    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
-        total += src[i].n + 1;
+    for (size_t i = 0; i < N; i++)
+        if (i == 0 || !shares_handler(src, i))
+            total += src[i].n + 1;
     char *p = malloc(total);
     if (p == NULL) {
         route_oom(out);
@@ -88,7 +99,11 @@ static void extension_found(route_t *out, piece_t handler, piece_t script_name,
     }
     out->kind = ROUTE_EXTENSION;
     out->strings = p;
-    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++) {
+    for (size_t i = 0; i < N; i++) {
+        if (i > 0 && shares_handler(src, i)) {
+            *dst[i] = src[i].n ? *dst[0] : *dst[0] + src[0].n;
+            continue;
+        }
         memcpy(p, src[i].s, src[i].n);
         p[src[i].n] = '\0';
         *dst[i] = p;

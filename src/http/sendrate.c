@@ -62,9 +62,9 @@ void send_rate_drained(send_rate_t *s, uint64_t now_ms)
 
 bool conn_send_full(conn_t *c)
 {
-    if (!c->hd)
+    if (!c->rs)
         return true;
-    send_rate_t *s = &c->hd->send_rate;
+    send_rate_t *s = &c->rs->send_rate;
     uint64_t now = loop_now(c->nl->loop);
     if (!send_rate_full(s, now, NULL))
         return false;
@@ -76,9 +76,9 @@ bool conn_send_full(conn_t *c)
 
 void conn_send_drained(conn_t *c)
 {
-    if (!c->hd)
+    if (!c->rs)
         return;
-    send_rate_t *s = &c->hd->send_rate;
+    send_rate_t *s = &c->rs->send_rate;
     timeq_disarm(&s->timer);
     send_rate_drained(s, loop_now(c->nl->loop));
 }

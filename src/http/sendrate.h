@@ -24,7 +24,8 @@
  * synchronous write fails with ERROR_TIMEOUT, an asynchronous one completes with it; the
  * connection closes when the request ends.
  *
- * Ownership: a send_rate_t lives in the connection's head block (so idle connections hold none)
+ * Ownership: a send_rate_t lives in the connection's response block (conn_resp_t: idle
+ * connections and parked requests hold none; the first write of a response takes it)
  * and belongs, like the socket's write side, to whichever thread writes the response: the loop,
  * or the extension's thread inside a synchronous write. The timer node is the loop's, armed
  * only while the loop itself waits to write. */
@@ -46,7 +47,7 @@ typedef struct send_rate {
     conn_t *conn;         /* the timer's connection */
 } send_rate_t;
 
-/* A new response on c (the head block was just taken or is reused). */
+/* A new response on c (the response block was just taken or is reused). */
 void send_rate_reset(send_rate_t *s, conn_t *c);
 
 /* The socket took n more bytes of the response. */

@@ -52,6 +52,9 @@ typedef struct filter_str {
 /* The filters' part of one request (request_t.filt), owned by it. */
 typedef struct filter_req {
     filter_session_t *s;
+    request_end_t end; /* the request's end, from request_finish to the hand-back on the loop
+                        * (request_ended, src/isapi/isapi.c): here, not in request_t, which
+                        * every parked session holds */
     uint64_t start_ms; /* when the head stage began (LOG's msTimeForProcessing) */
     DWORD current;     /* the notification being delivered, 0 between */
     filter_str_t *strs;

@@ -397,10 +397,10 @@ static BOOL builtin_build(request_t *r, void *arg)
     }
     piece_t pc = a->fd >= 0 ? (piece_t){.mem = NULL, .fd = a->fd, .off = a->off, .len = a->len}
                             : (piece_t){.mem = head + head_len, .fd = -1, .len = a->body_len};
-    if (!plan_build(r, &r->op.plan, head, head_len, &pc, len ? 1 : 0, true))
+    if (!plan_build(r, &r->op.mem->plan, head, head_len, &pc, len ? 1 : 0, true))
         return FALSE;
-    r->op.plan.owned_fd = a->fd; /* closed with the plan */
-    r->op.io.shut_after = false;
+    r->op.mem->plan.owned_fd = a->fd; /* closed with the plan */
+    r->op.mem->io.shut_after = false;
     r->op.report_bytes = (DWORD)len;
     return TRUE;
 }

@@ -81,6 +81,12 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
         lens[i] = strlen(strs[i]);
         total += lens[i] + 1;
     }
+    /* The request may be parked for long: a path without escapes is its raw path, and the
+     * query the end of the raw target (the strings are never written through). */
+    bool path_is_raw = lens[3] == lens[2] && memcmp(strs[3], strs[2], lens[2]) == 0;
+    bool query_in_target = lens[4] <= lens[1] &&
+                           memcmp(strs[1] + lens[1] - lens[4], strs[4], lens[4]) == 0;
+    total -= (path_is_raw ? lens[3] + 1 : 0) + (query_in_target ? lens[4] + 1 : 0);
     for (size_t i = 0; i < src->n_headers; i++)
         total += src->headers[i].name_len + src->headers[i].value_len + 2;
     /* One block: the request, its header table, the head's strings, the read-ahead buffer.
@@ -107,8 +113,8 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     ri->method = put(&cur, strs[0], lens[0]);
     ri->raw_target = put(&cur, strs[1], lens[1]);
     ri->raw_path = put(&cur, strs[2], lens[2]);
-    ri->path = put(&cur, strs[3], lens[3]);
-    ri->query = put(&cur, strs[4], lens[4]);
+    ri->path = path_is_raw ? ri->raw_path : put(&cur, strs[3], lens[3]);
+    ri->query = query_in_target ? ri->raw_target + lens[1] - lens[4] : put(&cur, strs[4], lens[4]);
     ri->server_name = put(&cur, strs[5], lens[5]);
     ri->remote_addr = put(&cur, strs[6], lens[6]); /* may be the head's X-Forwarded-For */
     ri->content_type = "";
@@ -140,7 +146,6 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     pthread_mutex_init(&r->io_lock, NULL);
     r->session = SESSION_RUNNING;
     r->refs = 1; /* the open session's */
-    r->op.plan.owned_fd = -1;
 
     EXTENSION_CONTROL_BLOCK *ecb = &cell->ecb;
     memset(ecb, 0, sizeof *ecb); /* a cell handed out again after a wrap holds an old ECB */
@@ -186,7 +191,10 @@ request_t *isapi_request_new(void *ctx, conn_t *c, const reqinfo_t *head, route_
 static void request_free(request_t *r)
 {
     connid_cell_free(r->cell); /* dead now: a late call fails from here on */
-    plan_free(&r->op.plan);
+    if (r->op.mem) {
+        plan_free(&r->op.mem->plan);
+        free(r->op.mem);
+    }
     route_free(&r->route);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->io_lock);
@@ -268,7 +276,7 @@ static void request_handback(loop_task_t *t)
 {
     request_t *r = (request_t *)((char *)t - offsetof(request_t, end_task));
     conn_t *c = r->conn;
-    request_end_t end = r->filt_end;
+    request_end_t end = r->filt->end;
     request_free(r);
     (void)conn_request_ended(c, &end);
 }
@@ -287,7 +295,7 @@ static void request_ended(loop_task_t *t)
     if (r->filt && !r->filt_borrowed && (r->host->filters->wanted & FILTER_END_NOTIFICATIONS)) {
         loop_t *l = conn_loop(c);
         uint64_t call = loop_call_begin(l, NULL);
-        request_finish(r, &r->filt_end);
+        request_finish(r, &r->filt->end);
         if (loop_call_end(l, call) == LOOP_LOST) {
             loop_post(l, &r->end_task, request_handback); /* end_task has run: free to post */
             return;

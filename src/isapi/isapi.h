@@ -66,17 +66,30 @@ typedef struct out_plan {
                              * which segs point into, or NULL */
 } out_plan_t;
 
-/* The request's one asynchronous operation. `kind` is under the request's lock; the rest is
- * written by the starting thread before the operation is posted to the loop, then belongs to the
- * loop until the completion is queued, then to the pool thread that calls back. */
-typedef struct async_op {
-    op_kind_t kind;               /* OP_NONE: nothing outstanding */
-    PFN_HSE_IO_COMPLETION fn;     /* snapshot at start; NULL: no callback (SEND_URL) */
-    PVOID ctx;
+/* What an asynchronous operation sends or reads into: taken when the request's first operation
+ * is claimed (op_claim, under the lock) and kept until the request is freed, so that the many
+ * requests that never start one (a parked long-poll among them) do not carry it. */
+typedef struct async_op_mem {
     out_plan_t plan;              /* write kinds */
     conn_async_t io;              /* what the loop does (src/http/conn_async.h): OP_READ's
                                    * destination (the extension's buffer), a write's segments
                                    * (the plan's), HSE_IO_DISCONNECT_AFTER_SEND (shut_after) */
+    /* Posted only while an operation is outstanding: its completion, its start on the loop,
+     * CLOSE_CONNECTION's kick and HSE_REQ_CANCEL_IO's cancel. */
+    pool_work_t work;
+    loop_task_t start_task, kick_task, cancel_task;
+    request_t *owner;
+} async_op_mem_t;
+
+/* The request's one asynchronous operation. `kind` and `mem` (set once) are under the request's
+ * lock; the rest is written by the starting thread before the operation is posted to the loop,
+ * then belongs to the loop until the completion is queued, then to the pool thread that calls
+ * back. */
+typedef struct async_op {
+    op_kind_t kind;               /* OP_NONE: nothing outstanding */
+    PFN_HSE_IO_COMPLETION fn;     /* snapshot at start; NULL: no callback (SEND_URL) */
+    PVOID ctx;
+    async_op_mem_t *mem;          /* NULL until the first operation is claimed */
     DWORD report_bytes;           /* cbIO on success */
     DWORD report_error;           /* dwError when the I/O itself succeeded: ERROR_SUCCESS, or what a
                                    * SEND_URL that answered with an error page reports (404:
@@ -147,24 +160,24 @@ struct request {
     unsigned refs;
     DWORD proc_status;            /* HttpExtensionProc's return */
     DWORD done_status;            /* DONE_WITH_SESSION's status (HSE_STATUS_SUCCESS if NULL) */
+    PFN_HSE_IO_COMPLETION io_fn;  /* HSE_REQ_IO_COMPLETION */
+    PVOID io_ctx;
     bool load_failed;             /* the extension could not be loaded: 500 */
     bool refused;                 /* 503: the pool is stopping, or the extension could not be
                                    * loaded for want of descriptors */
-    PFN_HSE_IO_COMPLETION io_fn;  /* HSE_REQ_IO_COMPLETION */
-    PVOID io_ctx;
     bool sync_reading;            /* a ReadClient is in progress */
     bool kick_posted;
     /* The connection's socket (src/isapi/parked.h): extension threads using it now; whether the loop
      * released it (the client had gone); whether the release is queued on the loop. */
     unsigned sock_users;
     bool sock_released, release_posted;
-    async_op_t op;
-
+    /* Not under lock: atomic, any thread (here, where the padding has room). */
     atomic_bool closed_by_extension; /* HSE_REQ_CLOSE_CONNECTION */
     atomic_bool must_close;          /* the connection cannot carry another request */
+    async_op_t op;
 
-    pool_work_t work, op_work;
-    loop_task_t end_task, op_task, kick_task, release_task;
+    pool_work_t work;
+    loop_task_t end_task, release_task;
 
     /* Body read-ahead (lpbData), NUL-terminated at cbAvailable; in the request's own block. */
     char *readahead;
@@ -193,22 +206,19 @@ struct request {
     /* HSE_REQ_CANCEL_IO, under lock: the outstanding operation is to end with
      * ERROR_OPERATION_ABORTED (cleared when the next one is claimed); cancel_task is posted to the
      * loop (at most once at a time: cancel_posted) under lock, so it runs before the start of any
-     * operation claimed after the cancel. */
+     * operation claimed after the cancel. The task is op.mem's (an operation is outstanding). */
     bool cancel_wanted, cancel_posted;
-    loop_task_t cancel_task;
     /* Where a head may be held back (send_response_header): only a call made inside
      * HttpExtensionProc on the thread running it, whose write or return follows on that thread.
      * proc_thread is written before in_proc is set, by that thread (request_call); in_proc is
      * cleared when HttpExtensionProc returns. */
     atomic_bool in_proc;
+    bool filt_borrowed;           /* the filters' (below), here where the padding has room */
     pthread_t proc_thread;
     /* ISAPI filters (src/isapi/filter_internal.h): the filters' part of this request, owned;
      * NULL when no filter is loaded. A child request (SEND_URL) borrows its parent's
      * (filt_borrowed): its head and bytes are the parent's response. */
     struct filter_req *filt;
-    bool filt_borrowed;
-    request_end_t filt_end; /* a filtered request's end, from request_finish to the hand-back
-                             * on the loop (request_ended, src/isapi/isapi.c) */
 };
 
 /* Once, before any request: the address range of ECBs (src/isapi/connid.h). False if it cannot be had. */

@@ -94,15 +94,15 @@ static BOOL answer_build(request_t *r, void *arg)
             memcpy(head + head_len, a->body, a->body_len);
         pc = (piece_t){.mem = head + head_len, .fd = -1, .len = a->body_len};
     }
-    if (!plan_build(r, &r->op.plan, head, head_len, &pc, len ? 1 : 0, !a->no_headers))
+    if (!plan_build(r, &r->op.mem->plan, head, head_len, &pc, len ? 1 : 0, !a->no_headers))
         return FALSE;
     if (a->fd >= 0) {
-        r->op.plan.owned_fd = a->fd; /* closed with the plan */
+        r->op.mem->plan.owned_fd = a->fd; /* closed with the plan */
         a->fd = -1;
     }
     r->op.report_bytes = (DWORD)len;
     r->op.report_error = a->op_error;
-    r->op.io.shut_after = false;
+    r->op.mem->io.shut_after = false;
     r->exec_status = (HSE_EXEC_URL_STATUS){.uHttpStatusCode = (USHORT)a->status,
                                            .dwWin32Error = a->win32};
     r->exec_error = a->op_error;

@@ -61,7 +61,13 @@ static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PV
         err = ERROR_BUSY;
     else if (atomic_load(&r->closed_by_extension))
         err = ERROR_NETNAME_DELETED;
+    else if (!r->op.mem && !(r->op.mem = calloc(1, sizeof *r->op.mem)))
+        err = ERROR_NOT_ENOUGH_MEMORY;
     else {
+        if (!r->op.mem->owner) { /* just taken */
+            r->op.mem->owner = r;
+            plan_init(&r->op.mem->plan);
+        }
         r->op.kind = kind;
         r->cancel_wanted = false; /* a CANCEL_IO was for an earlier operation */
         r->op.fn = fn;
@@ -87,7 +93,7 @@ static void op_unclaim(request_t *r)
 
 static void op_complete_work(pool_work_t *w)
 {
-    request_t *r = (request_t *)((char *)w - offsetof(request_t, op_work));
+    request_t *r = ((async_op_mem_t *)((char *)w - offsetof(async_op_mem_t, work)))->owner;
     pthread_mutex_lock(&r->lock);
     PFN_HSE_IO_COMPLETION fn = r->op.fn;
     PVOID ctx = r->op.ctx;
@@ -127,8 +133,8 @@ static DWORD op_error(request_t *r, int status)
  * (op_done), or on the thread that started a read which completed at once (op_read_launch). */
 static void op_queue_completion(request_t *r, int status)
 {
-    conn_async_t *io = &r->op.io;
-    plan_free(&r->op.plan);
+    conn_async_t *io = &r->op.mem->io;
+    plan_free(&r->op.mem->plan);
     DWORD err = op_error(r, status);
     if (io->read)
         r->op.result_bytes = err ? 0 : (DWORD)io->got;
@@ -141,26 +147,27 @@ static void op_queue_completion(request_t *r, int status)
      * its own workers, so completions never wait behind blocked HttpExtensionProc calls, and
      * within the extension's share, so one extension's blocking callbacks cannot starve the
      * others' completions. */
-    if (!pool_submit(r->host->completions, &r->op_work, op_complete_work,
+    if (!pool_submit(r->host->completions, &r->op.mem->work, op_complete_work,
                      r->ext ? &r->ext->completion_share : NULL))
-        op_complete_work(&r->op_work); /* only while stopping, after the loops are gone */
+        op_complete_work(&r->op.mem->work); /* only while stopping, after the loops are gone */
 }
 
 /* Loop thread: the operation is over. */
 static void op_done(conn_t *c, conn_async_t *io, int status)
 {
     (void)c;
-    op_queue_completion((request_t *)((char *)io - offsetof(request_t, op.io)), status);
+    op_queue_completion(((async_op_mem_t *)((char *)io - offsetof(async_op_mem_t, io)))->owner,
+                        status);
 }
 
 /* Loop thread: the operation, claimed and prepared, goes to the loop (a write sends the plan). */
 void op_start(request_t *r)
 {
-    conn_async_t *io = &r->op.io;
+    conn_async_t *io = &r->op.mem->io;
     io->read = r->op.kind == OP_READ;
     io->empty = r->no_body;
     io->got = 0;
-    out_chain_init(&io->cur, r->op.plan.segs, r->op.plan.n);
+    out_chain_init(&io->cur, r->op.mem->plan.segs, r->op.mem->plan.n);
     io->done = op_done;
     conn_async_start(r->conn, io);
     /* HSE_REQ_CANCEL_IO between the claim and this start (its task ran first and found nothing
@@ -174,13 +181,13 @@ void op_start(request_t *r)
 
 static void op_start_task(loop_task_t *t)
 {
-    op_start((request_t *)((char *)t - offsetof(request_t, op_task)));
+    op_start(((async_op_mem_t *)((char *)t - offsetof(async_op_mem_t, start_task)))->owner);
 }
 
 /* The operation is claimed and prepared: hand it to the loop. */
 static void op_launch(request_t *r)
 {
-    loop_post(conn_loop(r->conn), &r->op_task, op_start_task);
+    loop_post(conn_loop(r->conn), &r->op.mem->start_task, op_start_task);
 }
 
 /* Under io_lock: the responses the connection's batch holds (src/http/conn_batch.c) are sent
@@ -242,7 +249,7 @@ BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
 BOOL op_read_launch(request_t *r, void *arg)
 {
     (void)arg;
-    conn_async_t *io = &r->op.io;
+    conn_async_t *io = &r->op.mem->io; /* claimed: op_claim took the memory */
     pthread_mutex_lock(&r->lock);
     bool cancel = r->cancel_wanted;
     pthread_mutex_unlock(&r->lock);
@@ -268,11 +275,11 @@ BOOL op_read_launch(request_t *r, void *arg)
 /* CLOSE_CONNECTION: the loop re-drives a pending operation so that it fails now. */
 void op_kick_task(loop_task_t *t)
 {
-    request_t *r = (request_t *)((char *)t - offsetof(request_t, kick_task));
+    request_t *r = ((async_op_mem_t *)((char *)t - offsetof(async_op_mem_t, kick_task)))->owner;
     pthread_mutex_lock(&r->lock);
     r->kick_posted = false;
     pthread_mutex_unlock(&r->lock);
-    conn_async_kick(r->conn, &r->op.io);
+    conn_async_kick(r->conn, &r->op.mem->io);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -320,10 +327,10 @@ static BOOL write_build(request_t *r, void *arg)
 {
     const write_args_t *w = arg;
     bool buffered;
-    if (!plan_write(r, w->buf, w->len, &r->op.plan, &buffered))
+    if (!plan_write(r, w->buf, w->len, &r->op.mem->plan, &buffered))
         return FALSE;
     r->op.report_bytes = (DWORD)w->len;
-    r->op.io.shut_after = false;
+    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 

@@ -70,7 +70,7 @@ void child_request_ended(loop_task_t *t)
         atomic_store(&parent->must_close, true);
     if (closed)
         atomic_store(&parent->closed_by_extension, true);
-    out_plan_t *p = &parent->op.plan;
+    out_plan_t *p = &parent->op.mem->plan;
     plan_init(p);
     p->segs = p->inline_segs;
     if (end.tail) {
@@ -79,7 +79,7 @@ void child_request_ended(loop_task_t *t)
     }
     parent->op.report_bytes = (DWORD)(no_headers ? body_sent - before : end.body_bytes);
     parent->op.report_error = exec ? child_error : 0;
-    parent->op.io.shut_after = false;
+    parent->op.mem->io.shut_after = false;
     op_start(parent);
 }
 
@@ -259,13 +259,13 @@ static BOOL static_build(request_t *r, void *arg)
     resphead_free(&h);
     if (ok) {
         piece_t pc = {.mem = NULL, .fd = sr->fd, .off = sr->offset, .len = sr->length};
-        ok = plan_build(r, &r->op.plan, head, head_len, &pc, 1, true);
+        ok = plan_build(r, &r->op.mem->plan, head, head_len, &pc, 1, true);
     }
     if (!ok)
         return FALSE;
-    r->op.plan.owned_fd = sr->fd; /* closed with the plan */
+    r->op.mem->plan.owned_fd = sr->fd; /* closed with the plan */
     r->op.report_bytes = (DWORD)sr->length;
-    r->op.io.shut_after = false;
+    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 
@@ -302,14 +302,14 @@ static BOOL error_build(request_t *r, void *arg)
     }
     memcpy(both + head_len, body, body_len);
     piece_t pc = {.mem = both + head_len, .fd = -1, .len = body_len};
-    if (!plan_build(r, &r->op.plan, both, head_len, &pc, 1, true))
+    if (!plan_build(r, &r->op.mem->plan, both, head_len, &pc, 1, true))
         return FALSE;
     r->op.report_bytes = (DWORD)body_len;
     r->op.report_error = a->status == 404   ? ERROR_FILE_NOT_FOUND
                          : a->status == 403 ? ERROR_ACCESS_DENIED
                          : a->status == 301 ? ERROR_SUCCESS
                                             : ERROR_INTERNAL_ERROR;
-    r->op.io.shut_after = false;
+    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 

@@ -367,13 +367,13 @@ static BOOL transmit_build(request_t *r, void *arg)
             {.mem = body, .fd = -1, .len = body_len},
             {.mem = NULL, .fd = t->fd, .off = t->off, .len = t->len},
             {.mem = t->tf->pTail, .fd = -1, .len = t->tail_len}};
-        ok = plan_build(r, &r->op.plan, head, head_len, pcs, 3, t->disconnect);
+        ok = plan_build(r, &r->op.mem->plan, head, head_len, pcs, 3, t->disconnect);
     }
     if (!ok)
         return FALSE;
     size_t text_len = t->head_text ? strlen(t->head_text) : t->raw_len;
     r->op.report_bytes = (DWORD)(text_len + t->len + t->tail_len);
-    r->op.io.shut_after = t->disconnect;
+    r->op.mem->io.shut_after = t->disconnect;
     return TRUE;
 }
 
@@ -456,10 +456,10 @@ static BOOL vector_plan(request_t *r, const vector_args_t *a, out_plan_t *plan)
 static BOOL vector_build(request_t *r, void *arg)
 {
     const vector_args_t *a = arg;
-    if (!vector_plan(r, a, &r->op.plan))
+    if (!vector_plan(r, a, &r->op.mem->plan))
         return FALSE;
     r->op.report_bytes = (DWORD)a->total;
-    r->op.io.shut_after = a->disconnect;
+    r->op.mem->io.shut_after = a->disconnect;
     return TRUE;
 }
 
@@ -573,7 +573,7 @@ static BOOL ssf_close_connection(request_t *r)
     pthread_mutex_lock(&r->lock);
     if (!r->kick_posted && r->op.kind != OP_NONE) {
         r->kick_posted = true;
-        loop_post(conn_loop(r->conn), &r->kick_task, op_kick_task);
+        loop_post(conn_loop(r->conn), &r->op.mem->kick_task, op_kick_task); /* outstanding: mem is there */
     }
     pthread_mutex_unlock(&r->lock);
     return TRUE;
@@ -587,8 +587,8 @@ typedef struct read_args {
 static BOOL read_build(request_t *r, void *arg)
 {
     const read_args_t *a = arg;
-    r->op.io.buf = a->buf;
-    r->op.io.cap = a->cap;
+    r->op.mem->io.buf = a->buf;
+    r->op.mem->io.cap = a->cap;
     return TRUE;
 }
 

@@ -54,9 +54,9 @@ static BOOL custom_error_plan(request_t *r, resphead_t *h, out_plan_t *plan, DWO
 
 static BOOL custom_error_build(request_t *r, void *arg)
 {
-    if (!custom_error_plan(r, arg, &r->op.plan, &r->op.report_bytes))
+    if (!custom_error_plan(r, arg, &r->op.mem->plan, &r->op.report_bytes))
         return FALSE;
-    r->op.io.shut_after = false;
+    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 
@@ -126,7 +126,7 @@ BOOL ssf_cancel_io(request_t *r)
          * an operation claimed after this one starts from a task queued behind it. */
         if (!r->cancel_posted) {
             r->cancel_posted = true;
-            loop_post(conn_loop(r->conn), &r->cancel_task, op_cancel_task);
+            loop_post(conn_loop(r->conn), &r->op.mem->cancel_task, op_cancel_task);
         }
     }
     pthread_mutex_unlock(&r->lock);
@@ -136,15 +136,16 @@ BOOL ssf_cancel_io(request_t *r)
 
 void op_cancel_task(loop_task_t *t)
 {
-    request_t *r = (request_t *)((char *)t - offsetof(request_t, cancel_task));
+    request_t *r = ((async_op_mem_t *)((char *)t - offsetof(async_op_mem_t, cancel_task)))->owner;
     pthread_mutex_lock(&r->lock);
     r->cancel_posted = false;
     bool wanted = r->cancel_wanted;
+    async_op_mem_t *mem = r->op.mem;
     pthread_mutex_unlock(&r->lock);
     /* Not started yet (claimed, its start task behind this one): op_start cancels it. Over
      * already: conn_async_cancel finds another (or no) operation and does nothing. */
-    if (wanted)
-        conn_async_cancel(r->conn, &r->op.io);
+    if (wanted && mem)
+        conn_async_cancel(r->conn, &mem->io);
 }
 
 /* ------------------------------------------------------------------------------------------ */

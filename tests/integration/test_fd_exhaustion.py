@@ -21,7 +21,7 @@ import time
 import unittest
 
 from harness import (EventFile, RawConn, Server, build_request, example, fixture, main,
-                     parse_kv, request, rss_kb, sanitizer_of_binary, wait_for)
+                     parse_kv, request, rss_kb, wait_for)
 
 NOFILE = 64
 CLIENTS = 100
@@ -31,7 +31,6 @@ MAX_CPU_S = 0.5
 SERVE_AGAIN_S = 1.0
 MARGIN_S = 1.5            # for a loaded 2-core machine (and sanitizer builds)
 PARKED = 250
-RSS_FREED_KIB = 3         # at least (measured: 4.7) of the ~20 KiB a connection holds while reading a request
 ERROR_NETNAME_DELETED = 64
 ERROR_TOO_MANY_OPEN_FILES = 4
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -213,12 +212,9 @@ class ParkedSessionsTest(unittest.TestCase):
             wait_for(lambda: srv.fds() <= base_fds + 1, 2 + MARGIN_S, 0.01,
                      "the released sessions' descriptors closed (base %d, now %d)" % (base_fds, srv.fds()))
             took = time.monotonic() - t0
-            if sanitizer_of_binary() is None:
-                # each released session gave back its input buffer and head block (some 20 KiB;
-                # freed memory goes back to the system within a second)
-                wait_for(lambda: rss_kb(srv.pid) < parked_rss - RSS_FREED_KIB * PARKED, 2 + MARGIN_S, 0.05,
-                         "RSS to drop by %d KiB per released session (%d KiB parked, now %d)"
-                         % (RSS_FREED_KIB, parked_rss, rss_kb(srv.pid)))
+            # The sessions gave back their input buffer, head block and response block when they
+            # parked (docs/design.md, "Costs kept off the hot path"), not here: the release has
+            # only the descriptor left to free, and RSS is reported, not awaited.
             released_rss = rss_kb(srv.pid)
             report("%d parked sessions: fds %d -> %d -> %d within %.3f s of their clients closing; "
                    "RSS %d -> %d -> %d KiB (%.1f KiB per session freed)"
