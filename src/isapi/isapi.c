@@ -117,7 +117,7 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
         *h = src->headers[i];
         h->name = put(&cur, src->headers[i].name, src->headers[i].name_len);
         h->value = put(&cur, src->headers[i].value, src->headers[i].value_len);
-        if (strcasecmp(h->name, "Content-Type") == 0 && !ri->content_type[0])
+        if (h->name_len == 12 && strcasecmp(h->name, "Content-Type") == 0 && !ri->content_type[0])
             ri->content_type = h->value;
     }
     ri->headers = r->headers;
