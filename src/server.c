@@ -597,8 +597,7 @@ void server_free(server_t *s)
     if (s->loops) {
         for (unsigned i = 0; i < s->n_loops; i++) {
             conn_reap(&s->loops[i]);
-            free(s->loops[i].spare_in);
-            free(s->loops[i].spare_hd);
+            conn_spares_free(&s->loops[i]);
             loop_free(s->loops[i].loop);
         }
         free(s->loops);

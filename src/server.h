@@ -48,10 +48,13 @@ typedef struct netloop {
     uint64_t accept_resume_ms;
     conn_t *conns;            /* every open connection of this loop (for shutdown) */
     conn_t *closed;           /* closed this iteration, freed by conn_reap */
-    char *spare_in;           /* an input buffer no connection holds: reads into a connection
-                               * without one land here, and it is handed over only when bytes
-                               * arrive, so idle connections hold no buffer */
-    conn_head_t *spare_hd;
+    void *spare_in;           /* input buffers no connection holds: reads into a connection
+                               * without one land in the first, and it is handed over only when
+                               * bytes arrive, so idle connections hold no buffer */
+    void *spare_hd;           /* head blocks (conn_head_t) no connection holds. Both lists are
+                               * linked through their blocks' first bytes, at most CONN_SPARES
+                               * each (src/http/conn.c) */
+    unsigned n_spare_in, n_spare_hd;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
                                 * worker's health check: --recycle-requests, and the status

@@ -43,20 +43,51 @@ static uint32_t conn_input_cap(conn_t *c)
     return cap < 1024 ? 1024 : cap;
 }
 
+/* The loop's spare input buffers and head blocks (netloop_t): enough for the connections that
+ * one loop iteration closes (conn_reap) to hand theirs to the next ones accepted, without a
+ * malloc and free of 20 KiB per connection; bounded, so that a burst leaves little behind. */
+#define CONN_SPARES 8
+
+static void *spare_pop(void **list, unsigned *n)
+{
+    void *blk = *list;
+    if (blk) {
+        *list = *(void **)blk;
+        (*n)--;
+    }
+    return blk;
+}
+
+static void spare_push(void **list, unsigned *n, void *blk)
+{
+    if (!blk)
+        return;
+    if (*n >= CONN_SPARES) {
+        free(blk);
+        return;
+    }
+    *(void **)blk = *list;
+    *list = blk;
+    (*n)++;
+}
+
+void conn_spares_free(netloop_t *nl)
+{
+    void *blk;
+    while ((blk = spare_pop(&nl->spare_in, &nl->n_spare_in)) != NULL)
+        free(blk);
+    while ((blk = spare_pop(&nl->spare_hd, &nl->n_spare_hd)) != NULL)
+        free(blk);
+}
+
 /* Give the connection's buffers back to the loop's spares (or free them). */
 static void conn_release_input(conn_t *c)
 {
     netloop_t *nl = c->nl;
-    if (c->in && !nl->spare_in)
-        nl->spare_in = c->in;
-    else
-        free(c->in);
+    spare_push(&nl->spare_in, &nl->n_spare_in, c->in);
     if (c->hd)
         timeq_disarm(&c->hd->send_rate.timer); /* not armed here: kept as a safety net */
-    if (c->hd && !nl->spare_hd)
-        nl->spare_hd = c->hd;
-    else
-        free(c->hd);
+    spare_push(&nl->spare_hd, &nl->n_spare_hd, c->hd);
     c->in = NULL;
     c->hd = NULL;
     c->in_cap = c->in_start = c->in_end = 0;
@@ -68,20 +99,25 @@ static int conn_first_read(conn_t *c)
 {
     netloop_t *nl = c->nl;
     uint32_t cap = conn_input_cap(c);
-    if (!nl->spare_in && !(nl->spare_in = malloc(cap)))
+    char *in = spare_pop(&nl->spare_in, &nl->n_spare_in);
+    if (!in && !(in = malloc(cap)))
         return -1;
-    ssize_t n = recv(c->watch.fd, nl->spare_in, cap, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        if (errno == EAGAIN)
-            c->readable = false;
-        return 0;
+    ssize_t n = recv(c->watch.fd, in, cap, 0);
+    if (n <= 0) {
+        int err = errno;
+        spare_push(&nl->spare_in, &nl->n_spare_in, in);
+        if (n < 0 && (err == EAGAIN || err == EINTR)) {
+            if (err == EAGAIN)
+                c->readable = false;
+            return 0;
+        }
+        return -1;
     }
-    if (n <= 0)
+    c->hd = spare_pop(&nl->spare_hd, &nl->n_spare_hd);
+    if (!c->hd && !(c->hd = malloc(sizeof *c->hd))) {
+        spare_push(&nl->spare_in, &nl->n_spare_in, in);
         return -1;
-    c->hd = nl->spare_hd ? nl->spare_hd : malloc(sizeof *c->hd);
-    if (!c->hd)
-        return -1;
-    nl->spare_hd = NULL;
+    }
     memset(&c->hd->ri, 0, sizeof c->hd->ri);
     llhttp_init(&c->hd->parser, HTTP_REQUEST, conn_parser_settings());
     /* Any HTTP/d.d gets through (llhttp_reset keeps the flag): conn_build_reqinfo answers 505
@@ -91,8 +127,7 @@ static int conn_first_read(conn_t *c)
     c->hd->parser.data = c;
     send_rate_reset(&c->hd->send_rate, c);
     out_chain_init(&c->hd->out, NULL, 0);
-    c->in = nl->spare_in;
-    nl->spare_in = NULL;
+    c->in = in;
     c->in_cap = cap;
     c->in_start = 0;
     c->in_end = (uint32_t)n;
@@ -730,8 +765,7 @@ void conn_reap(netloop_t *nl)
     while (nl->closed) {
         conn_t *c = nl->closed;
         nl->closed = c->next;
-        free(c->in);
-        free(c->hd);
+        conn_release_input(c); /* to the loop's spares: the next connection's first read */
         free(c->pathbuf);
         free(c);
     }

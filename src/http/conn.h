@@ -174,6 +174,8 @@ void conn_close_all(netloop_t *nl);
 /* Timer expiry and freeing of closed connections (loop thread); returns the next deadline. */
 uint64_t conn_timers_run(netloop_t *nl, uint64_t now_ms);
 void conn_reap(netloop_t *nl);
+/* Loop thread or after the loop stopped: free the loop's spare buffers. */
+void conn_spares_free(netloop_t *nl);
 
 /* --- used by the thread that currently owns an extension request --- */
 
