@@ -610,6 +610,8 @@ void server_free(server_t *s)
         pool_free(s->completions);
     handoff_free(s->handoff);
     if (s->isapi) {
+        for (unsigned i = 0; s->isapi->loops && i < s->n_loops; i++)
+            isapi_loop_spares_free(&s->isapi->loops[i]);
         free(s->isapi->loops);
         free(s->isapi);
     }

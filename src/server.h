@@ -52,9 +52,10 @@ typedef struct netloop {
                                * without one land in the first, and it is handed over only when
                                * bytes arrive, so idle connections hold no buffer */
     void *spare_hd;           /* head blocks (conn_head_t) no connection holds. Both lists are
-                               * linked through their blocks' first bytes, at most CONN_SPARES
+                               * linked through their blocks' first bytes, at most CONN_SPARES (32)
                                * each (src/http/conn.c) */
-    unsigned n_spare_in, n_spare_hd;
+    void *spare_conn;         /* conn_t blocks conn_reap kept for the next accepts (same lists) */
+    unsigned n_spare_in, n_spare_hd, n_spare_conn;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
                                 * worker's health check: --recycle-requests, and the status

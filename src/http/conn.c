@@ -43,10 +43,11 @@ static uint32_t conn_input_cap(conn_t *c)
     return cap < 1024 ? 1024 : cap;
 }
 
-/* The loop's spare input buffers and head blocks (netloop_t): enough for the connections that
+/* The loop's spare input buffers, head blocks and connections (netloop_t): enough for the connections that
  * one loop iteration closes (conn_reap) to hand theirs to the next ones accepted, without a
- * malloc and free of 20 KiB per connection; bounded, so that a burst leaves little behind. */
-#define CONN_SPARES 8
+ * malloc and free of 20 KiB per connection (a busy loop reaps a dozen and more at a time);
+ * bounded (at most 32 pairs, 680 KiB), so that a burst leaves little behind. */
+#define CONN_SPARES 32
 
 static void *spare_pop(void **list, unsigned *n)
 {
@@ -77,6 +78,8 @@ void conn_spares_free(netloop_t *nl)
     while ((blk = spare_pop(&nl->spare_in, &nl->n_spare_in)) != NULL)
         free(blk);
     while ((blk = spare_pop(&nl->spare_hd, &nl->n_spare_hd)) != NULL)
+        free(blk);
+    while ((blk = spare_pop(&nl->spare_conn, &nl->n_spare_conn)) != NULL)
         free(blk);
 }
 
@@ -659,7 +662,11 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
 {
     static log_limiter_t no_conn = LOG_LIMITER_INIT;
     (void)conn_parser_settings();
-    conn_t *c = calloc(1, sizeof *c);
+    conn_t *c = spare_pop(&nl->spare_conn, &nl->n_spare_conn);
+    if (c)
+        memset(c, 0, sizeof *c);
+    else
+        c = calloc(1, sizeof *c);
     if (!c) {
         log_limited(&no_conn, LOG_ERROR, "out of memory for a new connection: closing it");
         close(fd);
@@ -767,7 +774,7 @@ void conn_reap(netloop_t *nl)
         nl->closed = c->next;
         conn_release_input(c); /* to the loop's spares: the next connection's first read */
         free(c->pathbuf);
-        free(c);
+        spare_push(&nl->spare_conn, &nl->n_spare_conn, c);
     }
 }
 
