@@ -87,6 +87,7 @@ void conn_spares_free(netloop_t *nl)
 static void conn_release_input(conn_t *c)
 {
     netloop_t *nl = c->nl;
+    conn_pathbuf_free(c); /* before the head block it may live in */
     spare_push(&nl->spare_in, &nl->n_spare_in, c->in);
     if (c->hd)
         timeq_disarm(&c->hd->send_rate.timer); /* not armed here: kept as a safety net */
@@ -538,8 +539,7 @@ static void conn_response_done(conn_t *c)
 /* Reset per-request state; keep pipelined bytes (moved to the buffer's start). */
 static void conn_next_request(conn_t *c)
 {
-    free(c->pathbuf);
-    c->pathbuf = NULL;
+    conn_pathbuf_free(c);
     c->url = (span_t){0, 0};
     c->n_headers = 0;
     c->hstate = 0;
@@ -725,9 +725,7 @@ void conn_release_socket(conn_t *c)
     timeq_disarm(&c->timer);
     timeq_disarm(&c->rate_timer);
     conn_unwatch_and_close(c);
-    conn_release_input(c);
-    free(c->pathbuf); /* the request has its own copies of the head */
-    c->pathbuf = NULL;
+    conn_release_input(c); /* and the pathbuf: the request has its own copies of the head */
     netloop_descriptor_freed(c->nl);
 }
 
@@ -773,7 +771,6 @@ void conn_reap(netloop_t *nl)
         conn_t *c = nl->closed;
         nl->closed = c->next;
         conn_release_input(c); /* to the loop's spares: the next connection's first read */
-        free(c->pathbuf);
         spare_push(&nl->spare_conn, &nl->n_spare_conn, c);
     }
 }

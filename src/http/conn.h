@@ -57,6 +57,7 @@ typedef struct conn_head {
     http_header_t headers[CONN_MAX_HEADERS];
     char host_buf[256]; /* SERVER_NAME from the Host header */
     char client_addr[48]; /* REMOTE_ADDR from a trusted proxy's X-Forwarded-For */
+    char path_buf[160];   /* the connection's pathbuf when the path is short (conn_parse.c) */
     reqinfo_t ri;       /* view of the current request (points into in/pathbuf and the above) */
     llhttp_t parser;    /* initialised when the block is taken for a connection's first read */
     send_rate_t send_rate; /* the minimum send rate's account of the current response: here,

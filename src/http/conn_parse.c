@@ -419,7 +419,9 @@ unsigned conn_build_reqinfo(conn_t *c)
     /* Path and query. */
     char *q = strchr(ri->raw_target, '?');
     size_t raw_path_len = q ? (size_t)(q - ri->raw_target) : strlen(ri->raw_target);
-    c->pathbuf = malloc(2 * raw_path_len + 4);
+    /* The decoded path, then the raw path: in the head block when they fit. */
+    c->pathbuf = 2 * raw_path_len + 4 <= sizeof c->hd->path_buf ? c->hd->path_buf
+                                                                : malloc(2 * raw_path_len + 4);
     if (!c->pathbuf)
         return 503;
     char *raw_path = c->pathbuf + raw_path_len + 2;

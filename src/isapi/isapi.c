@@ -190,8 +190,9 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     r->host = host;
     r->conn = c;
     r->start_time = time(NULL);
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_mutex_init(&r->io_lock, NULL);
+    /* Default mutexes, without two calls: the static initialiser's value. */
+    r->lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    r->io_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     r->session = SESSION_RUNNING;
     r->refs = 1; /* the open session's */
     r->op.plan.owned_fd = -1;
