@@ -43,11 +43,12 @@ static uint32_t conn_input_cap(conn_t *c)
     return cap < 1024 ? 1024 : cap;
 }
 
-/* The loop's spare input buffers, head blocks and connections (netloop_t): enough for the connections that
- * one loop iteration closes (conn_reap) to hand theirs to the next ones accepted, without a
- * malloc and free of 20 KiB per connection (a busy loop reaps a dozen and more at a time);
- * bounded (at most 32 pairs, 680 KiB), so that a burst leaves little behind. */
-#define CONN_SPARES 32
+/* The loop's spare input buffers, head blocks and connections (netloop_t): enough for the
+ * connections that one loop iteration closes (conn_reap) to hand theirs to the next ones
+ * accepted, without a malloc and free of 20 KiB per connection (a busy loop reaps a dozen and
+ * more at a time); bounded (at most 16 of each, some 340 KiB), so that a burst leaves little
+ * behind. */
+#define CONN_SPARES 16
 
 static void *spare_pop(void **list, unsigned *n)
 {
