@@ -52,7 +52,7 @@ typedef struct netloop {
                                * without one land in the first, and it is handed over only when
                                * bytes arrive, so idle connections hold no buffer */
     void *spare_hd;           /* head blocks (conn_head_t) no connection holds. Both lists are
-                               * linked through their blocks' first bytes, at most CONN_SPARES (64)
+                               * linked through their blocks' first bytes, at most CONN_SPARES (16)
                                * each (src/http/conn.c) */
     void *spare_conn;         /* conn_t blocks conn_reap kept for the next accepts (same lists) */
     unsigned n_spare_in, n_spare_hd, n_spare_conn;

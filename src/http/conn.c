@@ -46,10 +46,12 @@ static uint32_t conn_input_cap(conn_t *c)
 /* The loop's spare input buffers, head blocks and connections (netloop_t): enough for the
  * connections that one loop iteration closes (conn_reap) to hand theirs to the next ones
  * accepted, without a malloc and free of 20 KiB per connection (a busy loop reaps a dozen and
- * more at a time: under callgrind, 64 connections at a time, 16 spares left a third of the
- * gain); bounded (at most 64 of each: 1.3 MiB of address space, the pages of each that were
- * touched resident), so that a burst leaves little behind. */
-#define CONN_SPARES 64
+ * more at a time); bounded, so that a burst leaves little behind: 16 of each. (Under callgrind,
+ * whose slow loop reaps more at a time, 64 clients at a time cost 12,098 instructions per
+ * `Connection: close` request with 16 spares and 10,843 with 64; but 64 spares, some 1.3 MiB,
+ * added 130 bytes of RSS per idle connection over 5,000 to bench.py idle's count, as the idle
+ * connections' first reads touched the spares' pages.) */
+#define CONN_SPARES 16
 
 static void *spare_pop(void **list, unsigned *n)
 {
