@@ -449,6 +449,46 @@ def cmd_requests(a):
     print(json.dumps({"requests": done}), flush=True)
 
 
+# ---------------------------------------------------------------------------------------------
+# Exactly COUNT `Connection: close` requests, CONNS at a time: each on a new connection that the
+# server closes after its answer (the client reads to EOF).
+
+def cmd_requests_close(a):
+    raise_nofile()
+    deadline = time.monotonic() + a.timeout
+    req = f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\nConnection: close\r\n\r\n".encode()
+    sel = selectors.DefaultSelector()
+    started = done = 0
+
+    def start():
+        nonlocal started
+        s = socket.create_connection((a.host, a.port), timeout=IO_TIMEOUT)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(req)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, bytearray())
+        started += 1
+
+    for _ in range(min(a.conns, a.count)):
+        start()
+    while done < a.count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"requests-close: {done} of {a.count} answered within {a.timeout}s")
+        for key, _ in sel.select(timeout=1.0):
+            data = key.fileobj.recv(65536)
+            if data:
+                key.data.extend(data)
+                continue
+            if not key.data.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"requests-close: {bytes(key.data[:40])!r}")
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+            done += 1
+            if started < a.count:
+                start()
+    print(json.dumps({"requests": done}), flush=True)
+
+
 def cmd_syscalls(a):
     """Parse `strace -c` output: system calls per request, total and by name."""
     rows = {}
@@ -643,6 +683,12 @@ def main():
     p.add_argument("--count", type=int, default=10000)
     p.add_argument("--conns", type=int, default=64)
     p.add_argument("--pipeline", type=int, default=1, help="requests per write")
+    p.add_argument("--timeout", type=float, default=300)
+
+    p = add("requests-close", cmd_requests_close)
+    p.add_argument("--path", required=True)
+    p.add_argument("--count", type=int, default=10000)
+    p.add_argument("--conns", type=int, default=64)
     p.add_argument("--timeout", type=float, default=300)
 
     p = add("syscalls", cmd_syscalls, net=False)

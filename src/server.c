@@ -597,10 +597,7 @@ void server_free(server_t *s)
     if (s->loops) {
         for (unsigned i = 0; i < s->n_loops; i++) {
             conn_reap(&s->loops[i]);
-            free(s->loops[i].spare_in);
-            free(s->loops[i].spare_hd);
-            free(s->loops[i].spare_batch);
-            free(s->loops[i].spare_rs);
+            conn_spares_free(&s->loops[i]);
             loop_free(s->loops[i].loop);
         }
         free(s->loops);
@@ -613,6 +610,8 @@ void server_free(server_t *s)
         pool_free(s->completions);
     handoff_free(s->handoff);
     if (s->isapi) {
+        for (unsigned i = 0; s->isapi->loops && i < s->n_loops; i++)
+            isapi_loop_spares_free(&s->isapi->loops[i]);
         free(s->isapi->loops);
         free(s->isapi);
     }

@@ -49,12 +49,16 @@ typedef struct netloop {
     uint64_t accept_resume_ms;
     conn_t *conns;            /* every open connection of this loop (for shutdown) */
     conn_t *closed;           /* closed this iteration, freed by conn_reap */
-    char *spare_in;           /* an input buffer no connection holds: reads into a connection
-                               * without one land here, and it is handed over only when bytes
-                               * arrive, so idle connections hold no buffer */
-    conn_head_t *spare_hd;
+    void *spare_in;           /* input buffers no connection holds: reads into a connection
+                               * without one land in the first, and it is handed over only when
+                               * bytes arrive, so idle connections hold no buffer */
+    void *spare_hd;           /* head blocks (conn_head_t) no connection holds. Both lists are
+                               * linked through their blocks' first bytes, at most CONN_SPARES (16)
+                               * each (src/http/conn.c) */
+    void *spare_rs;           /* response blocks (conn_resp_t) no connection holds (same lists) */
+    void *spare_conn;         /* conn_t blocks conn_reap kept for the next accepts (same lists) */
+    unsigned n_spare_in, n_spare_hd, n_spare_rs, n_spare_conn;
     char *spare_batch;        /* a batch buffer no connection holds (src/http/conn_batch.c) */
-    conn_resp_t *spare_rs;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
                                 * worker's health check: --recycle-requests, and the status

@@ -57,6 +57,7 @@ typedef struct conn_head {
     http_header_t headers[CONN_MAX_HEADERS];
     char host_buf[256]; /* SERVER_NAME from the Host header */
     char client_addr[48]; /* REMOTE_ADDR from a trusted proxy's X-Forwarded-For */
+    char path_buf[160];   /* the connection's pathbuf when the path is short (conn_parse.c) */
     reqinfo_t ri;       /* view of the current request (points into in/pathbuf and the above) */
     llhttp_t parser;    /* initialised when the block is taken for a connection's first read */
 } conn_head_t;
@@ -196,6 +197,8 @@ void conn_close_all(netloop_t *nl);
 /* Timer expiry and freeing of closed connections (loop thread); returns the next deadline. */
 uint64_t conn_timers_run(netloop_t *nl, uint64_t now_ms);
 void conn_reap(netloop_t *nl);
+/* Loop thread or after the loop stopped: free the loop's spare buffers. */
+void conn_spares_free(netloop_t *nl);
 
 /* --- used by the thread that currently owns an extension request --- */
 

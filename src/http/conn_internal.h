@@ -8,6 +8,7 @@
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "conn.h"
@@ -16,6 +17,14 @@
 /* conn.c: buffers, timers, the state machine */
 static inline config_t *conn_cfg(conn_t *c) { return c->nl->srv->cfg; }
 static inline const handler_t *conn_handler(conn_t *c) { return &c->nl->srv->handler; }
+/* The current request's pathbuf is over: freed, unless it is the head block's path_buf (then
+ * it goes with the block: conn_release_input frees it first). */
+static inline void conn_pathbuf_free(conn_t *c)
+{
+    if (!c->hd || c->pathbuf != c->hd->path_buf)
+        free(c->pathbuf);
+    c->pathbuf = NULL;
+}
 void conn_timer(conn_t *c, timeq_t *q);
 bool conn_body_pending(const conn_t *c);
 void conn_readahead_too_slow(conn_t *c);

@@ -206,6 +206,8 @@ static void server_name_from_host(conn_t *c, const char *host)
 
 /* The packaged llhttp accepts some malformed header lines ("Bad Name: v", ": v"); check names
  * and values ourselves. Values: no control characters but HTAB. */
+static const unsigned char value_ctl[256] = {[0x00 ... 0x08] = 1, [0x0a ... 0x1f] = 1, [0x7f] = 1};
+
 static bool header_valid(const http_header_t *h)
 {
     if (h->name_len == 0)
@@ -213,9 +215,19 @@ static bool header_valid(const http_header_t *h)
     for (uint32_t i = 0; i < h->name_len; i++)
         if (!http_is_tchar((unsigned char)h->name[i]))
             return false;
-    for (uint32_t i = 0; i < h->value_len; i++) {
-        unsigned char ch = (unsigned char)h->value[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+    for (uint32_t i = 0; i < h->value_len; i++)
+        if (value_ctl[(unsigned char)h->value[i]])
+            return false;
+    return true;
+}
+
+/* The header's name is lower, in any case (ASCII only: names are tokens; see reqinfo.c). The
+ * caller has compared the lengths. */
+static bool name_is(const http_header_t *h, const char *lower)
+{
+    for (uint32_t i = 0; i < h->name_len; i++) {
+        unsigned char ch = (unsigned char)h->name[i];
+        if ((ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch) != (unsigned char)lower[i])
             return false;
     }
     return true;
@@ -321,12 +333,34 @@ unsigned conn_build_reqinfo(conn_t *c)
     }
     ri->headers = c->hd->headers;
     ri->n_headers = c->n_headers;
+    /* The headers the checks below need, found in the validating pass: the first of each, as
+     * reqinfo_header would answer, and how many Host headers there are. */
+    const http_header_t *host = NULL, *te = NULL, *ct = NULL, *expect = NULL;
     unsigned hosts = 0;
     for (unsigned i = 0; i < c->n_headers; i++) {
-        if (!header_valid(&c->hd->headers[i]))
+        const http_header_t *h = &c->hd->headers[i];
+        if (!header_valid(h))
             return 400;
-        if (c->hd->headers[i].name_len == 4 && strncasecmp(c->hd->headers[i].name, "host", 4) == 0)
-            hosts++;
+        switch (h->name_len) {
+        case 4:
+            if (name_is(h, "host")) {
+                hosts++;
+                host = host ? host : h;
+            }
+            break;
+        case 6:
+            if (!expect && name_is(h, "expect"))
+                expect = h;
+            break;
+        case 12:
+            if (!ct && name_is(h, "content-type"))
+                ct = h;
+            break;
+        case 17:
+            if (!te && name_is(h, "transfer-encoding"))
+                te = h;
+            break;
+        }
     }
     ri->raw_target = span_str(c, c->url);
     ri->remote_addr = c->peer_text;
@@ -351,7 +385,6 @@ unsigned conn_build_reqinfo(conn_t *c)
     /* A proxy's method: this server is no proxy and has no tunnels. */
     if (parser->method == HTTP_CONNECT)
         return 501;
-    const http_header_t *host = reqinfo_header(ri, "Host");
     if ((!host && ri->http_minor >= 1) || hosts > 1 || (host && !host_valid(host->value)))
         return 400;
     if (host)
@@ -359,7 +392,6 @@ unsigned conn_build_reqinfo(conn_t *c)
     else
         ri->server_name = srv->cfg->server_name ? srv->cfg->server_name : c->local_text;
 
-    const http_header_t *te = reqinfo_header(ri, "Transfer-Encoding");
     /* HTTP/1.0 with Transfer-Encoding: the framing is faulty (RFC 9112 §6.1), whatever the
      * coding; 400 and close. */
     if (te && ri->http_minor == 0)
@@ -369,10 +401,8 @@ unsigned conn_build_reqinfo(conn_t *c)
     ri->chunked = c->body_mode == BODY_CHUNKED;
     ri->has_content_length = c->body_mode == BODY_LENGTH;
     ri->content_length = c->body_mode == BODY_LENGTH ? c->body_left : 0;
-    const http_header_t *ct = reqinfo_header(ri, "Content-Type");
     ri->content_type = ct ? ct->value : "";
 
-    const http_header_t *expect = reqinfo_header(ri, "Expect");
     if (expect) {
         if (!token_list_is(expect->value, "100-continue"))
             return 417;
@@ -389,7 +419,9 @@ unsigned conn_build_reqinfo(conn_t *c)
     /* Path and query. */
     char *q = strchr(ri->raw_target, '?');
     size_t raw_path_len = q ? (size_t)(q - ri->raw_target) : strlen(ri->raw_target);
-    c->pathbuf = malloc(2 * raw_path_len + 4);
+    /* The decoded path, then the raw path: in the head block when they fit. */
+    c->pathbuf = 2 * raw_path_len + 4 <= sizeof c->hd->path_buf ? c->hd->path_buf
+                                                                : malloc(2 * raw_path_len + 4);
     if (!c->pathbuf)
         return 503;
     char *raw_path = c->pathbuf + raw_path_len + 2;

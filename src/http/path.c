@@ -63,7 +63,9 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 static size_t skip_absolute_form(const char *raw, size_t len)
 {
     size_t skip;
-    if (len >= 7 && strncasecmp(raw, "http://", 7) == 0)
+    if (len < 7 || (raw[0] != 'h' && raw[0] != 'H')) /* the origin-form's '/', without a call */
+        return 0;
+    if (strncasecmp(raw, "http://", 7) == 0)
         skip = 7;
     else if (len >= 8 && strncasecmp(raw, "https://", 8) == 0)
         skip = 8;
@@ -73,6 +75,12 @@ static size_t skip_absolute_form(const char *raw, size_t len)
         skip++;
     return skip;
 }
+
+/* Printable ASCII that a path segment takes as it is: not '%' (an escape), '/' (the segment's
+ * end) or '\\' (refused). */
+static const unsigned char path_plain[256] = {
+    ['!' ... '$'] = 1, ['&' ... '.'] = 1, ['0' ... '['] = 1, [']' ... '~'] = 1,
+};
 
 static path_status_t fail(char *out, size_t out_size, path_status_t st)
 {
@@ -88,9 +96,13 @@ path_status_t path_normalize(const char *raw, size_t len, char *out, size_t out_
     if (raw == NULL)
         return fail(out, out_size, PATH_BAD);
 
-    size_t end = 0;
-    while (end < len && raw[end] != '?' && raw[end] != '#')
-        end++;
+    size_t end = len;
+    const char *stop = memchr(raw, '?', end);
+    if (stop)
+        end = (size_t)(stop - raw);
+    stop = memchr(raw, '#', end);
+    if (stop)
+        end = (size_t)(stop - raw);
 
     size_t i = skip_absolute_form(raw, end);
     bool absolute = i > 0;
@@ -110,8 +122,15 @@ path_status_t path_normalize(const char *raw, size_t len, char *out, size_t out_
         size_t seg = o;
         unsigned char high = 0; /* any byte >= 0x80 in the segment: only then check UTF-8 */
         while (i < end && raw[i] != '/') {
+            /* The common bytes, a run at a time: out has room for the rest of the input. */
+            if (end - i <= out_size - 1 - o) {
+                while (i < end && path_plain[(unsigned char)raw[i]])
+                    out[o++] = raw[i++];
+                if (i == end || raw[i] == '/')
+                    break;
+            }
             unsigned char c = (unsigned char)raw[i];
-            if (c > 0x20 && c < 0x7f && c != '%' && c != '\\') {
+            if (path_plain[c]) {
                 /* The common byte: printable ASCII taken as it is. */
                 if (o >= out_size - 1)
                     return fail(out, out_size, PATH_BAD);

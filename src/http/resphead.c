@@ -68,6 +68,25 @@ static bool ieq_n(const char *a, size_t alen, const char *b, size_t blen)
 /* Against a literal: its length is known at compile time, so most names are rejected by length. */
 #define ieq(a, alen, lit) ieq_n((a), (alen), (lit), sizeof(lit) - 1)
 
+/* Against a lower-case literal: only a's bytes need folding. */
+static bool ieq_lower_n(const char *a, size_t alen, const char *lower, size_t blen)
+{
+    if (alen != blen)
+        return false;
+    for (size_t i = 0; i < alen; i++)
+        if (ascii_lower((unsigned char)a[i]) != (unsigned char)lower[i])
+            return false;
+    return true;
+}
+#define ieq_lower(a, alen, lit) ieq_lower_n((a), (alen), (lit), sizeof(lit) - 1)
+
+/* is_field_char as a table, for the loop over every header value the extension sends. */
+static const unsigned char field_char_table[256] = {
+    ['\t'] = 1,
+    [0x20 ... 0x7e] = 1,
+    [0x80 ... 0xff] = 1,
+};
+
 static void trim(const char **p, size_t *n)
 {
     while (*n && is_blank((unsigned char)(*p)[0])) {
@@ -135,12 +154,12 @@ static int accept_field(scan_t *st, const char *name, size_t nlen, const char *v
         if (!http_is_tchar((unsigned char)name[i]))
             return -1;
     for (size_t i = 0; i < vlen; i++)
-        if (!is_field_char((unsigned char)value[i]))
+        if (!field_char_table[(unsigned char)value[i]])
             return -1;
 
-    if (ieq(name, nlen, "Content-Length"))
+    if (ieq_lower(name, nlen, "content-length"))
         return for_each_element(value, vlen, on_length, st);
-    if (ieq(name, nlen, "Transfer-Encoding")) {
+    if (ieq_lower(name, nlen, "transfer-encoding")) {
         /* The server can pass through only a body the extension chunks itself. */
         if (ieq(value, vlen, "chunked"))
             st->chunked = true;
@@ -148,13 +167,13 @@ static int accept_field(scan_t *st, const char *name, size_t nlen, const char *v
             return -1;
         return 0;
     }
-    if (ieq(name, nlen, "Connection"))
+    if (ieq_lower(name, nlen, "connection"))
         return for_each_element(value, vlen, on_connection, st);
-    if (ieq(name, nlen, "Keep-Alive"))
+    if (ieq_lower(name, nlen, "keep-alive"))
         return 0;
-    if (ieq(name, nlen, "Server"))
+    if (ieq_lower(name, nlen, "server"))
         st->has_server = true;
-    if (ieq(name, nlen, "Date")) {
+    if (ieq_lower(name, nlen, "date")) {
         if (st->has_date) /* one Date: the extension's first */
             return 0;
         st->has_date = true;

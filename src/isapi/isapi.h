@@ -143,6 +143,9 @@ struct request {
     reqinfo_t ri;                 /* strings live in `strings` */
     char *strings;                /* copies of the head: in the request's own block */
     http_header_t *headers;       /* in the request's own block */
+    struct isapi_loop *block_home; /* a client's request: the loop whose spare blocks take this
+                                    * one back when it is freed (isapi.c); a child's: NULL */
+    size_t block_size;             /* the request's block, in bytes */
     time_t start_time;
 
     /* Under lock: the session, the operation slot, callbacks, and when the request ends.

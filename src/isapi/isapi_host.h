@@ -32,7 +32,13 @@ typedef struct isapi_loop {
     atomic_uint pending_long, pending_long_gone; /* its last result (read by any thread) */
     bool trim_wanted;         /* sockets were released: give the freed memory back (parked.c) */
     uint64_t trim_next_ms;
+    void *spare_requests;     /* blocks of freed client requests, for the next ones (isapi.c):
+                               * linked through their first bytes; loop thread only */
+    unsigned n_spare_requests;
 } isapi_loop_t;
+
+/* After the loop stopped: free its spare request blocks. */
+void isapi_loop_spares_free(isapi_loop_t *il);
 
 typedef struct isapi_host {
     config_t *cfg;
