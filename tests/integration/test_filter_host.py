@@ -286,7 +286,7 @@ class FilterHostTest(unittest.TestCase):
             with RawConn(srv.port) as c:
                 c.send(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
                 self.assertTrue(c.wait_closed())
-            wait_for(lambda: srv.worker_pids() and srv.worker_pids()[0] != first, 10,
+            wait_for(lambda: (lambda p: p and p[0] != first)(srv.worker_pids()), 10,
                      message="a replacement worker")
             r = wait_for(lambda: (lambda r: r if r.status == 200 else None)(srv.get("/")), 10,
                          message="the replacement answers")
@@ -414,7 +414,7 @@ class FilterHostTest(unittest.TestCase):
                 with RawConn(srv.port) as c:
                     c.send(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
                     self.assertTrue(c.wait_closed())
-                wait_for(lambda: srv.worker_pids() and srv.worker_pids()[0] != pid, 10,
+                wait_for(lambda: (lambda p: p and p[0] != pid)(srv.worker_pids()), 10,
                          message="a replacement worker")
             srv.wait_stderr(r"rapid-fail protection: filter \S*A\.so crashed 2 times")
             # every request now answers 503, the filter's crash URL and any other
