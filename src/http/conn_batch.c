@@ -230,7 +230,8 @@ int conn_batch_write(conn_t *c, out_chain_t *ch)
     segs[0] = (out_seg_t){.mem = c->batch, .len = c->batch_len, .fd = -1};
     out_chain_t both;
     if (ch->i == 0 && ch->seg_done == 0 && ch->n <= BATCH_JOIN_SEGS) {
-        memcpy(segs + 1, ch->segs, ch->n * sizeof *segs);
+        if (ch->n) /* an empty chain (segs NULL: the batch alone) has nothing to copy */
+            memcpy(segs + 1, ch->segs, ch->n * sizeof *segs);
         out_chain_init(&both, segs, 1 + ch->n);
         int rc = conn_send_chain_blocking(c, &both);
         c->batch_len = 0; /* sent, or the connection fails */
