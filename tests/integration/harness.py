@@ -152,6 +152,19 @@ def write_file(path, data, mode=None):
     return path
 
 
+def read_text(path):
+    """A file's text as it is now (invalid UTF-8 replaced), "" while it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def read_lines(path):
+    return read_text(path).splitlines()
+
+
 def pattern_bytes(n, offset=0):
     """The bytes big.c writes: byte i is 'a' + (i % 26)."""
     alphabet = b"abcdefghijklmnopqrstuvwxyz"
@@ -413,25 +426,13 @@ class Server:
 
     # ---- observation --------------------------------------------------------------------
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.stderr_path)
 
     def stdout(self):
-        try:
-            with open(self.stdout_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.stdout_path)
 
     def access_lines(self):
-        try:
-            with open(self.access_log, "rb") as f:
-                return f.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return []
+        return read_lines(self.access_log)
 
     def wait_access_line(self, pattern, timeout=5.0):
         """Poll the access log for a line matching the regex; return the line."""

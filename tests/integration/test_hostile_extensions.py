@@ -26,7 +26,7 @@ import time
 import unittest
 
 from harness import (EventFile, Server, build_request, connect_refused, example, fixture, main, sanitizer_env_no_segv_handler,
-                     sanitizer_of_binary, thread_count, wait_for)
+                     read_lines, sanitizer_of_binary, thread_count, wait_for)
 
 GRACE_MS = 1000
 WORKERS_MAX = 4
@@ -35,15 +35,6 @@ COMPLETION_WORKERS_MAX = 2
 # at most and its monitor, the hand-off watchdog, the ECB arena's fault handler, and one for a
 # sanitizer's own thread
 SERVER_THREADS_MAX = 1 + 1 + WORKERS_MAX + 1 + COMPLETION_WORKERS_MAX + 1 + 1 + 1 + 1
-
-
-def read_lines(path):
-    try:
-        with open(path) as f:
-            return f.read().splitlines()
-    except OSError:
-        return []
-
 
 
 class CrashTest(unittest.TestCase):

@@ -9,15 +9,7 @@ import threading
 import unittest
 
 import harness
-from harness import Server, wait_for
-
-
-def read_lines(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return []
+from harness import Server, read_lines, wait_for
 
 
 class Clients:

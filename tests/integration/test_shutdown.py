@@ -6,15 +6,7 @@ import signal
 import time
 import unittest
 
-from harness import Server, build_request, connect_refused, fixture, main, wait_for
-
-
-def read_lines(path):
-    try:
-        with open(path) as f:
-            return f.read().splitlines()
-    except OSError:
-        return []
+from harness import Server, build_request, connect_refused, fixture, main, read_lines, wait_for
 
 
 class ShutdownTest(unittest.TestCase):

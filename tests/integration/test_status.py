@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import DEFAULT_TIMEOUT, Server, binary, example, main, rss_kb, wait_for, write_file
@@ -101,6 +102,7 @@ class StatusPageTest(unittest.TestCase):
             self.assertEqual(get(srv.port, "/a.txt")[0], 200)
 
     def test_json_page(self):
+        started = time.monotonic()
         with Server(args=["--status", PATH]) as srv:
             doc = status_json(srv)
             for key in ("requests", "connections", "parked", "pools", "workers", "extensions"):
@@ -115,6 +117,8 @@ class StatusPageTest(unittest.TestCase):
             w = doc["workers"][0]
             self.assertIn(w["pid"], server_pids(srv))
             self.assertGreaterEqual(w["age_s"], 0)
+            # an unsigned age is never negative: it is the worker's, not more than the test's
+            self.assertLessEqual(w["age_s"], time.monotonic() - started + 1)
             # RSS as the kernel says, within what a second's growth can explain
             wait_for(lambda: status_json(srv)["workers"][0]["rss_bytes"] > 0,
                      message="RSS sampled")

@@ -26,6 +26,36 @@ from harness import RawConn, Server, binary, build_request, fixture, main, sanit
 WORKER_LINE = re.compile(r"\[error\] worker (\d+) killed by signal (\d+) \((\w+)\)(.*); worker (\d+) replaces it$")
 
 
+class KeepAliveClient:
+    """One keep-alive connection asking for /a.txt, one request per step(). A connection closed
+    under a request counts as a failure (a retry would hide a lost request); a response with
+    Connection: close is followed by a new connection."""
+
+    def __init__(self, port):
+        self.port, self.c, self.failures, self.served = port, None, [], 0
+
+    def step(self):
+        if self.c is None:
+            self.c = RawConn(self.port, timeout=10)
+        try:
+            self.c.send(build_request("GET", "/a.txt"))
+            r = self.c.read_response()
+        except (ConnectionError, OSError, AssertionError) as e:
+            self.failures.append(repr(e))
+            self.close()
+            return
+        self.served += 1
+        if r.status != 200 or r.body != b"AAAA\n":
+            self.failures.append(r.status)
+        if (r.get("Connection") or "").lower() == "close":
+            self.close()
+
+    def close(self):
+        if self.c is not None:
+            self.c.close()
+            self.c = None
+
+
 class WorkerTest(unittest.TestCase):
     def setUp(self):
         self.core_limit = resource.getrlimit(resource.RLIMIT_CORE)
@@ -238,48 +268,30 @@ class WorkerTest(unittest.TestCase):
     def test_hup_starts_new_workers_and_retires_the_old_without_a_failed_request(self):
         with self.server(processes=2) as srv:
             old = wait_for(lambda: len(srv.worker_pids()) == 2 and srv.worker_pids(), 5)
-            failures, served = [], [0]
+            k = KeepAliveClient(srv.port)
             stop = threading.Event()
 
             def client():
-                # A client that keeps a keep-alive connection busy: no request of it may fail,
-                # and none may need a retry (a retired worker answers the next request with
-                # Connection: close, then the client opens a new connection).
-                c = None
+                # no request of the busy keep-alive connection may fail, and none may need a retry
+                # (a retired worker answers the next request with Connection: close)
                 while not stop.is_set():
-                    if c is None:
-                        c = RawConn(srv.port, timeout=10)
-                    try:
-                        c.send(build_request("GET", "/a.txt"))
-                        r = c.read_response()
-                    except (ConnectionError, OSError, AssertionError) as e:
-                        failures.append(repr(e))
-                        c.close()
-                        c = None
-                        continue
-                    if r.status != 200 or r.body != b"AAAA\n":
-                        failures.append(r.status)
-                    served[0] += 1
-                    if (r.get("Connection") or "").lower() == "close":
-                        c.close()
-                        c = None
-                if c is not None:
-                    c.close()
+                    k.step()
+                k.close()
 
             t = threading.Thread(target=client)
             t.start()
             try:
-                wait_for(lambda: served[0] >= 20, 10)
+                wait_for(lambda: k.served >= 20, 10)
                 srv.signal(signal.SIGHUP)
                 wait_for(lambda: "reload: new worker processes ready" in srv.stderr(), 10)
                 new = wait_for(lambda: (lambda p: len(p) == 2 and not set(p) & set(old) and p)(srv.worker_pids()),
                                15, message="the old workers retired")
-                n = served[0]
-                wait_for(lambda: served[0] >= n + 20, 10)
+                n = k.served
+                wait_for(lambda: k.served >= n + 20, 10)
             finally:
                 stop.set()
                 t.join(20)
-            self.assertEqual(failures, [])
+            self.assertEqual(k.failures, [])
             self.assertEqual(len(new), 2)
             self.assertEqual(len(self.worker_lines(srv)), 0, "a worker died: " + srv.stderr()[-2000:])
 
@@ -445,33 +457,16 @@ class WorkerTest(unittest.TestCase):
         """A client keeping a keep-alive connection busy until until() is true: returns the
         failed requests. A connection closed under a request counts as a failure (a retry would
         hide a lost request); a response with Connection: close is followed by a new connection."""
-        failures, served = [], 0
-        c = None
+        k = KeepAliveClient(srv.port)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if until() and served:
+            if until() and k.served:
                 break
-            if c is None:
-                c = RawConn(srv.port, timeout=10)
-            try:
-                c.send(build_request("GET", "/a.txt"))
-                r = c.read_response()
-            except (ConnectionError, OSError, AssertionError) as e:
-                failures.append(repr(e))
-                c.close()
-                c = None
-                continue
-            served += 1
-            if r.status != 200 or r.body != b"AAAA\n":
-                failures.append(r.status)
-            if (r.get("Connection") or "").lower() == "close":
-                c.close()
-                c = None
+            k.step()
         else:
             self.fail("timed out waiting for %s\n%s" % (what, srv.stderr()[-2000:]))
-        if c is not None:
-            c.close()
-        return failures
+        k.close()
+        return k.failures
 
     def recycled(self, srv, old, why):
         return why in srv.stderr() and "recycled worker %d finishes its requests" % old in srv.stderr() \
