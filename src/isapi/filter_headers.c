@@ -102,22 +102,19 @@ static BOOL request_get(request_t *r, const char *name, LPVOID buf, LPDWORD size
         return fail(ERROR_INVALID_PARAMETER);
     /* Several headers of one name: their values joined with ", " (RFC 9110 §5.3). */
     size_t total = 0, found = 0;
+    const http_header_t *first = NULL;
     for (size_t i = 0; i < r->ri.n_headers; i++) {
         const http_header_t *h = &r->ri.headers[i];
         if (h->name_len == n && strncasecmp(h->name, name, n) == 0) {
             total += (found ? 2 : 0) + h->value_len;
-            found++;
+            if (!found++)
+                first = h;
         }
     }
     if (!found)
         return fail(ERROR_INVALID_INDEX);
-    if (found == 1) {
-        for (size_t i = 0; i < r->ri.n_headers; i++) {
-            const http_header_t *h = &r->ri.headers[i];
-            if (h->name_len == n && strncasecmp(h->name, name, n) == 0)
-                return copy_out(h->value, h->value_len, buf, size);
-        }
-    }
+    if (found == 1)
+        return copy_out(first->value, first->value_len, buf, size);
     char *joined = malloc(total + 1);
     if (!joined)
         return fail(ERROR_NOT_ENOUGH_MEMORY);
