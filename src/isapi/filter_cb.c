@@ -41,18 +41,6 @@ void filter_slot_init(filter_slot_t *slot, filter_session_t *s)
     pfc->ServerSupportFunction = cb_server_support_function;
 }
 
-static BOOL copy_str(const char *v, LPVOID buf, LPDWORD size)
-{
-    size_t n = strlen(v);
-    if (!buf || *size < n + 1) {
-        *size = (DWORD)(n + 1);
-        return fail(ERROR_INSUFFICIENT_BUFFER);
-    }
-    memcpy(buf, v, n + 1);
-    *size = (DWORD)(n + 1);
-    return TRUE;
-}
-
 bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD size,
                             bool for_filter, BOOL *result)
 {
@@ -68,13 +56,14 @@ bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD 
     else if (strcmp(name, "AUTH_TYPE") == 0)
         v = fr->auth_type;
     if (v) {
-        *result = copy_str(v, buf, size);
+        *result = filter_copy_out(v, strlen(v), buf, size);
         return true;
     }
     if (for_filter && strncmp(name, "HEADER_", 7) == 0 && name[7]) {
         /* the header of exactly that name (dashes as given), as GetHeader would give it */
         const http_header_t *h = reqinfo_header(&r->ri, name + 7);
-        *result = h ? copy_str(h->value, buf, size) : fail(ERROR_INVALID_INDEX);
+        *result = h ? filter_copy_out(h->value, h->value_len, buf, size)
+                    : fail(ERROR_INVALID_INDEX);
         return true;
     }
     return false;
