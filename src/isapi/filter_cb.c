@@ -60,7 +60,8 @@ bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD 
         return true;
     }
     if (for_filter && strncmp(name, "HEADER_", 7) == 0 && name[7]) {
-        /* the header of exactly that name (dashes as given), as GetHeader would give it */
+        /* the first header of exactly that name (dashes as given); GetHeader would join
+         * repeated ones with ", " */
         const http_header_t *h = reqinfo_header(&r->ri, name + 7);
         *result = h ? filter_copy_out(h->value, h->value_len, buf, size)
                     : fail(ERROR_INVALID_INDEX);
