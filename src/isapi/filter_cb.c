@@ -328,6 +328,15 @@ static BOOL WINAPI cb_server_support_function(PHTTP_FILTER_CONTEXT pfc, enum SF_
     }
 }
 
+/* SF_REQ_ADD_HEADERS_ON_DENIAL's lines into a 401 head (once). */
+static void add_denial_lines(filter_req_t *fr, resphead_t *h)
+{
+    if (h->status == 401 && fr->denial_add_len) {
+        (void)filter_resp_add_lines(h, fr->denial_add, fr->denial_add_len);
+        fr->denial_add_len = 0;
+    }
+}
+
 void filter_send_response(request_t *r, resphead_t *h)
 {
     filter_req_t *fr = r->filt;
@@ -337,10 +346,7 @@ void filter_send_response(request_t *r, resphead_t *h)
         fr->resp_add = NULL;
         fr->resp_add_len = 0;
     }
-    if (h->status == 401 && fr->denial_add_len) {
-        (void)filter_resp_add_lines(h, fr->denial_add, fr->denial_add_len);
-        fr->denial_add_len = 0;
-    }
+    add_denial_lines(fr, h);
     DWORD wanted = fr->s->filters->wanted;
     if (!(wanted & (SF_NOTIFY_SEND_RESPONSE | SF_NOTIFY_ACCESS_DENIED)))
         return;
@@ -360,10 +366,7 @@ void filter_send_response(request_t *r, resphead_t *h)
                                                     : h->status == 401 ? SF_DENIED_LOGON
                                                                        : SF_DENIED_RESOURCE};
         (void)filter_notify(r, fr->s, SF_NOTIFY_ACCESS_DENIED, &ad);
-        if (h->status == 401 && fr->denial_add_len) { /* queued in ACCESS_DENIED itself */
-            (void)filter_resp_add_lines(h, fr->denial_add, fr->denial_add_len);
-            fr->denial_add_len = 0;
-        }
+        add_denial_lines(fr, h); /* queued in ACCESS_DENIED itself */
     }
     if (!(wanted & SF_NOTIFY_SEND_RESPONSE)) {
         fr->io_locked = was_locked;
