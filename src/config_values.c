@@ -301,7 +301,7 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
         free(e);
         return -1;
     }
-    script_map_t *grown = e ? realloc(cfg->maps, (cfg->n_maps + 1) * sizeof *grown) : NULL;
+    script_map_t *grown = realloc(cfg->maps, (cfg->n_maps + 1) * sizeof *grown);
     if (!grown) {
         free(e);
         free(h);

@@ -41,18 +41,6 @@ void filter_slot_init(filter_slot_t *slot, filter_session_t *s)
     pfc->ServerSupportFunction = cb_server_support_function;
 }
 
-static BOOL copy_str(const char *v, LPVOID buf, LPDWORD size)
-{
-    size_t n = strlen(v);
-    if (!buf || *size < n + 1) {
-        *size = (DWORD)(n + 1);
-        return fail(ERROR_INSUFFICIENT_BUFFER);
-    }
-    memcpy(buf, v, n + 1);
-    *size = (DWORD)(n + 1);
-    return TRUE;
-}
-
 bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD size,
                             bool for_filter, BOOL *result)
 {
@@ -68,13 +56,15 @@ bool filter_server_variable(request_t *r, const char *name, LPVOID buf, LPDWORD 
     else if (strcmp(name, "AUTH_TYPE") == 0)
         v = fr->auth_type;
     if (v) {
-        *result = copy_str(v, buf, size);
+        *result = filter_copy_out(v, strlen(v), buf, size);
         return true;
     }
     if (for_filter && strncmp(name, "HEADER_", 7) == 0 && name[7]) {
-        /* the header of exactly that name (dashes as given), as GetHeader would give it */
+        /* the first header of exactly that name (dashes as given); GetHeader would join
+         * repeated ones with ", " */
         const http_header_t *h = reqinfo_header(&r->ri, name + 7);
-        *result = h ? copy_str(h->value, buf, size) : fail(ERROR_INVALID_INDEX);
+        *result = h ? filter_copy_out(h->value, h->value_len, buf, size)
+                    : fail(ERROR_INVALID_INDEX);
         return true;
     }
     return false;
@@ -338,6 +328,15 @@ static BOOL WINAPI cb_server_support_function(PHTTP_FILTER_CONTEXT pfc, enum SF_
     }
 }
 
+/* SF_REQ_ADD_HEADERS_ON_DENIAL's lines into a 401 head (once). */
+static void add_denial_lines(filter_req_t *fr, resphead_t *h)
+{
+    if (h->status == 401 && fr->denial_add_len) {
+        (void)filter_resp_add_lines(h, fr->denial_add, fr->denial_add_len);
+        fr->denial_add_len = 0;
+    }
+}
+
 void filter_send_response(request_t *r, resphead_t *h)
 {
     filter_req_t *fr = r->filt;
@@ -347,10 +346,7 @@ void filter_send_response(request_t *r, resphead_t *h)
         fr->resp_add = NULL;
         fr->resp_add_len = 0;
     }
-    if (h->status == 401 && fr->denial_add_len) {
-        (void)filter_resp_add_lines(h, fr->denial_add, fr->denial_add_len);
-        fr->denial_add_len = 0;
-    }
+    add_denial_lines(fr, h);
     DWORD wanted = fr->s->filters->wanted;
     if (!(wanted & (SF_NOTIFY_SEND_RESPONSE | SF_NOTIFY_ACCESS_DENIED)))
         return;
@@ -370,10 +366,7 @@ void filter_send_response(request_t *r, resphead_t *h)
                                                     : h->status == 401 ? SF_DENIED_LOGON
                                                                        : SF_DENIED_RESOURCE};
         (void)filter_notify(r, fr->s, SF_NOTIFY_ACCESS_DENIED, &ad);
-        if (h->status == 401 && fr->denial_add_len) { /* queued in ACCESS_DENIED itself */
-            (void)filter_resp_add_lines(h, fr->denial_add, fr->denial_add_len);
-            fr->denial_add_len = 0;
-        }
+        add_denial_lines(fr, h); /* queued in ACCESS_DENIED itself */
     }
     if (!(wanted & SF_NOTIFY_SEND_RESPONSE)) {
         fr->io_locked = was_locked;

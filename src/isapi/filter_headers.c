@@ -17,7 +17,7 @@
 
 #include "isapi_internal.h"
 
-static BOOL copy_out(const char *v, size_t n, LPVOID buf, LPDWORD size)
+BOOL filter_copy_out(const char *v, size_t n, LPVOID buf, LPDWORD size)
 {
     if (!size)
         return fail(ERROR_INVALID_PARAMETER);
@@ -96,28 +96,25 @@ static BOOL request_get(request_t *r, const char *name, LPVOID buf, LPDWORD size
     char tmp[32];
     const char *v = request_pseudo(r, name, tmp, sizeof tmp);
     if (v)
-        return copy_out(v, strlen(v), buf, size);
+        return filter_copy_out(v, strlen(v), buf, size);
     size_t n = header_name_len(name);
     if (!n)
         return fail(ERROR_INVALID_PARAMETER);
     /* Several headers of one name: their values joined with ", " (RFC 9110 §5.3). */
     size_t total = 0, found = 0;
+    const http_header_t *first = NULL;
     for (size_t i = 0; i < r->ri.n_headers; i++) {
         const http_header_t *h = &r->ri.headers[i];
         if (h->name_len == n && strncasecmp(h->name, name, n) == 0) {
             total += (found ? 2 : 0) + h->value_len;
-            found++;
+            if (!found++)
+                first = h;
         }
     }
     if (!found)
         return fail(ERROR_INVALID_INDEX);
-    if (found == 1) {
-        for (size_t i = 0; i < r->ri.n_headers; i++) {
-            const http_header_t *h = &r->ri.headers[i];
-            if (h->name_len == n && strncasecmp(h->name, name, n) == 0)
-                return copy_out(h->value, h->value_len, buf, size);
-        }
-    }
+    if (found == 1)
+        return filter_copy_out(first->value, first->value_len, buf, size);
     char *joined = malloc(total + 1);
     if (!joined)
         return fail(ERROR_NOT_ENOUGH_MEMORY);
@@ -133,7 +130,7 @@ static BOOL request_get(request_t *r, const char *name, LPVOID buf, LPDWORD size
             at += h->value_len;
         }
     }
-    BOOL ok = copy_out(joined, total, buf, size);
+    BOOL ok = filter_copy_out(joined, total, buf, size);
     free(joined);
     return ok;
 }
@@ -225,7 +222,7 @@ static BOOL response_get(resphead_t *h, const char *name, LPVOID buf, LPDWORD si
     char tmp[160];
     if (strcmp(name, "status") == 0) {
         int m = snprintf(tmp, sizeof tmp, "%u %s", h->status, h->reason);
-        return copy_out(tmp, (size_t)m, buf, size);
+        return filter_copy_out(tmp, (size_t)m, buf, size);
     }
     size_t n = header_name_len(name);
     if (!n)
@@ -234,7 +231,7 @@ static BOOL response_get(resphead_t *h, const char *name, LPVOID buf, LPDWORD si
         if (!h->has_content_length)
             return fail(ERROR_INVALID_INDEX);
         int m = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)h->content_length);
-        return copy_out(tmp, (size_t)m, buf, size);
+        return filter_copy_out(tmp, (size_t)m, buf, size);
     }
     size_t len;
     char *line = find_line(h, name, n, 0, &len);
@@ -245,7 +242,7 @@ static BOOL response_get(resphead_t *h, const char *name, LPVOID buf, LPDWORD si
         v++;
     while (e > v && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' '))
         e--;
-    return copy_out(v, (size_t)(e - v), buf, size);
+    return filter_copy_out(v, (size_t)(e - v), buf, size);
 }
 
 static void remove_lines(resphead_t *h, const char *name, size_t n)

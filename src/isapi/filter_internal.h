@@ -103,6 +103,10 @@ void filter_url_map(request_t *r, const char *url, char *path, size_t cap, DWORD
 BOOL WINAPI filter_get_header(PHTTP_FILTER_CONTEXT pfc, LPSTR name, LPVOID buf, LPDWORD size);
 BOOL WINAPI filter_set_header(PHTTP_FILTER_CONTEXT pfc, LPSTR name, LPSTR value);
 BOOL WINAPI filter_add_header(PHTTP_FILTER_CONTEXT pfc, LPSTR name, LPSTR value);
+/* n bytes of v and a NUL into buf (*size bytes): TRUE with *size = n + 1, or FALSE with the last
+ * error ERROR_INSUFFICIENT_BUFFER (buf NULL or too small; *size = n + 1, the size needed) or
+ * ERROR_INVALID_PARAMETER (size NULL). GetHeader's and the filters' GetServerVariable's copy. */
+BOOL filter_copy_out(const char *v, size_t n, LPVOID buf, LPDWORD size);
 /* Header text ("Name: value\r\n"...) into the response head h; FALSE on bad text. */
 BOOL filter_resp_add_lines(resphead_t *h, const char *text, size_t len);
 

@@ -222,7 +222,7 @@ static unsigned url_map_static(request_t *r, DWORD *st)
     r->route.st = sb;
     free(r->route.file);
     r->route.file = real; /* the route's now */
-    return r->route.file ? 0 : 503;
+    return 0;
 }
 
 void filter_url_map(request_t *r, const char *url, char *path, size_t cap, DWORD flags)
