@@ -45,17 +45,15 @@ void spare_push(void **list, unsigned *n, unsigned keep, void *blk)
 
 void conn_spares_free(netloop_t *nl)
 {
-    void *blk;
-    while ((blk = spare_pop(&nl->spare_in, &nl->n_spare_in)) != NULL)
-        free(blk);
-    while ((blk = spare_pop(&nl->spare_hd, &nl->n_spare_hd)) != NULL)
-        free(blk);
-    while ((blk = spare_pop(&nl->spare_rs, &nl->n_spare_rs)) != NULL)
-        free(blk);
-    while ((blk = spare_pop(&nl->spare_conn, &nl->n_spare_conn)) != NULL)
-        free(blk);
-    free(nl->spare_batch); /* src/http/conn_batch.c's one spare */
-    nl->spare_batch = NULL;
+    void **lists[] = {&nl->spare_in, &nl->spare_hd, &nl->spare_rs, &nl->spare_conn,
+                      &nl->spare_batch};
+    unsigned *counts[] = {&nl->n_spare_in, &nl->n_spare_hd, &nl->n_spare_rs, &nl->n_spare_conn,
+                          &nl->n_spare_batch};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        void *blk;
+        while ((blk = spare_pop(lists[i], counts[i])) != NULL)
+            free(blk);
+    }
 }
 
 /* Give the connection's buffers (input, head block, response block) back to the loop's spares
