@@ -120,10 +120,14 @@ int conn_flush(conn_t *c)
     return result;
 }
 
-/* inet_ntop's dotted quad without its sprintf (some 1,700 instructions, twice per connection).
- * n >= INET_ADDRSTRLEN. */
-static void ipv4_text(const unsigned char b[4], char *out)
+/* inet_ntop's dotted quad without its sprintf (some 1,700 instructions, twice per connection)
+ * when out has room for any (n >= INET_ADDRSTRLEN); inet_ntop's otherwise. */
+static void ipv4_text(const unsigned char b[4], char *out, size_t n)
 {
+    if (n < INET_ADDRSTRLEN) {
+        inet_ntop(AF_INET, b, out, (socklen_t)n);
+        return;
+    }
     for (int i = 0; i < 4; i++) {
         unsigned v = b[i];
         if (v >= 100)
@@ -141,17 +145,12 @@ void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, 
     *port = 0;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        if (n >= INET_ADDRSTRLEN)
-            ipv4_text((const unsigned char *)&a->sin_addr, out);
-        else
-            inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)n);
+        ipv4_text((const unsigned char *)&a->sin_addr, out, n);
         *port = ntohs(a->sin_port);
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && n >= INET_ADDRSTRLEN)
-            ipv4_text(&a->sin6_addr.s6_addr[12], out);
-        else if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], out, (socklen_t)n);
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            ipv4_text(&a->sin6_addr.s6_addr[12], out, n);
         else
             inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)n);
         *port = ntohs(a->sin6_port);
