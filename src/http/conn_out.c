@@ -212,16 +212,27 @@ void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t ex
 
 void conn_respond_error(conn_t *c, unsigned status, bool close_after)
 {
+    conn_respond_error_lines(c, status, NULL, 0, close_after);
+}
+
+void conn_respond_error_lines(conn_t *c, unsigned status, const char *lines, size_t lines_len,
+                              bool close_after)
+{
     error_body_t body;
     errorpage_body(c->nl->srv->error_pages, status, &body);
-    char ctype[160];
-    int m = snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", body.content_type);
-    if (m < 0 || (size_t)m >= sizeof ctype)
-        m = snprintf(ctype, sizeof ctype, "Content-Type: application/octet-stream\r\n");
+    if (lines_len > CONN_ERROR_LINES_MAX)
+        lines_len = CONN_ERROR_LINES_MAX;
+    char head[CONN_ERROR_LINES_MAX + 160];
+    if (lines_len) /* lines may be NULL */
+        memcpy(head, lines, lines_len);
+    char *ctype = head + lines_len;
+    int m = snprintf(ctype, 160, "Content-Type: %s\r\n", body.content_type);
+    if (m < 0 || (size_t)m >= 160)
+        m = snprintf(ctype, 160, "Content-Type: application/octet-stream\r\n");
     if (close_after) {
         c->close_after = true;
         c->keep_alive = false;
     }
-    conn_respond(c, status, ctype, (size_t)m, body.data, body.len, -1, 0, 0, true);
+    conn_respond(c, status, head, lines_len + (size_t)m, body.data, body.len, -1, 0, 0, true);
     errorpage_release(&body);
 }
