@@ -107,18 +107,12 @@ int conn_first_read(conn_t *c)
         return -1;
     }
     c->hd = spare_pop(&nl->spare_hd, &nl->n_spare_hd);
-    if (!c->hd && !(c->hd = malloc(sizeof *c->hd))) {
-        spare_push(&nl->spare_in, &nl->n_spare_in, CONN_SPARES, in);
-        return -1;
-    }
+    if (!c->hd && !(c->hd = malloc(sizeof *c->hd)))
+        goto no_memory;
     if (!c->rs) { /* taken and given back with hd, but released last (conn_release_input) */
         c->rs = spare_pop(&nl->spare_rs, &nl->n_spare_rs);
-        if (!c->rs && !(c->rs = malloc(sizeof *c->rs))) {
-            spare_push(&nl->spare_hd, &nl->n_spare_hd, CONN_SPARES, c->hd);
-            c->hd = NULL;
-            spare_push(&nl->spare_in, &nl->n_spare_in, CONN_SPARES, in);
-            return -1;
-        }
+        if (!c->rs && !(c->rs = malloc(sizeof *c->rs)))
+            goto no_memory;
     }
     memset(&c->hd->ri, 0, sizeof c->hd->ri);
     llhttp_init(&c->hd->parser, HTTP_REQUEST, conn_parser_settings());
@@ -134,5 +128,11 @@ int conn_first_read(conn_t *c)
     c->in_start = 0;
     c->in_end = (uint32_t)n;
     return 1;
+
+no_memory: /* what was taken goes back (spare_push takes a NULL hd) */
+    spare_push(&nl->spare_hd, &nl->n_spare_hd, CONN_SPARES, c->hd);
+    c->hd = NULL;
+    spare_push(&nl->spare_in, &nl->n_spare_in, CONN_SPARES, in);
+    return -1;
 }
 
