@@ -55,8 +55,7 @@ void conn_batch_release_slow(conn_t *c)
 {
     spare_push(&c->nl->spare_batch, &c->nl->n_spare_batch, CONN_BATCH_SPARES, c->batch);
     c->batch = NULL;
-    c->batch_len = 0;
-    c->batch_queued = false;
+    conn_batch_sent(c);
 }
 
 /* The connection stays open after this response and pipelined input may follow. */
