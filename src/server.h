@@ -54,11 +54,12 @@ typedef struct netloop {
                                * bytes arrive, so idle connections hold no buffer */
     void *spare_hd;           /* head blocks (conn_head_t) no connection holds. Both lists are
                                * linked through their blocks' first bytes, at most CONN_SPARES (16)
-                               * each (src/http/conn.c) */
+                               * each (src/http/conn_buffers.c) */
     void *spare_rs;           /* response blocks (conn_resp_t) no connection holds (same lists) */
     void *spare_conn;         /* conn_t blocks conn_reap kept for the next accepts (same lists) */
-    unsigned n_spare_in, n_spare_hd, n_spare_rs, n_spare_conn;
-    char *spare_batch;        /* a batch buffer no connection holds (src/http/conn_batch.c) */
+    void *spare_batch;        /* batch buffers no connection holds (src/http/conn_batch.c;
+                               * same lists, at most one) */
+    unsigned n_spare_in, n_spare_hd, n_spare_rs, n_spare_conn, n_spare_batch;
     bool draining;            /* shutdown began: no keep-alive, idle connections closed */
     _Atomic uint64_t requests; /* responses completed (written by this loop, read by the
                                 * worker's health check: --recycle-requests, and the status

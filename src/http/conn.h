@@ -292,8 +292,13 @@ static inline const reqinfo_t *conn_reqinfo(const conn_t *c) { return &c->hd->ri
 void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t extra_len,
                   const char *body, size_t body_len, int fd, uint64_t file_off,
                   uint64_t file_len, bool has_length);
-/* The status's standard HTML error page. */
+/* The status's error page: the configured one (src/http/errorpage.h), else the built-in HTML. */
 void conn_respond_error(conn_t *c, unsigned status, bool close_after);
+/* The same with extra header lines (CRLF-terminated, at most CONN_ERROR_LINES_MAX bytes: a
+ * static file's, as its 405's Allow) before the page's Content-Type. */
+#define CONN_ERROR_LINES_MAX 768
+void conn_respond_error_lines(conn_t *c, unsigned status, const char *lines, size_t lines_len,
+                              bool close_after);
 
 /* Loop thread: the handler's request that owns c now (CONN_EXTENSION), else NULL. */
 static inline request_t *conn_request(const conn_t *c)

@@ -45,25 +45,17 @@ static bool batch_alloc(conn_t *c)
 {
     if (c->batch)
         return true;
-    netloop_t *nl = c->nl;
-    if (nl->spare_batch) {
-        c->batch = nl->spare_batch;
-        nl->spare_batch = NULL;
-    } else {
+    c->batch = spare_pop(&c->nl->spare_batch, &c->nl->n_spare_batch);
+    if (!c->batch)
         c->batch = malloc(CONN_BATCH_MAX);
-    }
     return c->batch != NULL;
 }
 
 void conn_batch_release_slow(conn_t *c)
 {
-    if (!c->nl->spare_batch)
-        c->nl->spare_batch = c->batch;
-    else
-        free(c->batch);
+    spare_push(&c->nl->spare_batch, &c->nl->n_spare_batch, CONN_BATCH_SPARES, c->batch);
     c->batch = NULL;
-    c->batch_len = 0;
-    c->batch_queued = false;
+    conn_batch_sent(c);
 }
 
 /* The connection stays open after this response and pipelined input may follow. */

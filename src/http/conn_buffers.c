@@ -45,17 +45,15 @@ void spare_push(void **list, unsigned *n, unsigned keep, void *blk)
 
 void conn_spares_free(netloop_t *nl)
 {
-    void *blk;
-    while ((blk = spare_pop(&nl->spare_in, &nl->n_spare_in)) != NULL)
-        free(blk);
-    while ((blk = spare_pop(&nl->spare_hd, &nl->n_spare_hd)) != NULL)
-        free(blk);
-    while ((blk = spare_pop(&nl->spare_rs, &nl->n_spare_rs)) != NULL)
-        free(blk);
-    while ((blk = spare_pop(&nl->spare_conn, &nl->n_spare_conn)) != NULL)
-        free(blk);
-    free(nl->spare_batch); /* src/http/conn_batch.c's one spare */
-    nl->spare_batch = NULL;
+    void **lists[] = {&nl->spare_in, &nl->spare_hd, &nl->spare_rs, &nl->spare_conn,
+                      &nl->spare_batch};
+    unsigned *counts[] = {&nl->n_spare_in, &nl->n_spare_hd, &nl->n_spare_rs, &nl->n_spare_conn,
+                          &nl->n_spare_batch};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        void *blk;
+        while ((blk = spare_pop(lists[i], counts[i])) != NULL)
+            free(blk);
+    }
 }
 
 /* Give the connection's buffers (input, head block, response block) back to the loop's spares
@@ -109,18 +107,12 @@ int conn_first_read(conn_t *c)
         return -1;
     }
     c->hd = spare_pop(&nl->spare_hd, &nl->n_spare_hd);
-    if (!c->hd && !(c->hd = malloc(sizeof *c->hd))) {
-        spare_push(&nl->spare_in, &nl->n_spare_in, CONN_SPARES, in);
-        return -1;
-    }
+    if (!c->hd && !(c->hd = malloc(sizeof *c->hd)))
+        goto no_memory;
     if (!c->rs) { /* taken and given back with hd, but released last (conn_release_input) */
         c->rs = spare_pop(&nl->spare_rs, &nl->n_spare_rs);
-        if (!c->rs && !(c->rs = malloc(sizeof *c->rs))) {
-            spare_push(&nl->spare_hd, &nl->n_spare_hd, CONN_SPARES, c->hd);
-            c->hd = NULL;
-            spare_push(&nl->spare_in, &nl->n_spare_in, CONN_SPARES, in);
-            return -1;
-        }
+        if (!c->rs && !(c->rs = malloc(sizeof *c->rs)))
+            goto no_memory;
     }
     memset(&c->hd->ri, 0, sizeof c->hd->ri);
     llhttp_init(&c->hd->parser, HTTP_REQUEST, conn_parser_settings());
@@ -136,5 +128,11 @@ int conn_first_read(conn_t *c)
     c->in_start = 0;
     c->in_end = (uint32_t)n;
     return 1;
+
+no_memory: /* what was taken goes back (spare_push takes a NULL hd) */
+    spare_push(&nl->spare_hd, &nl->n_spare_hd, CONN_SPARES, c->hd);
+    c->hd = NULL;
+    spare_push(&nl->spare_in, &nl->n_spare_in, CONN_SPARES, in);
+    return -1;
 }
 

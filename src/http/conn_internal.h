@@ -80,10 +80,11 @@ void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, 
 /* conn_respond, conn_respond_error: conn.h (a respond handler's) */
 
 /* conn_batch.c: responses to pipelined requests gathered into one send (loop thread, but
- * conn_batch_send_first: the request's writer). */
+ * conn_batch_write: the request's writer). */
 #define CONN_BATCH_MAX (64u * 1024)     /* per connection, at most: what a client that stops
                                          * reading can make the server hold in memory */
 #define CONN_BATCH_FILE_MAX (16u * 1024) /* file ranges up to this are read into the batch */
+#define CONN_BATCH_SPARES 1 /* batch buffers the loop keeps for the next connections */
 /* The queued response (nothing of it sent yet) goes into the batch instead of the socket,
  * when the connection stays open and more pipelined input waits, or a batch waits for it:
  * true taken (the output is freed; its payload counted in log_bytes). */

@@ -120,10 +120,14 @@ int conn_flush(conn_t *c)
     return result;
 }
 
-/* inet_ntop's dotted quad without its sprintf (some 1,700 instructions, twice per connection).
- * n >= INET_ADDRSTRLEN. */
-static void ipv4_text(const unsigned char b[4], char *out)
+/* inet_ntop's dotted quad without its sprintf (some 1,700 instructions, twice per connection)
+ * when out has room for any (n >= INET_ADDRSTRLEN); inet_ntop's otherwise. */
+static void ipv4_text(const unsigned char b[4], char *out, size_t n)
 {
+    if (n < INET_ADDRSTRLEN) {
+        inet_ntop(AF_INET, b, out, (socklen_t)n);
+        return;
+    }
     for (int i = 0; i < 4; i++) {
         unsigned v = b[i];
         if (v >= 100)
@@ -141,17 +145,12 @@ void conn_sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n, 
     *port = 0;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        if (n >= INET_ADDRSTRLEN)
-            ipv4_text((const unsigned char *)&a->sin_addr, out);
-        else
-            inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)n);
+        ipv4_text((const unsigned char *)&a->sin_addr, out, n);
         *port = ntohs(a->sin_port);
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && n >= INET_ADDRSTRLEN)
-            ipv4_text(&a->sin6_addr.s6_addr[12], out);
-        else if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], out, (socklen_t)n);
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            ipv4_text(&a->sin6_addr.s6_addr[12], out, n);
         else
             inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)n);
         *port = ntohs(a->sin6_port);
@@ -213,16 +212,27 @@ void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t ex
 
 void conn_respond_error(conn_t *c, unsigned status, bool close_after)
 {
+    conn_respond_error_lines(c, status, NULL, 0, close_after);
+}
+
+void conn_respond_error_lines(conn_t *c, unsigned status, const char *lines, size_t lines_len,
+                              bool close_after)
+{
     error_body_t body;
     errorpage_body(c->nl->srv->error_pages, status, &body);
-    char ctype[160];
-    int m = snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", body.content_type);
-    if (m < 0 || (size_t)m >= sizeof ctype)
-        m = snprintf(ctype, sizeof ctype, "Content-Type: application/octet-stream\r\n");
+    if (lines_len > CONN_ERROR_LINES_MAX)
+        lines_len = CONN_ERROR_LINES_MAX;
+    char head[CONN_ERROR_LINES_MAX + 160];
+    if (lines_len) /* lines may be NULL */
+        memcpy(head, lines, lines_len);
+    char *ctype = head + lines_len;
+    int m = snprintf(ctype, 160, "Content-Type: %s\r\n", body.content_type);
+    if (m < 0 || (size_t)m >= 160)
+        m = snprintf(ctype, 160, "Content-Type: application/octet-stream\r\n");
     if (close_after) {
         c->close_after = true;
         c->keep_alive = false;
     }
-    conn_respond(c, status, ctype, (size_t)m, body.data, body.len, -1, 0, 0, true);
+    conn_respond(c, status, head, lines_len + (size_t)m, body.data, body.len, -1, 0, 0, true);
     errorpage_release(&body);
 }

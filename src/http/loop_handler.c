@@ -13,8 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "errorpage.h"
-#include "httputil.h"
 #include "static_file.h"
 
 /* route: ROUTE_STATIC, its file already open; the response takes the descriptor over. */
@@ -27,16 +25,10 @@ static void respond_static(conn_t *c, route_t *route)
         return;
     }
     if (sr.status == 405) {
-        error_body_t body;
-        errorpage_body(c->nl->srv->error_pages, 405, &body);
-        char lines[sizeof sr.headers + 160];
-        int m = snprintf(lines, sizeof lines, "%.*sContent-Type: %.120s\r\n",
-                         (int)sr.headers_len, sr.headers, body.content_type);
         if (sr.fd >= 0)
             close(sr.fd);
-        conn_respond(c, 405, lines, m > 0 && (size_t)m < sizeof lines ? (size_t)m : 0, body.data,
-                     body.len, -1, 0, 0, true);
-        errorpage_release(&body);
+        _Static_assert(sizeof sr.headers <= CONN_ERROR_LINES_MAX, "the 405's lines fit");
+        conn_respond_error_lines(c, 405, sr.headers, sr.headers_len, false);
         return;
     }
     conn_respond(c, sr.status, sr.headers, sr.headers_len, NULL, 0, sr.fd, sr.offset, sr.length,

@@ -44,10 +44,17 @@ static inline bool is_digit(unsigned char c)
 
 /* RFC 9110 tchar. */
 
-/* field-vchar, SP and HTAB; obs-text (0x80..0xFF) passes through. */
+/* field-vchar, SP and HTAB; obs-text (0x80..0xFF) passes through. A table: the loop over
+ * every header value the extension sends asks it of each byte. */
+static const unsigned char field_char_table[256] = {
+    ['\t'] = 1,
+    [0x20 ... 0x7e] = 1,
+    [0x80 ... 0xff] = 1,
+};
+
 static inline bool is_field_char(unsigned char c)
 {
-    return c == '\t' || (c >= 0x20 && c != 0x7F);
+    return field_char_table[c] != 0;
 }
 
 static inline unsigned char ascii_lower(unsigned char c)
@@ -79,13 +86,6 @@ static bool ieq_lower_n(const char *a, size_t alen, const char *lower, size_t bl
     return true;
 }
 #define ieq_lower(a, alen, lit) ieq_lower_n((a), (alen), (lit), sizeof(lit) - 1)
-
-/* is_field_char as a table, for the loop over every header value the extension sends. */
-static const unsigned char field_char_table[256] = {
-    ['\t'] = 1,
-    [0x20 ... 0x7e] = 1,
-    [0x80 ... 0xff] = 1,
-};
 
 static void trim(const char **p, size_t *n)
 {
@@ -154,7 +154,7 @@ static int accept_field(scan_t *st, const char *name, size_t nlen, const char *v
         if (!http_is_tchar((unsigned char)name[i]))
             return -1;
     for (size_t i = 0; i < vlen; i++)
-        if (!field_char_table[(unsigned char)value[i]])
+        if (!is_field_char((unsigned char)value[i]))
             return -1;
 
     if (ieq_lower(name, nlen, "content-length"))
