@@ -295,14 +295,7 @@ static BOOL error_build(request_t *r, void *arg)
     resphead_free(&h);
     if (!ok)
         return FALSE;
-    char *both = realloc(head, head_len + body_len);
-    if (!both) {
-        free(head);
-        return fail(ERROR_NOT_ENOUGH_MEMORY);
-    }
-    memcpy(both + head_len, body, body_len);
-    piece_t pc = {.mem = both + head_len, .fd = -1, .len = body_len};
-    if (!plan_build(r, &r->op.mem->plan, both, head_len, &pc, 1, true))
+    if (!plan_build_copy(r, &r->op.mem->plan, head, head_len, body, body_len, true))
         return FALSE;
     r->op.report_bytes = (DWORD)body_len;
     r->op.report_error = a->status == 404   ? ERROR_FILE_NOT_FOUND

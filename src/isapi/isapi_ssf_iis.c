@@ -37,16 +37,8 @@ static BOOL custom_error_plan(request_t *r, resphead_t *h, out_plan_t *plan, DWO
     if (ok)
         ok = prepare_head(r, h, body.len, true, &head, &head_len);
     if (ok) {
-        char *both = realloc(head, head_len + body.len);
-        if (!both) {
-            free(head);
-            ok = fail(ERROR_NOT_ENOUGH_MEMORY);
-        } else {
-            memcpy(both + head_len, body.data, body.len);
-            piece_t pc = {.mem = both + head_len, .fd = -1, .len = body.len};
-            ok = plan_build(r, plan, both, head_len, &pc, 1, true);
-            *body_len = (DWORD)body.len;
-        }
+        ok = plan_build_copy(r, plan, head, head_len, body.data, body.len, true);
+        *body_len = (DWORD)body.len;
     }
     errorpage_release(&body);
     return ok;
