@@ -90,7 +90,6 @@ static BOOL answer_build(request_t *r, void *arg)
     }
     r->op.report_bytes = (DWORD)len;
     r->op.report_error = a->op_error;
-    r->op.mem->io.shut_after = false;
     r->exec_status = (HSE_EXEC_URL_STATUS){.uHttpStatusCode = (USHORT)a->status,
                                            .dwWin32Error = a->win32};
     r->exec_error = a->op_error;

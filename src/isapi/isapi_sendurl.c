@@ -79,7 +79,6 @@ void child_request_ended(loop_task_t *t)
     }
     parent->op.report_bytes = (DWORD)(no_headers ? body_sent - before : end.body_bytes);
     parent->op.report_error = exec ? child_error : 0;
-    parent->op.mem->io.shut_after = false;
     op_start(parent);
 }
 
@@ -265,7 +264,6 @@ static BOOL static_build(request_t *r, void *arg)
         return FALSE;
     r->op.mem->plan.owned_fd = sr->fd; /* closed with the plan */
     r->op.report_bytes = (DWORD)sr->length;
-    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 
@@ -302,7 +300,6 @@ static BOOL error_build(request_t *r, void *arg)
                          : a->status == 403 ? ERROR_ACCESS_DENIED
                          : a->status == 301 ? ERROR_SUCCESS
                                             : ERROR_INTERNAL_ERROR;
-    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 

@@ -46,10 +46,7 @@ static BOOL custom_error_plan(request_t *r, resphead_t *h, out_plan_t *plan, DWO
 
 static BOOL custom_error_build(request_t *r, void *arg)
 {
-    if (!custom_error_plan(r, arg, &r->op.mem->plan, &r->op.report_bytes))
-        return FALSE;
-    r->op.mem->io.shut_after = false;
-    return TRUE;
+    return custom_error_plan(r, arg, &r->op.mem->plan, &r->op.report_bytes);
 }
 
 BOOL ssf_send_custom_error(request_t *r, const HSE_CUSTOM_ERROR_INFO *info)
