@@ -142,11 +142,15 @@ void op_cancel_task(loop_task_t *t)
 
 BOOL ssf_set_flush_flag(request_t *r, bool on)
 {
-    /* The only output the host holds back is the head of SEND_RESPONSE_HEADER[_EX] without body
-     * bytes (isapi_plan.c): with the flag, it goes out now and no later head waits. Every
-     * WriteClient is sent when it is called in either case. */
+    /* The request's own output held back is the head of SEND_RESPONSE_HEADER[_EX] without body
+     * bytes (isapi_plan.c): with the flag, it goes out now and no later head waits. The other is
+     * the connection's gathering (src/http/conn_batch.c): the writes of an inline call behind
+     * pipelined responses join the batch until the call returns; with the flag it ends here, so
+     * every later WriteClient is sent when it is called. */
     pthread_mutex_lock(&r->io_lock);
     r->flush_writes = on;
+    if (on)
+        conn_gather_end(r->conn); /* the batch's writers hold io_lock: none is writing now */
     pthread_mutex_unlock(&r->io_lock);
     if (on)
         request_deferred_flush(r);
