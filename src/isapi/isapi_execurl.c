@@ -75,34 +75,21 @@ static BOOL answer_build(request_t *r, void *arg)
             return FALSE;
         if (a->head_only && !a->no_headers)
             r->framing = FRAME_NONE; /* nothing more goes out: the response is complete */
-    } else if (r->deferred_head && a->fd < 0) {
-        head = r->deferred_head; /* it must leave first, in the buffer the body joins */
-        head_len = r->deferred_len;
-        r->deferred_head = NULL;
-        r->deferred_len = 0;
     }
-    piece_t pc = {.mem = NULL, .fd = a->fd, .off = a->off, .len = a->len};
     if (a->fd < 0) {
         /* The plan owns what it sends: the body goes behind the head, in one buffer. */
-        char *both = realloc(head, head_len + a->body_len + 1);
-        if (!both) {
-            free(head);
-            return fail(ERROR_NOT_ENOUGH_MEMORY);
-        }
-        head = both;
-        if (a->body_len)
-            memcpy(head + head_len, a->body, a->body_len);
-        pc = (piece_t){.mem = head + head_len, .fd = -1, .len = a->body_len};
-    }
-    if (!plan_build(r, &r->op.mem->plan, head, head_len, &pc, len ? 1 : 0, !a->no_headers))
-        return FALSE;
-    if (a->fd >= 0) {
+        if (!plan_build_copy(r, &r->op.mem->plan, head, head_len, a->body, a->body_len,
+                             !a->no_headers))
+            return FALSE;
+    } else {
+        piece_t pc = {.mem = NULL, .fd = a->fd, .off = a->off, .len = a->len};
+        if (!plan_build(r, &r->op.mem->plan, head, head_len, &pc, len ? 1 : 0, !a->no_headers))
+            return FALSE;
         r->op.mem->plan.owned_fd = a->fd; /* closed with the plan */
         a->fd = -1;
     }
     r->op.report_bytes = (DWORD)len;
     r->op.report_error = a->op_error;
-    r->op.mem->io.shut_after = false;
     r->exec_status = (HSE_EXEC_URL_STATUS){.uHttpStatusCode = (USHORT)a->status,
                                            .dwWin32Error = a->win32};
     r->exec_error = a->op_error;

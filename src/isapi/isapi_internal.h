@@ -47,6 +47,10 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
                   char **head, size_t *head_len);
 BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
                 const piece_t *pieces, size_t n, bool final);
+/* plan_build of body_len bytes of body copied behind head (taken over; NULL: the held-back
+ * head, if any), so the plan owns everything it sends. */
+BOOL plan_build_copy(request_t *r, out_plan_t *p, char *head, size_t head_len, const char *body,
+                     size_t body_len, bool final);
 BOOL plan_send_sync(request_t *r, out_plan_t *p);
 void request_deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);

@@ -73,6 +73,7 @@ static DWORD op_claim(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PV
         r->op.fn = fn;
         r->op.ctx = ctx;
         r->op.report_error = ERROR_SUCCESS; /* a builder may set it */
+        r->op.mem->io.shut_after = false; /* a builder may set it (HSE_IO_DISCONNECT_AFTER_SEND) */
         request_ref_locked(r); /* the operation's */
     }
     pthread_mutex_unlock(&r->lock);
@@ -267,7 +268,6 @@ BOOL op_read_launch(request_t *r, void *arg)
     }
     io->read = true;
     io->got = n >= 0 ? (size_t)n : 0;
-    io->shut_after = false;
     op_queue_completion(r, n >= 0 ? 0 : n == -EPROTO || n == -EFBIG ? (int)n : -ECONNRESET);
     return TRUE;
 }
@@ -330,7 +330,6 @@ static BOOL write_build(request_t *r, void *arg)
     if (!plan_write(r, w->buf, w->len, &r->op.mem->plan, &buffered))
         return FALSE;
     r->op.report_bytes = (DWORD)w->len;
-    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 

@@ -186,6 +186,28 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
     return r->filt ? filter_send_raw_plan(r, p) : TRUE; /* SEND_RAW_DATA */
 }
 
+/* plan_build of one memory piece the plan must own: body_len bytes of body copied behind head
+ * (taken over; NULL: the held-back head, if any, or none), in one buffer. */
+BOOL plan_build_copy(request_t *r, out_plan_t *p, char *head, size_t head_len, const char *body,
+                     size_t body_len, bool final)
+{
+    if (!head && r->deferred_head) { /* it must leave first, in the buffer the body joins */
+        head = r->deferred_head;
+        head_len = r->deferred_len;
+        r->deferred_head = NULL;
+        r->deferred_len = 0;
+    }
+    char *both = realloc(head, head_len + body_len + 1);
+    if (!both) {
+        free(head);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    if (body_len)
+        memcpy(both + head_len, body, body_len);
+    piece_t pc = {.mem = both + head_len, .fd = -1, .len = body_len};
+    return plan_build(r, p, both, head_len, &pc, body_len ? 1 : 0, final);
+}
+
 /* Send a plan on the calling thread, behind the responses the connection's batch holds (an
  * empty plan sends just those). Frees it. */
 BOOL plan_send_sync(request_t *r, out_plan_t *p)

@@ -79,7 +79,6 @@ void child_request_ended(loop_task_t *t)
     }
     parent->op.report_bytes = (DWORD)(no_headers ? body_sent - before : end.body_bytes);
     parent->op.report_error = exec ? child_error : 0;
-    parent->op.mem->io.shut_after = false;
     op_start(parent);
 }
 
@@ -265,7 +264,6 @@ static BOOL static_build(request_t *r, void *arg)
         return FALSE;
     r->op.mem->plan.owned_fd = sr->fd; /* closed with the plan */
     r->op.report_bytes = (DWORD)sr->length;
-    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 
@@ -295,21 +293,13 @@ static BOOL error_build(request_t *r, void *arg)
     resphead_free(&h);
     if (!ok)
         return FALSE;
-    char *both = realloc(head, head_len + body_len);
-    if (!both) {
-        free(head);
-        return fail(ERROR_NOT_ENOUGH_MEMORY);
-    }
-    memcpy(both + head_len, body, body_len);
-    piece_t pc = {.mem = both + head_len, .fd = -1, .len = body_len};
-    if (!plan_build(r, &r->op.mem->plan, both, head_len, &pc, 1, true))
+    if (!plan_build_copy(r, &r->op.mem->plan, head, head_len, body, body_len, true))
         return FALSE;
     r->op.report_bytes = (DWORD)body_len;
     r->op.report_error = a->status == 404   ? ERROR_FILE_NOT_FOUND
                          : a->status == 403 ? ERROR_ACCESS_DENIED
                          : a->status == 301 ? ERROR_SUCCESS
                                             : ERROR_INTERNAL_ERROR;
-    r->op.mem->io.shut_after = false;
     return TRUE;
 }
 

@@ -37,16 +37,8 @@ static BOOL custom_error_plan(request_t *r, resphead_t *h, out_plan_t *plan, DWO
     if (ok)
         ok = prepare_head(r, h, body.len, true, &head, &head_len);
     if (ok) {
-        char *both = realloc(head, head_len + body.len);
-        if (!both) {
-            free(head);
-            ok = fail(ERROR_NOT_ENOUGH_MEMORY);
-        } else {
-            memcpy(both + head_len, body.data, body.len);
-            piece_t pc = {.mem = both + head_len, .fd = -1, .len = body.len};
-            ok = plan_build(r, plan, both, head_len, &pc, 1, true);
-            *body_len = (DWORD)body.len;
-        }
+        ok = plan_build_copy(r, plan, head, head_len, body.data, body.len, true);
+        *body_len = (DWORD)body.len;
     }
     errorpage_release(&body);
     return ok;
@@ -54,10 +46,7 @@ static BOOL custom_error_plan(request_t *r, resphead_t *h, out_plan_t *plan, DWO
 
 static BOOL custom_error_build(request_t *r, void *arg)
 {
-    if (!custom_error_plan(r, arg, &r->op.mem->plan, &r->op.report_bytes))
-        return FALSE;
-    r->op.mem->io.shut_after = false;
-    return TRUE;
+    return custom_error_plan(r, arg, &r->op.mem->plan, &r->op.report_bytes);
 }
 
 BOOL ssf_send_custom_error(request_t *r, const HSE_CUSTOM_ERROR_INFO *info)
@@ -153,11 +142,15 @@ void op_cancel_task(loop_task_t *t)
 
 BOOL ssf_set_flush_flag(request_t *r, bool on)
 {
-    /* The only output the host holds back is the head of SEND_RESPONSE_HEADER[_EX] without body
-     * bytes (isapi_plan.c): with the flag, it goes out now and no later head waits. Every
-     * WriteClient is sent when it is called in either case. */
+    /* The request's own output held back is the head of SEND_RESPONSE_HEADER[_EX] without body
+     * bytes (isapi_plan.c): with the flag, it goes out now and no later head waits. The other is
+     * the connection's gathering (src/http/conn_batch.c): the writes of an inline call behind
+     * pipelined responses join the batch until the call returns; with the flag it ends here, so
+     * every later WriteClient is sent when it is called. */
     pthread_mutex_lock(&r->io_lock);
     r->flush_writes = on;
+    if (on)
+        conn_gather_end(r->conn); /* the batch's writers hold io_lock: none is writing now */
     pthread_mutex_unlock(&r->io_lock);
     if (on)
         request_deferred_flush(r);
