@@ -69,6 +69,18 @@ def can_bind(addr):
         s.close()
 
 
+
+def recv_until(sock, needle):
+    """What the socket sends until needle is in it (or it ends; bounded by its timeout): a
+    response's head may come in a segment of its own (an extension's thread sends it at once)."""
+    got = b""
+    while needle not in got:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
 class StatusPageTest(unittest.TestCase):
     def test_text_page(self):
         with Server(files={"a.txt": "a"}, args=["--status", PATH]) as srv:
@@ -194,15 +206,7 @@ class StatusPageTest(unittest.TestCase):
                 # notify: both end, the session leaves
                 status, _, body = get(srv.port, "/scripts/longpoll.so?notify=st1&msg=hi")
                 self.assertEqual(status, 200, body)
-                # the head may come in a segment of its own (an extension's thread sends it at
-                # once): read until the body is there, or the connection ends
-                got = b""
-                while b"hi" not in got:
-                    chunk = waiter.recv(4096)
-                    if not chunk:
-                        break
-                    got += chunk
-                self.assertIn(b"hi", got)
+                self.assertIn(b"hi", recv_until(waiter, b"hi"))
             finally:
                 waiter.close()
 
@@ -232,7 +236,7 @@ class StatusPageTest(unittest.TestCase):
                 self.assertEqual(doc["parked"]["sessions"], 0)     # blocked, not parked
                 status, _, body = get(srv.port, "/scripts/longpoll.so?notify=st2&msg=go")
                 self.assertEqual(status, 200, body)
-                self.assertIn(b"go", blocked.recv(4096))
+                self.assertIn(b"go", recv_until(blocked, b"go"))
                 wait_for(lambda: status_json(srv)["pools"]["calls"]["busy"] == 0,
                          message="the pool thread free again")
             finally:
