@@ -69,7 +69,6 @@ def can_bind(addr):
         s.close()
 
 
-
 def recv_until(sock, needle):
     """What the socket sends until needle is in it (or it ends; bounded by its timeout): a
     response's head may come in a segment of its own (an extension's thread sends it at once)."""
