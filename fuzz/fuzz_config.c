@@ -63,7 +63,7 @@ static void check_config(const config_t *cfg)
     }
     for (size_t i = 0; i < cfg->n_maps; i++)
         FUZZ_CHECK((cfg->maps[i].ext[0] == '.' || script_map_is_wildcard(&cfg->maps[i])) &&
-                   cfg->maps[i].handler[0] == '/'); /* .EXT= or a /PREFIX/* wildcard */
+                   cfg->maps[i].handler[0] == '/'); /* .EXT= or a wildcard map */
     FUZZ_CHECK(cfg->max_header_bytes >= 1 && cfg->max_uri_bytes >= 1);
     FUZZ_CHECK(cfg->header_timeout_ms >= 1 && cfg->keepalive_timeout_ms >= 1);
     FUZZ_CHECK(cfg->body_timeout_ms >= 1 && cfg->send_timeout_ms >= 1);
