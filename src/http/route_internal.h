@@ -73,13 +73,17 @@ enum { OPENAT2_UNKNOWN = 0, OPENAT2_YES = 1, OPENAT2_NO = -1 };
  * - openat2_state (OPENAT2_*): atomic; moves once from UNKNOWN to YES or NO.
  * - script_refused: a rate limiter of atomics, any thread.
  * - each thread's router_thread_t (through thread_key): touched by that thread only, created at
- *   its first resolution, freed by a thread-exit destructor (or by router_free for the calling
- *   thread). The destructor touches nothing of the router, so a thread may exit at any time. */
+ *   its first resolution, freed by a thread-exit destructor or by router_free, whichever comes
+ *   first. threads lists them all, under threads_lock (a leaf: nothing is taken under it), so
+ *   router_free frees the states of threads that outlive the router. A thread may exit at any
+ *   time before router_free, or after it returned. */
 struct router {
     const config_t *cfg;
     pthread_key_t thread_key;
     pthread_mutex_t root_lock;
     root_handle_t *root_current; /* one reference */
+    pthread_mutex_t threads_lock;
+    router_thread_t *threads;    /* every thread's state, linked through next/prev */
     atomic_int openat2_state;
     log_limiter_t script_refused; /* an extension's file leads out of its script directory */
 };

@@ -45,8 +45,11 @@ typedef struct route_cache_entry {
 } route_cache_entry_t;
 
 /* One thread's state for one router, reached through the router's key (router_thread). Touched
- * by that thread only; freed by thread_state_free, at the thread's exit or by router_free. */
+ * by that thread only, but for the links (next, prev), which are the router's threads_lock's.
+ * Freed at the thread's exit (thread_exit) or by router_free, whichever comes first. */
 struct router_thread {
+    router_t *rt;
+    router_thread_t *next, *prev; /* rt->threads */
     route_cache_entry_t cache[ROUTE_CACHE_SLOTS];
     unsigned cache_next;
     route_site_t site;
@@ -218,13 +221,29 @@ static void site_release(route_site_t *s)
     s->ok = false;
 }
 
-/* The destructor of the router's key, and router_free's for the calling thread: touches nothing
- * but the thread's state and the reference-counted root handle. */
-static void thread_state_free(void *p)
+/* Touches nothing but the thread's state and the reference-counted root handle; the caller has
+ * taken t off its router's list. */
+static void thread_state_free(router_thread_t *t)
 {
-    router_thread_t *t = p;
     site_release(&t->site);
     free(t);
+}
+
+/* The destructor of the router's key. It runs only while the key exists, so before router_free
+ * (which deletes the key, and after which no destructor runs for it). */
+static void thread_exit(void *p)
+{
+    router_thread_t *t = p;
+    router_t *rt = t->rt;
+    pthread_mutex_lock(&rt->threads_lock);
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        rt->threads = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&rt->threads_lock);
+    thread_state_free(t);
 }
 
 router_thread_t *router_thread(router_t *rt)
@@ -236,10 +255,17 @@ router_thread_t *router_thread(router_t *rt)
     if (t == NULL)
         return NULL;
     t->site.root_fd = -1;
+    t->rt = rt;
     if (pthread_setspecific(rt->thread_key, t) != 0) {
         free(t);
         return NULL;
     }
+    pthread_mutex_lock(&rt->threads_lock);
+    t->next = rt->threads;
+    if (t->next != NULL)
+        t->next->prev = t;
+    rt->threads = t;
+    pthread_mutex_unlock(&rt->threads_lock);
     return t;
 }
 
@@ -324,11 +350,12 @@ router_t *router_new(const config_t *cfg, unsigned flags)
     router_t *rt = calloc(1, sizeof *rt);
     if (rt == NULL)
         return NULL;
-    if (pthread_key_create(&rt->thread_key, thread_state_free) != 0) {
+    if (pthread_key_create(&rt->thread_key, thread_exit) != 0) {
         free(rt);
         return NULL;
     }
     pthread_mutex_init(&rt->root_lock, NULL);
+    pthread_mutex_init(&rt->threads_lock, NULL);
     rt->cfg = cfg;
     atomic_init(&rt->openat2_state, flags & ROUTER_OPEN_BY_PATH ? OPENAT2_NO : OPENAT2_UNKNOWN);
     /* calloc left script_refused as LOG_LIMITER_INIT would: all zero */
@@ -343,11 +370,20 @@ void router_free(router_t *rt)
 {
     if (rt == NULL)
         return;
-    router_thread_t *mine = pthread_getspecific(rt->thread_key);
-    pthread_key_delete(rt->thread_key); /* no destructor runs for it after this */
-    if (mine != NULL)
-        thread_state_free(mine);
+    /* Every thread's state, the living threads' too (a pool that outlives the router, as the
+     * fuzzers' does): once the key is gone no destructor runs for it, so none is left behind. */
+    pthread_mutex_lock(&rt->threads_lock);
+    pthread_key_delete(rt->thread_key);
+    router_thread_t *t = rt->threads;
+    rt->threads = NULL;
+    pthread_mutex_unlock(&rt->threads_lock);
+    while (t != NULL) {
+        router_thread_t *next = t->next;
+        thread_state_free(t);
+        t = next;
+    }
     root_release(rt->root_current);
+    pthread_mutex_destroy(&rt->threads_lock);
     pthread_mutex_destroy(&rt->root_lock);
     free(rt);
 }
