@@ -303,9 +303,10 @@ class Server:
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=1.0)
                 s.close()
                 # The master listens before its workers run: started means the line it (or the
-                # single process) logs once every worker is ready, or, when the log goes
-                # elsewhere, a serving process whose event loops run.
-                if LISTENING_LINE in self.stderr() or self._loops_running():
+                # single process) logs once every worker is ready, wherever the log goes; only
+                # when info lines are off, a serving process whose event loops run (a worker
+                # may have its loops before it is ready: killed then, it is not replaced).
+                if self._listening_logged():
                     return
             except OSError:
                 pass
@@ -313,6 +314,22 @@ class Server:
                 raise AssertionError("isapid did not accept connections on port %d within %.0fs\nstderr:\n%s"
                                      % (self.port, START_DEADLINE, self.stderr()))
             time.sleep(0.01)
+
+    def _listening_logged(self):
+        """True once the "listening on" line is logged (standard error, or --error-log FILE);
+        with --log-level warn or error, which drop it, once the event loops run."""
+        cmd = self.cmd or []
+        opt = lambda name: next((cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i] == name), None)
+        if opt("--log-level") in ("warn", "error"):
+            return self._loops_running()
+        log = opt("--error-log")
+        if log in (None, "-"):
+            return LISTENING_LINE in self.stderr()
+        try:
+            with open(log, errors="replace") as f:
+                return LISTENING_LINE in f.read()
+        except OSError:
+            return False
 
     # ---- tear-down ----------------------------------------------------------------------
     def __exit__(self, exc_type, exc, tb):
