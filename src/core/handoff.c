@@ -36,7 +36,8 @@ struct handoff {
     size_t n_pending;
     uint64_t *last_seen;      /* watchdog: each loop's loop_activity() at the previous tick */
     call_watch_t *watch;      /* watchdog: one per loop */
-    bool wake_pending, stopping, watchdog_started, cap_logged, probe_logged;
+    bool wake_pending, stopping, watchdog_started, cap_logged;
+    log_limiter_t probe_log;  /* a thread's state could not be read */
     pthread_t watchdog;
     thread_set_t helpers;     /* MAX_HELPERS slots; .idle: those waiting for a loop */
     void (*on_taken)(void *ctx);
@@ -160,13 +161,12 @@ static void assign_locked(handoff_t *h, size_t i)
 static bool call_loses_loop(handoff_t *h, call_watch_t *cw, uint64_t call, pid_t tid)
 {
     thread_run_state_t state = thread_probe_state(&cw->probe, tid);
-    if (state == THREAD_UNKNOWN && cw->probe.last_errno != ESRCH && !h->probe_logged) {
-        h->probe_logged = true;
-        log_warn("loop hand-off: cannot read the scheduler state of thread %d "
-                 "(/proc/self/task/%d/stat: %s); a call past --handoff-after loses its loop "
-                 "even when its thread only waits for a CPU",
-                 (int)tid, (int)tid, strerror(cw->probe.last_errno));
-    }
+    if (state == THREAD_UNKNOWN && cw->probe.last_errno != ESRCH) /* ESRCH: it has gone */
+        log_limited(&h->probe_log, LOG_WARN,
+                    "loop hand-off: cannot read the scheduler state of thread %d "
+                    "(/proc/self/task/%d/stat: %s); a call past --handoff-after loses its loop "
+                    "even if its thread only waits for a CPU",
+                    (int)tid, (int)tid, strerror(cw->probe.last_errno));
     if (state != THREAD_RUNNABLE)
         return true;
     int64_t cpu_ns = thread_cpu_ns(tid);
