@@ -17,9 +17,8 @@
 
 /* The watchdog's note, per loop, of a call past the limit whose thread could run. */
 typedef struct {
-    thread_probe_t probe; /* keeps the stat file of the loop's thread open between looks */
-    uint64_t call;        /* that call (loop_call_stuck's word), or 0 */
-    int64_t cpu_ns;       /* its thread's CPU time when the watchdog first found it runnable */
+    uint64_t call;  /* that call (loop_call_stuck's word), or 0 */
+    int64_t cpu_ns; /* its thread's CPU time when the watchdog first found it runnable */
 } call_watch_t;
 
 /* Lock order: h->lock, then a loop's own lock (inside loop_take_call). */
@@ -77,8 +76,6 @@ handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, s
         free(h);
         return NULL;
     }
-    for (size_t i = 0; i < n_loops; i++)
-        thread_probe_init(&h->watch[i].probe);
     memcpy(h->loops, loops, n_loops * sizeof *loops);
     h->n_loops = n_loops;
     h->on_taken = on_taken;
@@ -157,16 +154,18 @@ static void assign_locked(handoff_t *h, size_t i)
  * it was preempted and waits for a CPU, as a helper would (two workers and their clients on two
  * cores: taking those loops sent short calls to the pool and grew it). When the state cannot be
  * read, the time limit alone decides, as before the look. Costs nothing while calls are short:
- * only a call seen on two ticks is looked at (a pread and, when runnable, a clock read). */
+ * only a call seen on two ticks is looked at (a small /proc read and, when runnable, a clock
+ * read). */
 static bool call_loses_loop(handoff_t *h, call_watch_t *cw, uint64_t call, pid_t tid)
 {
-    thread_run_state_t state = thread_probe_state(&cw->probe, tid);
-    if (state == THREAD_UNKNOWN && cw->probe.last_errno != ESRCH) /* ESRCH: it has gone */
+    int err = 0;
+    thread_run_state_t state = thread_run_state(tid, &err);
+    if (state == THREAD_UNKNOWN && err != ENOENT && err != ESRCH) /* those: it has gone */
         log_limited(&h->probe_log, LOG_WARN,
                     "loop hand-off: cannot read the scheduler state of thread %d "
                     "(/proc/self/task/%d/stat: %s); a call past --handoff-after loses its loop "
                     "even if its thread only waits for a CPU",
-                    (int)tid, (int)tid, strerror(cw->probe.last_errno));
+                    (int)tid, (int)tid, strerror(err));
     if (state != THREAD_RUNNABLE)
         return true;
     int64_t cpu_ns = thread_cpu_ns(tid);
@@ -278,8 +277,6 @@ void handoff_free(handoff_t *h)
     free(h->loops);
     free(h->pending);
     free(h->last_seen);
-    for (size_t i = 0; i < h->n_loops; i++)
-        thread_probe_close(&h->watch[i].probe);
     free(h->watch);
     free(h);
 }

@@ -9,48 +9,35 @@
 #include <time.h>
 #include <unistd.h>
 
-void thread_probe_init(thread_probe_t *p) { *p = (thread_probe_t){.tid = 0, .stat_fd = -1}; }
-
-void thread_probe_close(thread_probe_t *p)
+thread_run_state_t thread_run_state(pid_t tid, int *err)
 {
-    if (p->stat_fd >= 0)
-        close(p->stat_fd);
-    p->stat_fd = -1;
-    p->tid = 0;
-}
-
-static thread_run_state_t probe_failed(thread_probe_t *p, int err)
-{
-    thread_probe_close(p);
-    p->last_errno = err;
-    return THREAD_UNKNOWN;
-}
-
-thread_run_state_t thread_probe_state(thread_probe_t *p, pid_t tid)
-{
-    if (tid <= 0)
-        return probe_failed(p, EINVAL);
-    if (p->tid != tid || p->stat_fd < 0) {
-        thread_probe_close(p);
-        char path[64];
-        snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-        p->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (p->stat_fd < 0)
-            return probe_failed(p, errno);
-        p->tid = tid;
+    if (tid <= 0) {
+        *err = EINVAL;
+        return THREAD_UNKNOWN;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *err = errno;
+        return THREAD_UNKNOWN;
     }
     /* "TID (COMM) S ...": COMM is at most 15 bytes but may hold ')' and spaces, so the state is
      * the letter after the last ')'; what follows it is numbers only, so a short read that
-     * stops in them still has it. The file stays open: the next read regenerates it (and
-     * fails with ESRCH once the thread is gone, even if its number is reused). */
+     * stops in them still has it. */
     char buf[96];
-    ssize_t n = pread(p->stat_fd, buf, sizeof buf, 0);
-    if (n <= 0)
-        return probe_failed(p, n < 0 ? errno : ESRCH);
+    ssize_t n = read(fd, buf, sizeof buf);
+    int read_errno = errno;
+    close(fd);
+    if (n <= 0) {
+        *err = n < 0 ? read_errno : ESRCH; /* ESRCH: the thread went between open and read */
+        return THREAD_UNKNOWN;
+    }
     const char *paren = memrchr(buf, ')', (size_t)n);
-    if (!paren || paren + 2 >= buf + n)
-        return probe_failed(p, EPROTO);
-    p->last_errno = 0;
+    if (!paren || paren + 2 >= buf + n) {
+        *err = EPROTO;
+        return THREAD_UNKNOWN;
+    }
     return paren[2] == 'R' ? THREAD_RUNNABLE : THREAD_SLEEPING;
 }
 

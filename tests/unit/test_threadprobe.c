@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,15 +62,24 @@ static bool tid_known(void *arg)
 
 static bool reads_sleeping(void *arg)
 {
-    return thread_probe_state(arg, atomic_load(&other_tid)) == THREAD_SLEEPING;
+    (void)arg;
+    int err = 0;
+    return thread_run_state(atomic_load(&other_tid), &err) == THREAD_SLEEPING;
+}
+
+/* The kernel releases an exited thread a moment after pthread_join returns. */
+static bool reads_gone(void *arg)
+{
+    (void)arg;
+    int err = 0;
+    return thread_run_state(atomic_load(&other_tid), &err) == THREAD_UNKNOWN &&
+           (err == ENOENT || err == ESRCH) && thread_cpu_ns(atomic_load(&other_tid)) < 0;
 }
 
 static void test_self_is_runnable(void)
 {
-    thread_probe_t p;
-    thread_probe_init(&p);
-    CHECK(thread_probe_state(&p, gettid()) == THREAD_RUNNABLE);
-    CHECK(thread_probe_state(&p, gettid()) == THREAD_RUNNABLE); /* the kept file, read again */
+    int err = 0;
+    CHECK(thread_run_state(gettid(), &err) == THREAD_RUNNABLE);
     struct timespec ts;
     int64_t before = thread_cpu_ns(gettid());
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -77,38 +87,27 @@ static void test_self_is_runnable(void)
     int64_t after = thread_cpu_ns(gettid());
     CHECK(before > 0);
     CHECK(before <= own && own <= after);
-    thread_probe_close(&p);
 }
 
 static void test_waiting_thread_sleeps(void)
 {
-    thread_probe_t p;
-    thread_probe_init(&p);
     atomic_store(&other_tid, 0);
     gate_open = false;
     pthread_t t;
     CHECK(pthread_create(&t, NULL, waiter_main, NULL) == 0);
     CHECK(poll_until(tid_known, NULL));
-    CHECK(poll_until(reads_sleeping, &p));
-    pid_t tid = atomic_load(&other_tid);
-    CHECK(thread_cpu_ns(tid) >= 0);
+    CHECK(poll_until(reads_sleeping, NULL));
+    CHECK(thread_cpu_ns(atomic_load(&other_tid)) >= 0);
     pthread_mutex_lock(&gate_lock);
     gate_open = true;
     pthread_cond_broadcast(&gate);
     pthread_mutex_unlock(&gate_lock);
     pthread_join(t, NULL);
-    /* Gone: the file kept open says so, and so does its clock. */
-    CHECK(thread_probe_state(&p, tid) == THREAD_UNKNOWN);
-    CHECK_INT(p.last_errno, ESRCH);
-    CHECK(thread_cpu_ns(tid) < 0);
-    CHECK(thread_probe_state(&p, tid) == THREAD_UNKNOWN); /* opened again: no such thread */
-    thread_probe_close(&p);
+    CHECK(poll_until(reads_gone, NULL));
 }
 
 static void test_spinning_thread_runs(void)
 {
-    thread_probe_t p;
-    thread_probe_init(&p);
     atomic_store(&other_tid, 0);
     atomic_store(&release, false);
     pthread_t t;
@@ -118,11 +117,11 @@ static void test_spinning_thread_runs(void)
     int64_t first = thread_cpu_ns(tid);
     CHECK(first >= 0);
     /* Every look finds it runnable (on a CPU or waiting for one), until it has used 2 ms more. */
-    int looks = 0, runnable = 0;
+    int looks = 0, runnable = 0, err = 0;
     int64_t now = first;
     while (now - first < 2000000 && looks < 100000) {
         looks++;
-        runnable += thread_probe_state(&p, tid) == THREAD_RUNNABLE;
+        runnable += thread_run_state(tid, &err) == THREAD_RUNNABLE;
         nanosleep(&(struct timespec){0, 100000}, NULL);
         now = thread_cpu_ns(tid);
     }
@@ -130,19 +129,19 @@ static void test_spinning_thread_runs(void)
     CHECK_INT(runnable, looks);
     atomic_store(&release, true);
     pthread_join(t, NULL);
-    thread_probe_close(&p);
 }
 
 static void test_not_ours(void)
 {
-    thread_probe_t p;
-    thread_probe_init(&p);
     /* pid 1 is never a thread of this process (the test is not init). */
-    CHECK(thread_probe_state(&p, 1) == THREAD_UNKNOWN);
-    CHECK(p.last_errno != 0);
+    int err = 0;
+    CHECK(thread_run_state(1, &err) == THREAD_UNKNOWN);
+    CHECK_INT(err, ENOENT);
     CHECK(thread_cpu_ns(1) < 0);
-    CHECK(thread_probe_state(&p, 0) == THREAD_UNKNOWN);
-    thread_probe_close(&p);
+    err = 0;
+    CHECK(thread_run_state(0, &err) == THREAD_UNKNOWN);
+    CHECK_INT(err, EINVAL);
+    CHECK(thread_cpu_ns(0) < 0);
 }
 
 int main(void)
