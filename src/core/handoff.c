@@ -8,13 +8,20 @@
 #include <time.h>
 
 #include "log.h"
+#include "threadprobe.h"
 #include "threads.h"
 
 #define QUIET_MS 1000            /* a second without calls: sleep until the next call */
 #define HELPER_IDLE_EXIT_MS 30000
 #define MAX_HELPERS 256
 
-/* Lock order: h->lock, then a loop's own lock (inside loop_take_if_stuck). */
+/* The watchdog's note, per loop, of a call past the limit whose thread could run. */
+typedef struct {
+    uint64_t call;  /* that call (loop_call_stuck's word), or 0 */
+    int64_t cpu_ns; /* its thread's CPU time when the watchdog first found it runnable */
+} call_watch_t;
+
+/* Lock order: h->lock, then a loop's own lock (inside loop_take_call). */
 struct handoff {
     loop_watcher_t watcher;   /* first: wake() finds h from it */
     pthread_mutex_t lock;
@@ -27,7 +34,9 @@ struct handoff {
     bool *pending;            /* loops taken, waiting for a helper */
     size_t n_pending;
     uint64_t *last_seen;      /* watchdog: each loop's loop_activity() at the previous tick */
+    call_watch_t *watch;      /* watchdog: one per loop */
     bool wake_pending, stopping, watchdog_started, cap_logged;
+    log_limiter_t probe_log;  /* a thread's state could not be read */
     pthread_t watchdog;
     thread_set_t helpers;     /* MAX_HELPERS slots; .idle: those waiting for a loop */
     void (*on_taken)(void *ctx);
@@ -56,12 +65,14 @@ handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, s
     h->loops = calloc(n_loops ? n_loops : 1, sizeof *h->loops);
     h->pending = calloc(n_loops ? n_loops : 1, sizeof *h->pending);
     h->last_seen = calloc(n_loops ? n_loops : 1, sizeof *h->last_seen);
-    if (!h->loops || !h->pending || !h->last_seen ||
+    h->watch = calloc(n_loops ? n_loops : 1, sizeof *h->watch);
+    if (!h->loops || !h->pending || !h->last_seen || !h->watch ||
         thread_set_init(&h->helpers, &h->lock, &h->exited, h, helper_main, "isapid-helper",
                         MAX_HELPERS, stack_size, HELPER_IDLE_EXIT_MS) < 0) {
         free(h->loops);
         free(h->pending);
         free(h->last_seen);
+        free(h->watch);
         free(h);
         return NULL;
     }
@@ -136,6 +147,38 @@ static void assign_locked(handoff_t *h, size_t i)
 
 /* ---- the watchdog ---- */
 
+/* Whether a call loop_call_stuck reports loses its loop now. Yes when its thread sleeps (blocked
+ * in a system call, a lock, I/O: what the hand-off is for), and when it has used a tick's worth
+ * of CPU time since the watchdog first found it runnable (it computes or spins: its loop is
+ * taken a tick or two later than a blocked one's). Not while it is runnable and has used less:
+ * it was preempted and waits for a CPU, as a helper would (two workers and their clients on two
+ * cores: taking those loops sent short calls to the pool and grew it). When the state cannot be
+ * read, the time limit alone decides, as before the look. Costs nothing while calls are short:
+ * only a call seen on two ticks is looked at (a small /proc read and, when runnable, a clock
+ * read). */
+static bool call_loses_loop(handoff_t *h, call_watch_t *cw, uint64_t call, pid_t tid)
+{
+    int err = 0;
+    thread_run_state_t state = thread_run_state(tid, &err);
+    if (state == THREAD_UNKNOWN && err != ENOENT && err != ESRCH) /* those: it has gone */
+        log_limited(&h->probe_log, LOG_WARN,
+                    "loop hand-off: cannot read the scheduler state of thread %d "
+                    "(/proc/self/task/%d/stat: %s); a call past --handoff-after loses its loop "
+                    "even if its thread only waits for a CPU",
+                    (int)tid, (int)tid, strerror(err));
+    if (state != THREAD_RUNNABLE)
+        return true;
+    int64_t cpu_ns = thread_cpu_ns(tid);
+    if (cpu_ns < 0)
+        return true;
+    if (cw->call != call) {
+        cw->call = call;
+        cw->cpu_ns = cpu_ns;
+        return false;
+    }
+    return cpu_ns - cw->cpu_ns >= h->tick_ns;
+}
+
 static bool any_in_call(handoff_t *h)
 {
     for (size_t i = 0; i < h->n_loops; i++)
@@ -166,8 +209,11 @@ static void *watchdog_main(void *arg)
             if (seen != h->last_seen[i] || loop_in_call(l))
                 active = true;
             h->last_seen[i] = seen;
+            uint64_t call;
+            pid_t tid;
             void *ctx = NULL;
-            if (loop_take_if_stuck(l, &ctx)) {
+            if (loop_call_stuck(l, &call, &tid) && call_loses_loop(h, &h->watch[i], call, tid) &&
+                loop_take_call(l, call, &ctx)) {
                 assign_locked(h, i);
                 if (ctx && h->on_taken)
                     h->on_taken(ctx);
@@ -231,5 +277,6 @@ void handoff_free(handoff_t *h)
     free(h->loops);
     free(h->pending);
     free(h->last_seen);
+    free(h->watch);
     free(h);
 }

@@ -2,7 +2,9 @@
  * module makes sure a call that blocks or runs long stalls only itself. Every tick (--handoff-after, 1 ms; while
  * calls happen; it sleeps through quiet spells) it looks at each loop; a loop found in the same
  * call on two ticks in a row is taken from its thread and given to a helper thread, which runs it
- * until the home thread is back (loop.h has the protocol). The tick is --handoff-after.
+ * until the home thread is back (loop.h has the protocol), unless the scheduler says that
+ * thread only waits for a CPU (threadprobe.h): then it is taken only once it has used a tick of
+ * CPU time more in the call. The tick is --handoff-after.
  *
  * Helper threads belong to this module, not to the worker pool: a loop must get a thread even
  * when every worker is blocked in extension code. They are started on demand, reused, and

@@ -1,6 +1,7 @@
 /* The loop core (loop.h): the task queue and its eventfd wake-up, the iteration that any thread
  * can resume, the owner word and the hand-off, the tick. Watching descriptors is the backend's
  * (loop_backend.h): one call per wait, none per event. */
+#define _GNU_SOURCE /* gettid */
 #include "loop.h"
 
 #include <pthread.h>
@@ -54,6 +55,8 @@ struct loop {
     pthread_cond_t owner_free;/* under lock: the state left RUNNING for FREE or TAKEN */
     loop_watcher_t *watcher;
     uint64_t wd_seen;         /* watchdog thread only: the IN_CALL word of its last tick, or 0 */
+    _Atomic pid_t runner_tid; /* the thread that claimed the loop last (set before it runs it,
+                               * so an IN_CALL word the watchdog reads was made by it) */
 };
 
 static __thread loop_t *tls_running; /* the loop this thread runs now (RUNNING), or NULL */
@@ -243,6 +246,7 @@ static void loop_acquire(loop_t *l)
     }
     atomic_fetch_sub(&l->home_waiting, 1);
     pthread_mutex_unlock(&l->lock);
+    atomic_store_explicit(&l->runner_tid, gettid(), memory_order_relaxed);
     tls_running = l;
 }
 
@@ -285,17 +289,27 @@ bool loop_in_call(loop_t *l) { return OWNER_STATE(atomic_load(&l->owner)) == OWN
 
 uint64_t loop_activity(loop_t *l) { return atomic_load(&l->owner); }
 
-bool loop_take_if_stuck(loop_t *l, void **ctx)
+bool loop_call_stuck(loop_t *l, uint64_t *call, pid_t *tid)
 {
     uint64_t w = atomic_load(&l->owner);
     if (OWNER_STATE(w) != OWNER_IN_CALL || w != l->wd_seen) {
         l->wd_seen = OWNER_STATE(w) == OWNER_IN_CALL ? w : 0;
         return false;
     }
-    l->wd_seen = 0;
-    /* The same call as on the last tick; the exchange fails if it has ended since. */
-    if (!atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_TAKEN)))
+    /* wd_seen stays: the call is reported on every look until it ends or is taken. */
+    *call = w;
+    *tid = atomic_load_explicit(&l->runner_tid, memory_order_relaxed);
+    return true;
+}
+
+bool loop_take_call(loop_t *l, uint64_t call, void **ctx)
+{
+    /* The exchange fails if the call has ended since loop_call_stuck saw it. */
+    uint64_t w = call;
+    if (OWNER_STATE(w) != OWNER_IN_CALL ||
+        !atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_TAKEN)))
         return false;
+    l->wd_seen = 0;
     *ctx = l->call_ctx; /* the exchange read the IN_CALL store that published it */
     /* A home thread waiting for the loop may run it itself, should no helper come. */
     pthread_mutex_lock(&l->lock);
@@ -304,12 +318,20 @@ bool loop_take_if_stuck(loop_t *l, void **ctx)
     return true;
 }
 
+bool loop_take_if_stuck(loop_t *l, void **ctx)
+{
+    uint64_t call;
+    pid_t tid;
+    return loop_call_stuck(l, &call, &tid) && loop_take_call(l, call, ctx);
+}
+
 void loop_run_taken(loop_t *l)
 {
     uint64_t w = atomic_load(&l->owner);
     if (OWNER_STATE(w) != OWNER_TAKEN ||
         !atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
         return; /* the home thread came back first and runs it */
+    atomic_store_explicit(&l->runner_tid, gettid(), memory_order_relaxed);
     tls_running = l;
     if (loop_continue(l) == LOOP_LOST)
         return; /* lost again in a call: the next helper goes on */
@@ -328,6 +350,7 @@ void loop_run_once(loop_t *l, int timeout_ms)
         if (OWNER_STATE(w) != OWNER_FREE ||
             !atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
             return; /* another thread runs it */
+        atomic_store_explicit(&l->runner_tid, gettid(), memory_order_relaxed);
         tls_running = l;
     }
     if (loop_iterate(l, timeout_ms) == LOOP_KEPT && !mine)

@@ -5,9 +5,10 @@
  * The loop is an object any thread can run, one thread at a time (docs/design.md, "Extensions
  * on the loop's thread"). The thread running it may make a call that can block (an extension's
  * HttpExtensionProc) between loop_call_begin() and loop_call_end(); a watchdog that finds one
- * call still running on two of its ticks takes the loop (loop_take_if_stuck) and has a helper
- * thread finish the iteration and run it (loop_run_taken) until the home thread, the one in
- * loop_run(), is back from its call (loop_kept_t below says what the thread that lost it does).
+ * call still running on two of its ticks, its thread blocked or long on a CPU, takes the loop
+ * (loop_call_stuck, loop_take_call) and has a helper thread finish the iteration and run it
+ * (loop_run_taken) until the home thread, the one in loop_run(), is back from its call
+ * (loop_kept_t below says what the thread that lost it does).
  *
  * Ownership: the loop owns neither watches nor tasks: both are embedded in their owners'
  * structures (connections, listeners, requests), which must outlive their registration. */
@@ -17,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct loop loop_t;
 
@@ -97,9 +99,17 @@ void loop_set_watcher(loop_t *l, loop_watcher_t *w); /* before the loop runs */
 bool loop_in_call(loop_t *l);
 /* Changes whenever a call begins or ends (the watchdog's test for a quiet spell). */
 uint64_t loop_activity(loop_t *l);
-/* One watchdog tick (one thread calls it for a loop): true when the loop was in the same call as
- * on the previous tick and is now taken, with that call's ctx in *ctx; the caller must then
- * start loop_run_taken(l) on a thread that is free to run it. */
+/* One watchdog look (one thread calls it, once a tick, for a loop): true when the loop is in the
+ * same call as at the previous look, and on every look after while that call lasts; *call
+ * names it for loop_take_call, *tid is the thread making it (for a look at its scheduler
+ * state: handoff.c). Nothing is taken. */
+bool loop_call_stuck(loop_t *l, uint64_t *call, pid_t *tid);
+/* Takes the loop from the call loop_call_stuck named, unless that call has ended: true, with
+ * the call's ctx in *ctx; the caller must then start loop_run_taken(l) on a thread that is free
+ * to run it. */
+bool loop_take_call(loop_t *l, uint64_t call, void **ctx);
+/* Both: takes the loop when it is in the same call as at the previous look, whatever its
+ * thread is doing. */
 bool loop_take_if_stuck(loop_t *l, void **ctx);
 /* On a helper thread: finish the taken loop's iteration and run it until its home thread wants
  * it back or it stops. Returns at once when the home thread already took it back. */

@@ -15,7 +15,7 @@ from harness import Server, RawConn, build_request, example, fixture, main, thre
 
 FILES = {"a.txt": "AAAA\n"}
 HELLO_BODY = b"Hello, world!\n"
-COPIES = ["where%d.so" % i for i in range(6)]   # separate extensions: one hand-off each
+COPIES = ["where%d.so" % i for i in range(7)]   # separate extensions: one hand-off each
 
 
 def scripts():
@@ -74,6 +74,24 @@ class HandoffTest(unittest.TestCase):
             # The extension that blocked runs on the pool for a while.
             self.assertEqual(self.thread_of("/scripts/where1.dll", blocked), "isapid-worker")
         # Its call over, the home thread takes the loop back.
+        self.loop_back_home()
+
+    def test_busy_call_hands_the_loop_off(self):
+        # A call that never sleeps (it spins on the CPU) is runnable at every look of the
+        # watchdog, as a preempted one is; it loses its loop once it has used a tick of CPU
+        # time more, and the loop goes on on a helper as for a blocking call.
+        srv = self.srv
+        self.thread_of("/scripts/where6.dll")
+        with srv.conn(timeout=20) as busy:
+            busy.send(build_request("GET", "/scripts/where6.dll?spin=2000"))
+            def served_by_helper():
+                return self.thread_of("/scripts/where2.dll") == "isapid-helper"
+            wait_for(served_by_helper, 10, 0.02, "a short call on the helper running the loop")
+            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
+            self.assertEqual(select.select([busy.sock], [], [], 0)[0], [],
+                             "the busy call finished before the others")
+            r = busy.read_response()
+            self.assertEqual((r.status, r.body), (200, b"isapid-loop0\n"))
         self.loop_back_home()
 
     def test_pipelined_requests_behind_a_blocking_call(self):

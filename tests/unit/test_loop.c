@@ -8,6 +8,7 @@
  *
  * Nothing depends on timing: the blocking call waits on a gate the test opens, and every wait
  * for a condition polls it with a bound of a few seconds (alarm() ends a test that hangs). */
+#define _GNU_SOURCE /* gettid */
 #include "check.h"
 #include "loop.h"
 
@@ -398,6 +399,49 @@ static void test_call_taken_home_returns_first(void)
     loop_free(l);
 }
 
+/* The watchdog's two halves: loop_call_stuck names the call and the thread making it on every
+ * look from the second on (the watchdog looks at that thread before it decides), and takes
+ * nothing; loop_take_call then takes that call, once. */
+static atomic_int home_kernel_tid;
+
+static void *home_tid_main(void *arg)
+{
+    atomic_store(&home_kernel_tid, gettid());
+    return home_main(arg);
+}
+
+static void test_call_stuck_names_its_thread(void)
+{
+    loop_t *l = loop_new();
+    call_reset(l);
+    atomic_store(&home_kernel_tid, 0);
+    loop_task_t call_task;
+    loop_post(l, &call_task, blocking_call_task);
+    CHECK(pthread_create(&home_tid, NULL, home_tid_main, l) == 0);
+    CHECK(wait_for(loop_is_in_call, l));
+    uint64_t call = 0, again = 0;
+    pid_t tid = 0;
+    void *ctx = NULL;
+    CHECK(!loop_call_stuck(l, &call, &tid)); /* first sight */
+    CHECK(loop_call_stuck(l, &call, &tid));
+    CHECK_INT(tid, atomic_load(&home_kernel_tid));
+    CHECK(loop_call_stuck(l, &again, &tid)); /* and on every look while it lasts */
+    CHECK(again == call);
+    CHECK(loop_in_call(l));                  /* nothing taken */
+    CHECK(loop_take_call(l, call, &ctx));
+    CHECK(ctx == &call_ctx_marker);
+    CHECK(!loop_in_call(l));
+    CHECK(!loop_take_call(l, call, &ctx));   /* once */
+    CHECK(!loop_call_stuck(l, &call, &tid));
+    gate_set(true);
+    CHECK(wait_for(flag_set, &call_returned));
+    CHECK(!atomic_load(&call_end_result));   /* it lost the loop; the home thread takes it back */
+    loop_stop(l);
+    CHECK(wait_for(flag_set, &home_returned));
+    CHECK(pthread_join(home_tid, NULL) == 0);
+    loop_free(l);
+}
+
 /* A call that ends before the watchdog's second look keeps the loop. */
 static atomic_bool short_call_kept;
 
@@ -434,5 +478,6 @@ int main(void)
     test_call_taken_by_helper(false);
     test_call_taken_by_helper(true);
     test_call_taken_home_returns_first();
+    test_call_stuck_names_its_thread();
     return check_report("test_loop");
 }
