@@ -153,7 +153,7 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
         return NULL;
     }
     request_t *r = (request_t *)block;
-    memset(r, 0, sizeof *r);
+    memset(&r->ext, 0, sizeof *r - offsetof(request_t, ext)); /* the rest is set below */
     r->block_home = home;
     r->block_size = block_size;
     r->cell = cell;
@@ -251,11 +251,19 @@ static void request_free(request_t *r)
         free(r->op.mem);
     }
     route_free(&r->route);
+#ifdef __SANITIZE_THREAD__
+    /* The block is reused for the next request: TSan must not carry this request's lock history
+     * (its happens-before edges) over to that one's. A default glibc mutex holds nothing else. */
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->io_lock);
-    free(r->log_param);
-    free(r->pending);
-    free(r->deferred_head);
+#endif
+    /* Most requests have none of these: no call then. */
+    if (r->log_param)
+        free(r->log_param);
+    if (r->pending)
+        free(r->pending);
+    if (r->deferred_head)
+        free(r->deferred_head);
     if (r->filt && !r->filt_borrowed)
         filter_request_free(r);
     block_give(r->block_home, r, r->block_size); /* a client's request: on its loop's thread */
@@ -614,13 +622,14 @@ static char *error_page(request_t *r, unsigned status, size_t *len)
 }
 
 /* What the loop still has to send and how the request ended, its access-log line written;
- * r is not freed. */
+ * r is not freed. Loop thread, after the end was posted: no other thread can reach r any more
+ * (the session is over, no operation or call is left, refs is 0), and the post ordered their
+ * writes before this, so the fields under io_lock are read without it. */
 static void request_finish(request_t *r, request_end_t *out)
 {
     memset(out, 0, sizeof *out);
     DWORD final = r->proc_status == HSE_STATUS_PENDING ? r->done_status : r->proc_status;
     bool error = final == HSE_STATUS_ERROR;
-    pthread_mutex_lock(&r->io_lock);
     bool keep = request_keep_alive_possible(r) && !r->io_failed && !error &&
                 !atomic_load(&r->closed_by_extension);
     if (!r->head_sent) {
@@ -678,7 +687,6 @@ static void request_finish(request_t *r, request_end_t *out)
         filter_send_raw_tail(r, &out->tail, &out->tail_len);
     out->status = r->status_sent;
     out->body_bytes = r->body_sent;
-    pthread_mutex_unlock(&r->io_lock);
     out->keep_alive = keep;
 
     accesslog_t *log = r->parent ? NULL : r->host->access_log; /* a child's line is its parent's */

@@ -89,7 +89,16 @@ void op_start(request_t *r);
 void op_kick_task(loop_task_t *t);
 BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size);
 PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx);
-bool op_write_outstanding(request_t *r);
+static inline bool op_is_write(op_kind_t k)
+{
+    return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL;
+}
+/* Under io_lock, which every claim of a write kind holds too: an atomic read, no lock
+ * (async_op_t.kind). */
+static inline bool op_write_outstanding(request_t *r)
+{
+    return op_is_write(atomic_load(&r->op.kind));
+}
 BOOL request_write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags);
 BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
 
