@@ -401,7 +401,9 @@ static DWORD request_call(request_t *r, extension_t *ext)
 {
     char err[512];
     bool out_of_fds = false;
-    if (extensions_disabled(r->host->extensions, ext ? ext->path : r->route.handler)) {
+    /* ext found already: no lookup by path */
+    if (ext ? extension_disabled(ext)
+            : extensions_disabled(r->host->extensions, r->route.handler)) {
         static log_limiter_t disabled = LOG_LIMITER_INIT;
         log_limited(&disabled, LOG_WARN, "503 for %s: extension %s is disabled by rapid-fail "
                     "protection (it crashed %u times within %u s) until its file changes or the "
