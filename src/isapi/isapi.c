@@ -120,11 +120,16 @@ void isapi_loop_spares_free(isapi_loop_t *il)
 request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap)
 {
+    /* The client's address as the connection has it (no PROXY header or trusted proxy named
+     * another) is the connection's text, which outlives the request and does not change after
+     * the first request (as local_addr below): borrowed, not copied. */
+    bool remote_is_conn = src->remote_addr == conn_peer_text(c);
     const char *const strs[] = {src->method, src->raw_target, src->raw_path,  src->path,
                                 src->query,  src->server_name, src->remote_addr};
     size_t lens[sizeof strs / sizeof strs[0]];
+    size_t measured = sizeof strs / sizeof strs[0] - (remote_is_conn ? 1 : 0); /* remote last */
     size_t total = 0;
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+    for (size_t i = 0; i < measured; i++) {
         lens[i] = strlen(strs[i]);
         total += lens[i] + 1;
     }
@@ -170,7 +175,8 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     ri->path = path_is_raw ? ri->raw_path : put(&cur, strs[3], lens[3]);
     ri->query = query_in_target ? ri->raw_target + lens[1] - lens[4] : put(&cur, strs[4], lens[4]);
     ri->server_name = put(&cur, strs[5], lens[5]);
-    ri->remote_addr = put(&cur, strs[6], lens[6]); /* may be the head's X-Forwarded-For */
+    if (!remote_is_conn) /* the head's X-Forwarded-For, or a parent request's copy */
+        ri->remote_addr = put(&cur, strs[6], lens[6]);
     ri->content_type = "";
     for (size_t i = 0; i < src->n_headers; i++) {
         http_header_t *h = &r->headers[i];
