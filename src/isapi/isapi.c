@@ -331,6 +331,10 @@ static bool session_advance_locked(request_t *r, session_event_t ev, DWORD statu
         return false;
     /* The extension is done with it: later calls from other threads are late, even while
      * HttpExtensionProc has not returned yet (its own calls still work). */
+    if (next == SESSION_OVER && r->refs == 1) { /* the session's reference is the last */
+        r->refs = 0;
+        return ecb_cell_end_due(r->cell); /* closes the cell too: one atomic operation */
+    }
     ecb_cell_close(r->cell);
     return next == SESSION_OVER && request_unref_locked(r); /* the session's reference */
 }
