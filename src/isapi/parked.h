@@ -10,8 +10,9 @@
  * then closes the descriptor and frees the input buffer and head block, so no extension thread
  * can use the old descriptor number once it may belong to another connection. The last user out
  * and the loop's hang-up see each other through sequentially consistent atomics (the count, and
- * the connection's peer_gone): whichever comes second releases or posts the release. A release that has to wait is posted to the loop by whichever thread removes the
- * last obstacle (the last thread to leave, an operation given back or completed). The request
+ * the connection's peer_gone): whichever comes second releases or posts the release. A release
+ * that has to wait is posted to the loop by whichever thread removes the last obstacle (the last
+ * thread to leave, an operation given back or completed). The request
  * (the ECB) lives on until the session ends; the connection is then freed without a response.
  * After the release every call behaves as for a client that has gone: writes and reads fail with
  * ERROR_NETNAME_DELETED, HSE_REQ_IS_CONNECTED says FALSE, asynchronous operations are failed by
