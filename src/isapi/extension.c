@@ -167,9 +167,8 @@ bool extensions_disable(extensions_t *t, const char *path, const ext_file_id_t *
     return true;
 }
 
-bool extensions_disabled(extensions_t *t, const char *path)
+static bool entry_disabled(ext_entry_t *e, const char *path)
 {
-    ext_entry_t *e = entry_find(t, path);
     if (!e || !atomic_load_explicit(&e->disabled, memory_order_relaxed))
         return false;
     struct stat st;
@@ -186,6 +185,16 @@ bool extensions_disabled(extensions_t *t, const char *path)
     }
     pthread_mutex_unlock(&e->load_lock);
     return still;
+}
+
+bool extensions_disabled(extensions_t *t, const char *path)
+{
+    return entry_disabled(entry_find(t, path), path);
+}
+
+bool extension_disabled(extension_t *ext)
+{
+    return entry_disabled((ext_entry_t *)ext, ext->path); /* pub is the entry's first member */
 }
 
 extension_t *extensions_acquire(extensions_t *t, const char *path, char *err, size_t err_size,

@@ -80,6 +80,8 @@ bool extensions_disable(extensions_t *t, const char *path, const ext_file_id_t *
 /* Whether path is disabled: cheap when it is not (no lock, no system call); when it is, the file
  * is looked at, and a changed one is enabled again (logged). */
 bool extensions_disabled(extensions_t *t, const char *path);
+/* The same for an extension already found (no lookup by path). */
+bool extension_disabled(extension_t *ext);
 unsigned extensions_terminate_all(extensions_t *t, unsigned timeout_ms);
 void extensions_free(extensions_t *t);
 

@@ -120,11 +120,16 @@ void isapi_loop_spares_free(isapi_loop_t *il)
 request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap)
 {
+    /* The client's address as the connection has it (no PROXY header or trusted proxy named
+     * another) is the connection's text, which outlives the request and does not change after
+     * the first request (as local_addr below): borrowed, not copied. */
+    bool remote_is_conn = src->remote_addr == conn_peer_text(c);
     const char *const strs[] = {src->method, src->raw_target, src->raw_path,  src->path,
                                 src->query,  src->server_name, src->remote_addr};
     size_t lens[sizeof strs / sizeof strs[0]];
+    size_t measured = sizeof strs / sizeof strs[0] - (remote_is_conn ? 1 : 0); /* remote last */
     size_t total = 0;
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+    for (size_t i = 0; i < measured; i++) {
         lens[i] = strlen(strs[i]);
         total += lens[i] + 1;
     }
@@ -153,7 +158,7 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
         return NULL;
     }
     request_t *r = (request_t *)block;
-    memset(r, 0, sizeof *r);
+    memset(&r->ext, 0, sizeof *r - offsetof(request_t, ext)); /* the rest is set below */
     r->block_home = home;
     r->block_size = block_size;
     r->cell = cell;
@@ -170,7 +175,8 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     ri->path = path_is_raw ? ri->raw_path : put(&cur, strs[3], lens[3]);
     ri->query = query_in_target ? ri->raw_target + lens[1] - lens[4] : put(&cur, strs[4], lens[4]);
     ri->server_name = put(&cur, strs[5], lens[5]);
-    ri->remote_addr = put(&cur, strs[6], lens[6]); /* may be the head's X-Forwarded-For */
+    if (!remote_is_conn) /* the head's X-Forwarded-For, or a parent request's copy */
+        ri->remote_addr = put(&cur, strs[6], lens[6]);
     ri->content_type = "";
     for (size_t i = 0; i < src->n_headers; i++) {
         http_header_t *h = &r->headers[i];
@@ -251,11 +257,19 @@ static void request_free(request_t *r)
         free(r->op.mem);
     }
     route_free(&r->route);
+#ifdef __SANITIZE_THREAD__
+    /* The block is reused for the next request: TSan must not carry this request's lock history
+     * (its happens-before edges) over to that one's. A default glibc mutex holds nothing else. */
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->io_lock);
-    free(r->log_param);
-    free(r->pending);
-    free(r->deferred_head);
+#endif
+    /* Most requests have none of these: no call then. */
+    if (r->log_param)
+        free(r->log_param);
+    if (r->pending)
+        free(r->pending);
+    if (r->deferred_head)
+        free(r->deferred_head);
     if (r->filt && !r->filt_borrowed)
         filter_request_free(r);
     block_give(r->block_home, r, r->block_size); /* a client's request: on its loop's thread */
@@ -317,6 +331,10 @@ static bool session_advance_locked(request_t *r, session_event_t ev, DWORD statu
         return false;
     /* The extension is done with it: later calls from other threads are late, even while
      * HttpExtensionProc has not returned yet (its own calls still work). */
+    if (next == SESSION_OVER && r->refs == 1) { /* the session's reference is the last */
+        r->refs = 0;
+        return ecb_cell_end_due(r->cell); /* closes the cell too: one atomic operation */
+    }
     ecb_cell_close(r->cell);
     return next == SESSION_OVER && request_unref_locked(r); /* the session's reference */
 }
@@ -393,7 +411,9 @@ static DWORD request_call(request_t *r, extension_t *ext)
 {
     char err[512];
     bool out_of_fds = false;
-    if (extensions_disabled(r->host->extensions, ext ? ext->path : r->route.handler)) {
+    /* ext found already: no lookup by path */
+    if (ext ? extension_disabled(ext)
+            : extensions_disabled(r->host->extensions, r->route.handler)) {
         static log_limiter_t disabled = LOG_LIMITER_INIT;
         log_limited(&disabled, LOG_WARN, "503 for %s: extension %s is disabled by rapid-fail "
                     "protection (it crashed %u times within %u s) until its file changes or the "
@@ -614,13 +634,14 @@ static char *error_page(request_t *r, unsigned status, size_t *len)
 }
 
 /* What the loop still has to send and how the request ended, its access-log line written;
- * r is not freed. */
+ * r is not freed. Loop thread, after the end was posted: no other thread can reach r any more
+ * (the session is over, no operation or call is left, refs is 0), and the post ordered their
+ * writes before this, so the fields under io_lock are read without it. */
 static void request_finish(request_t *r, request_end_t *out)
 {
     memset(out, 0, sizeof *out);
     DWORD final = r->proc_status == HSE_STATUS_PENDING ? r->done_status : r->proc_status;
     bool error = final == HSE_STATUS_ERROR;
-    pthread_mutex_lock(&r->io_lock);
     bool keep = request_keep_alive_possible(r) && !r->io_failed && !error &&
                 !atomic_load(&r->closed_by_extension);
     if (!r->head_sent) {
@@ -678,7 +699,6 @@ static void request_finish(request_t *r, request_end_t *out)
         filter_send_raw_tail(r, &out->tail, &out->tail_len);
     out->status = r->status_sent;
     out->body_bytes = r->body_sent;
-    pthread_mutex_unlock(&r->io_lock);
     out->keep_alive = keep;
 
     accesslog_t *log = r->parent ? NULL : r->host->access_log; /* a child's line is its parent's */

@@ -84,9 +84,12 @@ typedef struct async_op_mem {
 /* The request's one asynchronous operation. `kind` and `mem` (set once) are under the request's
  * lock; the rest is written by the starting thread before the operation is posted to the loop,
  * then belongs to the loop until the completion is queued, then to the pool thread that calls
- * back. */
+ * back. `kind` is also atomic: a write kind is only ever claimed under io_lock as well, so a
+ * thread holding io_lock may read it without the lock (op_write_outstanding): a write kind it
+ * sees stays until it lets io_lock go or the completion clears it, which is what the locked read
+ * gave too. */
 typedef struct async_op {
-    op_kind_t kind;               /* OP_NONE: nothing outstanding */
+    _Atomic op_kind_t kind;       /* OP_NONE: nothing outstanding */
     PFN_HSE_IO_COMPLETION fn;     /* snapshot at start; NULL: no callback (SEND_URL) */
     PVOID ctx;
     async_op_mem_t *mem;          /* NULL until the first operation is claimed */
@@ -122,8 +125,17 @@ struct request {
     ecb_cell_t *cell;             /* the ECB (cell->ecb) and the request's identity: owned */
     isapi_host_t *host;           /* borrowed: outlives every request */
     conn_t *conn;                 /* outlives the request; reached through src/http/conn.h */
-    extension_t *ext;             /* set once loaded (never unloaded while running) */
+    /* Everything above `ext` is set in full by request_create; from `ext` on, every field starts
+     * zeroed (one memset), so a field added there needs no line in request_create. */
     route_t route;                /* owned */
+    reqinfo_t ri;                 /* strings live in `strings` */
+    char *strings;                /* copies of the head: in the request's own block */
+    http_header_t *headers;       /* in the request's own block */
+    struct isapi_loop *block_home; /* a client's request: the loop whose spare blocks take this
+                                    * one back when it is freed (isapi.c); a child's: NULL */
+    size_t block_size;             /* the request's block, in bytes */
+    time_t start_time;
+    extension_t *ext;             /* set once loaded (never unloaded while running) */
     request_t *parent;            /* a child request (HSE_REQ_SEND_URL of an extension URL,
                                    * HSE_REQ_EXEC_URL): this child's response is the parent's;
                                    * the parent's operation ends with it (child_request_ended) */
@@ -140,13 +152,6 @@ struct request {
     DWORD exec_error;             /* its completion's dwError: the EXEC_URL itself failed (too
                                    * deep, here or in a child of the child); 0 when the child's
                                    * response, whatever its status, went out */
-    reqinfo_t ri;                 /* strings live in `strings` */
-    char *strings;                /* copies of the head: in the request's own block */
-    http_header_t *headers;       /* in the request's own block */
-    struct isapi_loop *block_home; /* a client's request: the loop whose spare blocks take this
-                                    * one back when it is freed (isapi.c); a child's: NULL */
-    size_t block_size;             /* the request's block, in bytes */
-    time_t start_time;
 
     /* Under lock: the session, the operation slot, callbacks, and when the request ends.
      * refs counts what holds the request: one reference for the open session (until
@@ -170,10 +175,13 @@ struct request {
                                    * loaded for want of descriptors */
     bool sync_reading;            /* a ReadClient is in progress */
     bool kick_posted;
-    /* The connection's socket (src/isapi/parked.h): extension threads using it now; whether the loop
-     * released it (the client had gone); whether the release is queued on the loop. */
-    unsigned sock_users;
-    bool sock_released, release_posted;
+    /* The connection's socket (src/isapi/parked.h). sock_word, atomic and taken without the
+     * lock: the extension threads using the socket now (the low bits) and SOCK_RELEASED once the
+     * loop released it (the client had gone; never undone). A use begins only while the bit is
+     * clear, and the loop sets it only from 0 (no use), so no use outlives the socket.
+     * release_posted, under lock: the release is queued on the loop. */
+    atomic_uint sock_word;
+    bool release_posted;
     /* Not under lock: atomic, any thread (here, where the padding has room). */
     atomic_bool closed_by_extension; /* HSE_REQ_CLOSE_CONNECTION */
     atomic_bool must_close;          /* the connection cannot carry another request */

@@ -2,7 +2,17 @@
  * src/isapi/isapi_plan.c, src/isapi/isapi_op.c, src/isapi/isapi_ssf.c, src/isapi/isapi_ssf_iis.c,
  * src/isapi/isapi_sendurl.c, src/isapi/isapi_execurl.c),
  * split from one file with no change in behaviour. Private: include only from those files. It declares no state; the request_t (src/isapi/isapi.h) and the locks
- * in it (lock, io_lock) keep the rules documented in src/isapi/isapi.h and at each definition. */
+ * in it (lock, io_lock) keep the rules documented in src/isapi/isapi.h and at each definition.
+ *
+ * Lock order: r->io_lock, then r->lock, then the loop's queue lock (loop_post under r->lock).
+ * What the request path reads or writes without either lock, and why that holds:
+ *   op.kind        atomic; a write kind is claimed under io_lock too, so op_write_outstanding
+ *                  (under io_lock) reads it alone
+ *   sock_word      atomic: the socket's users and its release (src/isapi/parked.h)
+ *   request_finish on the loop after the end was posted: no other thread can reach the request,
+ *                  and the post ordered their writes before it (no io_lock)
+ * The locks a synchronous hello request takes: io_lock in SEND_RESPONSE_HEADER(_EX) and in
+ * WriteClient, r->lock in session_returned, the loop's queue lock in request_post_end. */
 #ifndef ISAPID_ISAPI_INTERNAL_H
 #define ISAPID_ISAPI_INTERNAL_H
 
@@ -89,7 +99,16 @@ void op_start(request_t *r);
 void op_kick_task(loop_task_t *t);
 BOOL get_server_variable(request_t *r, LPSTR name, LPVOID buf, LPDWORD size);
 PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx);
-bool op_write_outstanding(request_t *r);
+static inline bool op_is_write(op_kind_t k)
+{
+    return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL;
+}
+/* Under io_lock, which every claim of a write kind holds too: an atomic read, no lock
+ * (async_op_t.kind). */
+static inline bool op_write_outstanding(request_t *r)
+{
+    return op_is_write(atomic_load(&r->op.kind));
+}
 BOOL request_write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags);
 BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
 

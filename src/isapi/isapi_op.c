@@ -39,7 +39,6 @@
 /* Asynchronous operations. Started on any thread, driven by the connection's loop, completed on
  * the pool. */
 
-static bool op_is_write(op_kind_t k) { return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL; }
 
 /* Whether an operation is outstanding (checked first, so that "busy" wins over other errors). */
 static bool op_busy(request_t *r)
@@ -310,14 +309,6 @@ PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx)
 }
 
 /* A write-type operation outstanding: a synchronous write now would interleave with it. */
-bool op_write_outstanding(request_t *r)
-{
-    pthread_mutex_lock(&r->lock);
-    bool busy = op_is_write(r->op.kind);
-    pthread_mutex_unlock(&r->lock);
-    return busy;
-}
-
 typedef struct write_args {
     const char *buf;
     size_t len;

@@ -19,15 +19,17 @@ static request_t *socket_owner(request_t *r)
     return r;
 }
 
+/* sock_word's bit for a released socket (the rest counts the users: far fewer than 2^31). */
+#define SOCK_RELEASED 0x80000000u
+
 bool parked_socket_enter(request_t *r)
 {
     request_t *o = socket_owner(r);
-    pthread_mutex_lock(&o->lock);
-    bool ok = !o->sock_released;
-    if (ok)
-        o->sock_users++;
-    pthread_mutex_unlock(&o->lock);
-    return ok;
+    if (atomic_fetch_add(&o->sock_word, 1) & SOCK_RELEASED) {
+        atomic_fetch_sub(&o->sock_word, 1); /* released for good: nothing waits for this count */
+        return false;
+    }
+    return true;
 }
 
 static void release_task(loop_task_t *t);
@@ -37,8 +39,9 @@ static void release_task(loop_task_t *t);
  * request freed. (Lock order: r->lock, then the loop's queue lock.) */
 void parked_release_if_due_locked(request_t *r)
 {
-    if (r->parent || r->sock_released || r->release_posted || r->refs == 0 ||
-        r->op.kind != OP_NONE || r->sock_users || !conn_peer_gone_seen(r->conn))
+    if (r->parent || atomic_load(&r->sock_word) != 0 /* in use, or released */ ||
+        r->release_posted || r->refs == 0 || r->op.kind != OP_NONE ||
+        !conn_peer_gone_seen(r->conn))
         return;
     r->release_posted = true;
     loop_post(conn_loop(r->conn), &r->release_task, release_task);
@@ -47,8 +50,11 @@ void parked_release_if_due_locked(request_t *r)
 void parked_socket_leave(request_t *r)
 {
     request_t *o = socket_owner(r);
+    /* Not the last user out, or the peer is still there: nothing is due (a hang-up the loop sees
+     * after this finds the count at 0 itself: parked_peer_left). */
+    if (atomic_fetch_sub(&o->sock_word, 1) != 1 || !conn_peer_gone_seen(o->conn))
+        return;
     pthread_mutex_lock(&o->lock);
-    o->sock_users--;
     parked_release_if_due_locked(o);
     pthread_mutex_unlock(&o->lock);
 }
@@ -68,12 +74,13 @@ static void release_now_if_idle(request_t *r)
     conn_t *c = r->conn;
     pthread_mutex_lock(&r->lock);
     /* conn_request and conn_async_busy are the loop's, read on the loop. */
-    bool idle = conn_request(c) == r && !r->sock_released && r->refs != 0 &&
-                r->op.kind == OP_NONE && !conn_async_busy(c) && r->sock_users == 0 &&
-                conn_peer_gone_seen(c);
+    /* Last, the claim: from no user to released, which no parked_socket_enter gets past. */
+    unsigned unused = 0;
+    bool idle = conn_request(c) == r && r->refs != 0 && r->op.kind == OP_NONE &&
+                !conn_async_busy(c) && conn_peer_gone_seen(c) &&
+                atomic_compare_exchange_strong(&r->sock_word, &unused, SOCK_RELEASED);
     if (idle) {
         conn_release_socket(c);
-        r->sock_released = true;
         r->host->loops[conn_loop_index(c)].trim_wanted = true;
     }
     pthread_mutex_unlock(&r->lock);
@@ -128,7 +135,7 @@ static void census_count(conn_t *c, request_t *r, void *arg)
     /* r is freed only by this loop: alive */
     pthread_mutex_lock(&r->lock);
     bool parked = r->session == SESSION_PENDING;
-    bool released = r->sock_released;
+    bool released = atomic_load(&r->sock_word) & SOCK_RELEASED;
     pthread_mutex_unlock(&r->lock);
     /* A client whose hang-up came before the extension owned the request (with the head,
      * say) caused no event since: look now (a poll, no wait), and release it. */

@@ -2,19 +2,24 @@
  * pending (HSE_STATUS_PENDING) until HSE_REQ_DONE_WITH_SESSION comes, maybe much later.
  *
  * The socket. Extension threads use the connection's descriptor (and, to read the body, its input
- * buffer) only between parked_socket_enter() and parked_socket_leave(), which count them under
- * the lock of the request that owns the connection. When the peer has gone (the loop saw a
- * hang-up), no operation is outstanding and no thread is inside, the loop releases the socket at
- * once: it closes the descriptor and frees the input buffer and head block, under that lock, so
- * no extension thread can use the old descriptor number once it may belong to another
- * connection. A release that has to wait is posted to the loop by whichever thread removes the
- * last obstacle (the last thread to leave, an operation given back or completed). The request
+ * buffer) only between parked_socket_enter() and parked_socket_leave(), which count them in the
+ * sock_word of the request that owns the connection (atomic: no lock on the path of every
+ * synchronous write). When the peer has gone (the loop saw a hang-up), no operation is
+ * outstanding and no thread is inside, the loop releases the socket at once: under that
+ * request's lock it turns sock_word from 0 (no user) to SOCK_RELEASED, which no enter gets past,
+ * then closes the descriptor and frees the input buffer and head block, so no extension thread
+ * can use the old descriptor number once it may belong to another connection. The last user out
+ * and the loop's hang-up see each other through sequentially consistent atomics (the count, and
+ * the connection's peer_gone): whichever comes second releases or posts the release. A release
+ * that has to wait is posted to the loop by whichever thread removes the last obstacle (the last
+ * thread to leave, an operation given back or completed). The request
  * (the ECB) lives on until the session ends; the connection is then freed without a response.
  * After the release every call behaves as for a client that has gone: writes and reads fail with
  * ERROR_NETNAME_DELETED, HSE_REQ_IS_CONNECTED says FALSE, asynchronous operations are failed by
  * the loop and completed on the pool, never inline.
- * Lock order: r->io_lock, then r->lock. enter/leave take only the lock, of the root request for a
- * HSE_REQ_SEND_URL child (a child never holds its own lock meanwhile).
+ * Lock order: r->io_lock, then r->lock. enter takes no lock; leave takes the lock (of the root
+ * request for a HSE_REQ_SEND_URL child, whose socket is its root's) only when it was the last user
+ * and the peer has gone.
  *
  * The census. Every --pending-report period each loop counts its sessions that have been pending
  * longer than that period; the first loop logs the server's total when it is not 0. It also
