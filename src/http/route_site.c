@@ -40,6 +40,8 @@ typedef struct route_cache_entry {
     cache_tag_t tag;     /* CACHE_EMPTY: an empty slot */
     unsigned gen;        /* CACHE_STATIC: the site generation; 0 for the others */
     time_t at;
+    size_t url_len;      /* strlen(url) */
+    size_t real_len;     /* strlen(real) */
     char url[ROUTE_CACHE_URL];
     char real[ROUTE_CACHE_REAL];
 } route_cache_entry_t;
@@ -61,31 +63,29 @@ static bool fresh(time_t at, time_t now)
     return now - at < ROUTE_CACHE_TTL && now >= at;
 }
 
+/* The entry for (tag, gen, url), fresh or not; NULL for none. */
 static route_cache_entry_t *route_cache_find(router_thread_t *t, cache_tag_t tag, unsigned gen,
-                                             const char *url, size_t url_len, time_t now)
+                                             const char *url, size_t url_len)
 {
     if (url_len >= ROUTE_CACHE_URL)
         return NULL;
     for (unsigned i = 0; i < ROUTE_CACHE_SLOTS; i++) {
         route_cache_entry_t *e = &t->cache[i];
-        if (e->tag == tag && e->gen == gen && fresh(e->at, now) &&
-            strncmp(e->url, url, url_len) == 0 && e->url[url_len] == '\0')
+        if (e->url_len == url_len && e->tag == tag && e->gen == gen &&
+            memcmp(e->url, url, url_len) == 0)
             return e;
     }
     return NULL;
 }
 
-bool route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
-                     size_t url_len, time_t now, char *real, size_t real_size)
+const char *route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
+                            size_t url_len, time_t now, size_t *real_len)
 {
-    const route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
-    if (e == NULL)
-        return false;
-    size_t n = strlen(e->real);
-    if (n >= real_size)
-        return false;
-    memcpy(real, e->real, n + 1);
-    return true;
+    const route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len);
+    if (e == NULL || !fresh(e->at, now))
+        return NULL;
+    *real_len = e->real_len;
+    return e->real;
 }
 
 void route_cache_put(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
@@ -94,21 +94,25 @@ void route_cache_put(router_thread_t *t, cache_tag_t tag, unsigned gen, const ch
     size_t n = strlen(real);
     if (url_len >= ROUTE_CACHE_URL || n >= ROUTE_CACHE_REAL)
         return;
-    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
+    /* A stale entry of the same key is renewed in its slot, so it is never found again in
+     * another while its old slot still holds it. */
+    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len);
     if (e == NULL)
         e = &t->cache[t->cache_next++ % ROUTE_CACHE_SLOTS];
     e->tag = tag;
     e->gen = gen;
     e->at = now;
+    e->url_len = url_len;
+    e->real_len = n;
     memcpy(e->url, url, url_len);
     e->url[url_len] = '\0';
     memcpy(e->real, real, n + 1);
 }
 
 void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
-                      size_t url_len, time_t now)
+                      size_t url_len)
 {
-    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
+    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len);
     if (e != NULL)
         e->tag = CACHE_EMPTY;
 }

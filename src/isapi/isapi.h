@@ -123,7 +123,7 @@ struct request {
     isapi_host_t *host;           /* borrowed: outlives every request */
     conn_t *conn;                 /* outlives the request; reached through src/http/conn.h */
     extension_t *ext;             /* set once loaded (never unloaded while running) */
-    route_t route;                /* owned */
+    route_t route;                /* owned; its strings may be in the request's block (route_keep) */
     request_t *parent;            /* a child request (HSE_REQ_SEND_URL of an extension URL,
                                    * HSE_REQ_EXEC_URL): this child's response is the parent's;
                                    * the parent's operation ends with it (child_request_ended) */
