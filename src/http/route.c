@@ -31,7 +31,7 @@
 
 static void route_clear(route_t *r)
 {
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(route_t, st));
     r->kind = ROUTE_NOT_FOUND;
     r->fd = -1;
 }
@@ -126,35 +126,44 @@ static size_t prefix_len(const char *prefix)
     return n;
 }
 
-/* out := EXTENSION with these strings, copied into one allocation (out->strings). Each string
- * is (pointer, length); appl_physical_path is the directory of script_filename with its '/'. */
+/* A string as (pointer, length), not necessarily NUL-terminated. */
 typedef struct {
     const char *s;
     size_t n;
 } piece_t;
 
-/* extension_found: src[i] (i > 0) needs no copy of its own: empty, or the handler's piece. */
-static bool shares_handler(const piece_t *src, size_t i)
+/* Where extension_found puts piece s: no copy of its own when it is empty (the NUL that ends the
+ * handler's copy) or the handler's piece itself (the handler's copy); else the next one at *p.
+ * The route lives as long as its request, a parked one too, so nothing is copied twice; the
+ * strings are never written through. */
+static size_t piece_room(piece_t s, piece_t handler)
 {
-    return src[i].n == 0 || (src[i].s == src[0].s && src[i].n == src[0].n);
+    return s.n == 0 || (s.s == handler.s && s.n == handler.n) ? 0 : s.n + 1;
 }
 
+static char *piece_put(char **p, piece_t s, piece_t handler, char *handler_copy)
+{
+    if (s.n == 0)
+        return handler_copy + handler.n;
+    if (s.s == handler.s && s.n == handler.n)
+        return handler_copy;
+    char *d = *p;
+    memcpy(d, s.s, s.n);
+    d[s.n] = '\0';
+    *p += s.n + 1;
+    return d;
+}
+
+/* out := EXTENSION with these strings, copied into one block (out->strings: mem's or the
+ * heap's); appl_physical_path is the directory of script_filename with its '/'. */
 static void extension_found(route_t *out, route_mem_t *mem, piece_t handler, piece_t script_name,
                             piece_t script_filename, piece_t path_info, piece_t path_translated)
 {
     const char *slash = memrchr(script_filename.s, '/', script_filename.n);
     piece_t appl = {script_filename.s, slash ? (size_t)(slash - script_filename.s) + 1 : 0};
-    piece_t src[] = {handler, script_name, script_filename, path_info, path_translated, appl};
-    char **dst[] = {&out->handler, &out->script_name, &out->script_filename, &out->path_info,
-                    &out->path_translated, &out->appl_physical_path};
-    /* The route lives as long as its request, a parked one too: the script's file when it is
-     * the handler (the same piece) is the handler's copy, and an empty string the NUL that ends
-     * the handler's. They are never written through. */
-    enum { N = sizeof src / sizeof src[0] };
-    size_t total = 0;
-    for (size_t i = 0; i < N; i++)
-        if (i == 0 || !shares_handler(src, i))
-            total += src[i].n + 1;
+    size_t total = handler.n + 1 + piece_room(script_name, handler) +
+                   piece_room(script_filename, handler) + piece_room(path_info, handler) +
+                   piece_room(path_translated, handler) + piece_room(appl, handler);
     char *p = route_strings_alloc(out, mem, total);
     if (p == NULL) {
         route_oom(out);
@@ -162,16 +171,16 @@ static void extension_found(route_t *out, route_mem_t *mem, piece_t handler, pie
     }
     out->kind = ROUTE_EXTENSION;
     out->strings = p;
-    for (size_t i = 0; i < N; i++) {
-        if (i > 0 && shares_handler(src, i)) {
-            *dst[i] = src[i].n ? *dst[0] : *dst[0] + src[0].n;
-            continue;
-        }
-        memcpy(p, src[i].s, src[i].n);
-        p[src[i].n] = '\0';
-        *dst[i] = p;
-        p += src[i].n + 1;
-    }
+    out->strings_size = (uint32_t)total;
+    out->handler = p;
+    memcpy(p, handler.s, handler.n);
+    p[handler.n] = '\0';
+    p += handler.n + 1;
+    out->script_name = piece_put(&p, script_name, handler, out->handler);
+    out->script_filename = piece_put(&p, script_filename, handler, out->handler);
+    out->path_info = piece_put(&p, path_info, handler, out->handler);
+    out->path_translated = piece_put(&p, path_translated, handler, out->handler);
+    out->appl_physical_path = piece_put(&p, appl, handler, out->handler);
 }
 
 static piece_t piece(const char *s) { return (piece_t){s, strlen(s)}; }
@@ -365,9 +374,7 @@ static bool route_script(router_t *rt, router_thread_t *t, const route_prefix_t 
         }
         seg = i;
         dot_segment |= rest[i] == '.';
-        while (rest[i] != '\0' && rest[i] != '/')
-            i++;
-        end = i;
+        i = end = (size_t)(strchrnul(rest + i, '/') - rest);
         size_t n = end - seg;
         if (n > 4 && ends_ci(rest, end, ".dll", 4)) {
             suffix_len = 4;
@@ -390,7 +397,9 @@ static bool route_script(router_t *rt, router_thread_t *t, const route_prefix_t 
 
     size_t url_len = (size_t)(rest - path) + end; /* the extension's URL: the cache key */
     size_t real_len;
-    const char *real_s = route_cache_get(t, CACHE_EXTENSION, 0, path, url_len, now, &real_len);
+    time_t at;
+    const char *real_s =
+        route_cache_get(t, CACHE_EXTENSION, 0, path, url_len, now, &real_len, &at);
     if (real_s == NULL) {
         strbuf_t real;
         route_kind_t refused = script_find(rt, sd, path, rest, seg, end, suffix_len, &real);
@@ -400,9 +409,11 @@ static bool route_script(router_t *rt, router_thread_t *t, const route_prefix_t 
         }
         route_cache_put(t, CACHE_EXTENSION, 0, path, url_len, now, real.s);
         script_strings(rt->cfg, path, rest, end, piece(real.s), mem, out);
-        return true;
+        at = now;
+    } else {
+        script_strings(rt->cfg, path, rest, end, (piece_t){real_s, real_len}, mem, out);
     }
-    script_strings(rt->cfg, path, rest, end, (piece_t){real_s, real_len}, mem, out);
+    route_memo_put(t, rt->cfg, path, strlen(path), at, out);
     return true;
 }
 
@@ -565,6 +576,8 @@ static void resolve(router_t *rt, const char *path, unsigned after, route_mem_t 
     if (t == NULL)
         return; /* out of memory: NOT_FOUND */
     time_t now = time(NULL);
+    if (cfg->n_scripts > 0 && route_memo_get(t, cfg, path, strlen(path), now, mem, out))
+        return; /* rule 1, as it was decided for this path in the last second */
 
     route_prefix_t m;
     route_match_prefix(rt, path, &m);

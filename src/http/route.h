@@ -65,7 +65,6 @@ typedef struct route {
                                * fd to -1. Other kinds: -1, never closed (so a route_t zeroed by a
                                * move, kind set to NOT_FOUND, never closes descriptor 0). */
     int fd_errno;             /* STATIC with fd -1: errno of the failed open/fstat */
-    struct stat st;           /* STATIC with fd >= 0: fstat(fd), a regular file */
     char *location;           /* REDIRECT: path + "/" (the caller appends "?query" if any) */
 
     /* EXTENSION only: */
@@ -81,10 +80,13 @@ typedef struct route {
     char *appl_physical_path; /* directory of script_filename with a trailing '/' */
     unsigned wildcard;        /* EXTENSION routed by a wildcard map: 1 + its index in cfg->maps
                                * (what route_resolve_after passes over); 0 otherwise */
-    uint32_t strings_size;    /* borrowed: the bytes of the block in `strings` */
+    uint32_t strings_size;    /* EXTENSION, and any borrowed route: the bytes of the block in
+                               * `strings` */
     char *strings;            /* owned: EXTENSION's one allocation the six strings above live in;
                                * borrowed: the block every string of the route lies in (the six,
                                * file or location) */
+    struct stat st;           /* STATIC with fd >= 0: fstat(fd), a regular file; undefined for
+                               * any other route (last: clearing a route leaves its 144 bytes) */
 } route_t;
 
 /* path: output of path_normalize. Rules, in order:

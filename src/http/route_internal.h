@@ -109,11 +109,22 @@ typedef enum { CACHE_EMPTY = 0, CACHE_EXTENSION = 1, CACHE_STATIC = 2 } cache_ta
 /* The real path cached for url[0..url_len) (its length in *real_len), or NULL: valid until the
  * thread's next route_cache_put or route_cache_drop. */
 const char *route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
-                            size_t url_len, time_t now, size_t *real_len);
+                            size_t url_len, time_t now, size_t *real_len, time_t *at);
 void route_cache_put(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
                      size_t url_len, time_t now, const char *real);
 void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
                       size_t url_len);
+
+/* ---- whole extension routes (route_site.c): rule 1's results, the calling thread's ----
+ * route_memo_get: out := the EXTENSION route_script made of path[0..path_len) under cfg's arrays,
+ * while the resolution it was built from (resolved at `at`) is fresh; its strings in mem or on
+ * the heap (out of memory: NOT_FOUND). false when there is none. route_memo_put: remember r, a
+ * route_script result whose extension's file was resolved at `at` (the strings are copied;
+ * routes too big for an entry are not kept). */
+bool route_memo_get(router_thread_t *t, const config_t *cfg, const char *path, size_t path_len,
+                    time_t now, route_mem_t *mem, route_t *out);
+void route_memo_put(router_thread_t *t, const config_t *cfg, const char *path, size_t path_len,
+                    time_t at, const route_t *r);
 
 /* ---- the site: the root and configured real paths, per thread ----
  * What every static or mapped request needs besides its own path: the root's handle (its

@@ -260,7 +260,7 @@ void route_static(router_t *rt, router_thread_t *t, const route_site_t *site, co
 {
     if (route_site_openat2(rt, site)) {
         size_t n = strlen(path), rel_len;
-        const char *rel = route_cache_get(t, CACHE_STATIC, site->gen, path, n, now, &rel_len);
+        const char *rel = route_cache_get(t, CACHE_STATIC, site->gen, path, n, now, &rel_len, NULL);
         if (rel != NULL) {
             if (static_cached(site, rel, mem, out))
                 return;

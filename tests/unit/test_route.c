@@ -836,6 +836,36 @@ static void test_match_prefix(void)
     cfg = saved;
 }
 
+/* A path resolved again within the second gives the same strings (from the thread's memo of
+ * whole routes), also with more paths than the memo holds, and none made under other
+ * configuration arrays: a new root or script array is seen at the next resolution (an
+ * extension's file found under the old array may be used for up to a second, as before). */
+static void test_memo(void)
+{
+    char path[64], info[64];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 20; i++) {
+            snprintf(path, sizeof path, "/scripts/hello.dll/p%d", i);
+            snprintf(info, sizeof info, "/p%d", i);
+            check_ext(path, at(S, "hello.so"), "/scripts/hello.dll", info, at(R, info + 1));
+        }
+    }
+    check_ext("/scripts/hello.dll/q", at(S, "hello.so"), "/scripts/hello.dll", "/q", at(R, "q"));
+    config_t saved = cfg;
+    char other_root[PBUF];
+    snprintf(other_root, sizeof other_root, "%s", O);
+    cfg.root = other_root;
+    check_ext("/scripts/hello.dll/q", at(S, "hello.so"), "/scripts/hello.dll", "/q", at(O, "q"));
+    cfg = saved;
+    check_ext("/scripts/hello.dll/q", at(S, "hello.so"), "/scripts/hello.dll", "/q", at(R, "q"));
+    script_dir_t moved[1] = {{.prefix = "/scripts", .dir = S2}};
+    cfg.scripts = moved;
+    cfg.n_scripts = 1;
+    check_ext("/scripts/x.dll/q", at(S2, "x.so"), "/scripts/x.dll", "/q", at(R, "q"));
+    cfg = saved;
+    check_ext("/scripts/hello.dll/q", at(S, "hello.so"), "/scripts/hello.dll", "/q", at(R, "q"));
+}
+
 /* A filter's URL_MAP replaces a static route's file (filter_req.c): the new one is the route's,
  * whether the old one was borrowed or owned. */
 static void test_replace_file(void)
@@ -901,6 +931,7 @@ int main(void)
         test_map_url();
         test_match_prefix();
         test_replace_file();
+        test_memo();
         test_free();
         teardown();
     }
