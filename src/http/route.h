@@ -56,7 +56,8 @@ typedef enum {
  * put them) and route_free releases none. Absent = NULL. */
 typedef struct route {
     route_kind_t kind;
-    bool borrowed;            /* the strings are in `strings`, strings_size bytes, not the route's */
+    bool borrowed;            /* the strings are in `strings`, strings_size bytes, not the route's
+                               * (only EXTENSION, STATIC and REDIRECT routes have strings) */
     char *file;               /* STATIC: absolute canonical path of the file (for its name: the
                                * bytes come from fd) */
     int fd;                   /* STATIC: the file, opened O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK, or

@@ -106,8 +106,9 @@ router_thread_t *router_thread(router_t *rt);
 /* ---- resolution cache (route_site.c): the calling thread's, t = router_thread(rt) ---- */
 typedef enum { CACHE_EMPTY = 0, CACHE_EXTENSION = 1, CACHE_STATIC = 2 } cache_tag_t;
 
-/* The real path cached for url[0..url_len) (its length in *real_len), or NULL: valid until the
- * thread's next route_cache_put or route_cache_drop. */
+/* The real path cached for url[0..url_len) (its length in *real_len; when it was resolved in
+ * *at, unless at is NULL), or NULL: valid until the thread's next route_cache_put or
+ * route_cache_drop. */
 const char *route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
                             size_t url_len, time_t now, size_t *real_len, time_t *at);
 void route_cache_put(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
