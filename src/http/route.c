@@ -413,7 +413,7 @@ static bool route_script(router_t *rt, router_thread_t *t, const route_prefix_t 
     } else {
         script_strings(rt->cfg, path, rest, end, (piece_t){real_s, real_len}, mem, out);
     }
-    route_memo_put(t, rt->cfg, path, strlen(path), at, out);
+    route_memo_put(t, rt->cfg, path, at, out);
     return true;
 }
 
@@ -576,7 +576,7 @@ static void resolve(router_t *rt, const char *path, unsigned after, route_mem_t 
     if (t == NULL)
         return; /* out of memory: NOT_FOUND */
     time_t now = time(NULL);
-    if (cfg->n_scripts > 0 && route_memo_get(t, cfg, path, strlen(path), now, mem, out))
+    if (cfg->n_scripts > 0 && route_memo_get(t, cfg, path, now, mem, out))
         return; /* rule 1, as it was decided for this path in the last second */
 
     route_prefix_t m;

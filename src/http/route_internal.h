@@ -117,15 +117,15 @@ void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const c
                       size_t url_len);
 
 /* ---- whole extension routes (route_site.c): rule 1's results, the calling thread's ----
- * route_memo_get: out := the EXTENSION route_script made of path[0..path_len) under cfg's arrays,
+ * route_memo_get: out := the EXTENSION route_script made of path under cfg's arrays,
  * while the resolution it was built from (resolved at `at`) is fresh; its strings in mem or on
  * the heap (out of memory: NOT_FOUND). false when there is none. route_memo_put: remember r, a
  * route_script result whose extension's file was resolved at `at` (the strings are copied;
  * routes too big for an entry are not kept). */
-bool route_memo_get(router_thread_t *t, const config_t *cfg, const char *path, size_t path_len,
-                    time_t now, route_mem_t *mem, route_t *out);
-void route_memo_put(router_thread_t *t, const config_t *cfg, const char *path, size_t path_len,
-                    time_t at, const route_t *r);
+bool route_memo_get(router_thread_t *t, const config_t *cfg, const char *path, time_t now,
+                    route_mem_t *mem, route_t *out);
+void route_memo_put(router_thread_t *t, const config_t *cfg, const char *path, time_t at,
+                    const route_t *r);
 
 /* ---- the site: the root and configured real paths, per thread ----
  * What every static or mapped request needs besides its own path: the root's handle (its

@@ -178,10 +178,12 @@ static unsigned memo_find(const router_thread_t *t, const char *path, size_t pat
     return ROUTE_MEMO_SLOTS;
 }
 
-bool route_memo_get(router_thread_t *t, const config_t *cfg, const char *path, size_t path_len,
-                    time_t now, route_mem_t *mem, route_t *out)
+bool route_memo_get(router_thread_t *t, const config_t *cfg, const char *path, time_t now,
+                    route_mem_t *mem, route_t *out)
 {
-    unsigned i = memo_find(t, path, path_len);
+    if (t->memo_len[0] == 0)
+        return false; /* empty: not even the path's length is needed */
+    unsigned i = memo_find(t, path, strlen(path));
     if (i == ROUTE_MEMO_SLOTS)
         return false;
     memo_for(t, cfg);
@@ -206,9 +208,10 @@ bool route_memo_get(router_thread_t *t, const config_t *cfg, const char *path, s
     return true;
 }
 
-void route_memo_put(router_thread_t *t, const config_t *cfg, const char *path, size_t path_len,
-                    time_t at, const route_t *r)
+void route_memo_put(router_thread_t *t, const config_t *cfg, const char *path, time_t at,
+                    const route_t *r)
 {
+    size_t path_len = strlen(path);
     if (r->kind != ROUTE_EXTENSION || path_len >= ROUTE_CACHE_URL ||
         r->strings_size > ROUTE_CACHE_REAL)
         return;
