@@ -7,6 +7,8 @@
  * - on failure the output is "";
  * - len + 1 bytes always suffice; one byte less than the result's size never does;
  * - normalising is idempotent: a result without '%', '?' or '#' normalises to itself;
+ * - an origin-form target normalises as the same path in absolute form does ("http://h" + it:
+ *   the long way, never the copy of a path that is already normal);
  * - path_join of two parts of the input puts exactly one '/' between them. */
 #include <stdbool.h>
 #include <string.h>
@@ -121,6 +123,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(!path_has_dot_segment(out));
     }
     free(out);
+
+    if (size > 0 && raw[0] == '/') {
+        char *abs_raw = malloc(size + 8), *a = malloc(size + 2), *b = malloc(size + 2);
+        FUZZ_REQUIRE(abs_raw && a && b);
+        memcpy(abs_raw, "http://h", 8);
+        memcpy(abs_raw + 8, raw, size);
+        for (size_t cap = size; cap <= size + 1; cap++) {
+            path_status_t sa = path_normalize(raw, size, a, cap);
+            FUZZ_CHECK(path_normalize(abs_raw, size + 8, b, cap) == sa);
+            FUZZ_CHECK(strcmp(a, b) == 0);
+        }
+        free(abs_raw);
+        free(a);
+        free(b);
+    }
 
     /* path_join: dir and rel are the input split at its first NUL (no NUL: the input twice). */
     const char *nul = memchr(raw, '\0', size);

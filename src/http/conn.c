@@ -128,6 +128,8 @@ static void conn_route(conn_t *c)
         return;
     }
     route_t route;
+    char route_mem[ROUTE_MEM_COMMON]; /* the route's strings: the route is done with, or kept
+                                       * elsewhere (request_new: route_keep), before we return */
     const handler_t *h;
     const server_t *srv = c->nl->srv;
     if (srv->status_handler.respond && strcmp(c->hd->ri.path, srv->cfg->status_path) == 0) {
@@ -135,7 +137,7 @@ static void conn_route(conn_t *c)
         route = (route_t){.kind = ROUTE_NOT_FOUND, .fd = -1};
         h = &srv->status_handler;
     } else {
-        route_resolve(srv->router, c->hd->ri.path, &route);
+        route_resolve_in(srv->router, c->hd->ri.path, route_mem, sizeof route_mem, &route);
         h = route.kind == ROUTE_EXTENSION || conn_handler(c)->takes_every_route ? conn_handler(c)
                                                                                  : &loop_handler;
     }

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static int hex_value(unsigned char c)
 {
@@ -89,12 +92,94 @@ static path_status_t fail(char *out, size_t out_size, path_status_t st)
     return st;
 }
 
+/* What each byte is to an origin-form path that is already normal (normal_prefix): a byte
+ * taken as it is (path_plain but for '.' and the '?' and '#' that end the path), '.', '/', or
+ * anything else (NORMAL_OTHER: an escape, a backslash, a control or high byte, '?', '#'). */
+enum { NORMAL_OTHER = 0, NORMAL_PLAIN, NORMAL_DOT, NORMAL_SLASH };
+static const unsigned char normal_class[256] = {
+    ['!' ... '"'] = NORMAL_PLAIN, ['$'] = NORMAL_PLAIN, ['&' ... '-'] = NORMAL_PLAIN,
+    ['.'] = NORMAL_DOT,           ['/'] = NORMAL_SLASH, ['0' ... '>'] = NORMAL_PLAIN,
+    ['@' ... '['] = NORMAL_PLAIN, [']' ... '~'] = NORMAL_PLAIN,
+};
+
+#ifdef __SSE2__
+/* The bytes of s[0..16) that stop a path from being normal as it is (bit k for s[k]): not
+ * printable ASCII, '#', '%', '?' or '\\', or a '/' or '.' right after a '/' (s[-1] is read:
+ * the caller has a byte before s). Each bit says the same as normal_class does for its byte. */
+static unsigned not_normal16(const unsigned char *s)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)s);
+    __m128i prev = _mm_loadu_si128((const __m128i *)(s - 1));
+    __m128i slash = _mm_set1_epi8('/');
+    /* signed compares: a byte >= 0x80 is negative, so below 0x21 too */
+    __m128i printable = _mm_and_si128(_mm_cmpgt_epi8(a, _mm_set1_epi8(0x20)),
+                                      _mm_cmplt_epi8(a, _mm_set1_epi8(0x7f)));
+    __m128i special = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8('#')), _mm_cmpeq_epi8(a, _mm_set1_epi8('%'))),
+        _mm_or_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8('?')), _mm_cmpeq_epi8(a, _mm_set1_epi8('\\'))));
+    __m128i after_slash = _mm_and_si128(
+        _mm_cmpeq_epi8(prev, slash),
+        _mm_or_si128(_mm_cmpeq_epi8(a, slash), _mm_cmpeq_epi8(a, _mm_set1_epi8('.'))));
+    __m128i bad = _mm_or_si128(_mm_andnot_si128(printable, _mm_set1_epi8(-1)),
+                               _mm_or_si128(special, after_slash));
+    return (unsigned)_mm_movemask_epi8(bad);
+}
+#endif
+
+/* The length of raw[0..len)'s path when it needs no change at all: it starts with '/' and,
+ * up to its '?' or '#' (or len), holds only bytes taken as they are, with no empty segment
+ * ("//") and no segment that starts with '.' (so no "." or ".." segment; a dotfile is sent
+ * the long way too, which decides the same). 0 when it may need a change. One pass, no copy:
+ * sixteen bytes a step where SSE2 is, a table look-up a byte elsewhere and for short tails. */
+static size_t normal_prefix(const char *raw, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)raw;
+    if (len == 0 || s[0] != '/')
+        return 0;
+    size_t i = 1;
+#ifdef __SSE2__
+    /* Steps of 16 from s[1]; the last one overlaps the one before it so as to end at len
+     * (bytes checked twice are judged the same). The first flagged byte is '?' or '#' that
+     * ends the path, or one that needs the long way. */
+    if (len >= 17) {
+        for (;;) {
+            unsigned bad = not_normal16(s + i);
+            if (bad != 0) {
+                size_t j = i + (size_t)__builtin_ctz(bad);
+                return s[j] == '?' || s[j] == '#' ? j : 0;
+            }
+            if (i + 16 == len)
+                return len;
+            i = len - i - 16 >= 16 ? i + 16 : len - 16;
+        }
+    }
+#endif
+    while (i < len) {
+        unsigned char k = normal_class[s[i]];
+        if (k == NORMAL_OTHER)
+            return s[i] == '?' || s[i] == '#' ? i : 0;
+        if (k != NORMAL_PLAIN && s[i - 1] == '/') /* "//", or a segment that starts with '.' */
+            return 0;
+        i++;
+    }
+    return i;
+}
+
 path_status_t path_normalize(const char *raw, size_t len, char *out, size_t out_size)
 {
     if (out_size < 2)
         return fail(out, out_size, PATH_BAD);
     if (raw == NULL)
         return fail(out, out_size, PATH_BAD);
+
+    /* Already normal: the result is the path as it is (when it fits; else the long way says
+     * PATH_BAD, as for any result that does not fit). */
+    size_t plain = normal_prefix(raw, len);
+    if (plain > 0 && plain < out_size) {
+        memcpy(out, raw, plain);
+        out[plain] = '\0';
+        return PATH_OK;
+    }
 
     size_t end = len;
     const char *stop = memchr(raw, '?', end);

@@ -31,7 +31,7 @@
 
 static void route_clear(route_t *r)
 {
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(route_t, st));
     r->kind = ROUTE_NOT_FOUND;
     r->fd = -1;
 }
@@ -42,16 +42,79 @@ void route_free(route_t *r)
         return;
     if (r->kind == ROUTE_STATIC && r->fd >= 0)
         close(r->fd);
-    free(r->file);
-    free(r->location);
-    free(r->strings); /* the EXTENSION strings */
+    if (!r->borrowed) {
+        free(r->file);
+        free(r->location);
+        free(r->strings); /* the EXTENSION strings */
+    }
     route_clear(r);
+}
+
+char *route_strings_alloc(route_t *out, route_mem_t *mem, size_t n)
+{
+    if (mem->buf == NULL || n > mem->cap)
+        return malloc(n);
+    out->borrowed = true;
+    out->strings = mem->buf;
+    out->strings_size = (uint32_t)n;
+    mem->buf = NULL;
+    return out->strings;
+}
+
+size_t route_keep_size(const route_t *r)
+{
+    return r->borrowed ? r->strings_size : 0;
+}
+
+void route_keep(route_t *r, char *dst)
+{
+    if (!r->borrowed)
+        return;
+    const char *from = r->strings;
+    memcpy(dst, from, r->strings_size);
+    /* Each string of the route lies in the block: the same offset in dst. */
+    if (r->kind == ROUTE_EXTENSION) {
+        r->handler = dst + (r->handler - from);
+        r->script_name = dst + (r->script_name - from);
+        r->script_filename = dst + (r->script_filename - from);
+        r->path_info = dst + (r->path_info - from);
+        r->path_translated = dst + (r->path_translated - from);
+        r->appl_physical_path = dst + (r->appl_physical_path - from);
+    } else if (r->kind == ROUTE_STATIC) {
+        r->file = dst + (r->file - from);
+    } else {
+        r->location = dst + (r->location - from); /* REDIRECT */
+    }
+    r->strings = dst;
+}
+
+void route_replace_file(route_t *r, char *file)
+{
+    /* A STATIC route's only string is its file: once it is replaced, nothing of the route lies
+     * in a borrowed block any more. */
+    if (!r->borrowed)
+        free(r->file);
+    r->borrowed = false;
+    r->strings = NULL;
+    r->strings_size = 0;
+    r->file = file;
 }
 
 static bool is_regular(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* s[0..end) ends in suffix (k bytes, lower case), in any case. */
+static bool ends_ci(const char *s, size_t end, const char *suffix, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)s[end - k + i];
+        if ((c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) != (unsigned char)suffix[i])
+            return false;
+    }
+    return true;
 }
 
 /* Length of a configured prefix without trailing '/' ("/" stays 1). */
@@ -63,52 +126,61 @@ static size_t prefix_len(const char *prefix)
     return n;
 }
 
-/* out := EXTENSION with these strings, copied into one allocation (out->strings). Each string
- * is (pointer, length); appl_physical_path is the directory of script_filename with its '/'. */
+/* A string as (pointer, length), not necessarily NUL-terminated. */
 typedef struct {
     const char *s;
     size_t n;
 } piece_t;
 
-/* extension_found: src[i] (i > 0) needs no copy of its own: empty, or the handler's piece. */
-static bool shares_handler(const piece_t *src, size_t i)
+/* Where extension_found puts piece s: no copy of its own when it is empty (the NUL that ends the
+ * handler's copy) or the handler's piece itself (the handler's copy); else the next one at *p.
+ * The route lives as long as its request, a parked one too, so nothing is copied twice; the
+ * strings are never written through. */
+static size_t piece_room(piece_t s, piece_t handler)
 {
-    return src[i].n == 0 || (src[i].s == src[0].s && src[i].n == src[0].n);
+    return s.n == 0 || (s.s == handler.s && s.n == handler.n) ? 0 : s.n + 1;
 }
 
-static void extension_found(route_t *out, piece_t handler, piece_t script_name,
+static char *piece_put(char **p, piece_t s, piece_t handler, char *handler_copy)
+{
+    if (s.n == 0)
+        return handler_copy + handler.n;
+    if (s.s == handler.s && s.n == handler.n)
+        return handler_copy;
+    char *d = *p;
+    memcpy(d, s.s, s.n);
+    d[s.n] = '\0';
+    *p += s.n + 1;
+    return d;
+}
+
+/* out := EXTENSION with these strings, copied into one block (out->strings: mem's or the
+ * heap's); appl_physical_path is the directory of script_filename with its '/'. */
+static void extension_found(route_t *out, route_mem_t *mem, piece_t handler, piece_t script_name,
                             piece_t script_filename, piece_t path_info, piece_t path_translated)
 {
-    const char *slash = strrchr(script_filename.s, '/');
+    const char *slash = memrchr(script_filename.s, '/', script_filename.n);
     piece_t appl = {script_filename.s, slash ? (size_t)(slash - script_filename.s) + 1 : 0};
-    piece_t src[] = {handler, script_name, script_filename, path_info, path_translated, appl};
-    char **dst[] = {&out->handler, &out->script_name, &out->script_filename, &out->path_info,
-                    &out->path_translated, &out->appl_physical_path};
-    /* The route lives as long as its request, a parked one too: the script's file when it is
-     * the handler (the same piece) is the handler's copy, and an empty string the NUL that ends
-     * the handler's. They are never written through. */
-    enum { N = sizeof src / sizeof src[0] };
-    size_t total = 0;
-    for (size_t i = 0; i < N; i++)
-        if (i == 0 || !shares_handler(src, i))
-            total += src[i].n + 1;
-    char *p = malloc(total);
+    size_t total = handler.n + 1 + piece_room(script_name, handler) +
+                   piece_room(script_filename, handler) + piece_room(path_info, handler) +
+                   piece_room(path_translated, handler) + piece_room(appl, handler);
+    char *p = route_strings_alloc(out, mem, total);
     if (p == NULL) {
         route_oom(out);
         return;
     }
     out->kind = ROUTE_EXTENSION;
     out->strings = p;
-    for (size_t i = 0; i < N; i++) {
-        if (i > 0 && shares_handler(src, i)) {
-            *dst[i] = src[i].n ? *dst[0] : *dst[0] + src[0].n;
-            continue;
-        }
-        memcpy(p, src[i].s, src[i].n);
-        p[src[i].n] = '\0';
-        *dst[i] = p;
-        p += src[i].n + 1;
-    }
+    out->strings_size = (uint32_t)total;
+    out->handler = p;
+    memcpy(p, handler.s, handler.n);
+    p[handler.n] = '\0';
+    p += handler.n + 1;
+    out->script_name = piece_put(&p, script_name, handler, out->handler);
+    out->script_filename = piece_put(&p, script_filename, handler, out->handler);
+    out->path_info = piece_put(&p, path_info, handler, out->handler);
+    out->path_translated = piece_put(&p, path_translated, handler, out->handler);
+    out->appl_physical_path = piece_put(&p, appl, handler, out->handler);
 }
 
 static piece_t piece(const char *s) { return (piece_t){s, strlen(s)}; }
@@ -229,65 +301,35 @@ static bool script_contained(router_t *rt, const script_dir_t *sd, const char *u
     return false;
 }
 
-/* Returns false when the path names no extension and the prefix is "/", which then leaves the
- * rest of the URL space to the other rules. Otherwise fills out and returns true. */
-static bool route_script(router_t *rt, router_thread_t *t, const route_prefix_t *m,
-                         const char *path, time_t now, route_t *out)
+/* The strings of an extension found by route_script (real: its file's real path). */
+static void script_strings(const config_t *cfg, const char *path, const char *rest, size_t end,
+                           piece_t real, route_mem_t *mem, route_t *out)
 {
-    const config_t *cfg = rt->cfg;
-    const script_dir_t *sd = m->dir;
-    bool is_slash = m->url_len == 0;
-    const char *rest = m->rest; /* "" or "/..." */
+    strbuf_t pt;
+    size_t pt_len = 0;
+    if (rest[end] != '\0' && path_join(cfg->root, rest + end, pt.s, sizeof pt.s) == 0)
+        pt_len = strlen(pt.s);
+    extension_found(out, mem, real, (piece_t){path, (size_t)(rest - path) + end}, real,
+                    piece(rest + end), (piece_t){pt.s, pt_len});
+}
 
-    /* The first segment whose name ends in .dll or .so, with something before the suffix. */
-    size_t seg = 0, end = 0, suffix_len = 0;
-    bool found = false;
-    for (size_t i = 0; rest[i] != '\0' && !found;) {
-        if (rest[i] == '/') {
-            i++;
-            continue;
-        }
-        seg = i;
-        while (rest[i] != '\0' && rest[i] != '/')
-            i++;
-        end = i;
-        size_t n = end - seg;
-        if (n > 4 && strncasecmp(rest + end - 4, ".dll", 4) == 0) {
-            suffix_len = 4;
-            found = true;
-        } else if (n > 3 && strncasecmp(rest + end - 3, ".so", 3) == 0) {
-            suffix_len = 3;
-            found = true;
-        }
-    }
-    if (!found) {
-        if (is_slash)
-            return false;
-        out->kind = ROUTE_NOT_FOUND;
-        return true;
-    }
-
-    /* rel = sub-directories and the extension's name as the URL wrote them: "/sub/X.dll" */
-    strbuf_t rel, try1, dirpath, real;
-    if (end >= sizeof rel.s) {
-        out->kind = ROUTE_NOT_FOUND;
-        return true;
-    }
-    memcpy(rel.s, rest, end);
-    rel.s[end] = '\0';
-    if (path_has_dot_segment(rel.s)) {
-        out->kind = ROUTE_FORBIDDEN;
-        return true;
-    }
-
+/* The file of the extension named by rest[seg..end) (its suffix suffix_len bytes) in script
+ * directory sd: its real path into real and ROUTE_EXTENSION, or why not (NOT_FOUND,
+ * FORBIDDEN). The cases of rule 1 (route.h): the name as written, other suffixes, any case. */
+static route_kind_t script_find(router_t *rt, const script_dir_t *sd, const char *path,
+                                const char *rest, size_t seg, size_t end, size_t suffix_len,
+                                strbuf_t *real)
+{
+    /* rel = sub-directories as the URL wrote them: "/sub/" of "/sub/X.dll" */
+    strbuf_t rel, try1, dirpath; /* route_script saw end < PATH_MAX */
+    memcpy(rel.s, rest, seg);
+    rel.s[seg] = '\0';
     bool url_so = suffix_len == 3;
     const char *stem = rest + seg;
     size_t stem_len = end - seg - suffix_len;
-    rel.s[seg] = '\0'; /* rel.s is now the sub-directory part */
-    size_t url_len = (size_t)(rest - path) + end; /* the extension's URL: the cache key */
-    bool cached = route_cache_get(t, CACHE_EXTENSION, 0, path, url_len, now, real.s, sizeof real.s);
+    size_t url_len = (size_t)(rest - path) + end;
     bool have = false;
-    if (!cached && end - seg <= NAME_MAX && resolve_dir_ci(sd->dir, rel.s, &dirpath)) {
+    if (end - seg <= NAME_MAX && resolve_dir_ci(sd->dir, rel.s, &dirpath)) {
         /* The name as written, then with the suffix in lower case, then with the other suffix,
          * then any case (§7.12: forms written for IIS use any case). */
         const char *suffixes[3] = {NULL, url_so ? ".so" : ".dll", url_so ? ".dll" : ".so"};
@@ -305,25 +347,73 @@ static bool route_script(router_t *rt, router_thread_t *t, const route_prefix_t 
         if (!have)
             have = find_ci(dirpath.s, stem, stem_len, url_so, &try1);
     }
-    if (!cached) {
-        if (!have || realpath(try1.s, real.s) == NULL) {
-            out->kind = ROUTE_NOT_FOUND;
-            return true;
+    if (!have || realpath(try1.s, real->s) == NULL)
+        return ROUTE_NOT_FOUND;
+    if (!script_contained(rt, sd, path, url_len, real->s))
+        return ROUTE_FORBIDDEN;
+    return ROUTE_EXTENSION;
+}
+
+/* Returns false when the path names no extension and the prefix is "/", which then leaves the
+ * rest of the URL space to the other rules. Otherwise fills out and returns true. */
+static bool route_script(router_t *rt, router_thread_t *t, const route_prefix_t *m,
+                         const char *path, time_t now, route_mem_t *mem, route_t *out)
+{
+    const script_dir_t *sd = m->dir;
+    bool is_slash = m->url_len == 0;
+    const char *rest = m->rest; /* "" or "/..." */
+
+    /* The first segment whose name ends in .dll or .so, with something before the suffix; and
+     * whether any segment up to it starts with '.' (path_has_dot_segment of that part). */
+    size_t seg = 0, end = 0, suffix_len = 0;
+    bool found = false, dot_segment = false;
+    for (size_t i = 0; rest[i] != '\0' && !found;) {
+        if (rest[i] == '/') {
+            i++;
+            continue;
         }
-        if (!script_contained(rt, sd, path, url_len, real.s)) {
-            out->kind = ROUTE_FORBIDDEN;
+        seg = i;
+        dot_segment |= rest[i] == '.';
+        i = end = (size_t)(strchrnul(rest + i, '/') - rest);
+        size_t n = end - seg;
+        if (n > 4 && ends_ci(rest, end, ".dll", 4)) {
+            suffix_len = 4;
+            found = true;
+        } else if (n > 3 && ends_ci(rest, end, ".so", 3)) {
+            suffix_len = 3;
+            found = true;
+        }
+    }
+    if (!found) {
+        if (is_slash)
+            return false;
+        out->kind = ROUTE_NOT_FOUND;
+        return true;
+    }
+    if (end >= PATH_MAX || dot_segment) {
+        out->kind = end >= PATH_MAX ? ROUTE_NOT_FOUND : ROUTE_FORBIDDEN;
+        return true;
+    }
+
+    size_t url_len = (size_t)(rest - path) + end; /* the extension's URL: the cache key */
+    size_t real_len;
+    time_t at;
+    const char *real_s =
+        route_cache_get(t, CACHE_EXTENSION, 0, path, url_len, now, &real_len, &at);
+    if (real_s == NULL) {
+        strbuf_t real;
+        route_kind_t refused = script_find(rt, sd, path, rest, seg, end, suffix_len, &real);
+        if (refused != ROUTE_EXTENSION) {
+            out->kind = refused;
             return true;
         }
         route_cache_put(t, CACHE_EXTENSION, 0, path, url_len, now, real.s);
+        script_strings(rt->cfg, path, rest, end, piece(real.s), mem, out);
+        at = now;
+    } else {
+        script_strings(rt->cfg, path, rest, end, (piece_t){real_s, real_len}, mem, out);
     }
-
-    strbuf_t pt;
-    pt.s[0] = '\0';
-    if (rest[end] != '\0' && path_join(cfg->root, rest + end, pt.s, sizeof pt.s) != 0)
-        pt.s[0] = '\0';
-    piece_t real_p = piece(real.s);
-    extension_found(out, real_p, (piece_t){path, (size_t)(rest - path) + end}, real_p,
-                    piece(rest + end), piece(pt.s));
+    route_memo_put(t, rt->cfg, path, at, out);
     return true;
 }
 
@@ -348,7 +438,8 @@ static const script_map_t *map_for(const config_t *cfg, const char *name, size_t
 }
 
 /* Returns true when a mapped file handled (or refused) the request. */
-static bool route_map(const config_t *cfg, const char *rootreal, const char *path, route_t *out)
+static bool route_map(const config_t *cfg, const char *rootreal, const char *path,
+                      route_mem_t *mem, route_t *out)
 {
     for (size_t i = 0; path[i] != '\0';) {
         if (path[i] == '/') {
@@ -379,7 +470,7 @@ static bool route_map(const config_t *cfg, const char *rootreal, const char *pat
         strbuf_t pt;
         if (path[i] == '\0' || path_join(cfg->root, path, pt.s, sizeof pt.s) != 0)
             strcpy(pt.s, real.s);
-        extension_found(out, piece(map->handler), piece(url.s), piece(real.s), piece(path),
+        extension_found(out, mem, piece(map->handler), piece(url.s), piece(real.s), piece(path),
                         piece(pt.s));
         return true;
     }
@@ -418,7 +509,8 @@ unsigned route_match_wildcard(const router_t *rt, const char *path, unsigned aft
 }
 
 /* The requested resource is the wildcard's: the strings of rule 0 (route.h). */
-static void route_wildcard(const config_t *cfg, unsigned wildcard, const char *path, route_t *out)
+static void route_wildcard(const config_t *cfg, unsigned wildcard, const char *path,
+                           route_mem_t *mem, route_t *out)
 {
     strbuf_t pt;
     if (path_join(cfg->root, path, pt.s, sizeof pt.s) != 0) {
@@ -426,7 +518,7 @@ static void route_wildcard(const config_t *cfg, unsigned wildcard, const char *p
         return;
     }
     piece_t p = piece(path), t = piece(pt.s);
-    extension_found(out, piece(cfg->maps[wildcard - 1].handler), p, t, p, t);
+    extension_found(out, mem, piece(cfg->maps[wildcard - 1].handler), p, t, p, t);
     if (out->kind == ROUTE_EXTENSION)
         out->wildcard = wildcard;
 }
@@ -447,12 +539,29 @@ bool route_root_real(router_t *rt, char *out, size_t n)
     return true;
 }
 
+static void resolve(router_t *rt, const char *path, unsigned after, route_mem_t *mem,
+                    route_t *out);
+
 void route_resolve(router_t *rt, const char *path, route_t *out)
 {
-    route_resolve_after(rt, path, 0, out);
+    route_mem_t heap = {NULL, 0};
+    resolve(rt, path, 0, &heap, out);
 }
 
 void route_resolve_after(router_t *rt, const char *path, unsigned after, route_t *out)
+{
+    route_mem_t heap = {NULL, 0};
+    resolve(rt, path, after, &heap, out);
+}
+
+void route_resolve_in(router_t *rt, const char *path, char *mem, size_t cap, route_t *out)
+{
+    route_mem_t caller = {mem, cap};
+    resolve(rt, path, 0, &caller, out);
+}
+
+static void resolve(router_t *rt, const char *path, unsigned after, route_mem_t *mem,
+                    route_t *out)
 {
     const config_t *cfg = rt->cfg;
     route_clear(out);
@@ -460,17 +569,19 @@ void route_resolve_after(router_t *rt, const char *path, unsigned after, route_t
         return;
     unsigned wildcard = cfg->n_maps > 0 ? route_match_wildcard(rt, path, after) : 0;
     if (wildcard) {
-        route_wildcard(cfg, wildcard, path, out);
+        route_wildcard(cfg, wildcard, path, mem, out);
         return;
     }
     router_thread_t *t = router_thread(rt);
     if (t == NULL)
         return; /* out of memory: NOT_FOUND */
     time_t now = time(NULL);
+    if (cfg->n_scripts > 0 && route_memo_get(t, cfg, path, now, mem, out))
+        return; /* rule 1, as it was decided for this path in the last second */
 
     route_prefix_t m;
     route_match_prefix(rt, path, &m);
-    if (m.dir != NULL && route_script(rt, t, &m, path, now, out))
+    if (m.dir != NULL && route_script(rt, t, &m, path, now, mem, out))
         return;
 
     if (path_has_dot_segment(path)) {
@@ -483,8 +594,8 @@ void route_resolve_after(router_t *rt, const char *path, unsigned after, route_t
         out->kind = ROUTE_NOT_FOUND;
         return;
     }
-    if (cfg->n_maps > 0 && route_map(cfg, site->root_real, path, out))
+    if (cfg->n_maps > 0 && route_map(cfg, site->root_real, path, mem, out))
         return;
-    route_static(rt, t, site, path, now, out);
+    route_static(rt, t, site, path, now, mem, out);
 }
 

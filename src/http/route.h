@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -49,10 +50,14 @@ typedef enum {
                          * symlink, a file the server may not read */
 } route_kind_t;
 
-/* Every string is owned by the route_t (EXTENSION's six share one allocation, `strings`);
- * route_free releases them. Absent = NULL. */
+/* A route's strings are owned by the route_t (EXTENSION's six share one allocation, `strings`;
+ * file and location have one each) and route_free releases them; or, when `borrowed`, they all
+ * lie in one block of memory the route does not own (route_resolve_in's, or wherever route_keep
+ * put them) and route_free releases none. Absent = NULL. */
 typedef struct route {
     route_kind_t kind;
+    bool borrowed;            /* the strings are in `strings`, strings_size bytes, not the route's
+                               * (only EXTENSION, STATIC and REDIRECT routes have strings) */
     char *file;               /* STATIC: absolute canonical path of the file (for its name: the
                                * bytes come from fd) */
     int fd;                   /* STATIC: the file, opened O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK, or
@@ -61,7 +66,6 @@ typedef struct route {
                                * fd to -1. Other kinds: -1, never closed (so a route_t zeroed by a
                                * move, kind set to NOT_FOUND, never closes descriptor 0). */
     int fd_errno;             /* STATIC with fd -1: errno of the failed open/fstat */
-    struct stat st;           /* STATIC with fd >= 0: fstat(fd), a regular file */
     char *location;           /* REDIRECT: path + "/" (the caller appends "?query" if any) */
 
     /* EXTENSION only: */
@@ -77,7 +81,13 @@ typedef struct route {
     char *appl_physical_path; /* directory of script_filename with a trailing '/' */
     unsigned wildcard;        /* EXTENSION routed by a wildcard map: 1 + its index in cfg->maps
                                * (what route_resolve_after passes over); 0 otherwise */
-    char *strings;            /* EXTENSION: the one allocation the six strings above live in */
+    uint32_t strings_size;    /* EXTENSION, and any borrowed route: the bytes of the block in
+                               * `strings` */
+    char *strings;            /* owned: EXTENSION's one allocation the six strings above live in;
+                               * borrowed: the block every string of the route lies in (the six,
+                               * file or location) */
+    struct stat st;           /* STATIC with fd >= 0: fstat(fd), a regular file; undefined for
+                               * any other route (last: clearing a route leaves its 144 bytes) */
 } route_t;
 
 /* path: output of path_normalize. Rules, in order:
@@ -159,7 +169,23 @@ void route_resolve(router_t *rt, const char *path, route_t *out);
  * (after: a route's `wildcard`; 0 = none passed over, UINT_MAX = all):
  * HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR, the chain going on after the current wildcard. */
 void route_resolve_after(router_t *rt, const char *path, unsigned after, route_t *out);
-/* Releases the strings and, for STATIC, closes fd if it is still owned (>= 0). */
+/* route_resolve with the route's strings (of EXTENSION, STATIC or REDIRECT) built into mem[0..cap)
+ * when they fit, the heap otherwise: the route then borrows them, and lasts only as long as mem
+ * unless route_keep moves them. For a caller that is done with the route before mem goes (the
+ * transport's own frame), or that keeps it with route_keep: no allocation for a common route.
+ * ROUTE_MEM_COMMON bytes hold the strings of common routes. */
+enum { ROUTE_MEM_COMMON = 1024 };
+void route_resolve_in(router_t *rt, const char *path, char *mem, size_t cap, route_t *out);
+/* The bytes route_keep needs: strings_size when the route borrows its strings, else 0. */
+size_t route_keep_size(const route_t *r);
+/* Moves the strings r borrows into dst (route_keep_size(r) bytes; nothing when that is 0): r
+ * then borrows dst's, which must outlive it and never be written through (the ISAPI host's
+ * request block, which a parked request holds anyway: no allocation of its own). */
+void route_keep(route_t *r, char *dst);
+/* A STATIC route's file becomes file (a heap string, now the route's; route_free frees it), the
+ * one it had freed if the route owned it. */
+void route_replace_file(route_t *r, char *file);
+/* Releases the strings (unless borrowed) and, for STATIC, closes fd if it is still owned (>= 0). */
 void route_free(route_t *r);
 
 /* The rules above for code outside routing that applies them (urlmap.c). */

@@ -25,6 +25,18 @@ typedef struct strbuf {
     char s[PATH_MAX];
 } strbuf_t;
 
+/* Memory for the strings of the route being resolved: the caller's (route_resolve_in), taken at
+ * most once since a route has one block of strings; buf NULL: the heap. */
+typedef struct route_mem {
+    char *buf;
+    size_t cap;
+} route_mem_t;
+
+/* n bytes for out's strings: mem's when they fit (out then borrows them: borrowed, strings and
+ * strings_size are set), else malloc's (the caller stores the block where route_free frees it:
+ * `strings`, `file` or `location`). NULL when memory runs out. */
+char *route_strings_alloc(route_t *out, route_mem_t *mem, size_t n);
+
 /* An allocation failed: report NOT_FOUND with every string NULL. */
 static inline void route_oom(route_t *r)
 {
@@ -94,12 +106,26 @@ router_thread_t *router_thread(router_t *rt);
 /* ---- resolution cache (route_site.c): the calling thread's, t = router_thread(rt) ---- */
 typedef enum { CACHE_EMPTY = 0, CACHE_EXTENSION = 1, CACHE_STATIC = 2 } cache_tag_t;
 
-bool route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
-                     size_t url_len, time_t now, char *real, size_t real_size);
+/* The real path cached for url[0..url_len) (its length in *real_len; when it was resolved in
+ * *at, unless at is NULL), or NULL: valid until the thread's next route_cache_put or
+ * route_cache_drop. */
+const char *route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
+                            size_t url_len, time_t now, size_t *real_len, time_t *at);
 void route_cache_put(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
                      size_t url_len, time_t now, const char *real);
 void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
-                      size_t url_len, time_t now);
+                      size_t url_len);
+
+/* ---- whole extension routes (route_site.c): rule 1's results, the calling thread's ----
+ * route_memo_get: out := the EXTENSION route_script made of path under cfg's arrays,
+ * while the resolution it was built from (resolved at `at`) is fresh; its strings in mem or on
+ * the heap (out of memory: NOT_FOUND). false when there is none. route_memo_put: remember r, a
+ * route_script result whose extension's file was resolved at `at` (the strings are copied;
+ * routes too big for an entry are not kept). */
+bool route_memo_get(router_thread_t *t, const config_t *cfg, const char *path, time_t now,
+                    route_mem_t *mem, route_t *out);
+void route_memo_put(router_thread_t *t, const config_t *cfg, const char *path, time_t at,
+                    const route_t *r);
 
 /* ---- the site: the root and configured real paths, per thread ----
  * What every static or mapped request needs besides its own path: the root's handle (its
@@ -150,6 +176,6 @@ int route_site_open_beneath(const route_site_t *site, const char *rel);
 
 /* ---- rule 4: static files (route_static.c) ---- */
 void route_static(router_t *rt, router_thread_t *t, const route_site_t *site, const char *path,
-                  time_t now, route_t *out);
+                  time_t now, route_mem_t *mem, route_t *out);
 
 #endif

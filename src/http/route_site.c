@@ -40,9 +40,41 @@ typedef struct route_cache_entry {
     cache_tag_t tag;     /* CACHE_EMPTY: an empty slot */
     unsigned gen;        /* CACHE_STATIC: the site generation; 0 for the others */
     time_t at;
+    size_t url_len;      /* strlen(url) */
+    size_t real_len;     /* strlen(real) */
     char url[ROUTE_CACHE_URL];
     char real[ROUTE_CACHE_REAL];
 } route_cache_entry_t;
+
+/* ---- whole extension routes ----
+ * What rule 1 made of a whole URL path (route_script: the six strings of an EXTENSION), so that
+ * the next request for the same path copies one block instead of matching the prefix, scanning
+ * for the extension's name, looking its file up and laying the strings out again. An entry
+ * lasts as long as the resolution of the extension's file it was built from (its `at`, the
+ * CACHE_EXTENSION entry's): it can never outlive what the resolution cache would have answered.
+ * Valid only for the configuration arrays it was built under (route_memo_cfg_t: a change of
+ * the root, script dirs or maps empties the table); wildcard maps are matched before it is
+ * consulted. Per thread, like the resolution cache; separate from it, so that many paths below
+ * one extension (PATH_INFO) never push the extensions' resolutions out. */
+#define ROUTE_MEMO_SLOTS 8
+
+typedef struct route_memo_entry {
+    time_t at;
+    uint32_t size;                /* of block */
+    uint16_t off[6];              /* handler, script_name, script_filename, path_info,
+                                   * path_translated, appl_physical_path: offsets in block */
+    char path[ROUTE_CACHE_URL];
+    char block[ROUTE_CACHE_REAL];
+} route_memo_entry_t;
+
+/* The configuration arrays the memo table was filled under (as route_site_t keeps them). */
+typedef struct route_memo_cfg {
+    const char *root;
+    const script_dir_t *scripts;
+    size_t n_scripts;
+    const script_map_t *maps;
+    size_t n_maps;
+} route_memo_cfg_t;
 
 /* One thread's state for one router, reached through the router's key (router_thread). Touched
  * by that thread only, but for the links (next, prev), which are the router's threads_lock's.
@@ -52,6 +84,12 @@ struct router_thread {
     router_thread_t *next, *prev; /* rt->threads */
     route_cache_entry_t cache[ROUTE_CACHE_SLOTS];
     unsigned cache_next;
+    route_memo_cfg_t memo_cfg;
+    size_t memo_len[ROUTE_MEMO_SLOTS]; /* memo[i]'s path length; 0: memo[i] is empty, and so
+                                        * is every slot after it (filled in order, emptied all
+                                        * at once). Apart from the entries: a miss reads this */
+    route_memo_entry_t memo[ROUTE_MEMO_SLOTS];
+    unsigned memo_next;
     route_site_t site;
     unsigned site_gen;   /* the last generation this thread's site took */
 };
@@ -61,31 +99,31 @@ static bool fresh(time_t at, time_t now)
     return now - at < ROUTE_CACHE_TTL && now >= at;
 }
 
+/* The entry for (tag, gen, url), fresh or not; NULL for none. */
 static route_cache_entry_t *route_cache_find(router_thread_t *t, cache_tag_t tag, unsigned gen,
-                                             const char *url, size_t url_len, time_t now)
+                                             const char *url, size_t url_len)
 {
     if (url_len >= ROUTE_CACHE_URL)
         return NULL;
     for (unsigned i = 0; i < ROUTE_CACHE_SLOTS; i++) {
         route_cache_entry_t *e = &t->cache[i];
-        if (e->tag == tag && e->gen == gen && fresh(e->at, now) &&
-            strncmp(e->url, url, url_len) == 0 && e->url[url_len] == '\0')
+        if (e->url_len == url_len && e->tag == tag && e->gen == gen &&
+            memcmp(e->url, url, url_len) == 0)
             return e;
     }
     return NULL;
 }
 
-bool route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
-                     size_t url_len, time_t now, char *real, size_t real_size)
+const char *route_cache_get(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
+                            size_t url_len, time_t now, size_t *real_len, time_t *at)
 {
-    const route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
-    if (e == NULL)
-        return false;
-    size_t n = strlen(e->real);
-    if (n >= real_size)
-        return false;
-    memcpy(real, e->real, n + 1);
-    return true;
+    const route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len);
+    if (e == NULL || !fresh(e->at, now))
+        return NULL;
+    *real_len = e->real_len;
+    if (at != NULL)
+        *at = e->at;
+    return e->real;
 }
 
 void route_cache_put(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
@@ -94,23 +132,103 @@ void route_cache_put(router_thread_t *t, cache_tag_t tag, unsigned gen, const ch
     size_t n = strlen(real);
     if (url_len >= ROUTE_CACHE_URL || n >= ROUTE_CACHE_REAL)
         return;
-    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
+    /* A stale entry of the same key is renewed in its slot, so it is never found again in
+     * another while its old slot still holds it. */
+    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len);
     if (e == NULL)
         e = &t->cache[t->cache_next++ % ROUTE_CACHE_SLOTS];
     e->tag = tag;
     e->gen = gen;
     e->at = now;
+    e->url_len = url_len;
+    e->real_len = n;
     memcpy(e->url, url, url_len);
     e->url[url_len] = '\0';
     memcpy(e->real, real, n + 1);
 }
 
 void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const char *url,
-                      size_t url_len, time_t now)
+                      size_t url_len)
 {
-    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len, now);
+    route_cache_entry_t *e = route_cache_find(t, tag, gen, url, url_len);
     if (e != NULL)
         e->tag = CACHE_EMPTY;
+}
+
+/* The memo table is for cfg's arrays: emptied when they are not the ones it was filled under. */
+static void memo_for(router_thread_t *t, const config_t *cfg)
+{
+    route_memo_cfg_t *m = &t->memo_cfg;
+    if (m->root == cfg->root && m->scripts == cfg->scripts && m->n_scripts == cfg->n_scripts &&
+        m->maps == cfg->maps && m->n_maps == cfg->n_maps)
+        return;
+    for (unsigned i = 0; i < ROUTE_MEMO_SLOTS; i++)
+        t->memo_len[i] = 0;
+    t->memo_next = 0;
+    *m = (route_memo_cfg_t){cfg->root, cfg->scripts, cfg->n_scripts, cfg->maps, cfg->n_maps};
+}
+
+/* The slot of path (path_len >= 1), or ROUTE_MEMO_SLOTS for none. */
+static unsigned memo_find(const router_thread_t *t, const char *path, size_t path_len)
+{
+    for (unsigned i = 0; i < ROUTE_MEMO_SLOTS && t->memo_len[i] != 0; i++) {
+        if (t->memo_len[i] == path_len && memcmp(t->memo[i].path, path, path_len) == 0)
+            return i;
+    }
+    return ROUTE_MEMO_SLOTS;
+}
+
+bool route_memo_get(router_thread_t *t, const config_t *cfg, const char *path, time_t now,
+                    route_mem_t *mem, route_t *out)
+{
+    if (t->memo_len[0] == 0)
+        return false; /* empty: not even the path's length is needed */
+    unsigned i = memo_find(t, path, strlen(path));
+    if (i == ROUTE_MEMO_SLOTS)
+        return false;
+    memo_for(t, cfg);
+    const route_memo_entry_t *e = &t->memo[i];
+    if (t->memo_len[i] == 0 || !fresh(e->at, now)) /* emptied by memo_for, or stale */
+        return false;
+    char *p = route_strings_alloc(out, mem, e->size);
+    if (p == NULL) {
+        route_oom(out);
+        return true;
+    }
+    memcpy(p, e->block, e->size);
+    out->kind = ROUTE_EXTENSION;
+    out->strings = p;
+    out->strings_size = e->size;
+    out->handler = p + e->off[0];
+    out->script_name = p + e->off[1];
+    out->script_filename = p + e->off[2];
+    out->path_info = p + e->off[3];
+    out->path_translated = p + e->off[4];
+    out->appl_physical_path = p + e->off[5];
+    return true;
+}
+
+void route_memo_put(router_thread_t *t, const config_t *cfg, const char *path, time_t at,
+                    const route_t *r)
+{
+    size_t path_len = strlen(path);
+    if (r->kind != ROUTE_EXTENSION || path_len >= ROUTE_CACHE_URL ||
+        r->strings_size > ROUTE_CACHE_REAL)
+        return;
+    memo_for(t, cfg);
+    unsigned i = memo_find(t, path, path_len);
+    if (i == ROUTE_MEMO_SLOTS)
+        i = t->memo_next++ % ROUTE_MEMO_SLOTS;
+    route_memo_entry_t *e = &t->memo[i];
+    const char *const strs[6] = {r->handler,   r->script_name,     r->script_filename,
+                                 r->path_info, r->path_translated, r->appl_physical_path};
+    for (int k = 0; k < 6; k++)
+        e->off[k] = (uint16_t)(strs[k] - r->strings);
+    t->memo_len[i] = path_len;
+    e->at = at;
+    e->size = r->strings_size;
+    memcpy(e->path, path, path_len);
+    memcpy(e->block, r->strings, r->strings_size);
 }
 
 /* ---- the root: one descriptor for the router ----

@@ -17,15 +17,17 @@
 #include "path.h"
 #include "route_internal.h"
 
-/* Location header value: path + "/" percent-encoded, so a decoded path can never put a
- * blank, CR/LF or '?' into the response head. */
-static char *make_location(const char *path)
+/* out := REDIRECT to path + "/", percent-encoded, so a decoded path can never put a blank,
+ * CR/LF or '?' into the response head. */
+static void redirect_found(route_t *out, route_mem_t *mem, const char *path)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(path);
-    char *loc = malloc(n * 3 + 2);
-    if (loc == NULL)
-        return NULL;
+    char *loc = route_strings_alloc(out, mem, n * 3 + 2);
+    if (loc == NULL) {
+        route_oom(out);
+        return;
+    }
     char *o = loc;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)path[i];
@@ -40,7 +42,8 @@ static char *make_location(const char *path)
     }
     *o++ = '/';
     *o = '\0';
-    return loc;
+    out->kind = ROUTE_REDIRECT;
+    out->location = loc;
 }
 
 /* ---- rule 4: static files ---- */
@@ -80,25 +83,35 @@ static route_kind_t realpath_error_kind(int err)
     return err == EACCES || err == ELOOP ? ROUTE_FORBIDDEN : ROUTE_NOT_FOUND;
 }
 
+/* out->file := a copy of real (mem's or the heap's); false when memory runs out. */
+static bool file_copy(route_t *out, route_mem_t *mem, const char *real)
+{
+    size_t n = strlen(real) + 1;
+    out->file = route_strings_alloc(out, mem, n);
+    if (out->file == NULL)
+        return false;
+    memcpy(out->file, real, n);
+    return true;
+}
+
 /* out := STATIC for the open regular file fd (taken over) whose canonical path is real. */
-static void static_found(route_t *out, const char *real, int fd, const struct stat *st)
+static void static_found(route_t *out, route_mem_t *mem, const char *real, int fd,
+                         const struct stat *st)
 {
     out->kind = ROUTE_STATIC;
     out->fd = fd;
     out->st = *st;
-    out->file = strdup(real);
-    if (out->file == NULL)
+    if (!file_copy(out, mem, real))
         route_oom(out); /* closes fd */
 }
 
 /* out := STATIC whose open failed with err: static_file_respond turns err into the status. */
-static void static_failed(route_t *out, const char *real, int err)
+static void static_failed(route_t *out, route_mem_t *mem, const char *real, int err)
 {
     out->kind = ROUTE_STATIC;
     out->fd = -1;
     out->fd_errno = err;
-    out->file = strdup(real);
-    if (out->file == NULL)
+    if (!file_copy(out, mem, real))
         route_oom(out);
 }
 
@@ -107,7 +120,8 @@ static void static_failed(route_t *out, const char *real, int err)
  * Opening it refusing symlinks opens exactly that path, so the verdict still holds for whatever
  * is there now, if it is a regular file. false (nothing opened) when it is not, or is gone: the
  * caller then resolves afresh. */
-static bool static_cached(const route_site_t *site, const char *rel, route_t *out)
+static bool static_cached(const route_site_t *site, const char *rel, route_mem_t *mem,
+                          route_t *out)
 {
     strbuf_t real;
     if (path_join(site->root_real, rel, real.s, sizeof real.s) != 0)
@@ -120,7 +134,7 @@ static bool static_cached(const route_site_t *site, const char *rel, route_t *ou
         close(fd);
         return false;
     }
-    static_found(out, real.s, fd, &st);
+    static_found(out, mem, real.s, fd, &st);
     return true;
 }
 
@@ -130,7 +144,7 @@ static bool static_cached(const route_site_t *site, const char *rel, route_t *ou
  * directory's index.html. Returns false when only the full resolution can tell: a symlink on
  * the way (ELOOP), a directory without index.html (ENOENT), permissions, anything unusual. */
 static bool static_direct(const config_t *cfg, const route_site_t *site, const char *path,
-                          route_t *out)
+                          route_mem_t *mem, route_t *out)
 {
     static const char index_name[] = "index.html";
     size_t n = strlen(path); /* path starts with '/' */
@@ -157,15 +171,12 @@ static bool static_direct(const config_t *cfg, const route_site_t *site, const c
         return false;
     }
     if (S_ISREG(st.st_mode) && !is_protected(cfg, site, real.s)) {
-        static_found(out, real.s, fd, &st);
+        static_found(out, mem, real.s, fd, &st);
         return true;
     }
     close(fd);
     if (S_ISDIR(st.st_mode) && !dir) {
-        out->kind = ROUTE_REDIRECT;
-        out->location = make_location(path);
-        if (out->location == NULL)
-            route_oom(out);
+        redirect_found(out, mem, path);
     } else {
         out->kind = ROUTE_FORBIDDEN; /* protected, an index.html that is no regular file, a FIFO */
     }
@@ -178,7 +189,7 @@ static bool static_direct(const config_t *cfg, const route_site_t *site, const c
  * path with O_NOFOLLOW (which guards the last component only). With openat2, a file found is
  * cached: the next request for the URL opens its canonical path directly. */
 static void static_full(router_t *rt, router_thread_t *t, const route_site_t *site,
-                        const char *path, time_t now, route_t *out)
+                        const char *path, time_t now, route_mem_t *mem, route_t *out)
 {
     const config_t *cfg = rt->cfg;
     const char *rootreal = site->root_real;
@@ -203,10 +214,7 @@ static void static_full(router_t *rt, router_thread_t *t, const route_site_t *si
     if (S_ISDIR(st.st_mode)) {
         size_t n = strlen(path);
         if (n == 0 || path[n - 1] != '/') {
-            out->kind = ROUTE_REDIRECT;
-            out->location = make_location(path);
-            if (out->location == NULL)
-                route_oom(out);
+            redirect_found(out, mem, path);
             return;
         }
         strbuf_t index;
@@ -234,7 +242,7 @@ static void static_full(router_t *rt, router_thread_t *t, const route_site_t *si
         int err = errno;
         if (fd >= 0)
             close(fd);
-        static_failed(out, real.s, err);
+        static_failed(out, mem, real.s, err);
         return;
     }
     if (!S_ISREG(st.st_mode)) { /* swapped after the checks */
@@ -242,26 +250,26 @@ static void static_full(router_t *rt, router_thread_t *t, const route_site_t *si
         out->kind = ROUTE_FORBIDDEN;
         return;
     }
-    static_found(out, real.s, fd, &st);
+    static_found(out, mem, real.s, fd, &st);
     if (beneath && out->kind == ROUTE_STATIC)
         route_cache_put(t, CACHE_STATIC, site->gen, path, strlen(path), now, rel);
 }
 
 void route_static(router_t *rt, router_thread_t *t, const route_site_t *site, const char *path,
-                  time_t now, route_t *out)
+                  time_t now, route_mem_t *mem, route_t *out)
 {
     if (route_site_openat2(rt, site)) {
-        size_t n = strlen(path);
-        strbuf_t rel;
-        if (route_cache_get(t, CACHE_STATIC, site->gen, path, n, now, rel.s, sizeof rel.s)) {
-            if (static_cached(site, rel.s, out))
+        size_t n = strlen(path), rel_len;
+        const char *rel = route_cache_get(t, CACHE_STATIC, site->gen, path, n, now, &rel_len, NULL);
+        if (rel != NULL) {
+            if (static_cached(site, rel, mem, out))
                 return;
-            route_cache_drop(t, CACHE_STATIC, site->gen, path, n, now);
+            route_cache_drop(t, CACHE_STATIC, site->gen, path, n);
         }
-        if (static_direct(rt->cfg, site, path, out))
+        if (static_direct(rt->cfg, site, path, mem, out))
             return;
     }
-    static_full(rt, t, site, path, now, out);
+    static_full(rt, t, site, path, now, mem, out);
 }
 
 bool route_is_server_code(router_t *rt, const char *real)

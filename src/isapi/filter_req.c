@@ -220,8 +220,7 @@ static unsigned url_map_static(request_t *r, DWORD *st)
         close(r->route.fd);
     r->route.fd = fd;
     r->route.st = sb;
-    free(r->route.file);
-    r->route.file = real; /* the route's now */
+    route_replace_file(&r->route, real); /* the route's now */
     return 0;
 }
 

@@ -141,7 +141,9 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     total -= (path_is_raw ? lens[3] + 1 : 0) + (query_in_target ? lens[4] + 1 : 0);
     for (size_t i = 0; i < src->n_headers; i++)
         total += src->headers[i].name_len + src->headers[i].value_len + 2;
-    /* One block: the request, its header table, the head's strings, the read-ahead buffer.
+    total += route_keep_size(route); /* the route's strings, when they are the caller's */
+    /* One block: the request, its header table, the head's (and the route's) strings, the
+     * read-ahead buffer.
      * Freed with the request. Only the struct is zeroed (the read-ahead may be 48 KiB). */
     size_t headers_bytes = (src->n_headers ? src->n_headers : 1) * sizeof(http_header_t);
     /* A client's request (cells: its loop's) takes a spare block of the loop; a child none. */
@@ -190,6 +192,7 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
     /* The connection outlives the request (it is not freed while an extension owns it). */
     ri->local_addr = conn_local_text(c);
 
+    route_keep(route, cur); /* into the block, after the head's strings */
     r->route = *route;
     memset(route, 0, sizeof *route);
     route->kind = ROUTE_NOT_FOUND;

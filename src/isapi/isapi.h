@@ -127,7 +127,7 @@ struct request {
     conn_t *conn;                 /* outlives the request; reached through src/http/conn.h */
     /* Everything above `ext` is set in full by request_create; from `ext` on, every field starts
      * zeroed (one memset), so a field added there needs no line in request_create. */
-    route_t route;                /* owned */
+    route_t route;                /* owned; its strings may be in the request's block (route_keep) */
     reqinfo_t ri;                 /* strings live in `strings` */
     char *strings;                /* copies of the head: in the request's own block */
     http_header_t *headers;       /* in the request's own block */

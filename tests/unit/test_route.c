@@ -175,8 +175,59 @@ static void setup_config(void)
     cfg.n_maps = 1;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Every string of two routes of one path is the same. */
+static bool same_route(const route_t *a, const route_t *b)
+{
+    return a->kind == b->kind && same_str(a->file, b->file) &&
+           same_str(a->location, b->location) && same_str(a->handler, b->handler) &&
+           same_str(a->script_name, b->script_name) &&
+           same_str(a->script_filename, b->script_filename) &&
+           same_str(a->path_info, b->path_info) &&
+           same_str(a->path_translated, b->path_translated) &&
+           same_str(a->appl_physical_path, b->appl_physical_path) && a->wildcard == b->wildcard;
+}
+
+/* route_resolve_in gives what route_resolve gives: in the caller's memory when the strings fit
+ * (borrowed, none allocated), on the heap when they do not; and route_keep moves them, so the
+ * route no longer needs the memory it was resolved in. */
+static void check_in(const char *path)
+{
+    route_t want;
+    route_resolve(rt, path, &want);
+    CHECK(!want.borrowed);
+    static const size_t caps[] = {ROUTE_MEM_COMMON, 8, 0};
+    for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+        char mem[ROUTE_MEM_COMMON], kept[ROUTE_MEM_COMMON];
+        route_t r;
+        route_resolve_in(rt, path, mem, caps[k], &r);
+        bool has_strings = r.file || r.location || r.handler;
+        CHECK(same_route(&r, &want));
+        CHECK(!r.borrowed || (has_strings && r.strings_size <= caps[k]));
+        if (has_strings && caps[k] == ROUTE_MEM_COMMON && strlen(path) < 200)
+            CHECK(r.borrowed); /* a common route: no allocation */
+        size_t n = route_keep_size(&r);
+        CHECK(n <= caps[k]);
+        CHECK(r.borrowed || n == 0);
+        if (r.borrowed)
+            CHECK(r.strings == mem);
+        route_keep(&r, kept);
+        memset(mem, 'x', sizeof mem);
+        CHECK(same_route(&r, &want));
+        CHECK(!r.borrowed || r.strings == kept);
+        route_free(&r); /* frees what the route owns: the heap's strings, never kept's */
+        CHECK(r.kind == ROUTE_NOT_FOUND && r.fd == -1 && !r.borrowed && r.strings == NULL);
+    }
+    route_free(&want);
+}
+
 static route_kind_t kind_of(const char *path)
 {
+    check_in(path);
     route_t r;
     route_resolve(rt, path, &r);
     route_kind_t k = r.kind;
@@ -187,6 +238,7 @@ static route_kind_t kind_of(const char *path)
 static void check_ext(const char *path, const char *handler, const char *script_name,
                       const char *path_info, const char *path_translated)
 {
+    check_in(path);
     route_t r;
     route_resolve(rt, path, &r);
     CHECK_INT(r.kind, ROUTE_EXTENSION);
@@ -209,6 +261,7 @@ static void check_ext(const char *path, const char *handler, const char *script_
 
 static void check_static(const char *path, const char *file)
 {
+    check_in(path);
     route_t r;
     route_resolve(rt, path, &r);
     CHECK_INT(r.kind, ROUTE_STATIC);
@@ -783,6 +836,57 @@ static void test_match_prefix(void)
     cfg = saved;
 }
 
+/* A path resolved again within the second gives the same strings (from the thread's memo of
+ * whole routes), also with more paths than the memo holds, and none made under other
+ * configuration arrays: a new root or script array is seen at the next resolution (an
+ * extension's file found under the old array may be used for up to a second, as before). */
+static void test_memo(void)
+{
+    char path[64], info[64];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 20; i++) {
+            snprintf(path, sizeof path, "/scripts/hello.dll/p%d", i);
+            snprintf(info, sizeof info, "/p%d", i);
+            check_ext(path, at(S, "hello.so"), "/scripts/hello.dll", info, at(R, info + 1));
+        }
+    }
+    check_ext("/scripts/hello.dll/q", at(S, "hello.so"), "/scripts/hello.dll", "/q", at(R, "q"));
+    config_t saved = cfg;
+    char other_root[PBUF];
+    snprintf(other_root, sizeof other_root, "%s", O);
+    cfg.root = other_root;
+    check_ext("/scripts/hello.dll/q", at(S, "hello.so"), "/scripts/hello.dll", "/q", at(O, "q"));
+    cfg = saved;
+    check_ext("/scripts/hello.dll/q", at(S, "hello.so"), "/scripts/hello.dll", "/q", at(R, "q"));
+    script_dir_t moved[1] = {{.prefix = "/scripts", .dir = S2}};
+    cfg.scripts = moved;
+    cfg.n_scripts = 1;
+    check_ext("/scripts/x.dll/q", at(S2, "x.so"), "/scripts/x.dll", "/q", at(R, "q"));
+    cfg = saved;
+    check_ext("/scripts/hello.dll/q", at(S, "hello.so"), "/scripts/hello.dll", "/q", at(R, "q"));
+}
+
+/* A filter's URL_MAP replaces a static route's file (filter_req.c): the new one is the route's,
+ * whether the old one was borrowed or owned. */
+static void test_replace_file(void)
+{
+    char mem[ROUTE_MEM_COMMON];
+    route_t r;
+    route_resolve_in(rt, "/a.txt", mem, sizeof mem, &r);
+    CHECK_INT(r.kind, ROUTE_STATIC);
+    CHECK(r.borrowed);
+    route_replace_file(&r, strdup("/elsewhere"));
+    memset(mem, 'x', sizeof mem);
+    CHECK(!r.borrowed && route_keep_size(&r) == 0);
+    CHECK_STR(r.file, "/elsewhere");
+    route_free(&r);
+    route_resolve(rt, "/a.txt", &r);
+    CHECK(!r.borrowed);
+    route_replace_file(&r, strdup("/elsewhere"));
+    CHECK_STR(r.file, "/elsewhere");
+    route_free(&r);
+}
+
 static void test_free(void)
 {
     route_t r;
@@ -826,6 +930,8 @@ int main(void)
         test_root_repointed();
         test_map_url();
         test_match_prefix();
+        test_replace_file();
+        test_memo();
         test_free();
         teardown();
     }
