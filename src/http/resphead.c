@@ -9,7 +9,8 @@
  * behind those h already holds; a malformed input leaves the head as it was: what was written
  * lies past h->lines_len and is cut off again.
  *
- * All character tests are ASCII-only: a loaded extension may change the process locale. */
+ * All character tests are ASCII-only: a loaded extension may change the process locale. The
+ * builder, resphead_build*, is in resphead_build.c. */
 #include "resphead.h"
 #include "resphead_internal.h"
 
@@ -48,20 +49,14 @@ static inline bool is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* RFC 9110 tchar: http_is_tchar (httputil.h). */
+/* RFC 9110 tchar: http_is_tchar (httputil.h); field chars: resphead_is_field_char
+ * (resphead_internal.h). */
 
-/* field-vchar, SP and HTAB; obs-text (0x80..0xFF) passes through. A table: the loop over
- * every header value the extension sends asks it of each byte. */
-static const unsigned char field_char_table[256] = {
+const unsigned char resphead_field_char_table[256] = {
     ['\t'] = 1,
     [0x20 ... 0x7e] = 1,
     [0x80 ... 0xff] = 1,
 };
-
-static inline bool is_field_char(unsigned char c)
-{
-    return field_char_table[c] != 0;
-}
 
 static inline unsigned char ascii_lower(unsigned char c)
 {
@@ -326,7 +321,7 @@ static inline uint64_t ctl_bytes(uint64_t x)
     return (((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & highs;
 }
 
-/* The first byte at or after i that is no field char (see field_char_table), or len: eight bytes
+/* The first byte at or after i that is no field char, or len: eight bytes
  * a step, the last ones of text (when it has eight) moved down so that zeros follow them. A tab
  * is a field char that ctl_bytes finds too: the search goes on behind it. */
 static inline size_t skip_field_chars(const unsigned char *t, size_t i, size_t len)
@@ -339,7 +334,7 @@ static inline size_t skip_field_chars(const unsigned char *t, size_t i, size_t l
             unsigned shift = (unsigned)(8 - (len - i)) * 8;
             hits = ctl_bytes(load8((const char *)t + len - 8) >> shift);
         } else {
-            while (i < len && is_field_char(t[i]))
+            while (i < len && resphead_is_field_char(t[i]))
                 i++;
             return i;
         }
@@ -537,6 +532,23 @@ int resphead_parse_status(resphead_t *h, const char *status, size_t len)
     resphead_init(h);
     if (!status)
         return 0;
+    /* The common form "NNN reason", the reason ending the text: as the general path below
+     * takes it, in one pass. */
+    if (len > 4 && is_digit((unsigned char)status[0]) && status[0] != '0' &&
+        is_digit((unsigned char)status[1]) && is_digit((unsigned char)status[2]) &&
+        status[3] == ' ' && !is_blank((unsigned char)status[4])) {
+        size_t k = 4;
+        while (k < len && resphead_is_field_char((unsigned char)status[k]))
+            k++;
+        if (k > 4 && (k == len || status[k] == '\0') && !is_blank((unsigned char)status[k - 1])) {
+            size_t rlen = k - 4 < sizeof h->reason - 1 ? k - 4 : sizeof h->reason - 1;
+            h->status = (unsigned)(status[0] - '0') * 100 + (unsigned)(status[1] - '0') * 10 +
+                        (unsigned)(status[2] - '0');
+            memcpy(h->reason, status + 4, rlen);
+            h->reason[rlen] = '\0';
+            return 0;
+        }
+    }
     len = strnlen(status, len);
     while (len && (is_blank((unsigned char)status[0]) || status[0] == '\r' || status[0] == '\n')) {
         status++;
@@ -569,7 +581,7 @@ int resphead_parse_status(resphead_t *h, const char *status, size_t len)
     const char *reason = status + i;
     size_t rlen = len - i;
     for (size_t k = 0; k < rlen; k++)
-        if (!is_field_char((unsigned char)reason[k]))
+        if (!resphead_is_field_char((unsigned char)reason[k]))
             return -1;
     if (rlen == 0) {
         reason = http_status_reason(code);
@@ -661,7 +673,7 @@ int resphead_add(resphead_t *h, const char *name, const char *value)
     size_t vlen = strlen(value);
     trim(&value, &vlen);
     for (size_t i = 0; ok && i < vlen; i++)
-        ok = is_field_char((unsigned char)value[i]);
+        ok = resphead_is_field_char((unsigned char)value[i]);
     scan_t st;
     scan_seed(&st, h, false, false);
     int keep = ok ? apply_field(&st, field_of(name, nlen), value, vlen) : -1;
@@ -672,151 +684,4 @@ int resphead_add(resphead_t *h, const char *name, const char *value)
     if (keep)
         put_field(&st, name, nlen, value, vlen);
     return scan_commit(&st, h, 0);
-}
-
-/* ---- Builder ---------------------------------------------------------------------------- */
-
-static time_t (*test_clock)(void);
-
-void resphead_set_clock_for_tests(time_t (*now)(void))
-{
-    test_clock = now;
-}
-
-/* The Date value, formatted at most once per second per thread. */
-static const char *date_now(void)
-{
-    static _Thread_local struct {
-        bool valid;
-        time_t sec;
-        char text[HTTP_DATE_LEN + 1];
-    } cache;
-    time_t now = test_clock ? test_clock() : time(NULL);
-    if (!cache.valid || cache.sec != now) {
-        http_date_format(now, cache.text);
-        cache.sec = now;
-        cache.valid = true;
-    }
-    return cache.text;
-}
-
-static char *put(char *p, const char *s, size_t n)
-{
-    memcpy(p, s, n);
-    return p + n;
-}
-
-/* The head into a malloc'ed buffer with room for `room` more bytes (and a NUL) behind it. */
-static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
-                      bool keep_alive, const char *server, size_t room, char **out,
-                      size_t *out_len)
-{
-    if (h->status < 100 || h->status > 999) {
-        errno = EINVAL;
-        return -1;
-    }
-    const char *reason = h->reason;
-    size_t rlen = strnlen(h->reason, sizeof h->reason);
-    if (rlen == 0) {
-        reason = http_status_reason(h->status);
-        rlen = strlen(reason);
-    }
-    unsigned minor = http_minor >= 1 ? 1 : 0;
-    bool bodiless = h->status < 200 || h->status == 204 || h->status == 304;
-    bool keep = keep_alive && !h->conn_close && framing != FRAME_CLOSE;
-    const char *date = h->has_date ? NULL : date_now();
-    size_t slen = (h->has_server || !server) ? 0 : strlen(server);
-
-    static const char cl_name[] = "Content-Length: ";
-    static const char te_line[] = "Transfer-Encoding: chunked\r\n";
-    static const char close_line[] = "Connection: close\r\n";
-    static const char ka_line[] = "Connection: keep-alive\r\n";
-    char num[24], *digits = num + sizeof num;
-    const char *framing_line = NULL;
-    size_t flen = 0;
-    if (!bodiless && framing == FRAME_LENGTH) {
-        uint64_t v = h->content_length;
-        do {
-            *--digits = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        flen = sizeof cl_name - 1 + (size_t)(num + sizeof num - digits) + 2;
-    } else if (!bodiless && (framing == FRAME_CHUNKED || framing == FRAME_PASSTHRU)) {
-        framing_line = te_line;
-        flen = sizeof te_line - 1;
-    }
-    const char *conn_line = !keep ? close_line : minor == 0 ? ka_line : NULL;
-    size_t clen = conn_line ? strlen(conn_line) : 0;
-
-    size_t total = sizeof "HTTP/1.x NNN \r\n" - 1 + rlen +
-                   (date ? sizeof "Date: \r\n" - 1 + HTTP_DATE_LEN : 0) +
-                   (slen ? sizeof "Server: \r\n" - 1 + slen : 0) +
-                   h->lines_len + flen + clen + 2;
-    char *buf = malloc(total + room + 1);
-    if (!buf)
-        return -1;
-
-    char *p = buf;
-    p = put(p, "HTTP/1.", 7);
-    *p++ = (char)('0' + minor);
-    *p++ = ' ';
-    *p++ = (char)('0' + h->status / 100);
-    *p++ = (char)('0' + h->status / 10 % 10);
-    *p++ = (char)('0' + h->status % 10);
-    *p++ = ' ';
-    for (size_t i = 0; i < rlen; i++) {
-        unsigned char c = (unsigned char)reason[i];
-        *p++ = is_field_char(c) ? (char)c : ' ';
-    }
-    p = put(p, "\r\n", 2);
-    if (date) {
-        p = put(p, "Date: ", 6);
-        p = put(p, date, HTTP_DATE_LEN);
-        p = put(p, "\r\n", 2);
-    }
-    if (slen) {
-        p = put(p, "Server: ", 8);
-        p = put(p, server, slen);
-        p = put(p, "\r\n", 2);
-    }
-    if (h->lines_len)
-        p = put(p, h->lines, h->lines_len);
-    if (framing_line) {
-        p = put(p, framing_line, flen);
-    } else if (flen) {
-        p = put(p, cl_name, sizeof cl_name - 1);
-        p = put(p, digits, (size_t)(num + sizeof num - digits));
-        p = put(p, "\r\n", 2);
-    }
-    if (conn_line)
-        p = put(p, conn_line, clen);
-    p = put(p, "\r\n", 2);
-    *p = '\0';
-
-    *out = buf;
-    *out_len = (size_t)(p - buf);
-    return 0;
-}
-
-int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
-                   bool keep_alive, const char *server, char **out, size_t *out_len)
-{
-    return build_head(h, http_minor, framing, keep_alive, server, 0, out, out_len);
-}
-
-int resphead_build_response(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
-                            bool keep_alive, const char *server, const char *body,
-                            size_t body_len, char **out, size_t *head_len, size_t *len)
-{
-    if (!body)
-        body_len = 0;
-    char *buf;
-    if (build_head(h, http_minor, framing, keep_alive, server, body_len, &buf, head_len) < 0)
-        return -1;
-    if (body_len)
-        memcpy(buf + *head_len, body, body_len);
-    buf[*head_len + body_len] = '\0';
-    *out = buf;
-    *len = *head_len + body_len;
-    return 0;
 }
