@@ -51,7 +51,9 @@ static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t f
         return -1;
     }
     const char *reason = h->reason;
-    size_t rlen = strnlen(h->reason, sizeof h->reason);
+    size_t rlen = 0; /* a loop, not strnlen: reasons are mostly a few bytes ("OK") */
+    while (rlen < sizeof h->reason && h->reason[rlen])
+        rlen++;
     if (rlen == 0) {
         reason = http_status_reason(h->status);
         rlen = strlen(reason);
