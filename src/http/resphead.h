@@ -18,8 +18,8 @@
  * costs no allocation. */
 #define RESPHEAD_INLINE_LINES 256
 
-/* Lives where its user declares it (on the stack, inside an operation's state) and is never
- * copied by value while it holds lines: lines may point into the object itself. */
+/* Lives where its user declares it (on the stack, inside an operation's state); lines may point
+ * into the object itself, so a copy made by value neither owns nor may use them. */
 typedef struct resphead {
     unsigned status;            /* 100..999 */
     bool has_server;            /* the extension set Server: (kept in lines; builder adds none) */
