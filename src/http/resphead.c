@@ -203,7 +203,8 @@ static int on_connection(scan_t *st, const char *e, size_t n)
 
 /* One field whose name is a token and whose value (trimmed) is free of control characters:
  * -1 malformed, 0 taken by the server (not a line), 1 a line to keep. */
-__attribute__((always_inline)) static inline int apply_field(scan_t *st, field_t field, const char *value, size_t vlen)
+__attribute__((always_inline)) static inline int apply_field(scan_t *st, field_t field,
+                                                             const char *value, size_t vlen)
 {
     switch (field) {
     case FIELD_CONTENT_LENGTH:
