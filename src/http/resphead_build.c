@@ -41,6 +41,33 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
+/* Decimal digits of v: compared with powers of ten, no division. */
+static size_t decimal_len(uint64_t v)
+{
+    size_t n = 1;
+    for (uint64_t p = 10; n < 20 && v >= p; p *= 10)
+        n++;
+    return n;
+}
+
+/* v in decimal, decimal_len(v) bytes ending at end: two digits a step. */
+static void put_decimal(char *end, uint64_t v)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                                "34353637383940414243444546474849505152535455565758596061626364656667"
+                                "6869707172737475767778798081828384858687888990919293949596979899";
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        end -= 2;
+        memcpy(end, pairs + 2 * r, 2);
+    }
+    if (v >= 10)
+        memcpy(end - 2, pairs + 2 * v, 2);
+    else
+        end[-1] = (char)('0' + v);
+}
+
 /* The head into a malloc'ed buffer with room for `room` more bytes (and a NUL) behind it. */
 static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
                       bool keep_alive, const char *server, size_t room, char **out,
@@ -72,10 +99,7 @@ static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t f
     const char *framing_line = NULL;
     size_t flen = 0;
     if (!bodiless && framing == FRAME_LENGTH) {
-        uint64_t v = h->content_length;
-        do
-            ndigits++;
-        while ((v /= 10));
+        ndigits = decimal_len(h->content_length);
         flen = sizeof cl_name - 1 + ndigits + 2;
     } else if (!bodiless && (framing == FRAME_CHUNKED || framing == FRAME_PASSTHRU)) {
         framing_line = te_line;
@@ -121,9 +145,7 @@ static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t f
         p = put(p, framing_line, flen);
     } else if (flen) {
         p = put(p, cl_name, sizeof cl_name - 1);
-        uint64_t v = h->content_length;
-        for (char *d = p + ndigits; d > p; v /= 10)
-            *--d = (char)('0' + v % 10);
+        put_decimal(p + ndigits, h->content_length);
         p = put(p + ndigits, "\r\n", 2);
     }
     if (conn_line)

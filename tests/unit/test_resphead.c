@@ -581,6 +581,19 @@ static void test_build(void)
     h.content_length = 0;
     CHECK_STR(build(&h, 1, FRAME_LENGTH, true, NULL),
               "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/html\r\nContent-Length: 0\r\n\r\n");
+    /* Every number of digits, at the powers of ten and below them. */
+    uint64_t p10 = 1;
+    for (int digits = 1; digits <= 20; digits++, p10 *= 10) {
+        uint64_t vals[] = {p10, digits < 20 ? p10 * 10 - 1 : UINT64_MAX, p10 + 7};
+        for (size_t k = 0; k < 3; k++) {
+            h.content_length = vals[k];
+            char want[64];
+            snprintf(want, sizeof want, "Content-Length: %llu\r\n\r\n",
+                     (unsigned long long)vals[k]);
+            const char *got = build(&h, 1, FRAME_LENGTH, true, NULL);
+            CHECK(strlen(got) > strlen(want) && strcmp(got + strlen(got) - strlen(want), want) == 0);
+        }
+    }
     /* HTTP/1.2+ is answered as 1.1. */
     CHECK_STR(build(&h, 7, FRAME_NONE, true, NULL),
               "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/html\r\n\r\n");
