@@ -655,3 +655,14 @@ int resphead_add(resphead_t *h, const char *name, const char *value)
         put_field(&st, name, nlen, value, vlen);
     return scan_commit(&st, h, 0);
 }
+
+int resphead_add_own_lines(resphead_t *h, const char *lines, size_t len)
+{
+    scan_t st;
+    scan_seed(&st, h, false, false);
+    char *p = lines_room(&st, len);
+    if (p)
+        memcpy(p, lines, len);
+    st.len += len;
+    return scan_commit(&st, h, 0);
+}

@@ -85,6 +85,11 @@ void resphead_free(resphead_t *h);
  * Content-Length) or ENOMEM; h is then unchanged. */
 int resphead_add(resphead_t *h, const char *name, const char *value);
 
+/* Append lines the server made itself, len bytes of "Name: value\r\n" lines none of which is
+ * server-owned (not checked: never an extension's text), as resphead_add would store them. 0, or
+ * -1 with errno ENOMEM, or EINVAL past RESPHEAD_MAX_HEAD; h is then unchanged. */
+int resphead_add_own_lines(resphead_t *h, const char *lines, size_t len);
+
 typedef enum {
     FRAME_LENGTH,    /* Content-Length: h->content_length (written by the builder) */
     FRAME_CHUNKED,   /* the server chunks the body: Transfer-Encoding: chunked */

@@ -402,6 +402,33 @@ static void test_lines_grow_and_names(void)
     resphead_free(&h);
 }
 
+/* The server's own lines go in as they are, behind the others, inline or not. */
+static void test_add_own_lines(void)
+{
+    resphead_t h;
+    resphead_init(&h);
+    CHECK_INT(resphead_add_own_lines(&h, S("Content-Type: text/plain\r\nETag: \"x\"\r\n")), 0);
+    CHECK_INT(resphead_add(&h, "X-A", "1"), 0);
+    CHECK_STR(lines_of(&h), "Content-Type: text/plain\r\nETag: \"x\"\r\nX-A: 1\r\n");
+    char big[600];
+    memset(big, 'v', sizeof big);
+    memcpy(big, "X-Big: ", 7);
+    memcpy(big + sizeof big - 2, "\r\n", 2);
+    CHECK_INT(resphead_add_own_lines(&h, big, sizeof big), 0);
+    CHECK_INT(h.lines_len, 45 + sizeof big);
+    CHECK(memcmp(lines_of(&h) + 45, big, sizeof big) == 0);
+    CHECK_INT(strlen(lines_of(&h)), h.lines_len);
+    char *huge = malloc(RESPHEAD_MAX_HEAD);
+    memset(huge, 'a', RESPHEAD_MAX_HEAD);
+    errno = 0;
+    CHECK_INT(resphead_add_own_lines(&h, huge, RESPHEAD_MAX_HEAD), -1);
+    CHECK_INT(errno, EINVAL);
+    CHECK_INT(h.lines_len, 45 + sizeof big);
+    CHECK_INT(strlen(lines_of(&h)), h.lines_len);
+    free(huge);
+    resphead_free(&h);
+}
+
 static void test_raw(void)
 {
     resphead_t h;
@@ -730,6 +757,7 @@ int main(void)
     test_lines_malformed();
     test_add();
     test_lines_grow_and_names();
+    test_add_own_lines();
     test_raw();
     test_looks_like_headers();
     test_build();
