@@ -442,7 +442,9 @@ static int scan_commit(const scan_t *st, resphead_t *h, int r)
     if (r == 0 && st->unwritable)
         r = -1;
     if (r != 0) {
-        if (h->lines) /* what the failed run wrote is not part of h */
+        /* What the failed run wrote is not part of h. Lines a caller set itself (lines_cap 0)
+         * may have no room for a NUL: the run wrote to them only once it had grown them. */
+        if (h->lines && h->lines_cap > h->lines_len)
             h->lines[h->lines_len] = '\0';
         return r;
     }
@@ -452,13 +454,12 @@ static int scan_commit(const scan_t *st, resphead_t *h, int r)
     h->has_content_length = st->has_content_length && !st->chunked;
     h->content_length = h->has_content_length ? st->content_length : 0;
     h->conn_close = st->conn_close;
-    if (st->len > h->lines_len) {
+    if (st->len > h->lines_len) { /* written, with room for the NUL behind */
         h->lines = st->buf;
         h->lines_cap = st->cap;
-    }
-    h->lines_len = st->len;
-    if (h->lines)
+        h->lines_len = st->len;
         h->lines[h->lines_len] = '\0';
+    }
     return 0;
 }
 

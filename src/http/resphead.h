@@ -37,7 +37,8 @@ typedef struct resphead {
                                  * NULL or NUL-terminated; inline_lines or malloc'ed (owned,
                                  * resphead_free) */
     size_t lines_len;
-    size_t lines_cap;           /* bytes lines has room for, its NUL included */
+    size_t lines_cap;           /* bytes lines has room for, its NUL included; 0 for lines a
+                                 * caller malloc'ed and set itself (then grown by realloc) */
     char reason[128];           /* reason phrase; default from http_status_reason() */
     char inline_lines[RESPHEAD_INLINE_LINES];
 } resphead_t;

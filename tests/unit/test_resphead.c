@@ -429,6 +429,26 @@ static void test_add_own_lines(void)
     resphead_free(&h);
 }
 
+/* Lines a caller malloc'ed itself, without room for a NUL (as SEND_URL's static answer sets
+ * them): runs that write nothing leave the buffer alone, the first line written grows it. */
+static void test_callers_lines(void)
+{
+    resphead_t h;
+    resphead_init(&h);
+    h.lines = malloc(10);
+    memcpy(h.lines, "Keep: me\r\n", 10);
+    h.lines_len = 10;
+    CHECK_INT(resphead_parse_lines(&h, S("bad\r\n")), -1);
+    CHECK_INT(resphead_parse_lines(&h, S("Connection: close\r\n\r\n")), 0);
+    CHECK_INT(resphead_add(&h, "Content-Length", "5"), 0);
+    CHECK_INT(resphead_add(&h, "Bad Name", "x"), -1);
+    CHECK_INT(h.lines_len, 10);
+    CHECK(h.conn_close && h.has_content_length);
+    CHECK_INT(resphead_add(&h, "X", "y"), 0);
+    CHECK_STR(lines_of(&h), "Keep: me\r\nX: y\r\n");
+    resphead_free(&h);
+}
+
 static void test_raw(void)
 {
     resphead_t h;
@@ -758,6 +778,7 @@ int main(void)
     test_add();
     test_lines_grow_and_names();
     test_add_own_lines();
+    test_callers_lines();
     test_raw();
     test_looks_like_headers();
     test_build();
