@@ -166,13 +166,8 @@ void conn_respond(conn_t *c, unsigned status, const char *extra_lines, size_t ex
     resphead_t h;
     resphead_init(&h);
     resphead_set_status(&h, status);
-    if (extra_len) {
-        h.lines = malloc(extra_len);
-        if (h.lines) {
-            memcpy(h.lines, extra_lines, extra_len);
-            h.lines_len = extra_len;
-        }
-    }
+    if (extra_len) /* without them when out of memory */
+        (void)resphead_add_own_lines(&h, extra_lines, extra_len);
     resp_framing_t framing = FRAME_LENGTH;
     h.content_length = fd >= 0 ? file_len : body_len;
     if (!has_length)

@@ -1,12 +1,16 @@
 /* Response heads: lenient on what extensions send, strict on what reaches the wire.
  *
- * Every header line, parsed or added, goes through one gate (accept_field): the name must be a
- * token and the value free of control characters, so no CR or LF supplied by an extension can
- * start a new line on the wire. The server-owned fields are taken out of the line list there.
- * Parsing runs twice over the input: once to validate and measure, once to copy into a buffer
- * grown to fit; a malformed input therefore leaves the head as it was.
+ * Every header line, parsed or added, goes through one gate (apply_field after the name is
+ * known to be a token and the value free of control characters), so no CR or LF supplied by an
+ * extension can start a new line on the wire. The server-owned fields are taken out of the
+ * line list there. Parsing makes one pass over each line: the name's bytes are checked as the
+ * search for ':' passes them, the value's as the search for the line end does, and the name is
+ * told from the special ones by its length first. Lines are written as they are accepted,
+ * behind those h already holds; a malformed input leaves the head as it was: what was written
+ * lies past h->lines_len and is cut off again.
  *
- * All character tests are ASCII-only: a loaded extension may change the process locale. */
+ * All character tests are ASCII-only: a loaded extension may change the process locale. The
+ * builder, resphead_build*, is in resphead_build.c. */
 #include "resphead.h"
 #include "resphead_internal.h"
 
@@ -16,13 +20,16 @@
 
 #include "httputil.h"
 
-/* Validation and copy state for a run of header fields. Seeded from the head, committed back
+/* Validation and output state for a run of header fields. Seeded from the head, committed back
  * only on success. */
 typedef struct {
+    resphead_t *h;       /* NULL: validate only */
     bool raw;            /* raw head: a NUL inside it is malformed */
     bool need_end;       /* the empty line must be present, else 1 (incomplete) */
-    char *out;           /* NULL: validate and measure only */
-    size_t out_len;
+    bool unwritable;     /* a line did not fit (past RESPHEAD_MAX_HEAD, or no memory): fails */
+    char *buf;           /* where lines go: h->lines, or h->inline_lines while h has none */
+    size_t cap;          /* buf's size */
+    size_t len;          /* bytes of lines in buf: h's own, then this run's */
     size_t consumed;
     bool has_server;
     bool has_date;
@@ -42,20 +49,14 @@ static inline bool is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* RFC 9110 tchar. */
+/* RFC 9110 tchar: http_is_tchar (httputil.h); field chars: resphead_is_field_char
+ * (resphead_internal.h). */
 
-/* field-vchar, SP and HTAB; obs-text (0x80..0xFF) passes through. A table: the loop over
- * every header value the extension sends asks it of each byte. */
-static const unsigned char field_char_table[256] = {
+const unsigned char resphead_field_char_table[256] = {
     ['\t'] = 1,
     [0x20 ... 0x7e] = 1,
     [0x80 ... 0xff] = 1,
 };
-
-static inline bool is_field_char(unsigned char c)
-{
-    return field_char_table[c] != 0;
-}
 
 static inline unsigned char ascii_lower(unsigned char c)
 {
@@ -75,17 +76,72 @@ static bool ieq_n(const char *a, size_t alen, const char *b, size_t blen)
 /* Against a literal: its length is known at compile time, so most names are rejected by length. */
 #define ieq(a, alen, lit) ieq_n((a), (alen), (lit), sizeof(lit) - 1)
 
-/* Against a lower-case literal: only a's bytes need folding. */
-static bool ieq_lower_n(const char *a, size_t alen, const char *lower, size_t blen)
+static inline uint64_t load8(const char *p)
 {
-    if (alen != blen)
-        return false;
-    for (size_t i = 0; i < alen; i++)
-        if (ascii_lower((unsigned char)a[i]) != (unsigned char)lower[i])
-            return false;
-    return true;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
-#define ieq_lower(a, alen, lit) ieq_lower_n((a), (alen), (lit), sizeof(lit) - 1)
+
+static inline uint32_t load4(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* A token (every byte a tchar) of n bytes, 4 <= n, against a literal of lower-case letters and
+ * '-' as long: whole words compared, each byte of the name OR 0x20. That folds exactly: OR 0x20
+ * takes 'A'..'Z' to 'a'..'z', and the only other bytes it takes to a letter or '-' are
+ * lower-case letters themselves and CR, which is no tchar. */
+static inline bool token_is(const char *name, const char *lit, size_t n)
+{
+    if (n < 8) {
+        const uint32_t fold = 0x20202020u;
+        return ((load4(name) | fold) ^ load4(lit)) == 0 &&
+               ((load4(name + n - 4) | fold) ^ load4(lit + n - 4)) == 0;
+    }
+    const uint64_t fold = 0x2020202020202020ull;
+    uint64_t diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        diff |= (load8(name + i) | fold) ^ load8(lit + i);
+    if (i < n)
+        diff |= (load8(name + n - 8) | fold) ^ load8(lit + n - 8);
+    return diff == 0;
+}
+#define token_is_lit(name, lit) token_is((name), (lit), sizeof(lit) - 1)
+
+typedef enum {
+    FIELD_OTHER,
+    FIELD_CONTENT_LENGTH,
+    FIELD_TRANSFER_ENCODING,
+    FIELD_CONNECTION,
+    FIELD_KEEP_ALIVE,
+    FIELD_SERVER,
+    FIELD_DATE,
+} field_t;
+
+/* The field a token of n bytes names: its length picks the candidate first. */
+static inline field_t field_of(const char *name, size_t n)
+{
+    switch (n) {
+    case 4:
+        return token_is_lit(name, "date") ? FIELD_DATE : FIELD_OTHER;
+    case 6:
+        return token_is_lit(name, "server") ? FIELD_SERVER : FIELD_OTHER;
+    case 10:
+        return token_is_lit(name, "connection")   ? FIELD_CONNECTION
+               : token_is_lit(name, "keep-alive") ? FIELD_KEEP_ALIVE
+                                                  : FIELD_OTHER;
+    case 14:
+        return token_is_lit(name, "content-length") ? FIELD_CONTENT_LENGTH : FIELD_OTHER;
+    case 17:
+        return token_is_lit(name, "transfer-encoding") ? FIELD_TRANSFER_ENCODING : FIELD_OTHER;
+    default:
+        return FIELD_OTHER;
+    }
+}
 
 static void trim(const char **p, size_t *n)
 {
@@ -117,7 +173,7 @@ static int for_each_element(const char *v, size_t n, int (*fn)(scan_t *, const c
 }
 
 /* "Content-Length: 42" or the list form "42, 42"; every value must agree with the others and
- * with one seen earlier. */
+ * with one seen earlier. st changes only when e is accepted. */
 static int on_length(scan_t *st, const char *e, size_t n)
 {
     if (n == 0)
@@ -127,7 +183,7 @@ static int on_length(scan_t *st, const char *e, size_t n)
         if (!is_digit((unsigned char)e[i]))
             return -1;
         unsigned d = (unsigned)(e[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
+        if (i >= 19 && v > (UINT64_MAX - d) / 10) /* 19 digits cannot pass UINT64_MAX */
             return -1;
         v = v * 10 + d;
     }
@@ -145,42 +201,94 @@ static int on_connection(scan_t *st, const char *e, size_t n)
     return 0;
 }
 
-/* One field, name and value already split and the value trimmed. */
-static int accept_field(scan_t *st, const char *name, size_t nlen, const char *value, size_t vlen)
+/* One field whose name is a token and whose value (trimmed) is free of control characters:
+ * -1 malformed, 0 taken by the server (not a line), 1 a line to keep. */
+__attribute__((always_inline)) static inline int apply_field(scan_t *st, field_t field,
+                                                             const char *value, size_t vlen)
 {
-    if (nlen == 0)
-        return -1;
-    for (size_t i = 0; i < nlen; i++)
-        if (!http_is_tchar((unsigned char)name[i]))
+    switch (field) {
+    case FIELD_CONTENT_LENGTH:
+        /* Mostly one number; a list only where a comma is (its elements are then judged one
+         * by one, this one failing: a comma is no digit). */
+        if (on_length(st, value, vlen) == 0)
+            return 0;
+        if (!memchr(value, ',', vlen))
             return -1;
-    for (size_t i = 0; i < vlen; i++)
-        if (!is_field_char((unsigned char)value[i]))
-            return -1;
-
-    if (ieq_lower(name, nlen, "content-length"))
-        return for_each_element(value, vlen, on_length, st);
-    if (ieq_lower(name, nlen, "transfer-encoding")) {
+        return for_each_element(value, vlen, on_length, st) < 0 ? -1 : 0;
+    case FIELD_TRANSFER_ENCODING:
         /* The server can pass through only a body the extension chunks itself. */
         if (ieq(value, vlen, "chunked"))
             st->chunked = true;
         else if (!ieq(value, vlen, "identity"))
             return -1;
         return 0;
-    }
-    if (ieq_lower(name, nlen, "connection"))
-        return for_each_element(value, vlen, on_connection, st);
-    if (ieq_lower(name, nlen, "keep-alive"))
+    case FIELD_CONNECTION:
+        return for_each_element(value, vlen, on_connection, st) < 0 ? -1 : 0;
+    case FIELD_KEEP_ALIVE:
         return 0;
-    if (ieq_lower(name, nlen, "server"))
+    case FIELD_SERVER:
         st->has_server = true;
-    if (ieq_lower(name, nlen, "date")) {
+        return 1;
+    case FIELD_DATE:
         if (st->has_date) /* one Date: the extension's first */
             return 0;
         st->has_date = true;
+        return 1;
+    case FIELD_OTHER:
+        break;
     }
+    return 1;
+}
 
-    if (st->out) {
-        char *p = st->out + st->out_len;
+static char *lines_grow(scan_t *st, size_t n);
+
+/* Where the next n bytes of lines go (room for the NUL behind them kept), or NULL when they are
+ * not written: validating only, or they do not fit (st->unwritable, errno EINVAL past the head
+ * limit, ENOMEM). */
+static inline char *lines_room(scan_t *st, size_t n)
+{
+    if (st->len + n < st->cap)
+        return st->buf + st->len;
+    return lines_grow(st, n);
+}
+
+/* The buffer grows into the heap; h adopts it at once, holding the same lines. */
+static char *lines_grow(scan_t *st, size_t n)
+{
+    if (!st->h || st->unwritable)
+        return NULL;
+    if (st->len + n > RESPHEAD_MAX_HEAD) {
+        st->unwritable = true;
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t cap = st->cap * 2;
+    if (cap < st->len + n + 1)
+        cap = st->len + n + 1;
+    if (cap > RESPHEAD_MAX_HEAD + 1)
+        cap = RESPHEAD_MAX_HEAD + 1;
+    resphead_t *h = st->h;
+    char *p;
+    if (st->buf == h->inline_lines) {
+        if ((p = malloc(cap)))
+            memcpy(p, st->buf, st->len);
+    } else {
+        p = realloc(st->buf, cap);
+    }
+    if (!p) {
+        st->unwritable = true;
+        return NULL;
+    }
+    st->buf = h->lines = p;
+    st->cap = h->lines_cap = cap;
+    return st->buf + st->len;
+}
+
+/* "name: value\r\n" into the lines. */
+static void put_field(scan_t *st, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    char *p = lines_room(st, nlen + vlen + 4);
+    if (p) {
         memcpy(p, name, nlen);
         p += nlen;
         *p++ = ':';
@@ -190,66 +298,134 @@ static int accept_field(scan_t *st, const char *name, size_t nlen, const char *v
         *p++ = '\r';
         *p = '\n';
     }
-    st->out_len += nlen + vlen + 4;
-    return 0;
+    st->len += nlen + vlen + 4;
 }
 
-static int accept_line(scan_t *st, const char *line, size_t n)
+/* The first byte at or after i that is no tchar, or len: four bytes a step while four remain. */
+static inline size_t skip_tchars(const unsigned char *t, size_t i, size_t len)
 {
-    const char *colon = memchr(line, ':', n);
-    if (!colon)
+    const unsigned char *tc = http_tchar_table; /* 0 or 1 */
+    while (len - i >= 4 && (tc[t[i]] & tc[t[i + 1]] & tc[t[i + 2]] & tc[t[i + 3]]))
+        i += 4;
+    while (i < len && tc[t[i]])
+        i++;
+    return i;
+}
+
+/* The first byte at or after i that is no field char, or len. Byte by byte: values are short
+ * (the word-wise searches measured no faster on them). */
+static inline size_t skip_field_chars(const unsigned char *t, size_t i, size_t len)
+{
+    while (i < len && resphead_is_field_char(t[i]))
+        i++;
+    return i;
+}
+
+/* A line the fast path of scan_lines refused, starting at pos: malformed (-1), unless it is the
+ * unfinished last line of a head whose end must be present (1: scan_lines does not judge
+ * those). */
+static int refused_line(const scan_t *st, const char *text, size_t pos, size_t len)
+{
+    const char *lf = memchr(text + pos, '\n', len - pos);
+    size_t end = lf ? (size_t)(lf - text) : len;
+    const char *nul = memchr(text + pos, '\0', end - pos);
+    if (nul)
+        end = (size_t)(nul - text);
+    if (end > RESPHEAD_MAX_HEAD || (lf && !nul))
         return -1;
-    const char *value = colon + 1;
-    size_t vlen = n - (size_t)(value - line);
-    trim(&value, &vlen);
-    return accept_field(st, line, (size_t)(colon - line), value, vlen);
+    if (end < len && st->raw)
+        return -1;
+    return st->need_end ? 1 : -1;
 }
 
 /* Lines up to the empty line. 0: done (st->consumed set), 1: the text ended first and
  * st->need_end, -1: malformed. A line ends at LF, with an optional CR before it; where the text
- * ends without a line end (len, or a NUL unless raw) the last line ends too. */
+ * ends without a line end (len, or a NUL unless raw) the last line ends too, unjudged when
+ * st->need_end. The line's end must lie within RESPHEAD_MAX_HEAD bytes. */
 static int scan_lines(scan_t *st, const char *text, size_t len)
 {
+    const unsigned char *t = (const unsigned char *)text;
     size_t pos = 0;
     for (;;) {
-        /* The line ends at the first LF or NUL (memchr: both searches are vectorised). */
-        const char *lf = memchr(text + pos, '\n', len - pos);
-        size_t end = lf ? (size_t)(lf - text) : len;
-        const char *nul = memchr(text + pos, '\0', end - pos);
-        if (nul)
-            end = (size_t)(nul - text);
+        size_t i = skip_tchars(t, pos, len);
+        size_t nlen = i - pos;
+        size_t v = i, vend = i, end;
+        bool terminated;
+        if (nlen && i < len && t[i] == ':') {
+            v = i + 1;
+            while (v < len && is_blank(t[v]))
+                v++;
+            vend = skip_field_chars(t, v, len);
+        } else if (nlen) {
+            return refused_line(st, text, pos, len);
+        }
+        /* vend: the first byte past the value (or at the start of an empty line), which must
+         * end the line: LF, CR LF, CR at the text's end, or the text's end. */
+        size_t e = vend;
+        if (e == len) {
+            end = len;
+            terminated = false;
+        } else if (t[e] == '\n') {
+            end = e;
+            terminated = true;
+        } else if (t[e] == '\r' && e + 1 < len && t[e + 1] == '\n') {
+            end = e + 1;
+            terminated = true;
+        } else if (t[e] == '\r' && (e + 1 == len || t[e + 1] == '\0')) {
+            end = e + 1;
+            terminated = false;
+        } else if (t[e] == '\0') {
+            end = e;
+            terminated = false;
+        } else {
+            return refused_line(st, text, pos, len);
+        }
         if (end > RESPHEAD_MAX_HEAD)
             return -1;
-        size_t n = end - pos;
-        if (end == len || text[end] == '\0') {
+        if (!terminated) {
             if (end < len && st->raw)
                 return -1;
             if (st->need_end)
                 return 1;
-            if (n && text[end - 1] == '\r')
-                n--;
-            if (n && accept_line(st, text + pos, n) < 0)
-                return -1;
+        }
+        if (nlen == 0) { /* the empty line */
+            st->consumed = terminated ? end + 1 : len;
+            return 0;
+        }
+        while (vend > v && is_blank(t[vend - 1]))
+            vend--;
+        int keep = apply_field(st, field_of(text + pos, nlen), text + v, vend - v);
+        if (keep < 0)
+            return -1;
+        if (keep) {
+            /* "Name: value\r\n" as written: copied whole. */
+            if (v == i + 2 && t[i + 1] == ' ' && vend == e && end == e + 1 && terminated) {
+                size_t n = e + 2 - pos;
+                char *p = lines_room(st, n);
+                if (p)
+                    memcpy(p, text + pos, n);
+                st->len += n;
+            } else {
+                put_field(st, text + pos, nlen, text + v, vend - v);
+            }
+        }
+        if (!terminated) {
             st->consumed = len;
             return 0;
         }
-        if (n && text[end - 1] == '\r')
-            n--;
-        if (n == 0) {
-            st->consumed = end + 1;
-            return 0;
-        }
-        if (accept_line(st, text + pos, n) < 0)
-            return -1;
         pos = end + 1;
     }
 }
 
-static void scan_seed(scan_t *st, const resphead_t *h, bool raw, bool need_end)
+static void scan_seed(scan_t *st, resphead_t *h, bool raw, bool need_end)
 {
     *st = (scan_t){
+        .h = h,
         .raw = raw,
         .need_end = need_end,
+        .buf = h->lines ? h->lines : h->inline_lines,
+        .cap = h->lines ? h->lines_cap : sizeof h->inline_lines,
+        .len = h->lines_len,
         .has_server = h->has_server,
         .has_date = h->has_date,
         .has_content_length = h->has_content_length,
@@ -259,81 +435,49 @@ static void scan_seed(scan_t *st, const resphead_t *h, bool raw, bool need_end)
     };
 }
 
-static void scan_commit(const scan_t *st, resphead_t *h)
+/* A run's result into h: on r == 0 its lines and fields, else nothing. 0, or -1 when r is 0
+ * but a line could not be written. */
+static int scan_commit(const scan_t *st, resphead_t *h, int r)
 {
+    if (r == 0 && st->unwritable)
+        r = -1;
+    if (r != 0) {
+        /* What the failed run wrote is not part of h. Lines a caller set itself (lines_cap 0)
+         * may have no room for a NUL: the run wrote to them only once it had grown them. */
+        if (h->lines && h->lines_cap > h->lines_len)
+            h->lines[h->lines_len] = '\0';
+        return r;
+    }
     h->has_server = st->has_server;
     h->has_date = st->has_date;
     h->chunked = st->chunked;
     h->has_content_length = st->has_content_length && !st->chunked;
     h->content_length = h->has_content_length ? st->content_length : 0;
     h->conn_close = st->conn_close;
-    h->lines_len += st->out_len;
-    if (h->lines)
+    if (st->len > h->lines_len) { /* written, with room for the NUL behind */
+        h->lines = st->buf;
+        h->lines_cap = st->cap;
+        h->lines_len = st->len;
         h->lines[h->lines_len] = '\0';
-}
-
-/* Room for extra more bytes of lines (kept NUL-terminated). */
-static int lines_reserve(resphead_t *h, size_t extra)
-{
-    if (h->lines_len + extra > RESPHEAD_MAX_HEAD) {
-        errno = EINVAL;
-        return -1;
     }
-    char *p = realloc(h->lines, h->lines_len + extra + 1);
-    if (!p)
-        return -1;
-    h->lines = p;
-    return 0;
-}
-
-/* Scans text's lines into h: scan_lines' result; h changes only on 0. One pass writing into
- * room reserved for the worst case (each line of n bytes comes out at most n + 3 bytes long:
- * ": " and CRLF for ':' and its line end; a line is at least 2 bytes, "a:"); two passes (validate
- * and measure, then copy) when that bound would pass the head limit. */
-static int scan_apply(resphead_t *h, scan_t *st, const char *text, size_t len);
-
-static int scan_into(resphead_t *h, scan_t *st, const char *text, size_t len)
-{
-    size_t bound = len + 3 * (len / 2 + 1);
-    if (h->lines_len + bound > RESPHEAD_MAX_HEAD) {
-        int r = scan_lines(st, text, len);
-        if (r != 0)
-            return r;
-        return scan_apply(h, st, text, len) < 0 ? -1 : 0;
-    }
-    if (lines_reserve(h, bound) < 0)
-        return -1;
-    st->out = h->lines + h->lines_len;
-    int r = scan_lines(st, text, len);
-    if (r == 0)
-        scan_commit(st, h);
-    else
-        h->lines[h->lines_len] = '\0'; /* what the failed scan wrote is not part of h */
-    return r;
-}
-
-/* Second pass of a validated scan: copy the lines and commit. */
-static int scan_apply(resphead_t *h, scan_t *st, const char *text, size_t len)
-{
-    if (st->out_len == 0) {
-        scan_commit(st, h);
-        return 0;
-    }
-    if (lines_reserve(h, st->out_len) < 0)
-        return -1;
-    bool raw = st->raw, need_end = st->need_end;
-    scan_seed(st, h, raw, need_end);
-    st->out = h->lines + h->lines_len;
-    scan_lines(st, text, len);
-    scan_commit(st, h);
     return 0;
 }
 
 void resphead_init(resphead_t *h)
 {
-    memset(h, 0, sizeof *h);
+    /* Field by field: reason and inline_lines are read only up to what was written. */
     h->status = 200;
-    strcpy(h->reason, "OK");
+    h->has_server = false;
+    h->has_date = false;
+    h->has_content_length = false;
+    h->chunked = false;
+    h->conn_close = false;
+    h->content_length = 0;
+    h->consumed = 0;
+    h->lines = NULL;
+    h->lines_len = 0;
+    h->lines_cap = 0;
+    memcpy(h->reason, "OK", 3);
 }
 
 void resphead_set_status(resphead_t *h, unsigned status)
@@ -347,9 +491,11 @@ void resphead_set_status(resphead_t *h, unsigned status)
 
 void resphead_free(resphead_t *h)
 {
-    free(h->lines);
+    if (h->lines != h->inline_lines)
+        free(h->lines);
     h->lines = NULL;
     h->lines_len = 0;
+    h->lines_cap = 0;
 }
 
 int resphead_parse_status(resphead_t *h, const char *status, size_t len)
@@ -357,6 +503,23 @@ int resphead_parse_status(resphead_t *h, const char *status, size_t len)
     resphead_init(h);
     if (!status)
         return 0;
+    /* The common form "NNN reason", the reason ending the text: as the general path below
+     * takes it, in one pass. */
+    if (len > 4 && is_digit((unsigned char)status[0]) && status[0] != '0' &&
+        is_digit((unsigned char)status[1]) && is_digit((unsigned char)status[2]) &&
+        status[3] == ' ' && !is_blank((unsigned char)status[4])) {
+        size_t k = 4;
+        while (k < len && resphead_is_field_char((unsigned char)status[k]))
+            k++;
+        if (k > 4 && (k == len || status[k] == '\0') && !is_blank((unsigned char)status[k - 1])) {
+            size_t rlen = k - 4 < sizeof h->reason - 1 ? k - 4 : sizeof h->reason - 1;
+            h->status = (unsigned)(status[0] - '0') * 100 + (unsigned)(status[1] - '0') * 10 +
+                        (unsigned)(status[2] - '0');
+            memcpy(h->reason, status + 4, rlen);
+            h->reason[rlen] = '\0';
+            return 0;
+        }
+    }
     len = strnlen(status, len);
     while (len && (is_blank((unsigned char)status[0]) || status[0] == '\r' || status[0] == '\n')) {
         status++;
@@ -389,7 +552,7 @@ int resphead_parse_status(resphead_t *h, const char *status, size_t len)
     const char *reason = status + i;
     size_t rlen = len - i;
     for (size_t k = 0; k < rlen; k++)
-        if (!is_field_char((unsigned char)reason[k]))
+        if (!resphead_is_field_char((unsigned char)reason[k]))
             return -1;
     if (rlen == 0) {
         reason = http_status_reason(code);
@@ -409,7 +572,7 @@ int resphead_parse_lines(resphead_t *h, const char *text, size_t len)
         return len ? -1 : 0;
     scan_t st;
     scan_seed(&st, h, false, false);
-    if (scan_into(h, &st, text, len) != 0)
+    if (scan_commit(&st, h, scan_lines(&st, text, len)) != 0)
         return -1;
     h->consumed = st.consumed;
     return 0;
@@ -451,7 +614,7 @@ int resphead_parse_raw(resphead_t *h, const char *text, size_t len)
 
     scan_t st;
     scan_seed(&st, h, true, true);
-    int r = scan_into(h, &st, text + eol + 1, len - eol - 1);
+    int r = scan_commit(&st, h, scan_lines(&st, text + eol + 1, len - eol - 1));
     if (r != 0) {
         resphead_free(h);
         return r;
@@ -464,10 +627,7 @@ bool resphead_looks_like_headers(const char *text, size_t len)
 {
     if (!text || len == 0 || text[0] == '\n' || (text[0] == '\r' && len > 1 && text[1] == '\n'))
         return false;
-    resphead_t h;
-    resphead_init(&h);
-    scan_t st;
-    scan_seed(&st, &h, false, true);
+    scan_t st = {.need_end = true}; /* no head: validates only */
     return scan_lines(&st, text, len) == 0;
 }
 
@@ -477,171 +637,33 @@ int resphead_add(resphead_t *h, const char *name, const char *value)
         errno = EINVAL;
         return -1;
     }
+    size_t nlen = strlen(name);
+    bool ok = nlen > 0;
+    for (size_t i = 0; ok && i < nlen; i++)
+        ok = http_is_tchar((unsigned char)name[i]);
     size_t vlen = strlen(value);
     trim(&value, &vlen);
-    size_t nlen = strlen(name);
+    for (size_t i = 0; ok && i < vlen; i++)
+        ok = resphead_is_field_char((unsigned char)value[i]);
     scan_t st;
     scan_seed(&st, h, false, false);
-    if (accept_field(&st, name, nlen, value, vlen) < 0) {
+    int keep = ok ? apply_field(&st, field_of(name, nlen), value, vlen) : -1;
+    if (keep < 0) {
         errno = EINVAL;
         return -1;
     }
-    if (st.out_len == 0) {
-        scan_commit(&st, h);
-        return 0;
-    }
-    if (lines_reserve(h, st.out_len) < 0)
-        return -1;
+    if (keep)
+        put_field(&st, name, nlen, value, vlen);
+    return scan_commit(&st, h, 0);
+}
+
+int resphead_add_own_lines(resphead_t *h, const char *lines, size_t len)
+{
+    scan_t st;
     scan_seed(&st, h, false, false);
-    st.out = h->lines + h->lines_len;
-    accept_field(&st, name, nlen, value, vlen);
-    scan_commit(&st, h);
-    return 0;
-}
-
-/* ---- Builder ---------------------------------------------------------------------------- */
-
-static time_t (*test_clock)(void);
-
-void resphead_set_clock_for_tests(time_t (*now)(void))
-{
-    test_clock = now;
-}
-
-/* The Date value, formatted at most once per second per thread. */
-static const char *date_now(void)
-{
-    static _Thread_local struct {
-        bool valid;
-        time_t sec;
-        char text[HTTP_DATE_LEN + 1];
-    } cache;
-    time_t now = test_clock ? test_clock() : time(NULL);
-    if (!cache.valid || cache.sec != now) {
-        http_date_format(now, cache.text);
-        cache.sec = now;
-        cache.valid = true;
-    }
-    return cache.text;
-}
-
-static char *put(char *p, const char *s, size_t n)
-{
-    memcpy(p, s, n);
-    return p + n;
-}
-
-/* The head into a malloc'ed buffer with room for `room` more bytes (and a NUL) behind it. */
-static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
-                      bool keep_alive, const char *server, size_t room, char **out,
-                      size_t *out_len)
-{
-    if (h->status < 100 || h->status > 999) {
-        errno = EINVAL;
-        return -1;
-    }
-    const char *reason = h->reason;
-    size_t rlen = strnlen(h->reason, sizeof h->reason);
-    if (rlen == 0) {
-        reason = http_status_reason(h->status);
-        rlen = strlen(reason);
-    }
-    unsigned minor = http_minor >= 1 ? 1 : 0;
-    bool bodiless = h->status < 200 || h->status == 204 || h->status == 304;
-    bool keep = keep_alive && !h->conn_close && framing != FRAME_CLOSE;
-    const char *date = h->has_date ? NULL : date_now();
-    size_t slen = (h->has_server || !server) ? 0 : strlen(server);
-
-    static const char cl_name[] = "Content-Length: ";
-    static const char te_line[] = "Transfer-Encoding: chunked\r\n";
-    static const char close_line[] = "Connection: close\r\n";
-    static const char ka_line[] = "Connection: keep-alive\r\n";
-    char num[24], *digits = num + sizeof num;
-    const char *framing_line = NULL;
-    size_t flen = 0;
-    if (!bodiless && framing == FRAME_LENGTH) {
-        uint64_t v = h->content_length;
-        do {
-            *--digits = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        flen = sizeof cl_name - 1 + (size_t)(num + sizeof num - digits) + 2;
-    } else if (!bodiless && (framing == FRAME_CHUNKED || framing == FRAME_PASSTHRU)) {
-        framing_line = te_line;
-        flen = sizeof te_line - 1;
-    }
-    const char *conn_line = !keep ? close_line : minor == 0 ? ka_line : NULL;
-    size_t clen = conn_line ? strlen(conn_line) : 0;
-
-    size_t total = sizeof "HTTP/1.x NNN \r\n" - 1 + rlen +
-                   (date ? sizeof "Date: \r\n" - 1 + HTTP_DATE_LEN : 0) +
-                   (slen ? sizeof "Server: \r\n" - 1 + slen : 0) +
-                   h->lines_len + flen + clen + 2;
-    char *buf = malloc(total + room + 1);
-    if (!buf)
-        return -1;
-
-    char *p = buf;
-    p = put(p, "HTTP/1.", 7);
-    *p++ = (char)('0' + minor);
-    *p++ = ' ';
-    *p++ = (char)('0' + h->status / 100);
-    *p++ = (char)('0' + h->status / 10 % 10);
-    *p++ = (char)('0' + h->status % 10);
-    *p++ = ' ';
-    for (size_t i = 0; i < rlen; i++) {
-        unsigned char c = (unsigned char)reason[i];
-        *p++ = is_field_char(c) ? (char)c : ' ';
-    }
-    p = put(p, "\r\n", 2);
-    if (date) {
-        p = put(p, "Date: ", 6);
-        p = put(p, date, HTTP_DATE_LEN);
-        p = put(p, "\r\n", 2);
-    }
-    if (slen) {
-        p = put(p, "Server: ", 8);
-        p = put(p, server, slen);
-        p = put(p, "\r\n", 2);
-    }
-    if (h->lines_len)
-        p = put(p, h->lines, h->lines_len);
-    if (framing_line) {
-        p = put(p, framing_line, flen);
-    } else if (flen) {
-        p = put(p, cl_name, sizeof cl_name - 1);
-        p = put(p, digits, (size_t)(num + sizeof num - digits));
-        p = put(p, "\r\n", 2);
-    }
-    if (conn_line)
-        p = put(p, conn_line, clen);
-    p = put(p, "\r\n", 2);
-    *p = '\0';
-
-    *out = buf;
-    *out_len = (size_t)(p - buf);
-    return 0;
-}
-
-int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
-                   bool keep_alive, const char *server, char **out, size_t *out_len)
-{
-    return build_head(h, http_minor, framing, keep_alive, server, 0, out, out_len);
-}
-
-int resphead_build_response(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
-                            bool keep_alive, const char *server, const char *body,
-                            size_t body_len, char **out, size_t *head_len, size_t *len)
-{
-    if (!body)
-        body_len = 0;
-    char *buf;
-    if (build_head(h, http_minor, framing, keep_alive, server, body_len, &buf, head_len) < 0)
-        return -1;
-    if (body_len)
-        memcpy(buf + *head_len, body, body_len);
-    buf[*head_len + body_len] = '\0';
-    *out = buf;
-    *len = *head_len + body_len;
-    return 0;
+    char *p = lines_room(&st, len);
+    if (p)
+        memcpy(p, lines, len);
+    st.len += len;
+    return scan_commit(&st, h, 0);
 }

@@ -14,23 +14,33 @@
  * extension; larger heads are malformed. A caller buffering an incomplete raw head can stop here. */
 #define RESPHEAD_MAX_HEAD 65536
 
+/* Header lines up to this many bytes (with their NUL) live inside the object: a short head
+ * costs no allocation. */
+#define RESPHEAD_INLINE_LINES 256
+
+/* Lives where its user declares it (on the stack, inside an operation's state); lines may point
+ * into the object itself, so a copy made by value neither owns nor may use them. */
 typedef struct resphead {
     unsigned status;            /* 100..999 */
-    char reason[128];           /* reason phrase; default from http_status_reason() */
-    char *lines;                /* malloc'ed header lines, each "Name: value\r\n", in order, minus the
-                                 * ones the server owns: Connection, Keep-Alive, and
-                                 * Transfer-Encoding / Content-Length (recorded below instead);
-                                 * NULL or NUL-terminated */
-    size_t lines_len;
     bool has_server;            /* the extension set Server: (kept in lines; builder adds none) */
     bool has_date;              /* the extension set Date: (kept in lines; builder adds none) */
     bool has_content_length;
-    uint64_t content_length;
     bool chunked;               /* the extension declared Transfer-Encoding: chunked and frames the
                                  * body itself; has_content_length is then false (chunked wins) */
     bool conn_close;            /* the extension asked for Connection: close */
+    uint64_t content_length;
     size_t consumed;            /* bytes of the input that formed the head, incl. the blank line;
                                  * what follows is body */
+    char *lines;                /* header lines, each "Name: value\r\n", in order, minus the
+                                 * ones the server owns: Connection, Keep-Alive, and
+                                 * Transfer-Encoding / Content-Length (recorded above instead);
+                                 * NULL or NUL-terminated; inline_lines or malloc'ed (owned,
+                                 * resphead_free) */
+    size_t lines_len;
+    size_t lines_cap;           /* bytes lines has room for, its NUL included; 0 for lines a
+                                 * caller malloc'ed and set itself (then grown by realloc) */
+    char reason[128];           /* reason phrase; default from http_status_reason() */
+    char inline_lines[RESPHEAD_INLINE_LINES];
 } resphead_t;
 
 /* Status text as extensions pass it: "200 OK", "404", "302 Moved Temporarily", "HTTP/1.1 200 OK",
@@ -75,6 +85,11 @@ void resphead_free(resphead_t *h);
  * errno EINVAL (name not a token, control character such as CR/LF in the value, a conflicting
  * Content-Length) or ENOMEM; h is then unchanged. */
 int resphead_add(resphead_t *h, const char *name, const char *value);
+
+/* Append lines the server made itself, len bytes of "Name: value\r\n" lines none of which is
+ * server-owned (not checked: never an extension's text), as resphead_add would store them. 0, or
+ * -1 with errno ENOMEM, or EINVAL past RESPHEAD_MAX_HEAD; h is then unchanged. */
+int resphead_add_own_lines(resphead_t *h, const char *lines, size_t len);
 
 typedef enum {
     FRAME_LENGTH,    /* Content-Length: h->content_length (written by the builder) */

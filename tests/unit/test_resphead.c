@@ -69,6 +69,20 @@ static void test_status(void)
     CHECK_INT(resphead_parse_status(&h, S("200 Caf\xc3\xa9")), 0);
     CHECK_STR(h.reason, "Caf\xc3\xa9");
 
+    /* Forms near the common "NNN reason": each as the general rules take it. */
+    CHECK_INT(resphead_parse_status(&h, S("200 OK ")), 0);
+    CHECK_STR(h.reason, "OK");
+    CHECK_INT(resphead_parse_status(&h, S("200  OK")), 0);
+    CHECK_STR(h.reason, "OK");
+    CHECK_INT(resphead_parse_status(&h, S("200 OK\0junk")), 0);
+    CHECK_STR(h.reason, "OK");
+    CHECK_INT(resphead_parse_status(&h, S("200 O\tK")), 0);
+    CHECK_STR(h.reason, "O\tK");
+    CHECK_INT(resphead_parse_status(&h, S("200 OK\r\n")), 0);
+    CHECK_STR(h.reason, "OK");
+    CHECK_INT(resphead_parse_status(&h, S("200 OK\rX")), -1);
+    CHECK_INT(resphead_parse_status(&h, S("099 Low")), -1);
+
     char longs[300];
     memset(longs, 'r', sizeof longs);
     memcpy(longs, "418 ", 4);
@@ -334,6 +348,107 @@ static void test_add(void)
     CHECK(h.lines == NULL);
 }
 
+/* Lines past the inline buffer move to the heap and keep their order; a failure after the
+ * move leaves the lines as they were. Server-owned names are told apart in any case, and a name
+ * as long as one of them but another is an ordinary line. */
+static void test_lines_grow_and_names(void)
+{
+    resphead_t h;
+    resphead_init(&h);
+    char want[4096] = "", line[64];
+    for (int i = 0; i < 40; i++) { /* 40 * 19 bytes: past RESPHEAD_INLINE_LINES */
+        snprintf(line, sizeof line, "X-Line-%02d: v%05d\r\n", i, i);
+        CHECK_INT(resphead_parse_lines(&h, line, strlen(line)), 0);
+        strcat(want, line);
+    }
+    CHECK(h.lines_len > RESPHEAD_INLINE_LINES);
+    CHECK_STR(lines_of(&h), want);
+    CHECK_INT(resphead_parse_lines(&h, S("A: 1\r\nB: \x01\r\n")), -1);
+    CHECK_STR(lines_of(&h), want);
+    CHECK_INT(h.lines_len, strlen(want));
+    CHECK_INT(resphead_add(&h, "Last", " one "), 0);
+    strcat(want, "Last: one\r\n");
+    CHECK_STR(lines_of(&h), want);
+    resphead_free(&h);
+    CHECK(h.lines == NULL);
+
+    /* One parse that outgrows the buffer midway, then fails: nothing of it stays. */
+    resphead_init(&h);
+    CHECK_INT(resphead_add(&h, "Keep", "me"), 0);
+    char big[2048] = "";
+    for (int i = 0; i < 30; i++)
+        strcat(big, "X-Filler: 0123456789abcdef\r\n");
+    strcat(big, "bad line\r\n\r\n");
+    CHECK_INT(resphead_parse_lines(&h, big, strlen(big)), -1);
+    CHECK_STR(lines_of(&h), "Keep: me\r\n");
+    CHECK_INT(h.lines_len, 10);
+    resphead_free(&h);
+
+    resphead_init(&h);
+    CHECK_INT(resphead_parse_lines(&h, S("CONTENT-LENGTH: 7\r\ntransfer-encoding: IDENTITY\r\n"
+                                         "KEEP-ALIVE: 1\r\nDaTe: d\r\nsErVeR: s\r\n")), 0);
+    CHECK(h.has_content_length);
+    CHECK_INT(h.content_length, 7);
+    CHECK(h.has_date);
+    CHECK(h.has_server);
+    CHECK_STR(lines_of(&h), "DaTe: d\r\nsErVeR: s\r\n");
+    resphead_free(&h);
+    resphead_init(&h);
+    const char *t = "Content-Lengtx: 1\r\nContent_Length: 2\r\nConnectioN2: 3\r\nKeep-Alivf: 4\r\n"
+                    "Transfer-Encodinf: 5\r\nServe`: 6\r\nDat^: 7\r\nConnection-: 8\r\n\r\n";
+    CHECK_INT(resphead_parse_lines(&h, t, strlen(t)), 0);
+    CHECK(!h.has_content_length && !h.has_date && !h.has_server && !h.conn_close);
+    CHECK_INT(h.lines_len, strlen(t) - 2);
+    resphead_free(&h);
+}
+
+/* The server's own lines go in as they are, behind the others, inline or not. */
+static void test_add_own_lines(void)
+{
+    resphead_t h;
+    resphead_init(&h);
+    CHECK_INT(resphead_add_own_lines(&h, S("Content-Type: text/plain\r\nETag: \"x\"\r\n")), 0);
+    CHECK_INT(resphead_add(&h, "X-A", "1"), 0);
+    CHECK_STR(lines_of(&h), "Content-Type: text/plain\r\nETag: \"x\"\r\nX-A: 1\r\n");
+    char big[600];
+    memset(big, 'v', sizeof big);
+    memcpy(big, "X-Big: ", 7);
+    memcpy(big + sizeof big - 2, "\r\n", 2);
+    CHECK_INT(resphead_add_own_lines(&h, big, sizeof big), 0);
+    CHECK_INT(h.lines_len, 45 + sizeof big);
+    CHECK(memcmp(lines_of(&h) + 45, big, sizeof big) == 0);
+    CHECK_INT(strlen(lines_of(&h)), h.lines_len);
+    char *huge = malloc(RESPHEAD_MAX_HEAD);
+    memset(huge, 'a', RESPHEAD_MAX_HEAD);
+    errno = 0;
+    CHECK_INT(resphead_add_own_lines(&h, huge, RESPHEAD_MAX_HEAD), -1);
+    CHECK_INT(errno, EINVAL);
+    CHECK_INT(h.lines_len, 45 + sizeof big);
+    CHECK_INT(strlen(lines_of(&h)), h.lines_len);
+    free(huge);
+    resphead_free(&h);
+}
+
+/* Lines a caller malloc'ed itself, without room for a NUL (as SEND_URL's static answer sets
+ * them): runs that write nothing leave the buffer alone, the first line written grows it. */
+static void test_callers_lines(void)
+{
+    resphead_t h;
+    resphead_init(&h);
+    h.lines = malloc(10);
+    memcpy(h.lines, "Keep: me\r\n", 10);
+    h.lines_len = 10;
+    CHECK_INT(resphead_parse_lines(&h, S("bad\r\n")), -1);
+    CHECK_INT(resphead_parse_lines(&h, S("Connection: close\r\n\r\n")), 0);
+    CHECK_INT(resphead_add(&h, "Content-Length", "5"), 0);
+    CHECK_INT(resphead_add(&h, "Bad Name", "x"), -1);
+    CHECK_INT(h.lines_len, 10);
+    CHECK(h.conn_close && h.has_content_length);
+    CHECK_INT(resphead_add(&h, "X", "y"), 0);
+    CHECK_STR(lines_of(&h), "Keep: me\r\nX: y\r\n");
+    resphead_free(&h);
+}
+
 static void test_raw(void)
 {
     resphead_t h;
@@ -513,6 +628,19 @@ static void test_build(void)
     h.content_length = 0;
     CHECK_STR(build(&h, 1, FRAME_LENGTH, true, NULL),
               "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/html\r\nContent-Length: 0\r\n\r\n");
+    /* Every number of digits, at the powers of ten and below them. */
+    uint64_t p10 = 1;
+    for (int digits = 1; digits <= 20; digits++, p10 *= 10) {
+        uint64_t vals[] = {p10, digits < 20 ? p10 * 10 - 1 : UINT64_MAX, p10 + 7};
+        for (size_t k = 0; k < 3; k++) {
+            h.content_length = vals[k];
+            char want[64];
+            snprintf(want, sizeof want, "Content-Length: %llu\r\n\r\n",
+                     (unsigned long long)vals[k]);
+            const char *got = build(&h, 1, FRAME_LENGTH, true, NULL);
+            CHECK(strlen(got) > strlen(want) && strcmp(got + strlen(got) - strlen(want), want) == 0);
+        }
+    }
     /* HTTP/1.2+ is answered as 1.1. */
     CHECK_STR(build(&h, 7, FRAME_NONE, true, NULL),
               "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/html\r\n\r\n");
@@ -648,6 +776,9 @@ int main(void)
     test_lines_server_owned();
     test_lines_malformed();
     test_add();
+    test_lines_grow_and_names();
+    test_add_own_lines();
+    test_callers_lines();
     test_raw();
     test_looks_like_headers();
     test_build();
