@@ -152,14 +152,10 @@ static BOOL answer_static(request_t *r, answer_t *a, const reqinfo_t *ri, route_
     }
     a->status = sr.status;
     resphead_set_status(&a->h, sr.status);
-    if (sr.headers_len) {
-        if (!(a->h.lines = malloc(sr.headers_len + 1))) {
-            if (sr.fd >= 0)
-                close(sr.fd);
-            return fail(ERROR_NOT_ENOUGH_MEMORY);
-        }
-        memcpy(a->h.lines, sr.headers, sr.headers_len + 1);
-        a->h.lines_len = sr.headers_len;
+    if (sr.headers_len && resphead_add_own_lines(&a->h, sr.headers, sr.headers_len) < 0) {
+        if (sr.fd >= 0)
+            close(sr.fd);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
     }
     if (sr.status == 405) /* the method: the body says so, the Allow line is sr's */
         return answer_error(r, a, 405, ERROR_INVALID_FUNCTION, fn, ctx);

@@ -244,15 +244,8 @@ static BOOL static_build(request_t *r, void *arg)
     char *head = NULL;
     size_t head_len = 0;
     BOOL ok = TRUE;
-    if (sr->headers_len) {
-        h.lines = malloc(sr->headers_len);
-        if (h.lines) {
-            memcpy(h.lines, sr->headers, sr->headers_len);
-            h.lines_len = sr->headers_len;
-        } else {
-            ok = fail(ERROR_NOT_ENOUGH_MEMORY);
-        }
-    }
+    if (sr->headers_len && resphead_add_own_lines(&h, sr->headers, sr->headers_len) < 0)
+        ok = fail(ERROR_NOT_ENOUGH_MEMORY);
     if (ok)
         ok = prepare_head(r, &h, sr->length, true, &head, &head_len);
     resphead_free(&h);
