@@ -603,7 +603,6 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
                  const struct sockaddr_storage *local, bool proxy_protocol)
 {
     static log_limiter_t no_conn = LOG_LIMITER_INIT;
-    (void)conn_parser_settings();
     conn_t *c = spare_pop(&nl->spare_conn, &nl->n_spare_conn);
     if (c)
         memset(c, 0, sizeof *c);
