@@ -468,39 +468,38 @@ static void conn_next_request(conn_t *c)
     c->url_done = c->head_started = c->head_done = false;
     c->in_keep = 0;
     c->parse_error_status = 0;
-    if (c->hd)
-        memset(&c->hd->ri, 0, sizeof c->hd->ri);
     c->keep_alive = c->expect_continue = c->sent_continue = c->is_head = false;
     c->body_mode = BODY_NONE;
     c->body_left = c->body_read = 0;
     c->body_done = false;
     body_rate_reset(&c->body_rate);
     timeq_disarm(&c->rate_timer); /* not armed here: every wait ended; kept as a safety net */
-    if (c->rs) {
-        timeq_disarm(&c->rs->send_rate.timer); /* likewise */
-        send_rate_reset(&c->rs->send_rate, c);
-    }
     c->close_after = false;
     c->log_bytes = 0;
     c->log_time = 0;
-    if (c->hd)
-        llhttp_reset(&c->hd->parser);
     c->state = CONN_HEAD;
-    if (c->in) {
-        uint32_t pending = c->in_end - c->in_start;
-        if (pending == 0 && !c->batch_len) {
-            /* Idle: give the buffers back (idle keep-alive connections cost little memory). */
-            conn_release_input(c, CONN_SPARES);
-            conn_batch_release(c);
-        } else {
-            /* Pipelined bytes, or a batch still to send before the next read (the buffers stay
-             * until it is out): the next head starts at the buffer's start. */
-            memmove(c->in, c->in + c->in_start, pending);
-            c->in_start = 0;
-            c->in_end = pending;
+    /* Going idle, the buffers go back (idle keep-alive connections cost little memory), and
+     * conn_first_read sets up the next request's parser, view and send rate in whatever blocks
+     * it takes: nothing of them is reset here. */
+    uint32_t pending = c->in ? c->in_end - c->in_start : 0;
+    if (!c->in) {
+        if (c->rs)
+            conn_release_input(c, CONN_SPARES); /* the head went when a handler took the request */
+    } else if (pending == 0 && !c->batch_len) {
+        conn_release_input(c, CONN_SPARES);
+        conn_batch_release(c);
+    } else {
+        /* Pipelined bytes, or a batch still to send before the next read (the buffers stay
+         * until it is out): the next head starts at the buffer's start. */
+        memmove(c->in, c->in + c->in_start, pending);
+        c->in_start = 0;
+        c->in_end = pending;
+        memset(&c->hd->ri, 0, sizeof c->hd->ri);
+        llhttp_reset(&c->hd->parser);
+        if (c->rs) {
+            timeq_disarm(&c->rs->send_rate.timer); /* not armed here: kept as a safety net */
+            send_rate_reset(&c->rs->send_rate, c);
         }
-    } else if (c->rs) {
-        conn_release_input(c, CONN_SPARES); /* the head went when a handler took the request */
     }
     if (c->in && c->in_end > 0)
         timeq_disarm(&c->timer); /* conn_step_head times the head if it is not all there */
