@@ -61,7 +61,10 @@ conn_resp_t *conn_resp_take(conn_t *c)
 {
     if (c->rs)
         return c->rs;
-    conn_resp_t *rs = malloc(sizeof *rs);
+    /* Any thread: the loop's handy block (an atomic exchange), else a new one. */
+    conn_resp_t *rs = atomic_exchange_explicit(&c->nl->handy_rs, NULL, memory_order_acq_rel);
+    if (!rs)
+        rs = malloc(sizeof *rs);
     if (!rs)
         return NULL;
     send_rate_reset(&rs->send_rate, c);
