@@ -19,18 +19,18 @@
 
 #define NO_SLOT UINT32_MAX
 
-typedef struct watch_slot {
-    loop_watch_t *watch;   /* NULL while free */
-    uint32_t gen;          /* bumped whenever the slot is given up */
-    uint32_t next_free;    /* while free: the next free slot, or NO_SLOT */
-} watch_slot_t;
-
+/* The table, as two arrays (12 bytes a slot: an idle connection's share of it). A slot in use
+ * holds its watch's address; a free one holds the next free slot's index, tagged with the low
+ * bit (a watch's address is even). Slots from `used` on have never been taken. */
 struct loop_backend {
     int epfd;
-    watch_slot_t *slots;
-    uint32_t n_slots, free_head;
+    uintptr_t *slot_watch;
+    uint32_t *slot_gen;        /* bumped whenever the slot is given up */
+    uint32_t cap, used, free_head;
     struct epoll_event fetched[LOOP_BACKEND_BATCH]; /* scratch of wait */
 };
+
+#define FREE_TAG(next) (((uintptr_t)(next) << 1) | 1u)
 
 loop_backend_t *loop_backend_create(void)
 {
@@ -53,45 +53,50 @@ void loop_backend_destroy(loop_backend_t *b)
     if (!b)
         return;
     close(b->epfd);
-    free(b->slots);
+    free(b->slot_watch);
+    free(b->slot_gen);
     free(b);
 }
 
 /* A free slot for w (the table grows when none is left): 0 or -ENOMEM. */
 static int slot_take(loop_backend_t *b, loop_watch_t *w)
 {
-    if (b->free_head == NO_SLOT) {
-        uint32_t n = b->n_slots, cap = n ? 2 * n : 64;
-        if (n >= NO_SLOT / 2)
-            return -ENOMEM;
-        watch_slot_t *s = realloc(b->slots, cap * sizeof *s);
-        if (!s)
-            return -ENOMEM;
-        for (uint32_t i = n; i < cap; i++)
-            s[i] = (watch_slot_t){.next_free = i + 1 < cap ? i + 1 : NO_SLOT};
-        b->slots = s;
-        b->n_slots = cap;
-        b->free_head = n;
-    }
     uint32_t i = b->free_head;
-    b->free_head = b->slots[i].next_free;
-    b->slots[i].watch = w;
+    if (i != NO_SLOT) {
+        b->free_head = (uint32_t)(b->slot_watch[i] >> 1);
+    } else {
+        if (b->used == b->cap) {
+            if (b->cap >= NO_SLOT / 2)
+                return -ENOMEM;
+            uint32_t cap = b->cap ? 2 * b->cap : 64;
+            uintptr_t *watch = realloc(b->slot_watch, cap * sizeof *watch);
+            if (!watch)
+                return -ENOMEM;
+            b->slot_watch = watch;
+            uint32_t *gen = realloc(b->slot_gen, cap * sizeof *gen);
+            if (!gen)
+                return -ENOMEM; /* the larger watch array is kept; cap stays */
+            b->slot_gen = gen;
+            b->cap = cap;
+        }
+        i = b->used++;
+        b->slot_gen[i] = 0;
+    }
+    b->slot_watch[i] = (uintptr_t)w;
     w->slot = i;
     return 0;
 }
 
 static void slot_give(loop_backend_t *b, loop_watch_t *w)
 {
-    watch_slot_t *s = &b->slots[w->slot];
-    s->watch = NULL;
-    s->gen++;
-    s->next_free = b->free_head;
+    b->slot_gen[w->slot]++;
+    b->slot_watch[w->slot] = FREE_TAG(b->free_head); /* NO_SLOT too: uintptr_t holds it */
     b->free_head = w->slot;
 }
 
 static epoll_data_t slot_key(const loop_backend_t *b, const loop_watch_t *w)
 {
-    return (epoll_data_t){.u64 = (uint64_t)b->slots[w->slot].gen << 32 | w->slot};
+    return (epoll_data_t){.u64 = (uint64_t)b->slot_gen[w->slot] << 32 | w->slot};
 }
 
 int loop_backend_add(loop_backend_t *b, loop_watch_t *w, uint32_t events)
@@ -136,9 +141,9 @@ int loop_backend_wait(loop_backend_t *b, loop_ready_t *batch, int max, int timeo
     for (int i = 0; i < n; i++) {
         uint64_t key = b->fetched[i].data.u64;
         uint32_t slot = (uint32_t)key, gen = (uint32_t)(key >> 32);
-        if (slot >= b->n_slots || b->slots[slot].gen != gen || !b->slots[slot].watch)
+        if (slot >= b->used || b->slot_gen[slot] != gen || (b->slot_watch[slot] & 1u))
             continue; /* a forgotten watch's socket, held open by another process */
-        batch[k].watch = b->slots[slot].watch;
+        batch[k].watch = (loop_watch_t *)b->slot_watch[slot];
         batch[k].events = b->fetched[i].events;
         k++;
     }
