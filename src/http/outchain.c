@@ -77,16 +77,24 @@ int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle)
             ch->seg_done = 0;
             continue;
         }
+        /* A memory group sent whole moves the position past it at once. */
+        uint64_t group_len = UINT64_MAX, group_payload = 0;
+        size_t group_end = ch->i;
         if (seg->mem) {
             struct iovec iov[OUT_CHAIN_IOV_MAX];
             int cnt = 0;
             size_t k = ch->i;
+            group_len = 0;
             for (; k < ch->n && cnt < OUT_CHAIN_IOV_MAX && ch->segs[k].mem; k++) {
                 uint64_t skip = k == ch->i ? ch->seg_done : 0;
                 iov[cnt].iov_base = (char *)ch->segs[k].mem + skip;
                 iov[cnt].iov_len = (size_t)(ch->segs[k].len - skip);
+                group_len += iov[cnt].iov_len;
+                if (ch->segs[k].payload)
+                    group_payload += iov[cnt].iov_len;
                 cnt++;
             }
+            group_end = k;
             struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
             if (nagle)
                 out_nagle_before_send(fd, nagle);
@@ -106,6 +114,13 @@ int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle)
             if (errno == EINTR)
                 continue;
             return errno == EAGAIN ? 0 : -errno;
+        }
+        if ((uint64_t)n == group_len) {
+            ch->i = group_end;
+            ch->seg_done = 0;
+            ch->bytes += group_len;
+            ch->payload_sent += group_payload;
+            continue;
         }
         out_chain_advance(ch, (uint64_t)n);
     }
