@@ -47,9 +47,11 @@ static int conn_fill(conn_t *c)
 {
     if (c->in_end == c->in_cap)
         return 0;
-    ssize_t n = recv(c->watch.fd, c->in + c->in_end, c->in_cap - c->in_end, 0);
+    uint32_t room = c->in_cap - c->in_end;
+    ssize_t n = recv(c->watch.fd, c->in + c->in_end, room, 0);
     if (n > 0) {
         c->in_end += (uint32_t)n;
+        conn_note_short_read(c, (size_t)n, room);
         return 1;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -575,9 +577,15 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     conn_t *c = (conn_t *)w;
     if (c->state == CONN_EXTENSION) {
         /* The extension owns the socket's I/O, except for an asynchronous operation it handed
-         * to this loop; otherwise only note that the peer went away. */
-        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+         * to this loop; otherwise only note that the peer went away, and what the edge said
+         * about reading (the next request's read, once the handler gives the connection back,
+         * goes by it). */
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            c->readable = true;
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            c->hup_seen = true;
             atomic_store(&c->peer_gone, true);
+        }
         if (c->op)
             conn_async_drive(c);
         if (atomic_load(&c->peer_gone))
@@ -724,8 +732,12 @@ loop_kept_t conn_request_ended(conn_t *c, request_end_t *end)
         conn_close(c);
         return LOOP_KEPT;
     }
-    /* The extension's threads may have read the socket: readiness is unknown. */
-    c->readable = c->writable = true;
+    /* The extension's threads may have read a body from the socket, and have written to it:
+     * that readiness is unknown. Without a body, only the loop read it, and every edge while
+     * the handler had the request was noted (conn_on_event): `readable` still holds. */
+    if (c->body_mode != BODY_NONE)
+        c->readable = true;
+    c->writable = true;
     c->state = CONN_SENDING;
     c->log_status = 0; /* the request wrote its own access log line */
     if (!end->keep_alive)

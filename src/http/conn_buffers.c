@@ -134,6 +134,7 @@ int conn_first_read(conn_t *c)
     c->in_cap = cap;
     c->in_start = 0;
     c->in_end = (uint32_t)n;
+    conn_note_short_read(c, (size_t)n, cap);
     return 1;
 
 no_memory: /* what was taken goes back (spare_push takes a NULL hd) */
