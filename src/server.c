@@ -130,8 +130,7 @@ static void on_accept(loop_watch_t *w, uint32_t events)
         socklen_t len = sizeof peer;
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            if (conn_accept(nl, fd, &peer, ls->local, ls->proxy_protocol) == LOOP_LOST)
-                return; /* an extension it ran was handed off with the loop: not ours now */
+            conn_accept(nl, fd, &peer, ls->local, ls->proxy_protocol);
             accepted = true;
             continue;
         }

@@ -56,6 +56,8 @@ typedef struct netloop {
                                * linked through their blocks' first bytes, at most CONN_SPARES (16)
                                * each (src/http/conn_buffers.c) */
     void *spare_rs;           /* response blocks (conn_resp_t) no connection holds (same lists) */
+    _Atomic(void *) handy_rs; /* one more, for any thread: a handler's writer takes it with an
+                               * atomic exchange (conn_resp_take), the loop puts one back */
     void *spare_conn;         /* conn_t blocks conn_reap kept for the next accepts (same lists) */
     void *spare_batch;        /* batch buffers no connection holds (src/http/conn_batch.c;
                                * same lists, at most one) */

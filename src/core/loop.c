@@ -124,6 +124,11 @@ int loop_del(loop_t *l, loop_watch_t *w)
     return loop_backend_del(l->backend, w);
 }
 
+void loop_forget(loop_t *l, loop_watch_t *w)
+{
+    loop_backend_forget(l->backend, w);
+}
+
 static void loop_wake(loop_t *l)
 {
     uint64_t one = 1;

@@ -41,6 +41,7 @@ typedef struct loop_watch loop_watch_t;
 typedef void (*loop_event_fn)(loop_watch_t *w, uint32_t events);
 struct loop_watch {
     int fd;
+    uint32_t slot; /* the backend's, while the watch is added: its entry for this watch */
     loop_event_fn on_event;
 };
 
@@ -59,10 +60,15 @@ loop_t *loop_new(void);
 void loop_free(loop_t *l);
 
 /* 0 or -errno each. A watch added with EPOLLEXCLUSIVE cannot be modified (EINVAL): only deleted
- * and added again. */
+ * and added again. The thread running the loop calls these (or any thread before it runs). */
 int loop_add(loop_t *l, loop_watch_t *w, uint32_t events);
 int loop_mod(loop_t *l, loop_watch_t *w, uint32_t events);
 int loop_del(loop_t *l, loop_watch_t *w);
+/* The watch's descriptor is closed right after this: the watch is forgotten without a system
+ * call (close() takes the descriptor out of the kernel's set). Should another process hold the
+ * same socket (a child an extension forked, until it execs or exits), the kernel keeps
+ * reporting it: those reports are dropped, never delivered to w or to a later watch. */
+void loop_forget(loop_t *l, loop_watch_t *w);
 
 /* Thread-safe. The task runs on the loop thread, in posting order. A task must not be posted
  * again before it has run. */

@@ -47,9 +47,11 @@ static int conn_fill(conn_t *c)
 {
     if (c->in_end == c->in_cap)
         return 0;
-    ssize_t n = recv(c->watch.fd, c->in + c->in_end, c->in_cap - c->in_end, 0);
+    uint32_t room = c->in_cap - c->in_end;
+    ssize_t n = recv(c->watch.fd, c->in + c->in_end, room, 0);
     if (n > 0) {
         c->in_end += (uint32_t)n;
+        conn_note_short_read(c, (size_t)n, room);
         return 1;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -326,6 +328,8 @@ static loop_kept_t conn_step_readahead(conn_t *c)
     }
     timeq_disarm(&c->timer);
     c->state = CONN_EXTENSION;
+    if (c->hup_seen) /* the edge went by before the handler had the request: report it again */
+        (void)loop_mod(c->nl->loop, &c->watch, CONN_EVENTS);
     conn_release_unreadable(c);
     conn_gather_begin(c);
     if (conn_handler(c)->request_start(r, c->readahead_got) == LOOP_LOST)
@@ -468,39 +472,38 @@ static void conn_next_request(conn_t *c)
     c->url_done = c->head_started = c->head_done = false;
     c->in_keep = 0;
     c->parse_error_status = 0;
-    if (c->hd)
-        memset(&c->hd->ri, 0, sizeof c->hd->ri);
     c->keep_alive = c->expect_continue = c->sent_continue = c->is_head = false;
     c->body_mode = BODY_NONE;
     c->body_left = c->body_read = 0;
     c->body_done = false;
     body_rate_reset(&c->body_rate);
     timeq_disarm(&c->rate_timer); /* not armed here: every wait ended; kept as a safety net */
-    if (c->rs) {
-        timeq_disarm(&c->rs->send_rate.timer); /* likewise */
-        send_rate_reset(&c->rs->send_rate, c);
-    }
     c->close_after = false;
     c->log_bytes = 0;
     c->log_time = 0;
-    if (c->hd)
-        llhttp_reset(&c->hd->parser);
     c->state = CONN_HEAD;
-    if (c->in) {
-        uint32_t pending = c->in_end - c->in_start;
-        if (pending == 0 && !c->batch_len) {
-            /* Idle: give the buffers back (idle keep-alive connections cost little memory). */
-            conn_release_input(c, CONN_SPARES);
-            conn_batch_release(c);
-        } else {
-            /* Pipelined bytes, or a batch still to send before the next read (the buffers stay
-             * until it is out): the next head starts at the buffer's start. */
-            memmove(c->in, c->in + c->in_start, pending);
-            c->in_start = 0;
-            c->in_end = pending;
+    /* Going idle, the buffers go back (idle keep-alive connections cost little memory), and
+     * conn_first_read sets up the next request's parser, view and send rate in whatever blocks
+     * it takes: nothing of them is reset here. */
+    uint32_t pending = c->in ? c->in_end - c->in_start : 0;
+    if (!c->in) {
+        if (c->rs)
+            conn_release_input(c, CONN_SPARES); /* the head went when a handler took the request */
+    } else if (pending == 0 && !c->batch_len) {
+        conn_release_input(c, CONN_SPARES);
+        conn_batch_release(c);
+    } else {
+        /* Pipelined bytes, or a batch still to send before the next read (the buffers stay
+         * until it is out): the next head starts at the buffer's start. */
+        memmove(c->in, c->in + c->in_start, pending);
+        c->in_start = 0;
+        c->in_end = pending;
+        memset(&c->hd->ri, 0, sizeof c->hd->ri);
+        llhttp_reset(&c->hd->parser);
+        if (c->rs) {
+            timeq_disarm(&c->rs->send_rate.timer); /* not armed here: kept as a safety net */
+            send_rate_reset(&c->rs->send_rate, c);
         }
-    } else if (c->rs) {
-        conn_release_input(c, CONN_SPARES); /* the head went when a handler took the request */
     }
     if (c->in && c->in_end > 0)
         timeq_disarm(&c->timer); /* conn_step_head times the head if it is not all there */
@@ -576,9 +579,15 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     conn_t *c = (conn_t *)w;
     if (c->state == CONN_EXTENSION) {
         /* The extension owns the socket's I/O, except for an asynchronous operation it handed
-         * to this loop; otherwise only note that the peer went away. */
-        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+         * to this loop; otherwise only note that the peer went away, and what the edge said
+         * about reading (the next request's read, once the handler gives the connection back,
+         * goes by it). */
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            c->readable = true;
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            c->hup_seen = true;
             atomic_store(&c->peer_gone, true);
+        }
         if (c->op)
             conn_async_drive(c);
         if (atomic_load(&c->peer_gone))
@@ -587,6 +596,8 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->hup_seen = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         c->writable = true;
     if ((events & (EPOLLHUP | EPOLLERR)) && c->state != CONN_LINGER && !conn_output_pending(c) &&
@@ -597,11 +608,10 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     (void)conn_drive(c); /* a loop callback: the loop sees for itself whether it lost the loop */
 }
 
-loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                        const struct sockaddr_storage *local, bool proxy_protocol)
+void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                 const struct sockaddr_storage *local, bool proxy_protocol)
 {
     static log_limiter_t no_conn = LOG_LIMITER_INIT;
-    (void)conn_parser_settings();
     conn_t *c = spare_pop(&nl->spare_conn, &nl->n_spare_conn);
     if (c)
         memset(c, 0, sizeof *c);
@@ -610,7 +620,7 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
     if (!c) {
         log_limited(&no_conn, LOG_ERROR, "out of memory for a new connection: closing it");
         close(fd);
-        return LOOP_KEPT;
+        return;
     }
     c->watch.fd = fd;
     c->watch.on_event = conn_on_event;
@@ -626,18 +636,20 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
     }
     conn_sockaddr_text(peer, c->peer_text, sizeof c->peer_text, &c->peer_port);
     conn_sockaddr_text(local, c->local_text, sizeof c->local_text, &c->local_port);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->state = CONN_HEAD;
     c->writable = true;
-    c->readable = true; /* data may already be waiting: try once before the first edge */
+    /* The first read waits for the first edge: epoll_ctl(ADD) reports bytes that came before
+     * it, and a read now would mostly find none (a client sends its request once its connect
+     * completes, which is also when the accept queue hands the connection over: under
+     * `Connection: close` load, 86% of such reads failed with EAGAIN). */
+    c->readable = false;
     int rc = loop_add(nl->loop, &c->watch, CONN_EVENTS);
     if (rc < 0) {
         log_limited(&no_conn, LOG_ERROR, "cannot watch a new connection: epoll_ctl: %s; closing it",
                     strerror(-rc));
         close(fd);
         free(c);
-        return LOOP_KEPT;
+        return;
     }
     c->next = nl->conns;
     if (nl->conns)
@@ -645,17 +657,14 @@ loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *pe
     nl->conns = c;
     atomic_fetch_add(&nl->srv->open_conns, 1);
     conn_timer(c, &nl->tq_header);
-    return conn_drive(c);
 }
 
-/* Out of the epoll set, then closed. */
+/* Out of the loop's set, then closed: the close takes the socket out of the kernel's set (no
+ * epoll_ctl, as nginx does), and the loop drops what is still reported for a socket another
+ * process holds (a child an extension forked: loop_forget). */
 static void conn_unwatch_and_close(conn_t *c)
 {
-    static log_limiter_t del_failed = LOG_LIMITER_INIT;
-    int rc = loop_del(c->nl->loop, &c->watch);
-    if (rc < 0) /* not expected: close() below removes the watch all the same */
-        log_limited(&del_failed, LOG_ERROR, "%s: epoll_ctl(DEL) of connection %d: %s", c->peer_text,
-                    c->watch.fd, strerror(-rc));
+    loop_forget(c->nl->loop, &c->watch);
     close(c->watch.fd);
     c->watch.fd = -1;
 }
@@ -725,8 +734,12 @@ loop_kept_t conn_request_ended(conn_t *c, request_end_t *end)
         conn_close(c);
         return LOOP_KEPT;
     }
-    /* The extension's threads may have read the socket: readiness is unknown. */
-    c->readable = c->writable = true;
+    /* The extension's threads may have read a body from the socket, and have written to it:
+     * that readiness is unknown. Without a body, only the loop read it, and every edge while
+     * the handler had the request was noted (conn_on_event): `readable` still holds. */
+    if (c->body_mode != BODY_NONE)
+        c->readable = true;
+    c->writable = true;
     c->state = CONN_SENDING;
     c->log_status = 0; /* the request wrote its own access log line */
     if (!end->keep_alive)

@@ -87,6 +87,7 @@ typedef struct conn_async conn_async_t;
  *   parked_socket_leave (src/isapi/parked.h); the loop then reads the body only for the
  *   handler's own loop-driven operation (op), which excludes those threads' reads;
  * - peer_gone is atomic: set by the loop, read by any thread;
+ * - nagle is atomic: whichever thread sends updates it (src/http/outchain.h);
  * - keep_alive, peer_text, local_text, the ports and nl do not change: any thread may read them
  *   (conn_keep_alive, conn_peer_text, ...);
  * - rs->send_rate belongs to the thread that writes the response (src/http/sendrate.h).
@@ -111,6 +112,10 @@ struct conn {
     bool readable;              /* edge-triggered: the socket may have more to read */
     bool writable;
     atomic_bool peer_gone;      /* hang-up seen while an extension owned the request */
+    out_nagle_t nagle;          /* TCP_NODELAY, set before the socket's second send call
+                                 * (src/http/outchain.h): every sender's, atomic */
+    bool hup_seen;              /* a hang-up (or half-close) was reported outside
+                                 * CONN_EXTENSION: told again when a handler takes a request */
     bool body_done;             /* the current request's body is all read (here for the
                                  * padding; the other body fields are below) */
 
@@ -187,10 +192,10 @@ struct conn {
 /* Accept path (loop thread). */
 /* local: the listener's own address when it names one (saves a getsockname); NULL for a
  * wildcard listener. proxy_protocol: the connection must start with a PROXY protocol header
- * (src/http/proxyproto.h), else it is closed. The request already waiting may run an extension
- * here (loop_kept_t). */
-loop_kept_t conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                        const struct sockaddr_storage *local, bool proxy_protocol);
+ * (src/http/proxyproto.h), else it is closed. Nothing is read here: the socket's first event
+ * starts the connection. */
+void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                 const struct sockaddr_storage *local, bool proxy_protocol);
 /* Shutdown (loop thread): close idle keep-alive connections / force-close everything. */
 void conn_close_idle(netloop_t *nl);
 void conn_close_all(netloop_t *nl);

@@ -52,7 +52,7 @@ static void async_send(conn_t *c, conn_async_t *op)
     uint64_t before = cur->payload_sent;
     size_t before_i = cur->i;
     uint64_t before_done = cur->seg_done, before_bytes = cur->bytes;
-    int rc = out_chain_send(c->watch.fd, cur);
+    int rc = out_chain_send_nagle(c->watch.fd, cur, &c->nagle);
     if (c->rs)
         send_rate_took(&c->rs->send_rate, cur->bytes - before_bytes);
     if (rc == 1) {

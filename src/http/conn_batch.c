@@ -175,7 +175,7 @@ void conn_batch_try_send(conn_t *c)
     out_seg_t seg = {.mem = c->batch, .len = c->batch_len, .fd = -1};
     out_chain_t ch;
     out_chain_init(&ch, &seg, 1);
-    (void)out_chain_send(c->watch.fd, &ch); /* a failure shows at the next write */
+    (void)out_chain_send_nagle(c->watch.fd, &ch, &c->nagle); /* a failure shows at the next write */
     if (ch.bytes) {
         /* The batch keeps only what was not sent, from its start. */
         memmove(c->batch, c->batch + ch.bytes, (size_t)(c->batch_len - ch.bytes));

@@ -54,6 +54,7 @@ void conn_spares_free(netloop_t *nl)
         while ((blk = spare_pop(lists[i], counts[i])) != NULL)
             free(blk);
     }
+    free(atomic_exchange(&nl->handy_rs, NULL));
 }
 
 /* Give the connection's buffers (input, head block, response block) back to the loop's spares
@@ -66,9 +67,13 @@ void conn_release_input(conn_t *c, unsigned keep)
     conn_pathbuf_free(c); /* before the head block it may live in */
     spare_push(&nl->spare_in, &nl->n_spare_in, keep, c->in);
     spare_push(&nl->spare_hd, &nl->n_spare_hd, keep, c->hd);
-    if (c->rs)
+    if (c->rs) {
         timeq_disarm(&c->rs->send_rate.timer); /* not armed here: kept as a safety net */
-    spare_push(&nl->spare_rs, &nl->n_spare_rs, keep, c->rs);
+        /* Into the handy slot first: the handler's first write takes it from there when the
+         * request is handed over with nothing left to read (conn_release_unreadable). */
+        void *displaced = atomic_exchange_explicit(&nl->handy_rs, c->rs, memory_order_acq_rel);
+        spare_push(&nl->spare_rs, &nl->n_spare_rs, keep, displaced);
+    }
     c->in = NULL;
     c->hd = NULL;
     c->rs = NULL;
@@ -111,6 +116,8 @@ int conn_first_read(conn_t *c)
         goto no_memory;
     if (!c->rs) { /* taken and given back with hd, but released last (conn_release_input) */
         c->rs = spare_pop(&nl->spare_rs, &nl->n_spare_rs);
+        if (!c->rs)
+            c->rs = atomic_exchange_explicit(&nl->handy_rs, NULL, memory_order_acq_rel);
         if (!c->rs && !(c->rs = malloc(sizeof *c->rs)))
             goto no_memory;
     }
@@ -127,6 +134,7 @@ int conn_first_read(conn_t *c)
     c->in_cap = cap;
     c->in_start = 0;
     c->in_end = (uint32_t)n;
+    conn_note_short_read(c, (size_t)n, cap);
     return 1;
 
 no_memory: /* what was taken goes back (spare_push takes a NULL hd) */

@@ -25,6 +25,15 @@ static inline void conn_pathbuf_free(conn_t *c)
         free(c->pathbuf);
     c->pathbuf = NULL;
 }
+/* A read of the head took n bytes of the room it offered: fewer means the socket had no more,
+ * and the next bytes bring an event of their own (edge-triggered), so no read is tried before
+ * it (nginx's test too; a read that would find nothing is a system call per request). Not once
+ * a hang-up was reported: that edge is gone, and only a read sees the end. */
+static inline void conn_note_short_read(conn_t *c, size_t n, size_t room)
+{
+    if (n < room && !c->hup_seen)
+        c->readable = false;
+}
 /* src/http/conn_buffers.c */
 /* The loop's spare input buffers, head blocks, response blocks and connections (netloop_t): enough for the
  * connections that one loop iteration closes (conn_reap) to hand theirs to the next ones

@@ -42,6 +42,7 @@ static void conn_send_continue(conn_t *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     c->sent_continue = true;
+    out_nagle_before_send(c->watch.fd, &c->nagle);
     ssize_t n = send(c->watch.fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
     (void)n; /* a full or failed socket shows up on the next read or write */
 }
@@ -235,7 +236,7 @@ int conn_send_chain_blocking(conn_t *c, out_chain_t *ch)
     bool stalled = false;
     for (;;) {
         uint64_t before = ch->bytes;
-        int r = out_chain_send(c->watch.fd, ch);
+        int r = out_chain_send_nagle(c->watch.fd, ch, &c->nagle);
         if (rate)
             send_rate_took(rate, ch->bytes - before);
         if (r == 1)

@@ -3,8 +3,7 @@
  * checks of the parsed head (header names, Host, server name). Moved out of src/http/conn.c.
  *
  * Invariants: the head is parsed in place; c->in is never moved while a head is being parsed,
- * so the successive pieces of one field are adjacent. The llhttp settings are initialised once
- * (pthread_once) and then only read.
+ * so the successive pieces of one field are adjacent. The llhttp settings are a constant.
  * Ownership: everything here runs on the connection's loop thread, which owns c and its head. */
 
 #define _GNU_SOURCE
@@ -36,8 +35,6 @@
 #include "route.h"
 #include "static_file.h"
 
-static llhttp_settings_t parser_settings;
-static pthread_once_t parser_settings_once = PTHREAD_ONCE_INIT;
 
 /* ------------------------------------------------------------------------------------------ */
 /* llhttp callbacks. Spans are recorded as offsets into c->in: the head is parsed in place and
@@ -137,23 +134,21 @@ static int on_message_complete(llhttp_t *p)
     return HPE_PAUSED; /* stop exactly at the end of the head: body and pipelined bytes stay */
 }
 
-static void parser_settings_init(void)
-{
-    llhttp_settings_init(&parser_settings);
-    parser_settings.on_message_begin = on_message_begin;
-    parser_settings.on_url = on_url;
-    parser_settings.on_url_complete = on_url_complete;
-    parser_settings.on_header_field = on_header_field;
-    parser_settings.on_header_value = on_header_value;
-    parser_settings.on_header_value_complete = on_header_value_complete;
-    parser_settings.on_headers_complete = on_headers_complete;
-    parser_settings.on_message_complete = on_message_complete;
-}
+/* The llhttp settings every connection's parser uses: constant (llhttp_settings_init only
+ * zeroes a settings object, which the initialiser's unnamed members are). */
+static const llhttp_settings_t parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_message_complete = on_message_complete,
+};
 
-/* The llhttp settings every connection's parser uses, initialised on first use. */
 const llhttp_settings_t *conn_parser_settings(void)
 {
-    pthread_once(&parser_settings_once, parser_settings_init);
     return &parser_settings;
 }
 
@@ -208,6 +203,35 @@ static void server_name_from_host(conn_t *c, const char *host)
  * and values ourselves. Values: no control characters but HTAB. */
 static const unsigned char value_ctl[256] = {[0x00 ... 0x08] = 1, [0x0a ... 0x1f] = 1, [0x7f] = 1};
 
+/* Some byte of the eight at p is under 0x20 or is 0x7f (exact: a borrow only ever follows a
+ * byte that matched). */
+static bool word_has_ctl(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    uint64_t del = x ^ (0x7f * ones);
+    return ((((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & highs) != 0;
+}
+
+/* Eight bytes at a time, the last word overlapping the one before it, while no byte is under
+ * 0x20 or 0x7f (most values have neither: bytes of 0x80 and up are obs-text, allowed); from a
+ * word that has one (HTAB too), byte by byte. */
+static bool value_valid(const char *v, uint32_t n)
+{
+    uint32_t i = 0;
+    if (n >= 8) {
+        while (i + 8 <= n && !word_has_ctl(v + i))
+            i += 8;
+        if (i == n || (i + 8 > n && !word_has_ctl(v + n - 8)))
+            return true;
+    }
+    for (; i < n; i++)
+        if (value_ctl[(unsigned char)v[i]])
+            return false;
+    return true;
+}
+
 static bool header_valid(const http_header_t *h)
 {
     if (h->name_len == 0)
@@ -215,10 +239,7 @@ static bool header_valid(const http_header_t *h)
     for (uint32_t i = 0; i < h->name_len; i++)
         if (!http_is_tchar((unsigned char)h->name[i]))
             return false;
-    for (uint32_t i = 0; i < h->value_len; i++)
-        if (value_ctl[(unsigned char)h->value[i]])
-            return false;
-    return true;
+    return value_valid(h->value, h->value_len);
 }
 
 /* The header's name is lower, in any case (ASCII only: names are tokens; see reqinfo.c). The
@@ -303,8 +324,9 @@ static void apply_forwarded(conn_t *c, reqinfo_t *ri)
 /* Fill c->hd->ri from the parsed head. Returns an HTTP error status, or 0. */
 unsigned conn_build_reqinfo(conn_t *c)
 {
+    /* ri is all zero: conn_first_read and conn_next_request clear it for each request, and
+     * before a head is complete only the error paths write it, which answer and close. */
     reqinfo_t *ri = &c->hd->ri;
-    memset(ri, 0, sizeof *ri);
     llhttp_t *parser = &c->hd->parser;
     ri->method = llhttp_method_name((llhttp_method_t)parser->method);
     ri->http_major = parser->http_major;

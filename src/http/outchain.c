@@ -49,7 +49,25 @@ static void out_chain_cork(int fd, out_chain_t *ch, bool on)
     ch->corked = on;
 }
 
+void out_nagle_before_send(int fd, out_nagle_t *nagle)
+{
+    if (atomic_load_explicit(nagle, memory_order_relaxed) == OUT_NAGLE_OFF)
+        return;
+    if (atomic_exchange_explicit(nagle, OUT_NAGLE_SENT, memory_order_relaxed) == OUT_NAGLE_UNSENT)
+        return;
+    /* Not the first send: what went before may be unacknowledged. (Two senders racing here
+     * may both set it: harmless.) A socket without TCP (a test's socketpair) refuses it. */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    atomic_store_explicit(nagle, OUT_NAGLE_OFF, memory_order_relaxed);
+}
+
 int out_chain_send(int fd, out_chain_t *ch)
+{
+    return out_chain_send_nagle(fd, ch, NULL);
+}
+
+int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle)
 {
     while (ch->i < ch->n) {
         const out_seg_t *seg = &ch->segs[ch->i];
@@ -59,23 +77,35 @@ int out_chain_send(int fd, out_chain_t *ch)
             ch->seg_done = 0;
             continue;
         }
+        /* A memory group sent whole moves the position past it at once. */
+        uint64_t group_len = UINT64_MAX, group_payload = 0;
+        size_t group_end = ch->i;
         if (seg->mem) {
             struct iovec iov[OUT_CHAIN_IOV_MAX];
             int cnt = 0;
             size_t k = ch->i;
+            group_len = 0;
             for (; k < ch->n && cnt < OUT_CHAIN_IOV_MAX && ch->segs[k].mem; k++) {
                 uint64_t skip = k == ch->i ? ch->seg_done : 0;
                 iov[cnt].iov_base = (char *)ch->segs[k].mem + skip;
                 iov[cnt].iov_len = (size_t)(ch->segs[k].len - skip);
+                group_len += iov[cnt].iov_len;
+                if (ch->segs[k].payload)
+                    group_payload += iov[cnt].iov_len;
                 cnt++;
             }
+            group_end = k;
             struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+            if (nagle)
+                out_nagle_before_send(fd, nagle);
             n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < ch->n ? MSG_MORE : 0));
         } else {
             if (!ch->corked && ch->i + 1 < ch->n)
                 out_chain_cork(fd, ch, true);
             off_t off = (off_t)(seg->off + ch->seg_done);
             uint64_t left = seg->len - ch->seg_done;
+            if (nagle)
+                out_nagle_before_send(fd, nagle);
             n = sendfile(fd, seg->fd, &off, left > sendfile_max ? sendfile_max : (size_t)left);
             if (n == 0)
                 return -EIO; /* the file is shorter than its range */
@@ -84,6 +114,13 @@ int out_chain_send(int fd, out_chain_t *ch)
             if (errno == EINTR)
                 continue;
             return errno == EAGAIN ? 0 : -errno;
+        }
+        if ((uint64_t)n == group_len) {
+            ch->i = group_end;
+            ch->seg_done = 0;
+            ch->bytes += group_len;
+            ch->payload_sent += group_payload;
+            continue;
         }
         out_chain_advance(ch, (uint64_t)n);
     }

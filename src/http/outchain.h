@@ -17,6 +17,7 @@
 #ifndef ISAPID_OUTCHAIN_H
 #define ISAPID_OUTCHAIN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,5 +60,18 @@ static inline bool out_chain_pending(const out_chain_t *ch) { return ch->i < ch-
  * its range did (the length the head promised cannot be kept), or another -errno of
  * sendmsg/sendfile (-EPIPE, -ECONNRESET...). EINTR is retried. */
 int out_chain_send(int fd, out_chain_t *ch);
+
+/* TCP_NODELAY, set lazily: a socket's first send cannot wait on Nagle (nothing of the
+ * connection is unacknowledged yet), so the option is set only before its second send call,
+ * whatever that is (the rest of a partial send, a file range after its head, a second write, a
+ * pipelined response): a `Connection: close` response sent in one call never sets it. One
+ * state per socket, shared by every thread that sends on it (atomic: a 100 Continue may be sent
+ * by a reader while a writer sends). Starts OUT_NAGLE_UNSENT. */
+typedef enum { OUT_NAGLE_UNSENT, OUT_NAGLE_SENT, OUT_NAGLE_OFF } out_nagle_state_t;
+typedef _Atomic unsigned char out_nagle_t;
+/* Call before each send call on fd: sets TCP_NODELAY unless this is the socket's first. */
+void out_nagle_before_send(int fd, out_nagle_t *nagle);
+/* out_chain_send, with out_nagle_before_send before each of its send calls. */
+int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle);
 
 #endif
