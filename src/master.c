@@ -358,6 +358,13 @@ static void worker_line(master_t *m, worker_t *w, char *line)
         w->crash_sig = atoi(sig);
         snprintf(w->module, sizeof w->module, "%s", module);
         snprintf(w->target, sizeof w->target, "%s", target);
+        /* A crash while serving a request: its loops ran, even if it died between starting them
+         * and saying "ready" (the queued request it took first crashed it). It is replaced as a
+         * serving worker, not taken for one that could not start (which, at start-up, would
+         * stop the server). A recycled worker's replacement keeps the not-ready path: the old
+         * worker serves on. */
+        if ((w->module[0] || w->target[0]) && !w->replaces)
+            w->ready = true;
         return;
     }
     log_warn("worker %d sent a line the master does not know: %.80s", (int)w->pid, line);

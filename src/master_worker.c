@@ -189,14 +189,20 @@ int worker_run(config_t *cfg, const int *listen_fds, const worker_link_t *link)
     server_t server;
     /* The user is dropped after binding (the master's) and opening the logs, before an
      * extension can load (at its first request). */
-    if (server_init(&server, cfg, listen_fds, link->board) < 0 || privileges_drop(cfg) < 0 ||
-        server_start(&server) < 0) {
+    if (server_init(&server, cfg, listen_fds, link->board) < 0 || privileges_drop(cfg) < 0) {
         server_free(&server);
         close(sfd);
         return 1;
     }
+    /* What rapid-fail protection disabled stays disabled from the first request on: before the
+     * loops accept. */
     for (size_t i = 0; i < link->n_disabled; i++)
         extensions_disable(server.extensions, link->disabled_paths[i], &link->disabled_ids[i]);
+    if (server_start(&server) < 0) {
+        server_free(&server);
+        close(sfd);
+        return 1;
+    }
     if (link->up_fd >= 0) {
         ssize_t w = write(link->up_fd, "ready\n", 6);
         (void)w; /* the master gone: the down pipe says so */
