@@ -72,7 +72,8 @@ void conn_release_input(conn_t *c, unsigned keep)
         /* Into the handy slot first: the handler's first write takes it from there when the
          * request is handed over with nothing left to read (conn_release_unreadable). */
         void *displaced = atomic_exchange_explicit(&nl->handy_rs, c->rs, memory_order_acq_rel);
-        spare_push(&nl->spare_rs, &nl->n_spare_rs, keep, displaced);
+        spare_push(&nl->spare_rs, &nl->n_spare_rs,
+                   keep == CONN_SPARES ? CONN_SPARE_RESPONSES : keep, displaced);
     }
     c->in = NULL;
     c->hd = NULL;

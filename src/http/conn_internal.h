@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "conn.h"
+#include "loop_backend.h"
 #include "server.h"
 
 /* conn.c: buffers, timers, the state machine */
@@ -44,6 +45,10 @@ static inline void conn_note_short_read(conn_t *c, size_t n, size_t room)
  * added 130 bytes of RSS per idle connection over 5,000 to bench.py idle's count, as the idle
  * connections' first reads touched the spares' pages.) */
 #define CONN_SPARES 16
+/* Response blocks are small (a conn_resp_t) and a connection keeps its block from the
+ * extension's first write until it goes idle, after the event batch that served it: a loop keeps
+ * one batch's worth (with 16, 64 clients made three requests in four malloc one). */
+#define CONN_SPARE_RESPONSES LOOP_BACKEND_BATCH
 void *spare_pop(void **list, unsigned *n);
 /* Onto the list while it holds fewer than keep, else freed; blk may be NULL. */
 void spare_push(void **list, unsigned *n, unsigned keep, void *blk);

@@ -26,6 +26,7 @@
 #include "crash.h"
 #include "httputil.h"
 #include "log.h"
+#include "loop_backend.h"
 #include "parked.h"
 #include "path.h"
 #include "servervars.h"
@@ -70,9 +71,11 @@ static char *put(char **cursor, const char *s, size_t n)
 
 /* Spare request blocks (isapi_loop_t.spare_requests). Hello-sized requests all need about the
  * same block, a little over 1 KiB: too big for malloc's per-thread cache, so each one took
- * malloc's slow path twice. A loop keeps up to 32 freed blocks of at most 4 KiB (a loop
- * iteration may end a few dozen requests); the first is taken when it is big enough. */
-enum { SPARE_REQUESTS = 32, SPARE_REQUEST_MAX = 4096 };
+ * malloc's slow path twice. A loop keeps up to one event batch's worth (LOOP_BACKEND_BATCH) of
+ * freed blocks of at most 4 KiB: a request's end is a task run after the batch that started
+ * it, so one batch of clients holds that many blocks at once (with 32 spares, 64 clients made
+ * half the requests malloc theirs). The first spare is taken when it is big enough. */
+enum { SPARE_REQUESTS = LOOP_BACKEND_BATCH, SPARE_REQUEST_MAX = 4096 };
 
 typedef struct spare_block {
     struct spare_block *next;
