@@ -571,12 +571,16 @@ void server_shutdown(server_t *s)
     unsigned unload_ms = s->cfg->shutdown_grace_ms < UNLOAD_MIN_MS ? UNLOAD_MIN_MS
                                                                    : s->cfg->shutdown_grace_ms;
     unsigned stuck = extensions_terminate_all(s->extensions, unload_ms);
-    if (atomic_load(&s->open_conns) == 0) { /* TerminateFilter once every connection is gone */
+    /* TerminateFilter once every connection is gone and the call pool has stopped: a
+     * connection's END_OF_NET_SESSION runs on that pool, after the connection is counted gone,
+     * and may still be inside a filter when pool_stop gives up. */
+    if (atomic_load(&s->open_conns) == 0 && calls_done) {
         filters_terminate(s->filters);
         s->filters = NULL;
         s->isapi->filters = NULL;
     } else if (s->filters) {
-        log_warn("shutdown: connections still open; the filters are not terminated");
+        log_warn("shutdown: %s; the filters are not terminated",
+                 calls_done ? "connections still open" : "filter or extension calls still running");
     }
     s->extension_code_running = !workers_done || stuck > 0;
     s->clean = workers_done && stuck == 0 && atomic_load(&s->open_conns) == 0;
