@@ -103,7 +103,8 @@ static inline bool op_is_write(op_kind_t k)
 {
     return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL;
 }
-/* Under io_lock, which every claim of a write kind holds too: an atomic read, no lock
+/* A write-type operation outstanding: a synchronous write now would interleave with it.
+ * Under io_lock, which every claim of a write kind holds too: an atomic read, no lock
  * (async_op_t.kind). */
 static inline bool op_write_outstanding(request_t *r)
 {

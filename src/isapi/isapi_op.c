@@ -39,7 +39,6 @@
 /* Asynchronous operations. Started on any thread, driven by the connection's loop, completed on
  * the pool. */
 
-
 /* Whether an operation is outstanding (checked first, so that "busy" wins over other errors). */
 static bool op_busy(request_t *r)
 {
@@ -308,7 +307,6 @@ PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx)
     return fn;
 }
 
-/* A write-type operation outstanding: a synchronous write now would interleave with it. */
 typedef struct write_args {
     const char *buf;
     size_t len;
