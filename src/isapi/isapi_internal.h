@@ -62,6 +62,9 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
 BOOL plan_build_copy(request_t *r, out_plan_t *p, char *head, size_t head_len, const char *body,
                      size_t body_len, bool final);
 BOOL plan_send_sync(request_t *r, out_plan_t *p);
+/* Under io_lock: the responses the connection's batch holds (src/http/conn_batch.c) sent on
+ * this thread, an empty plan's plan_send_sync. */
+BOOL plan_send_batch(request_t *r);
 void request_deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
 /* The head the first bytes of a response make when no head was sent (§7.4-7.5): a raw
