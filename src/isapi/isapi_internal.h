@@ -38,7 +38,7 @@ static inline BOOL fail(DWORD win32)
 static inline bool is_head_method(const request_t *r) { return strcmp(r->ri.method, "HEAD") == 0; }
 
 /* src/isapi/isapi.c */
-request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
+request_t *request_create(isapi_host_t *host, conn_t *c, isapi_loop_t *home,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap);
 void request_ref_locked(request_t *r);
 bool request_unref_locked(request_t *r);
