@@ -119,8 +119,10 @@ void isapi_loop_spares_free(isapi_loop_t *il)
 }
 
 /* A request on connection c from the head in src (its strings are copied) and the route (taken
- * over, left zeroed). The body read-ahead buffer holds readahead_cap bytes (+ NUL). */
-request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
+ * over, left zeroed). The body read-ahead buffer holds readahead_cap bytes (+ NUL). home: a
+ * client's request, its connection's loop (the ECB cells and spare blocks it takes); NULL for a
+ * child. */
+request_t *request_create(isapi_host_t *host, conn_t *c, isapi_loop_t *home,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap)
 {
     /* The client's address as the connection has it (no PROXY header or trusted proxy named
@@ -149,15 +151,13 @@ request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
      * read-ahead buffer.
      * Freed with the request. Only the struct is zeroed (the read-ahead may be 48 KiB). */
     size_t headers_bytes = (src->n_headers ? src->n_headers : 1) * sizeof(http_header_t);
-    /* A client's request (cells: its loop's) takes a spare block of the loop; a child none. */
-    isapi_loop_t *home = cells ? (isapi_loop_t *)((char *)cells - offsetof(isapi_loop_t, cells))
-                               : NULL;
+    /* A client's request takes a spare block of its loop; a child none. */
     size_t block_size;
     char *block = block_take(
         home, sizeof(request_t) + headers_bytes + total + (size_t)readahead_cap + 1, &block_size);
     if (!block)
         return NULL;
-    ecb_cell_t *cell = connid_cell_take(cells, src->raw_target);
+    ecb_cell_t *cell = connid_cell_take(home ? &home->cells : NULL, src->raw_target);
     if (!cell) {
         block_give(home, block, block_size);
         return NULL;
@@ -247,7 +247,7 @@ request_t *isapi_request_new(void *ctx, conn_t *c, const reqinfo_t *head, route_
 {
     isapi_host_t *host = ctx;
     uint32_t ra = conn_readahead_size(c, host->cfg->read_ahead_bytes);
-    request_t *r = request_create(host, c, &host->loops[conn_loop_index(c)].cells, head, route, ra);
+    request_t *r = request_create(host, c, &host->loops[conn_loop_index(c)], head, route, ra);
     if (r) {
         *readahead = r->readahead;
         *readahead_cap = r->readahead_cap;

@@ -38,7 +38,7 @@ static inline BOOL fail(DWORD win32)
 static inline bool is_head_method(const request_t *r) { return strcmp(r->ri.method, "HEAD") == 0; }
 
 /* src/isapi/isapi.c */
-request_t *request_create(isapi_host_t *host, conn_t *c, ecb_cursor_t *cells,
+request_t *request_create(isapi_host_t *host, conn_t *c, isapi_loop_t *home,
                           const reqinfo_t *src, route_t *route, uint32_t readahead_cap);
 void request_ref_locked(request_t *r);
 bool request_unref_locked(request_t *r);
@@ -62,6 +62,9 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
 BOOL plan_build_copy(request_t *r, out_plan_t *p, char *head, size_t head_len, const char *body,
                      size_t body_len, bool final);
 BOOL plan_send_sync(request_t *r, out_plan_t *p);
+/* Under io_lock: the responses the connection's batch holds (src/http/conn_batch.c) sent on
+ * this thread, an empty plan's plan_send_sync. */
+BOOL plan_send_batch(request_t *r);
 void request_deferred_flush(request_t *r);
 BOOL plan_write(request_t *r, const char *buf, size_t len, out_plan_t *p, bool *buffered);
 /* The head the first bytes of a response make when no head was sent (§7.4-7.5): a raw
@@ -103,7 +106,8 @@ static inline bool op_is_write(op_kind_t k)
 {
     return k == OP_WRITE || k == OP_TRANSMIT || k == OP_VECTOR || k == OP_SENDURL;
 }
-/* Under io_lock, which every claim of a write kind holds too: an atomic read, no lock
+/* A write-type operation outstanding: a synchronous write now would interleave with it.
+ * Under io_lock, which every claim of a write kind holds too: an atomic read, no lock
  * (async_op_t.kind). */
 static inline bool op_write_outstanding(request_t *r)
 {

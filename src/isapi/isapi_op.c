@@ -39,7 +39,6 @@
 /* Asynchronous operations. Started on any thread, driven by the connection's loop, completed on
  * the pool. */
 
-
 /* Whether an operation is outstanding (checked first, so that "busy" wins over other errors). */
 static bool op_busy(request_t *r)
 {
@@ -190,15 +189,6 @@ static void op_launch(request_t *r)
     loop_post(conn_loop(r->conn), &r->op.mem->start_task, op_start_task);
 }
 
-/* Under io_lock: the responses the connection's batch holds (src/http/conn_batch.c) are sent
- * on this thread before an asynchronous write, which the loop sends without them. */
-static BOOL batch_sent_first(request_t *r)
-{
-    out_plan_t p;
-    plan_init(&p);
-    return plan_send_sync(r, &p);
-}
-
 BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
               const op_builder_t *b, void *arg)
 {
@@ -212,8 +202,8 @@ BOOL op_issue(request_t *r, op_kind_t kind, PFN_HSE_IO_COMPLETION fn, PVOID ctx,
         err = ERROR_BUSY;
     else if (b->whole_response && r->head_sent)
         err = ERROR_INVALID_PARAMETER;
-    else if (write && conn_batch_pending(r->conn) && !batch_sent_first(r))
-        err = GetLastError(); /* the loop drives the write: what the batch holds goes first */
+    else if (write && conn_batch_pending(r->conn) && !plan_send_batch(r))
+        err = GetLastError(); /* the loop sends the write without the batch: the batch first */
     else
         err = op_claim(r, kind, fn, ctx);
     if (err) {
@@ -308,7 +298,6 @@ PFN_HSE_IO_COMPLETION registered_callback(request_t *r, PVOID *ctx)
     return fn;
 }
 
-/* A write-type operation outstanding: a synchronous write now would interleave with it. */
 typedef struct write_args {
     const char *buf;
     size_t len;

@@ -233,6 +233,13 @@ BOOL plan_send_sync(request_t *r, out_plan_t *p)
     return TRUE;
 }
 
+BOOL plan_send_batch(request_t *r)
+{
+    out_plan_t p;
+    plan_init(&p);
+    return plan_send_sync(r, &p);
+}
+
 /* An extension call (HttpExtensionProc returning PENDING, a completion callback) is over: a
  * head HttpExtensionProc held back goes out now, so a client of a long-running session sees it
  * promptly, and so do the responses to earlier pipelined requests the connection's batch

@@ -552,11 +552,8 @@ static BOOL ssf_close_connection(request_t *r)
      * one's writes of a call on the loop's thread) goes before the shutdown. A writer holding
      * io_lock sends it itself (conn_send_blocking); the close does not wait for one. */
     if (pthread_mutex_trylock(&r->io_lock) == 0) {
-        if (conn_batch_pending(r->conn) && !r->io_failed) {
-            out_plan_t p;
-            plan_init(&p);
-            (void)plan_send_sync(r, &p);
-        }
+        if (conn_batch_pending(r->conn) && !r->io_failed)
+            (void)plan_send_batch(r);
         pthread_mutex_unlock(&r->io_lock);
     }
     atomic_store(&r->closed_by_extension, true);
