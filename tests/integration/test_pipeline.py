@@ -227,7 +227,10 @@ class PipelineTimeoutTest(unittest.TestCase):
                    build_request("GET", "/b.txt"))
             for _ in range(2):
                 self.assertEqual(c.read_response().body, b"AAAA\n")
-            ran = open(marker).read() if os.path.exists(marker) else ""
+            ran = ""
+            if os.path.exists(marker):
+                with open(marker) as f:
+                    ran = f.read()
             self.assertNotIn("end", ran, "the earlier responses waited for the call")
             self.assertEqual(c.read_response().status, 200)
             self.assertEqual(c.read_response().body, b"BBBBBBBB\n")
