@@ -46,6 +46,18 @@ class HandoffTest(unittest.TestCase):
         wait_for(lambda: self.thread_of("/scripts/where.dll") == "isapid-loop0", 10, 0.02,
                  "the loop back on its own thread")
 
+    def loop_goes_on_without(self, held, what):
+        # While the call of connection held keeps the loop's own thread, the loop goes on, run
+        # by a helper: a static file and short extension calls are answered, the short calls on
+        # the helper (whichever thread runs the loop runs them), and held has no answer yet.
+        def served_by_helper():
+            return self.thread_of("/scripts/where2.dll") == "isapid-helper"
+        wait_for(served_by_helper, 10, 0.02, "a short call on the helper running the loop")
+        self.assertEqual(self.srv.get("/a.txt").body, b"AAAA\n")
+        self.assertEqual(self.srv.get("/scripts/hello.dll").body, HELLO_BODY)
+        self.assertEqual(select.select([held.sock], [], [], 0)[0], [],
+                         "the %s call finished before the others" % what)
+
     def test_short_call_runs_on_the_loop_thread(self):
         # (A call is only ever handed off when it is still running on two watchdog ticks; on a
         # loaded machine a short call may be descheduled that long, so one call on the loop's
@@ -58,16 +70,7 @@ class HandoffTest(unittest.TestCase):
         self.thread_of("/scripts/where1.dll") # loaded: a loading call is not held against it
         with srv.conn(timeout=20) as blocked:
             blocked.send(build_request("GET", "/scripts/where1.dll?ms=1500"))
-            # While where1.dll blocks the loop's own thread, the loop goes on, run by a helper:
-            # a static file and short extension calls are answered, the short calls on the
-            # helper (whichever thread runs the loop runs them).
-            def served_by_helper():
-                return self.thread_of("/scripts/where2.dll") == "isapid-helper"
-            wait_for(served_by_helper, 10, 0.02, "a short call on the helper running the loop")
-            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
-            self.assertEqual(srv.get("/scripts/hello.dll").body, HELLO_BODY)
-            self.assertEqual(select.select([blocked.sock], [], [], 0)[0], [],
-                             "the blocking call finished before the others")
+            self.loop_goes_on_without(blocked, "blocking")
             r = blocked.read_response()
             self.assertEqual(r.status, 200)
             self.assertEqual(r.body, b"isapid-loop0\n")   # it had started on the loop's thread
@@ -84,12 +87,7 @@ class HandoffTest(unittest.TestCase):
         self.thread_of("/scripts/where6.dll")
         with srv.conn(timeout=20) as busy:
             busy.send(build_request("GET", "/scripts/where6.dll?spin=2000"))
-            def served_by_helper():
-                return self.thread_of("/scripts/where2.dll") == "isapid-helper"
-            wait_for(served_by_helper, 10, 0.02, "a short call on the helper running the loop")
-            self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
-            self.assertEqual(select.select([busy.sock], [], [], 0)[0], [],
-                             "the busy call finished before the others")
+            self.loop_goes_on_without(busy, "busy")
             r = busy.read_response()
             self.assertEqual((r.status, r.body), (200, b"isapid-loop0\n"))
         self.loop_back_home()

@@ -53,7 +53,7 @@ class LongFieldValuesTest(unittest.TestCase):
         self.assertEqual(fails, [])
 
     def test_allowed_bytes(self):
-        for b in (0x20, 0x7e, 0x80, 0xff, 0x21, 0x7e):
+        for b in (0x20, 0x21, 0x7e, 0x80, 0xff):
             for pos in (1, 8, 15, 25):
                 value = bytearray(b"v" * VALUE_LEN)
                 value[pos] = b

@@ -184,12 +184,16 @@ class PipelineTest(unittest.TestCase):
         c = srv.conn()
         try:
             c.sock.setblocking(False)
-            sent = 0
-            for _ in range(2000):
+            # The kernel's buffers take about tcp_wmem's maximum (4 MiB by default) before a
+            # send blocks; the bound (about 70 MB) is far beyond that.
+            sent, blocked = 0, False
+            for _ in range(50000):
                 try:
                     sent += c.sock.send(one * 32)
                 except BlockingIOError:
-                    break  # the server stopped reading
+                    blocked = True  # the server stopped reading
+                    break
+            self.assertTrue(blocked, "the server read all %d bytes of requests" % sent)
             self.assertEqual(srv.get("/a.txt").body, b"AAAA\n")
             wait_for(lambda: srv.fds() <= base, SEND_MS / 1000 + 10, 0.05,
                      "the non-reading client's connection to be cut")
@@ -223,7 +227,10 @@ class PipelineTimeoutTest(unittest.TestCase):
                    build_request("GET", "/b.txt"))
             for _ in range(2):
                 self.assertEqual(c.read_response().body, b"AAAA\n")
-            ran = open(marker).read() if os.path.exists(marker) else ""
+            ran = ""
+            if os.path.exists(marker):
+                with open(marker) as f:
+                    ran = f.read()
             self.assertNotIn("end", ran, "the earlier responses waited for the call")
             self.assertEqual(c.read_response().status, 200)
             self.assertEqual(c.read_response().body, b"BBBBBBBB\n")

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "outchain.h"
 #include "check.h"
+#include "tcp_pair.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -15,35 +16,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static bool tcp_pair(int *sender, int *receiver)
-{
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0 ||
-        getsockname(l, (struct sockaddr *)&a, &alen) < 0) {
-        if (l >= 0)
-            close(l);
-        return false;
-    }
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(c, (struct sockaddr *)&a, sizeof a) < 0) {
-        close(c);
-        close(l);
-        return false;
-    }
-    int s = accept(l, NULL, NULL);
-    close(l);
-    if (s < 0) {
-        close(c);
-        return false;
-    }
-    fcntl(s, F_SETFL, O_NONBLOCK);
-    *sender = s;
-    *receiver = c;
-    return true;
-}
 
 static int nodelay(int fd)
 {
@@ -139,22 +111,22 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     int s, c;
-    if (!tcp_pair(&s, &c)) {
+    if (!tcp_pair(&s, &c, 0)) {
         fprintf(stderr, "test_nagle: no TCP on the loopback: skipped\n");
         return 77;
     }
     test_second_chain(s);
     close(s);
     close(c);
-    CHECK(tcp_pair(&s, &c));
+    CHECK(tcp_pair(&s, &c, 0));
     test_head_and_file(s);
     close(s);
     close(c);
-    CHECK(tcp_pair(&s, &c));
+    CHECK(tcp_pair(&s, &c, 0));
     test_gate_then_chain(s);
     close(s);
     close(c);
-    CHECK(tcp_pair(&s, &c));
+    CHECK(tcp_pair(&s, &c, 0));
     test_partial(s, c);
     close(s);
     close(c);

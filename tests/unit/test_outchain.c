@@ -7,6 +7,7 @@
 #include "outchain.h"
 #include "outchain_internal.h"
 #include "check.h"
+#include "tcp_pair.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -564,38 +565,6 @@ static void test_failures(void)
 /* ------------------------------------------------------------------------------------------ */
 /* TCP_CORK: set while a file range is followed by more, cleared when the chain is sent */
 
-static bool tcp_pair(int *sender, int *receiver)
-{
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0 ||
-        getsockname(l, (struct sockaddr *)&a, &alen) < 0) {
-        if (l >= 0)
-            close(l);
-        return false;
-    }
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int small = 4096;
-    setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    if (connect(c, (struct sockaddr *)&a, sizeof a) < 0) {
-        close(c);
-        close(l);
-        return false;
-    }
-    int s = accept(l, NULL, NULL);
-    close(l);
-    if (s < 0) {
-        close(c);
-        return false;
-    }
-    setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    fcntl(s, F_SETFL, O_NONBLOCK);
-    *sender = s;
-    *receiver = c;
-    return true;
-}
-
 static int corked(int fd)
 {
     int v = -1;
@@ -611,7 +580,7 @@ static void drive_corked(out_seg_t *segs, size_t n, char *const *files, unsigned
                          unsigned *stops)
 {
     int s, c;
-    if (!tcp_pair(&s, &c)) {
+    if (!tcp_pair(&s, &c, 4096)) {
         fprintf(stderr, "test_outchain: no TCP on the loopback: cork checks skipped\n");
         return;
     }
