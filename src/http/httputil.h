@@ -41,6 +41,9 @@ range_result_t http_range_parse(const char *header_value, uint64_t size, uint64_
 extern const unsigned char http_tchar_table[256];
 static inline bool http_is_tchar(unsigned char c) { return http_tchar_table[c] != 0; }
 
+/* "00" to "99" in a row, two bytes a number (2 * v is v's): decimal text two digits a step. */
+extern const char http_digit_pairs[201];
+
 /* 'A'..'Z' to 'a'..'z', every other byte as it is: ASCII only, on purpose (header names are
  * tokens, and the C library's tolower follows the process locale, which an extension may
  * change). */
