@@ -235,6 +235,14 @@ static loop_kept_t loop_iterate(loop_t *l, int timeout_ms)
 /* ------------------------------------------------------------------------------------------ */
 /* Ownership and the hand-off */
 
+/* This thread has just claimed the loop (its owner word moved to RUNNING): it runs it now. The
+ * thread's id is noted for the watchdog (runner_tid) before any call of it can begin. */
+static void loop_claimed(loop_t *l)
+{
+    atomic_store_explicit(&l->runner_tid, gettid(), memory_order_relaxed);
+    tls_running = l;
+}
+
 /* Blocks until the loop is free or taken (nobody runs it), then runs it on this thread. */
 static void loop_acquire(loop_t *l)
 {
@@ -251,8 +259,7 @@ static void loop_acquire(loop_t *l)
     }
     atomic_fetch_sub(&l->home_waiting, 1);
     pthread_mutex_unlock(&l->lock);
-    atomic_store_explicit(&l->runner_tid, gettid(), memory_order_relaxed);
-    tls_running = l;
+    loop_claimed(l);
 }
 
 static void loop_release(loop_t *l)
@@ -336,8 +343,7 @@ void loop_run_taken(loop_t *l)
     if (OWNER_STATE(w) != OWNER_TAKEN ||
         !atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
         return; /* the home thread came back first and runs it */
-    atomic_store_explicit(&l->runner_tid, gettid(), memory_order_relaxed);
-    tls_running = l;
+    loop_claimed(l);
     if (loop_continue(l) == LOOP_LOST)
         return; /* lost again in a call: the next helper goes on */
     while (!atomic_load(&l->stopping) && atomic_load(&l->home_waiting) == 0) {
@@ -355,8 +361,7 @@ void loop_run_once(loop_t *l, int timeout_ms)
         if (OWNER_STATE(w) != OWNER_FREE ||
             !atomic_compare_exchange_strong(&l->owner, &w, OWNER_WORD(w >> 2, OWNER_RUNNING)))
             return; /* another thread runs it */
-        atomic_store_explicit(&l->runner_tid, gettid(), memory_order_relaxed);
-        tls_running = l;
+        loop_claimed(l);
     }
     if (loop_iterate(l, timeout_ms) == LOOP_KEPT && !mine)
         loop_release(l);

@@ -90,7 +90,7 @@ bool loop_in_tick(const loop_t *l);
 
 /* A call that may block, made by the thread running l; loop_call_end takes what loop_call_begin
  * returned and says whether the loop was taken meanwhile (LOOP_LOST: see loop_kept_t). ctx is
- * handed to the watchdog if it takes the loop during the call (loop_take_if_stuck). */
+ * handed to the watchdog if it takes the loop during the call (loop_take_call). */
 uint64_t loop_call_begin(loop_t *l, void *ctx);
 loop_kept_t loop_call_end(loop_t *l, uint64_t call);
 
@@ -115,7 +115,7 @@ bool loop_call_stuck(loop_t *l, uint64_t *call, pid_t *tid);
  * to run it. */
 bool loop_take_call(loop_t *l, uint64_t call, void **ctx);
 /* Both: takes the loop when it is in the same call as at the previous look, whatever its
- * thread is doing. */
+ * thread is doing. The unit tests' (the watchdog looks at the thread in between: handoff.c). */
 bool loop_take_if_stuck(loop_t *l, void **ctx);
 /* On a helper thread: finish the taken loop's iteration and run it until its home thread wants
  * it back or it stops. Returns at once when the home thread already took it back. */

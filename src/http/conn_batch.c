@@ -82,9 +82,9 @@ static bool read_range(int fd, char *dst, uint64_t off, uint64_t len)
 
 bool conn_batch_take_slow(conn_t *c)
 {
+    /* conn_batch_take called this only with pipelined input or a batch waiting. */
     bool more = c->in_end > c->in_start;
-    if ((!more && !c->batch_len) || c->state != CONN_SENDING || c->batch_queued ||
-        !batch_may_grow(c))
+    if (c->state != CONN_SENDING || c->batch_queued || !batch_may_grow(c))
         return false;
     out_chain_t *out = &c->rs->out;
     if (out->i || out->seg_done || out->bytes)

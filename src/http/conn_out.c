@@ -123,11 +123,6 @@ int conn_flush(conn_t *c)
     return result;
 }
 
-/* "00" to "99": two digits of an octet at a time. */
-#define DIGIT_ROW(t) #t "0" #t "1" #t "2" #t "3" #t "4" #t "5" #t "6" #t "7" #t "8" #t "9"
-static const char two_digits[] = DIGIT_ROW(0) DIGIT_ROW(1) DIGIT_ROW(2) DIGIT_ROW(3)
-    DIGIT_ROW(4) DIGIT_ROW(5) DIGIT_ROW(6) DIGIT_ROW(7) DIGIT_ROW(8) DIGIT_ROW(9);
-
 /* inet_ntop's dotted quad without its sprintf (some 1,700 instructions, twice per connection)
  * when out has room for any (n >= INET_ADDRSTRLEN); inet_ntop's otherwise. */
 static void ipv4_text(const unsigned char b[4], char *out, size_t n)
@@ -141,10 +136,10 @@ static void ipv4_text(const unsigned char b[4], char *out, size_t n)
         if (v >= 100) {
             *out++ = (char)('0' + v / 100);
             v %= 100;
-            memcpy(out, two_digits + 2 * v, 2);
+            memcpy(out, http_digit_pairs + 2 * v, 2);
             out += 2;
         } else if (v >= 10) {
-            memcpy(out, two_digits + 2 * v, 2);
+            memcpy(out, http_digit_pairs + 2 * v, 2);
             out += 2;
         } else {
             *out++ = (char)('0' + v);

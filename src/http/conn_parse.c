@@ -248,7 +248,7 @@ static bool name_is(const http_header_t *h, const char *lower)
 {
     for (uint32_t i = 0; i < h->name_len; i++) {
         unsigned char ch = (unsigned char)h->name[i];
-        if ((ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch) != (unsigned char)lower[i])
+        if (http_ascii_lower(ch) != (unsigned char)lower[i])
             return false;
     }
     return true;

@@ -6,12 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
-_Static_assert(FORWARDED_ADDR_TEXT >= INET6_ADDRSTRLEN, "a client's text fits cidr_addr_text");
+#include "httputil.h"
 
-static unsigned char ascii_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
+_Static_assert(FORWARDED_ADDR_TEXT >= INET6_ADDRSTRLEN, "a client's text fits cidr_addr_text");
 
 static bool name_is(const http_header_t *h, const char *name)
 {
@@ -19,7 +16,7 @@ static bool name_is(const http_header_t *h, const char *name)
     if (h->name_len != n)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (ascii_lower((unsigned char)h->name[i]) != (unsigned char)name[i])
+        if (http_ascii_lower((unsigned char)h->name[i]) != (unsigned char)name[i])
             return false;
     return true;
 }

@@ -25,6 +25,11 @@ static char *put_digits(char *p, unsigned v, int n)
     return p + n;
 }
 
+#define DIGIT_ROW(t) #t "0" #t "1" #t "2" #t "3" #t "4" #t "5" #t "6" #t "7" #t "8" #t "9"
+const char http_digit_pairs[201] = DIGIT_ROW(0) DIGIT_ROW(1) DIGIT_ROW(2) DIGIT_ROW(3) DIGIT_ROW(4)
+    DIGIT_ROW(5) DIGIT_ROW(6) DIGIT_ROW(7) DIGIT_ROW(8) DIGIT_ROW(9);
+#undef DIGIT_ROW
+
 const unsigned char http_tchar_table[256] = {
     ['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1,
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,

@@ -41,6 +41,17 @@ range_result_t http_range_parse(const char *header_value, uint64_t size, uint64_
 extern const unsigned char http_tchar_table[256];
 static inline bool http_is_tchar(unsigned char c) { return http_tchar_table[c] != 0; }
 
+/* "00" to "99" in a row, two bytes a number (2 * v is v's): decimal text two digits a step. */
+extern const char http_digit_pairs[201];
+
+/* 'A'..'Z' to 'a'..'z', every other byte as it is: ASCII only, on purpose (header names are
+ * tokens, and the C library's tolower follows the process locale, which an extension may
+ * change). */
+static inline unsigned char http_ascii_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
 /* RFC 9112 §2.2: empty lines (CRLF) before a request line may be skipped, nothing else. The
  * offset of the first byte after them in buf[0, len), or -1 when a bare CR or LF comes first
  * (the parser would skip it too, and a front end may frame such bytes differently). */

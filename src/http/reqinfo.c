@@ -5,10 +5,7 @@
 
 #include <string.h>
 
-static inline unsigned char ascii_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
+#include "httputil.h"
 
 const http_header_t *reqinfo_header(const reqinfo_t *ri, const char *name)
 {
@@ -18,7 +15,8 @@ const http_header_t *reqinfo_header(const reqinfo_t *ri, const char *name)
         if (h->name_len != len)
             continue;
         size_t j = 0;
-        while (j < len && ascii_lower((unsigned char)h->name[j]) == ascii_lower((unsigned char)name[j]))
+        while (j < len && http_ascii_lower((unsigned char)h->name[j]) ==
+                              http_ascii_lower((unsigned char)name[j]))
             j++;
         if (j == len)
             return h;

@@ -58,17 +58,12 @@ const unsigned char resphead_field_char_table[256] = {
     [0x80 ... 0xff] = 1,
 };
 
-static inline unsigned char ascii_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
 static bool ieq_n(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (alen != blen)
         return false;
     for (size_t i = 0; i < alen; i++)
-        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+        if (http_ascii_lower((unsigned char)a[i]) != http_ascii_lower((unsigned char)b[i]))
             return false;
     return true;
 }

@@ -53,17 +53,14 @@ static size_t decimal_len(uint64_t v)
 /* v in decimal, decimal_len(v) bytes ending at end: two digits a step. */
 static void put_decimal(char *end, uint64_t v)
 {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233"
-                                "34353637383940414243444546474849505152535455565758596061626364656667"
-                                "6869707172737475767778798081828384858687888990919293949596979899";
     while (v >= 100) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
         end -= 2;
-        memcpy(end, pairs + 2 * r, 2);
+        memcpy(end, http_digit_pairs + 2 * r, 2);
     }
     if (v >= 10)
-        memcpy(end - 2, pairs + 2 * v, 2);
+        memcpy(end - 2, http_digit_pairs + 2 * v, 2);
     else
         end[-1] = (char)('0' + v);
 }

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httputil.h"
 #include "log.h"
 #include "path.h"
 
@@ -111,7 +112,7 @@ static bool ends_ci(const char *s, size_t end, const char *suffix, size_t k)
 {
     for (size_t i = 0; i < k; i++) {
         unsigned char c = (unsigned char)s[end - k + i];
-        if ((c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) != (unsigned char)suffix[i])
+        if (http_ascii_lower(c) != (unsigned char)suffix[i])
             return false;
     }
     return true;

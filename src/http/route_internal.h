@@ -140,13 +140,18 @@ void route_memo_put(router_thread_t *t, const config_t *cfg, const char *path, t
  * Ownership: the thread's route_site_t (in its router_thread_t) owns its reference to the root
  * handle and the two arrays; the thread-exit destructor of the router's key releases them, so
  * pool threads that retire leak nothing. */
-typedef struct route_site {
-    /* what it was built from (of the router's cfg); any difference means a rebuild */
+/* The configuration arrays (of the router's cfg) a per-thread table was built or filled under:
+ * the site's and the memo table's. Any difference from cfg's current ones means a rebuild. */
+typedef struct route_cfg_snap {
     const char *root;
     const script_dir_t *scripts;
     size_t n_scripts;
     const script_map_t *maps;
     size_t n_maps;
+} route_cfg_snap_t;
+
+typedef struct route_site {
+    route_cfg_snap_t from; /* what it was built from; n_scripts, n_maps size the arrays below */
     time_t at;
 
     bool ok;                 /* built: root_h and the arrays are valid */

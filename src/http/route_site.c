@@ -52,7 +52,7 @@ typedef struct route_cache_entry {
  * for the extension's name, looking its file up and laying the strings out again. An entry
  * lasts as long as the resolution of the extension's file it was built from (its `at`, the
  * CACHE_EXTENSION entry's): it can never outlive what the resolution cache would have answered.
- * Valid only for the configuration arrays it was built under (route_memo_cfg_t: a change of
+ * Valid only for the configuration arrays it was built under (route_cfg_snap_t: a change of
  * the root, script dirs or maps empties the table); wildcard maps are matched before it is
  * consulted. Per thread, like the resolution cache; separate from it, so that many paths below
  * one extension (PATH_INFO) never push the extensions' resolutions out. */
@@ -67,15 +67,6 @@ typedef struct route_memo_entry {
     char block[ROUTE_CACHE_REAL];
 } route_memo_entry_t;
 
-/* The configuration arrays the memo table was filled under (as route_site_t keeps them). */
-typedef struct route_memo_cfg {
-    const char *root;
-    const script_dir_t *scripts;
-    size_t n_scripts;
-    const script_map_t *maps;
-    size_t n_maps;
-} route_memo_cfg_t;
-
 /* One thread's state for one router, reached through the router's key (router_thread). Touched
  * by that thread only, but for the links (next, prev), which are the router's threads_lock's.
  * Freed at the thread's exit (thread_exit) or by router_free, whichever comes first. */
@@ -84,7 +75,7 @@ struct router_thread {
     router_thread_t *next, *prev; /* rt->threads */
     route_cache_entry_t cache[ROUTE_CACHE_SLOTS];
     unsigned cache_next;
-    route_memo_cfg_t memo_cfg;
+    route_cfg_snap_t memo_cfg; /* the arrays the memo table was filled under */
     size_t memo_len[ROUTE_MEMO_SLOTS]; /* memo[i]'s path length; 0: memo[i] is empty, and so
                                         * is every slot after it (filled in order, emptied all
                                         * at once). Apart from the entries: a miss reads this */
@@ -155,17 +146,26 @@ void route_cache_drop(router_thread_t *t, cache_tag_t tag, unsigned gen, const c
         e->tag = CACHE_EMPTY;
 }
 
+static route_cfg_snap_t cfg_snap(const config_t *cfg)
+{
+    return (route_cfg_snap_t){cfg->root, cfg->scripts, cfg->n_scripts, cfg->maps, cfg->n_maps};
+}
+
+static bool cfg_snap_is(const route_cfg_snap_t *m, const config_t *cfg)
+{
+    return m->root == cfg->root && m->scripts == cfg->scripts && m->n_scripts == cfg->n_scripts &&
+           m->maps == cfg->maps && m->n_maps == cfg->n_maps;
+}
+
 /* The memo table is for cfg's arrays: emptied when they are not the ones it was filled under. */
 static void memo_for(router_thread_t *t, const config_t *cfg)
 {
-    route_memo_cfg_t *m = &t->memo_cfg;
-    if (m->root == cfg->root && m->scripts == cfg->scripts && m->n_scripts == cfg->n_scripts &&
-        m->maps == cfg->maps && m->n_maps == cfg->n_maps)
+    if (cfg_snap_is(&t->memo_cfg, cfg))
         return;
     for (unsigned i = 0; i < ROUTE_MEMO_SLOTS; i++)
         t->memo_len[i] = 0;
     t->memo_next = 0;
-    *m = (route_memo_cfg_t){cfg->root, cfg->scripts, cfg->n_scripts, cfg->maps, cfg->n_maps};
+    t->memo_cfg = cfg_snap(cfg);
 }
 
 /* The slot of path (path_len >= 1), or ROUTE_MEMO_SLOTS for none. */
@@ -329,9 +329,9 @@ static void site_release(route_site_t *s)
     s->root_h = NULL;
     s->root_real = NULL;
     s->root_fd = -1;
-    for (size_t i = 0; s->script_real != NULL && i < s->n_scripts; i++)
+    for (size_t i = 0; s->script_real != NULL && i < s->from.n_scripts; i++)
         free(s->script_real[i]);
-    for (size_t i = 0; s->handler_real != NULL && i < s->n_maps; i++)
+    for (size_t i = 0; s->handler_real != NULL && i < s->from.n_maps; i++)
         free(s->handler_real[i]);
     free(s->script_real);
     free(s->handler_real);
@@ -415,9 +415,7 @@ static const char *handler_of(const config_t *cfg, size_t i)
 
 static bool site_current(const route_site_t *s, const config_t *cfg, time_t now)
 {
-    return s->ok && s->root == cfg->root && s->scripts == cfg->scripts &&
-           s->n_scripts == cfg->n_scripts && s->maps == cfg->maps && s->n_maps == cfg->n_maps &&
-           fresh(s->at, now);
+    return s->ok && cfg_snap_is(&s->from, cfg) && fresh(s->at, now);
 }
 
 const route_site_t *route_site_get(router_t *rt, router_thread_t *t, time_t now)
@@ -427,11 +425,7 @@ const route_site_t *route_site_get(router_t *rt, router_thread_t *t, time_t now)
     if (site_current(s, cfg, now))
         return s;
     site_release(s);
-    s->root = cfg->root;
-    s->scripts = cfg->scripts;
-    s->n_scripts = cfg->n_scripts;
-    s->maps = cfg->maps;
-    s->n_maps = cfg->n_maps;
+    s->from = cfg_snap(cfg);
     s->at = now;
     if (++t->site_gen == 0)
         t->site_gen = 1;
