@@ -79,11 +79,21 @@ static size_t skip_absolute_form(const char *raw, size_t len)
     return skip;
 }
 
-/* Printable ASCII that a path segment takes as it is: not '%' (an escape), '/' (the segment's
- * end) or '\\' (refused). */
-static const unsigned char path_plain[256] = {
-    ['!' ... '$'] = 1, ['&' ... '.'] = 1, ['0' ... '['] = 1, [']' ... '~'] = 1,
+/* What each byte is to a path: one table for both ways through path_normalize.
+ * PATH_BYTE_PLAIN, _DOT and _END are the printable ASCII a segment takes as it is (not '%', an
+ * escape; '/', the segment's end; '\\', refused): byte_taken_as_is. The already-normal check
+ * (normal_prefix) tells them apart: '.' may not start a segment, and '?' / '#' end the path
+ * there (the long way has cut the path at them before it looks at a segment). Anything else
+ * (an escape, a backslash, a control or high byte) is PATH_BYTE_OTHER. */
+enum { PATH_BYTE_OTHER = 0, PATH_BYTE_SLASH, PATH_BYTE_PLAIN, PATH_BYTE_DOT, PATH_BYTE_END };
+static const unsigned char path_byte[256] = {
+    ['!' ... '"'] = PATH_BYTE_PLAIN, ['#'] = PATH_BYTE_END,         ['$'] = PATH_BYTE_PLAIN,
+    ['&' ... '-'] = PATH_BYTE_PLAIN, ['.'] = PATH_BYTE_DOT,         ['/'] = PATH_BYTE_SLASH,
+    ['0' ... '>'] = PATH_BYTE_PLAIN, ['?'] = PATH_BYTE_END,         ['@' ... '['] = PATH_BYTE_PLAIN,
+    [']' ... '~'] = PATH_BYTE_PLAIN,
 };
+
+static inline bool byte_taken_as_is(unsigned char c) { return path_byte[c] >= PATH_BYTE_PLAIN; }
 
 static path_status_t fail(char *out, size_t out_size, path_status_t st)
 {
@@ -92,20 +102,10 @@ static path_status_t fail(char *out, size_t out_size, path_status_t st)
     return st;
 }
 
-/* What each byte is to an origin-form path that is already normal (normal_prefix): a byte
- * taken as it is (path_plain but for '.' and the '?' and '#' that end the path), '.', '/', or
- * anything else (NORMAL_OTHER: an escape, a backslash, a control or high byte, '?', '#'). */
-enum { NORMAL_OTHER = 0, NORMAL_PLAIN, NORMAL_DOT, NORMAL_SLASH };
-static const unsigned char normal_class[256] = {
-    ['!' ... '"'] = NORMAL_PLAIN, ['$'] = NORMAL_PLAIN, ['&' ... '-'] = NORMAL_PLAIN,
-    ['.'] = NORMAL_DOT,           ['/'] = NORMAL_SLASH, ['0' ... '>'] = NORMAL_PLAIN,
-    ['@' ... '['] = NORMAL_PLAIN, [']' ... '~'] = NORMAL_PLAIN,
-};
-
 #ifdef __SSE2__
 /* The bytes of s[0..16) that stop a path from being normal as it is (bit k for s[k]): not
  * printable ASCII, '#', '%', '?' or '\\', or a '/' or '.' right after a '/' (s[-1] is read:
- * the caller has a byte before s). Each bit says the same as normal_class does for its byte. */
+ * the caller has a byte before s). Each bit says the same as path_byte does for its byte. */
 static unsigned not_normal16(const unsigned char *s)
 {
     __m128i a = _mm_loadu_si128((const __m128i *)s);
@@ -155,10 +155,12 @@ static size_t normal_prefix(const char *raw, size_t len)
     }
 #endif
     while (i < len) {
-        unsigned char k = normal_class[s[i]];
-        if (k == NORMAL_OTHER)
-            return s[i] == '?' || s[i] == '#' ? i : 0;
-        if (k != NORMAL_PLAIN && s[i - 1] == '/') /* "//", or a segment that starts with '.' */
+        unsigned char k = path_byte[s[i]];
+        if (k == PATH_BYTE_END)
+            return i;
+        if (k == PATH_BYTE_OTHER)
+            return 0;
+        if (k != PATH_BYTE_PLAIN && s[i - 1] == '/') /* "//", or a segment that starts with '.' */
             return 0;
         i++;
     }
@@ -209,13 +211,13 @@ path_status_t path_normalize(const char *raw, size_t len, char *out, size_t out_
         while (i < end && raw[i] != '/') {
             /* The common bytes, a run at a time: out has room for the rest of the input. */
             if (end - i <= out_size - 1 - o) {
-                while (i < end && path_plain[(unsigned char)raw[i]])
+                while (i < end && byte_taken_as_is((unsigned char)raw[i]))
                     out[o++] = raw[i++];
                 if (i == end || raw[i] == '/')
                     break;
             }
             unsigned char c = (unsigned char)raw[i];
-            if (path_plain[c]) {
+            if (byte_taken_as_is(c)) {
                 /* The common byte: printable ASCII taken as it is. */
                 if (o >= out_size - 1)
                     return fail(out, out_size, PATH_BAD);
