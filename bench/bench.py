@@ -78,6 +78,29 @@ def thread_roles(pid):
     return ", ".join("%s×%d" % (n, c) for n, c in sorted(counts.items()))
 
 
+def role_runtime(pid):
+    """{thread name: [CPU ns, timeslices]} of the process's live threads
+    (/proc/PID/task/TID/schedstat: nanoseconds, where /proc/.../stat has 10 ms ticks, and the
+    number of times each ran: its wake-ups and preemptions); {} when unreadable."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ns, _, slices = (int(x) for x in f.read().split()[:3])
+        except (OSError, ValueError):
+            continue
+        v = out.setdefault(name, [0, 0])
+        v[0] += ns
+        v[1] += slices
+    return out
+
+
 def cpu_jiffies(cpus):
     """{cpu: (process time, interrupt time, total)} from /proc/stat, in clock ticks. Process
     time is user + nice + system + steal; interrupt time (irq + softirq) is mostly the loopback
@@ -330,6 +353,7 @@ def cmd_wrk(a):
     cpus = {a.server_cpu, a.client_cpu} - {None}
     workers = pid_list(a.workers or "")
     w0 = [cpu_seconds([w]) for w in workers]
+    r0 = role_runtime(a.thread_pid) if a.thread_pid else {}
     j0, u0 = cpu_jiffies(cpus), resource.getrusage(resource.RUSAGE_CHILDREN)
     c0, t0 = cpu_seconds(pids), time.monotonic()
     if workers:
@@ -372,6 +396,15 @@ def cmd_wrk(a):
     if a.thread_pid:
         rec["threads"] = threads(a.thread_pid)
         rec["thread_roles"] = thread_roles(a.thread_pid)
+        # CPU time by thread role over the round (threads alive at both ends): what the
+        # hand-off watchdog's ticks cost beside the loop, for instance.
+        r1 = role_runtime(a.thread_pid)
+        d = {k: (r1[k][0] - r0[k][0], r1[k][1] - r0[k][1]) for k in r1
+             if k in r0 and r1[k][0] > r0[k][0]}
+        total = sum(v[0] for v in d.values())
+        if total:
+            rec["role_cpu_share"] = {k: v[0] / total for k, v in sorted(d.items())}
+            rec["role_runs_per_s"] = {k: v[1] / (t1 - t0) for k, v in sorted(d.items())}
     if a.raw:
         with open(a.raw, "a") as f:
             f.write(" ".join(cmd) + "\n" + p.stdout + p.stderr + "\n")

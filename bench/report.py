@@ -326,6 +326,7 @@ def write(a):
     wrk_tests = sorted({r["test"] for r in recs if "rps" in r}, key=lambda t: kind(t)[0])
 
     noisy, client_bound, idle_server, interfered, max_threads = [], [], [], [], [0, ""]
+    watchdog = []
     if wrk_tests:
         P("## Small requests (wrk --latency, one thread)")
         P("")
@@ -381,6 +382,10 @@ def write(a):
                                  "answers (wrk's own output is in the work directory, "
                                  "BENCH_KEEP=1).")
                 if s == "isapid":
+                    wd = med([r.get("role_cpu_share", {}).get("isapid-watchdog") for r in rs])
+                    runs = med([r.get("role_runs_per_s", {}).get("isapid-watchdog") for r in rs])
+                    if wd is not None:
+                        watchdog.append(f"{title(t)} {pct(wd)} ({fmt(runs)}/s)")
                     for r in rs:
                         if r.get("threads") and r["threads"] > max_threads[0]:
                             max_threads[0] = r["threads"]
@@ -421,6 +426,12 @@ def write(a):
         if interfered:
             notes.append("Other processes of the machine took more than 10% of a benchmark core "
                           "during: " + "; ".join(interfered) + ".")
+        if watchdog:
+            notes.append("The hand-off watchdog's share of isapid's CPU (its worker process; "
+                         "median over rounds, with the times it ran per second: it ticks every "
+                         "--handoff-after while extension calls happen, each tick a wake-up "
+                         "that nginx, with no such thread, does not pay): " +
+                         "; ".join(watchdog) + ".")
         if max_threads[0]:
             roles = f" ({max_threads[1]})" if max_threads[1] else ""
             notes.append(f"isapid had up to {max_threads[0]} threads after a small-request "
