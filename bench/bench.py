@@ -658,14 +658,6 @@ def cmd_idle(a):
     rss1 = rss_kib(pids)
     rec = dict(conns=a.conns, rss0_kib=rss0, rss1_kib=rss1,
                bytes_per_conn=(rss1 - rss0) * 1024 / a.conns, closed=count_closed(conns))
-    if workers:
-        # How the connections and the work spread over the worker processes: each worker's
-        # connections (the middle sample) and share of the workers' CPU, busiest first.
-        wcpu = [cpu_seconds([w]) - x for w, x in zip(workers, w0)]
-        total = sum(wcpu)
-        rec["worker_conns"] = sorted(conns.values(), reverse=True)
-        rec["worker_cpu_share"] = sorted((c / total if total else 0.0 for c in wcpu),
-                                         reverse=True)
     if a.thread_pid:
         rec["threads"] = threads(a.thread_pid)
     for c in conns:
