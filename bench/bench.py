@@ -5,7 +5,8 @@ Every measuring subcommand prints one JSON object on stdout: the --tag KEY=VALUE
 given plus what it measured. run.sh appends them to the run's results.jsonl, which
 bench/report.py turns into bench/RESULTS.md.
 
-    wrk       run a wrk command line, parse its output, add the server's CPU time
+    wrk       run a wrk command line, parse its output, add the server's CPU time (and, with
+              --workers, the connections and CPU share of each worker process)
     fetch     GET a large response COUNT times over one keep-alive connection (MB/s)
     upload    POST a large body COUNT times over one keep-alive connection (MB/s)
     requests  exactly COUNT small GETs over CONNS keep-alive connections (for strace/callgrind)
@@ -75,6 +76,29 @@ def thread_roles(pid):
     except OSError:
         return ""
     return ", ".join("%s×%d" % (n, c) for n, c in sorted(counts.items()))
+
+
+def role_runtime(pid):
+    """{thread name: [CPU ns, timeslices]} of the process's live threads
+    (/proc/PID/task/TID/schedstat: nanoseconds, where /proc/.../stat has 10 ms ticks, and the
+    number of times each ran: its wake-ups and preemptions); {} when unreadable."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ns, _, slices = (int(x) for x in f.read().split()[:3])
+        except (OSError, ValueError):
+            continue
+        v = out.setdefault(name, [0, 0])
+        v[0] += ns
+        v[1] += slices
+    return out
 
 
 def cpu_jiffies(cpus):
@@ -274,13 +298,69 @@ def parse_wrk(out):
     return rec
 
 
+def established_per_pid(pids, port):
+    """{pid: established TCP connections on local port `port` among the process's descriptors}
+    (/proc/PID/fd against /proc/net/tcp{,6}); a process gone counts 0."""
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    if p[3] == "01" and int(p[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(p[9])
+        except OSError:
+            pass
+    out = {}
+    for pid in pids:
+        n = 0
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    n += 1
+        except OSError:
+            pass
+        out[pid] = n
+    return out
+
+
+def run_sampling_workers(cmd, timeout, workers, port, after=1.0):
+    """Runs cmd (wrk) and counts the workers' connections once, `after` seconds in: wrk opens
+    its connections at the start and keeps them, so one look is the round's spread (one look
+    only, to take nothing from the cores being measured)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    conns = {w: 0 for w in workers}
+    try:
+        p.wait(timeout=after)
+    except subprocess.TimeoutExpired:
+        conns = established_per_pid(workers, port)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err), conns
+
+
 def cmd_wrk(a):
     pids = pid_list(a.pids)
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     cpus = {a.server_cpu, a.client_cpu} - {None}
+    workers = pid_list(a.workers or "")
+    w0 = [cpu_seconds([w]) for w in workers]
+    r0 = role_runtime(a.thread_pid) if a.thread_pid else {}
     j0, u0 = cpu_jiffies(cpus), resource.getrusage(resource.RUSAGE_CHILDREN)
     c0, t0 = cpu_seconds(pids), time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+    if workers:
+        port = int(re.search(r"https?://[^/:]+:(\d+)", cmd[-1]).group(1))
+        p, conns = run_sampling_workers(cmd, a.timeout, workers, port)
+    else:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
     c1, t1 = cpu_seconds(pids), time.monotonic()
     j1, u1 = cpu_jiffies(cpus), resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
@@ -305,9 +385,26 @@ def cmd_wrk(a):
         rec["client_util"] = wrk_cpu / (t1 - t0)
         rec["other_client_core"] = max(0.0, split[0] - rec["client_util"])
         rec["irq_client_core"] = split[1]
+    if workers:
+        # How the connections and the work spread over the worker processes: each worker's
+        # connections (the middle sample) and share of the workers' CPU, busiest first.
+        wcpu = [cpu_seconds([w]) - x for w, x in zip(workers, w0)]
+        total = sum(wcpu)
+        rec["worker_conns"] = sorted(conns.values(), reverse=True)
+        rec["worker_cpu_share"] = sorted((c / total if total else 0.0 for c in wcpu),
+                                         reverse=True)
     if a.thread_pid:
         rec["threads"] = threads(a.thread_pid)
         rec["thread_roles"] = thread_roles(a.thread_pid)
+        # CPU time by thread role over the round (threads alive at both ends): what the
+        # hand-off watchdog's ticks cost beside the loop, for instance.
+        r1 = role_runtime(a.thread_pid)
+        d = {k: (r1[k][0] - r0[k][0], r1[k][1] - r0[k][1]) for k in r1
+             if k in r0 and r1[k][0] > r0[k][0]}
+        total = sum(v[0] for v in d.values())
+        if total:
+            rec["role_cpu_share"] = {k: v[0] / total for k, v in sorted(d.items())}
+            rec["role_runs_per_s"] = {k: v[1] / (t1 - t0) for k, v in sorted(d.items())}
     if a.raw:
         with open(a.raw, "a") as f:
             f.write(" ".join(cmd) + "\n" + p.stdout + p.stderr + "\n")
@@ -658,6 +755,8 @@ def main():
     p.add_argument("--raw", help="append wrk's own output to this file")
     p.add_argument("--server-cpu", type=int, help="the core the server is pinned to")
     p.add_argument("--client-cpu", type=int, help="the core wrk is pinned to")
+    p.add_argument("--workers", help="worker PIDs, comma-separated: record how the connections "
+                   "and the CPU spread over them")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
 
     p = add("fetch", cmd_fetch)

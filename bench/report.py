@@ -200,6 +200,65 @@ def spread(rs, key):
     return (max(vals) - min(vals)) / m if m else None
 
 
+def procs_spread(recs, tests, P, title):
+    """The procs tests' spread over the worker processes (bench.py wrk --workers), and the
+    isapid / nginx ratio of each round with the next, which a drift of the machine between the
+    first and the last round moves less than it moves the medians."""
+    rows = []
+    for t in tests:
+        g = by(recs, t)
+        for s in ("isapid", "nginx"):
+            rs = [r for r in g.get(s, []) if r.get("worker_conns")]
+            if not rs or len(rs[0]["worker_conns"]) < 2:
+                continue  # one worker: nothing spreads
+            conns = [r["worker_conns"][0] / max(1, sum(r["worker_conns"])) for r in rs]
+            cpu = [r["worker_cpu_share"][0] for r in rs]
+            alone = sum(1 for c in conns if c >= 0.9)
+            rows.append(f"| {title(t)} | {s} | {len(rs)} | {pct(med(conns))} "
+                        f"({pct(min(conns))}–{pct(max(conns))}) | {pct(med(cpu))} "
+                        f"({pct(min(cpu))}–{pct(max(cpu))}) | {alone} |")
+    paired = []
+    for t in tests:
+        g = by(recs, t)
+        rounds = {}
+        for s in ("isapid", "nginx"):
+            for r in g.get(s, []):
+                rounds.setdefault(r.get("round"), {})[s] = r
+        for key, label in (("rps", "requests/s"), ("cpu_us_per_req", "server CPU µs/request")):
+            rs = [x["isapid"][key] / x["nginx"][key] for x in rounds.values()
+                  if "isapid" in x and "nginx" in x and x["nginx"][key]]
+            if len(rs) >= 2:
+                paired.append(f"| {title(t)} | {label} | {med(rs):.2f} | "
+                              f"{min(rs):.2f}–{max(rs):.2f} |")
+    if not rows and not paired:
+        return
+    P("")
+    P("*How the work spread over two worker processes* (each round: wrk's connections per "
+      "worker, counted a second into the round, and each worker's share of the workers' CPU "
+      "time). Both servers accept from one shared listener (isapid: `EPOLLEXCLUSIVE` and a "
+      "rotation of the loops' places in its wait queue; nginx 1.22: `EPOLLEXCLUSIVE`, "
+      "`accept_mutex off`), so where wrk's 64 connections land is decided anew each round, by "
+      "which worker the scheduler runs while wrk connects. A round where one worker holds "
+      "(nearly) all of them is a one-worker round: on two cores shared with wrk it serves more "
+      "requests/s than an even spread, where each worker's epoll batches are half as big and "
+      "both workers and wrk contend for the cores. The requests/s of these rows therefore "
+      "measure the spread and the scheduler as much as the server: read the control "
+      "(1 worker), the paired ratios below and server CPU per request.")
+    if rows:
+        P("")
+        P("| test | server | rounds | busiest worker's connections: median (range) "
+          "| busiest worker's CPU share: median (range) | rounds with ≥ 90% on one worker |")
+        P("|---|---|---:|---|---|---:|")
+        for r in rows:
+            P(r)
+    if paired:
+        P("")
+        P("| test | isapid / nginx, round by round | median | range |")
+        P("|---|---|---:|---|")
+        for r in paired:
+            P(r)
+
+
 def write(a):
     recs = load(a.results)
     lines = []
@@ -267,6 +326,7 @@ def write(a):
     wrk_tests = sorted({r["test"] for r in recs if "rps" in r}, key=lambda t: kind(t)[0])
 
     noisy, client_bound, idle_server, interfered, max_threads = [], [], [], [], [0, ""]
+    watchdog = []
     if wrk_tests:
         P("## Small requests (wrk --latency, one thread)")
         P("")
@@ -322,6 +382,10 @@ def write(a):
                                  "answers (wrk's own output is in the work directory, "
                                  "BENCH_KEEP=1).")
                 if s == "isapid":
+                    wd = med([r.get("role_cpu_share", {}).get("isapid-watchdog") for r in rs])
+                    runs = med([r.get("role_runs_per_s", {}).get("isapid-watchdog") for r in rs])
+                    if wd is not None:
+                        watchdog.append(f"{title(t)} {pct(wd)} ({fmt(runs)}/s)")
                     for r in rs:
                         if r.get("threads") and r["threads"] > max_threads[0]:
                             max_threads[0] = r["threads"]
@@ -362,12 +426,19 @@ def write(a):
         if interfered:
             notes.append("Other processes of the machine took more than 10% of a benchmark core "
                           "during: " + "; ".join(interfered) + ".")
+        if watchdog:
+            notes.append("The hand-off watchdog's share of isapid's CPU (its worker process; "
+                         "median over rounds, with the times it ran per second: it ticks every "
+                         "--handoff-after while extension calls happen, each tick a wake-up "
+                         "that nginx, with no such thread, does not pay): " +
+                         "; ".join(watchdog) + ".")
         if max_threads[0]:
             roles = f" ({max_threads[1]})" if max_threads[1] else ""
             notes.append(f"isapid had up to {max_threads[0]} threads after a small-request "
                          f"round{roles}: the loop runs the extension calls; the worker pool "
                          "(default 4:64) grows only when work waits for a worker, and hand-off "
                          "helpers appear when a call held the loop past --handoff-after.")
+        procs_spread(recs, [t for t in wrk_tests if t.startswith("procs")], P, title)
         P("")
         P("*Server CPU* is the user+system time of the server's processes (all threads; nginx: "
           "master and worker) during a round, over the requests wrk completed. The *core* "

@@ -11,6 +11,8 @@
 #
 # Settings (environment):
 #   BENCH_DURATION=10s        each wrk measurement          BENCH_ROUNDS=3   rounds per test
+#   BENCH_PROCS_ROUNDS=6, BENCH_PROCS_DURATION=5s  the procs test's (twice the rounds, half
+#                             as long: the same time)
 #   BENCH_WARMUP=2s           wrk warm-up per test/server   BENCH_CONNS=64   wrk connections
 #   BENCH_FETCHES=10          big-file fetches/uploads per round
 #   BENCH_BIG_MB=64           size of the big file and of the upload body (MiB)
@@ -36,6 +38,12 @@ LONGPOLL=${BENCH_LONGPOLL:-10000}
 SYSCALL_REQUESTS=${BENCH_SYSCALL_REQUESTS:-10000}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 CALLGRIND_REQUESTS=${BENCH_CALLGRIND_REQUESTS:-10000}
+PROCS_ROUNDS=${BENCH_PROCS_ROUNDS:-$((ROUNDS * 2))}
+case ${DURATION%s} in # half of DURATION when it is whole seconds, at least 2 s
+    ''|*[!0-9]*) PROCS_DURATION=$DURATION ;;
+    *) PROCS_DURATION=$(( ${DURATION%s} / 2 > 2 ? ${DURATION%s} / 2 : 2 ))s ;;
+esac
+PROCS_DURATION=${BENCH_PROCS_DURATION:-$PROCS_DURATION}
 ONLY=${BENCH_ONLY:-hello static pipeline procs big upload idle longpoll syscalls callgrind}
 OUT=${BENCH_OUT:-bench/RESULTS.md}
 BUILD=build-bench
@@ -210,9 +218,11 @@ wrk_test() {
     $CLIENT wrk -t1 -c"$conns" -d"$WARMUP" "$@" "$NURL$path" > /dev/null
     for r in $(seq "$ROUNDS"); do
         $CLIENT $BENCH wrk --pids "$IPIDS" --thread-pid "$ISAPID_WORKER" --raw "$W/raw/wrk.txt" $CORES \
+            ${IWORKERS:+--workers "$IWORKERS"} \
             --tag test="$test" --tag server=isapid --tag round="$r" \
             -- wrk -t1 -c"$conns" -d"$DURATION" --latency "$@" "$IURL$path" >> "$RES"
         $CLIENT $BENCH wrk --pids "$NPIDS" --raw "$W/raw/wrk.txt" $CORES \
+            ${NWORKERS:+--workers "$NWORKERS"} \
             --tag test="$test" --tag server=nginx --tag round="$r" \
             -- wrk -t1 -c"$conns" -d"$DURATION" --latency "$@" "$NURL$path" >> "$RES"
     done
@@ -258,11 +268,17 @@ procs_pair() { # N TEST...: N worker processes each; TEST is hello or static
     wait_http "$iport" /examples/hello.dll
     wait_http "$nport" /examples/hello.dll
     # wrk_test against these servers: its variables, shadowed (bash scopes them dynamically).
+    # More, shorter rounds than the pinned tests, in the same time: which worker takes how many
+    # of wrk's connections is decided anew each round, and one that takes them all makes that
+    # round a one-worker round (bench.py records each round's spread; report.py notes it).
     local IURL=http://127.0.0.1:$iport NURL=http://127.0.0.1:$nport CLIENT="" CORES=""
-    local ISAPID_WORKER IPIDS NPIDS
+    local ROUNDS=$PROCS_ROUNDS DURATION=$PROCS_DURATION
+    local ISAPID_WORKER IPIDS NPIDS IWORKERS NWORKERS
     ISAPID_WORKER=$(pgrep -P "$ipid" | head -1)
-    IPIDS=$(pgrep -P "$ipid" | tr '\n' , | sed "s/^/$ipid,/; s/,\$//")
-    NPIDS=$(pgrep -P "$npid" | tr '\n' , | sed "s/^/$npid,/; s/,\$//")
+    IWORKERS=$(pgrep -P "$ipid" | tr '\n' , | sed "s/,\$//")
+    NWORKERS=$(pgrep -P "$npid" | tr '\n' , | sed "s/,\$//")
+    IPIDS=$ipid,$IWORKERS
+    NPIDS=$npid,$NWORKERS
     for t in "$@"; do
         case $t in
             hello) wrk_test "procs$n-hello-keepalive-$CONNS" "$CONNS" /examples/hello.dll ;;
@@ -412,7 +428,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 python3 bench/report.py meta --phase end >> "$RES"
 log "writing $OUT"
-BENCH_SETTINGS="BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_WARMUP=$WARMUP BENCH_CONNS=$CONNS BENCH_FETCHES=$FETCHES BENCH_BIG_MB=$BIG_MB BENCH_IDLE=$IDLE BENCH_LONGPOLL=$LONGPOLL BENCH_SYSCALL_REQUESTS=$SYSCALL_REQUESTS BENCH_CALLGRIND=$CALLGRIND BENCH_CALLGRIND_REQUESTS=$CALLGRIND_REQUESTS" \
+BENCH_SETTINGS="BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_PROCS_ROUNDS=$PROCS_ROUNDS BENCH_PROCS_DURATION=$PROCS_DURATION BENCH_WARMUP=$WARMUP BENCH_CONNS=$CONNS BENCH_FETCHES=$FETCHES BENCH_BIG_MB=$BIG_MB BENCH_IDLE=$IDLE BENCH_LONGPOLL=$LONGPOLL BENCH_SYSCALL_REQUESTS=$SYSCALL_REQUESTS BENCH_CALLGRIND=$CALLGRIND BENCH_CALLGRIND_REQUESTS=$CALLGRIND_REQUESTS" \
 SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU \
     python3 bench/report.py write --results "$RES" --out "$OUT" --build "$BUILD"
 cp "$RES" "$W/raw/" 2>/dev/null || true
