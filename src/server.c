@@ -2,6 +2,9 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -118,6 +121,31 @@ static void accept_rotate(netloop_t *nl, listener_t *ls)
     nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_RETRY_MS;
 }
 
+/* ---- Counting the accept queue ----
+ * An accept4 that finds the queue empty is not cheap: the kernel allocates the new socket's
+ * file before it looks and frees it (a deferred fput) after, and a loop that accepts until
+ * EAGAIN makes one such call per accepting wake-up (half a call per request with
+ * `Connection: close`). A TCP listener's TCP_INFO says how many connections wait
+ * (tcpi_unacked is the accept queue's length for a listener; the kernel answers without
+ * locking the socket), so the loop accepts that many and stops. The count may be stale both
+ * ways: another loop may take one first (EAGAIN ends the batch, as before), and one that
+ * arrives after it keeps the level-triggered listener readable for the next wait. -1: not
+ * known (not a TCP listener): accept until EAGAIN. */
+static int accept_queue_length(listener_t *ls)
+{
+    if (ls->queue_unknown)
+        return -1;
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    if (getsockopt(ls->watch.fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0 ||
+        len < offsetof(struct tcp_info, tcpi_unacked) + sizeof info.tcpi_unacked ||
+        info.tcpi_state != TCP_LISTEN) {
+        ls->queue_unknown = true;
+        return -1;
+    }
+    return info.tcpi_unacked > INT_MAX ? INT_MAX : (int)info.tcpi_unacked;
+}
+
 static void on_accept(loop_watch_t *w, uint32_t events)
 {
     (void)events;
@@ -125,7 +153,12 @@ static void on_accept(loop_watch_t *w, uint32_t events)
     netloop_t *nl = ls->nl;
     static log_limiter_t accept_failed = LOG_LIMITER_INIT;
     bool accepted = false;
-    for (int i = 0; i < ACCEPT_BATCH && !nl->accept_paused; i++) {
+    int queued = accept_queue_length(ls);
+    /* At least one: a count of 0 under a readable listener (another loop was first, or the
+     * count read between the queue's update and its counter's) must not leave the
+     * level-triggered listener reported and never accepted. */
+    int batch = queued < 0 || queued >= ACCEPT_BATCH ? ACCEPT_BATCH : queued > 0 ? queued : 1;
+    for (int i = 0; i < batch && !nl->accept_paused; i++) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -157,6 +190,9 @@ static void on_accept(loop_watch_t *w, uint32_t events)
             return;
         }
     }
+    /* The counted queue taken to its end: as EAGAIN would have said. */
+    if (accepted && batch >= queued && queued >= 0 && nl->srv->cfg->processes > 1)
+        accept_rotate(nl, ls);
 }
 
 static uint64_t netloop_tick(void *arg, uint64_t now)

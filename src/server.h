@@ -29,6 +29,7 @@ typedef struct listener {
     const struct sockaddr_storage *local; /* the address it is bound to, when that is not a
                                            * wildcard: every connection's local address */
     bool proxy_protocol; /* connections start with a PROXY protocol header */
+    bool queue_unknown;  /* TCP_INFO cannot count its accept queue (not a TCP listener) */
 } listener_t;
 
 /* One event loop and everything it owns. Only its own thread touches its fields, except

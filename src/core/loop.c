@@ -45,7 +45,17 @@ struct loop {
     loop_ready_t events[LOOP_BACKEND_BATCH];
     int ev_next, ev_count;
     loop_task_t *task_next;   /* taken from the queue, not run yet */
-    bool self_posted;         /* a task was posted by the running thread without a wake-up */
+    /* Posted by the thread running the loop (outside a call: loop_call_begin clears
+     * tls_running), so touched by that thread alone, without the lock or a wake-up. Run after
+     * the event callback that posted them returns, before the next event of the batch: a
+     * request that ends in an event (a `Connection: close` response) closes its connection
+     * then, as a server that finishes a request in its event callback does, not after the
+     * events of every other connection in the batch (by then most clients have closed their
+     * end first, and the loopback's FIN handling of their sockets is charged to this thread's
+     * close). Tasks of other threads still wait for the end of the batch: a task that closes
+     * or reaps connections (a shutdown's) never runs while later events of the batch may name
+     * them. */
+    loop_task_t *own_head, *own_tail;
 
     /* Ownership. */
     _Atomic uint64_t owner;   /* OWNER_WORD(call number, state) */
@@ -140,6 +150,14 @@ void loop_post(loop_t *l, loop_task_t *t, loop_task_fn fn)
 {
     t->fn = fn;
     t->next = NULL;
+    if (tls_running == l) {
+        if (l->own_head)
+            l->own_tail->next = t;
+        else
+            l->own_head = t;
+        l->own_tail = t;
+        return;
+    }
     pthread_mutex_lock(&l->lock);
     bool was_empty = l->tasks_head == NULL;
     if (was_empty)
@@ -149,11 +167,8 @@ void loop_post(loop_t *l, loop_task_t *t, loop_task_fn fn)
     l->tasks_tail = t;
     pthread_mutex_unlock(&l->lock);
     /* Only the empty → non-empty transition needs a wake-up: a non-empty queue is already due
-     * to be drained by the loop. The thread running the loop needs none: it drains the queue
-     * before it waits again (self_posted makes that wait a poll). */
-    if (tls_running == l)
-        l->self_posted = true;
-    else if (was_empty)
+     * to be drained by the loop. */
+    if (was_empty)
         loop_wake(l);
 }
 
@@ -182,26 +197,37 @@ bool loop_in_tick(const loop_t *l) { return l->phase == PHASE_TICK; }
  * that lost the loop returns to it like any other: the loop tells by loop_current(). */
 static loop_kept_t loop_continue(loop_t *l)
 {
-    while (l->ev_next < l->ev_count) {
-        const loop_ready_t *e = &l->events[l->ev_next++];
-        e->watch->on_event(e->watch, e->events);
-        if (tls_running != l)
-            return LOOP_LOST;
-    }
-    if (l->phase == PHASE_EVENTS) {
+    for (;;) {
+        while (l->task_next) {
+            loop_task_t *t = l->task_next;
+            l->task_next = t->next; /* before the call: the task may free itself */
+            t->fn(t);
+            if (tls_running != l)
+                return LOOP_LOST;
+        }
+        if (l->ev_next < l->ev_count) {
+            const loop_ready_t *e = &l->events[l->ev_next++];
+            e->watch->on_event(e->watch, e->events);
+            if (tls_running != l)
+                return LOOP_LOST;
+            l->task_next = l->own_head; /* what it posted itself: before the next event */
+            l->own_head = l->own_tail = NULL;
+            continue;
+        }
+        if (l->phase != PHASE_EVENTS)
+            break;
         pthread_mutex_lock(&l->lock);
-        l->task_next = l->tasks_head;
+        loop_task_t *queued = l->tasks_head, *queued_tail = l->tasks_tail;
         l->tasks_head = l->tasks_tail = NULL;
         pthread_mutex_unlock(&l->lock);
-        l->self_posted = false;
+        if (queued) {
+            queued_tail->next = l->own_head;
+            l->task_next = queued;
+        } else {
+            l->task_next = l->own_head;
+        }
+        l->own_head = l->own_tail = NULL;
         l->phase = PHASE_TASKS;
-    }
-    while (l->task_next) {
-        loop_task_t *t = l->task_next;
-        l->task_next = t->next; /* before the call: the task may free itself */
-        t->fn(t);
-        if (tls_running != l)
-            return LOOP_LOST;
     }
     /* The tick only runs timers, never a call that may block (loop_in_tick tells those who
      * would make one), so it cannot lose the loop. */
@@ -221,7 +247,7 @@ static loop_kept_t loop_iterate(loop_t *l, int timeout_ms)
             if (timeout_ms < 0 || until < timeout_ms)
                 timeout_ms = until;
         }
-        if (l->self_posted) /* tasks this thread posted after the last drain: do not sleep */
+        if (l->own_head) /* tasks this thread posted after the last drain: do not sleep */
             timeout_ms = 0;
         int n = loop_backend_wait(l->backend, l->events, LOOP_BACKEND_BATCH, timeout_ms);
         l->now_ms = clock_now_ms();
@@ -380,8 +406,13 @@ void loop_run(loop_t *l)
         loop_continue(l);
     pthread_mutex_lock(&l->lock);
     loop_task_t *t = l->tasks_head;
+    if (t)
+        l->tasks_tail->next = l->own_head;
+    else
+        t = l->own_head;
     l->tasks_head = l->tasks_tail = NULL;
     pthread_mutex_unlock(&l->lock);
+    l->own_head = l->own_tail = NULL;
     while (t && tls_running == l) {
         loop_task_t *next = t->next;
         t->fn(t);

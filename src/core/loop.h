@@ -70,8 +70,10 @@ int loop_del(loop_t *l, loop_watch_t *w);
  * reporting it: those reports are dropped, never delivered to w or to a later watch. */
 void loop_forget(loop_t *l, loop_watch_t *w);
 
-/* Thread-safe. The task runs on the loop thread, in posting order. A task must not be posted
- * again before it has run. */
+/* Thread-safe. The task runs on the loop thread, in each posting thread's order. One posted by
+ * the thread running the loop from an event callback runs as soon as that callback returns,
+ * before the loop's next event; the others run after the events of the current batch. A task
+ * must not be posted again before it has run. */
 void loop_post(loop_t *l, loop_task_t *t, loop_task_fn fn);
 
 void loop_set_tick(loop_t *l, loop_tick_fn fn, void *arg);

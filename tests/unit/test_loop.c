@@ -1,6 +1,7 @@
 /* The event loop's ownership protocol (src/core/loop.h), driven by hand: tasks run in posting
  * order on the thread running the loop; a task posted by that thread runs on the next
- * iteration, which does not sleep; a call between loop_call_begin and loop_call_end found on
+ * iteration, which does not sleep, or, posted from an event callback, before the batch's next
+ * event; a call between loop_call_begin and loop_call_end found on
  * two watchdog looks (loop_take_if_stuck, called here by the test) is taken, a helper thread
  * finishes the iteration and runs the loop (loop_run_taken), the home thread's loop_call_end
  * returns false and the loop goes back to the home thread; or, with no helper, the home thread
@@ -16,6 +17,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,6 +147,55 @@ static void test_post_order(void)
     CHECK_INT(order_errors, 0);
     CHECK_INT(ran_total, 7);
     pthread_mutex_unlock(&log_lock);
+    loop_free(l);
+}
+
+/* ---- a task posted by an event callback runs before the batch's next event ---- */
+
+static char batch_log[8];
+static int batch_len;
+static loop_t *batch_loop;
+static loop_task_t batch_task;
+
+static void batch_task_run(loop_task_t *t)
+{
+    (void)t;
+    batch_log[batch_len++] = 'T';
+}
+
+static void batch_on_event(loop_watch_t *w, uint32_t events)
+{
+    (void)events;
+    uint64_t v;
+    CHECK(read(w->fd, &v, sizeof v) == (ssize_t)sizeof v);
+    bool first = batch_len == 0;
+    batch_log[batch_len++] = 'E';
+    if (first)
+        loop_post(batch_loop, &batch_task, batch_task_run);
+}
+
+static void test_event_task_before_next_event(void)
+{
+    loop_t *l = loop_new();
+    CHECK(l != NULL);
+    batch_loop = l;
+    batch_len = 0;
+    loop_watch_t w[2];
+    uint64_t one = 1;
+    for (int i = 0; i < 2; i++) {
+        w[i].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        CHECK(w[i].fd >= 0);
+        w[i].on_event = batch_on_event;
+        CHECK(loop_add(l, &w[i], EPOLLIN) == 0);
+        CHECK(write(w[i].fd, &one, sizeof one) == (ssize_t)sizeof one);
+    }
+    loop_run_once(l, 1000); /* both readable: one batch of two events */
+    CHECK_INT(batch_len, 3);
+    CHECK(batch_len == 3 && batch_log[0] == 'E' && batch_log[1] == 'T' && batch_log[2] == 'E');
+    for (int i = 0; i < 2; i++) {
+        loop_forget(l, &w[i]);
+        close(w[i].fd);
+    }
     loop_free(l);
 }
 
@@ -473,6 +525,7 @@ int main(void)
 {
     alarm(60); /* a hang fails the test instead of stalling the suite */
     test_post_order();
+    test_event_task_before_next_event();
     test_tick_deadline();
     test_short_call_kept();
     test_call_taken_by_helper(false);
