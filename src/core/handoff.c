@@ -40,8 +40,7 @@ struct handoff {
     pthread_t watchdog;
     thread_set_t helpers;     /* MAX_HELPERS slots; .idle: those waiting for a loop */
     void (*on_taken)(void *ctx);
-    long tick_ns;             /* a call is taken after one to two ticks */
-    unsigned quiet_ticks;
+    long tick_ns;             /* a call is taken one to two ticks after it is first seen */
 };
 
 static void watcher_wake(loop_watcher_t *w)
@@ -80,7 +79,6 @@ handoff_t *handoff_new(loop_t *const *loops, size_t n_loops, unsigned tick_ms, s
     h->n_loops = n_loops;
     h->on_taken = on_taken;
     h->tick_ns = (long)(tick_ms ? tick_ms : 1) * 1000000L;
-    h->quiet_ticks = QUIET_MS / (tick_ms ? tick_ms : 1) + 1;
     h->watcher.wake = watcher_wake;
     pthread_mutex_init(&h->lock, NULL);
     pthread_condattr_t ca;
@@ -187,26 +185,37 @@ static bool any_in_call(handoff_t *h)
     return false;
 }
 
+long handoff_next_look_ns(long look_ns, long tick_ns, bool saw_call)
+{
+    if (saw_call)
+        return tick_ns;
+    long cap = tick_ns * HANDOFF_MAX_LOOK_TICKS;
+    return look_ns < cap / 2 ? look_ns * 2 : cap;
+}
+
 static void *watchdog_main(void *arg)
 {
     handoff_t *h = arg;
-    unsigned quiet = 0;
+    long look_ns = h->tick_ns; /* to the next look: handoff_next_look_ns */
+    long quiet_ns = 0;         /* looks with no call and no activity, in a row */
     pthread_setname_np(pthread_self(), "isapid-watchdog");
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
-        /* A plain sleep: one system call per tick (a timed condition wait took nearly two).
-         * A stop is seen within a tick. */
+        /* A plain sleep: one system call per look (a timed condition wait took nearly two).
+         * A stop is seen within a look. */
         pthread_mutex_unlock(&h->lock);
-        struct timespec ts = {.tv_sec = h->tick_ns / 1000000000L, .tv_nsec = h->tick_ns % 1000000000L};
+        struct timespec ts = {.tv_sec = look_ns / 1000000000L, .tv_nsec = look_ns % 1000000000L};
         clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
         pthread_mutex_lock(&h->lock);
         if (h->stopping)
             break;
-        bool active = false;
+        bool active = false, in_call = false;
         for (size_t i = 0; i < h->n_loops; i++) {
             loop_t *l = h->loops[i];
             uint64_t seen = loop_activity(l);
-            if (seen != h->last_seen[i] || loop_in_call(l))
+            if (loop_in_call(l))
+                in_call = true;
+            if (seen != h->last_seen[i])
                 active = true;
             h->last_seen[i] = seen;
             uint64_t call;
@@ -219,8 +228,9 @@ static void *watchdog_main(void *arg)
                     h->on_taken(ctx);
             }
         }
-        quiet = active ? 0 : quiet + 1;
-        if (quiet < h->quiet_ticks)
+        quiet_ns = active || in_call ? 0 : quiet_ns + look_ns;
+        look_ns = handoff_next_look_ns(look_ns, h->tick_ns, in_call);
+        if (quiet_ns < (long)QUIET_MS * 1000000L)
             continue;
         /* A quiet spell: sleep until the next call begins (loop_call_begin sees asleep). */
         h->wake_pending = false;
@@ -230,7 +240,8 @@ static void *watchdog_main(void *arg)
                 pthread_cond_wait(&h->tick, &h->lock);
         }
         atomic_store(&h->watcher.asleep, false);
-        quiet = 0;
+        quiet_ns = 0;
+        look_ns = h->tick_ns;
     }
     pthread_mutex_unlock(&h->lock);
     return NULL;

@@ -1,10 +1,15 @@
 /* The hand-off watchdog: extension calls run on the thread that runs the event loop, and this
- * module makes sure a call that blocks or runs long stalls only itself. Every tick (--handoff-after, 1 ms; while
- * calls happen; it sleeps through quiet spells) it looks at each loop; a loop found in the same
- * call on two ticks in a row is taken from its thread and given to a helper thread, which runs it
- * until the home thread is back (loop.h has the protocol), unless the scheduler says that
- * thread only waits for a CPU (threadprobe.h): then it is taken only once it has used a tick of
- * CPU time more in the call. The tick is --handoff-after.
+ * module makes sure a call that blocks or runs long stalls only itself. While calls happen (it
+ * sleeps through quiet spells) it looks at each loop; a loop found in the same call on two looks
+ * in a row is taken from its thread and given to a helper thread, which runs it until the home
+ * thread is back (loop.h has the protocol), unless the scheduler says that thread only waits for
+ * a CPU (threadprobe.h): then it is taken only once it has used a tick of CPU time more in the
+ * call. The tick is --handoff-after (1 ms). A look that finds a loop in a call is followed by
+ * the next one a tick later, so a call is taken one to two ticks after it is first seen; a look
+ * that finds none doubles the time to the next, up to HANDOFF_MAX_LOOK_TICKS ticks
+ * (handoff_next_look_ns): while every call is short the watchdog wakes a few times less often
+ * (each wake-up preempts a loop where they share a core), and a call is seen at most that many
+ * ticks after it began.
  *
  * Helper threads belong to this module, not to the worker pool: a loop must get a thread even
  * when every worker is blocked in extension code. They are started on demand, reused, and
@@ -18,6 +23,12 @@
 #include "loop.h"
 
 typedef struct handoff handoff_t;
+
+#define HANDOFF_MAX_LOOK_TICKS 4
+
+/* The time from this look to the next: a tick when this one found a loop in a call, else
+ * twice look_ns, at most HANDOFF_MAX_LOOK_TICKS ticks. */
+long handoff_next_look_ns(long look_ns, long tick_ns, bool saw_call);
 
 /* on_taken(ctx) runs on the watchdog thread when a call is taken, with the ctx the call passed
  * to loop_call_begin (when not NULL). */
