@@ -100,10 +100,10 @@ int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle)
                 out_nagle_before_send(fd, nagle);
             n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < ch->n ? MSG_MORE : 0));
         } else {
-            if (!ch->corked && ch->i + 1 < ch->n)
-                out_chain_cork(fd, ch, true);
             off_t off = (off_t)(seg->off + ch->seg_done);
             uint64_t left = seg->len - ch->seg_done;
+            if (!ch->corked && (ch->i + 1 < ch->n || left >= OUT_CHAIN_CORK_LAST_MIN))
+                out_chain_cork(fd, ch, true);
             if (nagle)
                 out_nagle_before_send(fd, nagle);
             n = sendfile(fd, seg->fd, &off, left > sendfile_max ? sendfile_max : (size_t)left);

@@ -7,9 +7,10 @@
  * out_chain_send sends from the position without blocking: consecutive memory segments are
  * gathered into one sendmsg (MSG_MORE while anything follows them), a file range goes with
  * sendfile, and TCP_CORK is set while a file range is followed by more segments (sendfile has
- * no MSG_MORE), so a head, a file and a tail share packets; it is cleared when the chain is
- * sent. A full socket leaves the position where the socket stopped taking bytes: the next call
- * goes on from there.
+ * no MSG_MORE), so a head, a file and a tail share packets, and while a long file range is sent
+ * even when it is the last (OUT_CHAIN_CORK_LAST_MIN); it is cleared when the chain is sent. A
+ * full socket leaves the position where the socket stopped taking bytes: the next call goes on
+ * from there.
  *
  * Ownership: a chain owns nothing. The segments' array, their memory and their descriptors
  * belong to whoever built the chain (conn_t's output, out_plan_t) and must outlive its sending.
@@ -45,6 +46,15 @@ typedef struct out_chain {
 
 /* The most one sendfile call is asked to send (the kernel's own limit is about 2 GiB). */
 #define OUT_CHAIN_SENDFILE_MAX ((size_t)1 << 30)
+
+/* A file range at least this long is sent corked even when nothing follows it (nginx's
+ * tcp_nopush corks every file it sends). Uncorked, with TCP_NODELAY on, an acknowledgement that
+ * arrives while sendfile runs pushes the socket's last, partly filled segment out early: a
+ * 64 MiB file on the loopback left in about 1,270 data segments instead of 1,030 full ones, and
+ * each extra segment costs the sender's core a transmit, the receiver's processing and its
+ * acknowledgement (bench/HISTORY.md). Below this length the two setsockopt calls would cost
+ * about what they save. */
+#define OUT_CHAIN_CORK_LAST_MIN ((uint64_t)512 << 10)
 
 /* A chain at the start of segs[0..n). */
 static inline void out_chain_init(out_chain_t *ch, out_seg_t *segs, size_t n)

@@ -2,7 +2,7 @@
  * segments whatever the socket takes at each send (a small send buffer, a reader draining k
  * bytes after each full socket, for many k), the byte counts (payload vs framing) at every stop,
  * sendfile's per-call limit, a file shorter than its range, TCP_CORK set while a file range is
- * followed by more and cleared at the end, and failures. */
+ * followed by more or is long and cleared at the end, and failures. */
 #define _GNU_SOURCE
 #include "outchain.h"
 #include "outchain_internal.h"
@@ -662,6 +662,70 @@ static void test_cork(void)
     close(fd);
 }
 
+/* A file range of OUT_CHAIN_CORK_LAST_MIN or more is corked even when it is the last segment
+ * (a long static file after its head), from its first sendfile until the chain is sent; one
+ * byte shorter, it is not. */
+static void test_cork_long_last_file(void)
+{
+    size_t len = (size_t)OUT_CHAIN_CORK_LAST_MIN;
+    char *content;
+    int fd = make_file(len + 1, 9, &content);
+    char *files[2] = {NULL, content};
+    int s, c;
+    if (!tcp_pair(&s, &c, 4096)) {
+        fprintf(stderr, "test_outchain: no TCP on the loopback: long-file cork checks skipped\n");
+        free(content);
+        close(fd);
+        return;
+    }
+    out_seg_t resp[2] = {
+        {.mem = "HTTP/1.1 200 OK\r\n\r\n", .len = 19, .fd = -1},
+        {.fd = fd, .off = 1, .len = len, .payload = true},
+    };
+    stream_t want = {0}, got = {0};
+    expected(resp, 2, files, &want);
+    out_chain_t ch;
+    out_chain_init(&ch, resp, 2);
+    int rc;
+    unsigned stops = 0, uncorked_stops = 0, spins = 0;
+    while ((rc = out_chain_send(s, &ch)) == 0) {
+        stops++;
+        if (corked(s) != 1 || !ch.corked)
+            uncorked_stops++;
+        if (drain(c, &got, 65536) == 0) {
+            if (++spins > 100000)
+                break;
+            usleep(100); /* TCP on the loopback: the bytes are on their way */
+        }
+    }
+    CHECK_INT(rc, 1);
+    CHECK(stops > 0); /* the file is far larger than the send buffer */
+    CHECK_INT(uncorked_stops, 0);
+    CHECK_INT(corked(s), 0); /* cleared once sent: the last segment goes out */
+    CHECK(!ch.corked);
+    shutdown(s, SHUT_WR);
+    fcntl(c, F_SETFL, 0);
+    char buf[65536];
+    ssize_t r;
+    while ((r = recv(c, buf, sizeof buf, 0)) > 0)
+        stream_put(&got, buf, (size_t)r);
+    CHECK_INT(got.len, want.len);
+    CHECK(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+    free(want.data);
+    free(got.data);
+    close(s);
+    close(c);
+
+    /* One byte shorter: the file is last and short, never corked. */
+    resp[1].len = len - 1;
+    unsigned stops_corked;
+    drive_corked(resp, 2, files, &stops_corked, &stops);
+    CHECK(stops > 0);
+    CHECK_INT(stops_corked, 0);
+    free(content);
+    close(fd);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the server does: a gone peer fails the send */
@@ -678,6 +742,7 @@ int main(void)
     test_short_file();
     test_failures();
     test_cork();
+    test_cork_long_last_file();
     rmdir(dir);
     return check_report("test_outchain");
 }
