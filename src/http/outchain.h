@@ -61,7 +61,9 @@ typedef struct out_chain {
  *   sends from the loop's core: on the loopback the two streams arrive out of order (per 64 MiB:
  *   5-25 spurious fast retransmits and SACK recoveries, for nginx as well), and the two cores
  *   contend for the socket. With the cap the loop's sendfile sends nearly all of it, in order:
- *   none of those, and half the sender's CPU time per file (bench/HISTORY.md). */
+ *   none of those, and on a quiet machine half the sender's CPU time per file. The price is
+ *   more waits for the socket (some 80 per 64 MiB instead of 2), which cost more when other
+ *   work shares the loop's core (bench/HISTORY.md). */
 #define OUT_CHAIN_LONG_FILE ((uint64_t)512 << 10)
 #define OUT_CHAIN_FILE_NOTSENT_LOWAT (32 << 10)
 
