@@ -49,6 +49,13 @@ static void out_chain_cork(int fd, out_chain_t *ch, bool on)
     ch->corked = on;
 }
 
+static void out_chain_cap_notsent(int fd, out_chain_t *ch, bool on)
+{
+    int v = on ? OUT_CHAIN_FILE_NOTSENT_LOWAT : 0; /* 0: the system's default again */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v);
+    ch->notsent_capped = on;
+}
+
 void out_nagle_before_send(int fd, out_nagle_t *nagle)
 {
     if (atomic_load_explicit(nagle, memory_order_relaxed) == OUT_NAGLE_OFF)
@@ -100,10 +107,13 @@ int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle)
                 out_nagle_before_send(fd, nagle);
             n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < ch->n ? MSG_MORE : 0));
         } else {
-            if (!ch->corked && ch->i + 1 < ch->n)
-                out_chain_cork(fd, ch, true);
             off_t off = (off_t)(seg->off + ch->seg_done);
             uint64_t left = seg->len - ch->seg_done;
+            bool long_file = left >= OUT_CHAIN_LONG_FILE;
+            if (!ch->corked && (ch->i + 1 < ch->n || long_file))
+                out_chain_cork(fd, ch, true);
+            if (!ch->notsent_capped && long_file)
+                out_chain_cap_notsent(fd, ch, true);
             if (nagle)
                 out_nagle_before_send(fd, nagle);
             n = sendfile(fd, seg->fd, &off, left > sendfile_max ? sendfile_max : (size_t)left);
@@ -126,5 +136,7 @@ int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle)
     }
     if (ch->corked)
         out_chain_cork(fd, ch, false);
+    if (ch->notsent_capped)
+        out_chain_cap_notsent(fd, ch, false);
     return 1;
 }

@@ -7,9 +7,10 @@
  * out_chain_send sends from the position without blocking: consecutive memory segments are
  * gathered into one sendmsg (MSG_MORE while anything follows them), a file range goes with
  * sendfile, and TCP_CORK is set while a file range is followed by more segments (sendfile has
- * no MSG_MORE), so a head, a file and a tail share packets; it is cleared when the chain is
- * sent. A full socket leaves the position where the socket stopped taking bytes: the next call
- * goes on from there.
+ * no MSG_MORE), so a head, a file and a tail share packets, and while a long file range is sent
+ * even when it is the last (OUT_CHAIN_LONG_FILE, which also caps the socket's unsent queue:
+ * OUT_CHAIN_FILE_NOTSENT_LOWAT); both are cleared when the chain is sent. A full socket leaves
+ * the position where the socket stopped taking bytes: the next call goes on from there.
  *
  * Ownership: a chain owns nothing. The segments' array, their memory and their descriptors
  * belong to whoever built the chain (conn_t's output, out_plan_t) and must outlive its sending.
@@ -40,11 +41,31 @@ typedef struct out_chain {
     uint64_t seg_done;      /* bytes of segs[i] already sent */
     uint64_t payload_sent;  /* payload bytes sent so far */
     uint64_t bytes;         /* every byte sent so far, framing included */
-    bool corked;            /* TCP_CORK set: a file range is followed by more segments */
+    bool corked;            /* TCP_CORK set: a file range is followed by more segments, or long */
+    bool notsent_capped;    /* TCP_NOTSENT_LOWAT set: a long file range is being sent */
 } out_chain_t;
 
 /* The most one sendfile call is asked to send (the kernel's own limit is about 2 GiB). */
 #define OUT_CHAIN_SENDFILE_MAX ((size_t)1 << 30)
+
+/* A file range at least this long is sent as a bulk transfer: corked even when nothing follows
+ * it, with the socket's unsent queue capped (OUT_CHAIN_FILE_NOTSENT_LOWAT). Below this length
+ * the four setsockopt calls would cost about what they save.
+ * - Corked (nginx's tcp_nopush corks every file it sends): uncorked, with TCP_NODELAY on, an
+ *   acknowledgement that arrives while sendfile runs pushes the socket's last, partly filled
+ *   segment out early: a 64 MiB file on the loopback left in about 1,270 data segments instead
+ *   of 1,030 full ones, each extra one costing a transmit, the receiver's processing and its
+ *   acknowledgement.
+ * - The unsent queue capped: with megabytes queued and not yet sent, the acknowledgements,
+ *   handled on the receiving peer's core, send the queued data from there too, while sendfile
+ *   sends from the loop's core: on the loopback the two streams arrive out of order (per 64 MiB:
+ *   5-25 spurious fast retransmits and SACK recoveries, for nginx as well), and the two cores
+ *   contend for the socket. With the cap the loop's sendfile sends nearly all of it, in order:
+ *   none of those, and on a quiet machine half the sender's CPU time per file. The price is
+ *   more waits for the socket (some 80 per 64 MiB instead of 2), which cost more when other
+ *   work shares the loop's core (bench/HISTORY.md). */
+#define OUT_CHAIN_LONG_FILE ((uint64_t)512 << 10)
+#define OUT_CHAIN_FILE_NOTSENT_LOWAT (32 << 10)
 
 /* A chain at the start of segs[0..n). */
 static inline void out_chain_init(out_chain_t *ch, out_seg_t *segs, size_t n)

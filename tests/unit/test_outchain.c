@@ -2,7 +2,8 @@
  * segments whatever the socket takes at each send (a small send buffer, a reader draining k
  * bytes after each full socket, for many k), the byte counts (payload vs framing) at every stop,
  * sendfile's per-call limit, a file shorter than its range, TCP_CORK set while a file range is
- * followed by more and cleared at the end, and failures. */
+ * followed by more or is long (and the unsent queue capped while a long one is sent), both
+ * cleared at the end, and failures. */
 #define _GNU_SOURCE
 #include "outchain.h"
 #include "outchain_internal.h"
@@ -662,6 +663,92 @@ static void test_cork(void)
     close(fd);
 }
 
+static int notsent_lowat(int fd)
+{
+    int v = -1;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len) < 0)
+        return -1;
+    return v;
+}
+
+/* A file range of OUT_CHAIN_LONG_FILE or more is corked even when it is the last segment (a
+ * long static file after its head), and sent with the unsent queue capped, from its first
+ * sendfile until the chain is sent; one byte shorter, neither. */
+static void test_cork_long_last_file(void)
+{
+    size_t len = (size_t)OUT_CHAIN_LONG_FILE;
+    char *content;
+    int fd = make_file(len + 1, 9, &content);
+    char *files[2] = {NULL, content};
+    int s, c;
+    if (!tcp_pair(&s, &c, 4096)) {
+        fprintf(stderr, "test_outchain: no TCP on the loopback: long-file cork checks skipped\n");
+        free(content);
+        close(fd);
+        return;
+    }
+    out_seg_t resp[2] = {
+        {.mem = "HTTP/1.1 200 OK\r\n\r\n", .len = 19, .fd = -1},
+        {.fd = fd, .off = 1, .len = len, .payload = true},
+    };
+    stream_t want = {0}, got = {0};
+    expected(resp, 2, files, &want);
+    out_chain_t ch;
+    out_chain_init(&ch, resp, 2);
+    int rc;
+    unsigned stops = 0, uncorked_stops = 0, uncapped_stops = 0, spins = 0;
+    while ((rc = out_chain_send(s, &ch)) == 0) {
+        stops++;
+        if (corked(s) != 1 || !ch.corked)
+            uncorked_stops++;
+        if (notsent_lowat(s) != OUT_CHAIN_FILE_NOTSENT_LOWAT || !ch.notsent_capped)
+            uncapped_stops++;
+        if (drain(c, &got, 65536) == 0) {
+            if (++spins > 100000)
+                break;
+            usleep(100); /* TCP on the loopback: the bytes are on their way */
+        }
+    }
+    CHECK_INT(rc, 1);
+    CHECK(stops > 0); /* the file is far larger than the send buffer */
+    CHECK_INT(uncorked_stops, 0);
+    CHECK_INT(uncapped_stops, 0);
+    CHECK_INT(corked(s), 0); /* cleared once sent: the last segment goes out */
+    CHECK(!ch.corked);
+    CHECK_INT(notsent_lowat(s), 0); /* the system's default again */
+    CHECK(!ch.notsent_capped);
+    shutdown(s, SHUT_WR);
+    fcntl(c, F_SETFL, 0);
+    char buf[65536];
+    ssize_t r;
+    while ((r = recv(c, buf, sizeof buf, 0)) > 0)
+        stream_put(&got, buf, (size_t)r);
+    CHECK_INT(got.len, want.len);
+    CHECK(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+    free(want.data);
+    free(got.data);
+    close(s);
+    close(c);
+
+    /* One byte shorter: the file is last and short, never corked, its queue not capped. */
+    resp[1].len = len - 1;
+    unsigned stops_corked;
+    drive_corked(resp, 2, files, &stops_corked, &stops);
+    CHECK(stops > 0);
+    CHECK_INT(stops_corked, 0);
+    if (tcp_pair(&s, &c, 4096)) {
+        out_chain_init(&ch, resp, 2);
+        CHECK_INT(out_chain_send(s, &ch), 0);
+        CHECK_INT(notsent_lowat(s), 0);
+        CHECK(!ch.notsent_capped);
+        close(s);
+        close(c);
+    }
+    free(content);
+    close(fd);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the server does: a gone peer fails the send */
@@ -678,6 +765,7 @@ int main(void)
     test_short_file();
     test_failures();
     test_cork();
+    test_cork_long_last_file();
     rmdir(dir);
     return check_report("test_outchain");
 }
