@@ -76,6 +76,26 @@ int resphead_parse_raw(resphead_t *h, const char *text, size_t len);
  * then use resphead_parse_lines. */
 bool resphead_looks_like_headers(const char *text, size_t len);
 
+/* The last status and header text one caller parsed, and the head they made: extensions send
+ * the same few heads (static strings) again and again, and a parsed head is a function of its
+ * text alone. Lives where its user declares it (one per thread: no lock); zero-initialised it
+ * holds nothing. Only heads whose text fits key and whose lines fit inline are kept. */
+#define RESPHEAD_MEMO_KEY 256
+typedef struct resphead_memo {
+    bool valid;
+    bool has_text;              /* the text was not NULL */
+    size_t status_len;          /* key: status_len bytes of status, then text_len of text */
+    size_t text_len;
+    char key[RESPHEAD_MEMO_KEY];
+    resphead_t head;            /* lines, if any, in head.inline_lines */
+} resphead_memo_t;
+
+/* resphead_parse_status(h, status, status_len), then, unless text is NULL,
+ * resphead_parse_lines(h, text, text_len): the same result, 0 or -1, the same h, answered from
+ * memo when its key is these bytes, and a success remembered there. status NULL is "". */
+int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status,
+                        size_t status_len, const char *text, size_t text_len);
+
 void resphead_init(resphead_t *h);       /* status 200 "OK", no lines */
 /* Status with its default reason phrase (http_status_reason). */
 void resphead_set_status(resphead_t *h, unsigned status);

@@ -51,10 +51,11 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
         ok = fail(ERROR_INVALID_PARAMETER);
         goto out;
     }
+    /* Per thread, so no lock: the threads that send heads are the loops', the pool's and a
+     * few of the extensions' own, each sending the same few heads. */
+    static _Thread_local resphead_memo_t memo;
     resphead_t h;
-    resphead_init(&h);
-    if (resphead_parse_status(&h, status, status_len) < 0 ||
-        (headers && resphead_parse_lines(&h, headers, headers_len) < 0)) {
+    if (resphead_parse_memo(&memo, &h, status, status_len, headers, headers_len) < 0) {
         log_warn("%s: %s sent a malformed response header", r->ri.raw_target, r->route.handler);
         resphead_free(&h);
         ok = fail(ERROR_INVALID_PARAMETER);

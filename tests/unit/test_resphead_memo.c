@@ -1,0 +1,112 @@
+/* The response-head memo: a head answered from it is the head a parse makes of the same text;
+ * other text, a malformed head, and a head too large to keep are parsed afresh. */
+#include <string.h>
+
+#include "check.h"
+#include "resphead.h"
+
+#define S(lit) lit, sizeof lit - 1
+
+static const char *lines_of(const resphead_t *h)
+{
+    return h->lines ? h->lines : "";
+}
+
+/* Parsed with the memo and without it: the same result and the same head. */
+static void same_as_parse(resphead_memo_t *m, const char *status, size_t slen, const char *text,
+                          size_t tlen)
+{
+    resphead_t want, got;
+    int rw = resphead_parse_status(&want, status, status ? slen : 0);
+    if (rw == 0 && text)
+        rw = resphead_parse_lines(&want, text, tlen);
+    int rg = resphead_parse_memo(m, &got, status, slen, text, tlen);
+    CHECK_INT(rg, rw);
+    if (rw == 0 && rg == 0) {
+        CHECK_INT(got.status, want.status);
+        CHECK_STR(got.reason, want.reason);
+        CHECK_STR(lines_of(&got), lines_of(&want));
+        CHECK_INT(got.lines_len, want.lines_len);
+        CHECK_INT(got.consumed, want.consumed);
+        CHECK_INT(got.has_content_length, want.has_content_length);
+        CHECK_INT(got.content_length, want.content_length);
+        CHECK_INT(got.has_server, want.has_server);
+        CHECK_INT(got.has_date, want.has_date);
+        CHECK_INT(got.chunked, want.chunked);
+        CHECK_INT(got.conn_close, want.conn_close);
+    }
+    resphead_free(&want);
+    resphead_free(&got);
+}
+
+static void test_hit_and_miss(void)
+{
+    resphead_memo_t m = {0};
+    static const char hello[] = "Content-Type: text/plain\r\nContent-Length: 14\r\n\r\n";
+    same_as_parse(&m, S("200 OK"), S(hello));
+    CHECK(m.valid);
+    same_as_parse(&m, S("200 OK"), S(hello)); /* from the memo */
+    same_as_parse(&m, S("200 OK"), S(hello));
+
+    /* The same text in another buffer is the same key; one byte more or less is not. */
+    char copy[sizeof hello];
+    memcpy(copy, hello, sizeof hello);
+    same_as_parse(&m, S("200 OK"), copy, sizeof hello - 1);
+    same_as_parse(&m, S("200 OK"), copy, sizeof hello); /* cch counting the NUL */
+    same_as_parse(&m, S("200 OK"), S("Content-Type: text/plain\r\nContent-Length: 15\r\n\r\n"));
+    same_as_parse(&m, S("404 Not Found"), S(hello));
+    same_as_parse(&m, "404 Not Found", 3, S(hello)); /* "404" */
+
+    /* Body behind the empty line, server-owned lines, Connection: close. */
+    same_as_parse(&m, S("500 Oops"), S("Connection: close\r\nKeep-Alive: x\r\n\r\nbody"));
+    same_as_parse(&m, S("500 Oops"), S("Connection: close\r\nKeep-Alive: x\r\n\r\nbody"));
+    same_as_parse(&m, S("200 OK"), S("Transfer-Encoding: chunked\r\n\r\n"));
+    same_as_parse(&m, S("200 OK"), S("Transfer-Encoding: chunked\r\n\r\n"));
+
+    /* NULL status and NULL text are not "" text. */
+    same_as_parse(&m, NULL, 0, NULL, 0);
+    same_as_parse(&m, NULL, 0, NULL, 0);
+    same_as_parse(&m, NULL, 0, S(""));
+    same_as_parse(&m, NULL, 0, S(""));
+    same_as_parse(&m, S(""), NULL, 0);
+}
+
+static void test_malformed_not_kept(void)
+{
+    resphead_memo_t m = {0};
+    same_as_parse(&m, S("200 OK"), S("X: a\r\n\r\n"));
+    same_as_parse(&m, S("200 OK"), S("Bad Line\r\n\r\n"));
+    same_as_parse(&m, S("200 OK"), S("Bad Line\r\n\r\n")); /* still refused */
+    same_as_parse(&m, S("2000 OK"), S("X: a\r\n\r\n"));
+    same_as_parse(&m, S("200 OK"), S("X: a\r\n\r\n"));
+}
+
+static void test_large_not_kept(void)
+{
+    resphead_memo_t m = {0};
+    char big[600];
+    memset(big, 'v', sizeof big);
+    memcpy(big, "X-Big: ", 7);
+    memcpy(big + sizeof big - 4, "\r\n\r\n", 4);
+    same_as_parse(&m, S("200 OK"), big, sizeof big);
+    CHECK(!m.valid);
+    same_as_parse(&m, S("200 OK"), big, sizeof big);
+
+    /* A key that fits whose lines (and their NUL) do not fit inline: not kept. One line of the
+     * key's whole size, the text's end ending the head. */
+    char lines[RESPHEAD_MEMO_KEY];
+    memset(lines, 'w', sizeof lines);
+    memcpy(lines, "X-W: ", 5);
+    memcpy(lines + sizeof lines - 2, "\r\n", 2);
+    resphead_memo_t m2 = {0};
+    same_as_parse(&m2, NULL, 0, lines, sizeof lines);
+    CHECK(!m2.valid);
+}
+
+int main(void)
+{
+    test_hit_and_miss();
+    test_malformed_not_kept();
+    test_large_not_kept();
+    return check_report("test_resphead_memo");
+}
