@@ -574,8 +574,8 @@ int resphead_parse_lines(resphead_t *h, const char *text, size_t len)
 }
 
 /* The head's parsed state into dst, lines copied into dst's own inline buffer (src's lines, if
- * any, fit there). */
-static void head_copy_small(resphead_t *dst, const resphead_t *src)
+ * any, fit there); reason_len: src's reason's. */
+static void head_copy_small(resphead_t *dst, const resphead_t *src, size_t reason_len)
 {
     dst->status = src->status;
     dst->has_server = src->has_server;
@@ -585,7 +585,10 @@ static void head_copy_small(resphead_t *dst, const resphead_t *src)
     dst->conn_close = src->conn_close;
     dst->content_length = src->content_length;
     dst->consumed = src->consumed;
-    memcpy(dst->reason, src->reason, strnlen(src->reason, sizeof src->reason - 1) + 1);
+    if (reason_len < 16) /* a fixed size: no call (most reasons are a word or two) */
+        memcpy(dst->reason, src->reason, 16);
+    else
+        memcpy(dst->reason, src->reason, reason_len + 1);
     dst->lines_len = src->lines_len;
     if (src->lines) {
         memcpy(dst->inline_lines, src->lines, src->lines_len + 1);
@@ -606,9 +609,9 @@ int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status
         text_len = 0;
     bool fits = status_len + text_len <= sizeof memo->key;
     if (fits && memo->valid && memo->status_len == status_len && memo->text_len == text_len &&
-        memo->has_text == (text != NULL) && memcmp(memo->key, status, status_len) == 0 &&
-        memcmp(memo->key + status_len, text, text_len) == 0) {
-        head_copy_small(h, &memo->head);
+        memo->has_text == (text != NULL) && resphead_same_bytes(memo->key, status, status_len) &&
+        resphead_same_bytes(memo->key + status_len, text, text_len)) {
+        head_copy_small(h, &memo->head, memo->reason_len);
         return 0;
     }
     if (resphead_parse_status(h, status, status_len) < 0 ||
@@ -623,7 +626,8 @@ int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status
             memcpy(memo->key, status, status_len);
         if (text_len)
             memcpy(memo->key + status_len, text, text_len);
-        head_copy_small(&memo->head, h);
+        memo->reason_len = strnlen(h->reason, sizeof h->reason - 1);
+        head_copy_small(&memo->head, h, memo->reason_len);
     }
     return 0;
 }

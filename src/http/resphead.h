@@ -86,6 +86,7 @@ typedef struct resphead_memo {
     bool has_text;              /* the text was not NULL */
     size_t status_len;          /* key: status_len bytes of status, then text_len of text */
     size_t text_len;
+    size_t reason_len;          /* of head.reason */
     char key[RESPHEAD_MEMO_KEY];
     resphead_t head;            /* lines, if any, in head.inline_lines */
 } resphead_memo_t;
@@ -134,6 +135,35 @@ typedef enum {
  * 0, or -1 with errno ENOMEM, or EINVAL for a status outside 100..999. */
 int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
                    bool keep_alive, const char *server, char **out, size_t *out_len);
+
+/* The last head one caller built, and what it was built from (every input of resphead_build,
+ * the Date second among them): the responses of one extension route mostly share their head
+ * to the byte. Lives where its user declares it (one per thread: no lock); zero-initialised it
+ * holds nothing. Only heads that fit head are kept. */
+#define RESPHEAD_BUILD_MEMO_HEAD 512
+typedef struct resphead_build_memo {
+    bool valid;
+    /* key: h's fields and lines, the other arguments, and the second the Date was taken in */
+    unsigned status;
+    bool has_server, has_date, has_content_length, chunked, conn_close, keep_alive;
+    unsigned minor;
+    resp_framing_t framing;
+    uint64_t content_length;
+    time_t date_sec;
+    size_t reason_len, lines_len;
+    const char *server;
+    char reason[128];
+    char lines[RESPHEAD_INLINE_LINES];
+    size_t head_len;
+    char head[RESPHEAD_BUILD_MEMO_HEAD];
+} resphead_build_memo_t;
+
+/* resphead_build, the same result, with the head copied from memo when every input is the one
+ * memo was built from (and a head built remembered there). server is told by its address: a
+ * string that does not change (the server's own name, fixed for its life). */
+int resphead_build_memo(resphead_build_memo_t *memo, const resphead_t *h, unsigned http_minor,
+                        resp_framing_t framing, bool keep_alive, const char *server, char **out,
+                        size_t *out_len);
 
 /* A whole response in one malloc'ed buffer (*out, *len): the head resphead_build makes of the
  * same arguments (*head_len bytes), then body_len bytes of body unless body is NULL. The

@@ -104,8 +104,10 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
     }
     if (h->conn_close)
         atomic_store(&r->must_close, true);
-    if (resphead_build(h, r->ri.http_minor, r->framing, request_keep_alive_possible(r),
-                       r->host->software, head, head_len) < 0)
+    /* Per thread, so no lock: each thread that sends heads mostly sends the same few. */
+    static _Thread_local resphead_build_memo_t memo;
+    if (resphead_build_memo(&memo, h, r->ri.http_minor, r->framing, request_keep_alive_possible(r),
+                            r->host->software, head, head_len) < 0)
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     r->head_sent = true;
     r->status_sent = st;

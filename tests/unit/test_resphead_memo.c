@@ -1,9 +1,13 @@
-/* The response-head memo: a head answered from it is the head a parse makes of the same text;
- * other text, a malformed head, and a head too large to keep are parsed afresh. */
+/* The response-head memos. The parse memo: a head answered from it is the head a parse makes of
+ * the same text; other text, a malformed head, and a head too large to keep are parsed afresh.
+ * The build memo: a head copied from it is the head resphead_build makes of the same inputs,
+ * the Date's second among them. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "resphead.h"
+#include "resphead_internal.h"
 
 #define S(lit) lit, sizeof lit - 1
 
@@ -103,8 +107,97 @@ static void test_large_not_kept(void)
     CHECK(!m2.valid);
 }
 
+static time_t now_for_test = 784111777;
+
+static time_t test_now(void)
+{
+    return now_for_test;
+}
+
+/* Built with the memo and without it: the same bytes. */
+static void same_as_build(resphead_build_memo_t *m, const resphead_t *h, unsigned minor,
+                          resp_framing_t framing, bool keep, const char *server)
+{
+    char *want = NULL, *got = NULL;
+    size_t want_len = 0, got_len = 0;
+    int rw = resphead_build(h, minor, framing, keep, server, &want, &want_len);
+    int rg = resphead_build_memo(m, h, minor, framing, keep, server, &got, &got_len);
+    CHECK_INT(rg, rw);
+    if (rw == 0 && rg == 0) {
+        CHECK_INT(got_len, want_len);
+        CHECK_STR(got, want);
+    }
+    free(want);
+    free(got);
+}
+
+static void test_build_memo(void)
+{
+    static const char server[] = "isapid/test";
+    static const char other_server[] = "other/1";
+    resphead_set_clock_for_tests(test_now);
+    resphead_build_memo_t m = {0};
+    resphead_t h;
+    CHECK_INT(resphead_parse_status(&h, S("200 OK")), 0);
+    CHECK_INT(resphead_parse_lines(&h, S("Content-Type: text/plain\r\nContent-Length: 14\r\n\r\n")), 0);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    CHECK(m.valid);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server); /* from the memo */
+    same_as_build(&m, &h, 0, FRAME_LENGTH, true, server);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, false, server);
+    same_as_build(&m, &h, 1, FRAME_CHUNKED, true, server);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, other_server);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, NULL);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    now_for_test++; /* a new second: a new Date */
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+
+    /* Each field of the head is part of the key. */
+    h.content_length = 15;
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    h.conn_close = true;
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    h.conn_close = false;
+    h.status = 404;
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    memcpy(h.reason, "Nope", 5);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    memcpy(h.reason, "Nopf", 5);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    h.status = 204;
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    h.status = 200;
+    CHECK_INT(resphead_add(&h, "Date", "Sun, 06 Nov 1994 08:49:37 GMT"), 0);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    CHECK_INT(resphead_add(&h, "Server", "mine"), 0);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    h.lines[0] = 'c'; /* same length, other lines */
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    resphead_free(&h);
+
+    /* A head too long to keep is built every time. */
+    char big[400];
+    memset(big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    resphead_init(&h);
+    CHECK_INT(resphead_add(&h, "X-Big", big), 0);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    CHECK(!m.valid);
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    resphead_free(&h);
+
+    /* A status outside 100..999 fails, as resphead_build does. */
+    resphead_init(&h);
+    h.status = 1000;
+    same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    resphead_set_clock_for_tests(NULL);
+}
+
 int main(void)
 {
+    test_build_memo();
     test_hit_and_miss();
     test_malformed_not_kept();
     test_large_not_kept();
