@@ -262,7 +262,7 @@ static void request_free(request_t *r)
         plan_free(&r->op.mem->plan);
         free(r->op.mem);
     }
-    route_free(&r->route);
+    route_release(&r->route); /* the block, route and all, is given up below */
 #ifdef __SANITIZE_THREAD__
     /* The block is reused for the next request: TSan must not carry this request's lock history
      * (its happens-before edges) over to that one's. A default glibc mutex holds nothing else. */
