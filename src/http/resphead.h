@@ -5,6 +5,7 @@
 #ifndef ISAPID_RESPHEAD_H
 #define ISAPID_RESPHEAD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -143,6 +144,8 @@ int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t fram
 #define RESPHEAD_BUILD_MEMO_HEAD 512
 typedef struct resphead_build_memo {
     bool valid;
+    atomic_bool held;           /* set by the user while a head it took in place (below) is in
+                                 * use, by any thread: the memo is then read, never replaced */
     /* key: h's fields and lines, the other arguments, and the second the Date was taken in */
     unsigned status;
     bool has_server, has_date, has_content_length, chunked, conn_close, keep_alive;
@@ -164,6 +167,12 @@ typedef struct resphead_build_memo {
 int resphead_build_memo(resphead_build_memo_t *memo, const resphead_t *h, unsigned http_minor,
                         resp_framing_t framing, bool keep_alive, const char *server, char **out,
                         size_t *out_len);
+/* The same head left in memo: 0 with *out = memo->head (NUL-terminated) when memo is not held
+ * and the head is or can be kept there (the caller then sets memo->held while it uses it); 1
+ * with *out a malloc'ed head of the caller's otherwise; -1 as resphead_build. */
+int resphead_build_memo_in_place(resphead_build_memo_t *memo, const resphead_t *h,
+                                 unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                                 const char *server, char **out, size_t *out_len);
 
 /* A whole response in one malloc'ed buffer (*out, *len): the head resphead_build makes of the
  * same arguments (*head_len bytes), then body_len bytes of body unless body is NULL. The

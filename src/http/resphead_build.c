@@ -183,9 +183,57 @@ int resphead_build_response(const resphead_t *h, unsigned http_minor, resp_frami
     return 0;
 }
 
-int resphead_build_memo(resphead_build_memo_t *m, const resphead_t *h, unsigned http_minor,
-                        resp_framing_t framing, bool keep_alive, const char *server, char **out,
-                        size_t *out_len)
+/* The memo holds the head these inputs make (rlen: h's reason's length). */
+static bool memo_matches(const resphead_build_memo_t *m, const resphead_t *h, unsigned minor,
+                         resp_framing_t framing, bool keep_alive, const char *server, time_t now,
+                         size_t rlen)
+{
+    return m->valid && m->status == h->status && m->date_sec == now &&
+           m->has_server == h->has_server && m->has_date == h->has_date &&
+           m->has_content_length == h->has_content_length && m->chunked == h->chunked &&
+           m->conn_close == h->conn_close && m->keep_alive == keep_alive && m->minor == minor &&
+           m->framing == framing && m->content_length == h->content_length &&
+           m->reason_len == rlen && m->lines_len == h->lines_len && m->server == server &&
+           resphead_same_bytes(m->reason, h->reason, rlen) &&
+           resphead_same_bytes(m->lines, h->lines, h->lines_len);
+}
+
+/* head (head_len bytes and a NUL), built from these inputs, into the memo. The caller checked
+ * that the key fits and the memo is not held. */
+static void memo_store(resphead_build_memo_t *m, const resphead_t *h, unsigned minor,
+                       resp_framing_t framing, bool keep_alive, const char *server, time_t now,
+                       size_t rlen, const char *head, size_t head_len)
+{
+    m->valid = false;
+    if (head_len >= sizeof m->head)
+        return;
+    m->valid = true;
+    m->status = h->status;
+    m->date_sec = now;
+    m->has_server = h->has_server;
+    m->has_date = h->has_date;
+    m->has_content_length = h->has_content_length;
+    m->chunked = h->chunked;
+    m->conn_close = h->conn_close;
+    m->keep_alive = keep_alive;
+    m->minor = minor;
+    m->framing = framing;
+    m->content_length = h->content_length;
+    m->reason_len = rlen;
+    m->lines_len = h->lines_len;
+    m->server = server;
+    memcpy(m->reason, h->reason, rlen);
+    if (h->lines_len)
+        memcpy(m->lines, h->lines, h->lines_len);
+    m->head_len = head_len;
+    memcpy(m->head, head, head_len + 1);
+}
+
+/* The memo's part of both entry points: 0 head in memo (*out there), 1 a malloc'ed head in
+ * *out (a hit copied when !in_place; a head the memo cannot take), -1 failed. */
+static int build_memo(resphead_build_memo_t *m, const resphead_t *h, unsigned http_minor,
+                      resp_framing_t framing, bool keep_alive, const char *server, bool in_place,
+                      char **out, size_t *out_len)
 {
     time_t now = clock_now();
     unsigned minor = http_minor >= 1 ? 1 : 0;
@@ -193,46 +241,44 @@ int resphead_build_memo(resphead_build_memo_t *m, const resphead_t *h, unsigned 
     while (rlen < sizeof h->reason && h->reason[rlen])
         rlen++;
     bool keyable = h->lines_len <= sizeof m->lines && rlen < sizeof m->reason;
-    if (keyable && m->valid && m->status == h->status && m->date_sec == now &&
-        m->has_server == h->has_server && m->has_date == h->has_date &&
-        m->has_content_length == h->has_content_length && m->chunked == h->chunked &&
-        m->conn_close == h->conn_close && m->keep_alive == keep_alive && m->minor == minor &&
-        m->framing == framing && m->content_length == h->content_length &&
-        m->reason_len == rlen && m->lines_len == h->lines_len && m->server == server &&
-        resphead_same_bytes(m->reason, h->reason, rlen) &&
-        resphead_same_bytes(m->lines, h->lines, h->lines_len)) {
+    bool held = atomic_load_explicit(&m->held, memory_order_acquire);
+    if (keyable && memo_matches(m, h, minor, framing, keep_alive, server, now, rlen)) {
+        if (in_place && !held) {
+            *out = m->head;
+            *out_len = m->head_len;
+            return 0;
+        }
         char *buf = malloc(m->head_len + 1);
         if (!buf)
             return -1;
         memcpy(buf, m->head, m->head_len + 1);
         *out = buf;
         *out_len = m->head_len;
-        return 0;
+        return 1;
     }
     if (build_head(h, http_minor, framing, keep_alive, server, now, 0, out, out_len) < 0)
         return -1;
-    m->valid = false;
-    if (keyable && *out_len < sizeof m->head) {
-        m->valid = true;
-        m->status = h->status;
-        m->date_sec = now;
-        m->has_server = h->has_server;
-        m->has_date = h->has_date;
-        m->has_content_length = h->has_content_length;
-        m->chunked = h->chunked;
-        m->conn_close = h->conn_close;
-        m->keep_alive = keep_alive;
-        m->minor = minor;
-        m->framing = framing;
-        m->content_length = h->content_length;
-        m->reason_len = rlen;
-        m->lines_len = h->lines_len;
-        m->server = server;
-        memcpy(m->reason, h->reason, rlen);
-        if (h->lines_len)
-            memcpy(m->lines, h->lines, h->lines_len);
-        m->head_len = *out_len;
-        memcpy(m->head, *out, *out_len + 1);
-    }
+    if (!keyable || held)
+        return 1;
+    memo_store(m, h, minor, framing, keep_alive, server, now, rlen, *out, *out_len);
+    if (!in_place || !m->valid)
+        return 1;
+    free(*out);
+    *out = m->head;
     return 0;
+}
+
+int resphead_build_memo(resphead_build_memo_t *m, const resphead_t *h, unsigned http_minor,
+                        resp_framing_t framing, bool keep_alive, const char *server, char **out,
+                        size_t *out_len)
+{
+    return build_memo(m, h, http_minor, framing, keep_alive, server, false, out, out_len) < 0 ? -1
+                                                                                             : 0;
+}
+
+int resphead_build_memo_in_place(resphead_build_memo_t *m, const resphead_t *h,
+                                 unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                                 const char *server, char **out, size_t *out_len)
+{
+    return build_memo(m, h, http_minor, framing, keep_alive, server, true, out, out_len);
 }

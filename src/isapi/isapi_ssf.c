@@ -70,16 +70,21 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
         body_len--;
     char *head = NULL;
     size_t head_len = 0;
-    ok = prepare_head(r, &h, 0, false, &head, &head_len);
-    resphead_free(&h);
     /* Inside HttpExtensionProc, on its thread, a head without body is held for the next write or
      * the return (request_deferred_flush, the end's tail): one send instead of two. From any
      * other thread (one the extension made, a completion callback) nothing on this thread is
-     * sure to follow soon: the head goes out now, as IIS sends it. */
-    bool hold = atomic_load(&r->in_proc) && pthread_equal(r->proc_thread, pthread_self());
-    if (ok && body_len == 0 && !r->pending && hold && !r->flush_writes) {
+     * sure to follow soon: the head goes out now, as IIS sends it. A held head may stay in
+     * this thread's build memo (r->deferred_held). */
+    bool hold = body_len == 0 && !r->pending && !r->flush_writes && atomic_load(&r->in_proc) &&
+                pthread_equal(r->proc_thread, pthread_self());
+    atomic_bool *held = NULL;
+    ok = hold ? prepare_head_held(r, &h, &head, &head_len, &held)
+              : prepare_head(r, &h, 0, false, &head, &head_len);
+    resphead_free(&h);
+    if (ok && hold) {
         r->deferred_head = head;
         r->deferred_len = head_len;
+        atomic_store(&r->deferred_held, held);
     } else if (ok) {
         /* Bytes written before that never formed a head go out as body, after the head. */
         piece_t pcs[2] = {{.mem = r->pending, .fd = -1, .len = r->pending_len},

@@ -184,8 +184,13 @@ static void test_build_memo(void)
     resphead_init(&h);
     CHECK_INT(resphead_add(&h, "X-Big", big), 0);
     same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
-    CHECK(!m.valid);
     same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
+    char *in_place = NULL;
+    size_t in_place_len = 0;
+    CHECK_INT(resphead_build_memo_in_place(&m, &h, 1, FRAME_LENGTH, true, server, &in_place,
+                                           &in_place_len), 1); /* not kept: the caller's */
+    CHECK(in_place != m.head);
+    free(in_place);
     resphead_free(&h);
 
     /* A status outside 100..999 fails, as resphead_build does. */
@@ -195,8 +200,62 @@ static void test_build_memo(void)
     resphead_set_clock_for_tests(NULL);
 }
 
+/* A head left in place is the memo's own bytes; while the memo is held, other heads are built
+ * right but the memo keeps the held one. */
+static void test_build_in_place(void)
+{
+    static const char server[] = "isapid/test";
+    resphead_set_clock_for_tests(test_now);
+    resphead_build_memo_t m = {0};
+    resphead_t a, b;
+    CHECK_INT(resphead_parse_status(&a, S("200 OK")), 0);
+    CHECK_INT(resphead_parse_lines(&a, S("Content-Length: 3\r\n\r\n")), 0);
+    CHECK_INT(resphead_parse_status(&b, S("404 Not Found")), 0);
+    CHECK_INT(resphead_parse_lines(&b, S("Content-Length: 5\r\n\r\n")), 0);
+
+    char *want_a, *want_b, *got;
+    size_t want_a_len, want_b_len, got_len;
+    CHECK_INT(resphead_build(&a, 1, FRAME_LENGTH, true, server, &want_a, &want_a_len), 0);
+    CHECK_INT(resphead_build(&b, 1, FRAME_LENGTH, true, server, &want_b, &want_b_len), 0);
+
+    /* A miss built into the memo, then a hit: both in place. */
+    CHECK_INT(resphead_build_memo_in_place(&m, &a, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
+    CHECK(got == m.head);
+    CHECK_INT(got_len, want_a_len);
+    CHECK_STR(got, want_a);
+    CHECK_INT(resphead_build_memo_in_place(&m, &a, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
+    CHECK(got == m.head);
+
+    /* Held: nothing is left in place, nothing replaces the held head. */
+    atomic_store(&m.held, true);
+    CHECK_INT(resphead_build_memo_in_place(&m, &a, 1, FRAME_LENGTH, true, server, &got, &got_len), 1);
+    CHECK(got != m.head);
+    CHECK_STR(got, want_a);
+    free(got);
+    CHECK_INT(resphead_build_memo_in_place(&m, &b, 1, FRAME_LENGTH, true, server, &got, &got_len), 1);
+    CHECK_STR(got, want_b);
+    free(got);
+    CHECK_INT(resphead_build_memo(&m, &b, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
+    CHECK_STR(got, want_b);
+    free(got);
+    CHECK_STR(m.head, want_a);
+
+    /* Released: the next head takes the memo. */
+    atomic_store(&m.held, false);
+    CHECK_INT(resphead_build_memo_in_place(&m, &b, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
+    CHECK(got == m.head);
+    CHECK_STR(got, want_b);
+
+    free(want_a);
+    free(want_b);
+    resphead_free(&a);
+    resphead_free(&b);
+    resphead_set_clock_for_tests(NULL);
+}
+
 int main(void)
 {
+    test_build_in_place();
     test_build_memo();
     test_hit_and_miss();
     test_malformed_not_kept();
