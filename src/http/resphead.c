@@ -600,6 +600,28 @@ static void head_copy_small(resphead_t *dst, const resphead_t *src, size_t reaso
     }
 }
 
+/* memo's key is these bytes (status_len + text_len fit the key). */
+static bool memo_holds(const resphead_memo_t *memo, const char *status, size_t status_len,
+                       const char *text, size_t text_len)
+{
+    return memo->valid && memo->status_len == status_len && memo->text_len == text_len &&
+           memo->has_text == (text != NULL) && resphead_same_bytes(memo->key, status, status_len) &&
+           resphead_same_bytes(memo->key + status_len, text, text_len);
+}
+
+const resphead_t *resphead_memo_find(const resphead_memo_t *memo, const char *status,
+                                     size_t status_len, const char *text, size_t text_len)
+{
+    if (!status)
+        status_len = 0;
+    if (!text)
+        text_len = 0;
+    if (status_len + text_len > sizeof memo->key ||
+        !memo_holds(memo, status, status_len, text, text_len))
+        return NULL;
+    return &memo->head;
+}
+
 int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status,
                         size_t status_len, const char *text, size_t text_len)
 {
@@ -608,9 +630,7 @@ int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status
     if (!text)
         text_len = 0;
     bool fits = status_len + text_len <= sizeof memo->key;
-    if (fits && memo->valid && memo->status_len == status_len && memo->text_len == text_len &&
-        memo->has_text == (text != NULL) && resphead_same_bytes(memo->key, status, status_len) &&
-        resphead_same_bytes(memo->key + status_len, text, text_len)) {
+    if (fits && memo_holds(memo, status, status_len, text, text_len)) {
         head_copy_small(h, &memo->head, memo->reason_len);
         return 0;
     }
@@ -619,6 +639,7 @@ int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status
         return -1;
     if (fits && (!h->lines || h->lines == h->inline_lines)) {
         memo->valid = true;
+        memo->gen++;
         memo->has_text = text != NULL;
         memo->status_len = status_len;
         memo->text_len = text_len;

@@ -88,6 +88,7 @@ typedef struct resphead_memo {
     size_t status_len;          /* key: status_len bytes of status, then text_len of text */
     size_t text_len;
     size_t reason_len;          /* of head.reason */
+    uint64_t gen;               /* heads kept so far: the kept head's tag (resphead_build_memo) */
     char key[RESPHEAD_MEMO_KEY];
     resphead_t head;            /* lines, if any, in head.inline_lines */
 } resphead_memo_t;
@@ -97,6 +98,10 @@ typedef struct resphead_memo {
  * memo when its key is these bytes, and a success remembered there. status NULL is "". */
 int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status,
                         size_t status_len, const char *text, size_t text_len);
+/* The head memo holds for these bytes (what resphead_parse_memo would copy out), or NULL. To be
+ * read, not changed or freed; it stays that head, tagged memo->gen, until memo is next used. */
+const resphead_t *resphead_memo_find(const resphead_memo_t *memo, const char *status,
+                                     size_t status_len, const char *text, size_t text_len);
 
 void resphead_init(resphead_t *h);       /* status 200 "OK", no lines */
 /* Status with its default reason phrase (http_status_reason). */
@@ -154,6 +159,7 @@ typedef struct resphead_build_memo {
     uint64_t content_length;
     time_t date_sec;
     size_t reason_len, lines_len;
+    uint64_t tag;               /* the parse memo's tag of the head it was built from, or 0 */
     const char *server;
     char reason[128];
     char lines[RESPHEAD_INLINE_LINES];
@@ -163,15 +169,17 @@ typedef struct resphead_build_memo {
 
 /* resphead_build, the same result, with the head copied from memo when every input is the one
  * memo was built from (and a head built remembered there). server is told by its address: a
- * string that does not change (the server's own name, fixed for its life). */
-int resphead_build_memo(resphead_build_memo_t *memo, const resphead_t *h, unsigned http_minor,
-                        resp_framing_t framing, bool keep_alive, const char *server, char **out,
-                        size_t *out_len);
+ * string that does not change (the server's own name, fixed for its life). tag: 0, or the tag
+ * one parse memo (always the same one) gave h (resphead_memo_find), h being that head
+ * unchanged: it is then told by its tag, without a look at its fields. */
+int resphead_build_memo(resphead_build_memo_t *memo, const resphead_t *h, uint64_t tag,
+                        unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                        const char *server, char **out, size_t *out_len);
 /* The same head left in memo: 0 with *out = memo->head (NUL-terminated) when memo is not held
  * and the head is or can be kept there (the caller then sets memo->held while it uses it); 1
  * with *out a malloc'ed head of the caller's otherwise; -1 as resphead_build. */
 int resphead_build_memo_in_place(resphead_build_memo_t *memo, const resphead_t *h,
-                                 unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                                 uint64_t tag, unsigned http_minor, resp_framing_t framing, bool keep_alive,
                                  const char *server, char **out, size_t *out_len);
 
 /* A whole response in one malloc'ed buffer (*out, *len): the head resphead_build makes of the

@@ -200,14 +200,16 @@ static bool memo_matches(const resphead_build_memo_t *m, const resphead_t *h, un
 
 /* head (head_len bytes and a NUL), built from these inputs, into the memo. The caller checked
  * that the key fits and the memo is not held. */
-static void memo_store(resphead_build_memo_t *m, const resphead_t *h, unsigned minor,
-                       resp_framing_t framing, bool keep_alive, const char *server, time_t now,
-                       size_t rlen, const char *head, size_t head_len)
+static void memo_store(resphead_build_memo_t *m, const resphead_t *h, uint64_t tag,
+                       unsigned minor, resp_framing_t framing, bool keep_alive,
+                       const char *server, time_t now, size_t rlen, const char *head,
+                       size_t head_len)
 {
     m->valid = false;
     if (head_len >= sizeof m->head)
         return;
     m->valid = true;
+    m->tag = tag;
     m->status = h->status;
     m->date_sec = now;
     m->has_server = h->has_server;
@@ -231,18 +233,27 @@ static void memo_store(resphead_build_memo_t *m, const resphead_t *h, unsigned m
 
 /* The memo's part of both entry points: 0 head in memo (*out there), 1 a malloc'ed head in
  * *out (a hit copied when !in_place; a head the memo cannot take), -1 failed. */
-static int build_memo(resphead_build_memo_t *m, const resphead_t *h, unsigned http_minor,
-                      resp_framing_t framing, bool keep_alive, const char *server, bool in_place,
-                      char **out, size_t *out_len)
+static int build_memo(resphead_build_memo_t *m, const resphead_t *h, uint64_t tag,
+                      unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                      const char *server, bool in_place, char **out, size_t *out_len)
 {
     time_t now = clock_now();
     unsigned minor = http_minor >= 1 ? 1 : 0;
-    size_t rlen = 0; /* a loop, not strnlen: reasons are mostly a few bytes ("OK") */
-    while (rlen < sizeof h->reason && h->reason[rlen])
-        rlen++;
-    bool keyable = h->lines_len <= sizeof m->lines && rlen < sizeof m->reason;
     bool held = atomic_load_explicit(&m->held, memory_order_acquire);
-    if (keyable && memo_matches(m, h, minor, framing, keep_alive, server, now, rlen)) {
+    /* A tagged head the memo was built from: its fields need no look. */
+    bool tagged = tag && m->valid && m->tag == tag && m->date_sec == now && m->minor == minor &&
+                  m->framing == framing && m->keep_alive == keep_alive && m->server == server;
+    size_t rlen = 0; /* a loop, not strnlen: reasons are mostly a few bytes ("OK") */
+    bool keyable = true;
+    if (!tagged) {
+        while (rlen < sizeof h->reason && h->reason[rlen])
+            rlen++;
+        keyable = h->lines_len <= sizeof m->lines && rlen < sizeof m->reason;
+    }
+    if (tagged ||
+        (keyable && memo_matches(m, h, minor, framing, keep_alive, server, now, rlen))) {
+        if (tag)
+            m->tag = tag; /* the same head: known by this tag from now on */
         if (in_place && !held) {
             *out = m->head;
             *out_len = m->head_len;
@@ -260,7 +271,7 @@ static int build_memo(resphead_build_memo_t *m, const resphead_t *h, unsigned ht
         return -1;
     if (!keyable || held)
         return 1;
-    memo_store(m, h, minor, framing, keep_alive, server, now, rlen, *out, *out_len);
+    memo_store(m, h, tag, minor, framing, keep_alive, server, now, rlen, *out, *out_len);
     if (!in_place || !m->valid)
         return 1;
     free(*out);
@@ -268,17 +279,18 @@ static int build_memo(resphead_build_memo_t *m, const resphead_t *h, unsigned ht
     return 0;
 }
 
-int resphead_build_memo(resphead_build_memo_t *m, const resphead_t *h, unsigned http_minor,
-                        resp_framing_t framing, bool keep_alive, const char *server, char **out,
-                        size_t *out_len)
+int resphead_build_memo(resphead_build_memo_t *m, const resphead_t *h, uint64_t tag,
+                        unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                        const char *server, char **out, size_t *out_len)
 {
-    return build_memo(m, h, http_minor, framing, keep_alive, server, false, out, out_len) < 0 ? -1
-                                                                                             : 0;
+    return build_memo(m, h, tag, http_minor, framing, keep_alive, server, false, out, out_len) < 0
+               ? -1
+               : 0;
 }
 
-int resphead_build_memo_in_place(resphead_build_memo_t *m, const resphead_t *h,
+int resphead_build_memo_in_place(resphead_build_memo_t *m, const resphead_t *h, uint64_t tag,
                                  unsigned http_minor, resp_framing_t framing, bool keep_alive,
                                  const char *server, char **out, size_t *out_len)
 {
-    return build_memo(m, h, http_minor, framing, keep_alive, server, true, out, out_len);
+    return build_memo(m, h, tag, http_minor, framing, keep_alive, server, true, out, out_len);
 }

@@ -88,27 +88,28 @@ BOOL deferred_head_own(request_t *r)
     return TRUE;
 }
 
-static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t final_length, bool final,
-                            char **head, size_t *head_len, atomic_bool **held);
+static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t tag, uint64_t final_length,
+                            bool final, char **head, size_t *head_len, atomic_bool **held);
 
 /* Decide the framing for h and build the head into *head. */
 BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
                   char **head, size_t *head_len)
 {
-    return prepare_head_in(r, h, final_length, final, head, head_len, NULL);
+    return prepare_head_in(r, h, 0, final_length, final, head, head_len, NULL);
 }
 
-BOOL prepare_head_held(request_t *r, resphead_t *h, char **head, size_t *head_len,
-                       atomic_bool **held)
+BOOL prepare_head_tagged(request_t *r, resphead_t *h, uint64_t tag, char **head,
+                         size_t *head_len, atomic_bool **held)
 {
-    *held = NULL;
-    return prepare_head_in(r, h, 0, false, head, head_len, held);
+    if (held)
+        *held = NULL;
+    return prepare_head_in(r, h, tag, 0, false, head, head_len, held);
 }
 
 /* held non-NULL: the head may be left in this thread's memo, *held then the flag that holds it
- * (set here). */
-static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t final_length, bool final,
-                            char **head, size_t *head_len, atomic_bool **held)
+ * (set here). tag: resphead_build_memo's. */
+static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t tag, uint64_t final_length,
+                            bool final, char **head, size_t *head_len, atomic_bool **held)
 {
     unsigned st = h->status;
     /* A 1xx is interim: sent as the only response, it would make the client take the next
@@ -153,15 +154,16 @@ static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t final_length, 
         atomic_store(&r->must_close, true);
     bool keep = request_keep_alive_possible(r);
     if (held) {
-        int in_place = resphead_build_memo_in_place(&head_memo, h, r->ri.http_minor, r->framing,
-                                                    keep, r->host->software, head, head_len);
+        int in_place = resphead_build_memo_in_place(&head_memo, h, tag, r->ri.http_minor,
+                                                    r->framing, keep, r->host->software, head,
+                                                    head_len);
         if (in_place < 0)
             return fail(ERROR_NOT_ENOUGH_MEMORY);
         if (in_place == 0) {
             atomic_store_explicit(&head_memo.held, true, memory_order_relaxed); /* this thread's */
             *held = &head_memo.held;
         }
-    } else if (resphead_build_memo(&head_memo, h, r->ri.http_minor, r->framing, keep,
+    } else if (resphead_build_memo(&head_memo, h, tag, r->ri.http_minor, r->framing, keep,
                                    r->host->software, head, head_len) < 0) {
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     }

@@ -54,17 +54,28 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
     /* Per thread, so no lock: the threads that send heads are the loops', the pool's and a
      * few of the extensions' own, each sending the same few heads. */
     static _Thread_local resphead_memo_t memo;
-    resphead_t h;
-    if (resphead_parse_memo(&memo, &h, status, status_len, headers, headers_len) < 0) {
-        log_warn("%s: %s sent a malformed response header", r->ri.raw_target, r->route.handler);
-        resphead_free(&h);
-        ok = fail(ERROR_INVALID_PARAMETER);
-        goto out;
+    /* Without filters (which may change it) the head is only read here and in prepare_head
+     * (not final): the memo's own, read in place, tagged for the build memo. */
+    resphead_t parsed;
+    resphead_t *h = NULL;
+    uint64_t tag = 0;
+    if (!r->filt && !r->child_no_headers &&
+        (h = (resphead_t *)resphead_memo_find(&memo, status, status_len, headers, headers_len)))
+        tag = memo.gen;
+    if (!h) {
+        h = &parsed;
+        if (resphead_parse_memo(&memo, h, status, status_len, headers, headers_len) < 0) {
+            log_warn("%s: %s sent a malformed response header", r->ri.raw_target,
+                     r->route.handler);
+            resphead_free(h);
+            ok = fail(ERROR_INVALID_PARAMETER);
+            goto out;
+        }
     }
     if (!keep_conn)
         atomic_store(&r->must_close, true);
-    const char *body = headers ? headers + h.consumed : NULL;
-    size_t body_len = headers ? headers_len - h.consumed : 0;
+    const char *body = headers ? headers + h->consumed : NULL;
+    size_t body_len = headers ? headers_len - h->consumed : 0;
     /* cch that counted the terminating NUL: the NUL is not body. */
     while (body_len && body[body_len - 1] == '\0')
         body_len--;
@@ -78,9 +89,9 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
     bool hold = body_len == 0 && !r->pending && !r->flush_writes && atomic_load(&r->in_proc) &&
                 pthread_equal(r->proc_thread, pthread_self());
     atomic_bool *held = NULL;
-    ok = hold ? prepare_head_held(r, &h, &head, &head_len, &held)
-              : prepare_head(r, &h, 0, false, &head, &head_len);
-    resphead_free(&h);
+    ok = prepare_head_tagged(r, h, tag, &head, &head_len, hold ? &held : NULL);
+    if (h == &parsed)
+        resphead_free(h);
     if (ok && hold) {
         r->deferred_head = head;
         r->deferred_len = head_len;

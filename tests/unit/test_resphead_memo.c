@@ -121,7 +121,7 @@ static void same_as_build(resphead_build_memo_t *m, const resphead_t *h, unsigne
     char *want = NULL, *got = NULL;
     size_t want_len = 0, got_len = 0;
     int rw = resphead_build(h, minor, framing, keep, server, &want, &want_len);
-    int rg = resphead_build_memo(m, h, minor, framing, keep, server, &got, &got_len);
+    int rg = resphead_build_memo(m, h, 0, minor, framing, keep, server, &got, &got_len);
     CHECK_INT(rg, rw);
     if (rw == 0 && rg == 0) {
         CHECK_INT(got_len, want_len);
@@ -187,7 +187,7 @@ static void test_build_memo(void)
     same_as_build(&m, &h, 1, FRAME_LENGTH, true, server);
     char *in_place = NULL;
     size_t in_place_len = 0;
-    CHECK_INT(resphead_build_memo_in_place(&m, &h, 1, FRAME_LENGTH, true, server, &in_place,
+    CHECK_INT(resphead_build_memo_in_place(&m, &h, 0, 1, FRAME_LENGTH, true, server, &in_place,
                                            &in_place_len), 1); /* not kept: the caller's */
     CHECK(in_place != m.head);
     free(in_place);
@@ -219,30 +219,30 @@ static void test_build_in_place(void)
     CHECK_INT(resphead_build(&b, 1, FRAME_LENGTH, true, server, &want_b, &want_b_len), 0);
 
     /* A miss built into the memo, then a hit: both in place. */
-    CHECK_INT(resphead_build_memo_in_place(&m, &a, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
+    CHECK_INT(resphead_build_memo_in_place(&m, &a, 0, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
     CHECK(got == m.head);
     CHECK_INT(got_len, want_a_len);
     CHECK_STR(got, want_a);
-    CHECK_INT(resphead_build_memo_in_place(&m, &a, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
+    CHECK_INT(resphead_build_memo_in_place(&m, &a, 0, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
     CHECK(got == m.head);
 
     /* Held: nothing is left in place, nothing replaces the held head. */
     atomic_store(&m.held, true);
-    CHECK_INT(resphead_build_memo_in_place(&m, &a, 1, FRAME_LENGTH, true, server, &got, &got_len), 1);
+    CHECK_INT(resphead_build_memo_in_place(&m, &a, 0, 1, FRAME_LENGTH, true, server, &got, &got_len), 1);
     CHECK(got != m.head);
     CHECK_STR(got, want_a);
     free(got);
-    CHECK_INT(resphead_build_memo_in_place(&m, &b, 1, FRAME_LENGTH, true, server, &got, &got_len), 1);
+    CHECK_INT(resphead_build_memo_in_place(&m, &b, 0, 1, FRAME_LENGTH, true, server, &got, &got_len), 1);
     CHECK_STR(got, want_b);
     free(got);
-    CHECK_INT(resphead_build_memo(&m, &b, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
+    CHECK_INT(resphead_build_memo(&m, &b, 0, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
     CHECK_STR(got, want_b);
     free(got);
     CHECK_STR(m.head, want_a);
 
     /* Released: the next head takes the memo. */
     atomic_store(&m.held, false);
-    CHECK_INT(resphead_build_memo_in_place(&m, &b, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
+    CHECK_INT(resphead_build_memo_in_place(&m, &b, 0, 1, FRAME_LENGTH, true, server, &got, &got_len), 0);
     CHECK(got == m.head);
     CHECK_STR(got, want_b);
 
@@ -253,8 +253,67 @@ static void test_build_in_place(void)
     resphead_set_clock_for_tests(NULL);
 }
 
+/* The parse memo's head read in place, and its tag telling it to the build memo. */
+static void test_find_and_tag(void)
+{
+    static const char server[] = "isapid/test";
+    static const char text[] = "Content-Type: text/plain\r\nContent-Length: 14\r\n\r\n";
+    resphead_set_clock_for_tests(test_now);
+    resphead_memo_t pm = {0};
+    resphead_build_memo_t bm = {0};
+    CHECK(resphead_memo_find(&pm, S("200 OK"), S(text)) == NULL);
+    resphead_t h;
+    CHECK_INT(resphead_parse_memo(&pm, &h, S("200 OK"), S(text)), 0);
+    uint64_t gen = pm.gen;
+    CHECK(gen != 0);
+    const resphead_t *found = resphead_memo_find(&pm, S("200 OK"), S(text));
+    CHECK(found != NULL);
+    CHECK(resphead_memo_find(&pm, S("404 Not Found"), S(text)) == NULL);
+    CHECK(resphead_memo_find(&pm, S("200 OK"), text, sizeof text - 2) == NULL);
+    if (found) {
+        CHECK_STR(lines_of(found), lines_of(&h));
+        CHECK_INT(found->consumed, h.consumed);
+        char *want, *got;
+        size_t want_len, got_len;
+        CHECK_INT(resphead_build(&h, 1, FRAME_LENGTH, true, server, &want, &want_len), 0);
+        /* Untagged, then tagged (a full look, the tag noted), then told by the tag alone. */
+        for (int round = 0; round < 3; round++) {
+            CHECK_INT(resphead_build_memo(&bm, found, round ? gen : 0, 1, FRAME_LENGTH, true,
+                                          server, &got, &got_len), 0);
+            CHECK_INT(got_len, want_len);
+            CHECK_STR(got, want);
+            free(got);
+        }
+        CHECK(bm.tag == gen);
+        /* The other inputs still count with a tag. */
+        char *want0;
+        size_t want0_len;
+        CHECK_INT(resphead_build(&h, 0, FRAME_LENGTH, false, server, &want0, &want0_len), 0);
+        CHECK_INT(resphead_build_memo(&bm, found, gen, 0, FRAME_LENGTH, false, server, &got,
+                                      &got_len), 0);
+        CHECK_STR(got, want0);
+        free(got);
+        free(want0);
+        now_for_test++;
+        CHECK_INT(resphead_build(&h, 1, FRAME_LENGTH, true, server, &want0, &want0_len), 0);
+        CHECK_INT(resphead_build_memo(&bm, found, gen, 1, FRAME_LENGTH, true, server, &got,
+                                      &got_len), 0);
+        CHECK_STR(got, want0);
+        free(got);
+        free(want0);
+        free(want);
+    }
+    /* A new head kept: a new tag. */
+    resphead_free(&h);
+    CHECK_INT(resphead_parse_memo(&pm, &h, S("404 Not Found"), S(text)), 0);
+    CHECK(pm.gen != gen);
+    resphead_free(&h);
+    resphead_set_clock_for_tests(NULL);
+}
+
 int main(void)
 {
+    test_find_and_tag();
     test_build_in_place();
     test_build_memo();
     test_hit_and_miss();
