@@ -619,9 +619,22 @@ static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_
     return op_issue(r, OP_READ, fn, ctx, &builder, &a);
 }
 
+static BOOL send_response_header_ex(request_t *r, const HSE_SEND_HEADER_EX_INFO *info)
+{
+    if (!info)
+        return fail(ERROR_INVALID_PARAMETER);
+    /* cch may or may not count the NUL; never read past one. */
+    size_t sl = info->pszStatus ? strnlen(info->pszStatus, info->cchStatus ? info->cchStatus : 4096) : 0;
+    size_t hl = info->pszHeader ? strnlen(info->pszHeader, info->cchHeader ? info->cchHeader : 1u << 20) : 0;
+    return send_response_header(r, info->pszStatus, sl, info->pszHeader, hl, info->fKeepConn != FALSE);
+}
+
 BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
                              LPDWORD data_type)
 {
+    /* Nearly every response's call, before the switch's search through the codes. */
+    if (code == HSE_REQ_SEND_RESPONSE_HEADER_EX)
+        return send_response_header_ex(r, buf);
     switch (code) {
     case HSE_REQ_SEND_RESPONSE_HEADER: {
         const char *status = buf;
@@ -629,15 +642,8 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
         return send_response_header(r, status, status ? strlen(status) : 0, headers,
                                     headers ? strlen(headers) : 0, true);
     }
-    case HSE_REQ_SEND_RESPONSE_HEADER_EX: {
-        const HSE_SEND_HEADER_EX_INFO *info = buf;
-        if (!info)
-            return fail(ERROR_INVALID_PARAMETER);
-        /* cch may or may not count the NUL; never read past one. */
-        size_t sl = info->pszStatus ? strnlen(info->pszStatus, info->cchStatus ? info->cchStatus : 4096) : 0;
-        size_t hl = info->pszHeader ? strnlen(info->pszHeader, info->cchHeader ? info->cchHeader : 1u << 20) : 0;
-        return send_response_header(r, info->pszStatus, sl, info->pszHeader, hl, info->fKeepConn != FALSE);
-    }
+    case HSE_REQ_SEND_RESPONSE_HEADER_EX: /* taken above */
+        return send_response_header_ex(r, buf);
     case HSE_REQ_SEND_URL_REDIRECT_RESP:
         return ssf_redirect(r, buf);
     case HSE_REQ_SEND_URL:
