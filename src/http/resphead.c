@@ -573,6 +573,86 @@ int resphead_parse_lines(resphead_t *h, const char *text, size_t len)
     return 0;
 }
 
+/* The head's parsed state into dst, lines copied into dst's own inline buffer (src's lines, if
+ * any, fit there); reason_len: src's reason's. */
+static void head_copy_small(resphead_t *dst, const resphead_t *src, size_t reason_len)
+{
+    dst->status = src->status;
+    dst->has_server = src->has_server;
+    dst->has_date = src->has_date;
+    dst->has_content_length = src->has_content_length;
+    dst->chunked = src->chunked;
+    dst->conn_close = src->conn_close;
+    dst->content_length = src->content_length;
+    dst->consumed = src->consumed;
+    if (reason_len < 16) /* a fixed size: no call (most reasons are a word or two) */
+        memcpy(dst->reason, src->reason, 16);
+    else
+        memcpy(dst->reason, src->reason, reason_len + 1);
+    dst->lines_len = src->lines_len;
+    if (src->lines) {
+        memcpy(dst->inline_lines, src->lines, src->lines_len + 1);
+        dst->lines = dst->inline_lines;
+        dst->lines_cap = sizeof dst->inline_lines;
+    } else {
+        dst->lines = NULL;
+        dst->lines_cap = 0;
+    }
+}
+
+/* memo's key is these bytes (status_len + text_len fit the key). */
+static bool memo_holds(const resphead_memo_t *memo, const char *status, size_t status_len,
+                       const char *text, size_t text_len)
+{
+    return memo->valid && memo->status_len == status_len && memo->text_len == text_len &&
+           memo->has_text == (text != NULL) && resphead_same_bytes(memo->key, status, status_len) &&
+           resphead_same_bytes(memo->key + status_len, text, text_len);
+}
+
+const resphead_t *resphead_memo_find(const resphead_memo_t *memo, const char *status,
+                                     size_t status_len, const char *text, size_t text_len)
+{
+    if (!status)
+        status_len = 0;
+    if (!text)
+        text_len = 0;
+    if (status_len + text_len > sizeof memo->key ||
+        !memo_holds(memo, status, status_len, text, text_len))
+        return NULL;
+    return &memo->head;
+}
+
+int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status,
+                        size_t status_len, const char *text, size_t text_len)
+{
+    if (!status)
+        status_len = 0;
+    if (!text)
+        text_len = 0;
+    bool fits = status_len + text_len <= sizeof memo->key;
+    if (fits && memo_holds(memo, status, status_len, text, text_len)) {
+        head_copy_small(h, &memo->head, memo->reason_len);
+        return 0;
+    }
+    if (resphead_parse_status(h, status, status_len) < 0 ||
+        (text && resphead_parse_lines(h, text, text_len) < 0))
+        return -1;
+    if (fits && (!h->lines || h->lines == h->inline_lines)) {
+        memo->valid = true;
+        memo->gen++;
+        memo->has_text = text != NULL;
+        memo->status_len = status_len;
+        memo->text_len = text_len;
+        if (status_len)
+            memcpy(memo->key, status, status_len);
+        if (text_len)
+            memcpy(memo->key + status_len, text, text_len);
+        memo->reason_len = strnlen(h->reason, sizeof h->reason - 1);
+        head_copy_small(&memo->head, h, memo->reason_len);
+    }
+    return 0;
+}
+
 int resphead_parse_raw(resphead_t *h, const char *text, size_t len)
 {
     static const char prefix[] = "HTTP/1.";

@@ -5,6 +5,7 @@
 #ifndef ISAPID_RESPHEAD_H
 #define ISAPID_RESPHEAD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,32 @@ int resphead_parse_raw(resphead_t *h, const char *text, size_t len);
  * then use resphead_parse_lines. */
 bool resphead_looks_like_headers(const char *text, size_t len);
 
+/* The last status and header text one caller parsed, and the head they made: extensions send
+ * the same few heads (static strings) again and again, and a parsed head is a function of its
+ * text alone. Lives where its user declares it (one per thread: no lock); zero-initialised it
+ * holds nothing. Only heads whose text fits key and whose lines fit inline are kept. */
+#define RESPHEAD_MEMO_KEY 256
+typedef struct resphead_memo {
+    bool valid;
+    bool has_text;              /* the text was not NULL */
+    size_t status_len;          /* key: status_len bytes of status, then text_len of text */
+    size_t text_len;
+    size_t reason_len;          /* of head.reason */
+    uint64_t gen;               /* heads kept so far: the kept head's tag (resphead_build_memo) */
+    char key[RESPHEAD_MEMO_KEY];
+    resphead_t head;            /* lines, if any, in head.inline_lines */
+} resphead_memo_t;
+
+/* resphead_parse_status(h, status, status_len), then, unless text is NULL,
+ * resphead_parse_lines(h, text, text_len): the same result, 0 or -1, the same h, answered from
+ * memo when its key is these bytes, and a success remembered there. status NULL is "". */
+int resphead_parse_memo(resphead_memo_t *memo, resphead_t *h, const char *status,
+                        size_t status_len, const char *text, size_t text_len);
+/* The head memo holds for these bytes (what resphead_parse_memo would copy out), or NULL. To be
+ * read, not changed or freed; it stays that head, tagged memo->gen, until memo is next used. */
+const resphead_t *resphead_memo_find(const resphead_memo_t *memo, const char *status,
+                                     size_t status_len, const char *text, size_t text_len);
+
 void resphead_init(resphead_t *h);       /* status 200 "OK", no lines */
 /* Status with its default reason phrase (http_status_reason). */
 void resphead_set_status(resphead_t *h, unsigned status);
@@ -114,6 +141,46 @@ typedef enum {
  * 0, or -1 with errno ENOMEM, or EINVAL for a status outside 100..999. */
 int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
                    bool keep_alive, const char *server, char **out, size_t *out_len);
+
+/* The last head one caller built, and what it was built from (every input of resphead_build,
+ * the Date second among them): the responses of one extension route mostly share their head
+ * to the byte. Lives where its user declares it (one per thread: no lock); zero-initialised it
+ * holds nothing. Only heads that fit head are kept. */
+#define RESPHEAD_BUILD_MEMO_HEAD 512
+typedef struct resphead_build_memo {
+    bool valid;
+    atomic_bool held;           /* set by the user while a head it took in place (below) is in
+                                 * use, by any thread: the memo is then read, never replaced */
+    /* key: h's fields and lines, the other arguments, and the second the Date was taken in */
+    unsigned status;
+    bool has_server, has_date, has_content_length, chunked, conn_close, keep_alive;
+    unsigned minor;
+    resp_framing_t framing;
+    uint64_t content_length;
+    time_t date_sec;
+    size_t reason_len, lines_len;
+    uint64_t tag;               /* the parse memo's tag of the head it was built from, or 0 */
+    const char *server;
+    char reason[128];
+    char lines[RESPHEAD_INLINE_LINES];
+    size_t head_len;
+    char head[RESPHEAD_BUILD_MEMO_HEAD];
+} resphead_build_memo_t;
+
+/* resphead_build, the same result, with the head copied from memo when every input is the one
+ * memo was built from (and a head built remembered there). server is told by its address: a
+ * string that does not change (the server's own name, fixed for its life). tag: 0, or the tag
+ * one parse memo (always the same one) gave h (resphead_memo_find), h being that head
+ * unchanged: it is then told by its tag, without a look at its fields. */
+int resphead_build_memo(resphead_build_memo_t *memo, const resphead_t *h, uint64_t tag,
+                        unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                        const char *server, char **out, size_t *out_len);
+/* The same head left in memo: 0 with *out = memo->head (NUL-terminated) when memo is not held
+ * and the head is or can be kept there (the caller then sets memo->held while it uses it); 1
+ * with *out a malloc'ed head of the caller's otherwise; -1 as resphead_build. */
+int resphead_build_memo_in_place(resphead_build_memo_t *memo, const resphead_t *h,
+                                 uint64_t tag, unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                                 const char *server, char **out, size_t *out_len);
 
 /* A whole response in one malloc'ed buffer (*out, *len): the head resphead_build makes of the
  * same arguments (*head_len bytes), then body_len bytes of body unless body is NULL. The

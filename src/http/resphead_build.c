@@ -18,15 +18,19 @@ void resphead_set_clock_for_tests(time_t (*now)(void))
     test_clock = now;
 }
 
-/* The Date value, formatted at most once per second per thread. */
-static const char *date_now(void)
+static time_t clock_now(void)
+{
+    return test_clock ? test_clock() : time(NULL);
+}
+
+/* The Date value of second now, formatted at most once per second per thread. */
+static const char *date_at(time_t now)
 {
     static _Thread_local struct {
         bool valid;
         time_t sec;
         char text[HTTP_DATE_LEN + 1];
     } cache;
-    time_t now = test_clock ? test_clock() : time(NULL);
     if (!cache.valid || cache.sec != now) {
         http_date_format(now, cache.text);
         cache.sec = now;
@@ -67,7 +71,7 @@ static void put_decimal(char *end, uint64_t v)
 
 /* The head into a malloc'ed buffer with room for `room` more bytes (and a NUL) behind it. */
 static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
-                      bool keep_alive, const char *server, size_t room, char **out,
+                      bool keep_alive, const char *server, time_t now, size_t room, char **out,
                       size_t *out_len)
 {
     if (h->status < 100 || h->status > 999) {
@@ -85,7 +89,7 @@ static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t f
     unsigned minor = http_minor >= 1 ? 1 : 0;
     bool bodiless = h->status < 200 || h->status == 204 || h->status == 304;
     bool keep = keep_alive && !h->conn_close && framing != FRAME_CLOSE;
-    const char *date = h->has_date ? NULL : date_now();
+    const char *date = h->has_date ? NULL : date_at(now);
     size_t slen = (h->has_server || !server) ? 0 : strlen(server);
 
     static const char cl_name[] = "Content-Length: ";
@@ -158,7 +162,7 @@ static int build_head(const resphead_t *h, unsigned http_minor, resp_framing_t f
 int resphead_build(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
                    bool keep_alive, const char *server, char **out, size_t *out_len)
 {
-    return build_head(h, http_minor, framing, keep_alive, server, 0, out, out_len);
+    return build_head(h, http_minor, framing, keep_alive, server, clock_now(), 0, out, out_len);
 }
 
 int resphead_build_response(const resphead_t *h, unsigned http_minor, resp_framing_t framing,
@@ -168,7 +172,8 @@ int resphead_build_response(const resphead_t *h, unsigned http_minor, resp_frami
     if (!body)
         body_len = 0;
     char *buf;
-    if (build_head(h, http_minor, framing, keep_alive, server, body_len, &buf, head_len) < 0)
+    if (build_head(h, http_minor, framing, keep_alive, server, clock_now(), body_len, &buf,
+                   head_len) < 0)
         return -1;
     if (body_len)
         memcpy(buf + *head_len, body, body_len);
@@ -176,4 +181,116 @@ int resphead_build_response(const resphead_t *h, unsigned http_minor, resp_frami
     *out = buf;
     *len = *head_len + body_len;
     return 0;
+}
+
+/* The memo holds the head these inputs make (rlen: h's reason's length). */
+static bool memo_matches(const resphead_build_memo_t *m, const resphead_t *h, unsigned minor,
+                         resp_framing_t framing, bool keep_alive, const char *server, time_t now,
+                         size_t rlen)
+{
+    return m->valid && m->status == h->status && m->date_sec == now &&
+           m->has_server == h->has_server && m->has_date == h->has_date &&
+           m->has_content_length == h->has_content_length && m->chunked == h->chunked &&
+           m->conn_close == h->conn_close && m->keep_alive == keep_alive && m->minor == minor &&
+           m->framing == framing && m->content_length == h->content_length &&
+           m->reason_len == rlen && m->lines_len == h->lines_len && m->server == server &&
+           resphead_same_bytes(m->reason, h->reason, rlen) &&
+           resphead_same_bytes(m->lines, h->lines, h->lines_len);
+}
+
+/* head (head_len bytes and a NUL), built from these inputs, into the memo. The caller checked
+ * that the key fits and the memo is not held. */
+static void memo_store(resphead_build_memo_t *m, const resphead_t *h, uint64_t tag,
+                       unsigned minor, resp_framing_t framing, bool keep_alive,
+                       const char *server, time_t now, size_t rlen, const char *head,
+                       size_t head_len)
+{
+    m->valid = false;
+    if (head_len >= sizeof m->head)
+        return;
+    m->valid = true;
+    m->tag = tag;
+    m->status = h->status;
+    m->date_sec = now;
+    m->has_server = h->has_server;
+    m->has_date = h->has_date;
+    m->has_content_length = h->has_content_length;
+    m->chunked = h->chunked;
+    m->conn_close = h->conn_close;
+    m->keep_alive = keep_alive;
+    m->minor = minor;
+    m->framing = framing;
+    m->content_length = h->content_length;
+    m->reason_len = rlen;
+    m->lines_len = h->lines_len;
+    m->server = server;
+    memcpy(m->reason, h->reason, rlen);
+    if (h->lines_len)
+        memcpy(m->lines, h->lines, h->lines_len);
+    m->head_len = head_len;
+    memcpy(m->head, head, head_len + 1);
+}
+
+/* The memo's part of both entry points: 0 head in memo (*out there), 1 a malloc'ed head in
+ * *out (a hit copied when !in_place; a head the memo cannot take), -1 failed. */
+static int build_memo(resphead_build_memo_t *m, const resphead_t *h, uint64_t tag,
+                      unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                      const char *server, bool in_place, char **out, size_t *out_len)
+{
+    time_t now = clock_now();
+    unsigned minor = http_minor >= 1 ? 1 : 0;
+    bool held = atomic_load_explicit(&m->held, memory_order_acquire);
+    /* A tagged head the memo was built from: its fields need no look. */
+    bool tagged = tag && m->valid && m->tag == tag && m->date_sec == now && m->minor == minor &&
+                  m->framing == framing && m->keep_alive == keep_alive && m->server == server;
+    size_t rlen = 0; /* a loop, not strnlen: reasons are mostly a few bytes ("OK") */
+    bool keyable = true;
+    if (!tagged) {
+        while (rlen < sizeof h->reason && h->reason[rlen])
+            rlen++;
+        keyable = h->lines_len <= sizeof m->lines && rlen < sizeof m->reason;
+    }
+    if (tagged ||
+        (keyable && memo_matches(m, h, minor, framing, keep_alive, server, now, rlen))) {
+        if (tag)
+            m->tag = tag; /* the same head: known by this tag from now on */
+        if (in_place && !held) {
+            *out = m->head;
+            *out_len = m->head_len;
+            return 0;
+        }
+        char *buf = malloc(m->head_len + 1);
+        if (!buf)
+            return -1;
+        memcpy(buf, m->head, m->head_len + 1);
+        *out = buf;
+        *out_len = m->head_len;
+        return 1;
+    }
+    if (build_head(h, http_minor, framing, keep_alive, server, now, 0, out, out_len) < 0)
+        return -1;
+    if (!keyable || held)
+        return 1;
+    memo_store(m, h, tag, minor, framing, keep_alive, server, now, rlen, *out, *out_len);
+    if (!in_place || !m->valid)
+        return 1;
+    free(*out);
+    *out = m->head;
+    return 0;
+}
+
+int resphead_build_memo(resphead_build_memo_t *m, const resphead_t *h, uint64_t tag,
+                        unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                        const char *server, char **out, size_t *out_len)
+{
+    return build_memo(m, h, tag, http_minor, framing, keep_alive, server, false, out, out_len) < 0
+               ? -1
+               : 0;
+}
+
+int resphead_build_memo_in_place(resphead_build_memo_t *m, const resphead_t *h, uint64_t tag,
+                                 unsigned http_minor, resp_framing_t framing, bool keep_alive,
+                                 const char *server, char **out, size_t *out_len)
+{
+    return build_memo(m, h, tag, http_minor, framing, keep_alive, server, true, out, out_len);
 }

@@ -37,10 +37,8 @@ static void route_clear(route_t *r)
     r->fd = -1;
 }
 
-void route_free(route_t *r)
+void route_release(route_t *r)
 {
-    if (r == NULL)
-        return;
     if (r->kind == ROUTE_STATIC && r->fd >= 0)
         close(r->fd);
     if (!r->borrowed) {
@@ -48,6 +46,13 @@ void route_free(route_t *r)
         free(r->location);
         free(r->strings); /* the EXTENSION strings */
     }
+}
+
+void route_free(route_t *r)
+{
+    if (r == NULL)
+        return;
+    route_release(r);
     route_clear(r);
 }
 

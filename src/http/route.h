@@ -187,6 +187,9 @@ void route_keep(route_t *r, char *dst);
 void route_replace_file(route_t *r, char *file);
 /* Releases the strings (unless borrowed) and, for STATIC, closes fd if it is still owned (>= 0). */
 void route_free(route_t *r);
+/* route_free for a route whose memory is given up right after: r is left as it was, its
+ * strings and descriptor no longer its own (the ISAPI host's request end). */
+void route_release(route_t *r);
 
 /* The rules above for code outside routing that applies them (urlmap.c). */
 

@@ -262,7 +262,7 @@ static void request_free(request_t *r)
         plan_free(&r->op.mem->plan);
         free(r->op.mem);
     }
-    route_free(&r->route);
+    route_release(&r->route); /* the block, route and all, is given up below */
 #ifdef __SANITIZE_THREAD__
     /* The block is reused for the next request: TSan must not carry this request's lock history
      * (its happens-before edges) over to that one's. A default glibc mutex holds nothing else. */
@@ -274,7 +274,7 @@ static void request_free(request_t *r)
         free(r->log_param);
     if (r->pending)
         free(r->pending);
-    if (r->deferred_head)
+    if (r->deferred_head && !atomic_load(&r->deferred_held)) /* held: never here (request_returned) */
         free(r->deferred_head);
     if (r->filt && !r->filt_borrowed)
         filter_request_free(r);
@@ -456,6 +456,11 @@ static DWORD request_call(request_t *r, extension_t *ext)
 /* Still ours until session_returned: a final status leaves the head to the loop's tail. */
 static void request_returned(request_t *r, DWORD status)
 {
+    if (atomic_load(&r->deferred_held)) { /* the memo holding it is this thread's */
+        pthread_mutex_lock(&r->io_lock);
+        (void)deferred_head_own(r);
+        pthread_mutex_unlock(&r->io_lock);
+    }
     if (status == HSE_STATUS_PENDING)
         request_deferred_flush(r);
     session_returned(r, status);

@@ -59,7 +59,9 @@ typedef struct out_plan {
     out_seg_t *segs;        /* inline_segs, or malloc'ed for more; NULL in an empty plan */
     size_t n;
     out_seg_t inline_segs[OUT_PLAN_INLINE_SEGS];
-    char *head;             /* malloc'ed response head, or NULL */
+    char *head;             /* malloc'ed response head, or NULL; or, with head_held, one that
+                             * lies in a build memo (isapi_plan.c) */
+    atomic_bool *head_held; /* the memo's flag that keeps head there: plan_free clears it */
     char chunk_line[24];    /* "<hex>\r\n" */
     int owned_fd;           /* a descriptor the plan owns (SEND_URL's file), or -1 */
     char *filtered;         /* malloc'ed bytes SEND_RAW_DATA filters left (src/isapi/filter_raw.c),
@@ -208,6 +210,11 @@ struct request {
                                    * with the next write (one send instead of two); flushed when
                                    * the extension's call returns */
     size_t deferred_len;
+    /* Non-NULL: deferred_head is not malloc'ed but lies in the build memo of proc_thread
+     * (isapi_plan.c), which this flag holds; only while that thread is inside
+     * HttpExtensionProc (request_returned takes a copy before it leaves). Set under io_lock,
+     * atomic so that the return can look without the lock. */
+    _Atomic(atomic_bool *) deferred_held;
     char *pending;                /* start of a raw "HTTP/1.x" head written in pieces, owned */
     size_t pending_len;
     char *log_param;              /* HSE_APPEND_LOG_PARAMETER text, owned */

@@ -55,6 +55,16 @@ void plan_init(out_plan_t *p); /* empty: nothing to send, nothing owned */
 void plan_free(out_plan_t *p); /* releases what it owns; empty after */
 BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
                   char **head, size_t *head_len);
+/* prepare_head (not final) of SEND_RESPONSE_HEADER[_EX]'s head: tag, resphead_build_memo's
+ * (0: none); held non-NULL for a head to be held back (r->deferred_head) by the thread inside
+ * HttpExtensionProc: *held is then non-NULL when *head lies in this thread's build memo, not
+ * the heap (r->deferred_held). */
+BOOL prepare_head_tagged(request_t *r, resphead_t *h, uint64_t tag, char **head,
+                         size_t *head_len, atomic_bool **held);
+/* Under io_lock: a held-back head that lies in a build memo copied into the heap (before any
+ * use but the next write's on the thread in HttpExtensionProc). FALSE: no memory; the head is
+ * lost and the connection will close. */
+BOOL deferred_head_own(request_t *r);
 BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
                 const piece_t *pieces, size_t n, bool final);
 /* plan_build of body_len bytes of body copied behind head (taken over; NULL: the held-back

@@ -38,11 +38,17 @@
  * TransmitFile, vector send, send-URL — becomes a plan: the head if this write carries it, then
  * the extension's pieces with the response's framing. */
 
+/* The head each thread built last (resphead.h): per thread, so no lock; each thread that
+ * sends heads mostly sends the same few. A head held back inside HttpExtensionProc may stay
+ * in it (prepare_head_held) until the write that carries it is sent on that thread. */
+static _Thread_local resphead_build_memo_t head_memo;
+
 void plan_init(out_plan_t *p)
 {
     p->segs = NULL;
     p->n = 0;
     p->head = NULL;
+    p->head_held = NULL;
     p->owned_fd = -1;
     p->filtered = NULL;
 }
@@ -51,7 +57,10 @@ void plan_free(out_plan_t *p)
 {
     if (p->segs != p->inline_segs)
         free(p->segs);
-    free(p->head);
+    if (p->head_held) /* sent: the memo may build over it */
+        atomic_store_explicit(p->head_held, false, memory_order_release);
+    else
+        free(p->head);
     if (p->filtered) /* only with a SEND_RAW_DATA filter: no call otherwise */
         free(p->filtered);
     if (p->owned_fd >= 0)
@@ -59,9 +68,48 @@ void plan_free(out_plan_t *p)
     plan_init(p);
 }
 
+BOOL deferred_head_own(request_t *r)
+{
+    atomic_bool *held = atomic_load(&r->deferred_held);
+    if (!held)
+        return TRUE;
+    char *copy = malloc(r->deferred_len + 1);
+    if (copy)
+        memcpy(copy, r->deferred_head, r->deferred_len + 1);
+    atomic_store_explicit(held, false, memory_order_release); /* after the copy */
+    atomic_store(&r->deferred_held, NULL);
+    r->deferred_head = copy;
+    if (!copy) {
+        r->deferred_len = 0;
+        r->io_failed = true;
+        atomic_store(&r->must_close, true);
+        return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
+    return TRUE;
+}
+
+static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t tag, uint64_t final_length,
+                            bool final, char **head, size_t *head_len, atomic_bool **held);
+
 /* Decide the framing for h and build the head into *head. */
 BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final,
                   char **head, size_t *head_len)
+{
+    return prepare_head_in(r, h, 0, final_length, final, head, head_len, NULL);
+}
+
+BOOL prepare_head_tagged(request_t *r, resphead_t *h, uint64_t tag, char **head,
+                         size_t *head_len, atomic_bool **held)
+{
+    if (held)
+        *held = NULL;
+    return prepare_head_in(r, h, tag, 0, false, head, head_len, held);
+}
+
+/* held non-NULL: the head may be left in this thread's memo, *held then the flag that holds it
+ * (set here). tag: resphead_build_memo's. */
+static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t tag, uint64_t final_length,
+                            bool final, char **head, size_t *head_len, atomic_bool **held)
 {
     unsigned st = h->status;
     /* A 1xx is interim: sent as the only response, it would make the client take the next
@@ -104,9 +152,21 @@ BOOL prepare_head(request_t *r, resphead_t *h, uint64_t final_length, bool final
     }
     if (h->conn_close)
         atomic_store(&r->must_close, true);
-    if (resphead_build(h, r->ri.http_minor, r->framing, request_keep_alive_possible(r),
-                       r->host->software, head, head_len) < 0)
+    bool keep = request_keep_alive_possible(r);
+    if (held) {
+        int in_place = resphead_build_memo_in_place(&head_memo, h, tag, r->ri.http_minor,
+                                                    r->framing, keep, r->host->software, head,
+                                                    head_len);
+        if (in_place < 0)
+            return fail(ERROR_NOT_ENOUGH_MEMORY);
+        if (in_place == 0) {
+            atomic_store_explicit(&head_memo.held, true, memory_order_relaxed); /* this thread's */
+            *held = &head_memo.held;
+        }
+    } else if (resphead_build_memo(&head_memo, h, tag, r->ri.http_minor, r->framing, keep,
+                                   r->host->software, head, head_len) < 0) {
         return fail(ERROR_NOT_ENOUGH_MEMORY);
+    }
     r->head_sent = true;
     r->status_sent = st;
     r->cell->ecb.dwHttpStatusCode = st;
@@ -127,8 +187,22 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     }
     if (!head && r->deferred_head) { /* the held-back head leaves with this write */
+        /* One in the memo of the thread in HttpExtensionProc goes as it is when this thread
+         * is that one and the plan is not an operation's: a plan on the stack is sent, and
+         * freed, before the call that built it returns. Else it is copied first. */
+        atomic_bool *held = atomic_load(&r->deferred_held);
+        if (held && ((r->op.mem && p == &r->op.mem->plan) || !atomic_load(&r->in_proc) ||
+                     !pthread_equal(r->proc_thread, pthread_self()))) {
+            if (!deferred_head_own(r)) {
+                plan_free(p);
+                return FALSE;
+            }
+            held = NULL;
+        }
         head = r->deferred_head;
         head_len = r->deferred_len;
+        p->head_held = held;
+        atomic_store(&r->deferred_held, NULL);
         r->deferred_head = NULL;
         r->deferred_len = 0;
     }
@@ -192,6 +266,8 @@ BOOL plan_build_copy(request_t *r, out_plan_t *p, char *head, size_t head_len, c
                      size_t body_len, bool final)
 {
     if (!head && r->deferred_head) { /* it must leave first, in the buffer the body joins */
+        if (!deferred_head_own(r))
+            return FALSE;
         head = r->deferred_head;
         head_len = r->deferred_len;
         r->deferred_head = NULL;

@@ -187,7 +187,7 @@ static BOOL child_build(request_t *r, void *arg)
         }
         c->deferred_head = head;
         c->deferred_len = head_len;
-    } else if (r->deferred_head) {
+    } else if (r->deferred_head && deferred_head_own(r)) { /* a heap head moves to the child */
         c->deferred_head = r->deferred_head;
         c->deferred_len = r->deferred_len;
         r->deferred_head = NULL;

@@ -51,34 +51,51 @@ static BOOL send_response_header(request_t *r, const char *status, size_t status
         ok = fail(ERROR_INVALID_PARAMETER);
         goto out;
     }
-    resphead_t h;
-    resphead_init(&h);
-    if (resphead_parse_status(&h, status, status_len) < 0 ||
-        (headers && resphead_parse_lines(&h, headers, headers_len) < 0)) {
-        log_warn("%s: %s sent a malformed response header", r->ri.raw_target, r->route.handler);
-        resphead_free(&h);
-        ok = fail(ERROR_INVALID_PARAMETER);
-        goto out;
+    /* Per thread, so no lock: the threads that send heads are the loops', the pool's and a
+     * few of the extensions' own, each sending the same few heads. */
+    static _Thread_local resphead_memo_t memo;
+    /* Without filters (which may change it) the head is only read here and in prepare_head
+     * (not final): the memo's own, read in place, tagged for the build memo. */
+    resphead_t parsed;
+    resphead_t *h = NULL;
+    uint64_t tag = 0;
+    if (!r->filt && !r->child_no_headers &&
+        (h = (resphead_t *)resphead_memo_find(&memo, status, status_len, headers, headers_len)))
+        tag = memo.gen;
+    if (!h) {
+        h = &parsed;
+        if (resphead_parse_memo(&memo, h, status, status_len, headers, headers_len) < 0) {
+            log_warn("%s: %s sent a malformed response header", r->ri.raw_target,
+                     r->route.handler);
+            resphead_free(h);
+            ok = fail(ERROR_INVALID_PARAMETER);
+            goto out;
+        }
     }
     if (!keep_conn)
         atomic_store(&r->must_close, true);
-    const char *body = headers ? headers + h.consumed : NULL;
-    size_t body_len = headers ? headers_len - h.consumed : 0;
+    const char *body = headers ? headers + h->consumed : NULL;
+    size_t body_len = headers ? headers_len - h->consumed : 0;
     /* cch that counted the terminating NUL: the NUL is not body. */
     while (body_len && body[body_len - 1] == '\0')
         body_len--;
     char *head = NULL;
     size_t head_len = 0;
-    ok = prepare_head(r, &h, 0, false, &head, &head_len);
-    resphead_free(&h);
     /* Inside HttpExtensionProc, on its thread, a head without body is held for the next write or
      * the return (request_deferred_flush, the end's tail): one send instead of two. From any
      * other thread (one the extension made, a completion callback) nothing on this thread is
-     * sure to follow soon: the head goes out now, as IIS sends it. */
-    bool hold = atomic_load(&r->in_proc) && pthread_equal(r->proc_thread, pthread_self());
-    if (ok && body_len == 0 && !r->pending && hold && !r->flush_writes) {
+     * sure to follow soon: the head goes out now, as IIS sends it. A held head may stay in
+     * this thread's build memo (r->deferred_held). */
+    bool hold = body_len == 0 && !r->pending && !r->flush_writes && atomic_load(&r->in_proc) &&
+                pthread_equal(r->proc_thread, pthread_self());
+    atomic_bool *held = NULL;
+    ok = prepare_head_tagged(r, h, tag, &head, &head_len, hold ? &held : NULL);
+    if (h == &parsed)
+        resphead_free(h);
+    if (ok && hold) {
         r->deferred_head = head;
         r->deferred_len = head_len;
+        atomic_store(&r->deferred_held, held);
     } else if (ok) {
         /* Bytes written before that never formed a head go out as body, after the head. */
         piece_t pcs[2] = {{.mem = r->pending, .fd = -1, .len = r->pending_len},
@@ -602,9 +619,22 @@ static BOOL ssf_async_read(request_t *r, LPVOID buf, LPDWORD size, LPDWORD data_
     return op_issue(r, OP_READ, fn, ctx, &builder, &a);
 }
 
+static BOOL send_response_header_ex(request_t *r, const HSE_SEND_HEADER_EX_INFO *info)
+{
+    if (!info)
+        return fail(ERROR_INVALID_PARAMETER);
+    /* cch may or may not count the NUL; never read past one. */
+    size_t sl = info->pszStatus ? strnlen(info->pszStatus, info->cchStatus ? info->cchStatus : 4096) : 0;
+    size_t hl = info->pszHeader ? strnlen(info->pszHeader, info->cchHeader ? info->cchHeader : 1u << 20) : 0;
+    return send_response_header(r, info->pszStatus, sl, info->pszHeader, hl, info->fKeepConn != FALSE);
+}
+
 BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
                              LPDWORD data_type)
 {
+    /* Nearly every response's call, before the switch's search through the codes. */
+    if (code == HSE_REQ_SEND_RESPONSE_HEADER_EX)
+        return send_response_header_ex(r, buf);
     switch (code) {
     case HSE_REQ_SEND_RESPONSE_HEADER: {
         const char *status = buf;
@@ -612,15 +642,8 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
         return send_response_header(r, status, status ? strlen(status) : 0, headers,
                                     headers ? strlen(headers) : 0, true);
     }
-    case HSE_REQ_SEND_RESPONSE_HEADER_EX: {
-        const HSE_SEND_HEADER_EX_INFO *info = buf;
-        if (!info)
-            return fail(ERROR_INVALID_PARAMETER);
-        /* cch may or may not count the NUL; never read past one. */
-        size_t sl = info->pszStatus ? strnlen(info->pszStatus, info->cchStatus ? info->cchStatus : 4096) : 0;
-        size_t hl = info->pszHeader ? strnlen(info->pszHeader, info->cchHeader ? info->cchHeader : 1u << 20) : 0;
-        return send_response_header(r, info->pszStatus, sl, info->pszHeader, hl, info->fKeepConn != FALSE);
-    }
+    case HSE_REQ_SEND_RESPONSE_HEADER_EX: /* taken above */
+        return send_response_header_ex(r, buf);
     case HSE_REQ_SEND_URL_REDIRECT_RESP:
         return ssf_redirect(r, buf);
     case HSE_REQ_SEND_URL:
