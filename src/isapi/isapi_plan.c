@@ -173,6 +173,16 @@ static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t tag, uint64_t 
     return TRUE;
 }
 
+/* The plan past the SEND_RAW_DATA filters, if any. A failure frees it: every caller of plan_build
+ * owns a plan only when it returns TRUE. */
+static BOOL plan_filtered(request_t *r, out_plan_t *p)
+{
+    if (!r->filt || filter_send_raw_plan(r, p))
+        return TRUE;
+    plan_free(p);
+    return FALSE;
+}
+
 /* Build the plan: head (taken over, may be NULL), then the pieces framed. `final`: nothing
  * follows (HSE_IO_FINAL_SEND, HSE_IO_DISCONNECT_AFTER_SEND): a chunked body is ended here. */
 BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
@@ -239,7 +249,7 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
     if (sendable == 0) {
         if (end_chunks)
             p->segs[p->n++] = (out_seg_t){.mem = "0\r\n\r\n", .fd = -1, .len = 5};
-        return r->filt ? filter_send_raw_plan(r, p) : TRUE; /* SEND_RAW_DATA */
+        return plan_filtered(r, p);
     }
     if (r->framing == FRAME_CHUNKED) {
         int m = snprintf(p->chunk_line, sizeof p->chunk_line, "%llx\r\n", (unsigned long long)sendable);
@@ -257,7 +267,7 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
     if (r->framing == FRAME_CHUNKED)
         p->segs[p->n++] = (out_seg_t){.mem = end_chunks ? "\r\n0\r\n\r\n" : "\r\n", .fd = -1,
                                       .len = end_chunks ? 7 : 2};
-    return r->filt ? filter_send_raw_plan(r, p) : TRUE; /* SEND_RAW_DATA */
+    return plan_filtered(r, p);
 }
 
 /* plan_build of one memory piece the plan must own: body_len bytes of body copied behind head
