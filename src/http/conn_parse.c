@@ -242,18 +242,6 @@ static bool header_valid(const http_header_t *h)
     return value_valid(h->value, h->value_len);
 }
 
-/* The header's name is lower, in any case (ASCII only: names are tokens; see reqinfo.c). The
- * caller has compared the lengths. */
-static bool name_is(const http_header_t *h, const char *lower)
-{
-    for (uint32_t i = 0; i < h->name_len; i++) {
-        unsigned char ch = (unsigned char)h->name[i];
-        if (http_ascii_lower(ch) != (unsigned char)lower[i])
-            return false;
-    }
-    return true;
-}
-
 /* Host: uri-host [":" port]; no blanks, no characters that would change a URL's meaning. */
 static bool host_valid(const char *v)
 {
@@ -365,21 +353,21 @@ unsigned conn_build_reqinfo(conn_t *c)
             return 400;
         switch (h->name_len) {
         case 4:
-            if (name_is(h, "host")) {
+            if (http_header_named(h, "host", 4)) {
                 hosts++;
                 host = host ? host : h;
             }
             break;
         case 6:
-            if (!expect && name_is(h, "expect"))
+            if (!expect && http_header_named(h, "expect", 6))
                 expect = h;
             break;
         case 12:
-            if (!ct && name_is(h, "content-type"))
+            if (!ct && http_header_named(h, "content-type", 12))
                 ct = h;
             break;
         case 17:
-            if (!te && name_is(h, "transfer-encoding"))
+            if (!te && http_header_named(h, "transfer-encoding", 17))
                 te = h;
             break;
         }

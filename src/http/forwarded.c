@@ -10,17 +10,6 @@
 
 _Static_assert(FORWARDED_ADDR_TEXT >= INET6_ADDRSTRLEN, "a client's text fits cidr_addr_text");
 
-static bool name_is(const http_header_t *h, const char *name)
-{
-    size_t n = strlen(name);
-    if (h->name_len != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (http_ascii_lower((unsigned char)h->name[i]) != (unsigned char)name[i])
-            return false;
-    return true;
-}
-
 static bool trusted_addr(const cidr_t *ranges, size_t n, const struct in6_addr *addr)
 {
     for (size_t i = 0; i < n; i++)
@@ -84,7 +73,7 @@ static bool resolve_for(const reqinfo_t *ri, const cidr_t *ranges, size_t n,
     bool taken = false;
     for (size_t i = ri->n_headers; i-- > 0;) {
         const http_header_t *h = &ri->headers[i];
-        if (!name_is(h, "x-forwarded-for"))
+        if (!http_header_named(h, "x-forwarded-for", 15))
             continue;
         const char *v = h->value, *end = v + h->value_len;
         while (end > v) {
@@ -121,7 +110,7 @@ static int resolve_proto(const reqinfo_t *ri, const char **why)
 {
     for (size_t i = ri->n_headers; i-- > 0;) {
         const http_header_t *h = &ri->headers[i];
-        if (!name_is(h, "x-forwarded-proto"))
+        if (!http_header_named(h, "x-forwarded-proto", 17))
             continue;
         const char *v = h->value, *e = v + h->value_len;
         const char *s = e;

@@ -18,6 +18,11 @@ typedef struct http_header {
     uint32_t value_len;
 } http_header_t;
 
+/* Whether h's name is name[0, len) in any case: ASCII only, on purpose (names are tokens, and
+ * the C library's case functions follow the process locale, which a loaded extension may
+ * change). The one header-name comparison of the server. */
+bool http_header_named(const http_header_t *h, const char *name, size_t len);
+
 typedef struct reqinfo {
     const char *method;           /* "GET" */
     const char *raw_target;       /* request target as received, e.g. "/scripts/x.dll/a%20b?q=1" */
