@@ -104,7 +104,7 @@ class HostileRequestsTest(unittest.TestCase):
             ("1 MiB of empty lines, then a request", b"\r\n" * (1 << 19) + G + b"\r\n", 414),
             ("1 MiB of spaces", b" " * (1 << 20), 400),
             # Seeded: fresh random bytes start now and then with a token and a space, an
-            # unknown method, which is a 501 (test_http covers that), not this case's 400.
+            # unknown method, which is a 501 (test_http's test_unknown_method_not_implemented), not this case's 400.
             ("8 MiB of random bytes", random.Random(1105).randbytes(8 << 20), 400),
             ("trailer of 1 MiB", b"POST /scripts/echo.dll HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
              b"3\r\nabc\r\n0\r\nT: " + b"t" * (1 << 20) + b"\r\n\r\n", 400),
