@@ -167,7 +167,7 @@ static void conn_route(conn_t *c)
     }
     uint32_t want = 0;
     request_t *r = h->request_new(h->ctx, c, &c->hd->ri, &route, &c->readahead, &want);
-    route_free(&route); /* what the handler did not take over */
+    route_release(&route); /* what the handler did not take over */
     if (!r) {
         conn_respond_error(c, 503, true);
         return;

@@ -48,6 +48,14 @@ void route_release(route_t *r)
     }
 }
 
+void route_disown(route_t *r)
+{
+    r->kind = ROUTE_NOT_FOUND;
+    r->fd = -1;
+    r->borrowed = false;
+    r->file = r->location = r->strings = NULL;
+}
+
 void route_free(route_t *r)
 {
     if (r == NULL)

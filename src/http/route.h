@@ -190,6 +190,9 @@ void route_free(route_t *r);
 /* route_free for a route whose memory is given up right after: r is left as it was, its
  * strings and descriptor no longer its own (the ISAPI host's request end). */
 void route_release(route_t *r);
+/* What r held (its descriptor, its strings) now belongs to whoever copied r: r holds nothing,
+ * and route_release / route_free of it do nothing. Cheaper than clearing it. */
+void route_disown(route_t *r);
 
 /* The rules above for code outside routing that applies them (urlmap.c). */
 

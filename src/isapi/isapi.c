@@ -188,7 +188,7 @@ request_t *request_create(isapi_host_t *host, conn_t *c, isapi_loop_t *home,
         *h = src->headers[i];
         h->name = put(&cur, src->headers[i].name, src->headers[i].name_len);
         h->value = put(&cur, src->headers[i].value, src->headers[i].value_len);
-        if (h->name_len == 12 && strcasecmp(h->name, "Content-Type") == 0 && !ri->content_type[0])
+        if (!ri->content_type[0] && http_header_named(h, "Content-Type", 12))
             ri->content_type = h->value;
     }
     ri->headers = r->headers;
@@ -197,8 +197,7 @@ request_t *request_create(isapi_host_t *host, conn_t *c, isapi_loop_t *home,
 
     route_keep(route, cur); /* into the block, after the head's strings */
     r->route = *route;
-    memset(route, 0, sizeof *route);
-    route->kind = ROUTE_NOT_FOUND;
+    route_disown(route);
     ri->script_name = r->route.script_name ? r->route.script_name : "";
     ri->script_filename = r->route.script_filename ? r->route.script_filename : "";
     ri->path_info = r->route.path_info ? r->route.path_info : "";
