@@ -428,8 +428,9 @@ def write(a):
                           "during: " + "; ".join(interfered) + ".")
         if watchdog:
             notes.append("The hand-off watchdog's share of isapid's CPU (its worker process; "
-                         "median over rounds, with the times it ran per second: it ticks every "
-                         "--handoff-after while extension calls happen, each tick a wake-up "
+                         "median over rounds, with the times it ran per second: while extension "
+                         "calls happen it looks every --handoff-after, or up to four times "
+                         "less often while it finds no loop in a call; each look a wake-up "
                          "that nginx, with no such thread, does not pay): " +
                          "; ".join(watchdog) + ".")
         if max_threads[0]:
