@@ -17,11 +17,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "path.h"
+#include "httputil.h"
 
 #define MAX_THREADS 1024u
 #define MAX_WORKERS 4096u
@@ -288,7 +288,7 @@ int config_add_map(source_t *src, const char *ext, const char *handler, const ch
     if (!e)
         return config_fail_oom(src);
     for (size_t i = 0; i < cfg->n_maps; i++)
-        if ((e[0] == '/' ? strcmp(cfg->maps[i].ext, e) : strcasecmp(cfg->maps[i].ext, e)) == 0) {
+        if ((e[0] == '/' ? strcmp(cfg->maps[i].ext, e) : http_ascii_casecmp(cfg->maps[i].ext, e)) == 0) {
             int rc = e[0] == '/' ? config_fail(src, "%s: the URL prefix %s is already mapped to %s",
                                                origin, e, cfg->maps[i].handler)
                                  : config_fail(src, "%s: the extension %s is already mapped to %s",

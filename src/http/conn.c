@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -234,7 +233,7 @@ static bool conn_step_head(conn_t *c)
                     bool has_chunked = false;
                     for (unsigned i = 0; i < c->n_headers; i++) {
                         span_t n = c->hd->hname[i], v = c->hd->hvalue[i];
-                        if (n.len == 17 && strncasecmp(c->in + n.off, "transfer-encoding", 17) == 0 &&
+                        if (n.len == 17 && http_ascii_ncasecmp(c->in + n.off, "transfer-encoding", 17) == 0 &&
                             memmem(c->in + v.off, v.len, "chunked", 7))
                             has_chunked = true;
                     }

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -171,7 +170,7 @@ static bool token_list_is(const char *value, const char *want)
     while (*value == ' ' || *value == '\t')
         value++;
     size_t n = strlen(want);
-    if (strncasecmp(value, want, n) != 0)
+    if (http_ascii_ncasecmp(value, want, n) != 0)
         return false;
     value += n;
     while (*value == ' ' || *value == '\t')

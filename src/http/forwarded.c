@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "httputil.h"
 
@@ -121,9 +120,9 @@ static int resolve_proto(const reqinfo_t *ri, const char **why)
         while (e > s && is_blank(e[-1]))
             e--;
         size_t len = (size_t)(e - s);
-        if (len == 5 && strncasecmp(s, "https", 5) == 0)
+        if (len == 5 && http_ascii_ncasecmp(s, "https", 5) == 0)
             return 1;
-        if (len == 4 && strncasecmp(s, "http", 4) == 0)
+        if (len == 4 && http_ascii_ncasecmp(s, "http", 4) == 0)
             return 0;
         *why = "an X-Forwarded-Proto that is neither http nor https (ignored)";
         return -1;

@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 static const char wday_short[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const wday_long[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
@@ -333,7 +332,7 @@ range_result_t http_range_parse(const char *header_value, uint64_t size, uint64_
     const char *p = header_value;
     while (ows(*p))
         p++;
-    if (strncasecmp(p, "bytes=", 6) != 0)
+    if (http_ascii_ncasecmp(p, "bytes=", 6) != 0)
         return RANGE_NONE;
     p += 6;
     if (strchr(p, ',') != NULL)
@@ -453,4 +452,23 @@ size_t http_method_token(const char *p, size_t len)
     while (n < len && http_is_tchar((unsigned char)p[n]))
         n++;
     return n < len && p[n] != ' ' ? 0 : n;
+}
+
+int http_ascii_casecmp(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        int d = http_ascii_lower((unsigned char)*a) - http_ascii_lower((unsigned char)*b);
+        if (d != 0 || *a == '\0')
+            return d;
+    }
+}
+
+int http_ascii_ncasecmp(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int d = http_ascii_lower((unsigned char)a[i]) - http_ascii_lower((unsigned char)b[i]);
+        if (d != 0 || a[i] == '\0')
+            return d;
+    }
+    return 0;
 }

@@ -52,6 +52,13 @@ static inline unsigned char http_ascii_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
+/* strcasecmp and strncasecmp by http_ascii_lower: the server's case-insensitive comparisons of
+ * protocol text (header names and values, URL schemes, file suffixes, MIME extensions) do not
+ * follow the process locale (in a Turkish single-byte locale the C library's would not take
+ * "TRANSFER-ENCODING" for "transfer-encoding"). Same results as theirs in the C locale. */
+int http_ascii_casecmp(const char *a, const char *b);
+int http_ascii_ncasecmp(const char *a, const char *b, size_t n);
+
 /* RFC 9112 §2.2: empty lines (CRLF) before a request line may be skipped, nothing else. The
  * offset of the first byte after them in buf[0, len), or -1 when a bare CR or LF comes first
  * (the parser would skip it too, and a front end may frame such bytes differently). */

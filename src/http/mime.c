@@ -2,6 +2,7 @@
  * the lower-cased extension. Keys and types live in one string pool addressed by offsets, so
  * growing the pool never invalidates a slot; offset 0 is a dummy byte meaning "empty slot". */
 #include "mime.h"
+#include "httputil.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define MIME_DEFAULT "application/octet-stream"
 #define MIME_EXT_MAX 31          /* longer extensions are ignored in the file and at lookup */
@@ -92,7 +92,7 @@ static const mime_slot_t *find(const mime_table_t *t, const char *ext, size_t n,
         if (s->ext == 0)
             return NULL;
         const char *k = t->pool + s->ext;
-        if (s->hash == h && strncasecmp(k, ext, n) == 0 && k[n] == '\0')
+        if (s->hash == h && http_ascii_ncasecmp(k, ext, n) == 0 && k[n] == '\0')
             return s;
     }
     return NULL;

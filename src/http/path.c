@@ -1,12 +1,12 @@
 /* URL path decoding and normalisation. Every loop is bounded by an explicit length and every
  * write into out is checked against out_size: this code faces hostile input and fuzzers. */
 #include "path.h"
+#include "httputil.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <strings.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -68,9 +68,9 @@ static size_t skip_absolute_form(const char *raw, size_t len)
     size_t skip;
     if (len < 7 || (raw[0] != 'h' && raw[0] != 'H')) /* the origin-form's '/', without a call */
         return 0;
-    if (strncasecmp(raw, "http://", 7) == 0)
+    if (http_ascii_ncasecmp(raw, "http://", 7) == 0)
         skip = 7;
-    else if (len >= 8 && strncasecmp(raw, "https://", 8) == 0)
+    else if (len >= 8 && http_ascii_ncasecmp(raw, "https://", 8) == 0)
         skip = 8;
     else
         return 0;
@@ -285,7 +285,7 @@ int path_has_dot_segment(const char *path)
 int path_ends_with_ci(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+    return n >= k && http_ascii_casecmp(s + n - k, suffix) == 0;
 }
 
 int path_join(const char *dir, const char *rel, char *out, size_t n)

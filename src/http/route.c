@@ -21,7 +21,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,12 +215,12 @@ static bool find_ci(const char *dirpath, const char *stem, size_t stem_len, bool
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         const char *name = e->d_name;
-        if (strncasecmp(name, stem, stem_len) != 0)
+        if (http_ascii_ncasecmp(name, stem, stem_len) != 0)
             continue;
         int rank;
-        if (strcasecmp(name + stem_len, ".so") == 0)
+        if (http_ascii_casecmp(name + stem_len, ".so") == 0)
             rank = prefer_so ? 2 : 1;
-        else if (strcasecmp(name + stem_len, ".dll") == 0)
+        else if (http_ascii_casecmp(name + stem_len, ".dll") == 0)
             rank = prefer_so ? 1 : 2;
         else
             continue;
@@ -280,7 +279,7 @@ static bool resolve_dir_ci(const char *base, const char *rel, strbuf_t *out)
             return false;
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
-            if (strcasecmp(e->d_name, seg) != 0 || (best[0] != '\0' && strcmp(e->d_name, best) >= 0))
+            if (http_ascii_casecmp(e->d_name, seg) != 0 || (best[0] != '\0' && strcmp(e->d_name, best) >= 0))
                 continue;
             strbuf_t cand;
             if (path_join(cur.s, e->d_name, cand.s, sizeof cand.s) == 0 && is_directory(cand.s))
@@ -443,7 +442,7 @@ static const script_map_t *map_for(const config_t *cfg, const char *name, size_t
             continue;
         const char *ext = cfg->maps[i].ext;
         size_t k = strlen(ext);
-        if (k > 0 && k < n && k > best_len && strncasecmp(name + n - k, ext, k) == 0) {
+        if (k > 0 && k < n && k > best_len && http_ascii_ncasecmp(name + n - k, ext, k) == 0) {
             best = &cfg->maps[i];
             best_len = k;
         }

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "isapi_internal.h"
+#include "httputil.h"
 
 BOOL filter_copy_out(const char *v, size_t n, LPVOID buf, LPDWORD size)
 {
@@ -105,7 +105,7 @@ static BOOL request_get(request_t *r, const char *name, LPVOID buf, LPDWORD size
     const http_header_t *first = NULL;
     for (size_t i = 0; i < r->ri.n_headers; i++) {
         const http_header_t *h = &r->ri.headers[i];
-        if (h->name_len == n && strncasecmp(h->name, name, n) == 0) {
+        if (h->name_len == n && http_ascii_ncasecmp(h->name, name, n) == 0) {
             total += (found ? 2 : 0) + h->value_len;
             if (!found++)
                 first = h;
@@ -121,7 +121,7 @@ static BOOL request_get(request_t *r, const char *name, LPVOID buf, LPDWORD size
     size_t at = 0;
     for (size_t i = 0; i < r->ri.n_headers; i++) {
         const http_header_t *h = &r->ri.headers[i];
-        if (h->name_len == n && strncasecmp(h->name, name, n) == 0) {
+        if (h->name_len == n && http_ascii_ncasecmp(h->name, name, n) == 0) {
             if (at) {
                 memcpy(joined + at, ", ", 2);
                 at += 2;
@@ -175,7 +175,7 @@ static BOOL request_set(request_t *r, const char *name, const char *value, bool 
     if (!add) { /* replace: every header of that name goes */
         size_t k = 0;
         for (size_t i = 0; i < m; i++)
-            if (!(t[i].name_len == n && strncasecmp(t[i].name, name, n) == 0))
+            if (!(t[i].name_len == n && http_ascii_ncasecmp(t[i].name, name, n) == 0))
                 t[k++] = t[i];
         m = k;
     }
@@ -189,7 +189,7 @@ static BOOL request_set(request_t *r, const char *name, const char *value, bool 
             .name = nm, .value = v, .name_len = (uint32_t)n, .value_len = (uint32_t)strlen(v)};
     }
     r->ri.n_headers = m;
-    if (n == 12 && strncasecmp(name, "Content-Type", 12) == 0 && (!add || !r->ri.content_type[0])) {
+    if (n == 12 && http_ascii_ncasecmp(name, "Content-Type", 12) == 0 && (!add || !r->ri.content_type[0])) {
         /* CONTENT_TYPE and the ECB's lpszContentType follow the header (an added one only
          * when there was none) */
         r->ri.content_type = v;
@@ -208,7 +208,7 @@ static char *find_line(resphead_t *h, const char *name, size_t n, size_t from, s
     while (p && p < end) {
         char *eol = memchr(p, '\n', (size_t)(end - p));
         size_t l = eol ? (size_t)(eol - p) + 1 : (size_t)(end - p);
-        if (l > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+        if (l > n && p[n] == ':' && http_ascii_ncasecmp(p, name, n) == 0) {
             *len = l;
             return p;
         }
@@ -227,7 +227,7 @@ static BOOL response_get(resphead_t *h, const char *name, LPVOID buf, LPDWORD si
     size_t n = header_name_len(name);
     if (!n)
         return fail(ERROR_INVALID_PARAMETER);
-    if (n == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
+    if (n == 14 && http_ascii_ncasecmp(name, "Content-Length", 14) == 0) {
         if (!h->has_content_length)
             return fail(ERROR_INVALID_INDEX);
         int m = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)h->content_length);
@@ -277,9 +277,9 @@ static BOOL response_set(resphead_t *h, const char *name, const char *value, boo
         return fail(ERROR_NOT_ENOUGH_MEMORY);
     if (!add) {
         remove_lines(h, nm, n);
-        if (n == 14 && strncasecmp(nm, "Content-Length", 14) == 0)
+        if (n == 14 && http_ascii_ncasecmp(nm, "Content-Length", 14) == 0)
             h->has_content_length = false;
-        if (n == 6 && strncasecmp(nm, "Server", 6) == 0)
+        if (n == 6 && http_ascii_ncasecmp(nm, "Server", 6) == 0)
             h->has_server = true; /* deleted: the server adds none either */
     }
     int rc = value[0] || add ? resphead_add(h, nm, value) : 0;

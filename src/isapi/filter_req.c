@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "path.h"
 #include "static_file.h"
 #include "isapi_internal.h"
+#include "httputil.h"
 
 /* ---- the connection's session ---- */
 
@@ -239,7 +239,7 @@ static void decode_basic(request_t *r)
 {
     filter_req_t *fr = r->filt;
     const http_header_t *h = reqinfo_header(&r->ri, "Authorization");
-    if (!h || strncasecmp(h->value, "Basic ", 6) != 0)
+    if (!h || http_ascii_ncasecmp(h->value, "Basic ", 6) != 0)
         return;
     const char *p = h->value + 6;
     while (*p == ' ')

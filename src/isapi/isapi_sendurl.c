@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -86,9 +85,9 @@ static bool header_about_body(const char *name, child_body_t body)
 {
     if (body == CHILD_BODY_PARENT)
         return false; /* the body is the parent's: so are its headers */
-    return !strcasecmp(name, "Content-Length") || !strcasecmp(name, "Transfer-Encoding") ||
-           !strcasecmp(name, "Expect") ||
-           (body == CHILD_BODY_NONE && !strcasecmp(name, "Content-Type"));
+    return !http_ascii_casecmp(name, "Content-Length") || !http_ascii_casecmp(name, "Transfer-Encoding") ||
+           !http_ascii_casecmp(name, "Expect") ||
+           (body == CHILD_BODY_NONE && !http_ascii_casecmp(name, "Content-Type"));
 }
 
 /* A request for s->url on the parent's connection, made as s says (method, headers, body); its

@@ -243,8 +243,30 @@ static void test_request_line_start(void)
     CHECK(http_method_token("G(T / HTTP/1.1", 14) == 0);
 }
 
+/* ASCII-only case folding, whatever the process locale: the C library's answers in the C
+ * locale, and bytes above 0x7f compared as they are. */
+static void test_ascii_casecmp(void)
+{
+    CHECK(http_ascii_casecmp("Transfer-Encoding", "TRANSFER-ENCODING") == 0);
+    CHECK(http_ascii_casecmp("x.DLL", "x.dll") == 0);
+    CHECK(http_ascii_casecmp("", "") == 0);
+    CHECK(http_ascii_casecmp("a", "b") < 0);
+    CHECK(http_ascii_casecmp("B", "a") > 0);
+    CHECK(http_ascii_casecmp("ab", "a") > 0); /* a prefix sorts first */
+    CHECK(http_ascii_casecmp("a", "ab") < 0);
+    CHECK(http_ascii_casecmp("\xc9", "\xe9") != 0); /* no folding above ASCII (Latin-1 E/e acute) */
+    CHECK(http_ascii_casecmp("[", "{") != 0);     /* not letters: '[' is not '{' lowered */
+    CHECK(http_ascii_ncasecmp("HTTPS://x", "https://y", 8) == 0);
+    CHECK(http_ascii_ncasecmp("bytes=0-1", "BYTES=", 6) == 0);
+    CHECK(http_ascii_ncasecmp("abc", "abd", 2) == 0);
+    CHECK(http_ascii_ncasecmp("abc", "abd", 3) < 0);
+    CHECK(http_ascii_ncasecmp("ab", "ab\0zz", 5) == 0); /* stops at the end of both */
+    CHECK(http_ascii_ncasecmp("x", "y", 0) == 0);
+}
+
 int main(void)
 {
+    test_ascii_casecmp();
     test_request_line_start();
     test_date_format();
     test_date_parse();
