@@ -8,6 +8,7 @@
  * Ownership: a child request is owned by its parent until child_request_ended frees it on the
  * loop; the parent's operation (OP_SENDURL) is outstanding for the child's whole life. */
 #define _GNU_SOURCE
+#include "errorpage.h"
 #include "isapi.h"
 
 #include <stddef.h>
@@ -265,17 +266,19 @@ typedef struct error_args {
 } error_args_t;
 
 /* The server's own answer to a GET of the URL, as IIS's child request makes it: head and page in
- * one buffer the plan owns. */
+ * one buffer the plan owns. An error's page is the --error-page for its status, as the server's
+ * own answer would carry (the redirect keeps the built-in one). */
 static BOOL error_build(request_t *r, void *arg)
 {
     const error_args_t *a = arg;
     resphead_t h;
     resphead_init(&h);
     resphead_set_status(&h, a->status);
-    char body[256];
-    size_t body_len = http_error_body(a->status, body, sizeof body);
+    error_body_t body;
+    errorpage_body(a->location ? NULL : r->host->error_pages, a->status, &body);
+    size_t body_len = body.len;
     BOOL ok = TRUE;
-    if (resphead_add(&h, "Content-Type", "text/html") < 0 ||
+    if (resphead_add(&h, "Content-Type", body.content_type) < 0 ||
         (a->location && resphead_add(&h, "Location", a->location) < 0))
         ok = fail(ERROR_NOT_ENOUGH_MEMORY);
     char *head = NULL;
@@ -283,9 +286,10 @@ static BOOL error_build(request_t *r, void *arg)
     if (ok)
         ok = prepare_head(r, &h, body_len, true, &head, &head_len);
     resphead_free(&h);
+    if (ok)
+        ok = plan_build_copy(r, &r->op.mem->plan, head, head_len, body.data, body_len, true);
+    errorpage_release(&body);
     if (!ok)
-        return FALSE;
-    if (!plan_build_copy(r, &r->op.mem->plan, head, head_len, body, body_len, true))
         return FALSE;
     r->op.report_bytes = (DWORD)body_len;
     r->op.report_error = a->status == 404   ? ERROR_FILE_NOT_FOUND

@@ -111,6 +111,24 @@ class SendUrlTest(AsyncBase):
             self.assertEqual(c.request("GET", "/index.html").status, 200)
 
 
+class SendUrlErrorPageTest(AsyncBase):
+    """10. HSE_REQ_SEND_URL of nothing carries the --error-page for its status, as the server's
+    own answer to the URL does."""
+    server_args = ["--error-page", "404=/page.html"]
+
+    def test_not_found_gets_the_page(self):
+        rid = new_id("suep")
+        with self.srv.conn() as c:
+            direct = c.request("GET", "/nope.html")
+            self.assertEqual((direct.status, direct.body), (404, PAGE), direct)
+            r = c.request("GET", self.path("op=sendurl&url=/nope.html&cb&id=" + rid))
+            self.assertEqual((r.status, r.body), (404, PAGE), r)
+            self.assertTrue(r.get("Content-Type", "").startswith("text/html"), r)
+            d = self.done(rid)
+            self.assertEqual((d.get("err"), d.get("cbIO")), (str(ERROR_FILE_NOT_FOUND), str(len(PAGE))), d)
+            self.assertEqual(c.request("GET", "/index.html").status, 200)
+
+
 class SendUrlRedirectTest(AsyncBase):
     """10. HSE_REQ_SEND_URL with --send-url-redirect: a 302, synchronous, no completion."""
     server_args = ["--send-url-redirect"]
