@@ -190,8 +190,8 @@ static void on_accept(loop_watch_t *w, uint32_t events)
             return;
         }
     }
-    /* The counted queue taken to its end: as EAGAIN would have said. */
-    if (accepted && batch >= queued && queued >= 0 && nl->srv->cfg->processes > 1)
+    /* The whole counted queue taken (it fitted the batch): as EAGAIN would have said. */
+    if (accepted && queued >= 0 && queued <= ACCEPT_BATCH && nl->srv->cfg->processes > 1)
         accept_rotate(nl, ls);
 }
 

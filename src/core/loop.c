@@ -193,6 +193,22 @@ bool loop_in_tick(const loop_t *l) { return l->phase == PHASE_TICK; }
 /* ------------------------------------------------------------------------------------------ */
 /* The iteration, resumable by another thread */
 
+/* Every task posted and not yet run, in one list, the loop's lists left empty: the queue's
+ * (other threads', and calls'), then the running thread's own. */
+static loop_task_t *take_posted(loop_t *l)
+{
+    pthread_mutex_lock(&l->lock);
+    loop_task_t *t = l->tasks_head, *tail = l->tasks_tail;
+    l->tasks_head = l->tasks_tail = NULL;
+    pthread_mutex_unlock(&l->lock);
+    if (t)
+        tail->next = l->own_head;
+    else
+        t = l->own_head;
+    l->own_head = l->own_tail = NULL;
+    return t;
+}
+
 /* Events, tasks and the tick of the current iteration, from wherever it stands. A callback
  * that lost the loop returns to it like any other: the loop tells by loop_current(). */
 static loop_kept_t loop_continue(loop_t *l)
@@ -216,17 +232,7 @@ static loop_kept_t loop_continue(loop_t *l)
         }
         if (l->phase != PHASE_EVENTS)
             break;
-        pthread_mutex_lock(&l->lock);
-        loop_task_t *queued = l->tasks_head, *queued_tail = l->tasks_tail;
-        l->tasks_head = l->tasks_tail = NULL;
-        pthread_mutex_unlock(&l->lock);
-        if (queued) {
-            queued_tail->next = l->own_head;
-            l->task_next = queued;
-        } else {
-            l->task_next = l->own_head;
-        }
-        l->own_head = l->own_tail = NULL;
+        l->task_next = take_posted(l);
         l->phase = PHASE_TASKS;
     }
     /* The tick only runs timers, never a call that may block (loop_in_tick tells those who
@@ -404,15 +410,7 @@ void loop_run(loop_t *l)
      * the queue. */
     if (l->phase != PHASE_WAIT)
         loop_continue(l);
-    pthread_mutex_lock(&l->lock);
-    loop_task_t *t = l->tasks_head;
-    if (t)
-        l->tasks_tail->next = l->own_head;
-    else
-        t = l->own_head;
-    l->tasks_head = l->tasks_tail = NULL;
-    pthread_mutex_unlock(&l->lock);
-    l->own_head = l->own_tail = NULL;
+    loop_task_t *t = take_posted(l);
     while (t && tls_running == l) {
         loop_task_t *next = t->next;
         t->fn(t);

@@ -632,9 +632,6 @@ static BOOL send_response_header_ex(request_t *r, const HSE_SEND_HEADER_EX_INFO 
 BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
                              LPDWORD data_type)
 {
-    /* Nearly every response's call, before the switch's search through the codes. */
-    if (code == HSE_REQ_SEND_RESPONSE_HEADER_EX)
-        return send_response_header_ex(r, buf);
     switch (code) {
     case HSE_REQ_SEND_RESPONSE_HEADER: {
         const char *status = buf;
@@ -642,7 +639,7 @@ BOOL server_support_function(request_t *r, DWORD code, LPVOID buf, LPDWORD size,
         return send_response_header(r, status, status ? strlen(status) : 0, headers,
                                     headers ? strlen(headers) : 0, true);
     }
-    case HSE_REQ_SEND_RESPONSE_HEADER_EX: /* taken above */
+    case HSE_REQ_SEND_RESPONSE_HEADER_EX:
         return send_response_header_ex(r, buf);
     case HSE_REQ_SEND_URL_REDIRECT_RESP:
         return ssf_redirect(r, buf);

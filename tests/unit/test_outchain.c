@@ -575,6 +575,24 @@ static int corked(int fd)
     return v;
 }
 
+/* The sender done (s shut for writing): the reader takes the rest from c, and what arrived must
+ * be what was sent (want); both streams are freed and both sockets closed. */
+static void finish_and_compare(int s, int c, stream_t *want, stream_t *got)
+{
+    shutdown(s, SHUT_WR);
+    fcntl(c, F_SETFL, 0);
+    char buf[65536];
+    ssize_t r;
+    while ((r = recv(c, buf, sizeof buf, 0)) > 0)
+        stream_put(got, buf, (size_t)r);
+    CHECK_INT(got->len, want->len);
+    CHECK(got->len == want->len && memcmp(got->data, want->data, want->len) == 0);
+    free(want->data);
+    free(got->data);
+    close(s);
+    close(c);
+}
+
 /* Sends the chain over TCP, the reader draining after each full socket; counts the stops at
  * which the cork was set, and checks it against the chain's own flag and position. */
 static void drive_corked(out_seg_t *segs, size_t n, char *const *files, unsigned *stops_corked,
@@ -617,18 +635,7 @@ static void drive_corked(out_seg_t *segs, size_t n, char *const *files, unsigned
     CHECK_INT(wrong, 0);
     CHECK_INT(corked(s), 0);
     CHECK(!ch.corked);
-    shutdown(s, SHUT_WR);
-    fcntl(c, F_SETFL, 0);
-    char buf[65536];
-    ssize_t r;
-    while ((r = recv(c, buf, sizeof buf, 0)) > 0)
-        stream_put(&got, buf, (size_t)r);
-    CHECK_INT(got.len, want.len);
-    CHECK(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
-    free(want.data);
-    free(got.data);
-    close(s);
-    close(c);
+    finish_and_compare(s, c, &want, &got);
 }
 
 static void test_cork(void)
@@ -718,18 +725,7 @@ static void test_cork_long_last_file(void)
     CHECK(!ch.corked);
     CHECK_INT(notsent_lowat(s), 0); /* the system's default again */
     CHECK(!ch.notsent_capped);
-    shutdown(s, SHUT_WR);
-    fcntl(c, F_SETFL, 0);
-    char buf[65536];
-    ssize_t r;
-    while ((r = recv(c, buf, sizeof buf, 0)) > 0)
-        stream_put(&got, buf, (size_t)r);
-    CHECK_INT(got.len, want.len);
-    CHECK(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
-    free(want.data);
-    free(got.data);
-    close(s);
-    close(c);
+    finish_and_compare(s, c, &want, &got);
 
     /* One byte shorter: the file is last and short, never corked, its queue not capped. */
     resp[1].len = len - 1;
