@@ -40,7 +40,7 @@ struct handoff {
     pthread_t watchdog;
     thread_set_t helpers;     /* MAX_HELPERS slots; .idle: those waiting for a loop */
     void (*on_taken)(void *ctx);
-    long tick_ns;             /* a call is taken one to two ticks after it is first seen */
+    long tick_ns;             /* a blocked call is taken a tick after it is first seen */
 };
 
 static void watcher_wake(loop_watcher_t *w)

@@ -5,7 +5,7 @@
  * thread is back (loop.h has the protocol), unless the scheduler says that thread only waits for
  * a CPU (threadprobe.h): then it is taken only once it has used a tick of CPU time more in the
  * call. The tick is --handoff-after (1 ms). A look that finds a loop in a call is followed by
- * the next one a tick later, so a call is taken one to two ticks after it is first seen; a look
+ * the next one a tick later, so a blocked call is taken a tick after it is first seen; a look
  * that finds none doubles the time to the next, up to HANDOFF_MAX_LOOK_TICKS ticks
  * (handoff_next_look_ns): while every call is short the watchdog wakes a few times less often
  * (each wake-up preempts a loop where they share a core), and a call is seen at most that many
