@@ -70,6 +70,7 @@ static const opt_t opts[] = {
     {"send-rate-window", "timeouts", "send_rate_window", K_MS, AT(send_rate_window_ms), 1},
     {"trust-proxy", "server", "trust_proxy", K_TRUST_PROXY, 0, 0},
     {"reuse-port", "server", "reuse_port", K_REUSE_PORT, 0, 0},
+    {"defer-accept", "server", "defer_accept", K_SECONDS, AT(defer_accept_s), 0},
     {"status", "server", "status", K_STATUS, 0, 0},
     {"status-allow", "server", "status_allow", K_STATUS_ALLOW, 0, 0},
     {"error-log", "server", "error_log", K_ERROR_LOG, 0, 0},
@@ -551,6 +552,7 @@ void config_defaults(config_t *cfg, const char *exe_dir)
     cfg->rapid_fail_crashes = 5; /* IIS's rapidFailProtection: 5 crashes in 5 minutes */
     cfg->rapid_fail_window_ms = 300000;
     cfg->health_timeout_s = 30;
+    cfg->defer_accept_s = 1;
 
     /* Allocation failures leave root NULL or the script list empty; config_parse_args then
      * reports the missing root. */
@@ -621,6 +623,9 @@ void config_usage(FILE *to)
           "                          repeatable (default none)\n"
           "  --reuse-port            SO_REUSEPORT on the listeners: several instances\n"
           "                          may listen on the same port\n"
+          "  --defer-accept SECONDS  accept a connection once its first bytes came, or\n"
+          "                          after this long without (TCP_DEFER_ACCEPT); 0 = off\n"
+          "                          (default 1)\n"
           "  --root DIR              document root (default ../www next to the binary,\n"
           "                          else ./www)\n"
           "  --scripts /PREFIX=DIR   URLs under /PREFIX run the extensions DIR/NAME.so\n"

@@ -96,6 +96,8 @@ typedef struct config {
                                                  * (src/http/forwarded.h) */
     size_t n_trust_proxy;
     bool reuse_port;            /* --reuse-port: SO_REUSEPORT on every listener */
+    uint32_t defer_accept_s;    /* --defer-accept: TCP_DEFER_ACCEPT on the listeners isapid
+                                 * opens (not on those systemd passes); 0 = off */
 
     char *access_log;           /* NULL = off, "-" = stdout, else a file path (not opened here) */
     char *server_name;          /* SERVER_NAME when the request has no Host; NULL = local address */

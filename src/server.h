@@ -30,7 +30,11 @@ typedef struct listener {
                                            * wildcard: every connection's local address */
     bool proxy_protocol; /* connections start with a PROXY protocol header */
     bool queue_unknown;  /* TCP_INFO cannot count its accept queue (not a TCP listener) */
+    bool deferred;       /* TCP_DEFER_ACCEPT: a connection is accepted once bytes came
+                          * (server.c, "Deferred accepts") */
 } listener_t;
+
+#define NETLOOP_ACCEPT_BATCH 64 /* connections one accepting event takes at most */
 
 /* One event loop and everything it owns. Only its own thread touches its fields, except
  * where noted. */
@@ -68,6 +72,11 @@ typedef struct netloop {
                                 * worker's health check: --recycle-requests, and the status
                                 * page: src/status.h) */
     loop_task_t drain_task, idle_task, force_task, stop_task;
+    /* Connections the accepting event in progress took from deferring listeners, read by
+     * deferred_task right after it (server.c, "Deferred accepts"); empty between events. */
+    conn_t *deferred[NETLOOP_ACCEPT_BATCH];
+    unsigned n_deferred;
+    loop_task_t deferred_task;
 } netloop_t;
 
 struct server {

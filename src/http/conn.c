@@ -607,8 +607,14 @@ static void conn_on_event(loop_watch_t *w, uint32_t events)
     (void)conn_drive(c); /* a loop callback: the loop sees for itself whether it lost the loop */
 }
 
-void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                 const struct sockaddr_storage *local, bool proxy_protocol)
+void conn_start_reading(conn_t *c)
+{
+    c->readable = true;
+    (void)conn_drive(c); /* a loop task: the loop sees for itself whether it lost the loop */
+}
+
+conn_t *conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                    const struct sockaddr_storage *local, bool proxy_protocol)
 {
     static log_limiter_t no_conn = LOG_LIMITER_INIT;
     conn_t *c = spare_pop(&nl->spare_conn, &nl->n_spare_conn);
@@ -619,7 +625,7 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     if (!c) {
         log_limited(&no_conn, LOG_ERROR, "out of memory for a new connection: closing it");
         close(fd);
-        return;
+        return NULL;
     }
     c->watch.fd = fd;
     c->watch.on_event = conn_on_event;
@@ -637,10 +643,11 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     conn_sockaddr_text(local, c->local_text, sizeof c->local_text, &c->local_port);
     c->state = CONN_HEAD;
     c->writable = true;
-    /* The first read waits for the first edge: epoll_ctl(ADD) reports bytes that came before
-     * it, and a read now would mostly find none (a client sends its request once its connect
-     * completes, which is also when the accept queue hands the connection over: under
-     * `Connection: close` load, 86% of such reads failed with EAGAIN). */
+    /* The first read waits for the first edge (or conn_start_reading): epoll_ctl(ADD) reports
+     * bytes that came before it, and a read now would mostly find none unless the listener
+     * deferred the accept (a client sends its request once its connect completes, which is
+     * also when the accept queue hands the connection over: under `Connection: close` load,
+     * 86% of such reads failed with EAGAIN). */
     c->readable = false;
     int rc = loop_add(nl->loop, &c->watch, CONN_EVENTS);
     if (rc < 0) {
@@ -648,7 +655,7 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
                     strerror(-rc));
         close(fd);
         free(c);
-        return;
+        return NULL;
     }
     c->next = nl->conns;
     if (nl->conns)
@@ -656,6 +663,7 @@ void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
     nl->conns = c;
     atomic_fetch_add(&nl->srv->open_conns, 1);
     conn_timer(c, &nl->tq_header);
+    return c;
 }
 
 /* Out of the loop's set, then closed: the close takes the socket out of the kernel's set (no

@@ -193,9 +193,14 @@ struct conn {
 /* local: the listener's own address when it names one (saves a getsockname); NULL for a
  * wildcard listener. proxy_protocol: the connection must start with a PROXY protocol header
  * (src/http/proxyproto.h), else it is closed. Nothing is read here: the socket's first event
- * starts the connection. */
-void conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
-                 const struct sockaddr_storage *local, bool proxy_protocol);
+ * starts the connection, or conn_start_reading. Returns the connection, or NULL when it could
+ * not be kept (out of memory, epoll_ctl failed: the socket is closed, and the failure logged). */
+conn_t *conn_accept(netloop_t *nl, int fd, const struct sockaddr_storage *peer,
+                    const struct sockaddr_storage *local, bool proxy_protocol);
+/* Read now, as if the socket's first event had come: for a connection whose listener deferred
+ * the accept until bytes came (TCP_DEFER_ACCEPT). Called from a loop task; the request it
+ * starts may lose the loop. */
+void conn_start_reading(conn_t *c);
 /* Shutdown (loop thread): close idle keep-alive connections / force-close everything. */
 void conn_close_idle(netloop_t *nl);
 void conn_close_all(netloop_t *nl);

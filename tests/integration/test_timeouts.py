@@ -58,8 +58,25 @@ class TimeoutTest(unittest.TestCase):
             self.assert_closed_in(c, HEADER_MS / 1000 * 0.5, HEADER_MS / 1000)
 
     def test_silent_connection(self):
+        # The listener defers accepts (--defer-accept 1, the default): a connection that sends
+        # nothing is handed over when the kernel's wait ends, at its first SYN-ACK
+        # retransmission (1 s), and the header timeout runs from there.
         with self.srv.conn() as c:
-            self.assert_closed_in(c, 0.2, max(HEADER_MS, KEEPALIVE_MS) / 1000)
+            self.assert_closed_in(c, 1.0 + HEADER_MS / 1000 * 0.5, 1.0 + HEADER_MS / 1000)
+
+    def test_request_on_a_deferred_accept(self):
+        # Read at once (server.c, "Deferred accepts"), keep-alive and close alike; a second
+        # request on the connection waits for its event as usual.
+        for close in (False, True):
+            with self.srv.conn() as c:
+                c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n%s\r\n" %
+                       (b"Connection: close\r\n" if close else b""))
+                r = c.read_response()
+                self.assertEqual((r.status, r.body), (200, b"AAAA\n"))
+                if not close:
+                    c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertEqual(c.read_response().status, 200)
+
 
     def test_slowloris_head(self):
         # One header byte every 100 ms: the head timeout is for the whole head, so trickling
@@ -174,6 +191,24 @@ class TimeoutTest(unittest.TestCase):
                 got += len(data)
                 time.sleep(0.03)     # about 1 MB/s at most: the transfer spans several send timeouts
             self.assertEqual(got, n, "slow reader was cut off after %d bytes" % got)
+
+
+class UndeferredAcceptTest(unittest.TestCase):
+    """--defer-accept 0: connections are accepted at once and read on their first event."""
+
+    def test_silent_connection_and_a_request(self):
+        with Server(files={"a.txt": "AAAA\n"},
+                    args=["--header-timeout", str(HEADER_MS), "--defer-accept", "0"]) as srv:
+            with srv.conn() as c:
+                t0 = time.monotonic()
+                closed, extra = c.wait_closed(HEADER_MS / 1000 + SLACK)
+                elapsed = time.monotonic() - t0
+                self.assertTrue(closed, "not closed after %.2fs" % elapsed)
+                self.assertGreaterEqual(elapsed, HEADER_MS / 1000 * 0.5)
+                self.assertTrue(not extra or re.match(rb"HTTP/1\.[01] 408 ", extra), extra[:200])
+            with srv.conn() as c:
+                c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(c.read_response().status, 200)
 
 
 if __name__ == "__main__":

@@ -586,15 +586,19 @@ static void test_parse_listen(void)
 
 /* ---- INI file ---- */
 
-/* Behind a load balancer: proxy-protocol listeners, trusted proxies, SO_REUSEPORT. */
+/* Behind a load balancer: proxy-protocol listeners, trusted proxies, SO_REUSEPORT,
+ * TCP_DEFER_ACCEPT. */
 static void test_proxy_options(void)
 {
     config_t cfg;
     config_defaults(&cfg, at("bin"));
     CHECK(!cfg.reuse_port && cfg.n_trust_proxy == 0 && !cfg.listen[0].proxy_protocol);
+    CHECK_INT(cfg.defer_accept_s, 1);
     CHECK_INT(parse(&cfg, "--listen", "127.0.0.1:9100,proxy-protocol", "--listen", "[::1]:9101",
-                    "--trust-proxy", "10.0.0.0/8", "--trust-proxy=::1", "--reuse-port", NULL),
+                    "--trust-proxy", "10.0.0.0/8", "--trust-proxy=::1", "--reuse-port",
+                    "--defer-accept", "0", NULL),
               CONFIG_OK);
+    CHECK_INT(cfg.defer_accept_s, 0);
     CHECK_INT(cfg.n_listen, 2);
     CHECK(cfg.listen[0].proxy_protocol);
     CHECK(!cfg.listen[1].proxy_protocol);
@@ -607,9 +611,10 @@ static void test_proxy_options(void)
 
     write_file("conf/p.ini", "[server]\nlisten = 127.0.0.1:9102,proxy-protocol\n"
                              "trust_proxy = 192.168.0.0/16\ntrust_proxy = fd00::/8\n"
-                             "reuse_port = yes\n");
+                             "reuse_port = yes\ndefer_accept = 3\n");
     config_defaults(&cfg, at("bin"));
     CHECK_INT(load(&cfg, "conf/p.ini"), CONFIG_OK);
+    CHECK_INT(cfg.defer_accept_s, 3);
     CHECK(cfg.listen[0].proxy_protocol);
     CHECK_INT(cfg.n_trust_proxy, 2);
     CHECK(cfg.reuse_port);
@@ -630,6 +635,8 @@ static void test_proxy_options(void)
     expect_error("isapid: --reuse-port takes no value\n", "--reuse-port=yes", NULL, NULL);
     expect_ini_error("[server]\nreuse_port = maybe\n",
                      "isapid: conf/t.ini:2: reuse_port = maybe: expected yes or no\n");
+    expect_error("isapid: --defer-accept 1s: expected a number of seconds (0 = off)\n",
+                 "--defer-accept", "1s", NULL);
 }
 
 /* --filter (repeatable, in order) and [filters] NAME = PATH (relative to the file); the CLI list
