@@ -74,6 +74,7 @@ static void accept_pause(netloop_t *nl, int err)
     }
     nl->accept_paused = true;
     nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_RETRY_MS;
+    loop_deadline(nl->loop, nl->accept_resume_ms);
 }
 
 static void accept_resume(netloop_t *nl, uint64_t now)
@@ -99,8 +100,10 @@ static void accept_resume(netloop_t *nl, uint64_t now)
 
 void netloop_descriptor_freed(netloop_t *nl)
 {
-    if (nl->accept_paused)
+    if (nl->accept_paused) {
         nl->accept_resume_ms = 0; /* at the end of this iteration (netloop_tick) */
+        loop_deadline(nl->loop, 0);
+    }
 }
 
 /* ---- Rotating accepts (several worker processes) ----
@@ -119,6 +122,7 @@ static void accept_rotate(netloop_t *nl, listener_t *ls)
     ls->watched = false;
     nl->accept_paused = true;
     nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_RETRY_MS;
+    loop_deadline(nl->loop, nl->accept_resume_ms);
 }
 
 /* ---- Counting the accept queue ----

@@ -364,7 +364,8 @@ static void status_respond(void *ctx, conn_t *c, route_t *route)
         return;
     }
     uint64_t now = loop_now(conn_loop(c));
-    /* This loop's numbers and the worker's are fresh; the other loops' a tick old. */
+    /* This loop's numbers and the worker's are fresh; the other loops' from their last tick
+     * (at most STATUS_SAMPLE_MS old). */
     publish_loop(st, &st->srv->loops[conn_loop_index(c)], c, now);
     publish_worker(st, now);
     unsigned max_w = status_board_max_workers(st->board);

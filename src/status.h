@@ -4,8 +4,9 @@
  * ?json. Only peers inside --status-allow (default: loopback) get it; others get 403.
  *
  * What each loop publishes, and when: status_loop_tick runs on every tick of every loop while
- * the page is on. It stores the loop's count of responses every tick (a relaxed store when it
- * changed), and every STATUS_SAMPLE_MS (status.c) its connections by state (conn_census) and
+ * the page is on (a loop ticks when something is due, at least every STATUS_SAMPLE_MS while the
+ * page is on: loop.h). It stores the loop's count of responses every tick (a relaxed store when
+ * it changed), and every STATUS_SAMPLE_MS (status.c) its connections by state (conn_census) and
  * its parked sessions (parked_sample); the first loop also samples the worker's pools, RSS and
  * extensions then, and so does the loop serving the page, before it answers. The request path
  * itself only increments netloop_t.requests (a relaxed atomic add by the loop's thread) and an

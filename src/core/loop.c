@@ -33,12 +33,16 @@ struct loop {
     loop_backend_t *backend;
     loop_watch_t wake;        /* eventfd: readable when tasks were posted or stop was asked */
     pthread_mutex_t lock;     /* guards tasks_head/tail and the hand-back (owner_free) */
-    loop_task_t *tasks_head, *tasks_tail;
+    /* Written under the lock; tasks_head is also read without it (atomic), to skip the lock
+     * when nothing was posted: a post the read misses wakes the loop (loop_post). */
+    _Atomic(loop_task_t *) tasks_head;
+    loop_task_t *tasks_tail;
     atomic_bool stopping;
     uint64_t now_ms;
     loop_tick_fn tick;
     void *tick_arg;
-    uint64_t next_deadline;   /* from the last tick; UINT64_MAX = none */
+    uint64_t next_deadline;   /* when the tick is due: the last tick's return, lowered by
+                               * loop_deadline; UINT64_MAX = never */
 
     /* The iteration (touched only by the running thread). */
     int phase;
@@ -101,7 +105,7 @@ loop_t *loop_new(void)
         return NULL;
     }
     l->now_ms = clock_now_ms();
-    l->next_deadline = UINT64_MAX;
+    l->next_deadline = 0; /* the first iteration ticks */
     l->phase = PHASE_WAIT;
     atomic_init(&l->owner, OWNER_WORD(0, OWNER_FREE));
     return l;
@@ -159,9 +163,9 @@ void loop_post(loop_t *l, loop_task_t *t, loop_task_fn fn)
         return;
     }
     pthread_mutex_lock(&l->lock);
-    bool was_empty = l->tasks_head == NULL;
+    bool was_empty = atomic_load_explicit(&l->tasks_head, memory_order_relaxed) == NULL;
     if (was_empty)
-        l->tasks_head = t;
+        atomic_store_explicit(&l->tasks_head, t, memory_order_relaxed);
     else
         l->tasks_tail->next = t;
     l->tasks_tail = t;
@@ -180,6 +184,12 @@ void loop_set_tick(loop_t *l, loop_tick_fn fn, void *arg)
 
 uint64_t loop_now(const loop_t *l) { return l->now_ms; }
 
+void loop_deadline(loop_t *l, uint64_t at_ms)
+{
+    if (at_ms < l->next_deadline)
+        l->next_deadline = at_ms;
+}
+
 void loop_stop(loop_t *l)
 {
     atomic_store(&l->stopping, true);
@@ -197,10 +207,17 @@ bool loop_in_tick(const loop_t *l) { return l->phase == PHASE_TICK; }
  * (other threads', and calls'), then the running thread's own. */
 static loop_task_t *take_posted(loop_t *l)
 {
-    pthread_mutex_lock(&l->lock);
-    loop_task_t *t = l->tasks_head, *tail = l->tasks_tail;
-    l->tasks_head = l->tasks_tail = NULL;
-    pthread_mutex_unlock(&l->lock);
+    loop_task_t *t = NULL, *tail = NULL;
+    /* Without the lock first: most iterations find the queue empty. A task seen here was
+     * published by the unlock of its post, which the lock below pairs with. */
+    if (atomic_load_explicit(&l->tasks_head, memory_order_relaxed)) {
+        pthread_mutex_lock(&l->lock);
+        t = atomic_load_explicit(&l->tasks_head, memory_order_relaxed);
+        tail = l->tasks_tail;
+        atomic_store_explicit(&l->tasks_head, NULL, memory_order_relaxed);
+        l->tasks_tail = NULL;
+        pthread_mutex_unlock(&l->lock);
+    }
     if (t)
         tail->next = l->own_head;
     else
@@ -236,9 +253,14 @@ static loop_kept_t loop_continue(loop_t *l)
         l->phase = PHASE_TASKS;
     }
     /* The tick only runs timers, never a call that may block (loop_in_tick tells those who
-     * would make one), so it cannot lose the loop. */
-    l->phase = PHASE_TICK;
-    l->next_deadline = l->tick ? l->tick(l->tick_arg, l->now_ms) : UINT64_MAX;
+     * would make one), so it cannot lose the loop. What it asks of loop_deadline while it runs
+     * comes on top of what it returns. */
+    if (l->tick && l->now_ms >= l->next_deadline) {
+        l->phase = PHASE_TICK;
+        l->next_deadline = UINT64_MAX;
+        uint64_t next = l->tick(l->tick_arg, l->now_ms);
+        loop_deadline(l, next);
+    }
     l->phase = PHASE_WAIT;
     return LOOP_KEPT;
 }

@@ -52,9 +52,18 @@ struct loop_task {
     loop_task_fn fn;
 };
 
-/* Called once per iteration (on the loop thread) after events and tasks; returns the time
- * (monotonic ms) of the next deadline the owner needs, or UINT64_MAX. */
+/* Called on the loop thread at the end of an iteration (after its events and tasks) that has
+ * something due: the time the tick last returned has come, or loop_deadline named an earlier
+ * one. Returns the time (monotonic ms) of the next deadline the owner needs, or UINT64_MAX.
+ * The first iteration always ticks. An iteration with nothing due skips the tick (most of a
+ * busy loop's iterations: the owner's timer queues only move their deadlines later). */
 typedef uint64_t (*loop_tick_fn)(void *arg, uint64_t now_ms);
+
+/* Something of the tick's is due at at_ms (monotonic ms; 0 or a past time: at the end of this
+ * iteration): the tick runs then, if it was not due earlier. For whatever the tick's last
+ * return did not cover: a timer armed in an empty queue, a closed connection to free. Loop
+ * thread only; from the tick itself too (then it comes on top of what the tick returns). */
+void loop_deadline(loop_t *l, uint64_t at_ms);
 
 loop_t *loop_new(void);
 void loop_free(loop_t *l);

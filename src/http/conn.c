@@ -36,9 +36,13 @@ static void conn_route(conn_t *c);
 /* ------------------------------------------------------------------------------------------ */
 /* Buffers and timers */
 
+/* Every arm tells the loop its deadline (loop_deadline): one in an empty queue may come before
+ * anything the last tick knew of. The same for the other timers (conn_io.c, sendrate.c). */
 void conn_timer(conn_t *c, timeq_t *q)
 {
-    timeq_arm(q, &c->timer, loop_now(c->nl->loop));
+    loop_t *l = c->nl->loop;
+    timeq_arm(q, &c->timer, loop_now(l));
+    loop_deadline(l, c->timer.deadline_ms);
 }
 
 /* Read from the socket into the input buffer. 1 bytes read, 0 would block, -1 EOF or error. */
@@ -718,6 +722,7 @@ void conn_close(conn_t *c)
      * current epoll batch. */
     c->next = nl->closed;
     nl->closed = c;
+    loop_deadline(nl->loop, 0); /* the tick frees it (conn_reap) */
     atomic_fetch_sub(&nl->srv->open_conns, 1);
 }
 

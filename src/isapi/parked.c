@@ -82,6 +82,7 @@ static void release_now_if_idle(request_t *r)
     if (idle) {
         conn_release_socket(c);
         r->host->loops[conn_loop_index(c)].trim_wanted = true;
+        loop_deadline(conn_loop(c), 0); /* trim_tick */
     }
     pthread_mutex_unlock(&r->lock);
     if (idle)
