@@ -102,10 +102,15 @@ int out_chain_send_nagle(int fd, out_chain_t *ch, out_nagle_t *nagle)
                 cnt++;
             }
             group_end = k;
-            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
             if (nagle)
                 out_nagle_before_send(fd, nagle);
-            n = sendmsg(fd, &msg, MSG_NOSIGNAL | (k < ch->n ? MSG_MORE : 0));
+            int flags = MSG_NOSIGNAL | (k < ch->n ? MSG_MORE : 0);
+            if (cnt == 1) { /* most responses (a batch, a loop's own): no iovec to import */
+                n = send(fd, iov[0].iov_base, iov[0].iov_len, flags);
+            } else {
+                struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+                n = sendmsg(fd, &msg, flags);
+            }
         } else {
             off_t off = (off_t)(seg->off + ch->seg_done);
             uint64_t left = seg->len - ch->seg_done;

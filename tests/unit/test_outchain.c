@@ -246,9 +246,11 @@ static void test_stepwise(void)
     CHECK(stopped_in[LAYOUT_SEGS - 3]);
 }
 
-/* Exact stops. The executable's sendmsg and sendfile stand in for libc's (the chain's calls
- * resolve to them): while `shim_budget` is not negative, a call sends at most that many bytes
- * and a call that finds it 0 fails with EAGAIN, as a full socket does. They count the calls. */
+/* Exact stops. The executable's sendmsg, send and sendfile stand in for libc's (the chain's
+ * calls resolve to them): while `shim_budget` is not negative, a call sends at most that many
+ * bytes and a call that finds it 0 fails with EAGAIN, as a full socket does. They count the
+ * calls: shim_sendmsg_calls counts both memory sends (the chain sends a single piece with
+ * send). */
 static long shim_budget = -1;
 static unsigned shim_sendmsg_calls, shim_sendfile_calls;
 
@@ -276,6 +278,13 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     if (n > 0 && shim_budget > 0)
         shim_budget -= n;
     return n;
+}
+
+ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    return sendmsg(fd, &m, flags);
 }
 
 ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
