@@ -10,6 +10,7 @@ Fixture: tests/fixtures/crash.c (?op=segv NULL store, ?op=overflow unbounded rec
 
 import os
 import resource
+import re
 import signal
 import unittest
 
@@ -56,7 +57,11 @@ class CrashReportTest(unittest.TestCase):
     def test_stack_overflow_in_httpextensionproc(self):
         line, module = self.crash("overflow")
         self.assertIn(" in extension %s while serving /scripts/crash.dll?op=overflow:" % module, line)
-        self.assertIn(" in %s" % module, line.split(": instruction", 1)[1])
+        where = line.split(": instruction", 1)[1]
+        # Under TSan every store of the recursion calls the runtime (__tsan_write1), and the
+        # store that meets the guard page may be the runtime's own: that is the instruction.
+        if not (sanitizer_of_binary() and re.match(r" 0x[0-9a-f]+ in \S*/lib[a-z]*san\.so", where)):
+            self.assertIn(" in %s" % module, where)
         self.assertIn("(stack overflow)", line)
 
     def test_crash_on_a_thread_the_extension_started(self):
