@@ -31,7 +31,6 @@
 #include "status.h"
 #include "statusboard.h"
 
-#define ACCEPT_BATCH NETLOOP_ACCEPT_BATCH
 #define ACCEPT_RETRY_MS 100
 #define LINGER_TIMEOUT_MS 2000
 #define UNLOAD_MIN_MS 1000 /* each extension's unload calls get the grace period, at least this */
@@ -47,6 +46,14 @@
  * already accepted are served all along; new ones wait in the listen queue.
  * A listener is `registered` while this loop accepts on it (until shutdown), and `watched`
  * while it is in the epoll set: registered and not watched means paused. Loop thread only. */
+
+/* Paused: the tick tries again ACCEPT_RETRY_MS from now. */
+static void accept_retry_later(netloop_t *nl, uint64_t now)
+{
+    nl->accept_paused = true;
+    nl->accept_resume_ms = now + ACCEPT_RETRY_MS;
+    loop_deadline(nl->loop, nl->accept_resume_ms);
+}
 
 static void accept_pause(netloop_t *nl, int err)
 {
@@ -72,9 +79,7 @@ static void accept_pause(netloop_t *nl, int err)
         else
             ls->watched = false;
     }
-    nl->accept_paused = true;
-    nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_RETRY_MS;
-    loop_deadline(nl->loop, nl->accept_resume_ms);
+    accept_retry_later(nl, loop_now(nl->loop));
 }
 
 static void accept_resume(netloop_t *nl, uint64_t now)
@@ -90,8 +95,7 @@ static void accept_resume(netloop_t *nl, uint64_t now)
             log_limited(&ctl_failed, LOG_ERROR, "cannot resume accepting on listener %d: "
                         "epoll_ctl: %s; retrying in %d ms", ls->watch.fd, strerror(-rc),
                         ACCEPT_RETRY_MS);
-            nl->accept_paused = true;
-            nl->accept_resume_ms = now + ACCEPT_RETRY_MS;
+            accept_retry_later(nl, now);
         } else {
             ls->watched = true;
         }
@@ -120,9 +124,7 @@ static void accept_rotate(netloop_t *nl, listener_t *ls)
     if (loop_add(nl->loop, &ls->watch, EPOLLIN | EPOLLEXCLUSIVE) == 0)
         return;
     ls->watched = false;
-    nl->accept_paused = true;
-    nl->accept_resume_ms = loop_now(nl->loop) + ACCEPT_RETRY_MS;
-    loop_deadline(nl->loop, nl->accept_resume_ms);
+    accept_retry_later(nl, loop_now(nl->loop));
 }
 
 /* ---- Counting the accept queue ----
@@ -165,7 +167,7 @@ static void start_deferred(loop_task_t *t)
 {
     netloop_t *nl = (netloop_t *)((char *)t - offsetof(netloop_t, deferred_task));
     unsigned n = nl->n_deferred;
-    conn_t *started[ACCEPT_BATCH];
+    conn_t *started[NETLOOP_ACCEPT_BATCH];
     memcpy(started, nl->deferred, n * sizeof *started);
     nl->n_deferred = 0;
     loop_t *l = nl->loop;
@@ -192,14 +194,16 @@ static void accept_some(loop_watch_t *w, uint32_t events)
     /* At least one: a count of 0 under a readable listener (another loop was first, or the
      * count read between the queue's update and its counter's) must not leave the
      * level-triggered listener reported and never accepted. */
-    int batch = queued < 0 || queued >= ACCEPT_BATCH ? ACCEPT_BATCH : queued > 0 ? queued : 1;
+    int batch = queued < 0 || queued >= NETLOOP_ACCEPT_BATCH ? NETLOOP_ACCEPT_BATCH
+                : queued > 0                                ? queued
+                                                            : 1;
     for (int i = 0; i < batch && !nl->accept_paused; i++) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             conn_t *c = conn_accept(nl, fd, &peer, ls->local, ls->proxy_protocol);
-            if (c && ls->deferred) /* at most ACCEPT_BATCH per event (on_accept) */
+            if (c && ls->deferred) /* at most NETLOOP_ACCEPT_BATCH per event (on_accept) */
                 nl->deferred[nl->n_deferred++] = c;
             accepted = true;
             continue;
@@ -228,7 +232,7 @@ static void accept_some(loop_watch_t *w, uint32_t events)
         }
     }
     /* The whole counted queue taken (it fitted the batch): as EAGAIN would have said. */
-    if (accepted && queued >= 0 && queued <= ACCEPT_BATCH && nl->srv->cfg->processes > 1)
+    if (accepted && queued >= 0 && queued <= NETLOOP_ACCEPT_BATCH && nl->srv->cfg->processes > 1)
         accept_rotate(nl, ls);
 }
 

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "timeq.h"
+
 typedef struct loop loop_t;
 
 /* Whether the calling thread still runs its loop after a call that may have lost it (a call
@@ -134,6 +136,14 @@ void loop_run_taken(loop_t *l);
 
 /* Monotonic milliseconds, refreshed once per iteration (cheap to call on the loop thread). */
 uint64_t loop_now(const loop_t *l);
+
+/* (Re)arm n in q at the loop's time and tell the loop its deadline: every timer of a loop's
+ * queues is armed through this (loop thread only). */
+static inline void loop_timer_arm(loop_t *l, timeq_t *q, timeq_node_t *n)
+{
+    timeq_arm(q, n, loop_now(l));
+    loop_deadline(l, n->deadline_ms);
+}
 uint64_t clock_now_ms(void);
 
 #endif

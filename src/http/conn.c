@@ -36,14 +36,9 @@ static void conn_route(conn_t *c);
 /* ------------------------------------------------------------------------------------------ */
 /* Buffers and timers */
 
-/* Every arm tells the loop its deadline (loop_deadline): one in an empty queue may come before
- * anything the last tick knew of. The same for the other timers (conn_io.c, sendrate.c). */
-void conn_timer(conn_t *c, timeq_t *q)
-{
-    loop_t *l = c->nl->loop;
-    timeq_arm(q, &c->timer, loop_now(l));
-    loop_deadline(l, c->timer.deadline_ms);
-}
+/* Armed through the loop (loop_timer_arm): one in an empty queue may come before anything the
+ * last tick knew of. */
+void conn_timer(conn_t *c, timeq_t *q) { loop_timer_arm(c->nl->loop, q, &c->timer); }
 
 /* Read from the socket into the input buffer. 1 bytes read, 0 would block, -1 EOF or error. */
 static int conn_fill(conn_t *c)

@@ -206,10 +206,8 @@ bool conn_body_sleep(conn_t *c)
         return false;
     body_rate_wait(&c->body_rate, now);
     /* Bytes wake the reader; the timer judges a wait that goes on without them. */
-    if (!timeq_node_armed(&c->rate_timer)) {
-        timeq_arm(&c->nl->tq_rate, &c->rate_timer, now);
-        loop_deadline(c->nl->loop, c->rate_timer.deadline_ms);
-    }
+    if (!timeq_node_armed(&c->rate_timer))
+        loop_timer_arm(c->nl->loop, &c->nl->tq_rate, &c->rate_timer);
     return true;
 }
 

@@ -69,10 +69,8 @@ bool conn_send_full(conn_t *c)
     if (!send_rate_full(s, now, NULL))
         return false;
     /* The socket's wake-up ends the wait; the timer judges one that goes on without it. */
-    if (c->nl->srv->cfg->min_send_rate && !timeq_node_armed(&s->timer)) {
-        timeq_arm(&c->nl->tq_send_rate, &s->timer, now);
-        loop_deadline(c->nl->loop, s->timer.deadline_ms);
-    }
+    if (c->nl->srv->cfg->min_send_rate && !timeq_node_armed(&s->timer))
+        loop_timer_arm(c->nl->loop, &c->nl->tq_send_rate, &s->timer);
     return true;
 }
 
