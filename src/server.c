@@ -194,9 +194,9 @@ static void accept_some(loop_watch_t *w, uint32_t events)
     /* At least one: a count of 0 under a readable listener (another loop was first, or the
      * count read between the queue's update and its counter's) must not leave the
      * level-triggered listener reported and never accepted. */
-    int batch = queued < 0 || queued >= NETLOOP_ACCEPT_BATCH ? NETLOOP_ACCEPT_BATCH
-                : queued > 0                                ? queued
-                                                            : 1;
+    int batch = queued < 0 ? NETLOOP_ACCEPT_BATCH : queued < 1 ? 1 : queued;
+    if (batch > NETLOOP_ACCEPT_BATCH)
+        batch = NETLOOP_ACCEPT_BATCH;
     for (int i = 0; i < batch && !nl->accept_paused; i++) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;

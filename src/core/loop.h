@@ -137,8 +137,9 @@ void loop_run_taken(loop_t *l);
 /* Monotonic milliseconds, refreshed once per iteration (cheap to call on the loop thread). */
 uint64_t loop_now(const loop_t *l);
 
-/* (Re)arm n in q at the loop's time and tell the loop its deadline: every timer of a loop's
- * queues is armed through this (loop thread only). */
+/* (Re)arm n in q at the loop's time and tell the loop its deadline (loop thread only): every
+ * arm outside the loop's own tick goes through this. The tick re-arms with timeq_arm alone:
+ * what it returns is the loop's next deadline. */
 static inline void loop_timer_arm(loop_t *l, timeq_t *q, timeq_node_t *n)
 {
     timeq_arm(q, n, loop_now(l));
