@@ -46,6 +46,12 @@ typedef struct kept_entry {
 #define PAGES_PER_BLOCK (ECB_BLOCK_SIZE / ECB_FAULT_PAGE)
 #define KEPT_WHOLE (1u << PAGES_PER_BLOCK)
 
+/* ECB_MODE_USERFAULTFD with moves: blocks taken from the bump pointer at a release and filled
+ * with the released block's pages (block_release), handed out before the bump pointer moves
+ * on. As many as cursors fill blocks at once is enough: a release makes one, a cursor's next
+ * block takes one. */
+#define READY_MAX 8
+
 struct ecb_arena {
     struct ecb_arena_view view; /* first: ecb_cell_lookup reads it through the arena pointer */
     size_t size;
@@ -54,6 +60,7 @@ struct ecb_arena {
     EXTENSION_CONTROL_BLOCK tombstone; /* ConnID is each cell's own */
     ecb_fault_t *fault;                /* ECB_MODE_USERFAULTFD */
     _Atomic uint64_t fault_errors_seen; /* the handler's errors already logged */
+    bool move;                         /* ECB_MODE_USERFAULTFD: released blocks' pages are moved */
     const char *keep_why;              /* ECB_MODE_KEEP: why */
     uint64_t keep_ms;
     size_t keep_bytes;
@@ -65,6 +72,8 @@ struct ecb_arena {
     ecb_cursor_t shared;        /* ecb_cell_take_shared */
     sweep_entry_t sweep[SWEEP_LAG];
     unsigned sweep_n, sweep_head;
+    uint64_t ready[READY_MAX]; /* ready[0 .. ready_n): newest last */
+    unsigned ready_n, ready_filling; /* filling: taken for the ready list, being moved into */
     kept_entry_t *kept; /* kept[kept_head .. kept_head + kept_n) */
     size_t kept_cap, kept_head, kept_n;
     ecb_arena_stats_t stats;
@@ -169,6 +178,7 @@ ecb_arena_t *ecb_arena_create(const ecb_arena_params_t *p)
         a->keep_why = "asked for";
     else
         a->fault = ecb_fault_start(base, size, tombstones_fill, a, &a->keep_why);
+    a->move = a->fault && !p->no_move && ecb_fault_can_move(a->fault);
     return a;
 }
 
@@ -196,6 +206,7 @@ void ecb_arena_stats(ecb_arena_t *a, ecb_arena_stats_t *out)
     pthread_mutex_lock(&a->lock);
     *out = a->stats;
     out->committed = atomic_load(&a->view.committed);
+    out->moves = a->move;
     pthread_mutex_unlock(&a->lock);
     if (a->fault) {
         ecb_fault_stats_t fs;
@@ -436,13 +447,17 @@ static ecb_cell_t *take_from(ecb_arena_t *a, ecb_cursor_t *cur, bool locked)
          * took last. A thread's own cursor moves on only after its last cell was made live. */
         if (cur->next >= ECB_CELLS_PER_BLOCK && cur != &a->shared)
             block_filled_locked(a, cur->block);
-        bool ok = block_take_locked(a, &cur->block);
+        /* The newest ready block first: its pages were in use last, likeliest still cached. */
+        bool ready = a->ready_n > 0;
+        bool ok = ready || block_take_locked(a, &cur->block);
+        if (ready)
+            cur->block = a->ready[--a->ready_n];
         if (!locked)
             pthread_mutex_unlock(&a->lock);
         if (!ok)
             return NULL;
         /* Filled before use: the requests of this block never wait for the fault handler. */
-        if (a->fault) {
+        if (a->fault && !ready) {
             (void)ecb_fault_populate(a->fault, block_addr(a, cur->block), ECB_BLOCK_SIZE);
             fault_errors_report(a);
         }
@@ -461,10 +476,43 @@ ecb_cell_t *ecb_cell_take_shared(ecb_arena_t *a)
     return cell;
 }
 
+/* ECB_MODE_USERFAULTFD with moves: the released block's pages moved onto the next fresh block,
+ * which then needs no fill, and nothing is freed, allocated or zeroed. The moved cells are
+ * tombstones (their ConnIDs those of the old addresses: all dead, so any call through one is
+ * refused either way); the header is reset. False when no block can be taken for it or enough
+ * are ready: the caller gives the memory back. */
+static bool block_move_to_ready(ecb_arena_t *a, uint64_t block)
+{
+    uint64_t to = 0;
+    pthread_mutex_lock(&a->lock);
+    bool got = a->ready_n + a->ready_filling < READY_MAX && block_take_locked(a, &to);
+    a->ready_filling += got;
+    pthread_mutex_unlock(&a->lock);
+    if (!got)
+        return false;
+    char *dst = block_addr(a, to), *src = block_addr(a, block);
+    size_t moved = ecb_fault_move(a->fault, dst, src, ECB_BLOCK_SIZE);
+    if (moved < ECB_BLOCK_SIZE) { /* a page swept or read in meanwhile: the rest the old way */
+        (void)madvise(src + moved, ECB_BLOCK_SIZE - moved, MADV_DONTNEED);
+        (void)ecb_fault_populate(a->fault, dst + moved, ECB_BLOCK_SIZE - moved);
+        fault_errors_report(a);
+    }
+    atomic_store_explicit(&((block_header_t *)dst)->freed, 0, memory_order_relaxed);
+    pthread_mutex_lock(&a->lock); /* publishes the header to the cursor that takes the block */
+    a->ready_filling--;
+    a->ready[a->ready_n++] = to;
+    a->stats.blocks_moved += moved == ECB_BLOCK_SIZE;
+    block_released_locked(a, block);
+    pthread_mutex_unlock(&a->lock);
+    return true;
+}
+
 /* Every cell of the block has been freed: give its memory back now (userfaultfd: it reads as
  * tombstones from now on) or after it has been kept. */
 static void block_release(ecb_arena_t *a, uint64_t block)
 {
+    if (a->move && block_move_to_ready(a, block))
+        return;
     if (a->fault) /* no cell of the block is handed out again before its chunk is renewed */
         (void)madvise(block_addr(a, block), ECB_BLOCK_SIZE, MADV_DONTNEED);
     pthread_mutex_lock(&a->lock);

@@ -12,7 +12,9 @@
  *
  *   block (64 KiB, 256 cells): cell 0 is the block's header (a count of freed cells; its
  *       state word is always 0), the others are handed out by one cursor at a time. When all
- *       255 have been freed the block's memory is given back (MADV_DONTNEED). A block still
+ *       255 have been freed the block's memory is given back (MADV_DONTNEED; under
+ *       userfaultfd, where the kernel can, its pages are moved onto the next fresh block
+ *       instead, which is then handed out without a fill: see the modes). A block still
  *       holding live cells some 4,000 requests after it was filled gives back the pages that
  *       hold none.
  *   chunk (2 MiB, 32 blocks): when all its blocks have been given back, it is replaced by a
@@ -25,8 +27,10 @@
  *   ECB_MODE_USERFAULTFD: tombstones, always. The range is registered with a userfaultfd
  *       (src/isapi/ecbfault.h); a read of a missing page is answered with a page of tombstones built
  *       for its address (headers zero). Fresh blocks are filled (zeros, one ioctl) before
- *       they are handed out, so requests never wait for the handler. Chunks are renewed by
- *       moving a registered spare over them (mremap).
+ *       they are handed out, so requests never wait for the handler; from Linux 6.8 a fresh
+ *       block is filled instead with a given-back block's pages (UFFDIO_MOVE: tombstones, the
+ *       header reset), so no page is freed, allocated or zeroed on the way. Chunks are renewed
+ *       by moving a registered spare over them (mremap).
  *   ECB_MODE_KEEP (userfaultfd not available): zeros, but only after a delay. A block whose
  *       cells are all dead, and the dead pages of a block that still holds live cells, are
  *       kept (as tombstones) until keep_ms have passed or more than keep_bytes are kept
@@ -88,6 +92,7 @@ typedef struct ecb_arena_params {
     size_t max_bytes, min_bytes; /* the range: the largest of at most max that can be had */
     const ecb_callbacks_t *callbacks; /* the tombstone's; NULL: NULL pointers (tests) */
     bool keep;                        /* ECB_MODE_KEEP even where userfaultfd works (tests) */
+    bool no_move;                     /* no UFFDIO_MOVE even where the kernel has it (tests) */
     uint64_t keep_ms;                 /* ECB_MODE_KEEP: 0 is ECB_KEEP_MS_DEFAULT */
     size_t keep_bytes;                /* ECB_MODE_KEEP: 0 is ECB_KEEP_BYTES_DEFAULT */
     uint64_t (*clock_ms)(void);       /* a monotonic clock; NULL is CLOCK_MONOTONIC (tests) */
@@ -104,13 +109,15 @@ typedef struct ecb_arena_stats {
     size_t size;               /* bytes of the range */
     size_t committed;          /* bytes made accessible so far */
     uint64_t blocks_taken;
-    uint64_t blocks_released;  /* given back with MADV_DONTNEED */
+    uint64_t blocks_released;  /* given back: MADV_DONTNEED, or moved */
+    uint64_t blocks_moved;     /* of those, moved whole onto a fresh block (UFFDIO_MOVE) */
     uint64_t chunks_renewed;   /* replaced by a fresh mapping */
     uint64_t pages_swept;      /* given back from blocks still holding a live cell */
     uint64_t wraps;            /* times hand-out went back to the start of the range */
     uint64_t kept_bytes;       /* ECB_MODE_KEEP: dead memory kept, not yet given back */
     uint64_t faults;           /* ECB_MODE_USERFAULTFD: pages the handler answered */
     uint64_t fault_errors;     /* ECB_MODE_USERFAULTFD: failed answers (retried) or populates */
+    bool moves;                /* ECB_MODE_USERFAULTFD: released blocks' pages are moved */
 } ecb_arena_stats_t;
 
 /* Reserve the largest range of at most max_bytes and at least min_bytes (halving on failure:

@@ -18,12 +18,23 @@
 #if defined(SYS_userfaultfd) && __has_include(<linux/userfaultfd.h>)
 #include <linux/userfaultfd.h>
 #define HAVE_USERFAULTFD 1
+/* UFFDIO_MOVE (Linux 6.8) is newer than some distributions' headers (Debian 12's): its ABI. */
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE ((uint64_t)1 << 16)
+#define _UFFDIO_MOVE 0x05
+struct uffdio_move {
+    uint64_t dst, src, len, mode;
+    int64_t move; /* written by the kernel: bytes moved, or -errno when none were */
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
+#endif
 #endif
 
 struct ecb_fault {
     unsigned char page[ECB_FAULT_PAGE]; /* first, page-aligned: the handler's, built per fault */
     int uffd;
     int stop_fd; /* eventfd: ecb_fault_stop */
+    bool can_move; /* the kernel has UFFDIO_MOVE for the range */
     ecb_fault_fill_fn *fill;
     void *arg;
     pthread_t thread;
@@ -120,30 +131,37 @@ static void *handler_main(void *arg)
     return NULL;
 }
 
-static const char *open_uffd(int *out)
+/* Remap events always; moves where the kernel has them (asking for a feature it does not know
+ * fails the handshake, which cannot be repeated on the same descriptor: a second one then). */
+static const char *open_uffd(int *out, bool *can_move)
 {
     if (sysconf(_SC_PAGESIZE) != ECB_FAULT_PAGE)
         return "pages are not 4 KiB";
-    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-    if (fd < 0)
-        return errno == ENOSYS ? "the kernel has no userfaultfd"
-               : errno == EPERM ? "userfaultfd is not permitted here (seccomp or a security module)"
-               : errno == EINVAL ? "the kernel is older than 5.11 (no user-mode-only userfaultfd)"
-                                 : "userfaultfd cannot be opened";
-    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_EVENT_REMAP};
-    if (ioctl(fd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_EVENT_REMAP)) {
+    const uint64_t wanted[2] = {UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_MOVE, UFFD_FEATURE_EVENT_REMAP};
+    for (unsigned i = 0; i < 2; i++) {
+        int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+        if (fd < 0)
+            return errno == ENOSYS ? "the kernel has no userfaultfd"
+                   : errno == EPERM ? "userfaultfd is not permitted here (seccomp or a security module)"
+                   : errno == EINVAL ? "the kernel is older than 5.11 (no user-mode-only userfaultfd)"
+                                     : "userfaultfd cannot be opened";
+        struct uffdio_api api = {.api = UFFD_API, .features = wanted[i]};
+        if (ioctl(fd, UFFDIO_API, &api) == 0 && (api.features & wanted[i]) == wanted[i]) {
+            *out = fd;
+            *can_move = (wanted[i] & UFFD_FEATURE_MOVE) != 0;
+            return NULL;
+        }
         close(fd);
-        return "the kernel's userfaultfd has no remap events";
     }
-    *out = fd;
-    return NULL;
+    return "the kernel's userfaultfd has no remap events";
 }
 
 ecb_fault_t *ecb_fault_start(void *base, size_t size, ecb_fault_fill_fn *fill, void *arg,
                              const char **why)
 {
     int uffd = -1;
-    *why = open_uffd(&uffd);
+    bool can_move = false;
+    *why = open_uffd(&uffd, &can_move);
     if (*why)
         return NULL;
     ecb_fault_t *f = NULL;
@@ -176,6 +194,7 @@ ecb_fault_t *ecb_fault_start(void *base, size_t size, ecb_fault_fill_fn *fill, v
         ecb_fault_stop(f);
         return NULL;
     }
+    f->can_move = can_move && (reg.ioctls & (uint64_t)1 << _UFFDIO_MOVE);
     return f;
 fail:
     free(f);
@@ -229,6 +248,23 @@ bool ecb_fault_populate(ecb_fault_t *f, void *p, size_t len)
     return true;
 }
 
+bool ecb_fault_can_move(const ecb_fault_t *f) { return f->can_move; }
+
+size_t ecb_fault_move(ecb_fault_t *f, void *to, void *from, size_t len)
+{
+    if (!f->can_move)
+        return 0;
+    /* Without ALLOW_SRC_HOLES: a missing page of `from` stops the move there, so what was
+     * moved is one prefix and the caller fills the rest of `to` itself. */
+    struct uffdio_move m = {.dst = (uintptr_t)to, .src = (uintptr_t)from, .len = len};
+    if (ioctl(f->uffd, UFFDIO_MOVE, &m) == 0)
+        return len;
+    /* ENOENT (a page of `from` given back already), EEXIST (a stale read filled a page of
+     * `to`), EBUSY (a page shared with another process since a fork), EAGAIN (a renewal being
+     * reported): all expected, none worth a count. */
+    return m.move > 0 ? (size_t)m.move : 0;
+}
+
 bool ecb_fault_renew(ecb_fault_t *f, void *at, size_t len)
 {
     /* The spare between two guard pages of its own, so that it merges with no neighbour where
@@ -267,5 +303,7 @@ ecb_fault_t *ecb_fault_start(void *base, size_t size, ecb_fault_fill_fn *fill, v
 void ecb_fault_stop(ecb_fault_t *f) { (void)f; }
 bool ecb_fault_populate(ecb_fault_t *f, void *p, size_t len) { return (void)f, (void)p, (void)len, false; }
 bool ecb_fault_renew(ecb_fault_t *f, void *at, size_t len) { return (void)f, (void)at, (void)len, false; }
+bool ecb_fault_can_move(const ecb_fault_t *f) { return (void)f, false; }
+size_t ecb_fault_move(ecb_fault_t *f, void *to, void *from, size_t len) { return (void)f, (void)to, (void)from, (void)len, 0; }
 
 #endif

@@ -1,7 +1,8 @@
 /* Missing pages of an ECB arena's range answered by the arena (userfaultfd, MISSING mode).
  *
- * The arena gives memory back with MADV_DONTNEED; without this, the next read of such a page
- * sees zeros. Here the whole range is registered with a userfaultfd (UFFD_USER_MODE_ONLY: no
+ * The arena gives memory back with MADV_DONTNEED or by moving its pages elsewhere in the
+ * range (ecb_fault_move); without this, the next read of such a page sees zeros. Here the
+ * whole range is registered with a userfaultfd (UFFD_USER_MODE_ONLY: no
  * privilege needed from Linux 5.11) and one handler thread answers each user-mode fault on a
  * missing page with UFFDIO_COPY of a page the arena builds for that address (its fill
  * function). A fault from kernel mode (a system call reading the page) is not delivered: the
@@ -45,6 +46,16 @@ bool ecb_fault_populate(ecb_fault_t *f, void *p, size_t len);
  * registered spare moved over it with mremap: no moment where a read sees an unregistered
  * page). Frees the old pages and page tables. False (errno) if the old mapping stays. */
 bool ecb_fault_renew(ecb_fault_t *f, void *at, size_t len);
+
+/* Whether ecb_fault_move can move pages here (UFFDIO_MOVE: Linux 6.8 and later). */
+bool ecb_fault_can_move(const ecb_fault_t *f);
+/* Moves the pages of [from, from + len) to [to, to + len), which must be missing (UFFDIO_MOVE:
+ * page table entries change places; no page is freed, allocated or zeroed, and no mapping is
+ * split). `from` is missing afterwards: a read there is answered by the handler. Returns the
+ * bytes moved from the start: len when all were, less when a page of `from` was missing, a page
+ * of `to` present, a page shared with another process, or moves are not available (0). The
+ * caller fills the rest of `to` and gives back the rest of `from`. */
+size_t ecb_fault_move(ecb_fault_t *f, void *to, void *from, size_t len);
 
 typedef struct ecb_fault_stats {
     uint64_t faults;      /* pages answered by the handler */
