@@ -12,6 +12,25 @@
 
 /* IMF-fixdate, out must hold HTTP_DATE_LEN + 1. Returns HTTP_DATE_LEN. */
 size_t http_date_format(time_t t, char *out);
+
+/* The last date one caller formatted, kept for the next call with the same time (the Date of
+ * this second, a busy file's Last-Modified). Zero-initialised is empty; one thread's (make it
+ * _Thread_local). */
+typedef struct http_date_memo {
+    bool valid;
+    time_t t;
+    char text[HTTP_DATE_LEN + 1];
+} http_date_memo_t;
+/* The IMF-fixdate of t, formatted only when t is not the memo's (inline: once per response). */
+static inline const char *http_date_memo(http_date_memo_t *m, time_t t)
+{
+    if (!m->valid || m->t != t) {
+        http_date_format(t, m->text);
+        m->t = t;
+        m->valid = true;
+    }
+    return m->text;
+}
 /* Accepts IMF-fixdate, RFC 850 and asctime forms. 0 ok, -1 malformed. */
 int http_date_parse(const char *s, time_t *out);
 

@@ -26,17 +26,8 @@ static time_t clock_now(void)
 /* The Date value of second now, formatted at most once per second per thread. */
 static const char *date_at(time_t now)
 {
-    static _Thread_local struct {
-        bool valid;
-        time_t sec;
-        char text[HTTP_DATE_LEN + 1];
-    } cache;
-    if (!cache.valid || cache.sec != now) {
-        http_date_format(now, cache.text);
-        cache.sec = now;
-        cache.valid = true;
-    }
-    return cache.text;
+    static _Thread_local http_date_memo_t memo;
+    return http_date_memo(&memo, now);
 }
 
 static char *put(char *p, const char *s, size_t n)

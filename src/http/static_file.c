@@ -80,17 +80,8 @@ static bool if_range_holds(const char *value, const char *etag, time_t mtime)
  * many times with one mtime. */
 static const char *last_modified_text(time_t mtime)
 {
-    static __thread struct {
-        bool valid;
-        time_t mtime;
-        char text[HTTP_DATE_LEN + 1];
-    } last;
-    if (!last.valid || last.mtime != mtime) {
-        http_date_format(mtime, last.text);
-        last.mtime = mtime;
-        last.valid = true;
-    }
-    return last.text;
+    static _Thread_local http_date_memo_t last;
+    return http_date_memo(&last, mtime);
 }
 
 /* Errors opening the file, as statuses. Out of descriptors is the server's momentary state, not

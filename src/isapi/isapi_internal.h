@@ -123,6 +123,17 @@ static inline bool op_write_outstanding(request_t *r)
 {
     return op_is_write(atomic_load(&r->op.kind));
 }
+/* Under io_lock: why a synchronous send of body bytes cannot go now, or 0 when it can:
+ * ERROR_BUSY while a write is outstanding, ERROR_NETNAME_DELETED once the connection failed or
+ * the extension closed it (WriteClient and the vector send, alike). */
+static inline DWORD sync_send_refusal(request_t *r)
+{
+    if (op_write_outstanding(r))
+        return ERROR_BUSY;
+    if (r->io_failed || atomic_load(&r->closed_by_extension))
+        return ERROR_NETNAME_DELETED;
+    return 0;
+}
 BOOL request_write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags);
 BOOL read_client(request_t *r, LPVOID buf, LPDWORD size);
 

@@ -333,10 +333,9 @@ BOOL request_write_client(request_t *r, LPVOID buf, LPDWORD bytes, DWORD flags)
         return write_async(r, buf, len); /* *lpdwBytes means nothing for asynchronous writes */
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (op_write_outstanding(r)) {
-        ok = fail(ERROR_BUSY);
-    } else if (r->io_failed || atomic_load(&r->closed_by_extension)) {
-        ok = fail(ERROR_NETNAME_DELETED);
+    DWORD refused = sync_send_refusal(r);
+    if (refused) {
+        ok = fail(refused);
     } else {
         out_plan_t p;
         bool buffered;

@@ -485,10 +485,9 @@ static BOOL vector_send_sync(request_t *r, const vector_args_t *a)
 {
     pthread_mutex_lock(&r->io_lock);
     BOOL ok;
-    if (op_write_outstanding(r)) {
-        ok = fail(ERROR_BUSY);
-    } else if (r->io_failed || atomic_load(&r->closed_by_extension)) {
-        ok = fail(ERROR_NETNAME_DELETED);
+    DWORD refused = sync_send_refusal(r);
+    if (refused) {
+        ok = fail(refused);
     } else {
         out_plan_t plan;
         ok = vector_plan(r, a, &plan);

@@ -23,6 +23,14 @@ static void test_date_format(void)
     CHECK_STR(buf, "Fri, 31 Dec 9999 23:59:59 GMT");
     CHECK_INT(strlen(buf), HTTP_DATE_LEN);
 
+    /* the memo: formatted again only for another time (time 0 on an empty memo included) */
+    http_date_memo_t memo = {0};
+    CHECK_STR(http_date_memo(&memo, 0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    CHECK_STR(http_date_memo(&memo, 784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    memo.text[0] = 'X'; /* the same time again: the memo's text as it is, not formatted anew */
+    CHECK(http_date_memo(&memo, 784111777)[0] == 'X');
+    CHECK_STR(http_date_memo(&memo, 784111778), "Sun, 06 Nov 1994 08:49:38 GMT");
+
     /* the calendar arithmetic agrees with gmtime_r: every day of 1970..2500 at a moving time of
      * day, and the days around each century's end (2100 and 2200 are no leap years, 2400 is) */
     int wrong = 0;
