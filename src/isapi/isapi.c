@@ -700,6 +700,17 @@ static void request_finish(request_t *r, request_end_t *out)
     } else if (r->framing == FRAME_CLOSE) {
         keep = false;
     }
+    if (keep && r->framing == FRAME_PASSTHRU && !plan_passthru_ended(r)) {
+        /* The client cannot tell where this body ends: the next response would be read as
+         * part of it. */
+        keep = false;
+        static log_limiter_t lim = LOG_LIMITER_INIT;
+        log_limited(&lim, LOG_WARN, "%s: %s declared Transfer-Encoding: chunked but its body "
+                    "did not end as chunked framing ends (%s); closing the connection",
+                    r->ri.raw_target, r->route.handler,
+                    r->passthru_lost ? "malformed, a file's bytes, or bytes after the last chunk"
+                                     : "no last chunk");
+    }
     if (atomic_load(&r->closed_by_extension)) {
         free(out->tail);
         out->tail = NULL;

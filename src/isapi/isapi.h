@@ -32,6 +32,7 @@
 #include <windows.h>
 #include <httpext.h>
 
+#include "chunked.h"
 #include "conn.h"
 #include "conn_async.h"
 #include "ecbcell.h"
@@ -203,6 +204,12 @@ struct request {
     bool body_ended;              /* a final send ended the body (last chunk written) */
     resp_framing_t framing;
     uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
+    /* FRAME_PASSTHRU: the extension's own chunked framing, followed over the bytes it sends
+     * (isapi_plan.c), so that the connection is kept only when the body ends where its framing
+     * says; lost: that cannot be known (a file's bytes, malformed framing, bytes after the last
+     * chunk). */
+    chunked_decoder_t passthru;
+    bool passthru_lost;
     uint64_t body_sent;           /* body bytes accepted from the extension */
     unsigned status_sent;         /* status code in the head (0 before) */
     char *deferred_head;          /* a head sent by SEND_RESPONSE_HEADER[_EX] without body bytes

@@ -144,6 +144,8 @@ static BOOL prepare_head_in(request_t *r, resphead_t *h, uint64_t tag, uint64_t 
         r->framing = FRAME_NONE;
     } else if (h->chunked) {
         r->framing = FRAME_PASSTHRU;
+        chunked_init(&r->passthru);
+        r->passthru_lost = false;
     } else if (r->ri.http_minor >= 1) {
         r->framing = FRAME_CHUNKED;
     } else {
@@ -181,6 +183,37 @@ static BOOL plan_filtered(request_t *r, out_plan_t *p)
         return TRUE;
     plan_free(p);
     return FALSE;
+}
+
+/* FRAME_PASSTHRU: the extension's framing over the pieces it sends now (under io_lock). */
+static void passthru_follow(request_t *r, const piece_t *pieces, size_t n)
+{
+    for (size_t i = 0; i < n && !r->passthru_lost; i++) {
+        if (!pieces[i].mem) { /* a file's bytes: not read here */
+            r->passthru_lost = pieces[i].len > 0;
+            continue;
+        }
+        const char *at = pieces[i].mem;
+        uint64_t left = pieces[i].len;
+        while (left > 0 && !r->passthru_lost) {
+            size_t used, produced;
+            chunked_status_t st = chunked_decode(&r->passthru, at, (size_t)left, NULL, SIZE_MAX,
+                                                 &used, &produced);
+            /* Malformed, or bytes after the last chunk (the client would read them as the next
+             * response). */
+            if (st == CHUNKED_ERROR || (st == CHUNKED_DONE && used < left))
+                r->passthru_lost = true;
+            at += used;
+            left -= used;
+        }
+    }
+}
+
+bool plan_passthru_ended(request_t *r)
+{
+    size_t used, produced;
+    return !r->passthru_lost &&
+           chunked_decode(&r->passthru, "", 0, NULL, 0, &used, &produced) == CHUNKED_DONE;
 }
 
 /* Build the plan: head (taken over, may be NULL), then the pieces framed. `final`: nothing
@@ -237,8 +270,10 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
         if (is_head_method(r))
             sendable = 0;
         break;
-    case FRAME_CHUNKED:
     case FRAME_PASSTHRU:
+        passthru_follow(r, pieces, n);
+        break;
+    case FRAME_CHUNKED:
     case FRAME_CLOSE:
         break;
     }

@@ -39,10 +39,14 @@ void child_request_ended(loop_task_t *t)
     DWORD child_error = child->exec_status_set ? child->exec_error : 0;
     uint64_t body_sent = 0;
     bool body_ended = false;
+    chunked_decoder_t passthru = {0};
+    bool passthru_lost = false;
     if (no_headers) {
         pthread_mutex_lock(&child->io_lock);
         body_sent = child->body_sent;
         body_ended = child->body_ended;
+        passthru = child->passthru;
+        passthru_lost = child->passthru_lost;
         child->framing = FRAME_NONE; /* the framing is the parent's to end */
         child->head_sent = true;     /* the parent's head is the response's, even if none went */
         pthread_mutex_unlock(&child->io_lock);
@@ -54,6 +58,8 @@ void child_request_ended(loop_task_t *t)
     if (no_headers) {
         parent->body_sent = body_sent;
         parent->body_ended = body_ended;
+        parent->passthru = passthru;
+        parent->passthru_lost = passthru_lost;
     } else {
         parent->status_sent = end.status;
         parent->cell->ecb.dwHttpStatusCode = end.status;
@@ -195,6 +201,8 @@ static BOOL child_build(request_t *r, void *arg)
     }
     c->framing = r->framing; /* c's own head is dropped by prepare_head (child_no_headers) */
     c->declared_length = r->declared_length;
+    c->passthru = r->passthru;
+    c->passthru_lost = r->passthru_lost;
     c->body_sent = r->body_sent;
     c->body_ended = r->body_ended;
     c->status_sent = r->status_sent;

@@ -97,6 +97,24 @@ class ExtensionTest(unittest.TestCase):
             r = c.request("GET", "/scripts/fuzz_echo.dll?h=Content-Type:+text/plain%0d%0a%0d%0a&w=partial")
             self.assertEqual((r.status, r.framing, r.body), (200, "chunked", b"partial"))
 
+    def test_an_extension_that_chunks_its_own_body(self):
+        """An extension that declares Transfer-Encoding: chunked frames its own body: the
+        connection stays open when that body ends as chunked framing ends, and closes after it
+        when it does not (malformed, no last chunk, bytes after it), since the client cannot
+        tell where it ends."""
+        te = "/scripts/fuzz_echo.dll?h=Content-Type:+text/plain%0d%0aTransfer-Encoding:+chunked%0d%0a%0d%0a"
+        with self.srv.conn() as c:
+            r = c.request("GET", te + "&w=2%0d%0aok%0d%0a0%0d%0a%0d%0a")
+            self.assertEqual((r.status, r.framing, r.body), (200, "chunked", b"ok"))
+            self.assertNotIn("close", r.connection_tokens())
+            self.assertEqual(c.request("GET", "/a.txt").status, 200)  # the same connection
+        for bad in ("w=p", "w=2%0d%0aok%0d%0a", "w=1%0d%0aa%0d%0a0%0d%0a%0d%0aextra"):
+            with self.subTest(body=bad), self.srv.conn() as c:
+                c.send(build_request("GET", te + "&" + bad) + build_request("GET", "/a.txt"))
+                raw = c.read_to_close()
+                self.assertEqual(raw.count(b"HTTP/1.1 "), 1, raw)  # the second one not answered
+        self.srv.wait_stderr(r"declared Transfer-Encoding: chunked but its body did not end")
+
     def test_chunked_when_no_length(self):
         with self.srv.conn() as c:
             r = c.request("GET", "/scripts/big.dll?n=100000&chunk=7000")
