@@ -261,14 +261,16 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
         sendable = 0;
         break;
     case FRAME_LENGTH:
+        if (is_head_method(r)) { /* a HEAD's body never goes out: no length to overrun */
+            sendable = 0;
+            break;
+        }
         if (r->body_sent >= r->declared_length)
             sendable = 0;
         else if (total > r->declared_length - r->body_sent)
             sendable = r->declared_length - r->body_sent;
         if (sendable < total) /* beyond Content-Length: would read as the next response */
             atomic_store(&r->must_close, true);
-        if (is_head_method(r))
-            sendable = 0;
         break;
     case FRAME_PASSTHRU:
         passthru_follow(r, pieces, n);

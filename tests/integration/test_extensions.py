@@ -115,6 +115,21 @@ class ExtensionTest(unittest.TestCase):
                 self.assertEqual(raw.count(b"HTTP/1.1 "), 1, raw)  # the second one not answered
         self.srv.wait_stderr(r"declared Transfer-Encoding: chunked but its body did not end")
 
+    def test_a_head_answer_overrun_by_its_extension_keeps_the_connection(self):
+        """HEAD: the extension writes more than its Content-Length (after a redirect's whole
+        response, or after its own head): none of it goes out, so the connection stays open
+        (a GET's overrun closes it: the rest cannot be sent)."""
+        for script in ("redir=/elsewhere&w=not-sent",
+                       "h=Content-Length:+2%0d%0a%0d%0a&w=more-than-two"):
+            with self.subTest(script=script), self.srv.conn() as c:
+                c.send(build_request("HEAD", "/scripts/fuzz_echo.dll?" + script) +
+                       build_request("GET", "/a.txt"))
+                head = c.read_response("HEAD")
+                self.assertIn(head.status, (200, 302), head)
+                self.assertEqual(head.body, b"")
+                self.assertEqual(c.read_response().body, b"AAAA\n")  # nothing in between
+                self.assertTrue(c.is_open())
+
     def test_chunked_when_no_length(self):
         with self.srv.conn() as c:
             r = c.request("GET", "/scripts/big.dll?n=100000&chunk=7000")
