@@ -20,6 +20,8 @@ enum {
 
 void chunked_init(chunked_decoder_t *d) { memset(d, 0, sizeof *d); }
 
+bool chunked_finished(const chunked_decoder_t *d) { return d->state == ST_DONE; }
+
 static int hex_value(unsigned char ch)
 {
     if (ch >= '0' && ch <= '9')

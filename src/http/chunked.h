@@ -6,6 +6,7 @@
 #ifndef ISAPID_CHUNKED_H
 #define ISAPID_CHUNKED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,5 +34,8 @@ void chunked_init(chunked_decoder_t *d);
  * are not consumed: they belong to the next request). *consumed and *produced say how much. */
 chunked_status_t chunked_decode(chunked_decoder_t *d, const char *in, size_t in_len, char *out,
                                 size_t out_cap, size_t *consumed, size_t *produced);
+
+/* Whether the last chunk and the trailer section have been decoded (CHUNKED_DONE). */
+bool chunked_finished(const chunked_decoder_t *d);
 
 #endif

@@ -48,8 +48,8 @@ typedef struct kept_entry {
 
 /* ECB_MODE_USERFAULTFD with moves: blocks taken from the bump pointer at a release and filled
  * with the released block's pages (block_release), handed out before the bump pointer moves
- * on. As many as cursors fill blocks at once is enough: a release makes one, a cursor's next
- * block takes one. */
+ * on, oldest first, so blocks still go out in the order the bump pointer gave them. As many as
+ * cursors fill blocks at once is enough: a release makes one, a cursor's next block takes one. */
 #define READY_MAX 8
 
 struct ecb_arena {
@@ -72,8 +72,8 @@ struct ecb_arena {
     ecb_cursor_t shared;        /* ecb_cell_take_shared */
     sweep_entry_t sweep[SWEEP_LAG];
     unsigned sweep_n, sweep_head;
-    uint64_t ready[READY_MAX]; /* ready[0 .. ready_n): newest last */
-    unsigned ready_n, ready_filling; /* filling: taken for the ready list, being moved into */
+    uint64_t ready[READY_MAX]; /* a ring: ready_n from ready_head, oldest first */
+    unsigned ready_head, ready_n, ready_filling; /* filling: taken for it, being moved into */
     kept_entry_t *kept; /* kept[kept_head .. kept_head + kept_n) */
     size_t kept_cap, kept_head, kept_n;
     ecb_arena_stats_t stats;
@@ -438,6 +438,24 @@ static void fault_errors_report(ecb_arena_t *a)
                 (unsigned long long)(fs.errors - seen), strerror(fs.last_error));
 }
 
+/* Fresh memory filled before use: the requests of a block never wait for the fault handler. */
+static void block_fill(ecb_arena_t *a, char *p, size_t len)
+{
+    (void)ecb_fault_populate(a->fault, p, len);
+    fault_errors_report(a);
+}
+
+/* Under the lock: the oldest ready block, if any. */
+static bool ready_pop_locked(ecb_arena_t *a, uint64_t *out)
+{
+    if (a->ready_n == 0)
+        return false;
+    *out = a->ready[a->ready_head];
+    a->ready_head = (a->ready_head + 1) % READY_MAX;
+    a->ready_n--;
+    return true;
+}
+
 static ecb_cell_t *take_from(ecb_arena_t *a, ecb_cursor_t *cur, bool locked)
 {
     if (cur->next == 0 || cur->next >= ECB_CELLS_PER_BLOCK) {
@@ -447,20 +465,14 @@ static ecb_cell_t *take_from(ecb_arena_t *a, ecb_cursor_t *cur, bool locked)
          * took last. A thread's own cursor moves on only after its last cell was made live. */
         if (cur->next >= ECB_CELLS_PER_BLOCK && cur != &a->shared)
             block_filled_locked(a, cur->block);
-        /* The newest ready block first: its pages were in use last, likeliest still cached. */
-        bool ready = a->ready_n > 0;
+        bool ready = ready_pop_locked(a, &cur->block);
         bool ok = ready || block_take_locked(a, &cur->block);
-        if (ready)
-            cur->block = a->ready[--a->ready_n];
         if (!locked)
             pthread_mutex_unlock(&a->lock);
         if (!ok)
             return NULL;
-        /* Filled before use: the requests of this block never wait for the fault handler. */
-        if (a->fault && !ready) {
-            (void)ecb_fault_populate(a->fault, block_addr(a, cur->block), ECB_BLOCK_SIZE);
-            fault_errors_report(a);
-        }
+        if (a->fault && !ready) /* a ready block holds moved pages already */
+            block_fill(a, block_addr(a, cur->block), ECB_BLOCK_SIZE);
         cur->next = 1; /* cell 0 is the header */
     }
     return (ecb_cell_t *)(block_addr(a, cur->block) + (size_t)cur->next++ * ECB_CELL_SIZE);
@@ -494,13 +506,12 @@ static bool block_move_to_ready(ecb_arena_t *a, uint64_t block)
     size_t moved = ecb_fault_move(a->fault, dst, src, ECB_BLOCK_SIZE);
     if (moved < ECB_BLOCK_SIZE) { /* a page swept or read in meanwhile: the rest the old way */
         (void)madvise(src + moved, ECB_BLOCK_SIZE - moved, MADV_DONTNEED);
-        (void)ecb_fault_populate(a->fault, dst + moved, ECB_BLOCK_SIZE - moved);
-        fault_errors_report(a);
+        block_fill(a, dst + moved, ECB_BLOCK_SIZE - moved);
     }
     atomic_store_explicit(&((block_header_t *)dst)->freed, 0, memory_order_relaxed);
     pthread_mutex_lock(&a->lock); /* publishes the header to the cursor that takes the block */
     a->ready_filling--;
-    a->ready[a->ready_n++] = to;
+    a->ready[(a->ready_head + a->ready_n++) % READY_MAX] = to;
     a->stats.blocks_moved += moved == ECB_BLOCK_SIZE;
     block_released_locked(a, block);
     pthread_mutex_unlock(&a->lock);

@@ -69,7 +69,7 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
                 const piece_t *pieces, size_t n, bool final);
 /* FRAME_PASSTHRU, under io_lock or after the last write: whether the extension's own chunked
  * body has ended, where its framing says and with nothing after it. */
-bool plan_passthru_ended(request_t *r);
+bool plan_passthru_ended(const request_t *r);
 /* plan_build of body_len bytes of body copied behind head (taken over; NULL: the held-back
  * head, if any), so the plan owns everything it sends. */
 BOOL plan_build_copy(request_t *r, out_plan_t *p, char *head, size_t head_len, const char *body,

@@ -209,11 +209,9 @@ static void passthru_follow(request_t *r, const piece_t *pieces, size_t n)
     }
 }
 
-bool plan_passthru_ended(request_t *r)
+bool plan_passthru_ended(const request_t *r)
 {
-    size_t used, produced;
-    return !r->passthru_lost &&
-           chunked_decode(&r->passthru, "", 0, NULL, 0, &used, &produced) == CHUNKED_DONE;
+    return !r->passthru_lost && chunked_finished(&r->passthru);
 }
 
 /* Build the plan: head (taken over, may be NULL), then the pieces framed. `final`: nothing

@@ -25,6 +25,7 @@ static chunked_status_t decode_all(const char *in, size_t len, size_t step, size
         if (st == CHUNKED_MORE && used == 0 && got == 0 && pos == len)
             break; /* needs more input than there is */
     }
+    CHECK(chunked_finished(&d) == (st == CHUNKED_DONE)); /* the state says what decode said */
     *out_len = o;
     *used_total = pos;
     return st;
