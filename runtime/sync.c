@@ -74,8 +74,13 @@ static pthread_mutex_t objects_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t objects_changed;
 static pthread_once_t objects_once = PTHREAD_ONCE_INIT;
 
-/* The object the calling thread runs, when CreateThread/_beginthreadex started it. */
-static __thread struct kernel_object *current_thread_object;
+/* The object the calling thread runs, when CreateThread/_beginthreadex started it.
+ * initial-exec: the slot lives in each thread's static TLS block (glibc keeps room there for
+ * libraries loaded later, as this one is, with the first extension that needs it). The default
+ * model would give every thread a block malloc'd on first use, which glibc frees from whichever
+ * thread next trims its stack cache, with no ordering a race detector can see (TSan reported
+ * thread_ended's write against that free), and whose allocation failure aborts the process. */
+static __thread __attribute__((tls_model("initial-exec"))) struct kernel_object *current_thread_object;
 
 static void init_objects(void)
 {
