@@ -348,9 +348,11 @@ int config_add_filter(source_t *src, const char *name, const char *path, const c
     }
     for (size_t i = 0; i < cfg->n_filters; i++)
         if (strcmp(cfg->filters[i].name, name) == 0) {
+            /* name may point into p (--filter's file name): report before p goes */
+            int rc = config_fail(src, "%s: a filter named %s is already loaded (from %s)", origin,
+                                 name, cfg->filters[i].path);
             free(p);
-            return config_fail(src, "%s: a filter named %s is already loaded (from %s)", origin,
-                               name, cfg->filters[i].path);
+            return rc;
         }
     char *n = strdup(name);
     filter_conf_t *grown = n ? realloc(cfg->filters, (cfg->n_filters + 1) * sizeof *grown) : NULL;
