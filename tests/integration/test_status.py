@@ -230,11 +230,16 @@ class StatusPageTest(unittest.TestCase):
                                 b"HTTP/1.1\r\nHost: x\r\n\r\n")
                 wait_for(lambda: status_json(srv)["pools"]["calls"]["busy"] == 1,
                          message="a call-pool thread busy")
+                # busy from the call's start; the notify below finds the waiter only once it
+                # is in the extension's list
+                wait_for(lambda: b"blocked=1" in get(srv.port, "/scripts/longpoll.so?count")[2],
+                         message="the synchronous waiter listed")
                 doc = status_json(srv)
                 self.assertGreaterEqual(doc["pools"]["calls"]["threads"], 1)
                 self.assertEqual(doc["parked"]["sessions"], 0)     # blocked, not parked
                 status, _, body = get(srv.port, "/scripts/longpoll.so?notify=st2&msg=go")
                 self.assertEqual(status, 200, body)
+                self.assertIn(b"notified=1", body)
                 self.assertIn(b"go", recv_until(blocked, b"go"))
                 wait_for(lambda: status_json(srv)["pools"]["calls"]["busy"] == 0,
                          message="the pool thread free again")
