@@ -37,6 +37,7 @@ import shutil
 import signal as _signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -342,6 +343,11 @@ class Server:
                                          % (rc, self.expect_exit, self.stderr()[-8000:]))
             if exc_type is None:
                 self.assert_no_sanitizer_reports()
+            elif not issubclass(exc_type, unittest.SkipTest):
+                # The test failed with the server up: its log says what the server saw (a
+                # worker's exit, a sanitizer's report), which a flaky failure in CI needs.
+                sys.stderr.write("\n---- isapid's standard error (the test failed) ----\n%s\n----\n"
+                                 % self.stderr()[-8000:])
         finally:
             self._cleanup_tmp()
         return False
