@@ -483,7 +483,7 @@ static size_t chunked_length(const char *p, size_t len)
                 return 0;
             return pos + 2;
         }
-        if (size + 2 > len - pos || memcmp(p + pos + size, "\r\n", 2) != 0)
+        if (size > len - pos || len - pos - size < 2 || memcmp(p + pos + size, "\r\n", 2) != 0)
             return 0;
         pos += size + 2;
     }
