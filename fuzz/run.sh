@@ -1,10 +1,11 @@
 #!/bin/sh
 # make fuzz: build the libFuzzer harnesses with clang (ASan+UBSan) into build-fuzz/ and run each
-# one, one after the other, for FUZZ_SECONDS seconds (default 60) starting from its corpus.
+# one for FUZZ_SECONDS seconds (default 60) starting from its corpus, JOBS of them at a time.
 #
 #   FUZZ_SECONDS=N     seconds per fuzzer; 0 only replays the corpora once
 #   FUZZ_TARGETS="..." which fuzzers (default: all of them, the names in fuzz/CMakeLists.txt)
 #   FUZZ_BUILD=DIR     build directory (default build-fuzz)
+#   JOBS=N             fuzzers run at once, and build jobs (default: the number of cores)
 #
 # The repository's corpus is read, never written: new inputs go to DIR/corpus/NAME/, crashes to
 # DIR/artifacts/ (reproduce with: DIR/fuzz/fuzz_NAME FILE), each run's output to DIR/logs/.
@@ -54,8 +55,9 @@ cmake --build "$FUZZ_BUILD" -j "$JOBS" --target fuzzers
 mkdir -p "$FUZZ_BUILD/artifacts" "$FUZZ_BUILD/logs"
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
-failed=""
-for name in $FUZZ_TARGETS; do
+# One fuzzer, its output in its log; its exit status in LOG.rc.
+run_one() {
+    name=$1
     bin="$FUZZ_BUILD/fuzz/fuzz_$name"
     seeds="fuzz/corpus/$name"
     scratch="$FUZZ_BUILD/corpus/$name"
@@ -72,9 +74,18 @@ for name in $FUZZ_TARGETS; do
         set -- -max_total_time="$FUZZ_SECONDS" -max_len="$max_len" -timeout=10 \
             -rss_limit_mb=2048 -print_final_stats=1 $dict "$scratch" "$seeds"
     fi
-    echo "== fuzz_$name: ${FUZZ_SECONDS}s (log: $log)"
-    if "$bin" -artifact_prefix="$FUZZ_BUILD/artifacts/$name-" "$@" >"$log" 2>&1; then
-        # The last status line and the final statistics: executions, speed, coverage.
+    rc=0
+    "$bin" -artifact_prefix="$FUZZ_BUILD/artifacts/$name-" "$@" >"$log" 2>&1 || rc=$?
+    echo "$rc" >"$log.rc"
+}
+
+# What one finished fuzzer did: the last status line and the final statistics (executions,
+# speed, coverage), or the end of its log when it failed.
+report_one() {
+    name=$1
+    log="$FUZZ_BUILD/logs/$name.log"
+    if [ "$(cat "$log.rc" 2>/dev/null)" = 0 ]; then
+        echo "== fuzz_$name: ${FUZZ_SECONDS}s (log: $log)"
         grep -E '^#[0-9]+.*(DONE|INITED|pulse|NEW|REDUCE)' "$log" | tail -n 1 || true
         grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" || true
     else
@@ -82,6 +93,27 @@ for name in $FUZZ_TARGETS; do
         tail -n 60 "$log" >&2
         failed="$failed $name"
     fi
+}
+
+# In batches of JOBS: a fuzzer keeps about one core busy (fuzz_isapi's threads take turns);
+# reported in order.
+failed=""
+set -- $FUZZ_TARGETS
+while [ $# -gt 0 ]; do
+    batch=""
+    n=0
+    while [ $# -gt 0 ] && [ "$n" -lt "$JOBS" ]; do
+        rm -f "$FUZZ_BUILD/logs/$1.log.rc"
+        run_one "$1" &
+        batch="$batch $1"
+        n=$((n + 1))
+        shift
+    done
+    echo "== running:$batch (${FUZZ_SECONDS}s each)"
+    wait
+    for name in $batch; do
+        report_one "$name"
+    done
 done
 if [ -n "$failed" ]; then
     echo "fuzzers that failed:$failed (inputs in $FUZZ_BUILD/artifacts/)" >&2
