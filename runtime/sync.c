@@ -80,7 +80,8 @@ static pthread_once_t objects_once = PTHREAD_ONCE_INIT;
  * model would give every thread a block malloc'd on first use, which glibc frees from whichever
  * thread next trims its stack cache, with no ordering a race detector can see (TSan reported
  * thread_ended's write against that free), and whose allocation failure aborts the process. */
-static __thread __attribute__((tls_model("initial-exec"))) struct kernel_object *current_thread_object;
+static __thread
+    __attribute__((tls_model("initial-exec"))) struct kernel_object *current_thread_object;
 
 static void init_objects(void)
 {
