@@ -43,7 +43,8 @@
  *   mode 3, where responses may be cut);
  * - a server that closes while the client is still there has said so in its last response,
  *   unless it could not: the extension closed or failed (the fixture logs "fuzz-close"), wrote
- *   past its Content-Length, or a chunked body proved bad while discarded after its response.
+ *   past its Content-Length or after the last chunk of a body it framed itself, or a chunked
+ *   body proved bad while discarded after its response.
  * Whether a request is HEAD is read from the access log. Time never decides anything here: the
  * timeouts are long, timers fire only in mode 2 and only once the server waits, and what the
  * extension does depends on the request bytes only (the fixture accumulates what it reads,
@@ -541,7 +542,7 @@ static bool check_responses(const char *buf, size_t len, const char *log, size_t
         if (status < 200)
             continue; /* 100 Continue: the final response follows */
         final_closing = closing;
-        log_line_t entry;
+        log_line_t entry = {0};
         bool logged = log_line(log, log_len, finals++, &entry);
         if (complete) {
             if (!logged)
@@ -568,6 +569,11 @@ static bool check_responses(const char *buf, size_t len, const char *log, size_t
             if (body == 0)
                 return true;
             pos += body;
+            /* The extension framed its own body and wrote more after its last chunk: that is
+             * not sent, and the connection closes after the response (the server's own framing
+             * is always longer on the wire than the body bytes it carries). */
+            if (logged && entry.body_bytes > body)
+                final_closing = true;
         } else if (has_length) {
             if (length > left)
                 return true;

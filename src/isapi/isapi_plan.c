@@ -185,28 +185,44 @@ static BOOL plan_filtered(request_t *r, out_plan_t *p)
     return FALSE;
 }
 
-/* FRAME_PASSTHRU: the extension's framing over the pieces it sends now (under io_lock). */
-static void passthru_follow(request_t *r, const piece_t *pieces, size_t n)
+/* FRAME_PASSTHRU: follows the extension's framing over the pieces it sends now (under io_lock)
+ * and returns how many of their bytes go out. Bytes after the last chunk are not sent: the
+ * client would read them as the next response (the connection closes after the response, as
+ * past a Content-Length). Malformed framing or a file's bytes (not read here) go out whole: the
+ * body runs to the close. */
+static uint64_t passthru_follow(request_t *r, const piece_t *pieces, size_t n, uint64_t total)
 {
-    for (size_t i = 0; i < n && !r->passthru_lost; i++) {
-        if (!pieces[i].mem) { /* a file's bytes: not read here */
-            r->passthru_lost = pieces[i].len > 0;
-            continue;
-        }
+    uint64_t framed = 0; /* bytes of the pieces up to the end of the framing, if it ends here */
+    for (size_t i = 0; i < n; i++) {
+        bool ended = chunked_finished(&r->passthru);
+        if (r->passthru_lost && !ended)
+            return total;
         const char *at = pieces[i].mem;
         uint64_t left = pieces[i].len;
-        while (left > 0 && !r->passthru_lost) {
+        if (left == 0)
+            continue;
+        if (ended || !at) { /* after the last chunk; or a file's bytes */
+            r->passthru_lost = true;
+            return ended ? framed : total;
+        }
+        while (left > 0 && !chunked_finished(&r->passthru)) {
             size_t used, produced;
             chunked_status_t st = chunked_decode(&r->passthru, at, (size_t)left, NULL, SIZE_MAX,
                                                  &used, &produced);
-            /* Malformed, or bytes after the last chunk (the client would read them as the next
-             * response). */
-            if (st == CHUNKED_ERROR || (st == CHUNKED_DONE && used < left))
+            if (st == CHUNKED_ERROR || used == 0) {
                 r->passthru_lost = true;
+                return total;
+            }
             at += used;
             left -= used;
+            framed += used;
+        }
+        if (left > 0) { /* the framing ended inside this piece */
+            r->passthru_lost = true;
+            return framed;
         }
     }
+    return framed;
 }
 
 bool plan_passthru_ended(const request_t *r)
@@ -271,7 +287,8 @@ BOOL plan_build(request_t *r, out_plan_t *p, char *head, size_t head_len,
             atomic_store(&r->must_close, true);
         break;
     case FRAME_PASSTHRU:
-        passthru_follow(r, pieces, n);
+        if (sendable)
+            sendable = passthru_follow(r, pieces, n, total);
         break;
     case FRAME_CHUNKED:
     case FRAME_CLOSE:

@@ -108,11 +108,21 @@ class ExtensionTest(unittest.TestCase):
             self.assertEqual((r.status, r.framing, r.body), (200, "chunked", b"ok"))
             self.assertNotIn("close", r.connection_tokens())
             self.assertEqual(c.request("GET", "/a.txt").status, 200)  # the same connection
-        for bad in ("w=p", "w=2%0d%0aok%0d%0a", "w=1%0d%0aa%0d%0a0%0d%0a%0d%0aextra"):
+        for bad in ("w=p", "w=2%0d%0aok%0d%0a", "w=1%0d%0aa%0d%0a0%0d%0a%0d%0aextra",
+                    "w=1%0d%0aa%0d%0a0%0d%0a%0d%0a&w=extra"):
             with self.subTest(body=bad), self.srv.conn() as c:
                 c.send(build_request("GET", te + "&" + bad) + build_request("GET", "/a.txt"))
                 raw = c.read_to_close()
                 self.assertEqual(raw.count(b"HTTP/1.1 "), 1, raw)  # the second one not answered
+                if "extra" in bad:  # bytes after the last chunk are not sent: the body ends there
+                    self.assertTrue(raw.endswith(b"\r\n\r\n1\r\na\r\n0\r\n\r\n"), raw)
+        # The same with the body in the head's text (HSE_REQ_SEND_RESPONSE_HEADER_EX).
+        with self.srv.conn() as c:
+            c.send(build_request("GET", te + "1%0d%0ab%0d%0a0%0d%0a%0d%0a%26%26%26") +
+                   build_request("GET", "/a.txt"))
+            raw = c.read_to_close()
+            self.assertEqual(raw.count(b"HTTP/1.1 "), 1, raw)
+            self.assertTrue(raw.endswith(b"\r\n\r\n1\r\nb\r\n0\r\n\r\n"), raw)
         self.srv.wait_stderr(r"declared Transfer-Encoding: chunked but its body did not end")
 
     def test_a_head_answer_overrun_by_its_extension_keeps_the_connection(self):
