@@ -14,6 +14,7 @@
 #define QUIET_MS 1000            /* a second without calls: sleep until the next call */
 #define HELPER_IDLE_EXIT_MS 30000
 #define MAX_HELPERS 256
+#define STOP_SLICE_NS 50000000L /* the watchdog's longest sleep: how late it may see a stop */
 
 /* The watchdog's note, per loop, of a call past the limit whose thread could run. */
 typedef struct {
@@ -201,12 +202,17 @@ static void *watchdog_main(void *arg)
     pthread_setname_np(pthread_self(), "isapid-watchdog");
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
-        /* A plain sleep: one system call per look (a timed condition wait took nearly two).
-         * A stop is seen within a look. */
-        pthread_mutex_unlock(&h->lock);
-        struct timespec ts = {.tv_sec = look_ns / 1000000000L, .tv_nsec = look_ns % 1000000000L};
-        clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
-        pthread_mutex_lock(&h->lock);
+        /* Plain sleeps: one system call per look (a timed condition wait took nearly two). A
+         * look longer than STOP_SLICE_NS (a long --handoff-after) sleeps in slices of that, so
+         * a stop is seen within one, not after minutes. */
+        for (long left = look_ns; left > 0 && !h->stopping;) {
+            long ns = left < STOP_SLICE_NS ? left : STOP_SLICE_NS;
+            pthread_mutex_unlock(&h->lock);
+            struct timespec ts = {.tv_sec = ns / 1000000000L, .tv_nsec = ns % 1000000000L};
+            clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+            pthread_mutex_lock(&h->lock);
+            left -= ns;
+        }
         if (h->stopping)
             break;
         bool active = false, in_call = false;

@@ -190,12 +190,24 @@ uint64_t conn_timers_run(netloop_t *nl, uint64_t now)
     return next;
 }
 
+/* Idle: between requests, with no byte of the next one read, buffered or waiting in the socket.
+ * One that reached the socket while the loop was busy (its event not yet handled) is read and
+ * answered, with Connection: close once the server is stopping, rather than cut unanswered. */
+static bool conn_is_idle(const conn_t *c)
+{
+    if (c->state != CONN_HEAD || c->head_started || c->in_end > c->in_start ||
+        conn_output_pending(c))
+        return false;
+    char byte;
+    return c->watch.fd < 0 || recv(c->watch.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+}
+
 void conn_close_idle(netloop_t *nl)
 {
     conn_t *c = nl->conns;
     while (c) {
         conn_t *next = c->next;
-        if (c->state == CONN_HEAD && !c->head_started && !conn_output_pending(c))
+        if (conn_is_idle(c))
             conn_close(c);
         c = next;
     }

@@ -57,6 +57,36 @@ class ShutdownTest(unittest.TestCase):
                 for c in conns:
                     c.close()
 
+    def test_request_unread_at_shutdown_is_answered(self):
+        # A keep-alive connection whose next request reached the server's socket but not yet its
+        # loop is not idle: it is answered (with Connection: close), not closed unanswered.
+        # The loop is held in an extension call (no hand-off) while the request arrives and
+        # SIGTERM's drain is queued behind it, so the drain sees the connection first.
+        with self.server(expect_exit=None, args=["--handoff-after", "60s"]) as srv:
+            marker = os.path.join(srv.tmp, "slow.marker")
+            with srv.conn(timeout=20) as idle, srv.conn(timeout=20) as busy:
+                self.assertEqual(idle.request("GET", "/a.txt").status, 200)
+                busy.send(build_request("GET", "/scripts/slow.dll?ms=2000"))
+                wait_for(lambda: read_lines(marker), 10, message="slow.dll to start")
+                idle.send(build_request("GET", "/a.txt"))
+                srv.signal(signal.SIGTERM)
+                self.assertEqual(busy.read_response().status, 200)
+                r = idle.read_response()
+                self.assertEqual((r.status, r.body), (200, b"AAAA\n"))
+                self.assertIn("close", r.connection_tokens())
+            self.assertEqual(srv.wait_exit(10), 0)
+
+    def test_prompt_exit_with_a_long_handoff_after(self):
+        # The hand-off watchdog's looks last as long as --handoff-after (up to four times): a
+        # stop must not wait for the current one to end.
+        with self.server(expect_exit=None, args=["--handoff-after", "60s"]) as srv:
+            with srv.conn() as c:
+                self.assertEqual(c.request("GET", "/a.txt").status, 200)
+            t0 = time.monotonic()
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(srv.wait_exit(10), 0)
+            self.assertLess(time.monotonic() - t0, 5)
+
     def test_half_received_request_at_shutdown(self):
         # A connection that has sent half a head when SIGTERM arrives does not hold up the exit
         # for the whole header timeout.
