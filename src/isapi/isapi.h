@@ -124,6 +124,10 @@ typedef enum session_state {
     SESSION_OVER,       /* the extension is done with the request */
 } session_state_t;
 
+/* Child requests (HSE_REQ_EXEC_URL, HSE_REQ_SEND_URL of an extension URL) nest at most this
+ * deep: one past it answers 500 itself (an extension handing a request to itself: a loop). */
+#define CHILD_MAX_DEPTH 8
+
 struct request {
     ecb_cell_t *cell;             /* the ECB (cell->ecb) and the request's identity: owned */
     isapi_host_t *host;           /* borrowed: outlives every request */
@@ -142,13 +146,16 @@ struct request {
     request_t *parent;            /* a child request (HSE_REQ_SEND_URL of an extension URL,
                                    * HSE_REQ_EXEC_URL): this child's response is the parent's;
                                    * the parent's operation ends with it (child_request_ended) */
-    bool no_body;                 /* a child: it has no request body to read */
     /* Child requests (src/isapi/isapi_sendurl.c, src/isapi/isapi_execurl.c). Set when the child
-     * is made, before it runs; exec_status under io_lock, written on the loop (or by the
-     * operation's build) before the EXEC_URL's completion is queued. */
-    unsigned child_depth;         /* 0: the client's request; a child: its parent's + 1 */
-    bool child_exec;              /* a child of HSE_REQ_EXEC_URL (not SEND_URL) */
-    bool child_no_headers;        /* HSE_EXEC_URL_NO_HEADERS: its head is the parent's, its body
+     * is made, before it runs (the bit-fields, one memory location, are never written once
+     * others may read them); exec_status under io_lock, written on the loop (or by the
+     * operation's build) before the EXEC_URL's completion is queued. Packed: a parked session
+     * holds all of this (bench's parked long-poll row, 2 KiB each at most). */
+    uint8_t child_depth;          /* 0: the client's request; a child: its parent's + 1, at most
+                                   * CHILD_MAX_DEPTH */
+    bool no_body : 1;             /* a child: it has no request body to read */
+    bool child_exec : 1;          /* a child of HSE_REQ_EXEC_URL (not SEND_URL) */
+    bool child_no_headers : 1;    /* HSE_EXEC_URL_NO_HEADERS: its head is the parent's, its body
                                    * goes on in the parent's framing */
     bool exec_status_set;         /* an EXEC_URL of this request has ended: exec_status holds */
     HSE_EXEC_URL_STATUS exec_status; /* dwWin32Error: why the child answered an error (404 ...) */
@@ -197,21 +204,24 @@ struct request {
     char *readahead;
     uint32_t readahead_cap;
 
-    /* Response, under io_lock (lock order: io_lock, then lock). */
+    /* Response, under io_lock (lock order: io_lock, then lock). Packed without holes: a parked
+     * session holds all of this (bench's parked long-poll row, 2 KiB each at most). */
+    unsigned status_sent;         /* status code in the head (0 before) */
     pthread_mutex_t io_lock;
     bool head_sent;
     bool io_failed;               /* a send failed or timed out: the connection will close */
     bool body_ended;              /* a final send ended the body (last chunk written) */
+    bool passthru_lost;           /* FRAME_PASSTHRU: where the body ends cannot be known (a
+                                   * file's bytes, malformed framing, bytes after the last chunk) */
     resp_framing_t framing;
-    uint64_t declared_length;     /* FRAME_LENGTH: Content-Length sent */
-    /* FRAME_PASSTHRU: the extension's own chunked framing, followed over the bytes it sends
-     * (isapi_plan.c), so that the connection is kept only when the body ends where its framing
-     * says; lost: that cannot be known (a file's bytes, malformed framing, bytes after the last
-     * chunk). */
-    chunked_decoder_t passthru;
-    bool passthru_lost;
+    union {                       /* which one: framing */
+        uint64_t declared_length; /* FRAME_LENGTH: Content-Length sent */
+        /* FRAME_PASSTHRU: the extension's own chunked framing, followed over the bytes it sends
+         * (isapi_plan.c), so that the connection is kept only when the body ends where its
+         * framing says. */
+        chunked_decoder_t passthru;
+    };
     uint64_t body_sent;           /* body bytes accepted from the extension */
-    unsigned status_sent;         /* status code in the head (0 before) */
     char *deferred_head;          /* a head sent by SEND_RESPONSE_HEADER[_EX] without body bytes
                                    * inside HttpExtensionProc on its thread, held back to leave
                                    * with the next write (one send instead of two); flushed when

@@ -7,7 +7,7 @@
  * why it is an error) unless the EXEC_URL itself failed (nested too deep) or the send did.
  * An extension the URL routes to runs as a child request (child_issue, src/isapi/isapi_sendurl.c:
  * the one child-request path); what the server answers itself (a static file, a redirect, 403,
- * 404, and the 500 of a child past EXEC_URL_MAX_DEPTH) is built here as the operation's plan.
+ * 404, and the 500 of a child past CHILD_MAX_DEPTH) is built here as the operation's plan.
  * What is chosen where IIS leaves it open is in docs/isapi.md ("HSE_REQ_EXEC_URL"). */
 #define _GNU_SOURCE
 #include "isapi.h"
@@ -27,9 +27,6 @@
 #include "static_file.h"
 #include "isapi_internal.h"
 
-/* Child requests nest at most this deep: a wildcard that hands a request to itself (EXEC_URL
- * without IGNORE_CURRENT_INTERCEPTOR) is a loop, ended here with a 500. */
-#define EXEC_URL_MAX_DEPTH 8
 /* The error an EXEC_URL too deep completes with (and GET_EXEC_URL_STATUS reports). */
 #define EXEC_URL_ERROR_TOO_DEEP ERROR_INTERNAL_ERROR
 /* A URL (UTF-8 or UTF-16 units) or child header block longer than this is refused. */
@@ -284,13 +281,13 @@ static BOOL exec_url(request_t *r, const char *url, const char *method, const ch
                   .no_headers = (flags & HSE_EXEC_URL_NO_HEADERS) || r->child_no_headers,
                   .custom_errors = !(flags & HSE_EXEC_URL_DISABLE_CUSTOM_ERROR)};
     resphead_init(&a.h);
-    if (r->child_depth + 1 > EXEC_URL_MAX_DEPTH) {
+    if (r->child_depth + 1 > CHILD_MAX_DEPTH) {
         static log_limiter_t deep = LOG_LIMITER_INIT;
         log_limited(&deep, LOG_WARN,
                     "%s: %s: HSE_REQ_EXEC_URL nested more than %d deep (an "
                     "extension handing a request to itself: a wildcard map without "
                     "HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR?): 500",
-                    r->ri.raw_target, r->route.handler, EXEC_URL_MAX_DEPTH);
+                    r->ri.raw_target, r->route.handler, CHILD_MAX_DEPTH);
         pthread_mutex_lock(&r->io_lock);
         bool head_sent = r->head_sent;
         pthread_mutex_unlock(&r->io_lock);

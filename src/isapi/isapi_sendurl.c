@@ -58,8 +58,10 @@ void child_request_ended(loop_task_t *t)
     if (no_headers) {
         parent->body_sent = body_sent;
         parent->body_ended = body_ended;
-        parent->passthru = passthru;
-        parent->passthru_lost = passthru_lost;
+        if (parent->framing == FRAME_PASSTHRU) { /* else the union holds declared_length */
+            parent->passthru = passthru;
+            parent->passthru_lost = passthru_lost;
+        }
     } else {
         parent->status_sent = end.status;
         parent->cell->ecb.dwHttpStatusCode = end.status;
@@ -200,8 +202,10 @@ static BOOL child_build(request_t *r, void *arg)
         r->deferred_len = 0;
     }
     c->framing = r->framing; /* c's own head is dropped by prepare_head (child_no_headers) */
-    c->declared_length = r->declared_length;
-    c->passthru = r->passthru;
+    if (r->framing == FRAME_PASSTHRU) /* one union: which member counts is the framing's */
+        c->passthru = r->passthru;
+    else
+        c->declared_length = r->declared_length;
     c->passthru_lost = r->passthru_lost;
     c->body_sent = r->body_sent;
     c->body_ended = r->body_ended;
@@ -346,6 +350,16 @@ BOOL ssf_send_url(request_t *r, const char *url)
     }
     route_t route;
     route_resolve(r->host->router, norm, &route);
+    if (route.kind == ROUTE_EXTENSION && r->child_depth + 1 > CHILD_MAX_DEPTH) {
+        static log_limiter_t deep = LOG_LIMITER_INIT;
+        log_limited(&deep, LOG_WARN,
+                    "%s: %s: HSE_REQ_SEND_URL nested more than %d deep (an extension sending a "
+                    "request to itself, a wildcard map's?): 500",
+                    r->ri.raw_target, r->route.handler, CHILD_MAX_DEPTH);
+        route_free(&route);
+        free(norm);
+        return send_url_error(r, 500, NULL);
+    }
     if (route.kind == ROUTE_EXTENSION) {
         PVOID cctx;
         PFN_HSE_IO_COMPLETION cfn = registered_callback(r, &cctx);

@@ -7,6 +7,7 @@ async_fixture.py).
 The other operations and where completions run: test_async_io.py."""
 
 import os
+import urllib.parse
 
 from async_fixture import BIG_SIZE, ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, PAGE, AsyncBase, new_id
 from harness import RawConn, build_request, main, pattern_bytes
@@ -109,6 +110,21 @@ class SendUrlTest(AsyncBase):
             d = self.done(rid)
             self.assertEqual((d.get("err"), d.get("cbIO")), ("0", str(len(r.body))), d)
             self.assertEqual(c.request("GET", "/index.html").status, 200)
+
+    def test_nesting_is_bounded(self):
+        # A child extension may SEND_URL again, 8 deep at most (as EXEC_URL): one past that
+        # answers 500, so an extension that sends a request to itself ends, never loops.
+        def nested(n):  # n SEND_URLs, one in each extension; the last one's URL is a file
+            url = "/page.html"
+            for _ in range(n):
+                url = self.path("op=sendurl&cb&url=" + urllib.parse.quote(url, safe=""))
+            return url
+        with self.srv.conn() as c:
+            r = c.request("GET", nested(9))  # children up to the 8th: the file
+            self.assertEqual((r.status, r.body), (200, PAGE), r)
+            self.assertEqual(c.request("GET", nested(10)).status, 500)
+            self.assertEqual(c.request("GET", "/index.html").status, 200)
+        self.srv.wait_stderr(r"HSE_REQ_SEND_URL nested more than 8 deep")
 
 
 class SendUrlErrorPageTest(AsyncBase):
