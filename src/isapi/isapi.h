@@ -206,7 +206,7 @@ struct request {
 
     /* Response, under io_lock (lock order: io_lock, then lock). Packed without holes: a parked
      * session holds all of this (bench's parked long-poll row, 2 KiB each at most). */
-    unsigned status_sent;         /* status code in the head (0 before) */
+    unsigned status_sent; /* status code in the head (0 before) */
     pthread_mutex_t io_lock;
     bool head_sent;
     bool io_failed;               /* a send failed or timed out: the connection will close */
