@@ -570,8 +570,9 @@ static bool check_responses(const char *buf, size_t len, const char *log, size_t
                 return true;
             pos += body;
             /* The extension framed its own body and wrote more after its last chunk: that is
-             * not sent, and the connection closes after the response (the server's own framing
-             * is always longer on the wire than the body bytes it carries). */
+             * not sent, and the connection closes after the response. (The server's own
+             * chunking is longer on the wire than the body bytes it carries: the fixture makes
+             * no final send, after which writes are counted but not sent.) */
             if (logged && entry.body_bytes > body)
                 final_closing = true;
         } else if (has_length) {

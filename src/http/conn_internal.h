@@ -78,6 +78,13 @@ int conn_proxy_header(conn_t *c);
 /* conn_io.c: body reading (c->body_rate belongs to the thread reading the body) */
 bool conn_body_rate_ok(conn_t *c, uint64_t now);
 
+/* In CONN_HEAD: no byte of the next request has been read or is buffered (a new connection, or
+ * one kept alive between requests). Bytes still in the socket are not looked at. */
+static inline bool conn_no_request_bytes(const conn_t *c)
+{
+    return !c->head_started && c->in_end == c->in_start;
+}
+
 /* conn_out.c: output from the loop (loop thread only) */
 static inline bool conn_output_pending(const conn_t *c)
 {

@@ -195,11 +195,10 @@ uint64_t conn_timers_run(netloop_t *nl, uint64_t now)
  * answered, with Connection: close once the server is stopping, rather than cut unanswered. */
 static bool conn_is_idle(const conn_t *c)
 {
-    if (c->state != CONN_HEAD || c->head_started || c->in_end > c->in_start ||
-        conn_output_pending(c))
+    if (c->state != CONN_HEAD || !conn_no_request_bytes(c) || conn_output_pending(c))
         return false;
     char byte;
-    return c->watch.fd < 0 || recv(c->watch.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+    return recv(c->watch.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
 }
 
 void conn_close_idle(netloop_t *nl)
@@ -246,10 +245,10 @@ void conn_census(netloop_t *nl, const conn_t *serving, conn_census_t *out)
         }
         switch (c->state) {
         case CONN_HEAD:
-            if (c->head_started || c->in_end > c->in_start)
-                out->reading++;
+            if (conn_no_request_bytes(c))
+                out->idle++; /* new, or kept alive */
             else
-                out->idle++; /* no byte of a request yet: new, or kept alive */
+                out->reading++;
             break;
         case CONN_READAHEAD:
         case CONN_DRAIN:

@@ -281,13 +281,9 @@ static BOOL exec_url(request_t *r, const char *url, const char *method, const ch
                   .no_headers = (flags & HSE_EXEC_URL_NO_HEADERS) || r->child_no_headers,
                   .custom_errors = !(flags & HSE_EXEC_URL_DISABLE_CUSTOM_ERROR)};
     resphead_init(&a.h);
-    if (r->child_depth + 1 > CHILD_MAX_DEPTH) {
-        static log_limiter_t deep = LOG_LIMITER_INIT;
-        log_limited(&deep, LOG_WARN,
-                    "%s: %s: HSE_REQ_EXEC_URL nested more than %d deep (an "
-                    "extension handing a request to itself: a wildcard map without "
-                    "HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR?): 500",
-                    r->ri.raw_target, r->route.handler, CHILD_MAX_DEPTH);
+    if (child_too_deep(r, "HSE_REQ_EXEC_URL",
+                       "an extension handing a request to itself: a wildcard map without "
+                       "HSE_EXEC_URL_IGNORE_CURRENT_INTERCEPTOR?")) {
         pthread_mutex_lock(&r->io_lock);
         bool head_sent = r->head_sent;
         pthread_mutex_unlock(&r->io_lock);

@@ -190,6 +190,9 @@ typedef struct child_spec {
  * kind: it is the whole response unless no_headers); it completes once the child's response is
  * out (child_request_ended). TRUE, or FALSE + SetLastError. */
 BOOL child_issue(request_t *r, const child_spec_t *spec, PFN_HSE_IO_COMPLETION fn, PVOID ctx);
+/* True (and a rate-limited warning naming `call` and `hint`) when a child of r would nest past
+ * CHILD_MAX_DEPTH: the caller answers 500 instead of issuing it. */
+bool child_too_deep(const request_t *r, const char *call, const char *hint);
 /* Loop thread: a child's session is over (its end_task). */
 void child_request_ended(loop_task_t *t);
 BOOL ssf_send_url(request_t *r, const char *url);

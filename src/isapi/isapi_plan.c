@@ -192,34 +192,26 @@ static BOOL plan_filtered(request_t *r, out_plan_t *p)
  * body runs to the close. */
 static uint64_t passthru_follow(request_t *r, const piece_t *pieces, size_t n, uint64_t total)
 {
-    uint64_t framed = 0; /* bytes of the pieces up to the end of the framing, if it ends here */
+    uint64_t framed = 0; /* bytes of the pieces the framing has taken so far */
     for (size_t i = 0; i < n; i++) {
-        bool ended = chunked_finished(&r->passthru);
-        if (r->passthru_lost && !ended)
-            return total;
         const char *at = pieces[i].mem;
-        uint64_t left = pieces[i].len;
-        if (left == 0)
-            continue;
-        if (ended || !at) { /* after the last chunk; or a file's bytes */
-            r->passthru_lost = true;
-            return ended ? framed : total;
-        }
-        while (left > 0 && !chunked_finished(&r->passthru)) {
-            size_t used, produced;
-            chunked_status_t st = chunked_decode(&r->passthru, at, (size_t)left, NULL, SIZE_MAX,
-                                                 &used, &produced);
-            if (st == CHUNKED_ERROR || used == 0) {
+        for (uint64_t left = pieces[i].len; left > 0;) {
+            if (chunked_finished(&r->passthru)) { /* after the last chunk: cut here */
+                r->passthru_lost = true;
+                return framed;
+            }
+            size_t used = 0, produced;
+            chunked_status_t st = CHUNKED_ERROR; /* malformed before, or a file's bytes */
+            if (!r->passthru_lost && at)
+                st = chunked_decode(&r->passthru, at, (size_t)left, NULL, SIZE_MAX, &used,
+                                    &produced);
+            if (st == CHUNKED_ERROR || used == 0) { /* the body runs to the close */
                 r->passthru_lost = true;
                 return total;
             }
             at += used;
             left -= used;
             framed += used;
-        }
-        if (left > 0) { /* the framing ended inside this piece */
-            r->passthru_lost = true;
-            return framed;
         }
     }
     return framed;

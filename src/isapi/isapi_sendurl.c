@@ -233,6 +233,16 @@ BOOL child_issue(request_t *r, const child_spec_t *spec, PFN_HSE_IO_COMPLETION f
     return op_issue(r, OP_SENDURL, fn, ctx, s.no_headers ? &body_only : &whole, &a);
 }
 
+bool child_too_deep(const request_t *r, const char *call, const char *hint)
+{
+    if (r->child_depth + 1 <= CHILD_MAX_DEPTH)
+        return false;
+    static log_limiter_t deep = LOG_LIMITER_INIT;
+    log_limited(&deep, LOG_WARN, "%s: %s: %s nested more than %d deep (%s): 500", r->ri.raw_target,
+                r->route.handler, call, CHILD_MAX_DEPTH, hint);
+    return true;
+}
+
 /* SEND_URL of an extension URL: run it as a child request (a GET, HEAD for a HEAD, without a
  * body) whose response is this one. */
 static BOOL send_url_child(request_t *r, const char *url, const char *path, route_t *route,
@@ -350,12 +360,9 @@ BOOL ssf_send_url(request_t *r, const char *url)
     }
     route_t route;
     route_resolve(r->host->router, norm, &route);
-    if (route.kind == ROUTE_EXTENSION && r->child_depth + 1 > CHILD_MAX_DEPTH) {
-        static log_limiter_t deep = LOG_LIMITER_INIT;
-        log_limited(&deep, LOG_WARN,
-                    "%s: %s: HSE_REQ_SEND_URL nested more than %d deep (an extension sending a "
-                    "request to itself, a wildcard map's?): 500",
-                    r->ri.raw_target, r->route.handler, CHILD_MAX_DEPTH);
+    if (route.kind == ROUTE_EXTENSION &&
+        child_too_deep(r, "HSE_REQ_SEND_URL",
+                       "an extension sending a request to itself, a wildcard map's?")) {
         route_free(&route);
         free(norm);
         return send_url_error(r, 500, NULL);
